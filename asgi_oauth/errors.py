@@ -1,0 +1,106 @@
+"""OAuth errors as data: each knows its RFC code, HTTP status and extra headers.
+
+    OAuthError                      RFC 6749 section 5.2 / 4.1.2.1 error responses
+    ├── InvalidRequest              400
+    │   ├── RequestTooLarge         413  (body over max_body_size)
+    │   └── MethodNotAllowed        405  (with Allow)
+    ├── InvalidClient               401  (with WWW-Authenticate: Basic when Basic was tried)
+    ├── InvalidGrant                400
+    ├── UnauthorizedClient          400
+    ├── UnsupportedGrantType        400
+    ├── UnsupportedResponseType     400
+    ├── InvalidScope                400
+    ├── AccessDenied                403  (redirected, so the status is rarely seen)
+    ├── ServerError                 500
+    └── TemporarilyUnavailable      503  (the store is unreachable)
+
+Descriptions are restricted to the RFC 6749 section 5.2 character set so they can be put into
+redirect query strings and JSON alike without escaping surprises.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+_DESCRIPTION_OK = re.compile(r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$")
+
+
+class OAuthError(Exception):
+    error: ClassVar[str] = "invalid_request"
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, description: str = "", *, headers: dict[str, str] | None = None) -> None:
+        if not _DESCRIPTION_OK.match(description):
+            raise ValueError(f"error_description has characters outside RFC 6749 section 5.2: {description!r}")
+        super().__init__(description or self.error)
+        self.description = description
+        self._headers = headers or {}
+
+    def headers(self) -> dict[str, str]:
+        return dict(self._headers)
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class RequestTooLarge(InvalidRequest):
+    status_code = 413
+
+
+class MethodNotAllowed(InvalidRequest):
+    status_code = 405
+
+    def __init__(self, allow: str) -> None:
+        super().__init__(f"method not allowed; use {allow}", headers={"Allow": allow})
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+
+    def __init__(self, description: str = "client authentication failed", *, basic_realm: str | None = None) -> None:
+        headers = {"WWW-Authenticate": f'Basic realm="{basic_realm}"'} if basic_realm is not None else None
+        super().__init__(description, headers=headers)
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 403
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503

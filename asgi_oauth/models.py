@@ -1,0 +1,95 @@
+"""The records the server keeps. Frozen, no I/O: the stores persist them, the protocol reasons about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import AuthMethod, CodeChallengeMethod, GrantType
+
+
+def scope_set(scope: str) -> frozenset[str]:
+    return frozenset(scope.split())
+
+
+def scope_str(scopes: frozenset[str] | set[str]) -> str:
+    # Sorted so that equal scope sets always render (and compare, and cache) the same way.
+    return " ".join(sorted(scopes))
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    #: ``None`` for public clients; otherwise a tagged hash from :func:`asgi_oauth.crypto.hash_secret`.
+    secret_hash: str | None
+    redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[GrantType, ...] = ("authorization_code", "refresh_token")
+    scope: str = ""
+    public: bool = False
+    first_party: bool = False
+    token_endpoint_auth_method: AuthMethod = "client_secret_basic"  # noqa: S105 (a method name)
+    #: Resource servers may introspect tokens issued to other clients (RFC 7662 section 4).
+    introspect_any: bool = False
+    created_at: int = 0
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return scope_set(self.scope)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    client_id: str
+    scope: str
+    sub: str | None
+    iat: int
+    #: Epoch seconds, float so that short test lifetimes are honoured to the millisecond.
+    exp: float
+    #: Bound to a refresh family: the token is valid only while that family lives.
+    in_family: bool = False
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFamily:
+    """Everything descended from one grant: the current refresh token and its issued access tokens."""
+
+    #: Hash of the refresh token that may be used next; every other one of the family is spent.
+    refresh_digest: str
+    client_id: str
+    #: The scope granted by the resource owner; refreshed access tokens may narrow it, never widen.
+    scope: str
+    sub: str | None
+    #: Issued-at and expiry of the current refresh token.
+    iat: int
+    exp: float
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    client_id: str
+    redirect_uri: str
+    #: Whether the authorization request carried ``redirect_uri`` (then the token request must repeat it).
+    redirect_uri_sent: bool
+    scope: str
+    sub: str
+    exp: float
+    code_challenge: str | None = None
+    code_challenge_method: CodeChallengeMethod | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeReplayed:
+    """``take_code`` found the code already spent; the store has revoked the tokens issued from it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLookup:
+    """One round trip's worth of answers about a presented token (either kind)."""
+
+    access: AccessToken | None
+    family: TokenFamily | None
+    #: The presented value is a refresh token of this family that was already rotated away.
+    refresh_spent: bool = False

@@ -1,0 +1,151 @@
+"""Server settings: environment variables prefixed ``ASGI_OAUTH_`` or keyword arguments in code."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger("asgi_oauth")
+
+ENV_PREFIX = "ASGI_OAUTH_"
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it as its environment variable."""
+
+
+def is_loopback(host: str | None) -> bool:
+    return host is not None and (host in _LOOPBACK_HOSTS or host.endswith(".localhost"))
+
+
+class OAuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    #: The issuer identifier (RFC 8414, RFC 9207): the URL where the sub-app is mounted.
+    issuer: str = "http://127.0.0.1:8000/oauth"
+    #: ``redis://`` or ``rediss://`` URL; unset means the in-process memory store.
+    redis_url: str | None = None
+    #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
+    secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    key_prefix: str = "oauth"
+
+    access_token_lifetime: float = Field(3600, gt=0, le=86400)
+    refresh_token_lifetime: float = Field(14 * 86400, gt=0)
+    #: RFC 6749 section 4.1.2 recommends at most 10 minutes.
+    authorization_code_lifetime: float = Field(60, gt=0, le=600)
+    #: How long an "Allow" is remembered per user and client; 0 asks every time.
+    consent_lifetime: float = Field(0, ge=0)
+    #: How long a rendered consent form may be submitted.
+    consent_form_lifetime: float = Field(600, gt=0, le=3600)
+
+    enable_password_grant: bool = False
+    enable_implicit_grant: bool = False
+    allow_plain_pkce: bool = False
+    #: PKCE is always required of public clients; this extends it to confidential ones (RFC 9700 section 2.1.1).
+    require_pkce: bool = True
+    allow_insecure_transport: bool = False
+
+    max_body_size: int = Field(64 * 1024, ge=1024)
+    realm: str = "asgi_oauth"
+    #: Where /authorize sends a browser without a signed-in user (a ``next`` parameter is appended).
+    login_url: str = "/login"
+    #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
+    redis_timeout: float = Field(2.0, gt=0)
+
+    _signing_keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for key in value:
+            if len(key.get_secret_value()) < 32:
+                raise ValueError(
+                    "each key must be at least 32 characters; make one with: "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://auth.example.com/oauth")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment (RFC 8414 section 2)")
+        return value.rstrip("/")
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix_plain(cls, value: str) -> str:
+        if not value or any(c in value for c in "{}: \t\r\n"):
+            raise ValueError("must be non-empty without braces, colons or whitespace")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+            raise ValueError("must start with redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OAuthSettings:
+        host = urlsplit(self.issuer).hostname
+        if urlsplit(self.issuer).scheme == "http" and not self.allow_insecure_transport and not is_loopback(host):
+            raise ValueError(
+                f"issuer: http is only allowed on localhost; use https or set {ENV_PREFIX}ALLOW_INSECURE_TRANSPORT=1"
+            )
+        if self.refresh_token_lifetime < self.access_token_lifetime:
+            raise ValueError("refresh_token_lifetime: must be at least access_token_lifetime")
+        keys = tuple(k.get_secret_value() for k in self.secret_key)
+        if not keys:
+            logger.warning(
+                "No %sSECRET_KEY is set: using an ephemeral key. Consent forms break on restart and "
+                "more than one worker cannot share it. Set %sSECRET_KEY for anything but a demo.",
+                ENV_PREFIX,
+                ENV_PREFIX,
+            )
+            keys = (secrets.token_urlsafe(32),)
+        self._signing_keys = keys
+        return self
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """Keys for itsdangerous, newest first; an ephemeral one when none was configured."""
+        return self._signing_keys
+
+    @property
+    def ephemeral_key(self) -> bool:
+        return not self.secret_key
+
+
+def load_settings(**overrides: Any) -> OAuthSettings:
+    """Build settings, turning validation errors into one :class:`SettingsError` naming the variables."""
+    try:
+        return OAuthSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else ""
+            message = err["msg"].removeprefix("Value error, ")
+            if not name and ":" in message:
+                name, _, message = message.partition(": ")
+                name = name.upper()
+            problems.append(f"{ENV_PREFIX}{name}: {message}" if name else message)
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,104 @@
+"""What the protocol needs from storage: a few atomic verbs, not CRUD.
+
+Every verb that must not race (take a code, rotate a refresh token, revoke a family) is one atomic
+step in the store, so two workers can never both win. Keys that one verb touches share the token
+family id, which the Redis store uses as the Cluster hash tag.
+
+Times are absolute epoch seconds inside the records; each store derives an entry's lifetime from them
+with its own clock (``time.time`` unless one is injected).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
+
+
+class StoreUnavailable(Exception):
+    """The backing store could not be reached or timed out; callers answer 503 and change nothing."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    # -- clients ---------------------------------------------------------------------------------
+    async def create_client(self, client: Client) -> bool:
+        """Store ``client`` unless its id is taken; ``False`` when it is."""
+
+    async def get_client(self, client_id: str) -> Client | None: ...
+
+    async def list_clients(self) -> list[Client]:
+        """All clients, sorted by client_id."""
+
+    async def delete_client(self, client_id: str) -> bool: ...
+
+    # -- authorization codes ---------------------------------------------------------------------
+    async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None: ...
+
+    async def take_code(
+        self, family_id: str, code_digest: str, *, replay_window: float
+    ) -> AuthorizationCode | CodeReplayed | None:
+        """Spend a code once. A second take revokes the family issued from it and returns ``CodeReplayed``.
+
+        The spent marker outlives the code by ``replay_window`` seconds so late replays are still caught.
+        """
+
+    # -- tokens ----------------------------------------------------------------------------------
+    async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
+        """Store a lone access token (no refresh family), e.g. from client_credentials."""
+
+    async def put_family(
+        self,
+        family_id: str,
+        family: TokenFamily,
+        access_digest: str,
+        access: AccessToken,
+        *,
+        code_digest: str | None = None,
+    ) -> bool:
+        """Store a new family with its first access token, atomically.
+
+        With ``code_digest``, only while that code is spent-but-not-replayed: a replay that raced the
+        exchange makes this return ``False`` and store nothing.
+        """
+
+    async def lookup(
+        self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
+    ) -> TokenLookup:
+        """Everything known about a presented token in one round trip.
+
+        ``access`` is ``None`` when unknown, expired, or in a family that no longer lives.
+        ``family`` is returned whenever the family lives; ``refresh_spent`` when ``refresh_digest``
+        names a refresh token of it that was already rotated away.
+        """
+
+    async def rotate_refresh(
+        self,
+        family_id: str,
+        old_refresh_digest: str,
+        family: TokenFamily,
+        access_digest: str,
+        access: AccessToken,
+    ) -> bool:
+        """Replace the family's current refresh token and add an access token, if ``old_refresh_digest``
+        is still current. If it is not (a concurrent rotation won), the family is revoked: the loser
+        presented a spent token, which RFC 9700 section 4.14.2 treats as reuse. ``False`` in that case."""
+
+    async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
+        """Delete the family (so its access tokens stop validating); only if owned by ``client_id`` when given."""
+
+    async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool: ...
+
+    # -- consents --------------------------------------------------------------------------------
+    async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None: ...
+
+    async def get_consent(self, sub: str, client_id: str) -> str | None:
+        """The remembered granted scope, or ``None``."""
+
+    async def delete_consent(self, sub: str, client_id: str) -> bool: ...
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` when the store cannot be reached."""
+
+    async def aclose(self) -> None: ...

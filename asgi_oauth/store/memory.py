@@ -1,0 +1,181 @@
+"""In-process store: the embedded default for the demo and single-process apps, and a test double.
+
+Each verb runs without an ``await`` between its reads and writes, so it is atomic with respect to
+other tasks on the event loop. It is not shared between processes: run one worker with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+from typing import Generic, Literal, TypeVar
+
+from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
+from ..types import Clock
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_SWEEP_EVERY = 1024
+
+
+class _Expiring(Generic[K, V]):
+    """A dict whose entries vanish at their expiry time, swept now and then so memory stays bounded."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._data: dict[K, tuple[V, float]] = {}
+        self._writes = 0
+
+    def get(self, key: K) -> V | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock():
+            del self._data[key]
+            return None
+        return entry[0]
+
+    def set(self, key: K, value: V, expires_at: float) -> None:
+        self._data[key] = (value, expires_at)
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            now = self._clock()
+            for stale in [k for k, (_, exp) in self._data.items() if exp <= now]:
+                del self._data[stale]
+
+    def pop(self, key: K) -> V | None:
+        value = self.get(key)
+        self._data.pop(key, None)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_CodeState = AuthorizationCode | Literal["spent", "replayed"]
+
+
+class MemoryStore:
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._clients: dict[str, Client] = {}
+        self._codes: _Expiring[tuple[str, str], _CodeState] = _Expiring(clock)
+        self._access: _Expiring[tuple[str, str], AccessToken] = _Expiring(clock)
+        self._families: _Expiring[str, TokenFamily] = _Expiring(clock)
+        self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
+        self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
+
+    # -- clients ---------------------------------------------------------------------------------
+    async def create_client(self, client: Client) -> bool:
+        if client.client_id in self._clients:
+            return False
+        self._clients[client.client_id] = client
+        return True
+
+    async def get_client(self, client_id: str) -> Client | None:
+        return self._clients.get(client_id)
+
+    async def list_clients(self) -> list[Client]:
+        return [self._clients[k] for k in sorted(self._clients)]
+
+    async def delete_client(self, client_id: str) -> bool:
+        return self._clients.pop(client_id, None) is not None
+
+    # -- authorization codes ---------------------------------------------------------------------
+    async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
+        self._codes.set((family_id, code_digest), code, code.exp)
+
+    async def take_code(
+        self, family_id: str, code_digest: str, *, replay_window: float
+    ) -> AuthorizationCode | CodeReplayed | None:
+        key = (family_id, code_digest)
+        state = self._codes.get(key)
+        if state is None:
+            return None
+        expires_at = self._clock() + replay_window
+        if state == "spent" or state == "replayed":
+            self._codes.set(key, "replayed", expires_at)
+            self._families.pop(family_id)
+            return CodeReplayed()
+        self._codes.set(key, "spent", expires_at)
+        return state
+
+    # -- tokens ----------------------------------------------------------------------------------
+    async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
+        self._access.set((family_id, access_digest), token, token.exp)
+
+    async def put_family(
+        self,
+        family_id: str,
+        family: TokenFamily,
+        access_digest: str,
+        access: AccessToken,
+        *,
+        code_digest: str | None = None,
+    ) -> bool:
+        if code_digest is not None and self._codes.get((family_id, code_digest)) != "spent":
+            return False
+        self._families.set(family_id, family, family.exp)
+        self._access.set((family_id, access_digest), access, access.exp)
+        return True
+
+    async def lookup(
+        self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
+    ) -> TokenLookup:
+        family = self._families.get(family_id)
+        access = self._access.get((family_id, access_digest)) if access_digest is not None else None
+        if access is not None and access.in_family and family is None:
+            access = None
+        spent = refresh_digest is not None and self._spent.get((family_id, refresh_digest)) is not None
+        return TokenLookup(access=access, family=family, refresh_spent=spent)
+
+    async def rotate_refresh(
+        self,
+        family_id: str,
+        old_refresh_digest: str,
+        family: TokenFamily,
+        access_digest: str,
+        access: AccessToken,
+    ) -> bool:
+        current = self._families.get(family_id)
+        if current is None:
+            return False
+        if current.refresh_digest != old_refresh_digest:
+            self._families.pop(family_id)
+            return False
+        self._spent.set((family_id, old_refresh_digest), True, current.exp)
+        self._families.set(family_id, family, family.exp)
+        self._access.set((family_id, access_digest), access, access.exp)
+        return True
+
+    async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
+        family = self._families.get(family_id)
+        if family is None or (client_id is not None and family.client_id != client_id):
+            return False
+        self._families.pop(family_id)
+        return True
+
+    async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
+        token = self._access.get((family_id, access_digest))
+        if token is None or token.client_id != client_id:
+            return False
+        self._access.pop((family_id, access_digest))
+        return True
+
+    # -- consents --------------------------------------------------------------------------------
+    async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:
+        self._consents.set((sub, client_id), scope, expires_at)
+
+    async def get_consent(self, sub: str, client_id: str) -> str | None:
+        return self._consents.get((sub, client_id))
+
+    async def delete_consent(self, sub: str, client_id: str) -> bool:
+        return self._consents.pop((sub, client_id)) is not None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
