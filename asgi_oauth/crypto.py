@@ -94,8 +94,12 @@ def verify_secret(secret: str, stored: str) -> bool:
 def pkce_challenge(verifier: str, method: CodeChallengeMethod) -> str:
     if method == "plain":
         return verifier
-    return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
+    # RFC 7636 hashes ASCII(code_verifier); for ASCII input UTF-8 is the same bytes, and for anything
+    # else (never a valid verifier) this must not raise.
+    return _b64(hashlib.sha256(verifier.encode("utf-8", "surrogatepass")).digest())
 
 
 def pkce_matches(verifier: str, challenge: str, method: CodeChallengeMethod) -> bool:
-    return hmac.compare_digest(pkce_challenge(verifier, method), challenge)
+    # Compare bytes: hmac.compare_digest raises TypeError on str holding non-ASCII characters.
+    got = pkce_challenge(verifier, method).encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(got, challenge.encode("utf-8", "surrogatepass"))

@@ -93,3 +93,13 @@ class TokenLookup:
     family: TokenFamily | None
     #: The presented value is a refresh token of this family that was already rotated away.
     refresh_spent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-in resource owner as the host application knows it."""
+
+    #: Stable identifier, becomes the token's ``sub``.
+    sub: str
+    #: Human-readable name for introspection's ``username`` (RFC 7662), when it differs from ``sub``.
+    username: str | None = None

@@ -97,6 +97,10 @@ class Store(Protocol):
 
     async def delete_consent(self, sub: str, client_id: str) -> bool: ...
 
+    # -- single-use values -----------------------------------------------------------------------
+    async def claim_once(self, name: str, *, expires_at: float) -> bool:
+        """``True`` the first time ``name`` is claimed, ``False`` until ``expires_at`` (form nonces)."""
+
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""

@@ -65,6 +65,7 @@ class MemoryStore:
         self._families: _Expiring[str, TokenFamily] = _Expiring(clock)
         self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
         self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
+        self._claimed: _Expiring[str, bool] = _Expiring(clock)
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -172,6 +173,13 @@ class MemoryStore:
 
     async def delete_consent(self, sub: str, client_id: str) -> bool:
         return self._consents.pop((sub, client_id)) is not None
+
+    # -- single-use values -----------------------------------------------------------------------
+    async def claim_once(self, name: str, *, expires_at: float) -> bool:
+        if self._claimed.get(name) is not None:
+            return False
+        self._claimed.set(name, True, expires_at)
+        return True
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

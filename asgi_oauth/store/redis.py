@@ -8,6 +8,7 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{F}:a:<digest>          string access token record, TTL = token expiry
     p:{F}:c:<digest>          string code record, then "spent"/"replayed", TTL = code expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
+    p:once:<name>             string marker of a claimed single-use value (consent form nonce)
 
 Records are compact JSON arrays: a live access token costs one key, no sets or indexes.
 """
@@ -305,6 +306,11 @@ class RedisStore:
 
     async def delete_consent(self, sub: str, client_id: str) -> bool:
         return bool(await self._run(self._r.delete(self._consent_key(sub, client_id))))
+
+    # -- single-use values -----------------------------------------------------------------------
+    async def claim_once(self, name: str, *, expires_at: float) -> bool:
+        key = f"{self._p}:once:{name}"
+        return bool(await self._run(self._r.set(key, b"1", nx=True, px=self._ttl_ms(expires_at))))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

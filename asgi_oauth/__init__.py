@@ -1,0 +1,35 @@
+"""asgi_oauth: an OAuth 2.0 authorization server to mount into any Starlette or FastAPI app."""
+
+from __future__ import annotations
+
+from .clients import ClientError as ClientError
+from .clients import new_client as new_client
+from .clients import register_client as register_client
+from .errors import OAuthError as OAuthError
+from .models import Client as Client
+from .models import User as User
+from .settings import OAuthSettings as OAuthSettings
+from .settings import SettingsError as SettingsError
+from .settings import load_settings as load_settings
+from .store import MemoryStore as MemoryStore
+from .store import RedisStore as RedisStore
+from .store import Store as Store
+from .store import StoreUnavailable as StoreUnavailable
+from .web.app import OAuthServer as OAuthServer
+
+__all__ = [
+    "Client",
+    "ClientError",
+    "MemoryStore",
+    "OAuthError",
+    "OAuthServer",
+    "OAuthSettings",
+    "RedisStore",
+    "SettingsError",
+    "Store",
+    "StoreUnavailable",
+    "User",
+    "load_settings",
+    "new_client",
+    "register_client",
+]

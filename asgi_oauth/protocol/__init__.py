@@ -1,0 +1,1 @@
+"""Protocol decisions without HTTP: typed parameters in, a result or an :class:`OAuthError` out."""

@@ -1,0 +1,107 @@
+"""Client authentication at the token, introspection and revocation endpoints (RFC 6749 section 2.3)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from .. import crypto
+from ..errors import InvalidClient, InvalidRequest
+from ..models import Client
+from ..store.base import Store
+from ..types import AuthMethod
+from .params import Params
+
+# Compared against when the client is unknown, so a miss costs the same as a wrong secret.
+_DUMMY_HASH = crypto.hash_secret(crypto.new_client_secret(), generated=True)
+
+
+class ClientLookup:
+    """Clients declared in code first, then the store."""
+
+    def __init__(self, store: Store, declared: Mapping[str, Client]) -> None:
+        self._store = store
+        self._declared = declared
+
+    async def get(self, client_id: str) -> Client | None:
+        client = self._declared.get(client_id)
+        if client is not None:
+            return client
+        return await self._store.get_client(client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    method: AuthMethod
+    client_id: str
+    secret: str | None
+
+
+def credentials(authorization: str | None, params: Params, realm: str) -> Credentials:
+    """Work out which method the request used; using two at once is ``invalid_request``."""
+    body_id, body_secret = params.get("client_id"), params.get("client_secret")
+    if authorization is not None and authorization[:6].lower() == "basic ":
+        if body_secret is not None:
+            raise InvalidRequest("use either HTTP Basic or client_secret in the body, not both")
+        client_id, secret = _decode_basic(authorization[6:], realm)
+        if body_id is not None and body_id != client_id:
+            raise InvalidRequest("client_id in the body does not match HTTP Basic")
+        return Credentials("client_secret_basic", client_id, secret)
+    if body_id is None:
+        raise InvalidClient("client authentication is required", basic_realm=realm)
+    if body_secret is not None:
+        return Credentials("client_secret_post", body_id, body_secret)
+    return Credentials("none", body_id, None)
+
+
+def _decode_basic(encoded: str, realm: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidClient("malformed HTTP Basic credentials", basic_realm=realm) from None
+    raw_id, sep, raw_secret = decoded.partition(":")
+    if not sep or not raw_id:
+        raise InvalidClient("malformed HTTP Basic credentials", basic_realm=realm)
+    # RFC 6749 section 2.3.1: both parts are form-url-encoded before base64.
+    return unquote_plus(raw_id), unquote_plus(raw_secret)
+
+
+def _check_secret(client: Client, creds: Credentials) -> bool:
+    if creds.secret is None or client.secret_hash is None:
+        return False
+    return crypto.verify_secret(creds.secret, client.secret_hash)
+
+
+def _check_public(client: Client, creds: Credentials) -> bool:
+    return client.public and client.secret_hash is None
+
+
+# The method a request used must be the one the client registered; each checks its own proof.
+CHECKS: dict[AuthMethod, Callable[[Client, Credentials], bool]] = {
+    "client_secret_basic": _check_secret,
+    "client_secret_post": _check_secret,
+    "none": _check_public,
+}
+
+
+async def authenticate(
+    authorization: str | None,
+    params: Params,
+    clients: ClientLookup,
+    realm: str,
+) -> Client:
+    """The authenticated client, or :class:`InvalidClient` (with a Basic challenge when Basic was tried)."""
+    creds = credentials(authorization, params, realm)
+    challenge = realm if creds.method == "client_secret_basic" else None
+    client = await clients.get(creds.client_id)
+    ok = (
+        client is not None and client.token_endpoint_auth_method == creds.method and CHECKS[creds.method](client, creds)
+    )
+    if client is None and creds.secret is not None:
+        crypto.verify_secret(creds.secret, _DUMMY_HASH)
+    if client is None or not ok:
+        raise InvalidClient("client authentication failed", basic_realm=challenge)
+    return client

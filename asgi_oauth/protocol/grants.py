@@ -1,0 +1,238 @@
+"""The token endpoint (RFC 6749 section 3.2): one async function per grant type and a registry.
+
+A grant receives the authenticated client and the parsed body, and returns the tokens it issued.
+Adding a grant means writing one function and adding one line to :data:`GRANTS`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import crypto
+from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from ..models import AccessToken, Client, CodeReplayed, TokenFamily, User, scope_set
+from .client_auth import authenticate
+from .context import Context
+from .params import Params
+from .scopes import narrow
+
+# RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
+PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+    refresh_token_expires_in: int | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+            body["refresh_token_expires_in"] = self.refresh_token_expires_in
+        return body
+
+
+Grant = Callable[[Context, Client, Params], Awaitable[TokenResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Minted:
+    family_id: str
+    access: str
+    access_record: AccessToken
+    refresh: str | None
+    family: TokenFamily | None
+
+    def response(self, ctx: Context) -> TokenResponse:
+        settings = ctx.settings
+        if self.refresh is None:
+            return TokenResponse(self.access, round(settings.access_token_lifetime), self.access_record.scope)
+        return TokenResponse(
+            self.access,
+            round(settings.access_token_lifetime),
+            self.access_record.scope,
+            self.refresh,
+            round(settings.refresh_token_lifetime),
+        )
+
+
+def _mint(
+    ctx: Context,
+    client_id: str,
+    scope: str,
+    user: User | None,
+    *,
+    refresh: bool,
+    family_id: str | None = None,
+    family_scope: str | None = None,
+) -> _Minted:
+    """New token values and their records; the refresh family keeps ``family_scope`` (default ``scope``)."""
+    now = ctx.clock()
+    family_id, access = crypto.new_token(family_id)
+    record = AccessToken(
+        client_id=client_id,
+        scope=scope,
+        sub=user.sub if user else None,
+        iat=int(now),
+        exp=now + ctx.settings.access_token_lifetime,
+        in_family=refresh,
+        username=user.username if user else None,
+    )
+    if not refresh:
+        return _Minted(family_id, access, record, None, None)
+    _, refresh_token = crypto.new_token(family_id)
+    family = TokenFamily(
+        refresh_digest=crypto.digest(refresh_token, "refresh"),
+        client_id=client_id,
+        scope=family_scope if family_scope is not None else scope,
+        sub=record.sub,
+        iat=int(now),
+        exp=now + ctx.settings.refresh_token_lifetime,
+        username=record.username,
+    )
+    return _Minted(family_id, access, record, refresh_token, family)
+
+
+async def issue(
+    ctx: Context,
+    client: Client,
+    scope: str,
+    user: User | None,
+    *,
+    refresh: bool,
+    family_id: str | None = None,
+    code_digest: str | None = None,
+) -> TokenResponse:
+    """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored."""
+    minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id)
+    access_digest = crypto.digest(minted.access, "access")
+    if minted.family is None:
+        await ctx.store.put_access(minted.family_id, access_digest, minted.access_record)
+    elif not await ctx.store.put_family(
+        minted.family_id, minted.family, access_digest, minted.access_record, code_digest=code_digest
+    ):
+        raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
+    return minted.response(ctx)
+
+
+async def client_credentials(ctx: Context, client: Client, params: Params) -> TokenResponse:
+    """RFC 6749 section 4.4: the client acts for itself, so there is no user and no refresh token."""
+    scope = narrow(params.get("scope"), client.scopes)
+    return await issue(ctx, client, scope, None, refresh=False)
+
+
+async def password(ctx: Context, client: Client, params: Params) -> TokenResponse:
+    """RFC 6749 section 4.3, kept for parity with older clients; off unless enabled in settings."""
+    username, secret = params.require("username"), params.require("password")
+    if ctx.password_verifier is None:
+        raise UnsupportedGrantType("the password grant has no user verifier configured")
+    user = await ctx.password_verifier(username, secret)
+    if user is None:
+        raise InvalidGrant("invalid resource owner credentials")
+    scope = narrow(params.get("scope"), client.scopes)
+    return await issue(ctx, client, scope, user, refresh="refresh_token" in client.grant_types)
+
+
+async def refresh_token(ctx: Context, client: Client, params: Params) -> TokenResponse:
+    """RFC 6749 section 6 with rotation; a spent refresh token revokes its family (RFC 9700 section 4.14.2)."""
+    presented = params.require("refresh_token")
+    family_id = crypto.family_of(presented)
+    if family_id is None:
+        raise InvalidGrant("invalid refresh token")
+    presented_digest = crypto.digest(presented, "refresh")
+    found = await ctx.store.lookup(family_id, refresh_digest=presented_digest)
+    if found.refresh_spent:
+        await ctx.store.revoke_family(family_id)
+        raise InvalidGrant("refresh token was already used; its grant is revoked")
+    family = found.family
+    now = ctx.clock()
+    if family is None or family.exp <= now or not hmac.compare_digest(family.refresh_digest, presented_digest):
+        raise InvalidGrant("invalid or expired refresh token")
+    if family.client_id != client.client_id:
+        raise InvalidGrant("refresh token was issued to another client")
+    # RFC 6749 section 6: the new refresh token keeps the original scope; the access token may narrow it.
+    scope = narrow(params.get("scope"), scope_set(family.scope))
+    user = User(family.sub, family.username) if family.sub is not None else None
+    minted = _mint(ctx, client.client_id, scope, user, refresh=True, family_id=family_id, family_scope=family.scope)
+    assert minted.family is not None
+    if not await ctx.store.rotate_refresh(
+        family_id, presented_digest, minted.family, crypto.digest(minted.access, "access"), minted.access_record
+    ):
+        raise InvalidGrant("refresh token was already used; its grant is revoked")
+    return minted.response(ctx)
+
+
+async def authorization_code(ctx: Context, client: Client, params: Params) -> TokenResponse:
+    """RFC 6749 section 4.1.3 with PKCE (RFC 7636 section 4.6); a replayed code revokes what it issued."""
+    code = params.require("code")
+    family_id = crypto.family_of(code)
+    if family_id is None:
+        raise InvalidGrant("invalid authorization code")
+    code_digest = crypto.digest(code, "code")
+    # Spent before any check below, so a failed attempt burns the code too (single use, RFC 6749 4.1.2).
+    taken = await ctx.store.take_code(family_id, code_digest, replay_window=ctx.settings.access_token_lifetime)
+    if isinstance(taken, CodeReplayed):
+        raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
+    if taken is None or taken.exp <= ctx.clock():
+        raise InvalidGrant("invalid or expired authorization code")
+    if taken.client_id != client.client_id:
+        raise InvalidGrant("authorization code was issued to another client")
+    redirect_uri = params.get("redirect_uri")
+    if (taken.redirect_uri_sent or redirect_uri is not None) and redirect_uri != taken.redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+    verifier = params.get("code_verifier")
+    if taken.code_challenge is None or taken.code_challenge_method is None:
+        if verifier is not None:
+            raise InvalidGrant("code_verifier sent but the authorization request had no code_challenge")
+    elif verifier is None:
+        raise InvalidGrant("code_verifier is required")
+    elif not PKCE_VALUE.fullmatch(verifier) or not crypto.pkce_matches(
+        verifier, taken.code_challenge, taken.code_challenge_method
+    ):
+        raise InvalidGrant("code_verifier does not match the code_challenge")
+    user = User(taken.sub, taken.username)
+    refresh = "refresh_token" in client.grant_types
+    return await issue(ctx, client, taken.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest)
+
+
+GRANTS: dict[str, Grant] = {
+    "authorization_code": authorization_code,
+    "client_credentials": client_credentials,
+    "refresh_token": refresh_token,
+    "password": password,
+}
+
+
+def enabled_grants(ctx: Context) -> dict[str, Grant]:
+    """The grants this server offers: all of :data:`GRANTS` but those switched off in settings."""
+    grants = dict(GRANTS)
+    if not ctx.settings.enable_password_grant:
+        del grants["password"]
+    return grants
+
+
+async def token(ctx: Context, grants: dict[str, Grant], authorization: str | None, params: Params) -> TokenResponse:
+    """Authenticate the client, then run the grant it asked for."""
+    grant_type = params.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("missing parameter grant_type")
+    client = await authenticate(authorization, params, ctx.clients, ctx.settings.realm)
+    grant = grants.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType("this grant type is not supported")
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
+    return await grant(ctx, client, params)

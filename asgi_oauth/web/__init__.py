@@ -1,0 +1,1 @@
+"""Starlette glue: parse the request, call the protocol, render the answer."""

@@ -1,0 +1,90 @@
+"""The two pages a person sees: the consent form and the error page. Both replaceable by the host app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+
+from ..models import User
+
+#: Keep the pages out of frames (clickjacking) and out of caches; they carry a one-time form token.
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeLine:
+    scope: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    """What a consent template needs. ``hidden`` must be posted back unchanged, with ``decision``."""
+
+    client_name: str
+    client_id: str
+    user: User
+    scopes: tuple[ScopeLine, ...]
+    action: str
+    hidden: dict[str, str]
+
+
+ConsentRenderer = Callable[[ConsentView], str]
+ErrorRenderer = Callable[[str], str]
+
+_STYLE = """
+body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:28rem;margin:4rem auto;background:#fff;border-radius:12px;padding:2rem;
+box-shadow:0 2px 12px rgba(0,0,0,.08)}
+h1{font-size:1.35rem;margin:0 0 1rem}ul{padding-left:1.2rem}li{margin:.4rem 0}
+code{background:#eef0f4;padding:0 .3rem;border-radius:4px;font-size:.9em}
+.who{color:#556;font-size:.9rem}.actions{display:flex;gap:.75rem;margin-top:1.5rem}
+button{flex:1;font:inherit;padding:.65rem 1rem;border-radius:8px;border:1px solid #c5cad3;
+background:#fff;cursor:pointer}
+button.allow{background:#2557d6;border-color:#2557d6;color:#fff}
+button:focus{outline:3px solid #9bb5f5;outline-offset:2px}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+
+
+def default_consent_page(view: ConsentView) -> str:
+    items = "".join(
+        f"<li><strong>{escape(line.description)}</strong> <code>{escape(line.scope)}</code></li>"
+        if line.description != line.scope
+        else f"<li><code>{escape(line.scope)}</code></li>"
+        for line in view.scopes
+    )
+    scopes = f"<p>It asks to:</p><ul>{items}</ul>" if items else "<p>It asks for no specific permissions.</p>"
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in view.hidden.items()
+    )
+    who = escape(view.user.username or view.user.sub)
+    body = (
+        f"<h1><strong>{escape(view.client_name)}</strong> wants to access your account</h1>"
+        f'<p class="who">Signed in as {who}</p>{scopes}'
+        f'<form method="post" action="{escape(view.action)}">{hidden}'
+        '<div class="actions">'
+        '<button type="submit" name="decision" value="deny">Deny</button>'
+        '<button type="submit" name="decision" value="allow" class="allow">Allow</button>'
+        "</div></form>"
+    )
+    return _page(f"Authorize {view.client_name}", body)
+
+
+def default_error_page(message: str) -> str:
+    return _page("Authorization error", f"<h1>This request cannot be completed</h1><p>{escape(message)}</p>")
