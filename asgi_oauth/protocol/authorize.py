@@ -151,7 +151,8 @@ async def validate(ctx: Context, params: Params) -> AuthorizationRequest:
 
     state = params.get("state")
     response_type = params.get("response_type")
-    fragment = response_type == "token"
+    # Implicit responses travel in the fragment, but only where that response type exists at all.
+    fragment = response_type == "token" and ctx.settings.enable_implicit_grant
     try:
         return _validate_rest(ctx, params, client, redirect_uri, given_uri is not None, state)
     except OAuthError as error:

@@ -1,0 +1,234 @@
+"""The ``asgi-oauth`` command: ``serve`` runs the demo, ``clients`` manages clients in Redis.
+
+Only argument parsing and printing live here; the work is done by :mod:`asgi_oauth.demo` and
+:mod:`asgi_oauth.clients`. Every failure is one ``asgi-oauth: error: ...`` line on stderr and a non-zero
+exit, never a traceback: this is what newcomers see first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from .clients import ClientError, new_client, register_client
+from .demo import ServeError, prepare_serve, redact_url
+from .models import Client
+from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
+from .store import RedisStore, StoreUnavailable, store_from_settings
+from .types import GRANT_TYPES
+
+PROG = "asgi-oauth"
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A failure worth exactly one line to the user."""
+
+
+@contextmanager
+def _quiet_library_warnings() -> Iterator[None]:
+    # Settings log a warning when no SECRET_KEY is set. The clients commands never sign anything, and
+    # serve says so in its own banner, so the raw log line would only break the one-line error promise.
+    library = logging.getLogger("asgi_oauth")
+    previous = library.level
+    library.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        library.setLevel(previous)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="OAuth 2.0 authorization server for ASGI apps: run the demo or manage clients.",
+        epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the demo server (memory store unless REDIS_URL is set)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="worker processes; more than one needs Redis and SECRET_KEY"
+    )
+
+    clients = commands.add_parser("clients", help=f"create, list or delete clients in {ENV_PREFIX}REDIS_URL")
+    actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="register a client and print its id (and secret, once)")
+    create.add_argument("--name", required=True, help="human-readable name shown on the consent page")
+    create.add_argument("--client-id", help="the client id (default: a random one)")
+    create.add_argument("--public", action="store_true", help="a public client: no secret, PKCE required")
+    create.add_argument("--first-party", action="store_true", help="trusted client: skips the consent page")
+    create.add_argument(
+        "--grant-type",
+        dest="grant_types",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="T",
+        help=f"one or more of: {', '.join(GRANT_TYPES)} (repeatable)",
+    )
+    create.add_argument(
+        "--redirect-uri",
+        dest="redirect_uris",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="U",
+        help="absolute redirect URI without fragment (repeatable)",
+    )
+    create.add_argument("--scope", default="", help='space-separated scopes the client may ask for, e.g. "read write"')
+    create.add_argument(
+        "--auth-method",
+        choices=["client_secret_basic", "client_secret_post"],
+        help="token endpoint auth method of a confidential client (default: client_secret_basic)",
+    )
+
+    actions.add_parser("list", help="print all clients as JSON (no secrets)")
+    delete = actions.add_parser("delete", help="delete a client")
+    delete.add_argument("client_id", metavar="ID")
+    return parser
+
+
+def client_summary(client: Client) -> dict[str, Any]:
+    """What may be shown of a client: everything but its secret hash."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "public": client.public,
+        "first_party": client.first_party,
+        "grant_types": list(client.grant_types),
+        "redirect_uris": list(client.redirect_uris),
+        "scope": client.scope,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "created_at": client.created_at,
+    }
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False), flush=True)
+
+
+def _redis_settings() -> OAuthSettings:
+    with _quiet_library_warnings():
+        settings = load_settings()
+    if not settings.redis_url:
+        raise CommandError(
+            f"clients commands need {ENV_PREFIX}REDIS_URL: the memory store lives only inside 'asgi-oauth serve'"
+        )
+    return settings
+
+
+def _with_store(settings: OAuthSettings, work: Callable[[RedisStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = store_from_settings(settings)
+        assert isinstance(store, RedisStore)  # redis_url is set
+        try:
+            await store.ping()
+            return await work(store)
+        finally:
+            await store.aclose()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as exc:
+        url = redact_url(settings.redis_url or "")
+        raise CommandError(f"cannot reach Redis at {url} ({exc}); start it or fix {ENV_PREFIX}REDIS_URL") from None
+    except RedisError as exc:
+        raise CommandError(f"Redis refused the command: {type(exc).__name__}: {exc}") from None
+
+
+def _clients_create(args: argparse.Namespace) -> int:
+    settings = _redis_settings()
+    method = args.auth_method or ("none" if args.public else None)
+    if args.public and args.auth_method:
+        raise CommandError("--auth-method applies to confidential clients only; drop it or --public")
+    client, secret = new_client(
+        name=args.name,
+        client_id=args.client_id,
+        public=args.public,
+        first_party=args.first_party,
+        grant_types=args.grant_types,
+        redirect_uris=args.redirect_uris,
+        scope=args.scope,
+        token_endpoint_auth_method=method,
+    )
+    _with_store(settings, lambda store: register_client(store, client))
+    result: dict[str, Any] = {"client_id": client.client_id}
+    if secret is not None:
+        result["client_secret"] = secret
+    _print_json(result)
+    return 0
+
+
+def _clients_list(args: argparse.Namespace) -> int:
+    clients = _with_store(_redis_settings(), lambda store: store.list_clients())
+    _print_json([client_summary(client) for client in clients])
+    return 0
+
+
+def _clients_delete(args: argparse.Namespace) -> int:
+    client_id: str = args.client_id
+    if not _with_store(_redis_settings(), lambda store: store.delete_client(client_id)):
+        raise CommandError(f"no client with id {client_id!r}")
+    _print_json({"client_id": client_id, "deleted": True})
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    with _quiet_library_warnings():
+        plan = prepare_serve(args.host, args.port, args.workers)
+    for note in plan.warnings():
+        print(f"{PROG}: warning: {note}", file=sys.stderr, flush=True)
+    print("\n".join(plan.banner()) + "\n", flush=True)
+    plan.run()
+    return 0
+
+
+_COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
+    ("serve", None): _serve,
+    ("clients", "create"): _clients_create,
+    ("clients", "list"): _clients_list,
+    ("clients", "delete"): _clients_delete,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = _COMMANDS[(args.command, getattr(args, "action", None))]
+    try:
+        return command(args)
+    except (CommandError, ServeError, SettingsError, ClientError) as exc:
+        message = str(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a last resort: still one line, and the type says where to look
+        message = f"unexpected {type(exc).__name__}: {exc}"
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,646 @@
+"""The demo behind ``asgi-oauth serve``: the server mounted at ``/oauth`` plus the pieces a real host provides.
+
+The host side (sign-in page, session cookie, user resolver, password check) is deliberately small and
+self-contained, to show what an application has to hand to :class:`~asgi_oauth.OAuthServer`. The demo
+also plays a client (``/start`` and ``/callback``) so the authorization code flow can be walked in a
+browser without any other software.
+
+:func:`create_demo_app` is the app (also a uvicorn factory); :func:`prepare_serve` does everything
+``serve`` must check or set up before uvicorn starts, so the CLI only parses and prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import hashlib
+import hmac
+import html
+import os
+import secrets
+import shlex
+import socket
+from collections.abc import AsyncIterator, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import uvicorn
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .clients import ClientExists, new_client, register_client
+from .models import Client, User
+from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
+from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
+from .web.app import OAuthServer
+
+#: Where the demo mounts the server; the default issuer ends with it.
+MOUNT_PATH = "/oauth"
+WELL_KNOWN = "/.well-known/oauth-authorization-server"
+#: Import string for uvicorn (``factory=True``): each worker builds its own app and Redis pool.
+APP_FACTORY = "asgi_oauth.demo:create_demo_app"
+
+DEMO_CLIENT_ID = "demo-client"
+DEMO_SCOPE = "profile email read write"
+DEMO_USERS_ENV = f"{ENV_PREFIX}DEMO_USERS"
+DEFAULT_DEMO_USERS = "alice:wonderland,bob:builder"
+
+SESSION_COOKIE = "asgi_oauth_demo_session"
+SESSION_MAX_AGE = 8 * 3600
+#: Holds the demo client's ``state`` and PKCE verifier between /start and /callback, as a real client would.
+FLOW_COOKIE = "asgi_oauth_demo_flow"
+FLOW_MAX_AGE = 600
+_MAX_FORM_BYTES = 8 * 1024
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+}
+_CSS = (
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}"
+    "code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}"
+    "pre{padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}"
+    "label{display:block;margin-top:.75rem}input{font:inherit;padding:.3rem;width:16rem}"
+    "button{font:inherit;margin-top:1rem;padding:.4rem 1rem}"
+    ".error{color:#a00000;font-weight:bold}.ok{color:#006100}"
+)
+
+
+# -- settings helpers -----------------------------------------------------------------------------
+
+
+def parse_demo_users(raw: str) -> dict[str, str]:
+    """Parse ``"alice:wonderland,bob:builder"``; a malformed entry fails naming the variable."""
+    users: dict[str, str] = {}
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        name, sep, password = entry.partition(":")
+        if not sep or not name.strip() or not password:
+            raise SettingsError(f"{DEMO_USERS_ENV}: each entry must be name:password, separated by commas")
+        users[name.strip()] = password
+    if not users:
+        raise SettingsError(f"{DEMO_USERS_ENV}: no users given; use name:password,name:password")
+    return users
+
+
+def demo_users_from_env(environ: Mapping[str, str] = os.environ) -> tuple[dict[str, str], bool]:
+    """The demo users and whether they are the built-in defaults (the banner then prints their passwords)."""
+    raw = environ.get(DEMO_USERS_ENV)
+    if raw is None or not raw.strip():
+        return parse_demo_users(DEFAULT_DEMO_USERS), True
+    return parse_demo_users(raw), False
+
+
+def url_host(host: str) -> str:
+    """The host part of a URL a browser can open for a listen address (wildcards become loopback)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 (translating the wildcard, not binding to it)
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def default_issuer(host: str, port: int) -> str:
+    return f"http://{url_host(host)}:{port}{MOUNT_PATH}"
+
+
+def site_url(settings: OAuthSettings) -> str:
+    """The demo's own base URL: the issuer without the mount path (so a proxy-set issuer carries over)."""
+    return settings.issuer.removesuffix(MOUNT_PATH)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced, so it can be printed."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+# -- the demo client ------------------------------------------------------------------------------
+
+
+def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
+    """The confidential client ``serve`` registers into an empty store, with its plain secret."""
+    grants = ["authorization_code", "refresh_token", "client_credentials"]
+    if settings.enable_password_grant:
+        grants.append("password")
+    client, secret = new_client(
+        name="asgi-oauth demo client",
+        client_id=DEMO_CLIENT_ID,
+        grant_types=grants,
+        redirect_uris=[f"{site_url(settings)}/callback"],
+        scope=DEMO_SCOPE,
+    )
+    assert secret is not None  # a confidential client always gets one
+    return client, secret
+
+
+async def ensure_demo_client(store: Store, settings: OAuthSettings) -> tuple[Client, str] | None:
+    """Register the demo client when the store has no client at all; ``None`` when it already had some."""
+    if await store.list_clients():
+        return None
+    client, secret = demo_client(settings)
+    try:
+        await register_client(store, client)
+    except ClientExists:
+        return None
+    return client, secret
+
+
+# -- the host application's side ------------------------------------------------------------------
+
+
+def _serializer(settings: OAuthSettings, purpose: str) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the last key and verifies with all; our settings list the newest first.
+    return URLSafeTimedSerializer(list(reversed(settings.signing_keys)), salt=f"asgi_oauth.demo.{purpose}")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after sign-in; anything that could leave the site becomes ``/``."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _page(title: str, body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    document = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} · asgi-oauth demo</title><style>{_CSS}</style></head>"
+        f'<body><main><h1>{html.escape(title)}</h1>{body}</main><footer><p><a href="/">Home</a></p></footer>'
+        "</body></html>"
+    )
+    return HTMLResponse(document, status, headers={**_PAGE_HEADERS, **(headers or {})})
+
+
+async def _read_small_form(request: Request) -> dict[str, str] | None:
+    """A url-encoded body of at most a few KiB as a dict (first value wins); ``None`` when not acceptable."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM_BYTES:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=16)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)
+    return form
+
+
+class DemoHost:
+    """Sign-in, session and the demo client's pages: what an application using asgi_oauth writes itself."""
+
+    def __init__(self, settings: OAuthSettings, users: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.users = dict(users)
+        self._sessions = _serializer(settings, "session")
+        self._flows = _serializer(settings, "flow")
+        # Compared against when the user name is unknown, so both cases cost the same.
+        self._dummy = secrets.token_bytes(16)
+
+    # The two hooks handed to OAuthServer.
+    async def resolve_user(self, request: Request) -> User | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            name = self._sessions.loads(raw, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        if not isinstance(name, str) or name not in self.users:
+            return None
+        return User(sub=name)
+
+    async def verify_password(self, username: str, password: str) -> User | None:
+        expected = self.users.get(username)
+        given = password.encode("utf-8", "surrogatepass")
+        ok = hmac.compare_digest(given, expected.encode("utf-8") if expected is not None else self._dummy)
+        return User(sub=username) if ok and expected is not None else None
+
+    # Pages.
+    async def index(self, request: Request) -> Response:
+        user = await self.resolve_user(request)
+        if user is None:
+            who = '<p>You are not signed in. <a href="/login">Sign in</a> as a demo user.</p>'
+        else:
+            who = (
+                f"<p>Signed in as <strong>{html.escape(user.sub)}</strong>.</p>"
+                '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
+            )
+        issuer = self.settings.issuer
+        links = [
+            ("/login", "Sign in"),
+            ("/start", f"Start the authorization code flow (PKCE) as {DEMO_CLIENT_ID}"),
+            (f"{MOUNT_PATH}{WELL_KNOWN}", "Server metadata under the mount"),
+            (f"{WELL_KNOWN}{urlsplit(issuer).path}", "Server metadata at its RFC 8414 location"),
+            ("/api/me", "GET /api/me (needs a bearer token)"),
+        ]
+        items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links)
+        body = (
+            f"{who}<p>Issuer: <code>{html.escape(issuer)}</code></p><ul>{items}</ul>"
+            "<p>A token for the demo client without a browser:</p>"
+            f"<pre>{html.escape(_client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET'))}</pre>"
+            "<p><code>DEMO_CLIENT_SECRET</code> is the secret printed when the server registered the client.</p>"
+        )
+        return _page("asgi-oauth demo", body)
+
+    def _login_form(self, next_path: str, error: str = "", status: int = 200) -> Response:
+        message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+        body = (
+            f'{message}<form method="post" action="/login">'
+            f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+            '<label for="username">User name</label>'
+            '<input id="username" name="username" autocomplete="username" required autofocus>'
+            '<label for="password">Password</label>'
+            '<input id="password" name="password" type="password" autocomplete="current-password" required>'
+            '<div><button type="submit">Sign in</button></div></form>'
+            f"<p>Demo users: {html.escape(', '.join(sorted(self.users)))}.</p>"
+        )
+        return _page("Sign in", body, status)
+
+    async def login(self, request: Request) -> Response:
+        if request.method != "POST":
+            return self._login_form(safe_next(request.query_params.get("next")))
+        form = await _read_small_form(request)
+        if form is None:
+            return self._login_form("/", "The form could not be read; please try again.", 400)
+        next_path = safe_next(form.get("next"))
+        username = form.get("username", "")
+        user = await self.verify_password(username, form.get("password", ""))
+        if user is None:
+            return self._login_form(next_path, "Wrong user name or password.", 401)
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            self._sessions.dumps(user.sub),
+            max_age=SESSION_MAX_AGE,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    async def start(self, request: Request) -> Response:
+        """Act as the demo client: remember state and PKCE verifier, send the browser to /authorize."""
+        verifier, challenge = _pkce_pair()
+        state = secrets.token_urlsafe(16)
+        site = site_url(self.settings)
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": DEMO_CLIENT_ID,
+                "redirect_uri": f"{site}/callback",
+                "scope": DEMO_SCOPE,
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        response = RedirectResponse(f"{self.settings.issuer}/authorize?{query}", status_code=303)
+        response.set_cookie(
+            FLOW_COOKIE,
+            self._flows.dumps({"state": state, "verifier": verifier}),
+            max_age=FLOW_MAX_AGE,
+            path="/callback",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    def _flow(self, request: Request) -> dict[str, str]:
+        raw = request.cookies.get(FLOW_COOKIE)
+        if not raw:
+            return {}
+        try:
+            flow = self._flows.loads(raw, max_age=FLOW_MAX_AGE)
+        except BadSignature:
+            return {}
+        if not isinstance(flow, dict):
+            return {}
+        return {k: v for k, v in flow.items() if isinstance(k, str) and isinstance(v, str)}
+
+    async def callback(self, request: Request) -> Response:
+        """Show what the authorization server sent back, and how to exchange the code."""
+        params = request.query_params
+        flow = self._flow(request)
+        rows = []
+        for name in ("code", "state", "iss", "error", "error_description"):
+            value = params.get(name)
+            if value is not None:
+                rows.append(f"<dt>{name}</dt><dd><code>{html.escape(value)}</code></dd>")
+        checks = []
+        state = params.get("state")
+        if flow.get("state") and state is not None:
+            same = hmac.compare_digest(flow["state"], state)
+            checks.append(_check(same, "state matches the one /start sent", "state does NOT match: do not use this"))
+        iss = params.get("iss")
+        if iss is not None:
+            same = iss == self.settings.issuer
+            checks.append(_check(same, "iss is this server's issuer (RFC 9207)", "iss is NOT this server's issuer"))
+        body = f"<dl>{''.join(rows) or '<dt>nothing</dt><dd>No parameters were received.</dd>'}</dl>"
+        body += "".join(checks)
+        code = params.get("code")
+        if code is not None and not params.get("error"):
+            curl = _code_curl(
+                site_url(self.settings), self.settings.issuer, code, flow.get("verifier", "<the code_verifier>")
+            )
+            body += (
+                "<h2>Exchange the code</h2><p>Within the code's lifetime, once "
+                "(<code>DEMO_CLIENT_SECRET</code> is the secret printed at start-up):</p>"
+                f"<pre>{html.escape(curl)}</pre>"
+            )
+        return _page("Authorization response", body)
+
+    async def api_me(self, request: Request) -> Response:
+        """Protected by the bearer middleware once it is mounted; until then every request is refused."""
+        realm = self.settings.realm.replace("\\", "\\\\").replace('"', '\\"')
+        return JSONResponse(
+            {"error": "invalid_token"},
+            status_code=401,
+            headers={"WWW-Authenticate": f'Bearer realm="{realm}"', "Cache-Control": "no-store"},
+        )
+
+
+def _check(ok: bool, good: str, bad: str) -> str:
+    return f'<p class="ok">✓ {html.escape(good)}</p>' if ok else f'<p class="error">✗ {html.escape(bad)}</p>'
+
+
+def _client_credentials_curl(issuer: str, secret: str, scope: str = "read") -> str:
+    user = f"{DEMO_CLIENT_ID}:{secret}"
+    user_arg = f'"{user}"' if secret.startswith("$") else shlex.quote(user)
+    return (
+        f"curl -s -u {user_arg} -d grant_type=client_credentials -d {shlex.quote('scope=' + scope)} "
+        f"{shlex.quote(issuer + '/token')}"
+    )
+
+
+def _code_curl(site: str, issuer: str, code: str, verifier: str) -> str:
+    return (
+        f'curl -s -u "{DEMO_CLIENT_ID}:$DEMO_CLIENT_SECRET" -d grant_type=authorization_code '
+        f"--data-urlencode {shlex.quote('code=' + code)} "
+        f"--data-urlencode {shlex.quote('redirect_uri=' + site + '/callback')} "
+        f"--data-urlencode {shlex.quote('code_verifier=' + verifier)} {shlex.quote(issuer + '/token')}"
+    )
+
+
+class _Rewrite:
+    """Serve ``app`` at another path by rewriting the request path (the RFC 8414 well-known location)."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        inner = {**scope, "path": self.path, "raw_path": self.path.encode("ascii"), "root_path": ""}
+        await self.app(inner, receive, send)
+
+
+def create_demo_app(
+    settings: OAuthSettings | None = None,
+    store: Store | None = None,
+    *,
+    users: Mapping[str, str] | None = None,
+) -> Starlette:
+    """The demo: server at ``/oauth``, metadata at its RFC 8414 location, sign-in, callback, ``/api/me``.
+
+    Called without arguments (uvicorn ``factory=True``) it reads the environment, builds its own store
+    and closes it on shutdown; a passed ``store`` stays the caller's to close.
+    """
+    settings = settings if settings is not None else load_settings()
+    users = users if users is not None else demo_users_from_env()[0]
+    owned = store is None
+    store = store if store is not None else store_from_settings(settings)
+    host = DemoHost(settings, users)
+    server = OAuthServer(settings, store=store, user_resolver=host.resolve_user, password_verifier=host.verify_password)
+    issuer_path = urlsplit(settings.issuer).path
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await store.aclose()
+
+    routes = [
+        Route("/", host.index, methods=["GET", "HEAD"]),
+        Route("/login", host.login, methods=["GET", "HEAD", "POST"]),
+        Route("/logout", host.logout, methods=["GET", "POST"]),
+        Route("/start", host.start, methods=["GET"]),
+        Route("/callback", host.callback, methods=["GET", "HEAD"]),
+        Route("/api/me", host.api_me, methods=["GET", "HEAD"]),
+        Mount(MOUNT_PATH, app=server),
+    ]
+    if issuer_path:
+        routes.insert(0, Route(f"{WELL_KNOWN}{issuer_path}", _Rewrite(server, WELL_KNOWN), methods=["GET", "HEAD"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.oauth_server = server
+    return app
+
+
+# -- what `asgi-oauth serve` does before uvicorn starts -------------------------------------------
+
+
+class ServeError(Exception):
+    """``serve`` cannot start; the message is one line saying what to set or change."""
+
+
+@dataclass
+class ServePlan:
+    """Everything checked and prepared; :meth:`run` starts uvicorn, :meth:`banner` says what to open."""
+
+    host: str
+    port: int
+    workers: int
+    settings: OAuthSettings
+    users: dict[str, str]
+    users_defaulted: bool
+    #: The in-process store when no Redis is configured; ``None`` with Redis.
+    memory_store: MemoryStore | None
+    #: The demo client registered just now, with its secret; ``None`` when clients already existed.
+    registered: tuple[Client, str] | None
+    existing_clients: list[str] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.memory_store is not None:
+            notes.append(
+                f"MEMORY STORE: clients and tokens live in this process only (single worker) and are lost on exit; "
+                f"set {ENV_PREFIX}REDIS_URL to keep them and to run several workers"
+            )
+        if self.settings.ephemeral_key:
+            notes.append(
+                f"no {ENV_PREFIX}SECRET_KEY: signing with a random key, so sign-ins and consent forms "
+                "break on restart; set one for anything but a demo"
+            )
+        return notes
+
+    def banner(self) -> list[str]:
+        settings = self.settings
+        site, issuer = site_url(settings), settings.issuer
+        verifier, challenge = _pkce_pair()
+        example = urlencode(
+            {
+                "response_type": "code",
+                "client_id": DEMO_CLIENT_ID,
+                "redirect_uri": f"{site}/callback",
+                "scope": DEMO_SCOPE,
+                "state": secrets.token_urlsafe(8),
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        store = (
+            "memory (in-process, single worker, lost on exit)"
+            if self.memory_store is not None
+            else f"redis {redact_url(settings.redis_url or '')} (key prefix {settings.key_prefix!r})"
+        )
+        if self.users_defaulted:
+            users = ", ".join(f"{n} / {p}" for n, p in self.users.items())
+            users += f"  (built-in defaults; set {DEMO_USERS_ENV}=name:password,...)"
+        else:
+            users = ", ".join(self.users) + f"  (from {DEMO_USERS_ENV})"
+        lines = [
+            "asgi-oauth demo server",
+            f"  issuer:   {issuer}",
+            f"  store:    {store}",
+            f"  workers:  {self.workers}",
+            f"  users:    {users}",
+            "",
+            "Open:",
+            f"  home:      {site}/",
+            f"  sign in:   {site}/login",
+            f"  metadata:  {site}{WELL_KNOWN}{urlsplit(issuer).path}",
+            f"             {issuer}{WELL_KNOWN}",
+            f"  code flow: {site}/start  (signs in, asks consent, then shows the code at /callback)",
+            f"  authorize: {issuer}/authorize?{example}",
+            f"             (the code_verifier for that URL: {verifier})",
+            "",
+        ]
+        if self.registered is not None:
+            client, secret = self.registered
+            lines += [
+                "Demo client registered (the secret is shown only now and stored hashed):",
+                f"  client_id:     {client.client_id}",
+                f"  client_secret: {secret}",
+                f"  grant types:   {', '.join(client.grant_types)}",
+                f"  redirect URI:  {', '.join(client.redirect_uris)}",
+                "",
+                "Get a token:",
+                f"  {_client_credentials_curl(issuer, secret)}",
+            ]
+            if "password" in client.grant_types:
+                name = next(iter(self.users))
+                lines.append(
+                    f"  curl -s -u {shlex.quote(client.client_id + ':' + secret)} -d grant_type=password "
+                    f"-d {shlex.quote('username=' + name)} -d {shlex.quote('password=' + self.users[name])} "
+                    f"-d scope=profile {shlex.quote(issuer + '/token')}"
+                )
+            lines.append(f"  then: export DEMO_CLIENT_SECRET={shlex.quote(secret)}  (the pages' curl commands use it)")
+        else:
+            lines += [
+                f"Clients already registered: {', '.join(self.existing_clients)}",
+                "  (their secrets were shown when they were created; add one with: asgi-oauth clients create ...)",
+            ]
+        return lines
+
+    def run(self) -> None:
+        """Start uvicorn; returns when the server stops."""
+        if self.memory_store is not None:
+            # The in-process app object, so it uses the very store the demo client was put in.
+            app = create_demo_app(self.settings, self.memory_store, users=self.users)
+            uvicorn.run(app, host=self.host, port=self.port, workers=1)
+        else:
+            # An import string: every worker builds its own app and Redis pool from the environment.
+            uvicorn.run(APP_FACTORY, factory=True, host=self.host, port=self.port, workers=self.workers)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ServeError(f"cannot listen on {host}:{port}: {reason}; choose another --host or --port") from None
+
+
+async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | None, list[str]]:
+    store = store_from_settings(settings)
+    try:
+        await store.ping()
+        registered = await ensure_demo_client(store, settings)
+        existing = [client.client_id for client in await store.list_clients()]
+    finally:
+        await store.aclose()
+    return registered, existing
+
+
+def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[str, str] = os.environ) -> ServePlan:
+    """Validate settings and options, reach the store, register the demo client; raise ServeError/SettingsError.
+
+    Without ``ASGI_OAUTH_ISSUER`` the issuer becomes ``http://{host}:{port}/oauth``; it is written back
+    to ``environ`` so that uvicorn's worker processes, which read settings from there, agree.
+    """
+    environ.setdefault(f"{ENV_PREFIX}ISSUER", default_issuer(host, port))
+    settings = load_settings()
+    users, defaulted = demo_users_from_env(environ)
+    if workers > 1:
+        missing = []
+        if not settings.redis_url:
+            missing.append(f"{ENV_PREFIX}REDIS_URL (the memory store cannot be shared between processes)")
+        if settings.ephemeral_key:
+            missing.append(f"{ENV_PREFIX}SECRET_KEY (every worker must sign with the same key)")
+        if missing:
+            raise ServeError(f"--workers {workers} needs " + " and ".join(missing) + "; set it or use --workers 1")
+    _check_port_free(host, port)
+    if settings.redis_url:
+        try:
+            registered, existing = asyncio.run(_prepare_redis(settings))
+        except StoreUnavailable as exc:
+            raise ServeError(
+                f"cannot reach Redis at {redact_url(settings.redis_url)} ({exc}); start it or fix {ENV_PREFIX}REDIS_URL"
+            ) from None
+        return ServePlan(host, port, workers, settings, users, defaulted, None, registered, existing)
+    memory = MemoryStore()
+    registered = asyncio.run(ensure_demo_client(memory, settings))
+    return ServePlan(host, port, workers, settings, users, defaulted, memory, registered, [DEMO_CLIENT_ID])
