@@ -28,7 +28,7 @@ def valid_scope_token(token: str) -> bool:
 
 
 def check_redirect_uri(uri: str) -> str:
-    """RFC 6749 section 3.1.2: absolute, no fragment. Plain http only for loopback or native-app schemes."""
+    """RFC 6749 section 3.1.2: absolute, no fragment. Custom schemes (native apps) need no host."""
     parts = urlsplit(uri)
     if not parts.scheme or not (parts.netloc or parts.scheme not in ("http", "https")):
         raise ClientError(f"redirect URI {uri!r} is not an absolute URI")

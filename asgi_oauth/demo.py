@@ -631,7 +631,8 @@ def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[st
         if settings.ephemeral_key:
             missing.append(f"{ENV_PREFIX}SECRET_KEY (every worker must sign with the same key)")
         if missing:
-            raise ServeError(f"--workers {workers} needs " + " and ".join(missing) + "; set it or use --workers 1")
+            them = "them" if len(missing) > 1 else "it"
+            raise ServeError(f"--workers {workers} needs " + " and ".join(missing) + f"; set {them} or use --workers 1")
     _check_port_free(host, port)
     if settings.redis_url:
         try:

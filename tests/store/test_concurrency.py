@@ -1,0 +1,92 @@
+"""The verbs that must not race, hammered concurrently: exactly one winner, and a consistent end state."""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.store import Store
+
+from .records import Grant, access_record, code_record, family_record
+
+RACERS = 50
+
+
+async def test_concurrent_code_exchange_has_one_winner(store: Store) -> None:
+    grant = Grant.mint()
+    code = code_record()
+    await store.put_code(grant.family_id, grant.code_digest, code)
+
+    results = await asyncio.gather(
+        *(store.take_code(grant.family_id, grant.code_digest, replay_window=60) for _ in range(RACERS))
+    )
+
+    winners = [r for r in results if isinstance(r, AuthorizationCode)]
+    assert winners == [code]
+    assert results.count(CodeReplayed()) == RACERS - 1
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
+
+
+async def test_concurrent_refresh_has_one_winner_and_revokes_the_family(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record())
+    attempts = [(grant.next_refresh()[1], grant.next_access()[1]) for _ in range(RACERS)]
+
+    results = await asyncio.gather(
+        *(
+            store.rotate_refresh(grant.family_id, grant.refresh_digest, family_record(refresh), access, access_record())
+            for refresh, access in attempts
+        )
+    )
+
+    assert results.count(True) == 1
+    assert results.count(False) == RACERS - 1
+    # The losers presented a token the winner had already spent: reuse, so nothing of the family lives.
+    old = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
+    assert old.family is None
+    assert old.access is None
+    assert old.refresh_spent is True
+    for refresh, access in attempts:
+        found = await store.lookup(grant.family_id, access_digest=access, refresh_digest=refresh)
+        assert found.access is None
+        assert found.family is None
+        assert found.refresh_spent is False
+    winner_refresh = attempts[results.index(True)][0]
+    assert not await store.rotate_refresh(
+        grant.family_id, winner_refresh, family_record(grant.next_refresh()[1]), grant.next_access()[1], access_record()
+    )
+
+
+async def test_exchange_racing_a_replay_never_leaves_a_live_family(store: Store) -> None:
+    """Whichever lands first, a replayed code must not end up with tokens that validate."""
+    for _ in range(20):
+        grant = Grant.mint()
+        await store.put_code(grant.family_id, grant.code_digest, code_record())
+        assert isinstance(
+            await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode
+        )
+
+        stored, replay = await asyncio.gather(
+            store.put_family(
+                grant.family_id,
+                family_record(grant.refresh_digest),
+                grant.access_digest,
+                access_record(),
+                code_digest=grant.code_digest,
+            ),
+            store.take_code(grant.family_id, grant.code_digest, replay_window=60),
+        )
+
+        assert isinstance(stored, bool)
+        assert replay == CodeReplayed()
+        found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+        assert found.family is None
+        assert found.access is None
+
+
+async def test_concurrent_revocations_report_one_success(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record())
+    results = await asyncio.gather(*(store.revoke_family(grant.family_id) for _ in range(RACERS)))
+    assert results.count(True) == 1
+    assert (await store.lookup(grant.family_id)).family is None

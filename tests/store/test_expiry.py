@@ -1,0 +1,124 @@
+"""Records really disappear at their expiry time: real clocks, real sleeps, no time mocking.
+
+Lifetimes are ``LIFETIME`` seconds and each test sleeps ``PAST_EXPIRY``, so the suite stays fast while
+leaving room for a slow machine between writing a record and checking it is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.store import Store
+
+from .records import Grant, access_record, at, code_record, family_record
+
+LIFETIME = 0.2
+PAST_EXPIRY = 0.3
+
+
+async def test_access_token_expires(store: Store) -> None:
+    grant = Grant.mint()
+    token = access_record(in_family=False, lifetime=LIFETIME)
+    await store.put_access(grant.family_id, grant.access_digest, token)
+    assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access == token
+    await asyncio.sleep(PAST_EXPIRY)
+    assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
+    assert await store.revoke_access(grant.family_id, grant.access_digest, client_id=token.client_id) is False
+
+
+async def test_family_expires_and_takes_its_access_tokens_along(store: Store) -> None:
+    grant = Grant.mint()
+    family = family_record(grant.refresh_digest, lifetime=LIFETIME)
+    access = access_record(lifetime=3600)
+    assert await store.put_family(grant.family_id, family, grant.access_digest, access) is True
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.family == family
+    assert found.access == access
+
+    await asyncio.sleep(PAST_EXPIRY)
+
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
+    assert found.family is None
+    assert found.access is None
+    assert found.refresh_spent is False
+    rotated = await store.rotate_refresh(
+        grant.family_id,
+        grant.refresh_digest,
+        family_record(grant.next_refresh()[1]),
+        grant.next_access()[1],
+        access_record(),
+    )
+    assert rotated is False
+
+
+async def test_access_token_expires_before_its_family(store: Store) -> None:
+    grant = Grant.mint()
+    family = family_record(grant.refresh_digest)
+    await store.put_family(grant.family_id, family, grant.access_digest, access_record(lifetime=LIFETIME))
+    await asyncio.sleep(PAST_EXPIRY)
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.access is None
+    assert found.family == family
+
+
+async def test_code_expires(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record(lifetime=LIFETIME))
+    await asyncio.sleep(PAST_EXPIRY)
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) is None
+
+
+async def test_code_is_usable_until_it_expires(store: Store) -> None:
+    grant = Grant.mint()
+    code = code_record(lifetime=PAST_EXPIRY + 0.5)
+    await store.put_code(grant.family_id, grant.code_digest, code)
+    await asyncio.sleep(PAST_EXPIRY)
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == code
+
+
+async def test_spent_code_marker_lasts_the_replay_window(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record())
+    taken = await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME)
+    assert isinstance(taken, AuthorizationCode)
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) == CodeReplayed()
+    await asyncio.sleep(PAST_EXPIRY)
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) is None
+    # With the marker gone the exchange cannot be completed late either.
+    stored = await store.put_family(
+        grant.family_id,
+        family_record(grant.refresh_digest),
+        grant.access_digest,
+        access_record(in_family=False),
+        code_digest=grant.code_digest,
+    )
+    assert stored is False
+
+
+async def test_spent_refresh_marker_expires_with_the_token_it_marks(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_family(
+        grant.family_id, family_record(grant.refresh_digest, lifetime=LIFETIME), grant.access_digest, access_record()
+    )
+    _, new_refresh = grant.next_refresh()
+    _, new_access = grant.next_access()
+    new_family = family_record(new_refresh, lifetime=3600)
+    assert await store.rotate_refresh(grant.family_id, grant.refresh_digest, new_family, new_access, access_record())
+    assert (await store.lookup(grant.family_id, refresh_digest=grant.refresh_digest)).refresh_spent is True
+
+    await asyncio.sleep(PAST_EXPIRY)
+
+    found = await store.lookup(grant.family_id, access_digest=new_access, refresh_digest=grant.refresh_digest)
+    assert found.refresh_spent is False
+    # The rotated family lives on with its own, longer lifetime.
+    assert found.family == new_family
+    assert found.access is not None
+
+
+async def test_consent_expires(store: Store) -> None:
+    await store.put_consent("alice", "web", "read", expires_at=at(LIFETIME))
+    assert await store.get_consent("alice", "web") == "read"
+    await asyncio.sleep(PAST_EXPIRY)
+    assert await store.get_consent("alice", "web") is None
+    assert await store.delete_consent("alice", "web") is False

@@ -1,0 +1,276 @@
+"""What only the Redis store promises: its key layout, no credentials at rest, and failing as StoreUnavailable."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from redis import exceptions as redis_exceptions
+from redis.crc import key_slot
+
+from asgi_oauth import crypto
+from asgi_oauth.clients import new_client, register_client
+from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.store import RedisStore, StoreUnavailable
+
+from .records import Grant, access_record, at, client_record, code_record, family_record
+
+
+def text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+async def all_keys(store: RedisStore) -> set[str]:
+    return {text(key) async for key in store.redis.scan_iter(count=1000)}
+
+
+async def dump(store: RedisStore, keys: set[str]) -> dict[str, str]:
+    """Each key with its value rendered as text (hash fields and values joined), read with GET or HGETALL."""
+    out: dict[str, str] = {}
+    for key in keys:
+        kind = text(await store.redis.type(key))
+        if kind == "string":
+            value = await store.redis.get(key)
+            if value is not None:
+                out[key] = text(value)
+        elif kind == "hash":
+            fields = await store.redis.hgetall(key)
+            out[key] = "\n".join(f"{text(k)}={text(v)}" for k, v in fields.items())
+        elif kind != "none":  # "none": expired between SCAN and TYPE
+            pytest.fail(f"unexpected Redis type {kind!r} for {key!r}")
+    return out
+
+
+@dataclass
+class Flow:
+    """Raw credentials handed out during a full flow, and the family ids they belong to."""
+
+    secrets: list[str]
+    families: list[str]
+
+
+async def run_full_flow(store: RedisStore) -> Flow:
+    """Register a client, exchange a code, refresh, replay, remember consent and mint a lone token."""
+    client, client_secret = new_client(
+        name="Web", client_id="web", redirect_uris=["https://web.example/cb"], grant_types=["authorization_code"]
+    )
+    assert client_secret is not None
+    await register_client(store, client)
+    await store.create_client(client_record("cli", secret_hash=None, public=True, token_endpoint_auth_method="none"))
+    flow = Flow(secrets=[client_secret], families=[])
+
+    # authorization_code then refresh_token.
+    grant = Grant.mint()
+    flow.families.append(grant.family_id)
+    flow.secrets += [grant.code, grant.access, grant.refresh]
+    await store.put_code(grant.family_id, grant.code_digest, code_record(client_id="web"))
+    assert isinstance(await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode)
+    family = family_record(grant.refresh_digest, client_id="web")
+    assert await store.put_family(
+        grant.family_id, family, grant.access_digest, access_record(client_id="web"), code_digest=grant.code_digest
+    )
+    new_refresh, new_refresh_digest = grant.next_refresh()
+    new_access, new_access_digest = grant.next_access()
+    flow.secrets += [new_refresh, new_access]
+    assert await store.rotate_refresh(
+        grant.family_id,
+        grant.refresh_digest,
+        family_record(new_refresh_digest, client_id="web"),
+        new_access_digest,
+        access_record(client_id="web"),
+    )
+
+    # A second code, replayed after its exchange: its family is gone but its spent marker stays.
+    replayed = Grant.mint()
+    flow.families.append(replayed.family_id)
+    flow.secrets += [replayed.code, replayed.access, replayed.refresh]
+    await store.put_code(replayed.family_id, replayed.code_digest, code_record(client_id="web"))
+    await store.take_code(replayed.family_id, replayed.code_digest, replay_window=60)
+    assert await store.put_family(
+        replayed.family_id,
+        family_record(replayed.refresh_digest, client_id="web"),
+        replayed.access_digest,
+        access_record(client_id="web"),
+        code_digest=replayed.code_digest,
+    )
+    assert await store.take_code(replayed.family_id, replayed.code_digest, replay_window=60) == CodeReplayed()
+
+    # An unused code still waiting to be exchanged.
+    pending = Grant.mint()
+    flow.families.append(pending.family_id)
+    flow.secrets.append(pending.code)
+    await store.put_code(pending.family_id, pending.code_digest, code_record(client_id="web"))
+
+    # client_credentials: a lone access token.
+    lone_family, lone_token = crypto.new_token()
+    flow.families.append(lone_family)
+    flow.secrets.append(lone_token)
+    await store.put_access(
+        lone_family, crypto.digest(lone_token, "access"), access_record(client_id="web", in_family=False, sub=None)
+    )
+
+    await store.put_consent("alice", "web", "read write", expires_at=at(3600))
+    return flow
+
+
+async def test_every_key_carries_the_prefix(redis_store: RedisStore, key_prefix: str) -> None:
+    before = await all_keys(redis_store)
+    await run_full_flow(redis_store)
+    created = await all_keys(redis_store) - before
+    assert created
+    assert all(key.startswith(f"{key_prefix}:") for key in created), sorted(created)
+
+
+async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefix: str) -> None:
+    flow = await run_full_flow(redis_store)
+    keys = await all_keys(redis_store)
+    mine = {key for key in keys if key.startswith(f"{key_prefix}:")}
+    shared = {f"{key_prefix}:clients", f"{key_prefix}:consent:web:alice"}
+    assert shared <= mine
+
+    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|[acs]:[A-Za-z0-9_-]{{32}})")
+    tagged: dict[str, set[str]] = {}
+    for key in mine - shared:
+        match = layout.fullmatch(key)
+        assert match is not None, f"{key!r} does not follow <prefix>:{{family}}:<kind>[:digest]"
+        tagged.setdefault(match.group(1), set()).add(key)
+
+    assert set(tagged) == set(flow.families)
+    for family_id, family_keys in tagged.items():
+        # Nothing of a family lives outside its hash tag, and everything in it maps to one Cluster slot.
+        assert {key for key in keys if family_id in key} == family_keys
+        assert len({key_slot(key.encode()) for key in family_keys}) == 1, sorted(family_keys)
+    # The exchanged-and-refreshed family: record, both access tokens, spent code and spent refresh marker.
+    kinds = sorted(key.split(":")[2] for key in tagged[flow.families[0]])
+    assert kinds == ["a", "a", "c", "f", "s"]
+
+
+async def test_no_credential_is_stored_in_the_clear(redis_store: RedisStore) -> None:
+    flow = await run_full_flow(redis_store)
+    contents = await dump(redis_store, await all_keys(redis_store))
+    assert contents
+    haystack = "\n".join(f"{key}\n{value}" for key, value in contents.items())
+    for raw in flow.secrets:
+        # The whole value, and its secret half (a token's family id is public by design: the hash tag).
+        assert raw not in haystack
+        assert raw.rpartition(".")[2] not in haystack
+    # The stored client record holds a tagged hash that still verifies the secret.
+    client = await redis_store.get_client("web")
+    assert client is not None
+    assert client.secret_hash is not None
+    assert client.secret_hash.startswith("sha256$")
+    assert crypto.verify_secret(flow.secrets[0], client.secret_hash)
+
+
+async def test_key_prefix_isolates_stores(redis_url: str, redis_store: RedisStore, key_prefix: str) -> None:
+    other = RedisStore.from_url(redis_url, key_prefix=f"{key_prefix}x")
+    try:
+        await redis_store.create_client(client_record("web"))
+        await redis_store.put_consent("alice", "web", "read", expires_at=at(60))
+        grant = Grant.mint()
+        await redis_store.put_family(
+            grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record()
+        )
+        assert await other.list_clients() == []
+        assert await other.get_consent("alice", "web") is None
+        assert (await other.lookup(grant.family_id, access_digest=grant.access_digest)).family is None
+    finally:
+        await other.aclose()
+
+
+# -- Redis unreachable ---------------------------------------------------------------------------
+
+StoreCall = Callable[[RedisStore], Awaitable[object]]
+
+_GRANT = Grant.mint()
+CALLS: dict[str, StoreCall] = {
+    "ping": lambda s: s.ping(),
+    "create_client": lambda s: s.create_client(client_record()),
+    "get_client": lambda s: s.get_client("web"),
+    "list_clients": lambda s: s.list_clients(),
+    "delete_client": lambda s: s.delete_client("web"),
+    "put_code": lambda s: s.put_code(_GRANT.family_id, _GRANT.code_digest, code_record()),
+    "take_code": lambda s: s.take_code(_GRANT.family_id, _GRANT.code_digest, replay_window=60),
+    "put_access": lambda s: s.put_access(_GRANT.family_id, _GRANT.access_digest, access_record()),
+    "put_family": lambda s: s.put_family(
+        _GRANT.family_id,
+        family_record(_GRANT.refresh_digest),
+        _GRANT.access_digest,
+        access_record(),
+        code_digest=_GRANT.code_digest,
+    ),
+    "lookup": lambda s: s.lookup(
+        _GRANT.family_id, access_digest=_GRANT.access_digest, refresh_digest=_GRANT.refresh_digest
+    ),
+    "rotate_refresh": lambda s: s.rotate_refresh(
+        _GRANT.family_id, _GRANT.refresh_digest, family_record("n" * 32), "m" * 32, access_record()
+    ),
+    "revoke_family": lambda s: s.revoke_family(_GRANT.family_id, client_id="web"),
+    "revoke_access": lambda s: s.revoke_access(_GRANT.family_id, _GRANT.access_digest, client_id="web"),
+    "put_consent": lambda s: s.put_consent("alice", "web", "read", expires_at=at(60)),
+    "get_consent": lambda s: s.get_consent("alice", "web"),
+    "delete_consent": lambda s: s.delete_consent("alice", "web"),
+}
+
+
+async def assert_unavailable(store: RedisStore, call: StoreCall) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        await call(store)
+    assert type(caught.value) is StoreUnavailable
+    assert not isinstance(caught.value, redis_exceptions.RedisError)
+    assert "redis unavailable" in str(caught.value)
+
+
+def closed_port() -> int:
+    """A local port that was free a moment ago, so nothing listens on it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+async def refused_store() -> AsyncIterator[RedisStore]:
+    """A store pointed at a port nobody listens on: every connection attempt is refused."""
+    store = RedisStore.from_url(f"redis://127.0.0.1:{closed_port()}", timeout=0.5)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+async def silent_store() -> AsyncIterator[RedisStore]:
+    """A store pointed at a server that accepts connections and never answers: every command times out."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}", timeout=0.2)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("verb", sorted(CALLS))
+async def test_refused_connection_raises_store_unavailable(refused_store: RedisStore, verb: str) -> None:
+    await assert_unavailable(refused_store, CALLS[verb])
+
+
+@pytest.mark.parametrize("verb", ["ping", "take_code", "lookup", "rotate_refresh", "get_client"])
+async def test_silent_server_raises_store_unavailable_in_time(silent_store: RedisStore, verb: str) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await assert_unavailable(silent_store, CALLS[verb])
+    # The configured timeout bounds the wait (with slack for retries); it never hangs.
+    assert loop.time() - started < 3
