@@ -55,6 +55,9 @@ class OAuthSettings(BaseSettings):
     realm: str = "asgi_oauth"
     #: Where /authorize sends a browser without a signed-in user (a ``next`` parameter is appended).
     login_url: str = "/login"
+    #: How long a worker trusts a client record it read from the store (0 disables the cache).
+    #: Deleting a client takes up to this long to reach every worker.
+    client_cache_ttl: float = Field(5.0, ge=0, le=300)
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(2.0, gt=0)
 

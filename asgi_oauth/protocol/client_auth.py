@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -12,7 +13,7 @@ from .. import crypto
 from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
 from ..store.base import Store
-from ..types import AuthMethod
+from ..types import AuthMethod, Clock
 from .params import Params
 
 # Compared against when the client is unknown, so a miss costs the same as a wrong secret.
@@ -20,17 +21,38 @@ _DUMMY_HASH = crypto.hash_secret(crypto.new_client_secret(), generated=True)
 
 
 class ClientLookup:
-    """Clients declared in code first, then the store."""
+    """Clients declared in code first, then the store, whose answers are cached for ``cache_ttl`` seconds.
 
-    def __init__(self, store: Store, declared: Mapping[str, Client]) -> None:
+    The cache is what lets a token request cost one store round trip. Its price: a client deleted
+    (or re-registered) elsewhere keeps authenticating on this worker for up to ``cache_ttl`` seconds.
+    Unknown ids are never cached, so a newly registered client works at once.
+    """
+
+    _MAX_CACHED = 10_000
+
+    def __init__(
+        self, store: Store, declared: Mapping[str, Client], *, cache_ttl: float = 0.0, clock: Clock = time.monotonic
+    ) -> None:
         self._store = store
         self._declared = declared
+        self._ttl = cache_ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[Client, float]] = {}
 
     async def get(self, client_id: str) -> Client | None:
         client = self._declared.get(client_id)
         if client is not None:
             return client
-        return await self._store.get_client(client_id)
+        if self._ttl > 0:
+            cached = self._cache.get(client_id)
+            if cached is not None and cached[1] > self._clock():
+                return cached[0]
+        client = await self._store.get_client(client_id)
+        if client is not None and self._ttl > 0:
+            if len(self._cache) >= self._MAX_CACHED:
+                self._cache.clear()
+            self._cache[client_id] = (client, self._clock() + self._ttl)
+        return client
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ class OAuthServer:
         self.context = Context(
             settings=self.settings,
             store=self.store,
-            clients=ClientLookup(self.store, declared_clients(clients)),
+            clients=ClientLookup(self.store, declared_clients(clients), cache_ttl=self.settings.client_cache_ttl),
             clock=clock,
             password_verifier=password_verifier,
         )
