@@ -22,7 +22,7 @@ from .clients import ClientError, new_client, register_client
 from .demo import ServeError, prepare_serve, redact_url
 from .models import Client
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
-from .store import RedisStore, StoreUnavailable, store_from_settings
+from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
 
 PROG = "asgi-oauth"
@@ -141,10 +141,11 @@ def _redis_settings() -> OAuthSettings:
     return settings
 
 
-def _with_store(settings: OAuthSettings, work: Callable[[RedisStore], Awaitable[T]]) -> T:
+def _with_store(settings: OAuthSettings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the Redis store of ``settings`` after a ping, closing the pool whatever happens."""
+
     async def run() -> T:
         store = store_from_settings(settings)
-        assert isinstance(store, RedisStore)  # redis_url is set
         try:
             await store.ping()
             return await work(store)

@@ -151,7 +151,8 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
         redirect_uris=[f"{site_url(settings)}/callback"],
         scope=DEMO_SCOPE,
     )
-    assert secret is not None  # a confidential client always gets one
+    if secret is None:  # new_client gives every confidential client one; fail loudly if that ever changes
+        raise RuntimeError("the demo client was created without a secret")
     return client, secret
 
 
@@ -292,6 +293,9 @@ class DemoHost:
     async def login(self, request: Request) -> Response:
         if request.method != "POST":
             return self._login_form(safe_next(request.query_params.get("next")))
+        if not self._same_origin(request):
+            # Login CSRF: another site must not sign the browser in to an account of its choosing.
+            return self._login_form("/", "Sign-in forms are only accepted from this site.", 403)
         form = await _read_small_form(request)
         if form is None:
             return self._login_form("/", "The form could not be read; please try again.", 400)
@@ -311,6 +315,13 @@ class DemoHost:
             samesite="lax",
         )
         return response
+
+    def _same_origin(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:  # not sent by every client (curl); browsers send it on cross-site POSTs
+            return True
+        own = {f"{request.url.scheme}://{request.url.netloc}", _origin(site_url(self.settings))}
+        return origin in own
 
     async def logout(self, request: Request) -> Response:
         response = RedirectResponse("/", status_code=303)
@@ -399,6 +410,11 @@ class DemoHost:
         )
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _check(ok: bool, good: str, bad: str) -> str:
     return f'<p class="ok">✓ {html.escape(good)}</p>' if ok else f'<p class="error">✗ {html.escape(bad)}</p>'
 
@@ -442,7 +458,8 @@ def create_demo_app(
     """The demo: server at ``/oauth``, metadata at its RFC 8414 location, sign-in, callback, ``/api/me``.
 
     Called without arguments (uvicorn ``factory=True``) it reads the environment, builds its own store
-    and closes it on shutdown; a passed ``store`` stays the caller's to close.
+    and closes it on shutdown; a passed ``store`` stays the caller's to close. It registers no client:
+    ``asgi-oauth serve`` does that before start (see :func:`prepare_serve`).
     """
     settings = settings if settings is not None else load_settings()
     users = users if users is not None else demo_users_from_env()[0]
@@ -505,6 +522,11 @@ class ServePlan:
             notes.append(
                 f"MEMORY STORE: clients and tokens live in this process only (single worker) and are lost on exit; "
                 f"set {ENV_PREFIX}REDIS_URL to keep them and to run several workers"
+            )
+        if not self.settings.issuer.endswith(MOUNT_PATH):
+            notes.append(
+                f"{ENV_PREFIX}ISSUER={self.settings.issuer} does not end with {MOUNT_PATH}, where the demo mounts "
+                "the server: metadata and redirects will point to the wrong place"
             )
         if self.settings.ephemeral_key:
             notes.append(

@@ -23,7 +23,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+    UnauthenticatedUser,
+)
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -92,7 +98,11 @@ def _route_pattern(path: str) -> re.Pattern[str]:
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Protect ``path``: a prefix at segment boundaries (``/api`` covers ``/api/x``, not ``/apix``), or a
-    Starlette route pattern when it contains ``{``. ``methods=None`` covers every method."""
+    Starlette route pattern when it contains ``{``. ``methods=None`` covers every method; a rule covering
+    ``GET`` also covers ``HEAD``, which Starlette answers with the same endpoint.
+
+    Paths are matched the way Starlette matches routes: relative to the ``root_path``, so the rules of a
+    sub-app mounted at ``/v1`` are written like its own routes (``/items``, not ``/v1/items``)."""
 
     path: str
     scopes: tuple[str, ...] = ()
@@ -100,8 +110,10 @@ class Rule:
     mode: ScopeMode = "all"
 
     def matches(self, method: str, path: str) -> bool:
-        if self.methods is not None and method not in self.methods:
-            return False
+        if self.methods is not None:
+            effective = "GET" if method == "HEAD" and "HEAD" not in self.methods else method
+            if effective not in self.methods:
+                return False
         if "{" in self.path:
             return _route_pattern(self.path).match(path) is not None
         base = self.path.rstrip("/")
@@ -241,14 +253,28 @@ class BearerTokenMiddleware:
             await self.app(scope, receive, send)
             return
         scope[_SCOPE_KEY] = self._bearer
+        # Anonymous until a token is validated, as AuthenticationMiddleware does: ``requires(...)`` then
+        # answers 403 on an uncovered route instead of failing its ``request.auth`` assertion with a 500.
+        scope.setdefault("auth", AuthCredentials())
+        scope.setdefault("user", UnauthenticatedUser())
         method = scope.get("method", "GET")
-        rule = next((r for r in self.rules if r.matches(method, scope["path"])), None)
+        path = _route_path(scope)
+        rule = next((r for r in self.rules if r.matches(method, path)), None)
         if rule is not None:
             denial = await self._bearer.check(scope, rule.scopes, rule.mode)
             if denial is not None:
                 await _deny(denial, self._bearer.realm, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path Starlette routes on: ``path`` minus ``root_path`` (at a segment boundary) inside a mount."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :] or "/"
+    return path
 
 
 async def _deny(denial: Denial, realm: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -285,30 +311,53 @@ def requires_scopes(*scopes: str, mode: ScopeMode = "all") -> Callable[[Endpoint
     return decorate
 
 
+class BearerAuthError(AuthenticationError):
+    """Raised by :class:`BearerAuthBackend`; carries the RFC 6750 answer that its ``on_error`` renders."""
+
+    def __init__(self, denial: Denial) -> None:
+        super().__init__(denial.error or "unauthorized")
+        self.denial = denial
+
+
 class BearerAuthBackend(AuthenticationBackend):
     """For apps already using Starlette's ``AuthenticationMiddleware``: bearer tokens as its backend.
 
-    No token: anonymous (``None``). A bad token raises ``AuthenticationError`` (Starlette answers 400
-    unless given ``on_error``). The store being down raises too: a request is never let through unchecked.
+    No token: anonymous (``None``). A bad token, or the store being down, raises :class:`BearerAuthError`:
+    a request is never let through unchecked. Starlette answers those with a plain 400 unless given
+    ``on_error``; pass this backend's :meth:`on_error` for RFC 6750 answers (401 ``invalid_token`` with
+    ``WWW-Authenticate``, 503 when validation is unavailable)::
+
+        backend = BearerAuthBackend(LocalValidator(store))
+        Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)
     """
 
-    def __init__(self, validator: TokenValidator, *, allow_query_token: bool = False) -> None:
+    def __init__(
+        self, validator: TokenValidator, *, allow_query_token: bool = False, realm: str = "asgi_oauth"
+    ) -> None:
         self._validator = validator
         self._allow_query = allow_query_token
+        self.realm = realm
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         token = bearer_token(conn.scope, allow_query=self._allow_query)
         if token is None:
             return None
         if isinstance(token, Denial):
-            raise AuthenticationError("malformed Authorization header")
+            raise BearerAuthError(token)
         try:
             found = await self._validator.validate(token)
         except ValidationUnavailable as exc:
-            raise AuthenticationError("token validation is temporarily unavailable") from exc
+            logger.warning("bearer validation unavailable: %s", exc)
+            raise BearerAuthError(UNAVAILABLE) from exc
         if found is None:
-            raise AuthenticationError("invalid_token")
+            raise BearerAuthError(INVALID)
         state: dict[str, Any] = conn.scope.setdefault("state", {})
         state["token"] = found
         state["scopes"] = scope_set(found.scope)
         return AuthCredentials(sorted(scope_set(found.scope))), TokenUser(found)
+
+    def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        """``on_error`` for ``AuthenticationMiddleware``: the RFC 6750 answer for this backend's errors."""
+        if isinstance(exc, BearerAuthError):
+            return exc.denial.response(self.realm)
+        return Response(str(exc), 400, media_type="text/plain")

@@ -91,6 +91,10 @@ class RemoteValidator:
             raise ValidationUnavailable("introspection answered invalid JSON") from exc
         found = _access_token(body)
         now = self._clock()
+        if found is not None and found.exp <= now:
+            # "Active" but already past its exp by this server's clock (skew, or exp rounded down): refuse,
+            # so that no token is ever accepted beyond its exp.
+            found = None
         expires = now + self._negative_ttl if found is None else min(found.exp, now + self._max_ttl)
         self._cache[key] = (found, expires)
         self._cache.move_to_end(key)
@@ -106,7 +110,8 @@ def _access_token(body: Any) -> AccessToken | None:
     """An active *access* token from an RFC 7662 answer; refresh tokens never authenticate API calls."""
     if not isinstance(body, dict) or body.get("active") is not True:
         return None
-    if body.get("token_type", "Bearer").lower() != "bearer":
+    token_type = body.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
         return None
     client_id, scope, exp = body.get("client_id"), body.get("scope", ""), body.get("exp")
     if not isinstance(client_id, str) or not isinstance(scope, str) or not isinstance(exp, int | float):

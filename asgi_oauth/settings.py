@@ -35,14 +35,14 @@ class OAuthSettings(BaseSettings):
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     key_prefix: str = "oauth"
 
-    access_token_lifetime: float = Field(3600, gt=0, le=86400)
-    refresh_token_lifetime: float = Field(14 * 86400, gt=0)
+    access_token_lifetime: float = Field(default=3600, gt=0, le=86400)
+    refresh_token_lifetime: float = Field(default=14 * 86400, gt=0)
     #: RFC 6749 section 4.1.2 recommends at most 10 minutes.
-    authorization_code_lifetime: float = Field(60, gt=0, le=600)
+    authorization_code_lifetime: float = Field(default=60, gt=0, le=600)
     #: How long an "Allow" is remembered per user and client; 0 asks every time.
-    consent_lifetime: float = Field(0, ge=0)
+    consent_lifetime: float = Field(default=0, ge=0)
     #: How long a rendered consent form may be submitted.
-    consent_form_lifetime: float = Field(600, gt=0, le=3600)
+    consent_form_lifetime: float = Field(default=600, gt=0, le=3600)
 
     enable_password_grant: bool = False
     enable_implicit_grant: bool = False
@@ -51,15 +51,15 @@ class OAuthSettings(BaseSettings):
     require_pkce: bool = True
     allow_insecure_transport: bool = False
 
-    max_body_size: int = Field(64 * 1024, ge=1024)
+    max_body_size: int = Field(default=64 * 1024, ge=1024)
     realm: str = "asgi_oauth"
     #: Where /authorize sends a browser without a signed-in user (a ``next`` parameter is appended).
     login_url: str = "/login"
     #: How long a worker trusts a client record it read from the store (0 disables the cache).
     #: Deleting a client takes up to this long to reach every worker.
-    client_cache_ttl: float = Field(5.0, ge=0, le=300)
+    client_cache_ttl: float = Field(default=5.0, ge=0, le=300)
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
-    redis_timeout: float = Field(2.0, gt=0)
+    redis_timeout: float = Field(default=2.0, gt=0)
 
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 

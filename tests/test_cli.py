@@ -1,0 +1,177 @@
+"""The ``asgi-oauth clients`` commands and error paths, run through the real entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "asgi_oauth.cli"]
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (closed again at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The test process's environment without any ASGI_OAUTH_ variable, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASGI_OAUTH_")}
+    env.update(settings)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], command: list[str] = CLI) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("asgi-oauth: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def redis_env(redis_url: str, key_prefix: str) -> dict[str, str]:
+    return clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+
+
+def create(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("clients", "create", *args, env=env)
+
+
+def test_create_list_delete(redis_env: dict[str, str]) -> None:
+    created = create(
+        redis_env,
+        *("--name", "Billing app", "--client-id", "billing"),
+        *("--grant-type", "authorization_code", "refresh_token"),
+        *("--redirect-uri", "https://billing.example/cb", "--redirect-uri", "http://127.0.0.1:9000/cb"),
+        *("--scope", "read write"),
+    )
+    assert created.returncode == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert body["client_id"] == "billing"
+    assert len(body["client_secret"]) >= 43  # 256 bits, base64url
+    assert created.stderr == ""
+
+    listed = run_cli("clients", "list", env=redis_env)
+    assert listed.returncode == 0, listed.stderr
+    clients = json.loads(listed.stdout)
+    assert [c["client_id"] for c in clients] == ["billing"]
+    (client,) = clients
+    assert client["grant_types"] == ["authorization_code", "refresh_token"]
+    assert client["redirect_uris"] == ["https://billing.example/cb", "http://127.0.0.1:9000/cb"]
+    assert client["scope"] == "read write"
+    assert client["public"] is False
+    assert body["client_secret"] not in listed.stdout
+    assert not {"client_secret", "secret_hash"} & set(client)
+    assert "sha256$" not in listed.stdout
+
+    deleted = run_cli("clients", "delete", "billing", env=redis_env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(run_cli("clients", "list", env=redis_env).stdout) == []
+    assert_one_line_error(run_cli("clients", "delete", "billing", env=redis_env), "billing")
+
+
+def test_public_client_gets_no_secret(redis_env: dict[str, str]) -> None:
+    created = create(
+        redis_env,
+        *("--name", "CLI tool", "--public", "--first-party"),
+        *("--grant-type", "authorization_code", "--redirect-uri", "http://127.0.0.1/callback"),
+    )
+    assert created.returncode == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert set(body) == {"client_id"}
+    (client,) = json.loads(run_cli("clients", "list", env=redis_env).stdout)
+    assert client["client_id"] == body["client_id"]
+    assert client["public"] is True and client["first_party"] is True
+    assert client["token_endpoint_auth_method"] == "none"
+
+
+def test_existing_client_id_is_refused(redis_env: dict[str, str]) -> None:
+    args = ("--name", "Job", "--client-id", "job", "--grant-type", "client_credentials")
+    assert create(redis_env, *args).returncode == 0
+    assert_one_line_error(create(redis_env, *args), "'job'", "already exists")
+
+
+@pytest.mark.parametrize(
+    ("uri", "complaint"),
+    [("/callback", "not an absolute URI"), ("https://app.example/cb#done", "fragment")],
+)
+def test_bad_redirect_uri_is_refused(redis_env: dict[str, str], uri: str, complaint: str) -> None:
+    result = create(redis_env, "--name", "App", "--grant-type", "authorization_code", "--redirect-uri", uri)
+    assert_one_line_error(result, complaint)
+    assert json.loads(run_cli("clients", "list", env=redis_env).stdout) == []
+
+
+def test_unknown_grant_type_is_refused(redis_env: dict[str, str]) -> None:
+    assert_one_line_error(create(redis_env, "--name", "App", "--grant-type", "magic"), "'magic'")
+
+
+def test_unreachable_redis_is_one_line() -> None:
+    env = clean_env(ASGI_OAUTH_REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    for args in (
+        ("clients", "list"),
+        ("clients", "delete", "x"),
+        ("clients", "create", "--name", "A", "--grant-type", "client_credentials"),
+    ):
+        line = assert_one_line_error(run_cli(*args, env=env), "cannot reach Redis", "ASGI_OAUTH_REDIS_URL")
+        assert "hunter2" not in line
+
+
+def test_clients_commands_need_a_redis_url() -> None:
+    assert_one_line_error(run_cli("clients", "list", env=clean_env()), "ASGI_OAUTH_REDIS_URL", "serve")
+
+
+def test_invalid_settings_name_the_variable(redis_url: str) -> None:
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_ACCESS_TOKEN_LIFETIME="an hour")
+    assert_one_line_error(run_cli("clients", "list", env=env), "ASGI_OAUTH_ACCESS_TOKEN_LIFETIME")
+    env = clean_env(ASGI_OAUTH_REDIS_URL="http://127.0.0.1:6379")
+    assert_one_line_error(run_cli("clients", "list", env=env), "ASGI_OAUTH_REDIS_URL")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("frobnicate",),
+        ("clients",),
+        ("clients", "create", "--grant-type", "client_credentials"),  # --name missing
+        ("clients", "create", "--name", "A"),  # --grant-type missing
+        ("serve", "--port", "http"),
+        ("serve", "--workers", "0"),
+    ],
+)
+def test_argument_errors_exit_2_with_usage(args: tuple[str, ...]) -> None:
+    result = run_cli(*args, env=clean_env())
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("usage: asgi-oauth")
+    assert "error:" in result.stderr.splitlines()[-1]
+
+
+def test_installed_console_script() -> None:
+    """The ``asgi-oauth`` script that pip installs (next to this interpreter) is the same entry point."""
+    script = shutil.which("asgi-oauth", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the package is not installed in this interpreter's environment (no asgi-oauth script)")
+    result = run_cli("--help", env=clean_env(), command=[script])
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "clients" in result.stdout
+    assert_one_line_error(run_cli("clients", "list", env=clean_env(), command=[script]), "ASGI_OAUTH_REDIS_URL")

@@ -1,0 +1,341 @@
+"""``asgi-oauth serve`` started for real in a subprocess: banner, token, metadata, sign-in, refusals."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "asgi_oauth.cli"]
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (closed again at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+START_TIMEOUT = 30.0
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASGI_OAUTH_")}
+    env.update(settings)
+    return env
+
+
+@dataclass
+class Server:
+    base_url: str
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: uvicorn's workers too
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
+    """Run ``asgi-oauth serve`` on a free port until it answers; always stop it afterwards."""
+    port = free_port()
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        try:
+            server = Server(f"http://127.0.0.1:{port}", out, err)
+            deadline = time.monotonic() + START_TIMEOUT
+            with httpx.Client(timeout=2) as http:
+                while True:
+                    if proc.poll() is not None:
+                        pytest.fail(f"serve exited with {proc.returncode}:\n{server.stderr}")
+                    try:
+                        if http.get(server.base_url + "/").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"serve did not answer within {START_TIMEOUT}s:\n{server.stderr}")
+                    time.sleep(0.1)
+            yield server
+        finally:
+            _stop(proc)
+
+
+def banner_value(banner: str, label: str) -> str:
+    match = re.search(rf"^\s*{label}:\s+(\S+)\s*$", banner, re.MULTILINE)
+    assert match, f"no {label} in banner:\n{banner}"
+    return match.group(1)
+
+
+def run_printed_curl(banner: str) -> httpx.Response:
+    """Do what the banner's client_credentials curl does, after checking it is a well-formed command."""
+    (line,) = [line for line in banner.splitlines() if "grant_type=client_credentials" in line]
+    argv = shlex.split(line)
+    assert argv[0] == "curl"
+    user = argv[argv.index("-u") + 1]
+    data = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-d"]
+    client_id, _, secret = user.partition(":")
+    with httpx.Client(timeout=10) as http:
+        return http.post(argv[-1], auth=(client_id, secret), content="&".join(data), headers=FORM)
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def test_memory_store_demo(tmp_path: Path) -> None:
+    with serving(tmp_path, clean_env()) as server:
+        banner = server.stdout
+        assert banner_value(banner, "client_id") == "demo-client"
+        secret = banner_value(banner, "client_secret")
+        assert len(secret) >= 43
+        assert "MEMORY STORE" in server.stderr and "single worker" in server.stderr
+        assert "alice / wonderland" in banner  # default users are announced
+
+        token = run_printed_curl(banner)
+        assert token.status_code == 200, token.text
+        body = token.json()
+        assert body["token_type"] == "Bearer" and body["access_token"]
+        assert body["access_token"] not in server.stderr  # tokens never reach the log
+
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            issuer = f"{server.base_url}/oauth"
+            under_mount = http.get("/oauth/.well-known/oauth-authorization-server")
+            rfc8414 = http.get("/.well-known/oauth-authorization-server/oauth")
+            assert under_mount.status_code == rfc8414.status_code == 200
+            assert under_mount.json() == rfc8414.json()
+            assert rfc8414.json()["issuer"] == issuer
+            assert rfc8414.json()["token_endpoint"] == f"{issuer}/token"
+            assert f"{server.base_url}/.well-known/oauth-authorization-server/oauth" in banner
+
+            me = http.get("/api/me")
+            assert me.status_code == 401
+            assert me.headers["www-authenticate"] == 'Bearer realm="asgi_oauth"'
+            assert me.json() == {"error": "invalid_token"}
+
+            check_sign_in(http)
+
+            callback = http.get("/callback", params={"code": "<b>x</b>", "state": "s", "iss": issuer})
+            assert callback.status_code == 200
+            assert "&lt;b&gt;x&lt;/b&gt;" in callback.text and "<b>x</b>" not in callback.text
+            assert "grant_type=authorization_code" in callback.text
+
+            check_code_flow(http, issuer, secret)
+
+
+def check_sign_in(http: httpx.Client) -> None:
+    next_path = "/oauth/authorize?client_id=demo-client&state=xyz"
+    form = http.get("/login", params={"next": next_path})
+    assert form.status_code == 200
+    assert form.headers["x-frame-options"] == "DENY"
+    assert f'name="next" value="{next_path.replace("&", "&amp;")}"' in form.text
+
+    wrong = http.post("/login", data={"username": "alice", "password": "builder", "next": next_path})
+    assert wrong.status_code == 401
+    assert "set-cookie" not in wrong.headers
+
+    cross_site = http.post(
+        "/login",
+        data={"username": "alice", "password": "wonderland"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert cross_site.status_code == 403  # login CSRF
+    assert "set-cookie" not in cross_site.headers
+
+    ok = http.post(
+        "/login",
+        data={"username": "alice", "password": "wonderland", "next": next_path},
+        headers={"origin": str(http.base_url).rstrip("/")},
+    )
+    assert ok.status_code == 303
+    assert ok.headers["location"] == next_path
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=28800" in cookie
+    assert "Signed in as <strong>alice</strong>" in http.get("/").text
+
+    off_sites = ("https://evil.example/", "//evil.example/x", "/\\evil.example", "evil", "/x\r\nSet-Cookie: a=b")
+    for off_site in off_sites:
+        sent = http.post("/login", data={"username": "bob", "password": "builder", "next": off_site})
+        assert sent.status_code == 303
+        assert sent.headers["location"] == "/", off_site
+
+    assert http.post("/logout").status_code == 303
+    assert "You are not signed in" in http.get("/").text
+
+
+def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
+    """The browser walk: /start, sign in, consent, /callback, then the code exchange the page prints."""
+    start = http.get("/start")
+    assert start.status_code == 303
+    authorize_url = start.headers["location"]
+    assert authorize_url.startswith(f"{issuer}/authorize?")
+    assert "code_challenge_method=S256" in authorize_url and "client_id=demo-client" in authorize_url
+
+    to_login = http.get(authorize_url)  # nobody signed in: the server asks the demo's /login
+    assert to_login.is_redirect
+    login_url = httpx.URL(to_login.headers["location"])
+    assert login_url.path == "/login"
+    next_path = login_url.params["next"]
+    assert next_path.startswith("/oauth/authorize?")
+
+    signed_in = http.post("/login", data={"username": "bob", "password": "builder", "next": next_path})
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == next_path
+
+    consent = http.get(next_path)
+    assert consent.status_code == 200
+    form = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', consent.text))
+    form = {html.unescape(k): html.unescape(v) for k, v in form.items()}
+    form_tag = re.search(r'<form method="post" action="([^"]*)"', consent.text)
+    assert form_tag, consent.text
+    action = html.unescape(form_tag.group(1))
+    approved = http.post(action, data={**form, "decision": "allow"})
+    assert approved.is_redirect
+    callback_url = httpx.URL(approved.headers["location"])
+    assert callback_url.path == "/callback"
+
+    page = http.get(callback_url)  # carries the flow cookie /start set, as a browser would
+    assert page.status_code == 200
+    assert "state matches" in page.text and "iss is this server" in page.text
+    (curl,) = re.findall(r"<pre>(curl [^<]*grant_type=authorization_code[^<]*)</pre>", page.text)
+    argv = shlex.split(html.unescape(curl))
+    data = {k: v for k, _, v in (argv[i + 1].partition("=") for i, a in enumerate(argv) if a == "--data-urlencode")}
+    assert data["code"] == callback_url.params["code"]
+    exchanged = http.post(argv[-1], auth=("demo-client", secret), data={"grant_type": "authorization_code", **data})
+    assert exchanged.status_code == 200, exchanged.text
+    assert exchanged.json()["refresh_token"]
+
+
+def serve_error(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port()), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("asgi-oauth: error: ")
+    return lines[0]
+
+
+SECRET_KEY = secrets.token_urlsafe(32)
+
+
+def test_several_workers_need_redis_and_a_secret_key(redis_url: str) -> None:
+    assert "ASGI_OAUTH_REDIS_URL" in serve_error(clean_env(ASGI_OAUTH_SECRET_KEY=SECRET_KEY), "--workers", "2")
+    line = serve_error(clean_env(), "--workers", "2")
+    assert "ASGI_OAUTH_REDIS_URL" in line and "ASGI_OAUTH_SECRET_KEY" in line
+    only_redis = serve_error(clean_env(ASGI_OAUTH_REDIS_URL=redis_url), "--workers", "3")
+    assert "ASGI_OAUTH_SECRET_KEY" in only_redis and "REDIS_URL" not in only_redis
+
+
+def test_unreachable_redis_refuses_to_start() -> None:
+    env = clean_env(ASGI_OAUTH_REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    line = serve_error(env)
+    assert "cannot reach Redis" in line and "hunter2" not in line
+
+
+def test_invalid_settings_refuse_to_start() -> None:
+    assert "ASGI_OAUTH_ISSUER" in serve_error(clean_env(ASGI_OAUTH_ISSUER="ftp://auth.example"))
+    assert "ASGI_OAUTH_DEMO_USERS" in serve_error(clean_env(ASGI_OAUTH_DEMO_USERS="alice"))
+
+
+def test_port_in_use_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "serve", "--port", str(port)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"asgi-oauth: error: cannot listen on 127.0.0.1:{port}: {IN_USE}"]
+
+
+IN_USE = "address already in use; choose another --host or --port"
+
+
+def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    env = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
+        ASGI_OAUTH_KEY_PREFIX=key_prefix,
+        ASGI_OAUTH_DEMO_USERS="carol:s3cret-pass",
+    )
+    with serving(tmp_path, env, "--workers", "2") as server:
+        banner = server.stdout
+        assert "MEMORY STORE" not in server.stderr
+        assert "workers:  2" in banner
+        assert "s3cret-pass" not in banner  # configured passwords are not echoed
+        secret = banner_value(banner, "client_secret")
+        tokens = []
+        for _ in range(4):
+            response = run_printed_curl(banner)
+            assert response.status_code == 200, response.text
+            tokens.append(response.json()["access_token"])
+        # Every token is visible to whichever worker answers: the store is shared.
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            for token in tokens:
+                answer = http.post(
+                    "/oauth/introspect",
+                    auth=("demo-client", secret),
+                    content=f"token={quote(token, safe='')}",
+                    headers=FORM,
+                )
+                assert answer.status_code == 200
+                assert answer.json()["active"] is True
+            signed_in = http.post("/login", data={"username": "carol", "password": "s3cret-pass", "next": "/"})
+            assert signed_in.status_code == 303
+            # The session cookie is signed with the shared SECRET_KEY, so any worker accepts it.
+            for _ in range(4):
+                assert "Signed in as <strong>carol</strong>" in http.get("/").text
