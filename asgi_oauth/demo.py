@@ -29,12 +29,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import uvicorn
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.applications import Starlette
+from starlette.middleware import Middleware as StarletteMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .clients import ClientExists, new_client, register_client
+from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
@@ -401,12 +403,11 @@ class DemoHost:
         return _page("Authorization response", body)
 
     async def api_me(self, request: Request) -> Response:
-        """Protected by the bearer middleware once it is mounted; until then every request is refused."""
-        realm = self.settings.realm.replace("\\", "\\\\").replace('"', '\\"')
+        """Behind the bearer middleware (``/api`` rule), so a valid token is already on ``request.state``."""
+        token = request.state.token
         return JSONResponse(
-            {"error": "invalid_token"},
-            status_code=401,
-            headers={"WWW-Authenticate": f'Bearer realm="{realm}"', "Cache-Control": "no-store"},
+            {"sub": token.sub, "client_id": token.client_id, "scopes": sorted(request.state.scopes)},
+            headers={"Cache-Control": "no-store"},
         )
 
 
@@ -488,7 +489,12 @@ def create_demo_app(
     ]
     if issuer_path:
         routes.insert(0, Route(f"{WELL_KNOWN}{issuer_path}", _Rewrite(server, WELL_KNOWN), methods=["GET", "HEAD"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        StarletteMiddleware(
+            BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect("/api")], realm=settings.realm
+        )
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.oauth_server = server
     return app
 

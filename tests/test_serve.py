@@ -150,7 +150,12 @@ def test_memory_store_demo(tmp_path: Path) -> None:
             me = http.get("/api/me")
             assert me.status_code == 401
             assert me.headers["www-authenticate"] == 'Bearer realm="asgi_oauth"'
-            assert me.json() == {"error": "invalid_token"}
+            assert me.json()["error"] == "unauthorized"
+            junk = http.get("/api/me", headers={"Authorization": "Bearer junk"})
+            assert junk.status_code == 401 and 'error="invalid_token"' in junk.headers["www-authenticate"]
+            me = http.get("/api/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+            assert me.status_code == 200, me.text
+            assert me.json() == {"sub": None, "client_id": "demo-client", "scopes": ["read"]}
 
             check_sign_in(http)
 
