@@ -33,7 +33,7 @@ from starlette.middleware import Middleware as StarletteMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clients import ClientExists, new_client, register_client
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
@@ -438,6 +438,26 @@ def _code_curl(site: str, issuer: str, code: str, verifier: str) -> str:
     )
 
 
+class _WorkerHeader:
+    """Adds ``X-Demo-Worker: <pid>`` so a multi-worker demo shows which process answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = (b"x-demo-worker", str(os.getpid()).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_pid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)
+
+
 class _Rewrite:
     """Serve ``app`` at another path by rewriting the request path (the RFC 8414 well-known location)."""
 
@@ -490,9 +510,10 @@ def create_demo_app(
     if issuer_path:
         routes.insert(0, Route(f"{WELL_KNOWN}{issuer_path}", _Rewrite(server, WELL_KNOWN), methods=["GET", "HEAD"]))
     middleware = [
+        StarletteMiddleware(_WorkerHeader),
         StarletteMiddleware(
             BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect("/api")], realm=settings.realm
-        )
+        ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.oauth_server = server

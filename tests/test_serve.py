@@ -323,22 +323,31 @@ def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str)
         assert "workers:  2" in banner
         assert "s3cret-pass" not in banner  # configured passwords are not echoed
         secret = banner_value(banner, "client_secret")
-        tokens = []
-        for _ in range(4):
+        # Each request on a new connection, until both workers have issued tokens (bounded).
+        issued_by: dict[str, str] = {}
+        for _ in range(200):
             response = run_printed_curl(banner)
             assert response.status_code == 200, response.text
-            tokens.append(response.json()["access_token"])
-        # Every token is visible to whichever worker answers: the store is shared.
+            issued_by.setdefault(response.headers["x-demo-worker"], response.json()["access_token"])
+            if len(issued_by) == 2:
+                break
+        assert len(issued_by) == 2, "uvicorn never handed a connection to the second worker"
+        # A token issued by one worker is introspected by the other: the store is shared.
+        checked = set()
+        for _ in range(200):
+            answer = httpx.post(
+                f"{server.base_url}/oauth/introspect",
+                auth=("demo-client", secret),
+                content=f"token={quote(next(iter(issued_by.values())), safe='')}",
+                headers=FORM,
+            )
+            worker = answer.headers["x-demo-worker"]
+            assert answer.status_code == 200 and answer.json()["active"] is True
+            checked.add(worker)
+            if checked == set(issued_by):
+                break
+        assert checked == set(issued_by), "introspection was not served by both workers"
         with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            for token in tokens:
-                answer = http.post(
-                    "/oauth/introspect",
-                    auth=("demo-client", secret),
-                    content=f"token={quote(token, safe='')}",
-                    headers=FORM,
-                )
-                assert answer.status_code == 200
-                assert answer.json()["active"] is True
             signed_in = http.post("/login", data={"username": "carol", "password": "s3cret-pass", "next": "/"})
             assert signed_in.status_code == 303
             # The session cookie is signed with the shared SECRET_KEY, so any worker accepts it.
