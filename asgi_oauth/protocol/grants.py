@@ -217,12 +217,9 @@ GRANTS: dict[str, Grant] = {
 
 
 def enabled_grants(ctx: Context) -> dict[str, Grant]:
-    """The grants this server offers: all of :data:`GRANTS` but those switched off in settings.
-
-    The password grant also needs a verifier; without one it is not offered (nor advertised in metadata).
-    """
+    """The grants this server offers: all of :data:`GRANTS` but those switched off in settings."""
     grants = dict(GRANTS)
-    if not ctx.settings.enable_password_grant or ctx.password_verifier is None:
+    if not ctx.settings.enable_password_grant:
         del grants["password"]
     return grants
 

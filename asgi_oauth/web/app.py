@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import Route, Router, request_response
 from starlette.types import Receive, Scope, Send
 
 from ..clients import declared_clients
@@ -46,8 +46,20 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 #: Returns the signed-in resource owner for a browser request, or ``None`` (then /authorize sends them to log in).
 UserResolver = Callable[[Request], Awaitable[User | None]]
 
-# Routed for every method so that a wrong one gets an RFC-shaped 405 from the endpoint, not plain text.
-_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+class _AnyMethod:
+    """An endpoint as a plain ASGI object: Starlette routes those for every method (functions get GET only),
+    so a wrong method reaches the endpoint and gets its RFC-shaped 405 instead of Starlette's plain text."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def _any_method(path: str, endpoint: Endpoint) -> Route:
+    return Route(path, _AnyMethod(endpoint))
 
 
 def _guarded(handler: Endpoint) -> Endpoint:
@@ -86,6 +98,8 @@ class OAuthServer:
         clock: Clock = time.time,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
+        if self.settings.enable_password_grant and password_verifier is None:
+            raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
         self.store = store if store is not None else store_from_settings(self.settings)
         self.context = Context(
             settings=self.settings,
@@ -105,10 +119,10 @@ class OAuthServer:
         self.metadata = metadata(self.settings, list(self.grants))
         self._router = Router(
             routes=[
-                Route("/authorize", self._authorize, methods=_ANY_METHOD),
-                Route("/token", _guarded(self._token), methods=_ANY_METHOD),
-                Route("/introspect", _guarded(self._introspect), methods=_ANY_METHOD),
-                Route("/revoke", _guarded(self._revoke), methods=_ANY_METHOD),
+                _any_method("/authorize", self._authorize),
+                _any_method("/token", _guarded(self._token)),
+                _any_method("/introspect", _guarded(self._introspect)),
+                _any_method("/revoke", _guarded(self._revoke)),
                 Route("/.well-known/oauth-authorization-server", self._metadata, methods=["GET", "HEAD"]),
             ]
         )

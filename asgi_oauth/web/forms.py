@@ -17,7 +17,9 @@ async def read_form(request: Request, max_size: int) -> Params:
     if media_type != FORM_TYPE:
         raise InvalidRequest(f"the body must be {FORM_TYPE}")
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_size):
+    if declared is not None and not declared.isdigit():
+        raise InvalidRequest("Content-Length must be a number")
+    if declared is not None and int(declared) > max_size:
         raise RequestTooLarge(f"the body must be at most {max_size} bytes")
     body = bytearray()
     async for chunk in request.stream():

@@ -1,0 +1,130 @@
+"""Real clients against a real ``asgi-oauth serve``: Authlib's OAuth2Client and Debian's Chromium (issue 4).
+
+Both complete the whole browser flow over HTTP: authorization request, sign-in at the demo's /login,
+the consent page, the redirect back with ``code``, ``state`` and ``iss``, and the code exchange with
+a PKCE verifier.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+
+from .serving import Server, banner_value, clean_env, serving
+
+USERS = "alice:wonderland,bob:builder"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    with serving(tmp_path_factory.mktemp("demo"), clean_env(ASGI_OAUTH_DEMO_USERS=USERS)) as server:
+        yield server, banner_value(server.stdout, "client_secret")
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def test_authlib_client_completes_the_code_flow_with_pkce(demo: tuple[Server, str]) -> None:
+    server, secret = demo
+    issuer = f"{server.base_url}/oauth"
+    metadata = httpx.get(f"{server.base_url}/.well-known/oauth-authorization-server/oauth").json()
+    client = OAuth2Client(
+        client_id="demo-client",
+        client_secret=secret,
+        redirect_uri=f"{server.base_url}/callback",
+        scope="read profile",
+        code_challenge_method="S256",
+    )
+    verifier = generate_token(64)
+    url, state = client.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+
+    with httpx.Client(timeout=10) as browser:
+        to_login = browser.get(url)
+        assert to_login.status_code == 302
+        login_url = urljoin(url, to_login.headers["location"])
+        assert urlsplit(login_url).path == "/login"
+        form = browser.get(login_url)
+        fields = hidden_fields(form.text) | {"username": "alice", "password": "wonderland"}
+        signed_in = browser.post(f"{server.base_url}/login", data=fields)
+        assert signed_in.status_code == 303
+        consent = browser.get(urljoin(server.base_url, signed_in.headers["location"]))
+        assert consent.status_code == 200 and "wants to access your account" in consent.text
+        assert consent.headers["x-frame-options"] == "DENY"
+        approved = browser.post(
+            urljoin(url, "/oauth/authorize"), data={**hidden_fields(consent.text), "decision": "allow"}
+        )
+        assert approved.status_code == 303
+        callback = approved.headers["location"]
+    back = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    assert back["state"] == state and back["iss"] == issuer  # RFC 9207: the client can check who answered
+
+    token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    assert token["token_type"] == "Bearer" and token["refresh_token"] and token["scope"] == "profile read"
+    me = client.get(f"{server.base_url}/api/me")
+    assert me.status_code == 200 and me.json()["sub"] == "alice" and me.json()["client_id"] == "demo-client"
+
+    refreshed = client.refresh_token(metadata["token_endpoint"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    client.close()
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None or shutil.which("chromedriver") is None,
+    reason="needs Debian's chromium and chromium-driver (the nox tests session installs them as root)",
+)
+def test_chromium_signs_in_consents_and_lands_on_the_redirect_uri(demo: tuple[Server, str], tmp_path: Path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def wait_for_path(path: str) -> None:
+        try:
+            WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == path)
+        except Exception:
+            driver.save_screenshot(str(tmp_path / "stuck.png"))
+            raise AssertionError(f"stuck at {driver.current_url}: {driver.page_source[:2000]}") from None
+
+    server, _ = demo
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    try:
+        driver.set_page_load_timeout(20)
+        # The demo's /start plays the client: it makes the PKCE pair and state, then sends us to /authorize.
+        driver.get(f"{server.base_url}/start")
+        assert urlsplit(driver.current_url).path == "/login"
+        driver.find_element(By.ID, "username").send_keys("bob")
+        driver.find_element(By.ID, "password").send_keys("builder")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for_path("/oauth/authorize")
+        assert "wants to access your account" in driver.page_source
+        shot = tmp_path / "consent.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 1000
+        driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+        wait_for_path("/callback")
+        landed = urlsplit(driver.current_url)
+        assert f"{landed.scheme}://{landed.netloc}{landed.path}" == f"{server.base_url}/callback"
+        received = parse_qs(landed.query)
+        assert received["iss"] == [f"{server.base_url}/oauth"] and received["code"] and received["state"]
+        # The callback page's own checks (state and iss match what /start sent) passed.
+        assert "✗" not in driver.find_element(By.TAG_NAME, "body").text
+    finally:
+        driver.quit()
