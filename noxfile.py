@@ -22,20 +22,29 @@ def install(session: nox.Session, *requirements: str) -> None:
     session.install("--disable-pip-version-check", *requirements)
 
 
-def ensure_redis_server(session: nox.Session) -> None:
-    """The store tests start private redis-server processes; get the binary or say exactly what is missing."""
-    if os.environ.get("ASGI_OAUTH_TEST_REDIS_URL") or shutil.which("redis-server"):
+#: Programs the suite runs, and the Debian packages that provide them.
+SYSTEM_NEEDS = {"redis-server": "redis-server", "chromium": "chromium", "chromedriver": "chromium-driver"}
+
+
+def ensure_system_programs(session: nox.Session) -> None:
+    """The tests start private redis-servers and drive Chromium; get them or say exactly what is missing."""
+    needed = {program: package for program, package in SYSTEM_NEEDS.items() if not shutil.which(program)}
+    if os.environ.get("ASGI_OAUTH_TEST_REDIS_URL"):
+        needed.pop("redis-server", None)
+    if not needed:
         return
+    packages = sorted(set(needed.values()))
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("redis-server is not on PATH: installing it with apt-get")
+        session.log(f"installing {', '.join(packages)} with apt-get ({', '.join(needed)} not on PATH)")
         apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run("apt-get", "update", "-qq", external=True, env=apt_env)
-        session.run("apt-get", "install", "-y", "-qq", "redis-server", external=True, env=apt_env)
-        if shutil.which("redis-server"):
+        session.run("apt-get", "install", "-y", "-qq", *packages, external=True, env=apt_env)
+        if all(shutil.which(program) for program in needed):
             return
     session.error(
-        "the tests need redis-server on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; "
-        "macOS: brew install redis), or set ASGI_OAUTH_TEST_REDIS_URL to a Redis the tests may flush."
+        f"the tests need {', '.join(needed)} on PATH. Install them (Debian/Ubuntu: sudo apt-get install "
+        f"{' '.join(packages)}); for Redis you may instead set ASGI_OAUTH_TEST_REDIS_URL to a Redis the tests "
+        "may flush."
     )
 
 
@@ -43,7 +52,7 @@ def ensure_redis_server(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole suite against real Redis servers; extra arguments go to pytest."""
     install(session, "-e", ".[test]")
-    ensure_redis_server(session)
+    ensure_system_programs(session)
     session.run("pytest", *session.posargs)
 
 
