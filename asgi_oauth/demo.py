@@ -36,8 +36,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clients import ClientExists, new_client, register_client
+from .errors import TooManyAttempts
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
+from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
@@ -226,9 +228,11 @@ async def _read_small_form(request: Request) -> dict[str, str] | None:
 class DemoHost:
     """Sign-in, session and the demo client's pages: what an application using asgi_oauth writes itself."""
 
-    def __init__(self, settings: OAuthSettings, users: Mapping[str, str]) -> None:
+    def __init__(self, settings: OAuthSettings, users: Mapping[str, str], limiter: Limiter) -> None:
         self.settings = settings
         self.users = dict(users)
+        #: Failed sign-ins count per user name and sender, shared with the server's limits.
+        self.limiter = limiter
         self._sessions = _serializer(settings, "session")
         self._flows = _serializer(settings, "flow")
         # Compared against when the user name is unknown, so both cases cost the same.
@@ -305,9 +309,21 @@ class DemoHost:
             return self._login_form("/", "The form could not be read; please try again.", 400)
         next_path = safe_next(form.get("next"))
         username = form.get("username", "")
-        user = await self.verify_password(username, form.get("password", ""))
-        if user is None:
-            return self._login_form(next_path, "Wrong user name or password.", 401)
+        peer = request.client.host if request.client is not None else None
+        limit_keys = Limiter.keys(username=username, peer=peer)
+        try:
+            await self.limiter.check(limit_keys)
+            user = await self.verify_password(username, form.get("password", ""))
+            if user is None:
+                await self.limiter.failed(limit_keys)
+                return self._login_form(next_path, "Wrong user name or password.", 401)
+        except TooManyAttempts as blocked:
+            message = f"Too many failed sign-ins. Try again in {blocked.retry_after} seconds."
+            response = self._login_form(next_path, message, 429)
+            response.headers["Retry-After"] = str(blocked.retry_after)
+            return response
+        except StoreUnavailable:
+            return self._login_form(next_path, "Sign-in is temporarily unavailable; try again shortly.", 503)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -488,7 +504,7 @@ def create_demo_app(
     users = users if users is not None else demo_users_from_env()[0]
     owned = store is None
     store = store if store is not None else store_from_settings(settings)
-    host = DemoHost(settings, users)
+    host = DemoHost(settings, users, Limiter.from_settings(store, settings))
     server = OAuthServer(settings, store=store, user_resolver=host.resolve_user, password_verifier=host.verify_password)
     issuer_path = urlsplit(settings.issuer).path
 

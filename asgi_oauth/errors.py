@@ -11,6 +11,7 @@
     ├── UnsupportedResponseType     400
     ├── InvalidScope                400
     ├── AccessDenied                403  (redirected, so the status is rarely seen)
+    ├── TooManyAttempts             429  (failed attempts over the limit, with Retry-After)
     ├── ServerError                 500
     └── TemporarilyUnavailable      503  (the store is unreachable)
 
@@ -94,6 +95,19 @@ class InvalidScope(OAuthError):
 class AccessDenied(OAuthError):
     error = "access_denied"
     status_code = 403
+
+
+class TooManyAttempts(OAuthError):
+    # RFC 6749 has no code for rate limiting; temporarily_unavailable is the closest, and the status
+    # and Retry-After header carry the rest.
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed attempts; retry in {retry_after} seconds", headers={"Retry-After": str(retry_after)}
+        )
+        self.retry_after = retry_after
 
 
 class ServerError(OAuthError):

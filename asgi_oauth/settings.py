@@ -58,6 +58,10 @@ class OAuthSettings(BaseSettings):
     #: How long a worker trusts a client record it read from the store (0 disables the cache).
     #: Deleting a client takes up to this long to reach every worker.
     client_cache_ttl: float = Field(default=5.0, ge=0, le=300)
+    #: Failed client authentications or sign-ins allowed per client, user and remote address within
+    #: ``rate_limit_window`` seconds before further ones answer 429; 0 switches limiting off.
+    rate_limit_failures: int = Field(default=10, ge=0)
+    rate_limit_window: float = Field(default=60.0, gt=0)
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 

@@ -247,3 +247,18 @@ def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str)
             # The session cookie is signed with the shared SECRET_KEY, so any worker accepts it.
             for _ in range(4):
                 assert "Signed in as <strong>carol</strong>" in http.get("/").text
+
+
+def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
+    env = clean_env(ASGI_OAUTH_RATE_LIMIT_FAILURES="3", ASGI_OAUTH_RATE_LIMIT_WINDOW="60")
+    with serving(tmp_path, env) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
+        statuses = [
+            http.post("/login", data={"username": "alice", "password": "guess", "next": "/"}).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [401, 401, 429]
+        # Blocked: even the right password is not checked until the window has passed.
+        right = http.post("/login", data={"username": "alice", "password": "wonderland", "next": "/"})
+        assert right.status_code == 429
+        assert 1 <= int(right.headers["retry-after"]) <= 60
+        assert "set-cookie" not in right.headers

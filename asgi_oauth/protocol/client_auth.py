@@ -4,55 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from .. import crypto
 from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
-from ..store.base import Store
-from ..types import AuthMethod, Clock
-from .params import Params
+from ..types import AuthMethod
+from .context import Context
+from .params import Incoming, Params
+from .ratelimit import Limiter
 
 # Compared against when the client is unknown, so a miss costs the same as a wrong secret.
 _DUMMY_HASH = crypto.hash_secret(crypto.new_client_secret(), generated=True)
-
-
-class ClientLookup:
-    """Clients declared in code first, then the store, whose answers are cached for ``cache_ttl`` seconds.
-
-    The cache is what lets a token request cost one store round trip. Its price: a client deleted
-    (or re-registered) elsewhere keeps authenticating on this worker for up to ``cache_ttl`` seconds.
-    Unknown ids are never cached, so a newly registered client works at once.
-    """
-
-    _MAX_CACHED = 10_000
-
-    def __init__(
-        self, store: Store, declared: Mapping[str, Client], *, cache_ttl: float = 0.0, clock: Clock = time.monotonic
-    ) -> None:
-        self._store = store
-        self._declared = declared
-        self._ttl = cache_ttl
-        self._clock = clock
-        self._cache: dict[str, tuple[Client, float]] = {}
-
-    async def get(self, client_id: str) -> Client | None:
-        client = self._declared.get(client_id)
-        if client is not None:
-            return client
-        if self._ttl > 0:
-            cached = self._cache.get(client_id)
-            if cached is not None and cached[1] > self._clock():
-                return cached[0]
-        client = await self._store.get_client(client_id)
-        if client is not None and self._ttl > 0:
-            if len(self._cache) >= self._MAX_CACHED:
-                self._cache.clear()
-            self._cache[client_id] = (client, self._clock() + self._ttl)
-        return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +74,25 @@ CHECKS: dict[AuthMethod, Callable[[Client, Credentials], bool]] = {
 }
 
 
-async def authenticate(
-    authorization: str | None,
-    params: Params,
-    clients: ClientLookup,
-    realm: str,
-) -> Client:
-    """The authenticated client, or :class:`InvalidClient` (with a Basic challenge when Basic was tried)."""
-    creds = credentials(authorization, params, realm)
+async def authenticate(ctx: Context, request: Incoming) -> Client:
+    """The authenticated client, or :class:`InvalidClient` (with a Basic challenge when Basic was tried).
+
+    Failures count towards the rate limit per client id and sender; a secret a person chose is
+    checked against the limit before it is verified, so a blocked sender cannot keep guessing.
+    """
+    realm = ctx.settings.realm
+    creds = credentials(request.authorization, request.params, realm)
     challenge = realm if creds.method == "client_secret_basic" else None
-    client = await clients.get(creds.client_id)
+    client = await ctx.clients.get(creds.client_id)
+    limit_keys = Limiter.keys(client_id=creds.client_id, peer=request.peer)
+    if client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash):
+        await ctx.limiter.check(limit_keys)
     ok = (
         client is not None and client.token_endpoint_auth_method == creds.method and CHECKS[creds.method](client, creds)
     )
     if client is None and creds.secret is not None:
         crypto.verify_secret(creds.secret, _DUMMY_HASH)
     if client is None or not ok:
+        await ctx.limiter.failed(limit_keys)
         raise InvalidClient("client authentication failed", basic_realm=challenge)
     return client

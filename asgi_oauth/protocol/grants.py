@@ -17,7 +17,8 @@ from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, Unsupport
 from ..models import AccessToken, Client, CodeReplayed, TokenFamily, User, scope_set
 from .client_auth import authenticate
 from .context import Context
-from .params import Params
+from .params import Incoming
+from .ratelimit import Limiter
 from .scopes import narrow
 
 # RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
@@ -45,7 +46,7 @@ class TokenResponse:
         return body
 
 
-Grant = Callable[[Context, Client, Params], Awaitable[TokenResponse]]
+Grant = Callable[[Context, Client, Incoming], Awaitable[TokenResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,26 +129,32 @@ async def issue(
     return minted.response(ctx)
 
 
-async def client_credentials(ctx: Context, client: Client, params: Params) -> TokenResponse:
+async def client_credentials(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
     """RFC 6749 section 4.4: the client acts for itself, so there is no user and no refresh token."""
+    params = request.params
     scope = narrow(params.get("scope"), client.scopes)
     return await issue(ctx, client, scope, None, refresh=False)
 
 
-async def password(ctx: Context, client: Client, params: Params) -> TokenResponse:
+async def password(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
     """RFC 6749 section 4.3, kept for parity with older clients; off unless enabled in settings."""
+    params = request.params
     username, secret = params.require("username"), params.require("password")
     if ctx.password_verifier is None:
         raise UnsupportedGrantType("the password grant has no user verifier configured")
+    limit_keys = Limiter.keys(username=username, peer=request.peer)
+    await ctx.limiter.check(limit_keys)
     user = await ctx.password_verifier(username, secret)
     if user is None:
+        await ctx.limiter.failed(limit_keys)
         raise InvalidGrant("invalid resource owner credentials")
     scope = narrow(params.get("scope"), client.scopes)
     return await issue(ctx, client, scope, user, refresh="refresh_token" in client.grant_types)
 
 
-async def refresh_token(ctx: Context, client: Client, params: Params) -> TokenResponse:
+async def refresh_token(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
     """RFC 6749 section 6 with rotation; a spent refresh token revokes its family (RFC 9700 section 4.14.2)."""
+    params = request.params
     presented = params.require("refresh_token")
     family_id = crypto.family_of(presented)
     if family_id is None:
@@ -175,8 +182,9 @@ async def refresh_token(ctx: Context, client: Client, params: Params) -> TokenRe
     return minted.response(ctx)
 
 
-async def authorization_code(ctx: Context, client: Client, params: Params) -> TokenResponse:
+async def authorization_code(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
     """RFC 6749 section 4.1.3 with PKCE (RFC 7636 section 4.6); a replayed code revokes what it issued."""
+    params = request.params
     code = params.require("code")
     family_id = crypto.family_of(code)
     if family_id is None:
@@ -224,15 +232,15 @@ def enabled_grants(ctx: Context) -> dict[str, Grant]:
     return grants
 
 
-async def token(ctx: Context, grants: dict[str, Grant], authorization: str | None, params: Params) -> TokenResponse:
+async def token(ctx: Context, grants: dict[str, Grant], request: Incoming) -> TokenResponse:
     """Authenticate the client, then run the grant it asked for."""
-    grant_type = params.get("grant_type")
+    grant_type = request.params.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("missing parameter grant_type")
-    client = await authenticate(authorization, params, ctx.clients, ctx.settings.realm)
+    client = await authenticate(ctx, request)
     grant = grants.get(grant_type)
     if grant is None:
         raise UnsupportedGrantType("this grant type is not supported")
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
-    return await grant(ctx, client, params)
+    return await grant(ctx, client, request)

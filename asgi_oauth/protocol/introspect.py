@@ -12,7 +12,7 @@ from ..models import AccessToken, Client, TokenFamily, scope_set
 from ..store.base import Store
 from .client_auth import authenticate
 from .context import Context
-from .params import Params
+from .params import Incoming
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,9 @@ def describe(found: Found, issuer: str) -> dict[str, Any]:
     return body
 
 
-async def introspect(ctx: Context, authorization: str | None, params: Params) -> dict[str, Any]:
-    client = await authenticate(authorization, params, ctx.clients, ctx.settings.realm)
+async def introspect(ctx: Context, request: Incoming) -> dict[str, Any]:
+    client = await authenticate(ctx, request)
+    params = request.params
     if client.public:
         raise InvalidClient("public clients may not introspect tokens")
     token = params.require("token")

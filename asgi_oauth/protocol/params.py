@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..errors import InvalidRequest
@@ -57,3 +58,13 @@ def _safe(name: str) -> str:
     """A parameter name fit for an error description (printable ASCII, short)."""
     cleaned = "".join(c for c in name if 0x20 <= ord(c) < 0x7F and c not in '"\\')
     return cleaned[:40] or "(unnamed)"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A back-channel request as the protocol sees it: its parameters, Authorization header and sender."""
+
+    params: Params
+    authorization: str | None = None
+    #: The remote address, used to rate-limit failed attempts per sender.
+    peer: str | None = None

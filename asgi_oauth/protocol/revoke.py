@@ -6,17 +6,17 @@ from .. import crypto
 from .client_auth import authenticate
 from .context import Context
 from .introspect import find_token
-from .params import Params
+from .params import Incoming
 
 
-async def revoke(ctx: Context, authorization: str | None, params: Params) -> None:
+async def revoke(ctx: Context, request: Incoming) -> None:
     """Revoke ``token`` if the caller owns it; unknown tokens succeed silently (RFC 7009 section 2.2).
 
     ``token_type_hint`` needs no handling: one lookup answers for both kinds. A refresh token takes its
     whole family, so every access token issued under that grant stops validating at once.
     """
-    client = await authenticate(authorization, params, ctx.clients, ctx.settings.realm)
-    token = params.require("token")
+    client = await authenticate(ctx, request)
+    token = request.params.require("token")
     found = await find_token(ctx.store, token, ctx.clock())
     if found is None or found.client_id != client.client_id:
         return

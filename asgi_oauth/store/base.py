@@ -101,6 +101,13 @@ class Store(Protocol):
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
         """``True`` the first time ``name`` is claimed, ``False`` until ``expires_at`` (form nonces)."""
 
+    # -- failed attempts (rate limiting) ---------------------------------------------------------
+    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
+        """Count a failure for ``key`` in a sliding ``window``; seconds it is now blocked (0: not blocked)."""
+
+    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
+        """Seconds until ``key`` may try again (0: now), without counting anything."""
+
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""

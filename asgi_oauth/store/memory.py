@@ -66,6 +66,7 @@ class MemoryStore:
         self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
         self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
         self._claimed: _Expiring[str, bool] = _Expiring(clock)
+        self._failures: dict[str, list[float]] = {}
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -180,6 +181,29 @@ class MemoryStore:
             return False
         self._claimed.set(name, True, expires_at)
         return True
+
+    # -- failed attempts (rate limiting) ---------------------------------------------------------
+    def _recent(self, key: str, window: float) -> list[float]:
+        cutoff = self._clock() - window
+        recent = [t for t in self._failures.get(key, ()) if t > cutoff]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
+        recent = self._recent(key, window)
+        if len(recent) < limit:
+            recent.append(self._clock())
+            self._failures[key] = recent
+        return await self.blocked_for(key, window=window, limit=limit)
+
+    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
+        recent = self._recent(key, window)
+        if len(recent) < limit:
+            return 0.0
+        return max(0.001, recent[0] + window - self._clock())
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -9,6 +9,7 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{F}:c:<digest>          string code record, then "spent"/"replayed", TTL = code expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
+    p:fail:<key>              sorted set of recent failure times, TTL = the rate-limit window
 
 Records are compact JSON arrays: a live access token costs one key, no sets or indexes.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from importlib.resources import files
 from typing import Any
@@ -166,6 +168,8 @@ class RedisStore:
         self._put_family = client.register_script(_lua("put_family"))
         self._rotate = client.register_script(_lua("rotate_refresh"))
         self._delete_owned = client.register_script(_lua("delete_owned"))
+        self._record_failure = client.register_script(_lua("record_failure"))
+        self._blocked_for = client.register_script(_lua("blocked_for"))
 
     @classmethod
     def from_url(
@@ -311,6 +315,18 @@ class RedisStore:
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
         key = f"{self._p}:once:{name}"
         return bool(await self._run(self._r.set(key, b"1", nx=True, px=self._ttl_ms(expires_at))))
+
+    # -- failed attempts (rate limiting) ---------------------------------------------------------
+    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
+        now_ms = round(self._clock() * 1000)
+        args: list[str | int] = [now_ms, max(1, round(window * 1000)), limit, f"{now_ms}-{secrets.token_hex(4)}"]
+        blocked_ms = await self._run(self._record_failure(keys=[f"{self._p}:fail:{key}"], args=args))
+        return int(blocked_ms) / 1000
+
+    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
+        args = [round(self._clock() * 1000), max(1, round(window * 1000)), limit]
+        blocked_ms = await self._run(self._blocked_for(keys=[f"{self._p}:fail:{key}"], args=args))
+        return int(blocked_ms) / 1000
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -18,11 +18,11 @@ from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..models import Client, User, scope_set
 from ..protocol import authorize
 from ..protocol import grants as grant_fns
-from ..protocol.client_auth import ClientLookup
-from ..protocol.context import Context, PasswordVerifier
+from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.introspect import introspect
 from ..protocol.metadata import metadata
-from ..protocol.params import Params
+from ..protocol.params import Incoming, Params
+from ..protocol.ratelimit import Limiter
 from ..protocol.revoke import revoke
 from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
@@ -45,6 +45,11 @@ logger = logging.getLogger("asgi_oauth")
 Endpoint = Callable[[Request], Awaitable[Response]]
 #: Returns the signed-in resource owner for a browser request, or ``None`` (then /authorize sends them to log in).
 UserResolver = Callable[[Request], Awaitable[User | None]]
+
+
+def _incoming(request: Request, params: Params) -> Incoming:
+    peer = request.client.host if request.client is not None else None
+    return Incoming(params, request.headers.get("authorization"), peer)
 
 
 class _AnyMethod:
@@ -106,6 +111,7 @@ class OAuthServer:
             store=self.store,
             clients=ClientLookup(self.store, declared_clients(clients), cache_ttl=self.settings.client_cache_ttl),
             clock=clock,
+            limiter=Limiter.from_settings(self.store, self.settings),
             password_verifier=password_verifier,
         )
         self.user_resolver = user_resolver
@@ -135,17 +141,17 @@ class OAuthServer:
 
     async def _token(self, request: Request) -> Response:
         params = await read_form(request, self.settings.max_body_size)
-        result = await grant_fns.token(self.context, self.grants, request.headers.get("authorization"), params)
+        result = await grant_fns.token(self.context, self.grants, _incoming(request, params))
         return json_response(result.body(), headers=NO_STORE)
 
     async def _introspect(self, request: Request) -> Response:
         params = await read_form(request, self.settings.max_body_size)
-        body: dict[str, Any] = await introspect(self.context, request.headers.get("authorization"), params)
+        body: dict[str, Any] = await introspect(self.context, _incoming(request, params))
         return json_response(body, headers=NO_STORE)
 
     async def _revoke(self, request: Request) -> Response:
         params = await read_form(request, self.settings.max_body_size)
-        await revoke(self.context, request.headers.get("authorization"), params)
+        await revoke(self.context, _incoming(request, params))
         return Response(b"", 200, headers=NO_STORE)
 
     async def _authorize(self, request: Request) -> Response:
