@@ -29,6 +29,7 @@ from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 from .consent import ConsentTokens
 from .forms import read_form
+from .openapi import openapi_document
 from .pages import (
     PAGE_HEADERS,
     ConsentRenderer,
@@ -123,6 +124,7 @@ class OAuthServer:
         )
         self.grants = grant_fns.enabled_grants(self.context)
         self.metadata = metadata(self.settings, list(self.grants))
+        self.openapi = openapi_document(self.metadata)
         self._router = Router(
             routes=[
                 _any_method("/authorize", self._authorize),
@@ -130,6 +132,7 @@ class OAuthServer:
                 _any_method("/introspect", _guarded(self._introspect)),
                 _any_method("/revoke", _guarded(self._revoke)),
                 Route("/.well-known/oauth-authorization-server", self._metadata, methods=["GET", "HEAD"]),
+                Route("/openapi.json", self._openapi, methods=["GET", "HEAD"]),
             ]
         )
 
@@ -223,3 +226,6 @@ class OAuthServer:
 
     async def _metadata(self, request: Request) -> Response:
         return json_response(self.metadata)
+
+    async def _openapi(self, request: Request) -> Response:
+        return json_response(self.openapi)
