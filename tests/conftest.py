@@ -15,12 +15,7 @@ import pytest
 
 from asgi_oauth.store import MemoryStore, RedisStore, Store
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from .serving import free_port
 
 
 def start_redis(tmp: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "asgi_oauth.cli"]
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (closed again at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """The test process's environment without any ASGI_OAUTH_ variable, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASGI_OAUTH_")}
-    env.update(settings)
-    return env
+from .serving import CLI, clean_env, free_port
 
 
 def run_cli(*args: str, env: dict[str, str], command: list[str] = CLI) -> subprocess.CompletedProcess[str]:

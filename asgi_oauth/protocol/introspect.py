@@ -61,34 +61,21 @@ def may_see(client: Client, found: Found) -> bool:
 
 def describe(found: Found, issuer: str) -> dict[str, Any]:
     """The RFC 7662 section 2.2 body for an active token."""
-    if found.access is not None:
-        t = found.access
-        body: dict[str, Any] = {
-            "active": True,
-            "scope": t.scope,
-            "client_id": t.client_id,
-            "token_type": "Bearer",
-            "exp": int(t.exp),
-            "iat": t.iat,
-            "iss": issuer,
-        }
-        if t.sub is not None:
-            body["sub"] = t.sub
-            body["username"] = t.username or t.sub
-        return body
-    f = found.refresh
-    assert f is not None
-    body = {
+    record: AccessToken | TokenFamily | None = found.access or found.refresh
+    assert record is not None
+    body: dict[str, Any] = {
         "active": True,
-        "scope": f.scope,
-        "client_id": f.client_id,
-        "token_type": "refresh_token",
-        "exp": int(f.exp),
-        "iat": f.iat,
+        "scope": record.scope,
+        "client_id": record.client_id,
+        "token_type": "Bearer" if found.access is not None else "refresh_token",
+        "exp": int(record.exp),
+        "iat": record.iat,
         "iss": issuer,
     }
-    if f.sub is not None:
-        body["sub"] = f.sub
+    if record.sub is not None:
+        body["sub"] = record.sub
+        if found.access is not None:
+            body["username"] = record.username or record.sub
     return body
 
 
