@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--public", action="store_true", help="a public client: no secret, PKCE required")
     create.add_argument("--first-party", action="store_true", help="trusted client: skips the consent page")
     create.add_argument(
+        "--introspect-any",
+        action="store_true",
+        help="a resource server: may introspect tokens issued to every client (RFC 7662)",
+    )
+    create.add_argument(
         "--grant-type",
         dest="grant_types",
         action="extend",
@@ -119,6 +124,7 @@ def client_summary(client: Client) -> dict[str, Any]:
         "name": client.name,
         "public": client.public,
         "first_party": client.first_party,
+        "introspect_any": client.introspect_any,
         "grant_types": list(client.grant_types),
         "redirect_uris": list(client.redirect_uris),
         "scope": client.scope,
@@ -175,6 +181,7 @@ def _clients_create(args: argparse.Namespace) -> int:
         redirect_uris=args.redirect_uris,
         scope=args.scope,
         token_endpoint_auth_method=method,
+        introspect_any=args.introspect_any,
     )
     _with_store(settings, lambda store: register_client(store, client))
     result: dict[str, Any] = {"client_id": client.client_id}

@@ -158,3 +158,12 @@ def test_installed_console_script() -> None:
     assert result.returncode == 0
     assert "serve" in result.stdout and "clients" in result.stdout
     assert_one_line_error(run_cli("clients", "list", env=clean_env(), command=[script]), "ASGI_OAUTH_REDIS_URL")
+
+
+def test_resource_server_client_may_introspect_any(redis_env: dict[str, str]) -> None:
+    created = create(
+        redis_env, "--name", "API", "--client-id", "api", "--grant-type", "client_credentials", "--introspect-any"
+    )
+    assert created.returncode == 0, created.stderr
+    (client,) = json.loads(run_cli("clients", "list", env=redis_env).stdout)
+    assert client["introspect_any"] is True
