@@ -1,0 +1,112 @@
+"""The browser side of /authorize: sign-in hand-off, consent page, and the redirect back to the client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..errors import MethodNotAllowed, OAuthError
+from ..models import User, scope_set
+from ..protocol import authorize
+from ..protocol.context import Context
+from ..protocol.params import Params
+from ..store import StoreUnavailable
+from .consent import ConsentTokens
+from .http import read_form
+from .pages import PAGE_HEADERS, ConsentRenderer, ConsentView, ErrorRenderer, ScopeLine
+
+logger = logging.getLogger("asgi_oauth")
+
+#: Returns the signed-in resource owner for a browser request, or ``None`` (then /authorize sends them to log in).
+UserResolver = Callable[[Request], Awaitable[User | None]]
+
+
+class AuthorizationEndpoint:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        user_resolver: UserResolver | None,
+        consent_tokens: ConsentTokens,
+        scope_descriptions: Mapping[str, str],
+        consent_renderer: ConsentRenderer,
+        error_renderer: ErrorRenderer,
+    ) -> None:
+        self.ctx = ctx
+        self.user_resolver = user_resolver
+        self.consent_tokens = consent_tokens
+        self.scope_descriptions = dict(scope_descriptions)
+        self.consent_renderer = consent_renderer
+        self.error_renderer = error_renderer
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            return await self._flow(request)
+        except OAuthError as error:  # malformed query or form: nothing trustworthy to redirect to
+            return self._error_page(error.description or error.error, error.status_code)
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable during authorization: %s", exc)
+            return self._error_page("The service is temporarily unavailable. Try again in a moment.", 503)
+
+    async def _flow(self, request: Request) -> Response:
+        ctx = self.ctx
+        if request.method == "GET":
+            params = Params.parse(request.scope["query_string"])
+        elif request.method == "POST":
+            params = await read_form(request.scope, request.receive, ctx.settings.max_body_size)
+        else:
+            raise MethodNotAllowed("GET, POST")
+        see_other = 303 if request.method == "POST" else 302
+        try:
+            req = await authorize.validate(ctx, params)
+        except authorize.ErrorPage as page:
+            return self._error_page(page.message, 400)
+        except authorize.RedirectError as error:
+            return RedirectResponse(error.redirect.url, see_other)
+        user = await self.user_resolver(request) if self.user_resolver is not None else None
+        if user is None:
+            return self._to_login(request, req)
+        csrf = params.get("csrf_token")
+        if csrf is not None and request.method == "POST":
+            if not await self.consent_tokens.redeem(csrf, user, req):
+                return self._error_page(
+                    "This consent form has expired or was already used. Go back to the application and try again.",
+                    400,
+                )
+            if params.get("decision") != "allow":
+                return RedirectResponse(authorize.deny(ctx, req).url, 303)
+            if ctx.settings.consent_lifetime > 0:
+                expires_at = ctx.clock() + ctx.settings.consent_lifetime
+                await ctx.store.put_consent(user.sub, req.client.client_id, req.scope, expires_at=expires_at)
+            return RedirectResponse((await authorize.approve(ctx, req, user)).url, 303)
+        if req.client.first_party or await self._remembered(user, req):
+            return RedirectResponse((await authorize.approve(ctx, req, user)).url, see_other)
+        return self._consent_page(request, req, user)
+
+    async def _remembered(self, user: User, req: authorize.AuthorizationRequest) -> bool:
+        if self.ctx.settings.consent_lifetime <= 0:
+            return False
+        granted = await self.ctx.store.get_consent(user.sub, req.client.client_id)
+        return granted is not None and scope_set(req.scope) <= scope_set(granted)
+
+    def _to_login(self, request: Request, req: authorize.AuthorizationRequest) -> Response:
+        if self.user_resolver is None:
+            return self._error_page("Sign-in is not configured for this authorization server.", 500)
+        back = f"{request.url.path}?{urlencode(req.params())}"
+        login = self.ctx.settings.login_url
+        return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': back})}", 302)
+
+    def _consent_page(self, request: Request, req: authorize.AuthorizationRequest, user: User) -> Response:
+        lines = tuple(
+            ScopeLine(scope, self.scope_descriptions.get(scope, scope)) for scope in sorted(scope_set(req.scope))
+        )
+        hidden = {**req.params(), "csrf_token": self.consent_tokens.issue(user, req)}
+        view = ConsentView(req.client.name, req.client.client_id, user, lines, request.url.path, hidden)
+        return HTMLResponse(self.consent_renderer(view), 200, headers=PAGE_HEADERS)
+
+    def _error_page(self, message: str, status: int) -> Response:
+        return HTMLResponse(self.error_renderer(message), status, headers=PAGE_HEADERS)

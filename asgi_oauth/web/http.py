@@ -1,0 +1,100 @@
+"""Raw ASGI for the back-channel endpoints: read a form, answer JSON.
+
+Token, introspection and revocation requests come from programs, often thousands a second, so they
+skip Starlette's Request/Response objects: the headers they need are read straight from the scope and
+the answer goes out as two ASGI messages. Method, content type and size are checked before parsing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from ..errors import InvalidRequest, OAuthError, RequestTooLarge
+from ..protocol.params import Params
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+#: RFC 6749 section 5.1: responses carrying tokens must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived; there is nobody to answer."""
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), decoded as latin-1 like the HTTP servers do."""
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+def route_path(scope: Scope) -> str:
+    """The path below the mount point (Starlette keeps the full path in ``path`` and the mount in ``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
+def peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
+    """The ``application/x-www-form-urlencoded`` body as :class:`Params`; refused before parsing if too large."""
+    media_type = (header(scope, b"content-type") or "").partition(";")[0].strip().lower()
+    if media_type != FORM_TYPE:
+        raise InvalidRequest(f"the body must be {FORM_TYPE}")
+    declared = header(scope, b"content-length")
+    if declared is not None and not declared.isdigit():
+        raise InvalidRequest("Content-Length must be a number")
+    if declared is not None and int(declared) > max_size:
+        raise RequestTooLarge(f"the body must be at most {max_size} bytes")
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        body += message.get("body", b"")
+        if len(body) > max_size:
+            raise RequestTooLarge(f"the body must be at most {max_size} bytes")
+        if not message.get("more_body", False):
+            return Params.parse(body)
+
+
+def encode_json(body: Any) -> bytes:
+    return _encode(body).encode("utf-8")
+
+
+async def send_bytes(
+    send: Send, status: int, content: bytes, headers: Mapping[str, str], *, media_type: str | None, head: bool = False
+) -> None:
+    raw = [(b"content-length", str(len(content)).encode())]
+    if media_type is not None:
+        raw.append((b"content-type", media_type.encode()))
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": b"" if head else content})
+
+
+async def send_json(send: Send, status: int, body: Any, headers: Mapping[str, str] = NO_STORE) -> None:
+    """``body`` as JSON; ``None`` sends an empty body (RFC 7009's answer to a revocation)."""
+    if body is None:
+        await send_bytes(send, status, b"", headers, media_type=None)
+    else:
+        await send_bytes(send, status, encode_json(body), headers, media_type="application/json")
+
+
+async def send_error(send: Send, error: OAuthError) -> None:
+    """RFC 6749 section 5.2: JSON with ``error`` and ``error_description``, never cached."""
+    await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()})
