@@ -1,0 +1,209 @@
+"""Load generators for the HTTP variant: wrk when it is on PATH, else a Python asyncio one.
+
+Both keep ``connections`` keep-alive connections busy for ``duration`` seconds and report requests/s,
+p50/p99 latency and how many answers were not 2xx. A workload is either one request repeated, or a list
+of single-use request bodies (codes, refresh tokens) each sent once; wrk wraps around when the list runs
+out (the replays then fail and show up as non-2xx), the Python generator stops early instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .messages import Req
+
+
+@dataclass(slots=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    #: The single-use bodies ran out before the time was up.
+    exhausted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def _lua_string(value: str) -> str:
+    """A Lua long-bracket literal that cannot be closed early by ``value``."""
+    level = 0
+    while f"]{'=' * level}]" in value:
+        level += 1
+    eq = "=" * level
+    return f"[{eq}[{value}]{eq}]"
+
+
+_WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH_WRK %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\\n",
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+_WRK_SINGLE_USE = """
+local bodies = {}
+local next_body = 1
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+request = function()
+  local body = bodies[next_body]
+  next_body = next_body % #bodies + 1
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _wrk_script(req: Req, single_use: bool) -> str:
+    lines = [f"wrk.method = {_lua_string(req.method)}"]
+    for name, value in req.headers:
+        lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
+    if not single_use and req.body:
+        lines.append(f"wrk.body = {_lua_string(req.body.decode())}")
+    script = "\n".join(lines) + "\n"
+    if single_use:
+        script += _WRK_SINGLE_USE
+    return script + _WRK_DONE
+
+
+def run_wrk(base_url: str, req: Req, bodies: Sequence[bytes] | None, duration: float, connections: int) -> LoadResult:
+    """One wrk run (one thread, so the load generator takes at most one of the cores)."""
+    exe = wrk_path()
+    if exe is None:
+        raise RuntimeError("wrk is not on PATH")
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
+        script = Path(tmp) / "script.lua"
+        script.write_text(_wrk_script(req, bodies is not None))
+        args = [
+            exe, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s",
+            "-s", str(script), base_url + req.path,
+        ]  # fmt: skip
+        if bodies is not None:
+            data = Path(tmp) / "bodies.txt"
+            data.write_bytes(b"\n".join(bodies) + b"\n")
+            args += ["--", str(data)]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60, check=False)
+    match = re.search(r"^BENCH_WRK (.+)$", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or match is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    n, dur_us, status, conn, read, write, timeout, p50, p99 = (float(x) for x in match.group(1).split())
+    seconds = dur_us / 1e6
+    return LoadResult(
+        requests=int(n),
+        seconds=seconds,
+        rps=n / seconds if seconds else 0.0,
+        p50_ms=p50 / 1000,
+        p99_ms=p99 / 1000,
+        non_2xx=int(status),
+        socket_errors=int(conn + read + write + timeout),
+        exhausted=bodies is not None and n > len(bodies),
+    )
+
+
+def _raw(req: Req, body: bytes, host: str) -> bytes:
+    head = [f"{req.method} {req.path} HTTP/1.1", f"Host: {host}"]
+    head += [f"{k}: {v}" for k, v in req.headers]
+    if body or req.method == "POST":
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    match = re.search(rb"\r\ncontent-length:\s*(\d+)", lower)
+    if match is not None:
+        await reader.readexactly(int(match.group(1)))
+    elif b"transfer-encoding: chunked" in lower:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def run_python(
+    host: str, port: int, req: Req, bodies: Sequence[bytes] | None, duration: float, connections: int
+) -> LoadResult:
+    """The fallback load generator: ``connections`` keep-alive connections on this event loop."""
+    hostname = f"{host}:{port}"
+    payloads = [_raw(req, b, hostname) for b in bodies] if bodies is not None else [_raw(req, req.body, hostname)]
+    latencies: list[float] = []
+    counts = {"non_2xx": 0, "errors": 0, "next": 0}
+    exhausted = False
+    start = time.perf_counter()
+    deadline = start + duration
+
+    async def worker() -> None:
+        nonlocal exhausted
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                if bodies is None:
+                    data = payloads[0]
+                else:
+                    if counts["next"] >= len(payloads):
+                        exhausted = True
+                        return
+                    data = payloads[counts["next"]]
+                    counts["next"] += 1
+                sent = time.perf_counter()
+                writer.write(data)
+                try:
+                    status = await _read_response(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    counts["errors"] += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                    continue
+                latencies.append(time.perf_counter() - sent)
+                if not 200 <= status < 300:
+                    counts["non_2xx"] += 1
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    seconds = time.perf_counter() - start
+    latencies.sort()
+    return LoadResult(
+        requests=len(latencies),
+        seconds=seconds,
+        rps=len(latencies) / seconds if seconds else 0.0,
+        p50_ms=_percentile(latencies, 50) * 1000,
+        p99_ms=_percentile(latencies, 99) * 1000,
+        non_2xx=counts["non_2xx"],
+        socket_errors=counts["errors"],
+        exhausted=exhausted,
+    )
+
+
+def _percentile(sorted_values: Sequence[float], pct: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
