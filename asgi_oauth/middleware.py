@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from starlette.authentication import (
@@ -39,6 +39,7 @@ from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .store.base import Store, StoreUnavailable
 from .types import Clock
+from .web.http import route_path
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -90,11 +91,6 @@ class TokenUser(BaseUser):
         return self.token.sub or self.token.client_id
 
 
-@functools.lru_cache(maxsize=256)
-def _route_pattern(path: str) -> re.Pattern[str]:
-    return compile_path(path)[0]
-
-
 @dataclass(frozen=True, slots=True)
 class Rule:
     """Protect ``path``: a prefix at segment boundaries (``/api`` covers ``/api/x``, not ``/apix``), or a
@@ -108,15 +104,23 @@ class Rule:
     scopes: tuple[str, ...] = ()
     methods: frozenset[str] | None = None
     mode: ScopeMode = "all"
+    # Derived once: the compiled pattern, or the prefix without its trailing slash.
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _base: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        if "{" in self.path:
+            object.__setattr__(self, "_pattern", compile_path(self.path)[0])
+        object.__setattr__(self, "_base", self.path.rstrip("/"))
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None:
             effective = "GET" if method == "HEAD" and "HEAD" not in self.methods else method
             if effective not in self.methods:
                 return False
-        if "{" in self.path:
-            return _route_pattern(self.path).match(path) is not None
-        base = self.path.rstrip("/")
+        if self._pattern is not None:
+            return self._pattern.match(path) is not None
+        base = self._base
         return path == base or path.startswith(base + "/") or (base == "" and path.startswith("/"))
 
 
@@ -227,7 +231,7 @@ class _Bearer:
         result = await self.authenticate(scope)
         if isinstance(result, Denial):
             return result
-        if not has_scopes(scope_set(result.scope), required, mode):
+        if not has_scopes(scope["state"]["scopes"], required, mode):
             return Denial(403, "insufficient_scope", "the access token lacks a required scope", " ".join(required))
         return None
 
@@ -258,7 +262,7 @@ class BearerTokenMiddleware:
         scope.setdefault("auth", AuthCredentials())
         scope.setdefault("user", UnauthenticatedUser())
         method = scope.get("method", "GET")
-        path = _route_path(scope)
+        path = route_path(scope)
         rule = next((r for r in self.rules if r.matches(method, path)), None)
         if rule is not None:
             denial = await self._bearer.check(scope, rule.scopes, rule.mode)
@@ -266,15 +270,6 @@ class BearerTokenMiddleware:
                 await _deny(denial, self._bearer.realm, scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path Starlette routes on: ``path`` minus ``root_path`` (at a segment boundary) inside a mount."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :] or "/"
-    return path
 
 
 async def _deny(denial: Denial, realm: str, scope: Scope, receive: Receive, send: Send) -> None:

@@ -41,7 +41,7 @@ def route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :]
+        return path[len(root) :] or "/"
     return path
 
 
@@ -56,7 +56,8 @@ async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
     if media_type != FORM_TYPE:
         raise InvalidRequest(f"the body must be {FORM_TYPE}")
     declared = header(scope, b"content-length")
-    if declared is not None and not declared.isdigit():
+    # isascii too: str.isdigit() accepts superscripts and other digits that int() refuses ("\xb2").
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
         raise InvalidRequest("Content-Length must be a number")
     if declared is not None and int(declared) > max_size:
         raise RequestTooLarge(f"the body must be at most {max_size} bytes")
