@@ -48,8 +48,6 @@ class AccessToken:
     iat: int
     #: Epoch seconds, float so that short test lifetimes are honoured to the millisecond.
     exp: float
-    #: Bound to a refresh family: the token is valid only while that family lives.
-    in_family: bool = False
     username: str | None = None
 
 

@@ -14,6 +14,8 @@ logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: One server, Redis Cluster (seed nodes, comma-separated), or the master that Sentinels name.
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel")
 
 
 class SettingsError(ValueError):
@@ -29,7 +31,9 @@ class OAuthSettings(BaseSettings):
 
     #: The issuer identifier (RFC 8414, RFC 9207): the URL where the sub-app is mounted.
     issuer: str = "http://127.0.0.1:8000/oauth"
-    #: ``redis://`` or ``rediss://`` URL; unset means the in-process memory store.
+    #: ``redis://``, ``rediss://`` or ``unix://`` URL; ``redis+cluster://host:port[,host:port...]`` for Redis
+    #: Cluster, ``redis+sentinel://host:port[,host:port...]/service[/db]`` through Sentinel (see
+    #: :mod:`asgi_oauth.store.redis`). Unset means the in-process memory store.
     redis_url: str | None = None
     #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
@@ -107,8 +111,11 @@ class OAuthSettings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if urlsplit(value).scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
-            raise ValueError("must start with redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://")
+        parts = urlsplit(value)
+        if parts.scheme not in _REDIS_SCHEMES:
+            raise ValueError(f"must start with {', '.join(f'{s}://' for s in _REDIS_SCHEMES)}")
+        if parts.scheme.endswith("+sentinel") and not parts.path.strip("/"):
+            raise ValueError("must name the master's service: redis+sentinel://host:26379[,host:port...]/service[/db]")
         return value
 
     @model_validator(mode="after")

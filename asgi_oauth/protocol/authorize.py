@@ -219,7 +219,7 @@ async def approve(ctx: Context, req: AuthorizationRequest, user: User) -> Redire
     if req.response_type == "token":
         family_id, access = crypto.new_token()
         lifetime = ctx.settings.access_token_lifetime
-        record = AccessToken(req.client.client_id, req.scope, user.sub, int(now), now + lifetime, False, user.username)
+        record = AccessToken(req.client.client_id, req.scope, user.sub, int(now), now + lifetime, user.username)
         await ctx.store.put_access(family_id, crypto.digest(access, "access"), record)
         values = {"access_token": access, "token_type": "Bearer", "expires_in": str(round(lifetime))}
         return build_redirect(

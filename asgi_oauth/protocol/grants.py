@@ -89,7 +89,6 @@ def _mint(
         sub=user.sub if user else None,
         iat=int(now),
         exp=now + ctx.settings.access_token_lifetime,
-        in_family=refresh,
         username=user.username if user else None,
     )
     if not refresh:

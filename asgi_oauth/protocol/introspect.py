@@ -34,8 +34,7 @@ async def find_access_token(store: Store, token: str, now: float) -> AccessToken
     family_id = crypto.family_of(token)
     if family_id is None:
         return None
-    found = await store.lookup(family_id, access_digest=crypto.digest(token, "access"))
-    access = found.access
+    access = await store.get_access(family_id, crypto.digest(token, "access"))
     return access if access is not None and access.exp > now else None
 
 

@@ -44,6 +44,12 @@ class Store(Protocol):
         """
 
     # -- tokens ----------------------------------------------------------------------------------
+    async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
+        """The access token stored under this digest: one round trip, the bearer middleware's only one.
+
+        Revoking a family deletes its access tokens, so no family check is needed here.
+        """
+
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         """Store a lone access token (no refresh family), e.g. from client_credentials."""
 
@@ -67,7 +73,7 @@ class Store(Protocol):
     ) -> TokenLookup:
         """Everything known about a presented token in one round trip.
 
-        ``access`` is ``None`` when unknown, expired, or in a family that no longer lives.
+        ``access`` is ``None`` when unknown, expired or revoked (with its family or alone).
         ``family`` is returned whenever the family lives; ``refresh_spent`` when ``refresh_digest``
         names a refresh token of it that was already rotated away.
         """

@@ -63,6 +63,8 @@ class MemoryStore:
         self._codes: _Expiring[tuple[str, str], _CodeState] = _Expiring(clock)
         self._access: _Expiring[tuple[str, str], AccessToken] = _Expiring(clock)
         self._families: _Expiring[str, TokenFamily] = _Expiring(clock)
+        # Each family's access tokens, so that revoking the family deletes them (as Redis does).
+        self._members: _Expiring[str, set[str]] = _Expiring(clock)
         self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
         self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
         self._claimed: _Expiring[str, bool] = _Expiring(clock)
@@ -98,7 +100,7 @@ class MemoryStore:
         expires_at = self._clock() + replay_window
         if state == "spent" or state == "replayed":
             self._codes.set(key, "replayed", expires_at)
-            self._families.pop(family_id)
+            self._drop_family(family_id)
             return CodeReplayed()
         self._codes.set(key, "spent", expires_at)
         return state
@@ -119,16 +121,17 @@ class MemoryStore:
         if code_digest is not None and self._codes.get((family_id, code_digest)) != "spent":
             return False
         self._families.set(family_id, family, family.exp)
-        self._access.set((family_id, access_digest), access, access.exp)
+        self._add_member(family, family_id, access_digest, access)
         return True
+
+    async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
+        return self._access.get((family_id, access_digest))
 
     async def lookup(
         self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
     ) -> TokenLookup:
         family = self._families.get(family_id)
         access = self._access.get((family_id, access_digest)) if access_digest is not None else None
-        if access is not None and access.in_family and family is None:
-            access = None
         spent = refresh_digest is not None and self._spent.get((family_id, refresh_digest)) is not None
         return TokenLookup(access=access, family=family, refresh_spent=spent)
 
@@ -144,18 +147,18 @@ class MemoryStore:
         if current is None:
             return False
         if current.refresh_digest != old_refresh_digest:
-            self._families.pop(family_id)
+            self._drop_family(family_id)
             return False
         self._spent.set((family_id, old_refresh_digest), True, current.exp)
         self._families.set(family_id, family, family.exp)
-        self._access.set((family_id, access_digest), access, access.exp)
+        self._add_member(family, family_id, access_digest, access)
         return True
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         family = self._families.get(family_id)
         if family is None or (client_id is not None and family.client_id != client_id):
             return False
-        self._families.pop(family_id)
+        self._drop_family(family_id)
         return True
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
@@ -164,6 +167,18 @@ class MemoryStore:
             return False
         self._access.pop((family_id, access_digest))
         return True
+
+    def _add_member(self, family: TokenFamily, family_id: str, access_digest: str, access: AccessToken) -> None:
+        self._access.set((family_id, access_digest), access, access.exp)
+        # Members that expired on their own are dropped, so a long-lived family's set stays small.
+        members = {d for d in self._members.get(family_id) or () if self._access.get((family_id, d)) is not None}
+        members.add(access_digest)
+        self._members.set(family_id, members, family.exp)
+
+    def _drop_family(self, family_id: str) -> None:
+        self._families.pop(family_id)
+        for digest in self._members.pop(family_id) or ():
+            self._access.pop((family_id, digest))
 
     # -- consents --------------------------------------------------------------------------------
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:

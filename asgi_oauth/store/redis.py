@@ -5,27 +5,49 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:clients                 hash   client_id -> client JSON
     p:consent:<client>:<sub>  string granted scope, TTL = remembered-consent lifetime
     p:{F}:f                   string family record (current refresh digest first), TTL = refresh expiry
+    p:{F}:x                   zset   digests of the family's access tokens (score: expiry), TTL = family's
     p:{F}:a:<digest>          string access token record, TTL = token expiry
     p:{F}:c:<digest>          string code record, then "spent"/"replayed", TTL = code expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
     p:fail:<key>              sorted set of recent failure times, TTL = the rate-limit window
 
-Records are compact JSON arrays: a live access token costs one key, no sets or indexes.
+Records are compact JSON arrays. A client_credentials token is one key; a family's access tokens are
+also listed in its index so that revoking the family deletes them, and validating any access token
+is a single GET.
+
+Every script and MGET names only keys of one family, so on Redis Cluster each verb runs on the one node
+owning that family's slot; the other keys are single-key commands. :func:`connect` picks the deployment
+from the URL:
+
+    redis://[user:password@]host[:port][/db]              one server (``rediss://`` for TLS, or ``unix://``)
+    redis+cluster://[user:password@]host[:port][,host[:port]...]
+                                                          Redis Cluster, discovered from any of these nodes
+    redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db]
+                                                          the master that Sentinels (default port 26379) name
+                                                          ``service``; the credentials are the master's
+
+``rediss+cluster://`` and ``rediss+sentinel://`` use TLS (for Sentinel: to the Sentinels and the master).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
 
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
 from ..types import Clock
@@ -41,11 +63,25 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.MasterDownError,
     OSError,
     asyncio.TimeoutError,
+    rexc.SlotNotCoveredError,  # a master is gone and no replica took over its slots
 )
 
 
-def _lua(name: str) -> str:
-    return (files(__package__) / "lua" / f"{name}.lua").read_text("utf-8")
+def _unavailable(exc: Exception) -> bool:
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    # RedisCluster raises its generic exception when no node answers or the slots are not all covered;
+    # a key spanning two slots raises it too, and that is a bug, not an outage.
+    return isinstance(exc, rexc.RedisClusterException) and (
+        isinstance(exc.__cause__, _UNAVAILABLE) or "not covered" in str(exc)
+    )
+
+
+def _lua(name: str, *, revokes_families: bool = False) -> str:
+    source = (files(__package__) / "lua" / f"{name}.lua").read_text("utf-8")
+    if revokes_families:
+        source = _lua("revoke_family_fn") + source
+    return source
 
 
 def _dumps(value: Any) -> str:
@@ -53,7 +89,7 @@ def _dumps(value: Any) -> str:
 
 
 def _encode_access(t: AccessToken) -> str:
-    row: list[Any] = [t.client_id, t.scope, t.sub, t.iat, round(t.exp * 1000), int(t.in_family)]
+    row: list[Any] = [t.client_id, t.scope, t.sub, t.iat, round(t.exp * 1000)]
     if t.username is not None:
         row.append(t.username)
     return _dumps(row)
@@ -67,8 +103,7 @@ def _decode_access(raw: bytes) -> AccessToken:
         sub=row[2],
         iat=row[3],
         exp=row[4] / 1000,
-        in_family=bool(row[5]),
-        username=row[6] if len(row) > 6 else None,
+        username=row[5] if len(row) > 5 else None,
     )
 
 
@@ -146,12 +181,69 @@ def _decode_client(raw: bytes) -> Client:
     return Client(**data)
 
 
+def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
+    """``host[:port][,host[:port]...]`` (after any ``userinfo@``) as (host, port) pairs; IPv6 in brackets."""
+    hosts = []
+    for item in netloc.rpartition("@")[2].split(","):
+        parts = urlsplit(f"//{item.strip()}")
+        hosts.append((parts.hostname or "localhost", parts.port or default_port))
+    return hosts
+
+
 def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
-    """A client for ``url``; ``redis+cluster://`` (or ``rediss+cluster://``) selects Redis Cluster."""
+    """A client for ``url`` (schemes in the module docstring); every command is bounded by ``timeout``."""
     options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    if "+cluster://" in url:
-        return RedisCluster.from_url(url.replace("+cluster://", "://", 1), **options)
+    parts = urlsplit(url)
+    base, _, topology = parts.scheme.partition("+")
+    if topology == "cluster":
+        (host, port), *others = _hosts(parts.netloc, 6379)
+        userinfo, at, _ = parts.netloc.rpartition("@")
+        host = f"[{host}]" if ":" in host else host
+        seed = urlunsplit(parts._replace(scheme=base, netloc=f"{userinfo}{at}{host}:{port}"))
+        return RedisCluster.from_url(
+            seed,
+            startup_nodes=[ClusterNode(h, p) for h, p in others],
+            # redis-py retries a cluster command 10 times by default: 10 timeouts against a frozen node.
+            # One retry (after re-reading the slot map) is enough to get past a restarted node or a failover.
+            retry=Retry(NoBackoff(), 1),
+            **options,
+        )
+    if topology == "sentinel":
+        service, _, db = parts.path.strip("/").partition("/")
+        if not service:
+            raise ValueError("a redis+sentinel:// URL names the master: redis+sentinel://host:26379/service[/db]")
+        tls: dict[str, Any] = {"ssl": True} if base == "rediss" else {}
+        sentinels = _hosts(parts.netloc, 26379)
+        sentinel = Sentinel(sentinels, sentinel_kwargs={**options, **tls}, **options)  # type: ignore[no-untyped-call]
+        master: aioredis.Redis = sentinel.master_for(
+            service,
+            db=int(db or 0),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            health_check_interval=30,
+            **tls,
+        )
+        return master
     return aioredis.Redis.from_url(url, health_check_interval=30, **options)
+
+
+class _Script:
+    """A Lua script run with EVALSHA, and with EVAL when the node answering does not know it yet.
+
+    Both are routed by the script's KEYS alone, so on a cluster only the node owning them is asked. (redis-py's
+    ``register_script`` loads a missing script on every primary, which fails while any of them is down.)
+    """
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, source: str) -> None:
+        self._r = client
+        self._source = source
+        self._sha = hashlib.sha1(self._source.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await self._r.evalsha(self._sha, len(keys), *keys, *args)
+        except rexc.NoScriptError:
+            return await self._r.eval(self._source, len(keys), *keys, *args)
 
 
 class RedisStore:
@@ -164,12 +256,13 @@ class RedisStore:
         self._p = key_prefix
         self._clock = clock
         self._clients_key = f"{key_prefix}:clients"
-        self._take_code = client.register_script(_lua("take_code"))
-        self._put_family = client.register_script(_lua("put_family"))
-        self._rotate = client.register_script(_lua("rotate_refresh"))
-        self._delete_owned = client.register_script(_lua("delete_owned"))
-        self._record_failure = client.register_script(_lua("record_failure"))
-        self._blocked_for = client.register_script(_lua("blocked_for"))
+        self._take_code = _Script(client, _lua("take_code", revokes_families=True))
+        self._put_family = _Script(client, _lua("put_family"))
+        self._rotate = _Script(client, _lua("rotate_refresh", revokes_families=True))
+        self._revoke_family = _Script(client, _lua("revoke_family", revokes_families=True))
+        self._delete_access = _Script(client, _lua("delete_access"))
+        self._record_failure = _Script(client, _lua("record_failure"))
+        self._blocked_for = _Script(client, _lua("blocked_for"))
 
     @classmethod
     def from_url(
@@ -190,8 +283,10 @@ class RedisStore:
     async def _run(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+            raise
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -216,7 +311,7 @@ class RedisStore:
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
     ) -> AuthorizationCode | CodeReplayed | None:
-        keys = [self._k(family_id, "c", code_digest), self._k(family_id, "f")]
+        keys = [self._k(family_id, "c", code_digest), self._k(family_id, "f"), self._k(family_id, "x")]
         raw = await self._run(self._take_code(keys=keys, args=[max(1, round(replay_window * 1000))]))
         if raw is None:
             return None
@@ -225,6 +320,10 @@ class RedisStore:
         return _decode_code(raw)
 
     # -- tokens ----------------------------------------------------------------------------------
+    async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
+        raw: bytes | None = await self._run(self._r.get(self._k(family_id, "a", access_digest)))
+        return None if raw is None else _decode_access(raw)
+
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         key = self._k(family_id, "a", access_digest)
         await self._run(self._r.set(key, _encode_access(token), px=self._ttl_ms(token.exp)))
@@ -238,7 +337,7 @@ class RedisStore:
         *,
         code_digest: str | None = None,
     ) -> bool:
-        keys = [self._k(family_id, "f"), self._k(family_id, "a", access_digest)]
+        keys = [self._k(family_id, "f"), self._k(family_id, "a", access_digest), self._k(family_id, "x")]
         if code_digest is not None:
             keys.append(self._k(family_id, "c", code_digest))
         args: list[str | int] = [
@@ -246,6 +345,8 @@ class RedisStore:
             self._ttl_ms(family.exp),
             _encode_access(access),
             self._ttl_ms(access.exp),
+            access_digest,
+            round(access.exp * 1000),
         ]
         return bool(await self._run(self._put_family(keys=keys, args=args)))
 
@@ -259,11 +360,7 @@ class RedisStore:
             keys.append(self._k(family_id, "s", refresh_digest))
         values: list[bytes | None] = await self._run(self._r.mget(keys))
         family = None if values[0] is None else _decode_family(values[0])
-        access = None
-        if access_digest is not None and values[1] is not None:
-            access = _decode_access(values[1])
-            if access.in_family and family is None:
-                access = None
+        access = _decode_access(values[1]) if access_digest is not None and values[1] is not None else None
         spent = refresh_digest is not None and values[-1] is not None
         return TokenLookup(access=access, family=family, refresh_spent=spent)
 
@@ -279,6 +376,7 @@ class RedisStore:
             self._k(family_id, "f"),
             self._k(family_id, "s", old_refresh_digest),
             self._k(family_id, "a", access_digest),
+            self._k(family_id, "x"),
         ]
         args: list[str | int] = [
             old_refresh_digest,
@@ -286,16 +384,19 @@ class RedisStore:
             self._ttl_ms(family.exp),
             _encode_access(access),
             self._ttl_ms(access.exp),
+            access_digest,
+            round(access.exp * 1000),
+            round(self._clock() * 1000),
         ]
         return int(await self._run(self._rotate(keys=keys, args=args))) == 1
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
-        keys = [self._k(family_id, "f")]
-        return bool(await self._run(self._delete_owned(keys=keys, args=[client_id or "", 2])))
+        keys = [self._k(family_id, "f"), self._k(family_id, "x")]
+        return bool(await self._run(self._revoke_family(keys=keys, args=[client_id or ""])))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
         keys = [self._k(family_id, "a", access_digest)]
-        return bool(await self._run(self._delete_owned(keys=keys, args=[client_id, 1])))
+        return bool(await self._run(self._delete_access(keys=keys, args=[client_id])))
 
     # -- consents --------------------------------------------------------------------------------
     def _consent_key(self, sub: str, client_id: str) -> str:
@@ -334,3 +435,6 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._r.aclose()
+        pool = getattr(self._r, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()

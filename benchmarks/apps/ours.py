@@ -170,7 +170,6 @@ async def put_families(app: Starlette, config: BenchConfig, n: int) -> None:
             sub=USER,
             iat=int(now),
             exp=now + ACCESS_LIFETIME,
-            in_family=True,
             username=USER,
         )
         await store.put_family(family_id, family, crypto.digest(access, "access"), token)

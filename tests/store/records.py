@@ -76,14 +76,13 @@ def code_record(*, lifetime: float = 60.0, **overrides: Any) -> AuthorizationCod
     return AuthorizationCode(**fields)
 
 
-def access_record(*, lifetime: float = 3600.0, in_family: bool = True, **overrides: Any) -> AccessToken:
+def access_record(*, lifetime: float = 3600.0, **overrides: Any) -> AccessToken:
     fields: dict[str, Any] = {
         "client_id": CLIENT_ID,
         "scope": "read",
         "sub": "alice",
         "iat": int(time.time()),
         "exp": at(lifetime),
-        "in_family": in_family,
         "username": "Alice",
     }
     fields.update(overrides)

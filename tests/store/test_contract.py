@@ -181,7 +181,7 @@ async def test_put_family_refused_after_a_replay_raced_the_exchange(store: Store
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
 
     # A lone-style access record: if the store wrongly wrote it, lookup would show it even without a family.
-    access = access_record(in_family=False)
+    access = access_record()
     stored = await store.put_family(
         grant.family_id,
         family_record(grant.refresh_digest),
@@ -204,7 +204,7 @@ async def test_put_family_refused_for_a_code_never_taken(store: Store) -> None:
         grant.family_id,
         family_record(grant.refresh_digest),
         grant.access_digest,
-        access_record(in_family=False),
+        access_record(),
         code_digest=grant.code_digest,
     )
     assert stored is False
@@ -221,7 +221,7 @@ async def test_put_family_refused_for_an_unknown_code(store: Store) -> None:
         grant.family_id,
         family_record(grant.refresh_digest),
         grant.access_digest,
-        access_record(in_family=False),
+        access_record(),
         code_digest=grant.code_digest,
     )
     assert stored is False
@@ -233,7 +233,7 @@ async def test_put_family_refused_for_an_unknown_code(store: Store) -> None:
 
 async def test_put_access_and_lookup(store: Store) -> None:
     grant = Grant.mint()
-    token = access_record(in_family=False, sub=None, username=None, scope="")
+    token = access_record(sub=None, username=None, scope="")
     await store.put_access(grant.family_id, grant.access_digest, token)
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.access == token
@@ -246,16 +246,39 @@ async def test_put_access_and_lookup(store: Store) -> None:
 
 async def test_lone_access_token_survives_without_a_family(store: Store) -> None:
     grant = Grant.mint()
-    token = access_record(in_family=False)
+    token = access_record()
     await store.put_access(grant.family_id, grant.access_digest, token)
     assert await store.revoke_family(grant.family_id) is False
     assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access == token
 
 
-async def test_in_family_access_token_needs_its_family(store: Store) -> None:
+async def test_get_access_answers_for_lone_and_family_tokens(store: Store) -> None:
     grant = Grant.mint()
-    await store.put_access(grant.family_id, grant.access_digest, access_record(in_family=True))
-    assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
+    token = access_record()
+    await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, token)
+    assert await store.get_access(grant.family_id, grant.access_digest) == token
+    _, lone_digest = grant.next_access()
+    await store.put_access(grant.family_id, lone_digest, token)
+    assert await store.get_access(grant.family_id, lone_digest) == token
+    assert await store.get_access(grant.family_id, "x" * 32) is None
+    await store.revoke_family(grant.family_id)
+    # The family's own access token goes with it; one stored beside it (not through the family) stays.
+    assert await store.get_access(grant.family_id, grant.access_digest) is None
+    assert await store.get_access(grant.family_id, lone_digest) == token
+
+
+async def test_every_access_token_of_a_rotated_family_is_revoked_with_it(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record())
+    _, second = grant.next_access()
+    new_refresh = "n" * 32
+    assert await store.rotate_refresh(
+        grant.family_id, grant.refresh_digest, family_record(new_refresh), second, access_record()
+    )
+    assert await store.get_access(grant.family_id, grant.access_digest) is not None
+    assert await store.revoke_family(grant.family_id) is True
+    assert await store.get_access(grant.family_id, grant.access_digest) is None
+    assert await store.get_access(grant.family_id, second) is None
 
 
 async def test_put_family_without_code(store: Store) -> None:
@@ -276,7 +299,7 @@ async def test_revoking_the_family_hides_its_access_tokens(store: Store) -> None
     grant = Grant.mint()
     await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record())
     _, lone_digest = grant.next_access()
-    lone = access_record(in_family=False)
+    lone = access_record()
     await store.put_access(grant.family_id, lone_digest, lone)
 
     assert await store.revoke_family(grant.family_id) is True
@@ -383,7 +406,7 @@ async def test_rotate_on_a_missing_family(store: Store) -> None:
     _, new_refresh = grant.next_refresh()
     _, new_access = grant.next_access()
     rotated = await store.rotate_refresh(
-        grant.family_id, grant.refresh_digest, family_record(new_refresh), new_access, access_record(in_family=False)
+        grant.family_id, grant.refresh_digest, family_record(new_refresh), new_access, access_record()
     )
     assert rotated is False
     found = await store.lookup(grant.family_id, access_digest=new_access, refresh_digest=new_refresh)
@@ -406,7 +429,7 @@ async def test_revoke_family_honours_the_owner(store: Store) -> None:
 
 async def test_revoke_access_honours_the_owner(store: Store) -> None:
     grant = Grant.mint()
-    token = access_record(in_family=False, client_id="owner")
+    token = access_record(client_id="owner")
     await store.put_access(grant.family_id, grant.access_digest, token)
     assert await store.revoke_access(grant.family_id, grant.access_digest, client_id="intruder") is False
     assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access == token

@@ -111,9 +111,7 @@ async def run_full_flow(store: RedisStore) -> Flow:
     lone_family, lone_token = crypto.new_token()
     flow.families.append(lone_family)
     flow.secrets.append(lone_token)
-    await store.put_access(
-        lone_family, crypto.digest(lone_token, "access"), access_record(client_id="web", in_family=False, sub=None)
-    )
+    await store.put_access(lone_family, crypto.digest(lone_token, "access"), access_record(client_id="web", sub=None))
 
     await store.put_consent("alice", "web", "read write", expires_at=at(3600))
     return flow
@@ -134,7 +132,7 @@ async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefi
     shared = {f"{key_prefix}:clients", f"{key_prefix}:consent:web:alice"}
     assert shared <= mine
 
-    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|[acs]:[A-Za-z0-9_-]{{32}})")
+    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|[acs]:[A-Za-z0-9_-]{{32}})")
     tagged: dict[str, set[str]] = {}
     for key in mine - shared:
         match = layout.fullmatch(key)
@@ -146,9 +144,10 @@ async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefi
         # Nothing of a family lives outside its hash tag, and everything in it maps to one Cluster slot.
         assert {key for key in keys if family_id in key} == family_keys
         assert len({key_slot(key.encode()) for key in family_keys}) == 1, sorted(family_keys)
-    # The exchanged-and-refreshed family: record, both access tokens, spent code and spent refresh marker.
+    # The exchanged-and-refreshed family: record, both access tokens and their index, spent code and
+    # spent refresh marker.
     kinds = sorted(key.split(":")[2] for key in tagged[flow.families[0]])
-    assert kinds == ["a", "a", "c", "f", "s"]
+    assert kinds == ["a", "a", "c", "f", "s", "x"]
 
 
 async def test_no_credential_is_stored_in_the_clear(redis_store: RedisStore) -> None:

@@ -18,6 +18,8 @@ async def dump(store: RedisStore, prefix: str) -> bytes:
         elif kind == b"hash":
             for field, value in (await r.hgetall(key)).items():
                 parts += [field, value]
+        elif kind == b"zset":  # a family's access-token digests, rate-limit windows
+            parts += await r.zrange(key, 0, -1)
         else:
             raise AssertionError(f"unexpected key type {kind!r} for {key!r}")
     return b"\n".join(parts)

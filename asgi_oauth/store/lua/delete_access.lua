@@ -1,0 +1,8 @@
+-- Delete one access token if the given client owns it.
+-- KEYS[1]  access token key
+-- ARGV[1]  client id
+-- returns  1 deleted, 0 absent or owned by another client
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if cjson.decode(v)[1] ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
