@@ -95,16 +95,23 @@ def _loopback_http(parts: SplitResult) -> bool:
     return parts.scheme == "http" and parts.hostname in _LOOPBACK_IPS and parts.username is None
 
 
+def _split(uri: str) -> SplitResult | None:
+    try:
+        return urlsplit(uri)
+    except ValueError:  # e.g. "http://[::1/cb": an unclosed IPv6 literal
+        return None
+
+
 def redirect_uri_matches(client: Client, given: str) -> bool:
     """Exact string match, except that a public client's http loopback URI may use any port (RFC 8252 7.3)."""
     if given in client.redirect_uris:
         return True
-    given_parts = urlsplit(given)
-    if not client.public or given_parts.fragment or not _loopback_http(given_parts):
+    given_parts = _split(given)
+    if given_parts is None or not client.public or given_parts.fragment or not _loopback_http(given_parts):
         return False
     for registered in client.redirect_uris:
-        parts = urlsplit(registered)
-        if _loopback_http(parts) and (parts.hostname, parts.path, parts.query) == (
+        parts = _split(registered)
+        if parts is not None and _loopback_http(parts) and (parts.hostname, parts.path, parts.query) == (
             given_parts.hostname,
             given_parts.path,
             given_parts.query,

@@ -17,8 +17,11 @@ async def revoke(ctx: Context, request: Incoming) -> None:
     """
     client = await authenticate(ctx, request)
     token = request.params.require("token")
-    found = await find_token(ctx.store, token, ctx.clock())
-    if found is None or found.client_id != client.client_id:
+    found = await find_token(ctx.store, token, ctx.clock(), request.params.get("token_type_hint"))
+    if found is None:
+        await _revoke_rotated_grant(ctx, client.client_id, token)
+        return
+    if found.client_id != client.client_id:
         return
     family_id = crypto.family_of(token)
     assert family_id is not None
@@ -26,3 +29,18 @@ async def revoke(ctx: Context, request: Incoming) -> None:
         await ctx.store.revoke_family(family_id, client_id=client.client_id)
     else:
         await ctx.store.revoke_access(family_id, crypto.digest(token, "access"), client_id=client.client_id)
+
+
+async def _revoke_rotated_grant(ctx: Context, client_id: str, token: str) -> None:
+    """A refresh token that was already rotated away still names its grant: revoke the grant if it lives.
+
+    Otherwise a refresh completing just before the revocation (the two racing, or a client revoking the
+    refresh token it last saw) would leave the grant alive after the client asked to end it; presented
+    at the token endpoint, the same spent token revokes the family too (RFC 9700 section 4.14.2).
+    """
+    family_id = crypto.family_of(token)
+    if family_id is None:
+        return
+    seen = await ctx.store.lookup(family_id, refresh_digest=crypto.digest(token, "refresh"))
+    if seen.refresh_spent and seen.family is not None and seen.family.client_id == client_id:
+        await ctx.store.revoke_family(family_id, client_id=client_id)
