@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import errno
 import hashlib
 import hmac
 import html
+import logging
 import os
+import re
 import secrets
 import shlex
 import socket
 from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import uvicorn
@@ -636,9 +640,11 @@ class ServePlan:
             ]
             if "password" in client.grant_types:
                 name = next(iter(self.users))
+                # Configured passwords are never echoed; only the built-in demo ones are shown.
+                password = self.users[name] if self.users_defaulted else "<password>"
                 lines.append(
                     f"  curl -s -u {shlex.quote(client.client_id + ':' + secret)} -d grant_type=password "
-                    f"-d {shlex.quote('username=' + name)} -d {shlex.quote('password=' + self.users[name])} "
+                    f"-d {shlex.quote('username=' + name)} -d {shlex.quote('password=' + password)} "
                     f"-d scope=profile {shlex.quote(issuer + '/token')}"
                 )
             lines.append(f"  then: export DEMO_CLIENT_SECRET={shlex.quote(secret)}  (the pages' curl commands use it)")
@@ -654,10 +660,43 @@ class ServePlan:
         if self.memory_store is not None:
             # The in-process app object, so it uses the very store the demo client was put in.
             app = create_demo_app(self.settings, self.memory_store, users=self.users)
-            uvicorn.run(app, host=self.host, port=self.port, workers=1)
+            uvicorn.run(app, host=self.host, port=self.port, workers=1, log_config=uvicorn_log_config())
         else:
             # An import string: every worker builds its own app and Redis pool from the environment.
-            uvicorn.run(APP_FACTORY, factory=True, host=self.host, port=self.port, workers=self.workers)
+            uvicorn.run(
+                APP_FACTORY,
+                factory=True,
+                host=self.host,
+                port=self.port,
+                workers=self.workers,
+                log_config=uvicorn_log_config(),
+            )
+
+
+#: Query parameters whose values are credentials. uvicorn's access log prints each request target, and
+#: the demo's own /callback receives the authorization code in its query (RFC 6749 section 4.1.2).
+_CREDENTIAL_PARAMS = re.compile(
+    r"(?<=[?&])(code|code_verifier|access_token|refresh_token|token|client_secret|password)=[^&\s]*"
+)
+
+
+class RedactCredentials(logging.Filter):
+    """Blank credential values in the request targets of uvicorn's access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CREDENTIAL_PARAMS.sub(r"\1=[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's default logging, with :class:`RedactCredentials` on the access log (tokens are never logged)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_credentials"] = {"()": f"{__name__}.RedactCredentials"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_credentials"]
+    return config
 
 
 def _check_port_free(host: str, port: int) -> None:

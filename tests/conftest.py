@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -12,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from redis.crc import key_slot
 
 from asgi_oauth.store import MemoryStore, RedisStore, Store
 
@@ -86,3 +89,169 @@ async def store(request: pytest.FixtureRequest, redis_url: str, key_prefix: str)
         yield redis_store
     finally:
         await redis_store.aclose()
+
+
+# -- Redis Cluster and Sentinel ------------------------------------------------------------------
+
+CLUSTER_SLOTS = 16384
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too, so any Redis >= 5 can use both."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class LocalCluster:
+    """A Redis Cluster of private ``redis-server`` masters (no replicas) on free ports.
+
+    Each node keeps its ``nodes.conf`` and an append-only file in its own directory, so :meth:`start`
+    after :meth:`stop` brings the same node back: same port, same slots, same data.
+    """
+
+    def __init__(self, tmp: Path, masters: int = 3, *, node_timeout_ms: int = 15000) -> None:
+        self.tmp = tmp
+        self.ports = [free_cluster_port() for _ in range(masters)]
+        self.node_timeout_ms = node_timeout_ms
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * masters
+        try:
+            for index in range(masters):
+                self.start(index)
+            self._assign_slots()
+            self.wait_ok()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        """Every node as a seed, so the client finds the cluster even if one of them is down."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def owner(self, key: str) -> int:
+        """Index of the node serving ``key`` (the slots are split evenly, in order)."""
+        slot = key_slot(key.encode())
+        return max(i for i in range(len(self.ports)) if slot >= i * CLUSTER_SLOTS // len(self.ports))
+
+    def node(self, index: int) -> redis.Redis:
+        """A plain client on one node (the caller closes it)."""
+        return redis.Redis(port=self.ports[index], socket_timeout=5)
+
+    def start(self, index: int) -> None:
+        args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+        args += ["--cluster-node-timeout", str(self.node_timeout_ms), "--appendonly", "yes"]
+        self.procs[index] = start_redis(self.tmp / f"node{index}", self.ports[index], *args)
+
+    def stop(self, index: int) -> None:
+        proc = self.procs[index]
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+            self.procs[index] = None
+
+    def freeze(self, index: int) -> None:
+        """SIGSTOP: the node keeps its sockets open and answers nothing (a hung or partitioned server)."""
+        proc = self.procs[index]
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self, index: int) -> None:
+        proc = self.procs[index]
+        assert proc is not None
+        proc.send_signal(signal.SIGCONT)
+
+    def _assign_slots(self) -> None:
+        count = len(self.ports)
+        for index in range(count):
+            with self.node(index) as node:
+                slots = range(index * CLUSTER_SLOTS // count, (index + 1) * CLUSTER_SLOTS // count)
+                node.execute_command("CLUSTER ADDSLOTS", *slots)
+                if index:
+                    node.execute_command("CLUSTER MEET", "127.0.0.1", self.ports[0])
+
+    def wait_ok(self, timeout: float = 20) -> None:
+        """Until every running node says ``cluster_state:ok`` and knows every other node."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for index, proc in enumerate(self.procs):
+                if proc is None:
+                    continue
+                with self.node(index) as node:
+                    info = node.cluster("info")
+                states.append(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == len(self.ports))
+            if all(states):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"Redis Cluster on {self.ports} did not reach cluster_state:ok; logs in {self.tmp}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for index, proc in enumerate(self.procs):
+            if proc is not None:
+                proc.send_signal(signal.SIGCONT)
+                self.stop(index)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-master Redis Cluster for the whole session (private processes; torn down at the end)."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: LocalCluster) -> str:
+    return redis_cluster.url
+
+
+SENTINEL_SERVICE = "oauth-master"
+
+
+def start_sentinel(tmp: Path, port: int, master_port: int) -> subprocess.Popen[bytes]:
+    """Start a Sentinel watching the master on ``master_port`` as ``SENTINEL_SERVICE``; wait until it knows it."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    config = tmp / "sentinel.conf"
+    config.write_text(f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {master_port} 1\n")
+    binary = shutil.which("redis-server") or "redis-server"
+    args = [binary, str(config), "--sentinel", "--port", str(port), "--bind", "127.0.0.1"]
+    proc = subprocess.Popen([*args, "--dir", str(tmp), "--logfile", str(tmp / "sentinel.log")])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with redis.Redis(port=port, socket_timeout=1) as sentinel:
+                if sentinel.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", SENTINEL_SERVICE):
+                    return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"redis sentinel did not start on port {port}; see {tmp / 'sentinel.log'}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis+sentinel://`` URL of one Sentinel watching one private master (torn down at the end)."""
+    tmp = tmp_path_factory.mktemp("sentinel")
+    master_port, sentinel_port = free_port(), free_port()
+    master = start_redis(tmp / "master", master_port)
+    try:
+        sentinel = start_sentinel(tmp / "sentinel", sentinel_port, master_port)
+        try:
+            yield f"redis+sentinel://127.0.0.1:{sentinel_port}/{SENTINEL_SERVICE}/0"
+        finally:
+            sentinel.terminate()
+            sentinel.wait(timeout=10)
+    finally:
+        master.terminate()
+        master.wait(timeout=10)

@@ -213,8 +213,9 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
         if not service:
             raise ValueError("a redis+sentinel:// URL names the master: redis+sentinel://host:26379/service[/db]")
         tls: dict[str, Any] = {"ssl": True} if base == "rediss" else {}
-        sentinels = _hosts(parts.netloc, 26379)
-        sentinel = Sentinel(sentinels, sentinel_kwargs={**options, **tls}, **options)  # type: ignore[no-untyped-call]
+        # Asked in turn until one names the master; redis-py would otherwise retry each dead one for seconds.
+        asked = {**options, **tls, "retry": Retry(NoBackoff(), 0)}
+        sentinel = Sentinel(_hosts(parts.netloc, 26379), sentinel_kwargs=asked, **options)  # type: ignore[no-untyped-call]
         master: aioredis.Redis = sentinel.master_for(
             service,
             db=int(db or 0),
@@ -256,6 +257,7 @@ class RedisStore:
         self._p = key_prefix
         self._clock = clock
         self._clients_key = f"{key_prefix}:clients"
+        self._cluster = client if isinstance(client, RedisCluster) else None
         self._take_code = _Script(client, _lua("take_code", revokes_families=True))
         self._put_family = _Script(client, _lua("put_family"))
         self._rotate = _Script(client, _lua("rotate_refresh", revokes_families=True))
@@ -282,6 +284,15 @@ class RedisStore:
 
     async def _run(self, awaitable: Any) -> Any:
         try:
+            if self._cluster is not None:
+                # redis-py's RedisCluster, hit by concurrent commands while it (re)reads the topology (at first
+                # use, and after it reset itself on CLUSTERDOWN), can drop connections still being set up and
+                # fail with AttributeError. Reading it before the command, a no-op when current, avoids that.
+                try:
+                    await self._cluster.initialize()
+                except BaseException:
+                    awaitable.close()  # never started; closing it spares a "never awaited" warning
+                    raise
             return await awaitable
         except Exception as exc:
             if _unavailable(exc):
