@@ -111,10 +111,15 @@ def redirect_uri_matches(client: Client, given: str) -> bool:
         return False
     for registered in client.redirect_uris:
         parts = _split(registered)
-        if parts is not None and _loopback_http(parts) and (parts.hostname, parts.path, parts.query) == (
-            given_parts.hostname,
-            given_parts.path,
-            given_parts.query,
+        if (
+            parts is not None
+            and _loopback_http(parts)
+            and (parts.hostname, parts.path, parts.query)
+            == (
+                given_parts.hostname,
+                given_parts.path,
+                given_parts.query,
+            )
         ):
             return True
     return False

@@ -53,6 +53,9 @@ from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Token
 from ..types import Clock
 from .base import StoreUnavailable
 
+#: Connections per store (per worker) to a single Redis server.
+_MAX_CONNECTIONS = 100
+
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     rexc.ConnectionError,
     rexc.TimeoutError,
@@ -64,6 +67,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
     rexc.SlotNotCoveredError,  # a master is gone and no replica took over its slots
+    rexc.OutOfMemoryError,  # maxmemory with noeviction: writes are refused until memory is freed
 )
 
 
@@ -225,7 +229,20 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
             **tls,
         )
         return master
-    return aioredis.Redis.from_url(url, health_check_interval=30, **options)
+    # A blocking pool: a burst beyond max_connections waits (up to the timeout) for a free connection
+    # instead of failing at once. One retry on a connection error, so the first command on a pooled
+    # connection that a Redis restart broke reconnects instead of failing; timeouts are not retried
+    # (that would double the bound and could re-send a command that already ran).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=_MAX_CONNECTIONS,
+        timeout=timeout,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
+        **options,
+    )
+    client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
+    return client
 
 
 class _Script:

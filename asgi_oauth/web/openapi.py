@@ -6,6 +6,7 @@ what this server has switched on. Paths are relative to the issuer, which is whe
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 # RFC 6749 section 3.3 (scope-token), RFC 7636 section 4.1 (code_verifier / code_challenge) and the
@@ -55,7 +56,7 @@ def _ref(name: str) -> dict[str, str]:
 
 _CLIENT_AUTH = {
     "client_id": _string("client_secret_post and public clients (auth method none); with Basic, must match it"),
-    "client_secret": _string("client_secret_post only; never together with HTTP Basic"),
+    "client_secret": _string("client_secret_post only; never together with HTTP Basic", format="password"),
 }
 _NO_STORE = {"Cache-Control": _header("no-store", required=True), "Pragma": _header("no-cache", required=True)}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -119,6 +120,7 @@ _COMPONENTS: dict[str, Any] = {
                 "iss": {"type": "string"},
             },
         },
+        "Document": {"type": "object", "required": ["openapi", "paths"]},
         "Metadata": {
             "type": "object",
             "description": "RFC 8414 authorization server metadata",
@@ -197,7 +199,8 @@ def _authorize(metadata: dict[str, Any], method: str) -> dict[str, Any]:
         "decision": _string("the button pressed", enum=["allow", "deny"]),
     }
     operation["requestBody"] = _form(fields, ["response_type", "client_id"])
-    responses["303"] = {"description": "to the client after the consent form", "headers": redirect}
+    responses["302"] = {"description": "to the sign-in page", "headers": redirect}
+    responses["303"] = {"description": "to the client (code or error)", "headers": redirect}
     responses["413"] = {"description": "the body is over max_body_size", "content": _HTML}
     return operation
 
@@ -213,7 +216,7 @@ def _token(metadata: dict[str, Any]) -> dict[str, Any]:
         "scope": _string("client_credentials, password, refresh_token: a subset", pattern=SCOPE),
     }
     if "password" in grants:
-        fields |= {"username": _string("password grant"), "password": _string("password grant")}
+        fields |= {"username": _string("password grant"), "password": _string("password grant", format="password")}
     return {
         "summary": "Token endpoint (RFC 6749 section 3.2)",
         "security": [{"client_secret_basic": []}, {}],
@@ -238,14 +241,15 @@ def _token_operation(summary: str, ok: dict[str, Any], *, scope: bool) -> dict[s
 
 
 def _document(summary: str, ref: str) -> dict[str, Any]:
-    return {"get": {"summary": summary, "responses": {"200": _json(summary, ref)}}}
+    cached = {"Cache-Control": _header("public, max-age=300")}
+    return {"get": {"summary": summary, "responses": {"200": _json(summary, ref, cached)}}}
 
 
 def openapi_document(metadata: dict[str, Any]) -> dict[str, Any]:
     """Describe what this server has enabled; ``metadata`` is its RFC 8414 document."""
     introspection = _json("the token's state; inactive for anything unknown or not the caller's", "Introspection")
     revoked = {"description": "revoked, or nothing to revoke (RFC 7009 section 2.2); empty body"}
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "asgi_oauth authorization server", "version": "1"},
         "servers": [{"url": metadata["issuer"]}],
@@ -255,7 +259,8 @@ def openapi_document(metadata: dict[str, Any]) -> dict[str, Any]:
             "/introspect": {"post": _token_operation("Token introspection (RFC 7662)", introspection, scope=True)},
             "/revoke": {"post": _token_operation("Token revocation (RFC 7009)", revoked, scope=False)},
             "/.well-known/oauth-authorization-server": _document("Server metadata (RFC 8414)", "Metadata"),
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
+            "/openapi.json": _document("This document (OpenAPI 3.1)", "Document"),
         },
         "components": _COMPONENTS,
     }
+    return copy.deepcopy(document)  # the module's constants are shared; callers get their own copy

@@ -10,8 +10,8 @@ tokens from before the outage work after the restart. A restart *without* persis
 empty, and then everything fails closed (``test_restart_without_persistence_fails_closed``).
 
 The half-state tests run the protocol in-process on the real ``RedisStore`` and crash or freeze the
-real redis-server between (or during) the writes of one operation. Two strict xfails pin store fixes
-that are still to be made (a full Redis answering 500; one 503 per stale connection after a restart).
+real redis-server between (or during) the writes of one operation. A full Redis (maxmemory with
+noeviction) answers 503, and the first command after a restart reconnects instead of failing.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from redis import exceptions as rexc
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
 
-from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, StoreUnavailable, User, crypto, new_client
+from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, User, crypto, new_client
 from asgi_oauth.store.redis import connect
 
 from .stack import DemoClient, RedisProcess, http_client, json_error, pkce_pair, redis_server, serve_env, serving
@@ -514,12 +513,6 @@ async def test_refresh_whose_reply_is_lost(tmp_path: Path, key_prefix: str) -> N
             await store.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=rexc.OutOfMemoryError,
-    reason="RedisStore does not treat redis.exceptions.OutOfMemoryError as StoreUnavailable yet, so a full Redis "
-    "(maxmemory with noeviction) answers 500; the store fix is to add it to _UNAVAILABLE",
-)
 async def test_full_redis_answers_503_not_500(tmp_path: Path, key_prefix: str) -> None:
     """Redis at ``maxmemory`` with ``noeviction`` refuses writes (OOM): issuing must fail as unavailable."""
     with redis_server(tmp_path / "redis") as redis:
@@ -549,13 +542,6 @@ async def test_full_redis_answers_503_not_500(tmp_path: Path, key_prefix: str) -
             await store.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StoreUnavailable,
-    reason="redis-py does not retry by default and RedisStore.connect() sets no retry for a single server: after "
-    "a Redis restart the first command on every pooled connection fails (one 503 per stale connection); the store "
-    "fix is retry=Retry(NoBackoff(), 1) on ConnectionError, as connect() already does for Cluster",
-)
 async def test_first_command_after_a_restart_succeeds(tmp_path: Path, key_prefix: str) -> None:
     with redis_server(tmp_path / "redis") as redis:
         store = RedisStore.from_url(redis.url, key_prefix=key_prefix, timeout=TIMEOUT)
