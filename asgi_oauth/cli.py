@@ -1,6 +1,6 @@
 """The ``asgi-oauth`` command: ``serve`` runs the demo, ``clients`` manages clients in Redis.
 
-Only argument parsing and printing live here; the work is done by :mod:`asgi_oauth.demo` and
+Only argument parsing and printing live here; the work is done by :mod:`asgi_oauth.serve`, :mod:`asgi_oauth.demo` and
 :mod:`asgi_oauth.clients`. Every failure is one ``asgi-oauth: error: ...`` line on stderr and a non-zero
 exit, never a traceback: this is what newcomers see first.
 """
@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from .clients import ClientError, new_client, register_client
-from .demo import ServeError, prepare_serve, redact_url
+from .demo import redact_url
 from .models import Client
+from .serve import ServeError, prepare_serve
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES

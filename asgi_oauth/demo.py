@@ -11,26 +11,15 @@ browser without any other software.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import copy
-import errno
-import hashlib
 import hmac
 import html
-import logging
 import os
-import re
 import secrets
 import shlex
-import socket
-from collections.abc import AsyncIterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import uvicorn
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.middleware import Middleware as StarletteMiddleware
@@ -39,14 +28,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import crypto
 from .clients import ClientExists, new_client, register_client
-from .errors import TooManyAttempts
+from .errors import OAuthError, TooManyAttempts
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
+from .protocol.params import Params
 from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
-from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
+from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
+from .web.http import ClientGone, read_form
 
 #: Where the demo mounts the server; the default issuer ends with it.
 MOUNT_PATH = "/oauth"
@@ -140,10 +132,10 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _pkce_pair() -> tuple[str, str]:
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge, as the demo client sends them."""
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+    return verifier, crypto.pkce_challenge(verifier, "S256")
 
 
 # -- the demo client ------------------------------------------------------------------------------
@@ -209,24 +201,12 @@ def _page(title: str, body: str, status: int = 200, headers: Mapping[str, str] |
     return HTMLResponse(document, status, headers={**_PAGE_HEADERS, **(headers or {})})
 
 
-async def _read_small_form(request: Request) -> dict[str, str] | None:
-    """A url-encoded body of at most a few KiB as a dict (first value wins); ``None`` when not acceptable."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_FORM_BYTES:
-            return None
+async def _read_small_form(request: Request) -> Params | None:
+    """The sign-in form, read with the server's own rules (and a small size cap); ``None`` if unacceptable."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=16)
-    except (UnicodeDecodeError, ValueError):
+        return await read_form(request.scope, request.receive, _MAX_FORM_BYTES)
+    except (OAuthError, ClientGone):
         return None
-    form: dict[str, str] = {}
-    for key, value in pairs:
-        form.setdefault(key, value)
-    return form
 
 
 class DemoHost:
@@ -283,7 +263,7 @@ class DemoHost:
         body = (
             f"{who}<p>Issuer: <code>{html.escape(issuer)}</code></p><ul>{items}</ul>"
             "<p>A token for the demo client without a browser:</p>"
-            f"<pre>{html.escape(_client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET'))}</pre>"
+            f"<pre>{html.escape(client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET'))}</pre>"
             "<p><code>DEMO_CLIENT_SECRET</code> is the secret printed when the server registered the client.</p>"
         )
         return _page("asgi-oauth demo", body)
@@ -312,12 +292,12 @@ class DemoHost:
         if form is None:
             return self._login_form("/", "The form could not be read; please try again.", 400)
         next_path = safe_next(form.get("next"))
-        username = form.get("username", "")
+        username = form.get("username") or ""
         peer = request.client.host if request.client is not None else None
         limit_keys = Limiter.keys(username=username, peer=peer)
         try:
             await self.limiter.check(limit_keys)
-            user = await self.verify_password(username, form.get("password", ""))
+            user = await self.verify_password(username, form.get("password") or "")
             if user is None:
                 await self.limiter.failed(limit_keys)
                 return self._login_form(next_path, "Wrong user name or password.", 401)
@@ -354,7 +334,7 @@ class DemoHost:
 
     async def start(self, request: Request) -> Response:
         """Act as the demo client: remember state and PKCE verifier, send the browser to /authorize."""
-        verifier, challenge = _pkce_pair()
+        verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(16)
         site = site_url(self.settings)
         query = urlencode(
@@ -442,7 +422,7 @@ def _check(ok: bool, good: str, bad: str) -> str:
     return f'<p class="ok">✓ {html.escape(good)}</p>' if ok else f'<p class="error">✗ {html.escape(bad)}</p>'
 
 
-def _client_credentials_curl(issuer: str, secret: str, scope: str = "read") -> str:
+def client_credentials_curl(issuer: str, secret: str, scope: str = "read") -> str:
     user = f"{DEMO_CLIENT_ID}:{secret}"
     user_arg = f'"{user}"' if secret.startswith("$") else shlex.quote(user)
     return (
@@ -540,214 +520,3 @@ def create_demo_app(
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.oauth_server = server
     return app
-
-
-# -- what `asgi-oauth serve` does before uvicorn starts -------------------------------------------
-
-
-class ServeError(Exception):
-    """``serve`` cannot start; the message is one line saying what to set or change."""
-
-
-@dataclass
-class ServePlan:
-    """Everything checked and prepared; :meth:`run` starts uvicorn, :meth:`banner` says what to open."""
-
-    host: str
-    port: int
-    workers: int
-    settings: OAuthSettings
-    users: dict[str, str]
-    users_defaulted: bool
-    #: The in-process store when no Redis is configured; ``None`` with Redis.
-    memory_store: MemoryStore | None
-    #: The demo client registered just now, with its secret; ``None`` when clients already existed.
-    registered: tuple[Client, str] | None
-    existing_clients: list[str] = field(default_factory=list)
-
-    def warnings(self) -> list[str]:
-        notes = []
-        if self.memory_store is not None:
-            notes.append(
-                f"MEMORY STORE: clients and tokens live in this process only (single worker) and are lost on exit; "
-                f"set {ENV_PREFIX}REDIS_URL to keep them and to run several workers"
-            )
-        if not self.settings.issuer.endswith(MOUNT_PATH):
-            notes.append(
-                f"{ENV_PREFIX}ISSUER={self.settings.issuer} does not end with {MOUNT_PATH}, where the demo mounts "
-                "the server: metadata and redirects will point to the wrong place"
-            )
-        if self.settings.ephemeral_key:
-            notes.append(
-                f"no {ENV_PREFIX}SECRET_KEY: signing with a random key, so sign-ins and consent forms "
-                "break on restart; set one for anything but a demo"
-            )
-        return notes
-
-    def banner(self) -> list[str]:
-        settings = self.settings
-        site, issuer = site_url(settings), settings.issuer
-        verifier, challenge = _pkce_pair()
-        example = urlencode(
-            {
-                "response_type": "code",
-                "client_id": DEMO_CLIENT_ID,
-                "redirect_uri": f"{site}/callback",
-                "scope": DEMO_SCOPE,
-                "state": secrets.token_urlsafe(8),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        store = (
-            "memory (in-process, single worker, lost on exit)"
-            if self.memory_store is not None
-            else f"redis {redact_url(settings.redis_url or '')} (key prefix {settings.key_prefix!r})"
-        )
-        if self.users_defaulted:
-            users = ", ".join(f"{n} / {p}" for n, p in self.users.items())
-            users += f"  (built-in defaults; set {DEMO_USERS_ENV}=name:password,...)"
-        else:
-            users = ", ".join(self.users) + f"  (from {DEMO_USERS_ENV})"
-        lines = [
-            "asgi-oauth demo server",
-            f"  issuer:   {issuer}",
-            f"  store:    {store}",
-            f"  workers:  {self.workers}",
-            f"  users:    {users}",
-            "",
-            "Open:",
-            f"  home:      {site}/",
-            f"  sign in:   {site}/login",
-            f"  metadata:  {site}{WELL_KNOWN}{urlsplit(issuer).path}",
-            f"             {issuer}{WELL_KNOWN}",
-            f"  code flow: {site}/start  (signs in, asks consent, then shows the code at /callback)",
-            f"  authorize: {issuer}/authorize?{example}",
-            f"             (the code_verifier for that URL: {verifier})",
-            "",
-        ]
-        if self.registered is not None:
-            client, secret = self.registered
-            lines += [
-                "Demo client registered (the secret is shown only now and stored hashed):",
-                f"  client_id:     {client.client_id}",
-                f"  client_secret: {secret}",
-                f"  grant types:   {', '.join(client.grant_types)}",
-                f"  redirect URI:  {', '.join(client.redirect_uris)}",
-                "",
-                "Get a token:",
-                f"  {_client_credentials_curl(issuer, secret)}",
-            ]
-            if "password" in client.grant_types:
-                name = next(iter(self.users))
-                # Configured passwords are never echoed; only the built-in demo ones are shown.
-                password = self.users[name] if self.users_defaulted else "<password>"
-                lines.append(
-                    f"  curl -s -u {shlex.quote(client.client_id + ':' + secret)} -d grant_type=password "
-                    f"-d {shlex.quote('username=' + name)} -d {shlex.quote('password=' + password)} "
-                    f"-d scope=profile {shlex.quote(issuer + '/token')}"
-                )
-            lines.append(f"  then: export DEMO_CLIENT_SECRET={shlex.quote(secret)}  (the pages' curl commands use it)")
-        else:
-            lines += [
-                f"Clients already registered: {', '.join(self.existing_clients)}",
-                "  (their secrets were shown when they were created; add one with: asgi-oauth clients create ...)",
-            ]
-        return lines
-
-    def run(self) -> None:
-        """Start uvicorn; returns when the server stops."""
-        if self.memory_store is not None:
-            # The in-process app object, so it uses the very store the demo client was put in.
-            app = create_demo_app(self.settings, self.memory_store, users=self.users)
-            uvicorn.run(app, host=self.host, port=self.port, workers=1, log_config=uvicorn_log_config())
-        else:
-            # An import string: every worker builds its own app and Redis pool from the environment.
-            uvicorn.run(
-                APP_FACTORY,
-                factory=True,
-                host=self.host,
-                port=self.port,
-                workers=self.workers,
-                log_config=uvicorn_log_config(),
-            )
-
-
-#: Query parameters whose values are credentials. uvicorn's access log prints each request target, and
-#: the demo's own /callback receives the authorization code in its query (RFC 6749 section 4.1.2).
-_CREDENTIAL_PARAMS = re.compile(
-    r"(?<=[?&])(code|code_verifier|access_token|refresh_token|token|client_secret|password)=[^&\s]*"
-)
-
-
-class RedactCredentials(logging.Filter):
-    """Blank credential values in the request targets of uvicorn's access log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _CREDENTIAL_PARAMS.sub(r"\1=[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging, with :class:`RedactCredentials` on the access log (tokens are never logged)."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_credentials"] = {"()": f"{__name__}.RedactCredentials"}
-    config["loggers"]["uvicorn.access"]["filters"] = ["redact_credentials"]
-    return config
-
-
-def _check_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-            raise ServeError(f"cannot listen on {host}:{port}: {reason}; choose another --host or --port") from None
-
-
-async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | None, list[str]]:
-    store = store_from_settings(settings)
-    try:
-        await store.ping()
-        registered = await ensure_demo_client(store, settings)
-        existing = [client.client_id for client in await store.list_clients()]
-    finally:
-        await store.aclose()
-    return registered, existing
-
-
-def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[str, str] = os.environ) -> ServePlan:
-    """Validate settings and options, reach the store, register the demo client; raise ServeError/SettingsError.
-
-    Without ``ASGI_OAUTH_ISSUER`` the issuer becomes ``http://{host}:{port}/oauth``; it is written back
-    to ``environ`` so that uvicorn's worker processes, which read settings from there, agree.
-    """
-    environ.setdefault(f"{ENV_PREFIX}ISSUER", default_issuer(host, port))
-    settings = load_settings()
-    users, defaulted = demo_users_from_env(environ)
-    if workers > 1:
-        missing = []
-        if not settings.redis_url:
-            missing.append(f"{ENV_PREFIX}REDIS_URL (the memory store cannot be shared between processes)")
-        if settings.ephemeral_key:
-            missing.append(f"{ENV_PREFIX}SECRET_KEY (every worker must sign with the same key)")
-        if missing:
-            them = "them" if len(missing) > 1 else "it"
-            raise ServeError(f"--workers {workers} needs " + " and ".join(missing) + f"; set {them} or use --workers 1")
-    _check_port_free(host, port)
-    if settings.redis_url:
-        try:
-            registered, existing = asyncio.run(_prepare_redis(settings))
-        except StoreUnavailable as exc:
-            raise ServeError(
-                f"cannot reach Redis at {redact_url(settings.redis_url)} ({exc}); start it or fix {ENV_PREFIX}REDIS_URL"
-            ) from None
-        return ServePlan(host, port, workers, settings, users, defaulted, None, registered, existing)
-    memory = MemoryStore()
-    registered = asyncio.run(ensure_demo_client(memory, settings))
-    return ServePlan(host, port, workers, settings, users, defaulted, memory, registered, [DEMO_CLIENT_ID])

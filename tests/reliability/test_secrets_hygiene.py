@@ -12,7 +12,7 @@ paths that log: a replayed code, a reused refresh token, wrong secrets and passw
 
 uvicorn's access log prints request targets with their query string, and the browser brings the
 authorization code to the demo's /callback in the query. ``asgi-oauth serve`` therefore runs uvicorn
-with :func:`asgi_oauth.demo.uvicorn_log_config`, whose filter blanks credential parameters; the
+with :func:`asgi_oauth.serve.uvicorn_log_config`, whose filter blanks credential parameters; the
 in-process run installs that same filter on the same logger.
 """
 
@@ -32,7 +32,8 @@ import redis
 import uvicorn
 
 from asgi_oauth import OAuthSettings, RedisStore, crypto
-from asgi_oauth.demo import RedactCredentials, create_demo_app, ensure_demo_client, uvicorn_log_config
+from asgi_oauth.demo import create_demo_app, ensure_demo_client
+from asgi_oauth.serve import RedactCredentials, uvicorn_log_config
 
 from ..conftest import free_port
 from .stack import DemoClient, http_client, serve_env, serving
