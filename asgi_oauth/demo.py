@@ -132,6 +132,26 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def authorize_url(settings: OAuthSettings, state: str, challenge: str) -> str:
+    """The demo client's authorization request (code flow with S256 PKCE)."""
+    query = {
+        "response_type": "code",
+        "client_id": DEMO_CLIENT_ID,
+        "redirect_uri": f"{site_url(settings)}/callback",
+        "scope": DEMO_SCOPE,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    return f"{settings.issuer}/authorize?{urlencode(query)}"
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int, path: str = "/") -> None:
+    """HttpOnly, SameSite=Lax, and Secure whenever the site is served over https."""
+    secure = request.url.scheme == "https"
+    response.set_cookie(name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="lax")
+
+
 def pkce_pair() -> tuple[str, str]:
     """A PKCE verifier and its S256 challenge, as the demo client sends them."""
     verifier = secrets.token_urlsafe(48)
@@ -309,15 +329,7 @@ class DemoHost:
         except StoreUnavailable:
             return self._login_form(next_path, "Sign-in is temporarily unavailable; try again shortly.", 503)
         response = RedirectResponse(next_path, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            self._sessions.dumps(user.sub),
-            max_age=SESSION_MAX_AGE,
-            path="/",
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="lax",
-        )
+        _set_cookie(response, request, SESSION_COOKIE, self._sessions.dumps(user.sub), max_age=SESSION_MAX_AGE)
         return response
 
     def _same_origin(self, request: Request) -> bool:
@@ -336,28 +348,9 @@ class DemoHost:
         """Act as the demo client: remember state and PKCE verifier, send the browser to /authorize."""
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(16)
-        site = site_url(self.settings)
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": DEMO_CLIENT_ID,
-                "redirect_uri": f"{site}/callback",
-                "scope": DEMO_SCOPE,
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        response = RedirectResponse(f"{self.settings.issuer}/authorize?{query}", status_code=303)
-        response.set_cookie(
-            FLOW_COOKIE,
-            self._flows.dumps({"state": state, "verifier": verifier}),
-            max_age=FLOW_MAX_AGE,
-            path="/callback",
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="lax",
-        )
+        response = RedirectResponse(authorize_url(self.settings, state, challenge), status_code=303)
+        flow = self._flows.dumps({"state": state, "verifier": verifier})
+        _set_cookie(response, request, FLOW_COOKIE, flow, max_age=FLOW_MAX_AGE, path="/callback")
         return response
 
     def _flow(self, request: Request) -> dict[str, str]:

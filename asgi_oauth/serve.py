@@ -15,17 +15,17 @@ import socket
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from .demo import (
     APP_FACTORY,
     DEMO_CLIENT_ID,
-    DEMO_SCOPE,
     DEMO_USERS_ENV,
     MOUNT_PATH,
     WELL_KNOWN,
+    authorize_url,
     client_credentials_curl,
     create_demo_app,
     default_issuer,
@@ -83,17 +83,7 @@ class ServePlan:
         settings = self.settings
         site, issuer = site_url(settings), settings.issuer
         verifier, challenge = pkce_pair()
-        example = urlencode(
-            {
-                "response_type": "code",
-                "client_id": DEMO_CLIENT_ID,
-                "redirect_uri": f"{site}/callback",
-                "scope": DEMO_SCOPE,
-                "state": secrets.token_urlsafe(8),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
+        example = authorize_url(settings, secrets.token_urlsafe(8), challenge)
         store = (
             "memory (in-process, single worker, lost on exit)"
             if self.memory_store is not None
@@ -117,7 +107,7 @@ class ServePlan:
             f"  metadata:  {site}{WELL_KNOWN}{urlsplit(issuer).path}",
             f"             {issuer}{WELL_KNOWN}",
             f"  code flow: {site}/start  (signs in, asks consent, then shows the code at /callback)",
-            f"  authorize: {issuer}/authorize?{example}",
+            f"  authorize: {example}",
             f"             (the code_verifier for that URL: {verifier})",
             "",
         ]
