@@ -236,6 +236,11 @@ class _Bearer:
         return None
 
 
+# Shared by every anonymous request (neither holds per-request state), so none pays for new objects.
+_ANONYMOUS_AUTH = AuthCredentials()
+_ANONYMOUS_USER = UnauthenticatedUser()
+
+
 class BearerTokenMiddleware:
     """Pure ASGI middleware guarding the paths in ``rules`` (HTTP and WebSocket); lifespan passes through."""
 
@@ -259,8 +264,9 @@ class BearerTokenMiddleware:
         scope[_SCOPE_KEY] = self._bearer
         # Anonymous until a token is validated, as AuthenticationMiddleware does: ``requires(...)`` then
         # answers 403 on an uncovered route instead of failing its ``request.auth`` assertion with a 500.
-        scope.setdefault("auth", AuthCredentials())
-        scope.setdefault("user", UnauthenticatedUser())
+        if "auth" not in scope:
+            scope["auth"] = _ANONYMOUS_AUTH
+            scope["user"] = _ANONYMOUS_USER
         method = scope.get("method", "GET")
         path = route_path(scope)
         rule = next((r for r in self.rules if r.matches(method, path)), None)
