@@ -10,7 +10,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -69,13 +71,20 @@ def key_prefix() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
-async def redis_store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore.from_url(redis_url, key_prefix=key_prefix)
+@asynccontextmanager
+async def open_redis_store(url: str, **options: Any) -> AsyncIterator[RedisStore]:
+    """``RedisStore.from_url(url, **options)``, closed again on the way out."""
+    store = RedisStore.from_url(url, **options)
     try:
         yield store
     finally:
         await store.aclose()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
+    async with open_redis_store(redis_url, key_prefix=key_prefix) as store:
+        yield store
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -84,11 +93,15 @@ async def store(request: pytest.FixtureRequest, redis_url: str, key_prefix: str)
     if request.param == "memory":
         yield MemoryStore()
         return
-    redis_store = RedisStore.from_url(redis_url, key_prefix=key_prefix)
-    try:
+    async with open_redis_store(redis_url, key_prefix=key_prefix) as redis_store:
         yield redis_store
-    finally:
-        await redis_store.aclose()
+
+
+@pytest.fixture
+async def unreachable_store(key_prefix: str) -> AsyncIterator[RedisStore]:
+    """A RedisStore pointed at a closed port: every command fails, quickly."""
+    async with open_redis_store(f"redis://127.0.0.1:{free_port()}/0", key_prefix=key_prefix, timeout=0.5) as store:
+        yield store
 
 
 # -- Redis Cluster and Sentinel ------------------------------------------------------------------

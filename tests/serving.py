@@ -1,7 +1,14 @@
-"""Running ``asgi-oauth serve`` for real in a subprocess, for the tests that need a live server."""
+"""Running the project's programs for real: ``asgi-oauth serve`` and the examples, for the tests that need them.
+
+:func:`serving` starts ``asgi-oauth serve`` on a free loopback port and :func:`running` any other program
+that listens on one (the remote resource server example); both wait until it answers, every wait is
+bounded, and the process is always stopped afterwards. The soak driver (``python -m tests.reliability.soak``)
+uses the same pieces outside pytest.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -10,17 +17,24 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
+
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 CLI = [sys.executable, "-m", "asgi_oauth.cli"]
+
+START_TIMEOUT = 30.0
+#: Seconds a stopped process may take to exit before it is killed.
+STOP_TIMEOUT = 15.0
 
 
 def free_port() -> int:
@@ -31,28 +45,83 @@ def free_port() -> int:
         return port
 
 
-START_TIMEOUT = 30.0
-
-
-def clean_env(**settings: str) -> dict[str, str]:
+def clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without any ``ASGI_OAUTH_*`` setting, plus ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASGI_OAUTH_")}
-    env.update(settings)
+    env.update(variables)
     return env
+
+
+def settings_env(**settings: str) -> dict[str, str]:
+    """:func:`clean_env` with ``settings`` as ``ASGI_OAUTH_*`` variables, named without the prefix."""
+    return clean_env(**{f"ASGI_OAUTH_{name.upper()}": value for name, value in settings.items()})
+
+
+# -- one-shot commands ----------------------------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict[str, str], command: list[str] = CLI) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("asgi-oauth: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+# -- long-running servers -------------------------------------------------------------------------
 
 
 @dataclass
 class Server:
+    """A running server process: its URL, its process, and what it printed so far."""
+
     base_url: str
+    proc: subprocess.Popen[bytes]
     stdout_path: Path
     stderr_path: Path
 
     @property
     def stdout(self) -> str:
-        return self.stdout_path.read_text()
+        return self.stdout_path.read_text(errors="replace")
 
     @property
     def stderr(self) -> str:
-        return self.stderr_path.read_text()
+        return self.stderr_path.read_text(errors="replace")
+
+    @property
+    def client_secret(self) -> str:
+        """The demo client's secret, from the banner ``asgi-oauth serve`` prints."""
+        return banner_value(self.stdout, "client_secret")
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}/oauth"
+
+    def workers(self) -> list[int]:
+        """Process ids of the uvicorn workers: the serve process itself with one worker, else its
+        ``multiprocessing`` children (not the resource tracker)."""
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid and "spawn_main" in cmdline:
+                children.append(int(entry.name))
+        return sorted(children) or [self.proc.pid]
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -60,44 +129,80 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole group: uvicorn's workers too
-        proc.wait(timeout=10)
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _wait_until_up(server: Server, what: str, ready_path: str, workers: int | None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with httpx.Client(timeout=2) as http:
+        while True:
+            if server.proc.poll() is not None:
+                pytest.fail(f"{what} exited with {server.proc.returncode}:\n{server.stderr}")
+            try:
+                if http.get(server.base_url + ready_path).status_code == 200 and (
+                    workers is None or len(server.workers()) == workers
+                ):
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer within {START_TIMEOUT}s:\n{server.stderr}")
+            time.sleep(0.1)
 
 
 @contextmanager
-def serving(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
-    """Run ``asgi-oauth serve`` on a free port until it answers; always stop it afterwards."""
-    port = free_port()
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+def running(
+    argv: list[str],
+    env: Mapping[str, str],
+    port: int,
+    logs: Path,
+    *,
+    ready_path: str = "/",
+    workers: int | None = None,
+) -> Iterator[Server]:
+    """Start ``argv`` (which listens on ``port``) in the repository root, wait until ``ready_path`` answers
+    200 and, if ``workers`` is given, that many workers run; always stop it afterwards.
+
+    Its output goes to ``stdout.txt`` and ``stderr.txt`` in ``logs``.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    out, err = logs / "stdout.txt", logs / "stderr.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), *args],
-            env=env,
+            argv,
+            env=dict(env),
+            cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
         )
         try:
-            server = Server(f"http://127.0.0.1:{port}", out, err)
-            deadline = time.monotonic() + START_TIMEOUT
-            with httpx.Client(timeout=2) as http:
-                while True:
-                    if proc.poll() is not None:
-                        pytest.fail(f"serve exited with {proc.returncode}:\n{server.stderr}")
-                    try:
-                        if http.get(server.base_url + "/").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"serve did not answer within {START_TIMEOUT}s:\n{server.stderr}")
-                    time.sleep(0.1)
+            server = Server(f"http://127.0.0.1:{port}", proc, out, err)
+            _wait_until_up(server, shlex.join(argv), ready_path, workers)
             yield server
         finally:
             _stop(proc)
+
+
+@contextmanager
+def serving(logs: Path, env: Mapping[str, str], *args: str, workers: int | None = None) -> Iterator[Server]:
+    """Run ``asgi-oauth serve [args]`` on a free loopback port until ``/`` answers; always stop it afterwards.
+
+    With ``workers`` it runs that many uvicorn workers, and is ready once all of them are up.
+    """
+    port = free_port()
+    argv = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    with running(argv, env, port, logs, workers=workers) as server:
+        yield server
+
+
+# -- what they print ------------------------------------------------------------------------------
 
 
 def banner_value(banner: str, label: str) -> str:
@@ -116,3 +221,16 @@ def run_printed_curl(banner: str) -> httpx.Response:
     client_id, _, secret = user.partition(":")
     with httpx.Client(timeout=10) as http:
         return http.post(argv[-1], auth=(client_id, secret), content="&".join(data), headers=FORM)
+
+
+# -- the examples ---------------------------------------------------------------------------------
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` by path, as ``python examples/<name>.py`` would (minus uvicorn)."""
+    path = ROOT / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

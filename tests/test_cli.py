@@ -10,24 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .serving import CLI, clean_env, free_port
-
-
-def run_cli(*args: str, env: dict[str, str], command: list[str] = CLI) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*command, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("asgi-oauth: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
+from .serving import assert_one_line_error, clean_env, free_port, run_cli
 
 
 @pytest.fixture

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` by path, as ``python examples/<name>.py`` would (minus uvicorn)."""
-    path = ROOT / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .serving import ROOT, load_example
 
 
 async def test_starlette_mount_example_issues_a_token() -> None:

@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,27 +18,14 @@ from types import ModuleType
 import httpx
 import pytest
 
-from .conftest import free_port
 from .middleware.helpers import bearer, challenge
-from .middleware.servers import clean_env, running, serve
-
-ROOT = Path(__file__).resolve().parent.parent
+from .serving import ROOT, banner_value, clean_env, free_port, load_example, running, serving
 
 
 @pytest.fixture(autouse=True)
 def _no_example_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """The examples read EXAMPLE_CLIENT_SECRET; the tests use their built-in defaults."""
     monkeypatch.delenv("EXAMPLE_CLIENT_SECRET", raising=False)
-
-
-def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` by path, as ``python examples/<name>.py`` would (minus uvicorn)."""
-    path = ROOT / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"example_mw_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @asynccontextmanager
@@ -147,16 +132,10 @@ async def test_fastapi_example() -> None:
         assert me.json()["scopes"] == ["items.read", "items.write", "profile"]
 
 
-def banner_value(banner: str, label: str) -> str:
-    match = re.search(rf"^\s*{label}:\s+(\S+)\s*$", banner, re.MULTILINE)
-    assert match, f"no {label} in banner:\n{banner}"
-    return match.group(1)
-
-
 async def test_remote_resource_server_example(tmp_path: Path) -> None:
     module_doc = (ROOT / "examples" / "remote_resource_server.py").read_text()
     assert "RESOURCE_CLIENT_SECRET=<the printed secret> python examples/remote_resource_server.py" in module_doc
-    with serve(tmp_path / "auth") as auth:
+    with serving(tmp_path / "auth", clean_env()) as auth:
         client_id = banner_value(auth.stdout, "client_id")
         secret = banner_value(auth.stdout, "client_secret")
         assert client_id == "demo-client"

@@ -29,7 +29,6 @@ from asgi_oauth import OAuthServer, RedisStore, Store
 from asgi_oauth.crypto import new_token
 from asgi_oauth.middleware import BearerAuthBackend, BearerTokenMiddleware, LocalValidator, protect
 
-from .conftest import free_port
 from .middleware.helpers import (
     BASE_URL,
     REALM,
@@ -47,9 +46,9 @@ from .middleware.helpers import (
     make_cast,
     revoke,
     settings_for,
-    verify_password,
     whoami,
 )
+from .web.helpers import verify_password
 
 
 @dataclass
@@ -374,15 +373,6 @@ async def test_query_string_token_when_allowed(store: Store) -> None:
 
 
 # -- the store cannot be reached ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def unreachable_store(key_prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", key_prefix=key_prefix, timeout=0.5)
-    try:
-        yield store
-    finally:
-        await store.aclose()
 
 
 async def test_redis_unreachable_is_503_never_a_pass(unreachable_store: RedisStore) -> None:

@@ -7,13 +7,21 @@ import re
 import secrets
 import shlex
 import socket
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
-from .serving import CLI, FORM, banner_value, clean_env, free_port, run_printed_curl, serving
+from .serving import (
+    FORM,
+    assert_one_line_error,
+    banner_value,
+    clean_env,
+    free_port,
+    run_cli,
+    run_printed_curl,
+    serving,
+)
 
 
 def test_memory_store_demo(tmp_path: Path) -> None:
@@ -144,21 +152,9 @@ def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
 
 
 def serve_error(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [*CLI, "serve", "--port", str(free_port()), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    result = run_cli("serve", "--port", str(free_port()), *args, env=env)
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("asgi-oauth: error: ")
-    return lines[0]
+    return assert_one_line_error(result)
 
 
 SECRET_KEY = secrets.token_urlsafe(32)
@@ -188,15 +184,7 @@ def test_port_in_use_is_one_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [*CLI, "serve", "--port", str(port)],
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        result = run_cli("serve", "--port", str(port), env=clean_env())
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"asgi-oauth: error: cannot listen on 127.0.0.1:{port}: {IN_USE}"]
 
@@ -211,7 +199,7 @@ def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str)
         ASGI_OAUTH_KEY_PREFIX=key_prefix,
         ASGI_OAUTH_DEMO_USERS="carol:s3cret-pass",
     )
-    with serving(tmp_path, env, "--workers", "2") as server:
+    with serving(tmp_path, env, workers=2) as server:
         banner = server.stdout
         assert "MEMORY STORE" not in server.stderr
         assert "workers:  2" in banner

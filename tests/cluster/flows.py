@@ -6,11 +6,8 @@ The cluster and Sentinel tests run these against a ``RedisStore`` built from a `
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +21,7 @@ from starlette.routing import Mount
 
 from asgi_oauth import OAuthServer, Store, User, register_client
 
-from ..web.helpers import BASE_URL, Registered, basic, register, settings_for
+from ..web.helpers import BASE_URL, Registered, basic, pkce_pair, register, settings_for
 
 CALLBACK = "https://web.test/cb"
 
@@ -32,12 +29,6 @@ CALLBACK = "https://web.test/cb"
 async def signed_in(request: Request) -> User | None:
     name = request.headers.get("x-test-user")
     return User(f"u-{name}", name) if name else None
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 def redirect_params(response: httpx.Response) -> dict[str, str]:
@@ -93,7 +84,7 @@ class App:
 
     async def authorize_code(self, client_id: str, user: str = "alice", *, consent: bool = True) -> tuple[str, str]:
         """/authorize with PKCE as ``user``, through the consent form when ``consent``; ``(code, verifier)``."""
-        verifier, challenge = pkce()
+        verifier, challenge = pkce_pair()
         query = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK, "state": "st"}
         query |= {"scope": "read write", "code_challenge": challenge, "code_challenge_method": "S256"}
         headers = {"x-test-user": user}

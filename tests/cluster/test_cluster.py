@@ -20,7 +20,7 @@ from asgi_oauth import crypto
 from asgi_oauth.models import AuthorizationCode
 from asgi_oauth.store import RedisStore, StoreUnavailable
 
-from ..conftest import LocalCluster
+from ..conftest import LocalCluster, open_redis_store
 from ..serving import free_port
 from ..store.records import Grant, access_record, code_record, family_record
 from ..store.test_redis import CALLS, assert_unavailable
@@ -39,11 +39,8 @@ FAMILY_KEY = re.compile(r"[^:]+:\{([A-Za-z0-9_-]+)\}:[a-z](:.*)?")
 
 @pytest.fixture
 async def cluster_store(redis_cluster_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore.from_url(redis_cluster_url, key_prefix=key_prefix)
-    try:
+    async with open_redis_store(redis_cluster_url, key_prefix=key_prefix) as store:
         yield store
-    finally:
-        await store.aclose()
 
 
 def text(raw: bytes | str) -> str:
@@ -159,11 +156,8 @@ async def test_concurrent_calls_while_the_client_reads_the_topology(cluster_stor
 
 @pytest.mark.parametrize("verb", sorted(CALLS))
 async def test_an_unreachable_cluster_is_store_unavailable(verb: str) -> None:
-    store = RedisStore.from_url(f"redis+cluster://127.0.0.1:{free_port()}", timeout=0.5)
-    try:
+    async with open_redis_store(f"redis+cluster://127.0.0.1:{free_port()}", timeout=0.5) as store:
         await assert_unavailable(store, CALLS[verb])
-    finally:
-        await store.aclose()
 
 
 # -- a master freezes, stops and restarts --------------------------------------------------------

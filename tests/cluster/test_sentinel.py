@@ -13,7 +13,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 
 from asgi_oauth.store import RedisStore
 
-from ..conftest import SENTINEL_SERVICE
+from ..conftest import SENTINEL_SERVICE, open_redis_store
 from ..serving import free_port
 from ..store.test_redis import CALLS, assert_unavailable
 from .flows import full_flow, running_app
@@ -21,11 +21,8 @@ from .flows import full_flow, running_app
 
 @pytest.fixture
 async def sentinel_store(redis_sentinel_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore.from_url(redis_sentinel_url, key_prefix=key_prefix)
-    try:
+    async with open_redis_store(redis_sentinel_url, key_prefix=key_prefix) as store:
         yield store
-    finally:
-        await store.aclose()
 
 
 async def test_the_app_runs_every_flow_through_sentinel(
@@ -50,29 +47,21 @@ async def test_the_app_runs_every_flow_through_sentinel(
 
 async def test_a_dead_sentinel_in_the_list_is_skipped(redis_sentinel_url: str, key_prefix: str) -> None:
     live = redis_sentinel_url.removeprefix("redis+sentinel://")
-    store = RedisStore.from_url(f"redis+sentinel://127.0.0.1:{free_port()},{live}", key_prefix=key_prefix)
-    try:
+    async with open_redis_store(f"redis+sentinel://127.0.0.1:{free_port()},{live}", key_prefix=key_prefix) as store:
         await store.ping()
         assert await store.claim_once("nonce", expires_at=9e9)
         assert not await store.claim_once("nonce", expires_at=9e9)
-    finally:
-        await store.aclose()
 
 
 @pytest.mark.parametrize("verb", ["ping", "get_client", "lookup", "take_code", "rotate_refresh", "put_consent"])
 async def test_no_reachable_sentinel_is_store_unavailable(verb: str) -> None:
-    store = RedisStore.from_url(f"redis+sentinel://127.0.0.1:{free_port()}/{SENTINEL_SERVICE}", timeout=0.5)
-    try:
+    url = f"redis+sentinel://127.0.0.1:{free_port()}/{SENTINEL_SERVICE}"
+    async with open_redis_store(url, timeout=0.5) as store:
         await assert_unavailable(store, CALLS[verb])
-    finally:
-        await store.aclose()
 
 
 async def test_an_unknown_service_is_store_unavailable(redis_sentinel_url: str) -> None:
     """The Sentinels answer but name no such master: nothing can be stored, so callers answer 503."""
     url = redis_sentinel_url.replace(f"/{SENTINEL_SERVICE}/", "/no-such-service/")
-    store = RedisStore.from_url(url, timeout=0.5)
-    try:
+    async with open_redis_store(url, timeout=0.5) as store:
         await assert_unavailable(store, CALLS["get_client"])
-    finally:
-        await store.aclose()

@@ -6,7 +6,6 @@ Tokens are obtained the way a real client obtains them (``POST /oauth/token`` th
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,35 +21,22 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Lifespan
 from starlette.websockets import WebSocket
 
-from asgi_oauth import Client, OAuthServer, OAuthSettings, Store, User, new_client
+from asgi_oauth import OAuthServer, OAuthSettings, Store
 from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, Rule, TokenValidator, protect, requires_scopes
+
+from ..web.helpers import Registered, register, verify_password
 
 ISSUER = "https://api.example.test/oauth"
 BASE_URL = "https://api.example.test"
 REALM = "example-api"
 SECRET_KEY = "middleware-test-signing-key-0123456789abcdef"
 
-#: username -> (password, the user the verifier returns)
-USERS: dict[str, tuple[str, User]] = {"alice": ("wonderland", User("u-alice", "alice"))}
-
-
-async def verify_password(username: str, password: str) -> User | None:
-    entry = USERS.get(username)
-    if entry is None or not hmac.compare_digest(entry[0].encode(), password.encode()):
-        return None
-    return entry[1]
-
 
 @dataclass(frozen=True)
-class Cred:
-    """A client as the server knows it, plus the plain secret only the client knows."""
+class Cred(Registered):
+    """A confidential client: the plain secret is always there."""
 
-    client: Client
     secret: str
-
-    @property
-    def client_id(self) -> str:
-        return self.client.client_id
 
     @property
     def basic(self) -> tuple[str, str]:
@@ -58,9 +44,9 @@ class Cred:
 
 
 def make_cred(client_id: str, **options: Any) -> Cred:
-    client, secret = new_client(name=client_id, client_id=client_id, **options)
-    assert secret is not None
-    return Cred(client, secret)
+    registered = register(client_id, **options)
+    assert registered.secret is not None
+    return Cred(registered.client, registered.secret)
 
 
 def make_cast() -> dict[str, Cred]:

@@ -30,7 +30,7 @@ from asgi_oauth.crypto import new_token
 from asgi_oauth.middleware import BearerTokenMiddleware, protect
 from asgi_oauth.remote import RemoteStats, RemoteValidator
 
-from ..conftest import free_port
+from ..serving import Server, free_port, serving, settings_env
 from .helpers import (
     REALM,
     Cred,
@@ -46,14 +46,14 @@ from .helpers import (
     revoke,
     whoami,
 )
-from .servers import SECRET_KEY, Process, register_in_redis, serve
+from .servers import SECRET_KEY, register_in_redis
 
 RS_URL = "https://rs.example.test"
 
 
 @dataclass
 class AuthServer:
-    process: Process
+    process: Server
     clients: dict[str, Cred]
     #: The ``ASGI_OAUTH_*`` settings it runs with (without the prefix), for starting a sibling.
     settings: dict[str, str]
@@ -74,7 +74,7 @@ def auth_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     clients = make_cast()
     register_in_redis(redis_url, prefix, clients.values())
     settings = {"redis_url": redis_url, "key_prefix": prefix, "secret_key": SECRET_KEY, "enable_password_grant": "1"}
-    with serve(tmp_path_factory.mktemp("auth-server"), **settings) as process:
+    with serving(tmp_path_factory.mktemp("auth-server"), settings_env(**settings)) as process:
         # it found our clients in Redis, so it registered no demo client of its own
         assert "Clients already registered: app, m2m, rs" in process.stdout
         yield AuthServer(process, clients, settings)
@@ -252,7 +252,7 @@ async def test_cache_entry_never_outlives_the_token(
 ) -> None:
     """With ``max_ttl`` far beyond a short-lived token, the entry still ends at the token's ``exp``."""
     settings = {**auth_server.settings, "access_token_lifetime": "3"}
-    with serve(tmp_path, **settings) as short_lived:
+    with serving(tmp_path, settings_env(**settings)) as short_lived:
         async with httpx.AsyncClient(base_url=short_lived.base_url, timeout=10) as http:
             token = await issue(http, auth_server.clients["m2m"], "read")
         rs = await make_resource(url=f"{short_lived.base_url}/oauth/introspect", max_ttl=300.0)

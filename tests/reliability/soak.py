@@ -38,7 +38,8 @@ from pathlib import Path
 import httpx
 import redis
 
-from .stack import DemoClient, RedisProcess, Serve, http_client, redis_server, rss_bytes, serve_env, serving
+from ..serving import Server, serving
+from .stack import DemoClient, RedisProcess, http_client, redis_server, rss_bytes, serve_env
 
 MIB = 1024 * 1024
 #: Working-set sizes: beyond these, the oldest tokens are retired (kept for the final audit only).
@@ -361,12 +362,12 @@ async def audit(demo: DemoClient, result: Result, model: Model, *, check_limit: 
     result.checked_inactive, result.zombies = len(sample_inactive), sum(a is not False for a in inactives)
 
 
-def worker_rss(server: Serve) -> dict[int, int]:
+def worker_rss(server: Server) -> dict[int, int]:
     return {pid: rss_bytes(pid) for pid in server.workers()}
 
 
 async def drive(
-    server: Serve,
+    server: Server,
     password: str,
     redis_url: str,
     *,
@@ -402,7 +403,7 @@ async def drive(
 
 
 @contextmanager
-def soak_stack(directory: Path, *, workers: int = 2) -> Iterator[tuple[Serve, RedisProcess, str]]:
+def soak_stack(directory: Path, *, workers: int = 2) -> Iterator[tuple[Server, RedisProcess, str]]:
     """A private redis-server and ``asgi-oauth serve --workers N`` on it, with the password grant on."""
     password = secrets.token_urlsafe(12)
     with redis_server(directory / "redis") as redis_process:

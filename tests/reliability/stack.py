@@ -1,21 +1,18 @@
 """The real stack for the reliability tests: private redis-servers, ``asgi-oauth serve`` and an OAuth client.
 
-Everything here talks to 127.0.0.1 only, every wait is bounded, and every process started is stopped
-by the context manager that started it. The soak driver (``python -m tests.reliability.soak``) uses
-the same pieces outside pytest.
+``asgi-oauth serve`` itself is started with :func:`tests.serving.serving`. Everything here talks to
+127.0.0.1 only, every wait is bounded, and every process started is stopped by the context manager that
+started it. The soak driver (``python -m tests.reliability.soak``) uses the same pieces outside pytest.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import os
 import re
 import secrets
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,12 +21,10 @@ from typing import Any
 
 import httpx
 
-from ..conftest import free_port, start_redis
-from ..serving import CLI, banner_value, clean_env
+from ..conftest import start_redis
+from ..serving import STOP_TIMEOUT, free_port, settings_env
+from ..web.helpers import pkce_pair
 
-#: Seconds a stopped process may take to exit before it is killed.
-STOP_TIMEOUT = 15.0
-START_TIMEOUT = 30.0
 DEMO_CLIENT = "demo-client"
 
 
@@ -95,50 +90,7 @@ def redis_server(directory: Path, *, persistent: bool = False) -> Iterator[Redis
         server.stop()
 
 
-# -- asgi-oauth serve -----------------------------------------------------------------------------
-
-
-@dataclass
-class Serve:
-    """A running ``asgi-oauth serve``: its URL, its process, and what it printed so far."""
-
-    base_url: str
-    proc: subprocess.Popen[bytes]
-    stdout_path: Path
-    stderr_path: Path
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    @property
-    def client_secret(self) -> str:
-        return banner_value(self.stdout, "client_secret")
-
-    @property
-    def issuer(self) -> str:
-        return f"{self.base_url}/oauth"
-
-    def workers(self) -> list[int]:
-        """Process ids of the uvicorn workers: the serve process itself with one worker, else its
-        ``multiprocessing`` children (not the resource tracker)."""
-        children = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == self.proc.pid and "spawn_main" in cmdline:
-                children.append(int(entry.name))
-        return sorted(children) or [self.proc.pid]
+# -- asgi-oauth serve, started with tests.serving.serving -----------------------------------------
 
 
 def rss_bytes(pid: int) -> int:
@@ -149,72 +101,15 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def _stop_serve(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: uvicorn's workers too
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
 def serve_env(redis_url: str | None, **settings: str) -> dict[str, str]:
     """Environment for ``serve``: no inherited ``ASGI_OAUTH_*``, a fixed SECRET_KEY, the given settings."""
-    env = {"ASGI_OAUTH_SECRET_KEY": "reliability-" + secrets.token_urlsafe(32)}
+    env = {"secret_key": "reliability-" + secrets.token_urlsafe(32)}
     if redis_url is not None:
-        env["ASGI_OAUTH_REDIS_URL"] = redis_url
-    env.update({f"ASGI_OAUTH_{name.upper()}": value for name, value in settings.items()})
-    return clean_env(**env)
-
-
-@contextmanager
-def serving(directory: Path, env: dict[str, str], *, workers: int = 1) -> Iterator[Serve]:
-    """Run ``asgi-oauth serve`` on a free loopback port until ``/`` answers; always stop it afterwards."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    out, err = directory / "serve-stdout.txt", directory / "serve-stderr.txt"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
-        try:
-            served = Serve(f"http://127.0.0.1:{port}", proc, out, err)
-            _wait_until_up(served, workers)
-            yield served
-        finally:
-            _stop_serve(proc)
-
-
-def _wait_until_up(served: Serve, workers: int) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    with httpx.Client(timeout=2) as http:
-        while True:
-            if served.proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {served.proc.returncode}:\n{served.stderr}")
-            try:
-                if http.get(served.base_url + "/").status_code == 200 and len(served.workers()) == workers:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not answer within {START_TIMEOUT}s:\n{served.stderr}")
-            time.sleep(0.1)
+        env["redis_url"] = redis_url
+    return settings_env(**{**env, **settings})
 
 
 # -- an OAuth client of the demo ------------------------------------------------------------------
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">')

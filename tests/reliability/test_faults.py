@@ -36,7 +36,9 @@ from starlette.routing import Mount
 from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, User, crypto, new_client
 from asgi_oauth.store.redis import connect
 
-from .stack import DemoClient, RedisProcess, http_client, json_error, pkce_pair, redis_server, serve_env, serving
+from ..serving import serving
+from ..web.helpers import pkce_pair
+from .stack import DemoClient, RedisProcess, http_client, json_error, redis_server, serve_env
 
 pytestmark = pytest.mark.slow
 

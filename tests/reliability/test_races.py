@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .stack import DemoClient, Serve, http_client, json_error, serve_env, serving
+from ..serving import Server, serving
+from .stack import DemoClient, http_client, json_error, serve_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ PASSWORD = secrets.token_urlsafe(12)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Serve]:
+def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Server]:
     env = serve_env(
         redis_url,
         key_prefix=f"race{uuid.uuid4().hex[:10]}",
@@ -52,7 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
 
 
 @pytest.fixture
-async def demo(server: Serve) -> AsyncIterator[DemoClient]:
+async def demo(server: Server) -> AsyncIterator[DemoClient]:
     async with http_client(server.base_url, connections=RACERS + 10) as http:
         client = DemoClient(http, server.client_secret, server.base_url)
         await client.sign_in("alice", PASSWORD)

@@ -35,8 +35,8 @@ from asgi_oauth import OAuthSettings, RedisStore, crypto
 from asgi_oauth.demo import create_demo_app, ensure_demo_client
 from asgi_oauth.serve import RedactCredentials, uvicorn_log_config
 
-from ..conftest import free_port
-from .stack import DemoClient, http_client, serve_env, serving
+from ..serving import free_port, serving
+from .stack import DemoClient, http_client, serve_env
 
 pytestmark = pytest.mark.slow
 

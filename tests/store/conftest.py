@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from asgi_oauth.store import MemoryStore, RedisStore, Store
+from asgi_oauth.store import MemoryStore, Store
+
+from ..conftest import open_redis_store
 
 
 @pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
@@ -21,8 +23,5 @@ async def store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterato
         return
     url_fixture = {"redis": "redis_url", "cluster": "redis_cluster_url", "sentinel": "redis_sentinel_url"}
     url: str = request.getfixturevalue(url_fixture[request.param])
-    redis_store = RedisStore.from_url(url, key_prefix=key_prefix)
-    try:
+    async with open_redis_store(url, key_prefix=key_prefix) as redis_store:
         yield redis_store
-    finally:
-        await redis_store.aclose()

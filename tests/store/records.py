@@ -12,6 +12,7 @@ from typing import Any
 
 from asgi_oauth import crypto
 from asgi_oauth.models import AccessToken, AuthorizationCode, Client, TokenFamily
+from asgi_oauth.store import Store
 
 CLIENT_ID = "app"
 
@@ -114,3 +115,15 @@ def client_record(client_id: str = CLIENT_ID, **overrides: Any) -> Client:
     }
     fields.update(overrides)
     return Client(**fields)
+
+
+async def put_family_for_code(store: Store, grant: Grant, access: AccessToken | None = None) -> bool:
+    """``put_family`` as the authorization_code exchange calls it: ``grant``'s family and first access token
+    (default records unless ``access`` is given), stored only if ``grant``'s code has just been taken."""
+    return await store.put_family(
+        grant.family_id,
+        family_record(grant.refresh_digest),
+        grant.access_digest,
+        access if access is not None else access_record(),
+        code_digest=grant.code_digest,
+    )

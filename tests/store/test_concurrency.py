@@ -7,7 +7,7 @@ import asyncio
 from asgi_oauth.models import AuthorizationCode, CodeReplayed
 from asgi_oauth.store import Store
 
-from .records import Grant, access_record, code_record, family_record
+from .records import Grant, access_record, code_record, family_record, put_family_for_code
 
 RACERS = 50
 
@@ -67,13 +67,7 @@ async def test_exchange_racing_a_replay_never_leaves_a_live_family(store: Store)
         )
 
         stored, replay = await asyncio.gather(
-            store.put_family(
-                grant.family_id,
-                family_record(grant.refresh_digest),
-                grant.access_digest,
-                access_record(),
-                code_digest=grant.code_digest,
-            ),
+            put_family_for_code(store, grant),
             store.take_code(grant.family_id, grant.code_digest, replay_window=60),
         )
 

@@ -10,7 +10,7 @@ import dataclasses
 from asgi_oauth.models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily
 from asgi_oauth.store import Store
 
-from .records import CLIENT_ID, Grant, access_record, at, client_record, code_record, family_record
+from .records import CLIENT_ID, Grant, access_record, at, client_record, code_record, family_record, put_family_for_code
 
 
 async def issue_from_code(store: Store, grant: Grant) -> tuple[TokenFamily, AccessToken]:
@@ -182,13 +182,7 @@ async def test_put_family_refused_after_a_replay_raced_the_exchange(store: Store
 
     # A lone-style access record: if the store wrongly wrote it, lookup would show it even without a family.
     access = access_record()
-    stored = await store.put_family(
-        grant.family_id,
-        family_record(grant.refresh_digest),
-        grant.access_digest,
-        access,
-        code_digest=grant.code_digest,
-    )
+    stored = await put_family_for_code(store, grant, access)
     assert stored is False
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
     assert found.access is None
@@ -200,13 +194,7 @@ async def test_put_family_refused_for_a_code_never_taken(store: Store) -> None:
     grant = Grant.mint()
     code = code_record()
     await store.put_code(grant.family_id, grant.code_digest, code)
-    stored = await store.put_family(
-        grant.family_id,
-        family_record(grant.refresh_digest),
-        grant.access_digest,
-        access_record(),
-        code_digest=grant.code_digest,
-    )
+    stored = await put_family_for_code(store, grant)
     assert stored is False
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.access is None
@@ -217,13 +205,7 @@ async def test_put_family_refused_for_a_code_never_taken(store: Store) -> None:
 
 async def test_put_family_refused_for_an_unknown_code(store: Store) -> None:
     grant = Grant.mint()
-    stored = await store.put_family(
-        grant.family_id,
-        family_record(grant.refresh_digest),
-        grant.access_digest,
-        access_record(),
-        code_digest=grant.code_digest,
-    )
+    stored = await put_family_for_code(store, grant)
     assert stored is False
     assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
 

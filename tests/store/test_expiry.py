@@ -11,7 +11,7 @@ import asyncio
 from asgi_oauth.models import AuthorizationCode, CodeReplayed
 from asgi_oauth.store import Store
 
-from .records import Grant, access_record, at, code_record, family_record
+from .records import Grant, access_record, at, code_record, family_record, put_family_for_code
 
 LIFETIME = 0.2
 PAST_EXPIRY = 0.3
@@ -87,13 +87,7 @@ async def test_spent_code_marker_lasts_the_replay_window(store: Store) -> None:
     await asyncio.sleep(PAST_EXPIRY)
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) is None
     # With the marker gone the exchange cannot be completed late either.
-    stored = await store.put_family(
-        grant.family_id,
-        family_record(grant.refresh_digest),
-        grant.access_digest,
-        access_record(),
-        code_digest=grant.code_digest,
-    )
+    stored = await put_family_for_code(store, grant)
     assert stored is False
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,8 @@ from asgi_oauth.clients import new_client, register_client
 from asgi_oauth.models import AuthorizationCode, CodeReplayed
 from asgi_oauth.store import RedisStore, StoreUnavailable
 
-from .records import Grant, access_record, at, client_record, code_record, family_record
+from ..conftest import open_redis_store
+from .records import Grant, access_record, at, client_record, code_record, family_record, put_family_for_code
 
 
 def text(raw: bytes | str) -> str:
@@ -197,13 +197,7 @@ CALLS: dict[str, StoreCall] = {
     "put_code": lambda s: s.put_code(_GRANT.family_id, _GRANT.code_digest, code_record()),
     "take_code": lambda s: s.take_code(_GRANT.family_id, _GRANT.code_digest, replay_window=60),
     "put_access": lambda s: s.put_access(_GRANT.family_id, _GRANT.access_digest, access_record()),
-    "put_family": lambda s: s.put_family(
-        _GRANT.family_id,
-        family_record(_GRANT.refresh_digest),
-        _GRANT.access_digest,
-        access_record(),
-        code_digest=_GRANT.code_digest,
-    ),
+    "put_family": lambda s: put_family_for_code(s, _GRANT),
     "lookup": lambda s: s.lookup(
         _GRANT.family_id, access_digest=_GRANT.access_digest, refresh_digest=_GRANT.refresh_digest
     ),
@@ -226,24 +220,6 @@ async def assert_unavailable(store: RedisStore, call: StoreCall) -> None:
     assert "redis unavailable" in str(caught.value)
 
 
-def closed_port() -> int:
-    """A local port that was free a moment ago, so nothing listens on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-async def refused_store() -> AsyncIterator[RedisStore]:
-    """A store pointed at a port nobody listens on: every connection attempt is refused."""
-    store = RedisStore.from_url(f"redis://127.0.0.1:{closed_port()}", timeout=0.5)
-    try:
-        yield store
-    finally:
-        await store.aclose()
-
-
 @pytest.fixture
 async def silent_store() -> AsyncIterator[RedisStore]:
     """A store pointed at a server that accepts connections and never answers: every command times out."""
@@ -254,18 +230,17 @@ async def silent_store() -> AsyncIterator[RedisStore]:
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    store = RedisStore.from_url(f"redis://127.0.0.1:{port}", timeout=0.2)
     try:
-        yield store
+        async with open_redis_store(f"redis://127.0.0.1:{port}", timeout=0.2) as store:
+            yield store
     finally:
-        await store.aclose()
         server.close()
         await server.wait_closed()
 
 
 @pytest.mark.parametrize("verb", sorted(CALLS))
-async def test_refused_connection_raises_store_unavailable(refused_store: RedisStore, verb: str) -> None:
-    await assert_unavailable(refused_store, CALLS[verb])
+async def test_refused_connection_raises_store_unavailable(unreachable_store: RedisStore, verb: str) -> None:
+    await assert_unavailable(unreachable_store, CALLS[verb])
 
 
 @pytest.mark.parametrize("verb", ["ping", "take_code", "lookup", "rotate_refresh", "get_client"])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
 import pytest
 from starlette.routing import BaseRoute
 
-from asgi_oauth import RedisStore, Store, register_client
+from asgi_oauth import Store, register_client
 from asgi_oauth.protocol.context import PasswordVerifier
 
 from .helpers import Registered, Server, build_server, default_clients, settings_for, verify_password
@@ -25,6 +24,7 @@ class MakeServer(Protocol):
         store: Store = ...,
         password_verifier: PasswordVerifier | None = verify_password,
         routes: Sequence[BaseRoute] = (),
+        oauth_options: Mapping[str, Any] | None = None,
         **settings: Any,
     ) -> Awaitable[Server]: ...
 
@@ -35,7 +35,8 @@ async def make_server(store: Store) -> AsyncIterator[MakeServer]:
 
     ``stored`` defaults to :func:`default_clients` (made once per test, so several servers on one store
     share them, like workers); ``declared`` clients are passed in code instead. Settings are the
-    defaults but for the issuer and signing key, plus ``**settings``.
+    defaults but for the issuer and signing key, plus ``**settings``; ``oauth_options`` are more
+    arguments for :class:`~asgi_oauth.OAuthServer`.
     """
     opened: list[httpx.AsyncClient] = []
     defaults = default_clients()
@@ -48,6 +49,7 @@ async def make_server(store: Store) -> AsyncIterator[MakeServer]:
         store: Store = store,
         password_verifier: PasswordVerifier | None = verify_password,
         routes: Sequence[BaseRoute] = (),
+        oauth_options: Mapping[str, Any] | None = None,
         **settings: Any,
     ) -> Server:
         stored = defaults if stored is None else list(stored)
@@ -56,7 +58,13 @@ async def make_server(store: Store) -> AsyncIterator[MakeServer]:
                 await register_client(store, client.client)
                 registered.add((id(store), client.client_id))
         built = build_server(
-            store, settings_for(**settings), [*stored], declared, password_verifier=password_verifier, routes=routes
+            store,
+            settings_for(**settings),
+            [*stored],
+            declared,
+            password_verifier=password_verifier,
+            routes=routes,
+            **(oauth_options or {}),
         )
         opened.append(built.http)
         return built
@@ -72,22 +80,3 @@ async def make_server(store: Store) -> AsyncIterator[MakeServer]:
 async def server(make_server: MakeServer) -> Server:
     """The default cast of clients, with the password grant switched on (it is off by default)."""
     return await make_server(enable_password_grant=True)
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on (bound, released, and not reused by anything in the test)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-async def unreachable_store(closed_port: int, key_prefix: str) -> AsyncIterator[RedisStore]:
-    """A RedisStore pointed at a closed port: every command fails, quickly."""
-    store = RedisStore.from_url(f"redis://127.0.0.1:{closed_port}/0", key_prefix=key_prefix, timeout=0.5)
-    try:
-        yield store
-    finally:
-        await store.aclose()

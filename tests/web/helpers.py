@@ -8,7 +8,9 @@ authenticate the way a real client would: HTTP Basic with RFC 6749 section 2.3.1
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +100,13 @@ def basic(client_id: str, secret: str, *, encode: bool = True) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE ``(code_verifier, code_challenge)`` for ``code_challenge_method=S256``."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
 @dataclass
 class Server:
     """One mounted ``OAuthServer`` and an httpx client talking to it through ``ASGITransport``."""
@@ -185,14 +194,16 @@ def build_server(
     *,
     password_verifier: PasswordVerifier | None = verify_password,
     routes: Sequence[BaseRoute] = (),
+    **options: Any,
 ) -> Server:
     """A host app with the server mounted at ``/oauth``; ``stored`` clients must already be in ``store``.
 
-    The caller closes ``Server.http``.
+    ``options`` go to :class:`~asgi_oauth.OAuthServer` as they are (``user_resolver``, ...). The caller
+    closes ``Server.http``.
     """
     declared = list(declared)
     oauth = OAuthServer(
-        settings, store=store, clients=[r.client for r in declared], password_verifier=password_verifier
+        settings, store=store, clients=[r.client for r in declared], password_verifier=password_verifier, **options
     )
     app = Starlette(routes=[Mount("/oauth", app=oauth), *routes])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)

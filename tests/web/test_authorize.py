@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import html
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Mount
 
 from asgi_oauth import OAuthServer, Store, User, register_client
 from asgi_oauth.web.pages import ConsentView
 
-from .helpers import BASE_URL, ISSUER, Registered, basic, register, settings_for
+from .conftest import MakeServer
+from .helpers import ISSUER, Registered, basic, pkce_pair, register
 
 CALLBACK = "https://web.test/cb"
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
 
 
 async def resolve_user(request: Request) -> User | None:
@@ -77,7 +68,7 @@ class Browser:
 
     async def code_for(self, client_id: str = "web", **params: str) -> tuple[str, str]:
         """Run authorize + consent; returns ``(code, verifier)``."""
-        verifier, challenge = pkce()
+        verifier, challenge = pkce_pair()
         query = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK, "state": "s1"}
         query |= {"code_challenge": challenge, "code_challenge_method": "S256", **params}
         page = await self.authorize(**query)
@@ -120,32 +111,18 @@ MakeBrowser = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_browser(store: Store) -> AsyncIterator[MakeBrowser]:
-    made: list[httpx.AsyncClient] = []
+def make_browser(make_server: MakeServer) -> MakeBrowser:
     registered = clients()
-    for r in registered:
-        await register_client(store, r.client)
 
-    async def factory(**options: Any) -> Browser:
-        renderer = options.pop("consent_renderer", None)
-        extra = {"consent_renderer": renderer} if renderer else {}
-        oauth = OAuthServer(
-            settings_for(**options),
-            store=store,
-            user_resolver=resolve_user,
-            scope_descriptions={"read": "Read your <data>"},
-            **extra,
-        )
-        app = Starlette(routes=[Mount("/oauth", app=oauth)])
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
-        made.append(http)
-        return Browser(http, oauth, {r.client_id: r for r in registered})
+    async def factory(**settings: Any) -> Browser:
+        renderer = settings.pop("consent_renderer", None)
+        options: dict[str, Any] = {"user_resolver": resolve_user, "scope_descriptions": {"read": "Read your <data>"}}
+        if renderer:
+            options["consent_renderer"] = renderer
+        server = await make_server(stored=registered, password_verifier=None, oauth_options=options, **settings)
+        return Browser(server.http, server.oauth, server.clients)
 
-    try:
-        yield factory
-    finally:
-        for http in made:
-            await http.aclose()
+    return factory
 
 
 @pytest.fixture
@@ -189,7 +166,7 @@ async def test_bad_client_or_redirect_uri_shows_a_page_and_never_redirects(
 
 
 async def test_missing_redirect_uri_uses_the_only_registered_one(browser: Browser) -> None:
-    verifier, challenge = pkce()
+    verifier, challenge = pkce_pair()
     page = await browser.authorize(
         response_type="code", client_id="web", code_challenge=challenge, code_challenge_method="S256"
     )
@@ -201,7 +178,7 @@ async def test_missing_redirect_uri_uses_the_only_registered_one(browser: Browse
 
 
 async def test_public_client_loopback_redirect_accepts_any_port(browser: Browser) -> None:
-    verifier, challenge = pkce()
+    verifier, challenge = pkce_pair()
     uri = "http://127.0.0.1:53123/native"
     page = await browser.authorize(
         response_type="code", client_id="spa", redirect_uri=uri, code_challenge=challenge, code_challenge_method="S256"
@@ -243,7 +220,7 @@ async def test_confidential_client_gets_no_loopback_port_leniency(make_browser: 
     ],
 )
 async def test_errors_redirect_with_state_and_iss(browser: Browser, params: dict[str, str | None], error: str) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     query: dict[str, str | None] = {"response_type": "code", "client_id": "web", "redirect_uri": CALLBACK}
     query |= {"state": "xyz", "code_challenge": challenge, "code_challenge_method": "S256"}
     query |= params
@@ -262,7 +239,7 @@ async def test_client_not_registered_for_the_code_grant_is_unauthorized(
         store, register("impl", grant_types=["implicit"], redirect_uris=[CALLBACK], scope="read").client
     )
     b = await make_browser()
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     response = await b.authorize(
         response_type="code", client_id="impl", redirect_uri=CALLBACK, code_challenge=challenge,
         code_challenge_method="S256", state="q",
@@ -303,7 +280,7 @@ async def test_plain_pkce_only_when_allowed(make_browser: MakeBrowser) -> None:
 
 async def test_no_user_redirects_to_login_with_next_back_to_the_same_request(browser: Browser) -> None:
     browser.user = None
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     query = {"response_type": "code", "client_id": "web", "redirect_uri": CALLBACK, "state": "st"}
     query |= {"code_challenge": challenge, "code_challenge_method": "S256", "scope": "read"}
     response = await browser.authorize(**query)
@@ -323,7 +300,7 @@ async def test_no_user_redirects_to_login_with_next_back_to_the_same_request(bro
 
 
 async def test_consent_page_shows_client_and_scopes_and_is_locked_down(browser: Browser) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     page = await browser.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, scope="read write",
         code_challenge=challenge, code_challenge_method="S256",
@@ -340,7 +317,7 @@ async def test_consent_page_shows_client_and_scopes_and_is_locked_down(browser: 
 
 
 async def test_deny_redirects_access_denied(browser: Browser) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     page = await browser.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, state="d",
         code_challenge=challenge, code_challenge_method="S256",
@@ -354,12 +331,12 @@ async def test_deny_redirects_access_denied(browser: Browser) -> None:
     [
         {"scope": "read write"},  # widened after the page was shown
         {"state": "other"},
-        {"code_challenge": pkce()[1]},
+        {"code_challenge": pkce_pair()[1]},
         {"csrf_token": "garbage"},
     ],
 )
 async def test_tampered_consent_form_is_refused(browser: Browser, tamper: dict[str, str]) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     page = await browser.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, scope="read", state="t",
         code_challenge=challenge, code_challenge_method="S256",
@@ -370,7 +347,7 @@ async def test_tampered_consent_form_is_refused(browser: Browser, tamper: dict[s
 
 
 async def test_consent_form_is_bound_to_the_user_and_single_use(browser: Browser) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     page = await browser.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, code_challenge=challenge,
         code_challenge_method="S256",
@@ -385,7 +362,7 @@ async def test_consent_form_is_bound_to_the_user_and_single_use(browser: Browser
 
 async def test_consent_form_expires(make_browser: MakeBrowser) -> None:
     b = await make_browser(consent_form_lifetime=1)
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     page = await b.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, code_challenge=challenge,
         code_challenge_method="S256",
@@ -395,7 +372,7 @@ async def test_consent_form_expires(make_browser: MakeBrowser) -> None:
 
 
 async def test_first_party_client_skips_consent(browser: Browser) -> None:
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     response = await browser.authorize(
         response_type="code", client_id="first", redirect_uri=CALLBACK, state="f",
         code_challenge=challenge, code_challenge_method="S256",
@@ -407,7 +384,7 @@ async def test_first_party_client_skips_consent(browser: Browser) -> None:
 async def test_remembered_consent_skips_the_page_for_covered_scopes(make_browser: MakeBrowser) -> None:
     b = await make_browser(consent_lifetime=60)
     await b.code_for(scope="read write")
-    _, challenge = pkce()
+    _, challenge = pkce_pair()
     again = await b.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, scope="read",
         code_challenge=challenge, code_challenge_method="S256",
@@ -430,7 +407,7 @@ async def test_consent_page_template_can_be_replaced(make_browser: MakeBrowser) 
         return f"<form>{fields}</form>"
 
     b = await make_browser(consent_renderer=render)
-    verifier, challenge = pkce()
+    verifier, challenge = pkce_pair()
     page = await b.authorize(
         response_type="code", client_id="web", redirect_uri=CALLBACK, code_challenge=challenge,
         code_challenge_method="S256",
