@@ -29,7 +29,10 @@ def valid_scope_token(token: str) -> bool:
 
 def check_redirect_uri(uri: str) -> str:
     """RFC 6749 section 3.1.2: absolute, no fragment. Custom schemes (native apps) need no host."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed IPv6 literal: "http://[::1/cb"
+        raise ClientError(f"redirect URI {uri!r} is not a valid URI") from None
     if not parts.scheme or not (parts.netloc or parts.scheme not in ("http", "https")):
         raise ClientError(f"redirect URI {uri!r} is not an absolute URI")
     if "#" in uri:

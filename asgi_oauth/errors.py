@@ -4,7 +4,7 @@
     ├── InvalidRequest              400
     │   ├── RequestTooLarge         413  (body over max_body_size)
     │   └── MethodNotAllowed        405  (with Allow)
-    ├── InvalidClient               401  (with WWW-Authenticate: Basic when Basic was tried)
+    ├── InvalidClient               401  (with WWW-Authenticate: Basic, as RFC 9110 requires of every 401)
     ├── InvalidGrant                400
     ├── UnauthorizedClient          400
     ├── UnsupportedGrantType        400
@@ -67,9 +67,8 @@ class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
 
-    def __init__(self, description: str = "client authentication failed", *, basic_realm: str | None = None) -> None:
-        headers = {"WWW-Authenticate": f'Basic realm="{basic_realm}"'} if basic_realm is not None else None
-        super().__init__(description, headers=headers)
+    def __init__(self, description: str, *, realm: str) -> None:
+        super().__init__(description, headers={"WWW-Authenticate": f'Basic realm="{realm}"'})
 
 
 class InvalidGrant(OAuthError):

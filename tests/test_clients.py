@@ -227,3 +227,8 @@ def test_duplicate_declared_ids_are_refused() -> None:
     again, _ = new_client(name="Other", client_id="web", redirect_uris=[REDIRECT])
     with pytest.raises(ClientError, match="'web' is declared twice"):
         declared_clients([web, again])
+
+
+def test_unparsable_redirect_uri_is_a_client_error() -> None:
+    with pytest.raises(ClientError, match="not a valid URI"):
+        new_client(name="x", grant_types=["authorization_code"], redirect_uris=["http://[::1/cb"])

@@ -38,7 +38,7 @@ def credentials(authorization: str | None, params: Params, realm: str) -> Creden
             raise InvalidRequest("client_id in the body does not match HTTP Basic")
         return Credentials("client_secret_basic", client_id, secret)
     if body_id is None:
-        raise InvalidClient("client authentication is required", basic_realm=realm)
+        raise InvalidClient("client authentication is required", realm=realm)
     if body_secret is not None:
         return Credentials("client_secret_post", body_id, body_secret)
     return Credentials("none", body_id, None)
@@ -48,10 +48,10 @@ def _decode_basic(encoded: str, realm: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidClient("malformed HTTP Basic credentials", basic_realm=realm) from None
+        raise InvalidClient("malformed HTTP Basic credentials", realm=realm) from None
     raw_id, sep, raw_secret = decoded.partition(":")
     if not sep or not raw_id:
-        raise InvalidClient("malformed HTTP Basic credentials", basic_realm=realm)
+        raise InvalidClient("malformed HTTP Basic credentials", realm=realm)
     # RFC 6749 section 2.3.1: both parts are form-url-encoded before base64.
     return unquote_plus(raw_id), unquote_plus(raw_secret)
 
@@ -75,14 +75,13 @@ CHECKS: dict[AuthMethod, Callable[[Client, Credentials], bool]] = {
 
 
 async def authenticate(ctx: Context, request: Incoming) -> Client:
-    """The authenticated client, or :class:`InvalidClient` (with a Basic challenge when Basic was tried).
+    """The authenticated client, or :class:`InvalidClient` (401 with a Basic challenge, whatever was tried).
 
     Failures count towards the rate limit per client id and sender; a secret a person chose is
     checked against the limit before it is verified, so a blocked sender cannot keep guessing.
     """
     realm = ctx.settings.realm
     creds = credentials(request.authorization, request.params, realm)
-    challenge = realm if creds.method == "client_secret_basic" else None
     client = await ctx.clients.get(creds.client_id)
     limit_keys = Limiter.keys(client_id=creds.client_id, peer=request.peer)
     if client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash):
@@ -94,5 +93,5 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
         crypto.verify_secret(creds.secret, _DUMMY_HASH)
     if client is None or not ok:
         await ctx.limiter.failed(limit_keys)
-        raise InvalidClient("client authentication failed", basic_realm=challenge)
+        raise InvalidClient("client authentication failed", realm=realm)
     return client

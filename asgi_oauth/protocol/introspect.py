@@ -91,7 +91,7 @@ async def introspect(ctx: Context, request: Incoming) -> dict[str, Any]:
     client = await authenticate(ctx, request)
     params = request.params
     if client.public:
-        raise InvalidClient("public clients may not introspect tokens")
+        raise InvalidClient("public clients may not introspect tokens", realm=ctx.settings.realm)
     token = params.require("token")
     found = await find_token(ctx.store, token, ctx.clock(), params.get("token_type_hint"))
     if found is None or not may_see(client, found):

@@ -47,7 +47,7 @@ class AuthorizationEndpoint:
         try:
             return await self._flow(request)
         except OAuthError as error:  # malformed query or form: nothing trustworthy to redirect to
-            return self._error_page(error.description or error.error, error.status_code)
+            return self._error_page(error.description or error.error, error.status_code, error.headers())
         except StoreUnavailable as exc:
             logger.warning("store unavailable during authorization: %s", exc)
             return self._error_page("The service is temporarily unavailable. Try again in a moment.", 503)
@@ -108,5 +108,5 @@ class AuthorizationEndpoint:
         view = ConsentView(req.client.name, req.client.client_id, user, lines, request.url.path, hidden)
         return HTMLResponse(self.consent_renderer(view), 200, headers=PAGE_HEADERS)
 
-    def _error_page(self, message: str, status: int) -> Response:
-        return HTMLResponse(self.error_renderer(message), status, headers=PAGE_HEADERS)
+    def _error_page(self, message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+        return HTMLResponse(self.error_renderer(message), status, headers={**PAGE_HEADERS, **(headers or {})})

@@ -21,12 +21,10 @@ AWKWARD_ID = "svc+a%2B&=/~!"
 AWKWARD_SECRET = "p:a ss+w%rd/&=?é"
 
 
-def assert_invalid_client(response: httpx.Response, *, challenge: str | None) -> None:
+def assert_invalid_client(response: httpx.Response, *, challenge: str = "asgi_oauth") -> None:
+    """401 ``invalid_client`` with a Basic challenge, whichever method was tried (RFC 9110 section 15.5.2)."""
     assert_error(response, "invalid_client", 401)
-    if challenge is None:
-        assert "www-authenticate" not in response.headers
-    else:
-        assert response.headers["www-authenticate"] == f'Basic realm="{challenge}"'
+    assert response.headers["www-authenticate"] == f'Basic realm="{challenge}"'
 
 
 async def post(server: Server, path: str, *, headers: dict[str, str] | None = None, **params: str) -> httpx.Response:
@@ -60,7 +58,7 @@ async def test_public_clients_may_not_introspect(server: Server) -> None:
 
     response = await server.http.post(INTROSPECT, data={"client_id": "public", "token": tokens["access_token"]})
 
-    assert_invalid_client(response, challenge=None)
+    assert_invalid_client(response)
     assert tokens["access_token"] not in response.text
 
 
@@ -83,7 +81,7 @@ async def test_basic_credentials_are_form_url_decoded(make_server: MakeServer) -
 
     # Unencoded, '+' would read as a space and '%2B' as '+': not the registered credentials.
     raw = basic(AWKWARD_ID, AWKWARD_SECRET, encode=False)
-    assert_invalid_client(await post(server, TOKEN, headers={"Authorization": raw}), challenge="asgi_oauth")
+    assert_invalid_client(await post(server, TOKEN, headers={"Authorization": raw}))
 
 
 async def test_awkward_credentials_in_the_body(make_server: MakeServer) -> None:
@@ -97,8 +95,7 @@ async def test_awkward_credentials_in_the_body(make_server: MakeServer) -> None:
 
     ok(await post(server, TOKEN, client_id=AWKWARD_ID, client_secret=AWKWARD_SECRET))
     assert_invalid_client(
-        await post(server, TOKEN, client_id=AWKWARD_ID, client_secret=AWKWARD_SECRET.replace("+", " ")),
-        challenge=None,
+        await post(server, TOKEN, client_id=AWKWARD_ID, client_secret=AWKWARD_SECRET.replace("+", " "))
     )
 
 
@@ -110,7 +107,7 @@ async def test_wrong_secret_with_basic_gets_a_basic_challenge(server: Server, pa
     secret = server.clients["m2m"].secret or ""
     for client_id, attempt in [("m2m", secret[:-1]), ("m2m", secret + "x"), ("m2m", ""), ("nobody", secret)]:
         response = await post(server, path, headers={"Authorization": basic(client_id, attempt)})
-        assert_invalid_client(response, challenge="asgi_oauth")
+        assert_invalid_client(response)
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
@@ -118,13 +115,13 @@ async def test_wrong_secret_in_the_body_is_401_without_a_basic_challenge(server:
     secret = server.clients["m2m-post"].secret or ""
     for client_id, attempt in [("m2m-post", secret[:-1]), ("m2m-post", secret.upper()), ("nobody", secret)]:
         response = await post(server, path, client_id=client_id, client_secret=attempt)
-        assert_invalid_client(response, challenge=None)
+        assert_invalid_client(response)
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
 async def test_no_client_authentication_at_all(server: Server, path: str) -> None:
     # RFC 6749 section 5.2 leaves the challenge to the server; this one invites Basic.
-    assert_invalid_client(await post(server, path), challenge="asgi_oauth")
+    assert_invalid_client(await post(server, path))
 
 
 async def test_realm_comes_from_settings(make_server: MakeServer) -> None:
@@ -138,23 +135,23 @@ async def test_realm_comes_from_settings(make_server: MakeServer) -> None:
 async def test_method_must_match_the_registration(server: Server) -> None:
     # m2m registered client_secret_basic: the right secret in the body is refused.
     response = await server.post(TOKEN, {"grant_type": "client_credentials"}, client="m2m", method="client_secret_post")
-    assert_invalid_client(response, challenge=None)
+    assert_invalid_client(response)
     # m2m-post registered client_secret_post: the right secret through Basic is refused, with a challenge.
     response = await server.post(
         TOKEN, {"grant_type": "client_credentials"}, client="m2m-post", method="client_secret_basic"
     )
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
     # A confidential client cannot skip its secret by claiming to be public.
     response = await server.post(TOKEN, {"grant_type": "client_credentials"}, client="m2m", method="none")
-    assert_invalid_client(response, challenge=None)
+    assert_invalid_client(response)
 
 
 async def test_public_client_cannot_present_a_secret(server: Server) -> None:
     form = {"grant_type": "password", "username": "alice", "password": "wonderland"}
     response = await server.http.post(TOKEN, data={**form, "client_id": "public", "client_secret": "anything"})
-    assert_invalid_client(response, challenge=None)
+    assert_invalid_client(response)
     response = await server.http.post(TOKEN, data=form, headers={"Authorization": basic("public", "")})
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
@@ -196,14 +193,14 @@ async def test_basic_with_a_different_client_id_in_the_body_is_invalid_request(s
 async def test_malformed_basic_credentials_are_invalid_client(server: Server, header: str) -> None:
     response = await post(server, TOKEN, headers={"Authorization": header})
 
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
 
 
 async def test_basic_header_with_non_ascii_bytes(server: Server) -> None:
     headers = [(b"Authorization", b"Basic \xff\xfe\xe9==")]
     response = await server.http.post(TOKEN, data=REQUESTS[TOKEN], headers=headers)
 
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
 
 
 async def test_other_authorization_schemes_do_not_authenticate_a_client(server: Server) -> None:
@@ -211,7 +208,7 @@ async def test_other_authorization_schemes_do_not_authenticate_a_client(server: 
 
     response = await post(server, INTROSPECT, headers={"Authorization": f"Bearer {tokens['access_token']}"})
 
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
 
 
 async def test_credentials_in_the_query_string_are_ignored(server: Server) -> None:
@@ -221,7 +218,7 @@ async def test_credentials_in_the_query_string_are_ignored(server: Server) -> No
 
     response = await server.http.post(TOKEN, params=query, data=REQUESTS[TOKEN])
 
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)
 
 
 async def test_clients_declared_in_code_authenticate_without_the_store(make_server: MakeServer) -> None:
@@ -229,10 +226,7 @@ async def test_clients_declared_in_code_authenticate_without_the_store(make_serv
     server = await make_server(stored=[], declared=[in_code])
 
     ok(await post(server, TOKEN, headers={"Authorization": basic("in-code", "chosen by a human")}))
-    assert_invalid_client(
-        await post(server, TOKEN, headers={"Authorization": basic("in-code", "chosen by a robot")}),
-        challenge="asgi_oauth",
-    )
+    assert_invalid_client(await post(server, TOKEN, headers={"Authorization": basic("in-code", "chosen by a robot")}))
     assert await server.oauth.store.get_client("in-code") is None
 
 
@@ -244,4 +238,4 @@ async def test_declared_clients_take_precedence_over_the_store(make_server: Make
     headers = {"Authorization": basic("dup", declared.secret or "")}
     assert (await post(server, TOKEN, headers=headers)).json()["scope"] == "declared"
     response = await post(server, TOKEN, headers={"Authorization": basic("dup", stored.secret or "")})
-    assert_invalid_client(response, challenge="asgi_oauth")
+    assert_invalid_client(response)

@@ -1,0 +1,287 @@
+"""The properties every answer must have, whatever was sent. Each takes the response and what was sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from ..web.helpers import Registered
+from .harness import BASE_URL, LOGIN_URL, USER_HEADER
+
+# RFC 6749 section 5.2, plus RFC 7009 section 2.2.1; temporarily_unavailable answers 429 (and 503).
+FORM_ERRORS = {
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "unsupported_token_type",
+    "temporarily_unavailable",
+}
+# RFC 6749 section 4.1.2.1 (and 4.2.2.1 for the implicit grant).
+AUTHORIZE_ERRORS = {
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+}
+# RFC 6750 section 3.1; "unauthorized" is the documented body when no token was sent (the challenge then
+# carries no error code, as RFC 6750 section 3.1 asks).
+BEARER_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
+DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5B\x5D-\x7E]*")
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+PAGE_STATUSES = {200, 400, 405, 413}
+Headers = list[tuple[bytes, bytes]]
+
+
+def header_values(headers: Headers, name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in headers if key.lower() == name]
+
+
+def first_header(headers: Headers, name: bytes) -> str | None:
+    values = header_values(headers, name)
+    return values[0] if values else None
+
+
+def no_server_error(response: httpx.Response) -> None:
+    assert response.status_code < 500, f"{response.status_code}: {response.text[:800]}"
+    assert "Traceback" not in response.text
+    assert 'File "' not in response.text
+
+
+def rfc_error(response: httpx.Response, allowed: set[str]) -> dict[str, Any]:
+    """A JSON error object: ``error`` from ``allowed``, and a description in the RFC 6749 character set."""
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert isinstance(body, dict), body
+    assert body.get("error") in allowed, body
+    assert set(body) <= {"error", "error_description", "error_uri", "scope"}, body
+    description = body.get("error_description")
+    if description is not None:
+        assert isinstance(description, str) and DESCRIPTION.fullmatch(description), body
+    return body
+
+
+def form_endpoint(response: httpx.Response, endpoint: str, method: str, headers: Headers) -> None:
+    """/token, /introspect and /revoke: a success of the right shape or an RFC 6749 section 5.2 error."""
+    no_server_error(response)
+    status = response.status_code
+    assert status in {200, 400, 401, 405, 413, 429}, (status, response.text[:300])
+    if status == 405:
+        assert method != "POST"
+        assert response.headers["allow"] == "POST"
+    if method == "HEAD":
+        assert response.content == b""
+        return
+    if status == 200:
+        assert method == "POST"
+        SUCCESS[endpoint](response)
+        return
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    body = rfc_error(response, FORM_ERRORS)
+    error = body["error"]
+    if status == 401:
+        assert error == "invalid_client", body
+        authorization = first_header(headers, b"authorization")
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            # RFC 6749 section 5.2: Basic was tried, so the answer challenges for Basic.
+            assert response.headers["www-authenticate"].startswith('Basic realm="'), response.headers
+    elif status == 429:
+        assert error == "temporarily_unavailable", body
+        assert int(response.headers["retry-after"]) >= 1
+    elif status in (405, 413):
+        assert error == "invalid_request", body
+    else:
+        assert error not in ("invalid_client", "temporarily_unavailable"), body
+
+
+def token_success(response: httpx.Response) -> None:
+    body = response.json()
+    assert isinstance(body["access_token"], str) and body["access_token"]
+    assert body["token_type"] == "Bearer"
+    assert isinstance(body["expires_in"], int) and body["expires_in"] > 0
+    assert all(SCOPE_TOKEN.fullmatch(s) for s in body["scope"].split()), body
+    assert ("refresh_token" in body) == ("refresh_token_expires_in" in body)
+    assert response.headers["cache-control"] == "no-store"
+
+
+def introspect_success(response: httpx.Response) -> None:
+    body = response.json()
+    assert isinstance(body["active"], bool), body
+    if not body["active"]:
+        assert body == {"active": False}
+        return
+    assert body["token_type"] in ("Bearer", "refresh_token")
+    assert set(body) <= {"active", "scope", "client_id", "sub", "username", "token_type", "exp", "iat", "iss"}
+
+
+def revoke_success(response: httpx.Response) -> None:
+    assert response.content == b""
+
+
+SUCCESS = {"token": token_success, "introspect": introspect_success, "revoke": revoke_success}
+
+
+# -- /authorize --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An /authorize request whose parameters are known exactly (each name once, no NUL)."""
+
+    params: Mapping[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.params.get(name) or None
+
+
+def _loopback_parts(uri: str) -> tuple[str | None, str, str] | None:
+    """(host, path, query) of an http loopback IP literal URI without userinfo or fragment, else ``None``."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return None
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or "@" in parts.netloc:
+        return None
+    if parts.fragment:
+        return None
+    return parts.hostname, parts.path, parts.query
+
+
+def trusted_redirect(client: Registered | None, given: str | None) -> str | None:
+    """The redirect URI the RFCs allow for ``given`` (exact match, or any loopback port for public clients)."""
+    if client is None:
+        return None
+    uris = client.client.redirect_uris
+    if given is None:
+        return uris[0] if len(uris) == 1 else None
+    if given in uris:
+        return given
+    loop = _loopback_parts(given)
+    if client.client.public and loop is not None and any(_loopback_parts(u) == loop for u in uris):
+        return given
+    return None
+
+
+def _response_params(location: str, registered: Iterable[str]) -> dict[str, str] | None:
+    """The parameters the server added to one of ``registered`` to make ``location``; ``None`` if none fits."""
+    for uri in registered:
+        for joiner in ("&" if "?" in uri else "?", "#"):
+            if location.startswith(uri + joiner):
+                return dict(parse_qsl(location[len(uri) + 1 :], keep_blank_values=True))
+        loop, here = _loopback_parts(uri), urlsplit(location)
+        if loop is not None and here.scheme == "http" and (here.hostname, here.path) == loop[:2]:
+            added = here.query[len(loop[2]) :].lstrip("&") if here.query.startswith(loop[2]) else None
+            if added is not None and "@" not in here.netloc:
+                return dict(parse_qsl(added or here.fragment, keep_blank_values=True))
+    return None
+
+
+def authorize(
+    response: httpx.Response,
+    *,
+    mount: str,
+    method: str,
+    headers: Headers,
+    clients: Mapping[str, Registered],
+    sent: Sent | None,
+) -> None:
+    """/authorize: an HTML page (400 before the redirect URI is trusted) or a redirect to a registered URI."""
+    no_server_error(response)
+    status = response.status_code
+    allowed = {"GET": {200, 302, 400}, "POST": {200, 302, 303, 400, 413}}.get(method, {405})
+    assert status in allowed, (method, status, response.text[:300])
+    if status in PAGE_STATUSES:
+        assert "location" not in response.headers
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        if method != "HEAD":
+            assert response.headers["content-type"].startswith("text/html"), response.headers
+    client = clients.get(sent.get("client_id") or "") if sent is not None else None
+    trusted = trusted_redirect(client, sent.get("redirect_uri")) if sent is not None else None
+    if sent is not None and method == "GET" and trusted is None:
+        # RFC 6749 section 4.1.2.1 and SPEC: unknown client or unregistered URI -> a page, never a redirect.
+        assert status == 400, (status, response.headers.get("location"))
+    if sent is not None and method == "GET" and trusted is not None:
+        # Once the redirect URI is trusted, errors go back to the client.
+        assert status in (200, 302), (status, response.text[:300])
+    if status not in (302, 303):
+        return
+    location = response.headers["location"]
+    user = first_header(headers, USER_HEADER.encode())
+    if location.startswith(LOGIN_URL + "?"):
+        assert not user, location
+        (next_url,) = [v for k, v in parse_qsl(urlsplit(location).query) if k == "next"]
+        assert next_url.startswith(f"{mount}/authorize?"), location
+        return
+    registered = [trusted] if trusted is not None else [u for c in clients.values() for u in c.client.redirect_uris]
+    added = _response_params(location, registered)
+    assert added is not None, f"redirect to an unregistered URI: {location}"
+    assert added.get("iss") == BASE_URL + mount, location
+    if "error" in added:
+        assert added["error"] in AUTHORIZE_ERRORS, location
+        assert DESCRIPTION.fullmatch(added.get("error_description", "")), location
+    else:
+        assert "code" in added or "access_token" in added, location
+    if sent is not None:
+        assert added.get("state") == sent.get("state"), (location, sent.get("state"))
+
+
+# -- the bearer middleware ---------------------------------------------------------------------------
+
+
+def presented_token(headers: Headers, query: bytes) -> str | None:
+    """What RFC 6750 says was presented: the first Authorization header if any, else ``access_token``."""
+    authorization = first_header(headers, b"authorization")
+    if authorization is not None:
+        scheme, _, credentials = authorization.partition(" ")
+        return credentials.strip() if scheme.lower() == "bearer" else None
+    for pair in query.split(b"&"):
+        if pair.startswith(b"access_token="):
+            return pair[len(b"access_token=") :].decode("latin-1")
+    return None
+
+
+def bearer(response: httpx.Response, *, method: str, headers: Headers, query: bytes, live: Mapping[str, str]) -> None:
+    """RFC 6750: 200 only for a live token; otherwise 400/401/403 JSON with the matching challenge."""
+    no_server_error(response)
+    status = response.status_code
+    assert status in {200, 400, 401, 403}, (status, response.text[:300])
+    presented = presented_token(headers, query)
+    live_tokens = set(live.values())
+    if status == 200:
+        assert presented in live_tokens, presented
+        if method != "HEAD":
+            body = response.json()
+            assert "client_id" in body or body == {"ok": True}, body
+        return
+    if presented in live_tokens:
+        assert status == 403, (status, response.text)
+    assert response.headers["cache-control"] == "no-store"
+    challenge = response.headers.get("www-authenticate", "")
+    if method == "HEAD":
+        assert status != 401 or challenge.startswith('Bearer realm="'), challenge
+        return
+    body = rfc_error(response, BEARER_ERRORS | {"unauthorized"})
+    if status == 401:
+        assert challenge.startswith('Bearer realm="'), challenge
+        if presented is None:
+            assert body["error"] == "unauthorized" and "error=" not in challenge, (body, challenge)
+        else:
+            assert body["error"] == "invalid_token" and 'error="invalid_token"' in challenge, (body, challenge)
+    elif status == 403:
+        assert body["error"] == "insufficient_scope" and 'error="insufficient_scope"' in challenge
+    else:
+        assert body["error"] == "invalid_request", body
+        assert presented is not None

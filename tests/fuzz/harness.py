@@ -1,0 +1,279 @@
+"""The application under fuzz, built the way a host builds it, and the figures the suite reports.
+
+One store (memory or a real Redis, per test) serves two ``OAuthServer`` mounts and a protected API:
+
+* ``/oauth``: the defaults plus the password grant, with the failed-attempt limit off so fuzzing reaches
+  the grants instead of hitting 429 after ten misses;
+* ``/alt``: every optional feature on (implicit grant, plain PKCE, PKCE optional for confidential
+  clients, remembered consent) and the limit on;
+* ``/api/...``: routes behind ``BearerTokenMiddleware`` (local validation), query tokens allowed.
+
+Requests go through ``httpx.ASGITransport`` into the real app. The one helper in front of it,
+:func:`raw_query`, lets a test put bytes in the query string that httpx refuses to encode (a real
+server hands them to the app as they came).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+from hypothesis import event
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from asgi_oauth import OAuthServer, Store, User, register_client
+from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect, requires_scopes
+
+from ..web.helpers import Registered, basic, register, settings_for, verify_password
+
+BASE_URL = "https://auth.example.test"
+CALLBACK = "https://web.test/cb"
+CALLBACK_2 = "https://web.test/other?tenant=1"
+LOOPBACK = "http://127.0.0.1/native"
+LOGIN_URL = "/login"
+USER_HEADER = "x-test-user"
+RAW_QUERY_HEADER = b"x-fuzz-raw-query"
+#: httpx refuses longer URLs; longer queries go in raw, as a server would pass them on.
+MAX_URL = 60_000
+
+#: mount -> settings overrides (issuer is the mount's URL)
+MOUNTS: dict[str, dict[str, Any]] = {
+    "/oauth": {"enable_password_grant": True, "rate_limit_failures": 0},
+    "/alt": {
+        "enable_password_grant": True,
+        "enable_implicit_grant": True,
+        "allow_plain_pkce": True,
+        "require_pkce": False,
+        "consent_lifetime": 300,
+        "rate_limit_failures": 5,
+    },
+}
+FORM_ENDPOINTS = ("token", "introspect", "revoke")
+#: Listed and made-up methods the tests send (httpx upper-cases whatever it is given).
+METHODS = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "TRACE",
+    "PROPFIND",
+    "CONNECT",
+    "FOO",
+    "M-SEARCH",
+]
+
+#: Figures for the terminal summary: examples Hypothesis ran and requests sent, per test id.
+EXAMPLES: Counter[str] = Counter()
+REQUESTS: Counter[str] = Counter()
+
+
+def fuzz_clients() -> list[Registered]:
+    return [
+        register("m2m", grant_types=["client_credentials"], scope="read write admin:users /accounts.read"),
+        register(
+            "m2m-post",
+            grant_types=["client_credentials"],
+            scope="read write",
+            token_endpoint_auth_method="client_secret_post",
+        ),
+        register("app", grant_types=["password", "refresh_token"], scope="read write email"),
+        register(
+            "public",
+            public=True,
+            grant_types=["authorization_code", "password", "refresh_token"],
+            redirect_uris=[CALLBACK, LOOPBACK],
+            scope="read write",
+        ),
+        register(
+            "web",
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[CALLBACK, CALLBACK_2],
+            scope="read write",
+        ),
+        register("both", grant_types=["authorization_code", "implicit"], redirect_uris=[CALLBACK], scope="read"),
+        register("first", first_party=True, grant_types=["authorization_code"], redirect_uris=[CALLBACK], scope="read"),
+        register("rs", grant_types=[], introspect_any=True),
+    ]
+
+
+async def resolve_user(request: Request) -> User | None:
+    """The host's sign-in: a header names the user (any bytes, decoded as Latin-1 like every header)."""
+    name = request.headers.get(USER_HEADER)
+    return User(f"u-{name}", name) if name else None
+
+
+async def me(request: Request) -> JSONResponse:
+    token = request.state.token
+    return JSONResponse({"sub": token.sub, "client_id": token.client_id, "scopes": sorted(request.state.scopes)})
+
+
+@requires_scopes("write")
+async def scoped(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+def raw_query(app: ASGIApp) -> ASGIApp:
+    """Replace the query string with the hex-encoded bytes of ``x-fuzz-raw-query`` when that header is sent."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == RAW_QUERY_HEADER:
+                    scope = {**scope, "query_string": bytes.fromhex(value.decode("ascii"))}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def build_app(store: Store) -> Starlette:
+    mounts = [
+        Mount(
+            path,
+            app=OAuthServer(
+                settings_for(issuer=BASE_URL + path, login_url=LOGIN_URL, **overrides),
+                store=store,
+                user_resolver=resolve_user,
+                password_verifier=verify_password,
+            ),
+        )
+        for path, overrides in MOUNTS.items()
+    ]
+    bearer = Middleware(
+        BearerTokenMiddleware,
+        validator=LocalValidator(store),
+        rules=[protect("/api/admin", "admin:users"), protect("/api", "read")],
+        allow_query_token=True,
+    )
+    # Every method reaches the endpoints, so what answers is the middleware, not the router's 405.
+    routes = [
+        *mounts,
+        Route("/api/me", me, methods=METHODS),
+        Route("/api/admin/me", me, methods=METHODS),
+        Route("/open/scoped", scoped, methods=METHODS),
+    ]
+    return Starlette(routes=routes, middleware=[bearer])
+
+
+def pkce_pair(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+@dataclass
+class Fuzz:
+    """The app under test, its clients, a few real credentials to mutate, and the figures for this test."""
+
+    http: httpx.AsyncClient
+    clients: dict[str, Registered]
+    test_id: str
+    #: name -> a real token or code issued at set-up (some get used up by the fuzzing, which is fine)
+    live: dict[str, str] = field(default_factory=dict)
+
+    def example(self) -> None:
+        EXAMPLES[self.test_id] += 1
+
+    def secret(self, client_id: str) -> str:
+        return self.clients[client_id].secret or ""
+
+    def basic(self, client_id: str) -> str:
+        return basic(client_id, self.secret(client_id))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes | None = None,
+        params: list[tuple[str, str]] | None = None,
+        query: bytes | None = None,
+    ) -> httpx.Response:
+        """One request exactly as given: headers are raw (duplicates kept), ``query`` is raw bytes."""
+        REQUESTS[self.test_id] += 1
+        all_headers = list(headers or [])
+        if params is not None and len(encoded := urlencode(params)) > MAX_URL:
+            params, query = None, encoded.encode("ascii")
+        if query is not None:
+            all_headers.append((RAW_QUERY_HEADER, query.hex().encode()))
+        url = httpx.URL(BASE_URL + path, params=params) if params is not None else httpx.URL(BASE_URL + path)
+        request = httpx.Request(method, url, headers=all_headers, content=body)
+        response = await self.http.send(request)
+        # Shown by ``pytest --hypothesis-show-statistics``: which answers the examples reached.
+        event(f"{path.rsplit('/', 1)[-1]} {response.status_code}")
+        return response
+
+    async def issue_live_credentials(self) -> None:
+        """Real tokens and a code, so the fuzzing can send them, spend them and mutate them."""
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        m2m = await self.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={**form, "authorization": self.basic("m2m")},
+        )
+        self.live["m2m_access"] = m2m.json()["access_token"]
+        app = await self.password_tokens()
+        self.live["app_access"] = app["access_token"]
+        self.live["app_refresh"] = app["refresh_token"]
+        verifier = "v" * 43
+        self.live["verifier"] = verifier
+        self.live["code"] = await self.code("web", verifier)
+
+    async def password_tokens(self) -> dict[str, Any]:
+        response = await self.http.post(
+            "/oauth/token",
+            data={"grant_type": "password", "username": "alice", "password": "wonderland"},
+            headers={"authorization": self.basic("app")},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def refresh_token(self) -> str:
+        token: str = (await self.password_tokens())["refresh_token"]
+        return token
+
+    async def code(self, client_id: str, verifier: str, mount: str = "/oauth") -> str:
+        query = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": CALLBACK,
+            "code_challenge": pkce_pair(verifier),
+            "code_challenge_method": "S256",
+        }
+        page = await self.http.get(f"{mount}/authorize", params=query, headers={USER_HEADER: "alice"})
+        assert page.status_code == 200, page.text
+        fields = consent_fields(page.text)
+        done = await self.http.post(
+            f"{mount}/authorize", data={**fields, "decision": "allow"}, headers={USER_HEADER: "alice"}
+        )
+        assert done.status_code == 303, done.text
+        return dict(parse_qsl(urlsplit(done.headers["location"]).query))["code"]
+
+
+def consent_fields(page: str) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
+
+
+async def make_fuzz(store: Store, test_id: str) -> tuple[Fuzz, httpx.AsyncClient]:
+    clients = fuzz_clients()
+    for client in clients:
+        await register_client(store, client.client)
+    app = build_app(store)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=raw_query(app)), base_url=BASE_URL)
+    fuzz = Fuzz(http, {c.client_id: c for c in clients}, test_id)
+    await fuzz.issue_live_credentials()
+    return fuzz, http
