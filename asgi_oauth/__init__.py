@@ -6,6 +6,12 @@ from .clients import ClientError as ClientError
 from .clients import new_client as new_client
 from .clients import register_client as register_client
 from .errors import OAuthError as OAuthError
+from .middleware import BearerAuthBackend as BearerAuthBackend
+from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
+from .middleware import LocalValidator as LocalValidator
+from .middleware import Rule as Rule
+from .middleware import protect as protect
+from .middleware import requires_scopes as requires_scopes
 from .models import Client as Client
 from .models import User as User
 from .settings import OAuthSettings as OAuthSettings
@@ -15,21 +21,29 @@ from .store import MemoryStore as MemoryStore
 from .store import RedisStore as RedisStore
 from .store import Store as Store
 from .store import StoreUnavailable as StoreUnavailable
+from .store import store_from_settings as store_from_settings
 from .web.app import OAuthServer as OAuthServer
 
 __all__ = [
+    "BearerAuthBackend",
+    "BearerTokenMiddleware",
     "Client",
     "ClientError",
+    "LocalValidator",
     "MemoryStore",
     "OAuthError",
     "OAuthServer",
     "OAuthSettings",
     "RedisStore",
+    "Rule",
     "SettingsError",
     "Store",
     "StoreUnavailable",
     "User",
     "load_settings",
     "new_client",
+    "protect",
     "register_client",
+    "requires_scopes",
+    "store_from_settings",
 ]
