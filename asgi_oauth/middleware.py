@@ -174,24 +174,33 @@ class Denial:
 MISSING = Denial(401)
 INVALID = Denial(401, "invalid_token", "the access token is invalid, expired or revoked")
 MALFORMED = Denial(400, "invalid_request", "malformed Authorization header")
+TWO_METHODS = Denial(400, "invalid_request", "send the access token one way only, not in the header and the query")
 UNAVAILABLE = Denial(503, "temporarily_unavailable", "token validation is temporarily unavailable")
 
 
 def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | None:
-    """The presented token, ``None`` when there is none, or a :class:`Denial` for a malformed header."""
+    """The presented token, ``None`` when there is none, or a :class:`Denial` for a malformed one.
+
+    RFC 6750 section 2: a client must not send the token in more than one way, so a header token next
+    to a query token (when query tokens are allowed at all) is refused as ``invalid_request``.
+    """
+    from_header: str | Denial | None = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer":
-                return None
-            credentials = credentials.strip()
-            return credentials if _B64TOKEN.fullmatch(credentials) else MALFORMED
-    if allow_query:
-        for pair in scope.get("query_string", b"").split(b"&"):
-            if pair.startswith(b"access_token="):
-                value = pair[len(b"access_token=") :].decode("latin-1")
-                return value if _B64TOKEN.fullmatch(value) else MALFORMED
-    return None
+            if scheme.lower() == "bearer":
+                credentials = credentials.strip()
+                from_header = credentials if _B64TOKEN.fullmatch(credentials) else MALFORMED
+            break
+    if not allow_query:
+        return from_header
+    for pair in scope.get("query_string", b"").split(b"&"):
+        if pair.startswith(b"access_token="):
+            if from_header is not None:
+                return TWO_METHODS
+            value = pair[len(b"access_token=") :].decode("latin-1")
+            return value if _B64TOKEN.fullmatch(value) else MALFORMED
+    return from_header
 
 
 class _Bearer:

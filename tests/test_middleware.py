@@ -368,8 +368,9 @@ async def test_query_string_token_when_allowed(store: Store) -> None:
         assert_invalid(await host.http.get("/api/whoami", params={"access_token": "junk"}))
         bad = await host.http.get("/api/whoami", params={"access_token": "tok@en"})
         assert bad.status_code == 400
-        # the header still wins when both are present
-        assert (await host.get("/api/whoami", token, params={"access_token": "junk"})).status_code == 200
+        # RFC 6750 section 2: one method per request, so header and query together are refused
+        both = await host.get("/api/whoami", token, params={"access_token": token})
+        assert both.status_code == 400 and both.json()["error"] == "invalid_request"
 
 
 # -- the store cannot be reached ------------------------------------------------------------------

@@ -242,15 +242,25 @@ def authorize(
 
 
 def presented_token(headers: Headers, query: bytes) -> str | None:
-    """What RFC 6750 says was presented: the first Authorization header if any, else ``access_token``."""
+    """What RFC 6750 says was presented: a Bearer Authorization header if any, else ``access_token``.
+
+    (Both at once is refused with 400, which the caller's status checks cover.)"""
     authorization = first_header(headers, b"authorization")
     if authorization is not None:
         scheme, _, credentials = authorization.partition(" ")
-        return credentials.strip() if scheme.lower() == "bearer" else None
+        if scheme.lower() == "bearer":
+            return credentials.strip()
     for pair in query.split(b"&"):
         if pair.startswith(b"access_token="):
             return pair[len(b"access_token=") :].decode("latin-1")
     return None
+
+
+def presented_twice(headers: Headers, query: bytes) -> bool:
+    """A Bearer header and an ``access_token`` query parameter at once (RFC 6750 section 2 forbids it)."""
+    authorization = first_header(headers, b"authorization")
+    in_header = authorization is not None and authorization.partition(" ")[0].lower() == "bearer"
+    return in_header and any(pair.startswith(b"access_token=") for pair in query.split(b"&"))
 
 
 def bearer(response: httpx.Response, *, method: str, headers: Headers, query: bytes, live: Mapping[str, str]) -> None:
@@ -258,6 +268,9 @@ def bearer(response: httpx.Response, *, method: str, headers: Headers, query: by
     no_server_error(response)
     status = response.status_code
     assert status in {200, 400, 401, 403}, (status, response.text[:300])
+    if presented_twice(headers, query):
+        assert status == 400, (status, response.text[:300])
+        return
     presented = presented_token(headers, query)
     live_tokens = set(live.values())
     if status == 200:
