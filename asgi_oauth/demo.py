@@ -38,7 +38,7 @@ from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
-from .web.http import ClientGone, read_form
+from .web.http import ClientGone, peer, read_form
 
 #: Where the demo mounts the server; the default issuer ends with it.
 MOUNT_PATH = "/oauth"
@@ -313,8 +313,7 @@ class DemoHost:
             return self._login_form("/", "The form could not be read; please try again.", 400)
         next_path = safe_next(form.get("next"))
         username = form.get("username") or ""
-        peer = request.client.host if request.client is not None else None
-        limit_keys = Limiter.keys(username=username, peer=peer)
+        limit_keys = Limiter.keys(username=username, peer=peer(request.scope))
         try:
             await self.limiter.check(limit_keys)
             user = await self.verify_password(username, form.get("password") or "")

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from starlette.authentication import (
     AuthCredentials,
@@ -344,27 +344,16 @@ class BearerAuthBackend(AuthenticationBackend):
     def __init__(
         self, validator: TokenValidator, *, allow_query_token: bool = False, realm: str = "asgi_oauth"
     ) -> None:
-        self._validator = validator
-        self._allow_query = allow_query_token
+        self._bearer = _Bearer(validator, realm, allow_query_token)
         self.realm = realm
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        token = bearer_token(conn.scope, allow_query=self._allow_query)
-        if token is None:
+        result = await self._bearer.authenticate(conn.scope)
+        if result is MISSING:
             return None
-        if isinstance(token, Denial):
-            raise BearerAuthError(token)
-        try:
-            found = await self._validator.validate(token)
-        except ValidationUnavailable as exc:
-            logger.warning("bearer validation unavailable: %s", exc)
-            raise BearerAuthError(UNAVAILABLE) from exc
-        if found is None:
-            raise BearerAuthError(INVALID)
-        state: dict[str, Any] = conn.scope.setdefault("state", {})
-        state["token"] = found
-        state["scopes"] = scope_set(found.scope)
-        return AuthCredentials(sorted(scope_set(found.scope))), TokenUser(found)
+        if isinstance(result, Denial):
+            raise BearerAuthError(result)
+        return conn.scope["auth"], conn.scope["user"]
 
     def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
         """``on_error`` for ``AuthenticationMiddleware``: the RFC 6750 answer for this backend's errors."""

@@ -13,23 +13,12 @@ from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from .. import crypto
 from ..errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType
-from ..models import AccessToken, AuthorizationCode, Client, User
+from ..models import AuthorizationCode, Client, User
 from ..types import CodeChallengeMethod, ResponseType
 from .context import Context
-from .grants import PKCE_VALUE
+from .grants import PKCE_VALUE, issue
 from .params import Params
 from .scopes import narrow
-
-#: The parameters that define an authorization request; the consent form carries exactly these.
-REQUEST_PARAMS = (
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-)
 
 _LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})  # RFC 8252 section 7.3: IP literals, not "localhost"
 
@@ -229,14 +218,10 @@ async def approve(ctx: Context, req: AuthorizationRequest, user: User) -> Redire
     now = ctx.clock()
     iss = ctx.settings.issuer
     if req.response_type == "token":
-        family_id, access = crypto.new_token()
-        lifetime = ctx.settings.access_token_lifetime
-        record = AccessToken(req.client.client_id, req.scope, user.sub, int(now), now + lifetime, user.username)
-        await ctx.store.put_access(family_id, crypto.digest(access, "access"), record)
-        values = {"access_token": access, "token_type": "Bearer", "expires_in": str(round(lifetime))}
-        return build_redirect(
-            req.redirect_uri, {**values, "scope": req.scope, "state": req.state, "iss": iss}, fragment=True
-        )
+        # The implicit grant issues what client_credentials would, only bound to the user (never a refresh token).
+        tokens = await issue(ctx, req.client, req.scope, user, refresh=False)
+        values: dict[str, str | None] = {name: str(value) for name, value in tokens.body().items()}
+        return build_redirect(req.redirect_uri, {**values, "state": req.state, "iss": iss}, fragment=True)
     family_id, code = crypto.new_token()
     record_code = AuthorizationCode(
         client_id=req.client.client_id,
