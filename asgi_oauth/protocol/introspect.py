@@ -52,10 +52,12 @@ async def find_token(store: Store, token: str, now: float, hint: str | None = No
         access = await store.get_access(family_id, access_digest)
         if access is not None and access.exp > now:
             return Found(access=access)
-    found = await store.lookup(family_id, access_digest=access_digest)
-    if found.access is not None and found.access.exp > now:
-        return Found(access=found.access)
-    family = found.family
+        family = (await store.lookup(family_id)).family  # the access token was just read: only the family is left
+    else:
+        found = await store.lookup(family_id, access_digest=access_digest)
+        if found.access is not None and found.access.exp > now:
+            return Found(access=found.access)
+        family = found.family
     refresh_digest = crypto.digest(token, "refresh")
     if family is not None and family.exp > now and hmac.compare_digest(family.refresh_digest, refresh_digest):
         return Found(refresh=family)
