@@ -12,8 +12,9 @@ from .params import Incoming
 async def revoke(ctx: Context, request: Incoming) -> None:
     """Revoke ``token`` if the caller owns it; unknown tokens succeed silently (RFC 7009 section 2.2).
 
-    ``token_type_hint`` needs no handling: one lookup answers for both kinds. A refresh token takes its
-    whole family, so every access token issued under that grant stops validating at once.
+    ``token_type_hint`` only picks which record is read first; either kind is found whatever the hint.
+    A refresh token takes its whole family, so every access token issued under that grant stops
+    validating at once.
     """
     client = await authenticate(ctx, request)
     token = request.params.require("token")
