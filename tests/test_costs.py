@@ -1,8 +1,9 @@
 """Store round trips per operation, counted on the wire to a real Redis (issue 6: cost counts as tests).
 
-A round trip is one ``send_packed_command`` on a connection: one command, one pipeline or one script
-call. Counting at the socket, not in ``INFO commandstats``, keeps commands run inside Lua scripts from
-being counted as separate trips.
+A round trip is one command sent and answered: one command or one script call. Counting where commands
+leave, not in ``INFO commandstats``, keeps commands run inside Lua scripts from being counted as separate
+trips. Both ways a store talks to Redis are counted: its pipelined connection (a single server, the
+default) and redis-py's per-command path (TLS, Cluster, Sentinel).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -24,16 +26,34 @@ from starlette.routing import Mount, Route
 
 from asgi_oauth import OAuthServer, RedisStore, User, register_client
 from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect
+from asgi_oauth.store import pipeline
 
 from .web.helpers import BASE_URL, basic, register, settings_for
 
 
+class Trips:
+    """Commands sent, by transport."""
+
+    counts: ClassVar[Counter[str]] = Counter()
+
+
 class CountingConnection(aioredis.Connection):
-    trips = 0
+    """A redis-py connection that counts what it sends; a store given one uses redis-py's path."""
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        CountingConnection.trips += 1
+        Trips.counts["redis-py"] += 1
         await super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def counting_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    send = pipeline._Connection.send
+
+    def counted(self: Any, packed: bytes) -> Any:
+        Trips.counts["pipelined"] += 1
+        return send(self, packed)
+
+    monkeypatch.setattr(pipeline._Connection, "send", counted)
 
 
 async def me(request: Request) -> JSONResponse:
@@ -57,9 +77,9 @@ class Harness:
         return {"Authorization": basic(client_id, self.secrets[client_id])}
 
     async def counted(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, int]:
-        before = CountingConnection.trips
+        before = Trips.counts.copy()
         response = await self.http.request(method, path, **kwargs)
-        return response, CountingConnection.trips - before
+        return response, Trips.counts.total() - before.total()
 
     async def client_credentials(self) -> httpx.Response:
         return await self.http.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=self.auth("m2m"))
@@ -76,10 +96,15 @@ class Harness:
         return parse_qs(urlsplit(response.headers["location"]).query)["code"][0], verifier
 
 
-@pytest.fixture
-async def harness(redis_url: str, key_prefix: str) -> AsyncIterator[Harness]:
-    pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+@pytest.fixture(params=["pipelined", "redis-py"])
+async def harness(
+    request: pytest.FixtureRequest, redis_url: str, key_prefix: str, counting_pipeline: None
+) -> AsyncIterator[Harness]:
+    transport: str = request.param
+    options = {"connection_class": CountingConnection} if transport == "redis-py" else {}
+    pool = aioredis.ConnectionPool.from_url(redis_url, **options)
     store = RedisStore(aioredis.Redis(connection_pool=pool), key_prefix=key_prefix)
+    before = Trips.counts.copy()
     m2m = register("m2m", grant_types=["client_credentials"], scope="read")
     web = register(
         "web", first_party=True, grant_types=["authorization_code", "refresh_token"],
@@ -103,6 +128,8 @@ async def harness(redis_url: str, key_prefix: str) -> AsyncIterator[Harness]:
         )  # fmt: skip
         refresh = {"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]}
         assert (await http.post("/oauth/token", headers=h.auth("web"), data=refresh)).status_code == 200
+        sent = Trips.counts - before
+        assert set(sent) == {transport}, f"the store should talk to Redis over {transport}, not {sent}"
         yield h
     await store.aclose()
     await pool.aclose()

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from ..models import AccessToken, Client, CodeReplayed, TokenFamily, User, scope_set
+from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, User, scope_set
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
@@ -116,15 +116,22 @@ async def issue(
     family_id: str | None = None,
     code_digest: str | None = None,
 ) -> TokenResponse:
-    """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored."""
+    """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored.
+
+    With ``code_digest`` the code is spent in the same step, so only one exchange of a code ever succeeds.
+    """
     minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id)
     access_digest = crypto.digest(minted.access, "access")
-    if minted.family is None:
+    if code_digest is not None:
+        window = ctx.settings.access_token_lifetime
+        if not await ctx.store.redeem_code(
+            minted.family_id, code_digest, access_digest, minted.access_record, minted.family, replay_window=window
+        ):
+            raise InvalidGrant("authorization code was already used or has expired; tokens issued from it are revoked")
+    elif minted.family is None:
         await ctx.store.put_access(minted.family_id, access_digest, minted.access_record)
-    elif not await ctx.store.put_family(
-        minted.family_id, minted.family, access_digest, minted.access_record, code_digest=code_digest
-    ):
-        raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
+    else:
+        await ctx.store.put_family(minted.family_id, minted.family, access_digest, minted.access_record)
     return minted.response(ctx)
 
 
@@ -182,37 +189,53 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
 
 
 async def authorization_code(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-    """RFC 6749 section 4.1.3 with PKCE (RFC 7636 section 4.6); a replayed code revokes what it issued."""
+    """RFC 6749 section 4.1.3 with PKCE (RFC 7636 section 4.6); a replayed code revokes what it issued.
+
+    The code is read, checked, then spent together with storing the tokens: two round trips, and exactly
+    one of any number of concurrent exchanges succeeds. A failed check spends it too (single use).
+    """
     params = request.params
     code = params.require("code")
     family_id = crypto.family_of(code)
     if family_id is None:
         raise InvalidGrant("invalid authorization code")
     code_digest = crypto.digest(code, "code")
-    # Spent before any check below, so a failed attempt burns the code too (single use, RFC 6749 4.1.2).
-    taken = await ctx.store.take_code(family_id, code_digest, replay_window=ctx.settings.access_token_lifetime)
-    if isinstance(taken, CodeReplayed):
-        raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
-    if taken is None or taken.exp <= ctx.clock():
+    window = ctx.settings.access_token_lifetime
+    found = await ctx.store.get_code(family_id, code_digest)
+    if found is None:
+        # Unknown, expired or spent: taking it tells which, and a spent one revokes what it issued.
+        if isinstance(await ctx.store.take_code(family_id, code_digest, replay_window=window), CodeReplayed):
+            raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
         raise InvalidGrant("invalid or expired authorization code")
-    if taken.client_id != client.client_id:
-        raise InvalidGrant("authorization code was issued to another client")
-    redirect_uri = params.get("redirect_uri")
-    if (taken.redirect_uri_sent or redirect_uri is not None) and redirect_uri != taken.redirect_uri:
-        raise InvalidGrant("redirect_uri does not match the authorization request")
-    verifier = params.get("code_verifier")
-    if taken.code_challenge is None or taken.code_challenge_method is None:
-        if verifier is not None:
-            raise InvalidGrant("code_verifier sent but the authorization request had no code_challenge")
-    elif verifier is None:
-        raise InvalidGrant("code_verifier is required")
-    elif not PKCE_VALUE.fullmatch(verifier) or not crypto.pkce_matches(
-        verifier, taken.code_challenge, taken.code_challenge_method
-    ):
-        raise InvalidGrant("code_verifier does not match the code_challenge")
-    user = User(taken.sub, taken.username)
+    problem = _code_problem(found, client, params.get("redirect_uri"), params.get("code_verifier"), ctx.clock())
+    if problem is not None:
+        await ctx.store.take_code(family_id, code_digest, replay_window=window)
+        raise InvalidGrant(problem)
+    user = User(found.sub, found.username)
     refresh = "refresh_token" in client.grant_types
-    return await issue(ctx, client, taken.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest)
+    return await issue(ctx, client, found.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest)
+
+
+def _code_problem(
+    code: AuthorizationCode, client: Client, redirect_uri: str | None, verifier: str | None, now: float
+) -> str | None:
+    """Why this exchange of ``code`` must fail, or ``None`` when it may go ahead."""
+    if code.exp <= now:
+        return "invalid or expired authorization code"
+    if code.client_id != client.client_id:
+        return "authorization code was issued to another client"
+    if (code.redirect_uri_sent or redirect_uri is not None) and redirect_uri != code.redirect_uri:
+        return "redirect_uri does not match the authorization request"
+    if code.code_challenge is None or code.code_challenge_method is None:
+        if verifier is not None:
+            return "code_verifier sent but the authorization request had no code_challenge"
+    elif verifier is None:
+        return "code_verifier is required"
+    elif not PKCE_VALUE.fullmatch(verifier) or not crypto.pkce_matches(
+        verifier, code.code_challenge, code.code_challenge_method
+    ):
+        return "code_verifier does not match the code_challenge"
+    return None
 
 
 GRANTS: dict[str, Grant] = {

@@ -35,12 +35,33 @@ class Store(Protocol):
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None: ...
 
+    async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
+        """The code's record while it can still be redeemed; ``None`` when unknown, expired or spent."""
+
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
     ) -> AuthorizationCode | CodeReplayed | None:
-        """Spend a code once. A second take revokes the family issued from it and returns ``CodeReplayed``.
+        """Spend a code without redeeming it (a failed exchange burns it). Taking a spent code is a replay:
+        it revokes the family issued from the code and returns ``CodeReplayed``.
 
         The spent marker outlives the code by ``replay_window`` seconds so late replays are still caught.
+        """
+
+    async def redeem_code(
+        self,
+        family_id: str,
+        code_digest: str,
+        access_digest: str,
+        access: AccessToken,
+        family: TokenFamily | None,
+        *,
+        replay_window: float,
+    ) -> bool:
+        """Spend a code and store what it issues (its first access token, and ``family`` when the client gets
+        a refresh token) in one atomic step, so of any number of concurrent redemptions exactly one succeeds.
+
+        ``False`` stores nothing: the code is unknown or expired, or already spent, which is a replay and
+        revokes the family issued from it, as :meth:`take_code` does.
         """
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -59,14 +80,8 @@ class Store(Protocol):
         family: TokenFamily,
         access_digest: str,
         access: AccessToken,
-        *,
-        code_digest: str | None = None,
-    ) -> bool:
-        """Store a new family with its first access token, atomically.
-
-        With ``code_digest``, only while that code is spent-but-not-replayed: a replay that raced the
-        exchange makes this return ``False`` and store nothing.
-        """
+    ) -> None:
+        """Store a new family with its first access token, atomically."""
 
     async def lookup(
         self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None

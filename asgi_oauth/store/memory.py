@@ -105,6 +105,27 @@ class MemoryStore:
         self._codes.set(key, "spent", expires_at)
         return state
 
+    async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
+        state = self._codes.get((family_id, code_digest))
+        return state if isinstance(state, AuthorizationCode) else None
+
+    async def redeem_code(
+        self,
+        family_id: str,
+        code_digest: str,
+        access_digest: str,
+        access: AccessToken,
+        family: TokenFamily | None,
+        *,
+        replay_window: float,
+    ) -> bool:
+        if not isinstance(await self.take_code(family_id, code_digest, replay_window=replay_window), AuthorizationCode):
+            return False
+        if family is not None:
+            self._families.set(family_id, family, family.exp)
+        self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
+        return True
+
     # -- tokens ----------------------------------------------------------------------------------
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         self._access.set((family_id, access_digest), token, token.exp)
@@ -115,14 +136,9 @@ class MemoryStore:
         family: TokenFamily,
         access_digest: str,
         access: AccessToken,
-        *,
-        code_digest: str | None = None,
-    ) -> bool:
-        if code_digest is not None and self._codes.get((family_id, code_digest)) != "spent":
-            return False
+    ) -> None:
         self._families.set(family_id, family, family.exp)
-        self._add_member(family, family_id, access_digest, access)
-        return True
+        self._add_member(family.exp, family_id, access_digest, access)
 
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
         return self._access.get((family_id, access_digest))
@@ -151,7 +167,7 @@ class MemoryStore:
             return False
         self._spent.set((family_id, old_refresh_digest), True, current.exp)
         self._families.set(family_id, family, family.exp)
-        self._add_member(family, family_id, access_digest, access)
+        self._add_member(family.exp, family_id, access_digest, access)
         return True
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
@@ -168,12 +184,12 @@ class MemoryStore:
         self._access.pop((family_id, access_digest))
         return True
 
-    def _add_member(self, family: TokenFamily, family_id: str, access_digest: str, access: AccessToken) -> None:
+    def _add_member(self, listed_until: float, family_id: str, access_digest: str, access: AccessToken) -> None:
         self._access.set((family_id, access_digest), access, access.exp)
         # Members that expired on their own are dropped, so a long-lived family's set stays small.
         members = {d for d in self._members.get(family_id) or () if self._access.get((family_id, d)) is not None}
         members.add(access_digest)
-        self._members.set(family_id, members, family.exp)
+        self._members.set(family_id, members, listed_until)
 
     def _drop_family(self, family_id: str) -> None:
         self._families.pop(family_id)

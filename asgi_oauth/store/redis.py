@@ -28,6 +28,10 @@ from the URL:
                                                           ``service``; the credentials are the master's
 
 ``rediss+cluster://`` and ``rediss+sentinel://`` use TLS (for Sentinel: to the Sentinels and the master).
+
+On one server over TCP or a Unix socket, the store's own commands run on a single pipelined connection
+(:mod:`.pipeline`), which costs a fraction of redis-py's per-command path; TLS, Cluster and Sentinel
+run on redis-py. :attr:`RedisStore.redis` is the redis-py client either way, for administration.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.resources import files
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -52,6 +56,10 @@ from redis.backoff import NoBackoff
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
 from ..types import Clock
 from .base import StoreUnavailable
+from .pipeline import Endpoint, PipelinedRedis
+
+#: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
+Execute = Callable[..., Awaitable[Any]]
 
 #: Connections per store (per worker) to a single Redis server; Redis accepts 10,000 clients by default.
 _MAX_CONNECTIONS = 1000
@@ -81,11 +89,9 @@ def _unavailable(exc: Exception) -> bool:
     )
 
 
-def _lua(name: str, *, revokes_families: bool = False) -> str:
-    source = (files(__package__) / "lua" / f"{name}.lua").read_text("utf-8")
-    if revokes_families:
-        source = _lua("revoke_family_fn") + source
-    return source
+def _lua(name: str, *helpers: str) -> str:
+    """A script's source after the shared functions it calls (``lua/<helper>_fn.lua``)."""
+    return "".join((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in (*helpers, name))
 
 
 def _dumps(value: Any) -> str:
@@ -244,6 +250,19 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
     return client
 
 
+def _pipeline_for(client: aioredis.Redis | RedisCluster) -> PipelinedRedis | None:
+    """The pipelined connection to the one server ``client`` talks to; ``None`` for a Cluster, a Sentinel-managed
+    master, or connections this store's pipeline does not make (TLS, RESP3, credential providers), which keep
+    redis-py's own per-command path."""
+    if isinstance(client, RedisCluster):
+        return None
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        return None
+    endpoint = Endpoint.of_pool(pool)
+    return None if endpoint is None else PipelinedRedis(endpoint)
+
+
 class _Script:
     """A Lua script run with EVALSHA, and with EVAL when the node answering does not know it yet.
 
@@ -251,20 +270,20 @@ class _Script:
     ``register_script`` loads a missing script on every primary, which fails while any of them is down.)
     """
 
-    def __init__(self, client: aioredis.Redis | RedisCluster, source: str) -> None:
-        self._r = client
+    def __init__(self, execute: Execute, source: str) -> None:
+        self._execute = execute
         self._source = source
         self._sha = hashlib.sha1(self._source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(self, *, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         try:
-            return await self._r.evalsha(self._sha, len(keys), *keys, *args)
+            return await self._execute("EVALSHA", self._sha, len(keys), *keys, *args)
         except rexc.NoScriptError:
-            return await self._r.eval(self._source, len(keys), *keys, *args)
+            return await self._execute("EVAL", self._source, len(keys), *keys, *args)
 
 
 class RedisStore:
-    """Store on ``redis.asyncio``. Owns one connection pool; call :meth:`aclose` when done."""
+    """Store on Redis. Owns ``client`` (and the pipelined connection built from it); call :meth:`aclose` when done."""
 
     def __init__(
         self, client: aioredis.Redis | RedisCluster, *, key_prefix: str = "oauth", clock: Clock = time.time
@@ -274,13 +293,16 @@ class RedisStore:
         self._clock = clock
         self._clients_key = f"{key_prefix}:clients"
         self._cluster = client if isinstance(client, RedisCluster) else None
-        self._take_code = _Script(client, _lua("take_code", revokes_families=True))
-        self._put_family = _Script(client, _lua("put_family"))
-        self._rotate = _Script(client, _lua("rotate_refresh", revokes_families=True))
-        self._revoke_family = _Script(client, _lua("revoke_family", revokes_families=True))
-        self._delete_access = _Script(client, _lua("delete_access"))
-        self._record_failure = _Script(client, _lua("record_failure"))
-        self._blocked_for = _Script(client, _lua("blocked_for"))
+        self._pipeline = _pipeline_for(client)
+        self._exec: Execute = self._pipeline.execute if self._pipeline is not None else client.execute_command
+        self._take_code = _Script(self._exec, _lua("take_code", "revoke_family_fn"))
+        self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn"))
+        self._redeem_code = _Script(self._exec, _lua("redeem_code", "revoke_family_fn", "store_family_fn"))
+        self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn"))
+        self._revoke_family = _Script(self._exec, _lua("revoke_family", "revoke_family_fn"))
+        self._delete_access = _Script(self._exec, _lua("delete_access"))
+        self._record_failure = _Script(self._exec, _lua("record_failure"))
+        self._blocked_for = _Script(self._exec, _lua("blocked_for"))
 
     @classmethod
     def from_url(
@@ -317,23 +339,24 @@ class RedisStore:
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
-        return bool(await self._run(self._r.hsetnx(self._clients_key, client.client_id, _encode_client(client))))
+        return bool(await self._run(self._exec("HSETNX", self._clients_key, client.client_id, _encode_client(client))))
 
     async def get_client(self, client_id: str) -> Client | None:
-        raw = await self._run(self._r.hget(self._clients_key, client_id))
+        raw = await self._run(self._exec("HGET", self._clients_key, client_id))
         return None if raw is None else _decode_client(raw)
 
     async def list_clients(self) -> list[Client]:
-        raw: dict[bytes, bytes] = await self._run(self._r.hgetall(self._clients_key))
-        return sorted((_decode_client(v) for v in raw.values()), key=lambda c: c.client_id)
+        raw: dict[bytes, bytes] | list[bytes] = await self._run(self._exec("HGETALL", self._clients_key))
+        values = raw.values() if isinstance(raw, dict) else raw[1::2]  # redis-py makes the pairs a dict
+        return sorted((_decode_client(v) for v in values), key=lambda c: c.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        return bool(await self._run(self._r.hdel(self._clients_key, client_id)))
+        return bool(await self._run(self._exec("HDEL", self._clients_key, client_id)))
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
         key = self._k(family_id, "c", code_digest)
-        await self._run(self._r.set(key, _encode_code(code), px=self._ttl_ms(code.exp)))
+        await self._run(self._exec("SET", key, _encode_code(code), "PX", self._ttl_ms(code.exp)))
 
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
@@ -346,27 +369,48 @@ class RedisStore:
             return CodeReplayed()
         return _decode_code(raw)
 
+    async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
+        raw: bytes | None = await self._run(self._exec("GET", self._k(family_id, "c", code_digest)))
+        return None if raw is None or raw in (b"spent", b"replayed") else _decode_code(raw)
+
+    async def redeem_code(
+        self,
+        family_id: str,
+        code_digest: str,
+        access_digest: str,
+        access: AccessToken,
+        family: TokenFamily | None,
+        *,
+        replay_window: float,
+    ) -> bool:
+        keys = [
+            self._k(family_id, "c", code_digest),
+            self._k(family_id, "f"),
+            self._k(family_id, "a", access_digest),
+            self._k(family_id, "x"),
+        ]
+        args: list[str | int] = [
+            max(1, round(replay_window * 1000)),
+            "" if family is None else _encode_family(family),
+            self._ttl_ms(access.exp if family is None else family.exp),
+            _encode_access(access),
+            self._ttl_ms(access.exp),
+            access_digest,
+            round(access.exp * 1000),
+        ]
+        return int(await self._run(self._redeem_code(keys=keys, args=args))) == 1
+
     # -- tokens ----------------------------------------------------------------------------------
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
-        raw: bytes | None = await self._run(self._r.get(self._k(family_id, "a", access_digest)))
+        raw: bytes | None = await self._run(self._exec("GET", self._k(family_id, "a", access_digest)))
         return None if raw is None else _decode_access(raw)
 
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         key = self._k(family_id, "a", access_digest)
-        await self._run(self._r.set(key, _encode_access(token), px=self._ttl_ms(token.exp)))
+        await self._run(self._exec("SET", key, _encode_access(token), "PX", self._ttl_ms(token.exp)))
 
-    async def put_family(
-        self,
-        family_id: str,
-        family: TokenFamily,
-        access_digest: str,
-        access: AccessToken,
-        *,
-        code_digest: str | None = None,
-    ) -> bool:
+    async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
         keys = [self._k(family_id, "f"), self._k(family_id, "a", access_digest), self._k(family_id, "x")]
-        if code_digest is not None:
-            keys.append(self._k(family_id, "c", code_digest))
         args: list[str | int] = [
             _encode_family(family),
             self._ttl_ms(family.exp),
@@ -375,7 +419,7 @@ class RedisStore:
             access_digest,
             round(access.exp * 1000),
         ]
-        return bool(await self._run(self._put_family(keys=keys, args=args)))
+        await self._run(self._put_family(keys=keys, args=args))
 
     async def lookup(
         self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
@@ -385,7 +429,7 @@ class RedisStore:
             keys.append(self._k(family_id, "a", access_digest))
         if refresh_digest is not None:
             keys.append(self._k(family_id, "s", refresh_digest))
-        values: list[bytes | None] = await self._run(self._r.mget(keys))
+        values: list[bytes | None] = await self._run(self._exec("MGET", *keys))
         family = None if values[0] is None else _decode_family(values[0])
         access = _decode_access(values[1]) if access_digest is not None and values[1] is not None else None
         spent = refresh_digest is not None and values[-1] is not None
@@ -430,19 +474,19 @@ class RedisStore:
         return f"{self._p}:consent:{client_id}:{sub}"
 
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:
-        await self._run(self._r.set(self._consent_key(sub, client_id), scope, px=self._ttl_ms(expires_at)))
+        await self._run(self._exec("SET", self._consent_key(sub, client_id), scope, "PX", self._ttl_ms(expires_at)))
 
     async def get_consent(self, sub: str, client_id: str) -> str | None:
-        raw: bytes | None = await self._run(self._r.get(self._consent_key(sub, client_id)))
+        raw: bytes | None = await self._run(self._exec("GET", self._consent_key(sub, client_id)))
         return None if raw is None else raw.decode()
 
     async def delete_consent(self, sub: str, client_id: str) -> bool:
-        return bool(await self._run(self._r.delete(self._consent_key(sub, client_id))))
+        return bool(await self._run(self._exec("DEL", self._consent_key(sub, client_id))))
 
     # -- single-use values -----------------------------------------------------------------------
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
         key = f"{self._p}:once:{name}"
-        return bool(await self._run(self._r.set(key, b"1", nx=True, px=self._ttl_ms(expires_at))))
+        return bool(await self._run(self._exec("SET", key, "1", "NX", "PX", self._ttl_ms(expires_at))))
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
     async def record_failure(self, key: str, *, window: float, limit: int) -> float:
@@ -458,9 +502,11 @@ class RedisStore:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:
-        await self._run(self._r.ping())
+        await self._run(self._exec("PING"))
 
     async def aclose(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.aclose()
         await self._r.aclose()
         pool = getattr(self._r, "connection_pool", None)
         if isinstance(pool, SentinelConnectionPool):

@@ -118,14 +118,14 @@ async def test_families_spread_over_every_master(
     grants = [grant_on(redis_cluster, key_prefix, index % 3) for index in range(30)]
     for grant in grants:
         await cluster_store.put_code(grant.family_id, grant.code_digest, code_record())
-        taken = await cluster_store.take_code(grant.family_id, grant.code_digest, replay_window=60)
-        assert isinstance(taken, AuthorizationCode)
-        assert await cluster_store.put_family(
+        assert isinstance(await cluster_store.get_code(grant.family_id, grant.code_digest), AuthorizationCode)
+        assert await cluster_store.redeem_code(
             grant.family_id,
-            family_record(grant.refresh_digest),
+            grant.code_digest,
             grant.access_digest,
             access_record(),
-            code_digest=grant.code_digest,
+            family_record(grant.refresh_digest),
+            replay_window=60,
         )
         new_refresh, new_access = grant.next_refresh()[1], grant.next_access()[1]
         assert await cluster_store.rotate_refresh(
@@ -204,7 +204,7 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
             down, up = grant_on(cluster, key_prefix, victim), grant_on(cluster, key_prefix, healthy)
             for grant in (down, up):
                 await store.put_code(grant.family_id, grant.code_digest, code_record())
-                assert await store.put_family(
+                await store.put_family(
                     grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record()
                 )
 

@@ -377,18 +377,18 @@ def in_process(store: RedisStore) -> InProcess:
     return InProcess(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://auth.test"), secret)
 
 
-class CrashesAfterTakingTheCode(RedisStore):
-    """The real store; the real redis-server is SIGKILLed right after ``take_code`` answered, i.e.
-    between the two writes of a code exchange (spend the code, then store the tokens)."""
+class CrashesAfterReadingTheCode(RedisStore):
+    """The real store; the real redis-server is SIGKILLed right after ``get_code`` answered, i.e.
+    between the two round trips of a code exchange (read the code, then redeem it with the tokens)."""
 
     def __init__(self, redis: RedisProcess, key_prefix: str) -> None:
         super().__init__(connect(redis.url, timeout=TIMEOUT), key_prefix=key_prefix)
         self.server = redis
 
-    async def take_code(self, family_id: str, code_digest: str, *, replay_window: float) -> Any:
-        taken = await super().take_code(family_id, code_digest, replay_window=replay_window)
+    async def get_code(self, family_id: str, code_digest: str) -> Any:
+        found = await super().get_code(family_id, code_digest)
         self.server.kill()
-        return taken
+        return found
 
 
 class StallsDuringRotation(RedisStore):
@@ -432,11 +432,11 @@ async def family_state(r: aioredis.Redis, family_id: str) -> dict[str, bytes | N
     return {key.decode(): value for key, value in zip(keys, values, strict=True)}
 
 
-async def test_crash_between_spending_a_code_and_storing_its_tokens(
+async def test_crash_between_reading_a_code_and_redeeming_it(
     tmp_path: Path, key_prefix: str, raw_redis: Callable[[str], aioredis.Redis]
 ) -> None:
     with redis_server(tmp_path / "redis", persistent=True) as redis:
-        crashing = CrashesAfterTakingTheCode(redis, key_prefix)
+        crashing = CrashesAfterReadingTheCode(redis, key_prefix)
         server = in_process(crashing)
         try:
             code, verifier = await server.code()
@@ -455,17 +455,21 @@ async def test_crash_between_spending_a_code_and_storing_its_tokens(
 
         redis.start()  # same port, same append-only file
         r = raw_redis(redis.url)
-        half = await family_state(r, family_id)
-        assert list(half.values()) == [b"spent"], half  # the spent code only: no family, no access token
+        before = await family_state(r, family_id)
+        # All or nothing: the code was not spent, since spending it and storing the tokens are one step.
+        assert len(before) == 1 and list(before.values())[0] not in (b"spent", b"replayed"), before
 
         store = RedisStore.from_url(redis.url, key_prefix=key_prefix, timeout=TIMEOUT)
         server = in_process(store)
         try:
             again = await server.exchange(code, verifier)
+            replay = await server.exchange(code, verifier)
         finally:
             await server.http.aclose()
             await store.aclose()
-        assert again.status_code == 400 and again.json()["error"] == "invalid_grant", again.text
+        # The client's retry succeeds once; a further use is a replay.
+        assert again.status_code == 200 and "refresh_token" in again.json(), again.text
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant", replay.text
         final = await family_state(r, family_id)
         assert list(final.values()) == [b"replayed"], final
 

@@ -117,13 +117,23 @@ def client_record(client_id: str = CLIENT_ID, **overrides: Any) -> Client:
     return Client(**fields)
 
 
-async def put_family_for_code(store: Store, grant: Grant, access: AccessToken | None = None) -> bool:
-    """``put_family`` as the authorization_code exchange calls it: ``grant``'s family and first access token
-    (default records unless ``access`` is given), stored only if ``grant``'s code has just been taken."""
-    return await store.put_family(
+async def redeem(
+    store: Store,
+    grant: Grant,
+    access: AccessToken | None = None,
+    family: TokenFamily | None = None,
+    *,
+    refresh: bool = True,
+) -> bool:
+    """``redeem_code`` as the authorization_code exchange calls it: spend ``grant``'s code and store its first
+    access token and, with ``refresh``, its family (default records unless given)."""
+    if refresh and family is None:
+        family = family_record(grant.refresh_digest)
+    return await store.redeem_code(
         grant.family_id,
-        family_record(grant.refresh_digest),
+        grant.code_digest,
         grant.access_digest,
         access if access is not None else access_record(),
-        code_digest=grant.code_digest,
+        family if refresh else None,
+        replay_window=60,
     )

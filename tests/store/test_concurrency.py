@@ -7,7 +7,7 @@ import asyncio
 from asgi_oauth.models import AuthorizationCode, CodeReplayed
 from asgi_oauth.store import Store
 
-from .records import Grant, access_record, code_record, family_record, put_family_for_code
+from .records import Grant, access_record, code_record, family_record, redeem
 
 RACERS = 50
 
@@ -57,22 +57,30 @@ async def test_concurrent_refresh_has_one_winner_and_revokes_the_family(store: S
     )
 
 
-async def test_exchange_racing_a_replay_never_leaves_a_live_family(store: Store) -> None:
+async def test_concurrent_redemptions_have_one_winner_whose_tokens_the_replays_revoke(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record())
+
+    results = await asyncio.gather(*(redeem(store, grant) for _ in range(RACERS)))
+
+    assert results.count(True) == 1
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.family is None
+    assert found.access is None
+
+
+async def test_redemption_racing_a_replay_never_leaves_a_live_family(store: Store) -> None:
     """Whichever lands first, a replayed code must not end up with tokens that validate."""
     for _ in range(20):
         grant = Grant.mint()
         await store.put_code(grant.family_id, grant.code_digest, code_record())
-        assert isinstance(
-            await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode
+
+        stored, taken = await asyncio.gather(
+            redeem(store, grant), store.take_code(grant.family_id, grant.code_digest, replay_window=60)
         )
 
-        stored, replay = await asyncio.gather(
-            put_family_for_code(store, grant),
-            store.take_code(grant.family_id, grant.code_digest, replay_window=60),
-        )
-
-        assert isinstance(stored, bool)
-        assert replay == CodeReplayed()
+        # Exactly one of the two spent the code; the other found it spent.
+        assert stored is not isinstance(taken, AuthorizationCode)
         found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
         assert found.family is None
         assert found.access is None

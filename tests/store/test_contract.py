@@ -10,18 +10,16 @@ import dataclasses
 from asgi_oauth.models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily
 from asgi_oauth.store import Store
 
-from .records import CLIENT_ID, Grant, access_record, at, client_record, code_record, family_record, put_family_for_code
+from .records import CLIENT_ID, Grant, access_record, at, client_record, code_record, family_record, redeem
 
 
 async def issue_from_code(store: Store, grant: Grant) -> tuple[TokenFamily, AccessToken]:
-    """The authorization_code exchange as the token endpoint does it: take the code, then store the family."""
-    await store.put_code(grant.family_id, grant.code_digest, code_record())
-    taken = await store.take_code(grant.family_id, grant.code_digest, replay_window=60)
-    assert isinstance(taken, AuthorizationCode)
-    family = family_record(grant.refresh_digest)
-    access = access_record()
-    stored = await store.put_family(grant.family_id, family, grant.access_digest, access, code_digest=grant.code_digest)
-    assert stored is True
+    """The authorization_code exchange as the token endpoint does it: read the code, then redeem it."""
+    code = code_record()
+    await store.put_code(grant.family_id, grant.code_digest, code)
+    assert await store.get_code(grant.family_id, grant.code_digest) == code
+    access, family = access_record(), family_record(grant.refresh_digest)
+    assert await redeem(store, grant, access, family) is True
     return family, access
 
 
@@ -174,40 +172,65 @@ async def test_code_replay_leaves_other_families_alone(store: Store) -> None:
     assert found.family is not None
 
 
-async def test_put_family_refused_after_a_replay_raced_the_exchange(store: Store) -> None:
+async def test_get_code_reads_without_spending(store: Store) -> None:
+    grant = Grant.mint()
+    code = code_record()
+    assert await store.get_code(grant.family_id, grant.code_digest) is None
+    await store.put_code(grant.family_id, grant.code_digest, code)
+    assert await store.get_code(grant.family_id, grant.code_digest) == code
+    assert await store.get_code(grant.family_id, grant.code_digest) == code
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == code
+    assert await store.get_code(grant.family_id, grant.code_digest) is None  # spent
+
+
+async def test_redeem_spends_the_code_and_stores_the_tokens(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record())
+    access = access_record()
+    assert await redeem(store, grant, access) is True
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.access == access
+    assert found.family is not None and found.family.refresh_digest == grant.refresh_digest
+    assert await store.get_code(grant.family_id, grant.code_digest) is None
+    # Redeeming again is a replay: refused, and what the first redemption stored is revoked.
+    assert await redeem(store, grant) is False
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.access is None
+    assert found.family is None
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
+
+
+async def test_redeem_without_a_refresh_token_still_lets_a_replay_revoke_the_access_token(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record())
+    access = access_record()
+    assert await redeem(store, grant, access, refresh=False) is True
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.access == access
+    assert found.family is None
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
+    assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
+
+
+async def test_redeem_refused_for_a_burnt_code_and_counts_as_a_replay(store: Store) -> None:
     grant = Grant.mint()
     await store.put_code(grant.family_id, grant.code_digest, code_record())
     assert isinstance(await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode)
-    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
 
     # A lone-style access record: if the store wrongly wrote it, lookup would show it even without a family.
-    access = access_record()
-    stored = await put_family_for_code(store, grant, access)
-    assert stored is False
+    assert await redeem(store, grant, access_record()) is False
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
     assert found.access is None
     assert found.family is None
     assert found.refresh_spent is False
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == CodeReplayed()
 
 
-async def test_put_family_refused_for_a_code_never_taken(store: Store) -> None:
+async def test_redeem_refused_for_an_unknown_code(store: Store) -> None:
     grant = Grant.mint()
-    code = code_record()
-    await store.put_code(grant.family_id, grant.code_digest, code)
-    stored = await put_family_for_code(store, grant)
-    assert stored is False
-    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
-    assert found.access is None
-    assert found.family is None
-    # The refused attempt did not touch the code: it can still be exchanged once.
-    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) == code
-
-
-async def test_put_family_refused_for_an_unknown_code(store: Store) -> None:
-    grant = Grant.mint()
-    stored = await put_family_for_code(store, grant)
-    assert stored is False
+    assert await redeem(store, grant) is False
     assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
+    assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) is None
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -267,7 +290,7 @@ async def test_put_family_without_code(store: Store) -> None:
     grant = Grant.mint()
     family = family_record(grant.refresh_digest, sub=None, username=None)
     access = access_record(sub=None, username=None)
-    assert await store.put_family(grant.family_id, family, grant.access_digest, access) is True
+    await store.put_family(grant.family_id, family, grant.access_digest, access)
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
     assert found.access == access
     assert found.family == family

@@ -11,7 +11,7 @@ import asyncio
 from asgi_oauth.models import AuthorizationCode, CodeReplayed
 from asgi_oauth.store import Store
 
-from .records import Grant, access_record, at, code_record, family_record, put_family_for_code
+from .records import Grant, access_record, at, code_record, family_record, redeem
 
 LIFETIME = 0.2
 PAST_EXPIRY = 0.3
@@ -32,7 +32,7 @@ async def test_family_expires_with_its_access_tokens(store: Store) -> None:
     grant = Grant.mint()
     family = family_record(grant.refresh_digest, lifetime=LIFETIME)
     access = access_record(lifetime=LIFETIME / 2)
-    assert await store.put_family(grant.family_id, family, grant.access_digest, access) is True
+    await store.put_family(grant.family_id, family, grant.access_digest, access)
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.family == family
     assert found.access == access
@@ -86,9 +86,8 @@ async def test_spent_code_marker_lasts_the_replay_window(store: Store) -> None:
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) == CodeReplayed()
     await asyncio.sleep(PAST_EXPIRY)
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) is None
-    # With the marker gone the exchange cannot be completed late either.
-    stored = await put_family_for_code(store, grant)
-    assert stored is False
+    # With the marker gone the code cannot be redeemed late either.
+    assert await redeem(store, grant) is False
 
 
 async def test_spent_refresh_marker_expires_with_the_token_it_marks(store: Store) -> None:

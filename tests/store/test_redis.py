@@ -13,11 +13,11 @@ from redis.crc import key_slot
 
 from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
-from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.models import CodeReplayed
 from asgi_oauth.store import RedisStore, StoreUnavailable
 
 from ..conftest import open_redis_store
-from .records import Grant, access_record, at, client_record, code_record, family_record, put_family_for_code
+from .records import Grant, access_record, at, client_record, code_record, family_record, redeem
 
 
 def text(raw: bytes | str) -> str:
@@ -70,10 +70,14 @@ async def run_full_flow(store: RedisStore) -> Flow:
     flow.families.append(grant.family_id)
     flow.secrets += [grant.code, grant.access, grant.refresh]
     await store.put_code(grant.family_id, grant.code_digest, code_record(client_id="web"))
-    assert isinstance(await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode)
     family = family_record(grant.refresh_digest, client_id="web")
-    assert await store.put_family(
-        grant.family_id, family, grant.access_digest, access_record(client_id="web"), code_digest=grant.code_digest
+    assert await store.redeem_code(
+        grant.family_id,
+        grant.code_digest,
+        grant.access_digest,
+        access_record(client_id="web"),
+        family,
+        replay_window=60,
     )
     new_refresh, new_refresh_digest = grant.next_refresh()
     new_access, new_access_digest = grant.next_access()
@@ -91,13 +95,13 @@ async def run_full_flow(store: RedisStore) -> Flow:
     flow.families.append(replayed.family_id)
     flow.secrets += [replayed.code, replayed.access, replayed.refresh]
     await store.put_code(replayed.family_id, replayed.code_digest, code_record(client_id="web"))
-    await store.take_code(replayed.family_id, replayed.code_digest, replay_window=60)
-    assert await store.put_family(
+    assert await store.redeem_code(
         replayed.family_id,
-        family_record(replayed.refresh_digest, client_id="web"),
+        replayed.code_digest,
         replayed.access_digest,
         access_record(client_id="web"),
-        code_digest=replayed.code_digest,
+        family_record(replayed.refresh_digest, client_id="web"),
+        replay_window=60,
     )
     assert await store.take_code(replayed.family_id, replayed.code_digest, replay_window=60) == CodeReplayed()
 
@@ -197,7 +201,11 @@ CALLS: dict[str, StoreCall] = {
     "put_code": lambda s: s.put_code(_GRANT.family_id, _GRANT.code_digest, code_record()),
     "take_code": lambda s: s.take_code(_GRANT.family_id, _GRANT.code_digest, replay_window=60),
     "put_access": lambda s: s.put_access(_GRANT.family_id, _GRANT.access_digest, access_record()),
-    "put_family": lambda s: put_family_for_code(s, _GRANT),
+    "get_code": lambda s: s.get_code(_GRANT.family_id, _GRANT.code_digest),
+    "redeem_code": lambda s: redeem(s, _GRANT),
+    "put_family": lambda s: s.put_family(
+        _GRANT.family_id, family_record(_GRANT.refresh_digest), _GRANT.access_digest, access_record()
+    ),
     "lookup": lambda s: s.lookup(
         _GRANT.family_id, access_digest=_GRANT.access_digest, refresh_digest=_GRANT.refresh_digest
     ),

@@ -1,0 +1,18 @@
+-- Spend an authorization code and store what it issues, in one step: of concurrent redemptions one wins.
+-- KEYS[1]  code key          KEYS[2]  family key          KEYS[3]  access token key
+-- KEYS[4]  family's access-token index
+-- ARGV[1]  replay window ms (how long the spent marker is kept)
+-- ARGV[2]  family record, or '' when no refresh token is issued          ARGV[3]  family (index) ttl ms
+-- ARGV[4]  access record     ARGV[5]  access ttl ms
+-- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)
+-- returns  1 redeemed; 0 unknown or expired; -1 already spent: a replay, so the family is revoked
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if v == 'spent' or v == 'replayed' then
+  redis.call('SET', KEYS[1], 'replayed', 'PX', ARGV[1])
+  revoke_family(KEYS[2], KEYS[4])
+  return -1
+end
+redis.call('SET', KEYS[1], 'spent', 'PX', ARGV[1])
+store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+return 1
