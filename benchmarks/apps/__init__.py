@@ -68,6 +68,14 @@ class AppSpec:
 
 APPS: tuple[AppSpec, ...] = (
     AppSpec("ceiling", "ceiling (bare Starlette)", "ceiling", "ceiling:create_app", CEILING_SCENARIOS),
+    # For reference, not a target's basis: the same routes on the Redis connection our store uses.
+    AppSpec(
+        "ceiling-pipelined",
+        "ceiling on asgi_oauth's pipelined Redis connection",
+        "ceiling",
+        "ceiling:create_pipelined_app",
+        ("set", "get"),
+    ),
     AppSpec(
         "ours-redis",
         "asgi_oauth (Redis)",
