@@ -21,32 +21,32 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+from redis._parsers.base import BaseParser
 
 Arg = str | bytes | int
 
-#: Error reply prefixes that redis-py maps to their own exception classes (the rest are ResponseError).
-_ERRORS: dict[bytes, type[rexc.RedisError]] = {
-    b"NOSCRIPT": rexc.NoScriptError,
-    b"LOADING": rexc.BusyLoadingError,
-    b"READONLY": rexc.ReadOnlyError,
-    b"OOM": rexc.OutOfMemoryError,
-    b"MASTERDOWN": rexc.MasterDownError,
-    b"NOPERM": rexc.NoPermissionError,
-    b"EXECABORT": rexc.ExecAbortError,
-}
-_AUTH_ERRORS = (b"NOAUTH", b"WRONGPASS", b"ERR AUTH", b"ERR invalid password")
+
+class _Lost(rexc.ConnectionError):
+    """The connection closed under commands sent on it: the one failure worth sending a command again for."""
+
+
+class _Closed(rexc.ConnectionError):
+    """The client was closed while the command waited."""
+
+
+#: redis-py's own classification of error replies (untyped there), so callers handle a failure alike
+#: whichever client ran the command.
+_parse_error: Callable[[str], rexc.RedisError] = BaseParser.parse_error
 
 
 def _error(line: bytes) -> rexc.RedisError:
-    message = line.decode("utf-8", "replace")
-    if line.startswith(_AUTH_ERRORS):
-        return rexc.AuthenticationError(message)
-    return _ERRORS.get(line.split(b" ", 1)[0], rexc.ResponseError)(message)
+    return _parse_error(line.decode("utf-8", "replace"))
 
 
 def pack(args: tuple[Arg, ...]) -> bytes:
@@ -103,7 +103,7 @@ class _Connection(asyncio.Protocol):
     """One socket: queues commands, writes them once per loop iteration, pairs replies in order."""
 
     def __init__(self, timeout: float | None) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
@@ -146,21 +146,21 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f": {exc}" if exc else ""
-        self.fail(rexc.ConnectionError(f"Connection closed by Redis{reason}"))
+        self.fail(_Lost(f"Connection closed by Redis{reason}"))
 
     # -- commands --------------------------------------------------------------------------------
     def send(self, packed: bytes) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future: asyncio.Future[Any] = self.loop.create_future()
         if self.failure is not None:
             future.set_exception(self.failure)
             return future
-        deadline = self._loop.time() + self._timeout if self._timeout is not None else float("inf")
+        deadline = self.loop.time() + self._timeout if self._timeout is not None else float("inf")
         self._waiting.append((future, deadline))
         if not self._outbox:
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._outbox.append(packed)
         if self._timer is None and self._timeout is not None:
-            self._timer = self._loop.call_at(deadline, self._check_deadline)
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
 
     def _flush(self) -> None:
@@ -174,10 +174,10 @@ class _Connection(asyncio.Protocol):
         if not self._waiting:
             return
         deadline = self._waiting[0][1]
-        if deadline <= self._loop.time():
+        if deadline <= self.loop.time():
             self.fail(rexc.TimeoutError("Timeout reading from Redis"))
         else:
-            self._timer = self._loop.call_at(deadline, self._check_deadline)
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
 
     def fail(self, error: rexc.RedisError) -> None:
         """Drop the connection: everything sent or queued on it fails with ``error``."""
@@ -191,7 +191,7 @@ class _Connection(asyncio.Protocol):
             future = self._waiting.popleft()[0]
             if not future.done():
                 future.set_exception(error)
-        if self._transport is not None:
+        if self._transport is not None and not self.loop.is_closed():  # a closed loop closed nothing it ran
             self._transport.abort()
 
 
@@ -242,35 +242,42 @@ class PipelinedRedis:
         self.endpoint = endpoint
         self._conn: _Connection | None = None
         self._opening: asyncio.Task[_Connection] | None = None
+        #: Bumped by :meth:`aclose`; a connection opened for an earlier generation is closed once made.
+        self._generation = 0
 
     async def execute(self, *args: Arg) -> Any:
         packed = pack(args)
         try:
             return await self._send(packed)
-        except rexc.ConnectionError:
+        except _Lost:
             # Once, as redis-py's retry does: a connection that a Redis restart broke while idle is only found
-            # out by using it. Timeouts are not retried: that would double the bound.
+            # out by using it. Timeouts, refused connections and failed sign-ins are not retried.
             return await self._send(packed)
 
     async def _send(self, packed: bytes) -> Any:
         conn = self._conn
-        if conn is None or conn.failure is not None:
+        if conn is None or conn.failure is not None or conn.loop is not asyncio.get_running_loop():
+            # (A connection belongs to the loop that opened it: a store used from a new loop, after an
+            # ``asyncio.run`` that set it up, say, opens its own.)
             conn = await self._connection()
         return await conn.send(packed)
 
     async def _connection(self) -> _Connection:
+        if self._opening is not None and self._opening.get_loop() is not asyncio.get_running_loop():
+            self._opening = None
         if self._opening is None:
-            self._opening = asyncio.ensure_future(self._open())
+            self._opening = asyncio.ensure_future(self._open(self._generation))
             self._opening.add_done_callback(self._opened)
         # Shielded: a request cancelled while waiting must not cancel the connect others are waiting for.
         return await asyncio.shield(self._opening)
 
     def _opened(self, task: asyncio.Task[_Connection]) -> None:
-        self._opening = None
+        if self._opening is task:
+            self._opening = None
         if not task.cancelled() and task.exception() is None:
             self._conn = task.result()
 
-    async def _open(self) -> _Connection:
+    async def _open(self, generation: int) -> _Connection:
         ep = self.endpoint
         loop = asyncio.get_running_loop()
         try:
@@ -292,14 +299,17 @@ class PipelinedRedis:
             hello.append(("SELECT", ep.db))
         try:
             await asyncio.gather(*(conn.send(pack(cmd)) for cmd in hello))
-        except BaseException:
-            conn.fail(rexc.ConnectionError("connection set-up failed"))
+            if generation != self._generation:
+                raise _Closed("the client was closed while connecting")
+        except BaseException as exc:
+            conn.fail(exc if isinstance(exc, rexc.RedisError) else rexc.ConnectionError("connection set-up failed"))
             raise
         return conn
 
     async def aclose(self) -> None:
-        if self._opening is not None:
-            self._opening.cancel()
+        """Close the connection; commands waiting on it fail. A later command opens a new one."""
+        self._generation += 1
+        self._opening = None
         if self._conn is not None:
-            self._conn.fail(rexc.ConnectionError("the store was closed"))
+            self._conn.fail(_Closed("the client was closed"))
             self._conn = None
