@@ -32,7 +32,7 @@ class Options:
     small_tokens: int = 1_000
     big_tokens: int = 1_000_000
     scale_rounds: int = 3
-    scale_requests: int = 1500
+    scale_requests: int = 3000
     #: Upper bound on single-use credentials seeded for one HTTP sample.
     max_seed: int = 60_000
     output: Path = RESULTS_DIR
