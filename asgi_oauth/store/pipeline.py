@@ -32,6 +32,10 @@ from redis._parsers.base import BaseParser
 Arg = str | bytes | int
 
 
+#: Seconds, for a command and for connecting, when the redis-py pool it is derived from sets none.
+_DEFAULT_TIMEOUT = 5.0
+
+
 class _Lost(rexc.ConnectionError):
     """The connection closed under commands sent on it: the one failure worth sending a command again for."""
 
@@ -218,7 +222,8 @@ class Endpoint:
             return None
         if kw.get("credential_provider") is not None or str(kw.get("protocol") or 2) != "2":
             return None
-        timeout = kw.get("socket_timeout")
+        # A pool built without timeouts gets redis-py's defaults (5 s since redis-py 6), not unbounded waits.
+        timeout = kw.get("socket_timeout", _DEFAULT_TIMEOUT)
         return cls(
             host=kw.get("host", "localhost"),
             port=int(kw.get("port", 6379)),
@@ -227,7 +232,7 @@ class Endpoint:
             username=kw.get("username"),
             password=kw.get("password"),
             client_name=kw.get("client_name"),
-            connect_timeout=kw.get("socket_connect_timeout") or timeout,
+            connect_timeout=kw.get("socket_connect_timeout", timeout),
             timeout=timeout,
         )
 

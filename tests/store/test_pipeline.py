@@ -677,7 +677,8 @@ def test_of_pool_reads_a_redis_url() -> None:
     assert endpoint_of("redis://:pw@10.0.0.1:7000/2", socket_timeout=2) == Endpoint(
         host="10.0.0.1", port=7000, db=2, password="pw", connect_timeout=2, timeout=2
     )
-    assert endpoint_of("redis://localhost") == Endpoint()
+    # Without either, redis-py's default of 5 s bounds both, rather than waiting forever.
+    assert endpoint_of("redis://localhost") == Endpoint(connect_timeout=5.0, timeout=5.0)
 
 
 def test_of_pool_reads_a_unix_url() -> None:
