@@ -6,6 +6,7 @@ other tasks on the event loop. It is not shared between processes: run one worke
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Hashable
 from typing import Generic, Literal, TypeVar
@@ -16,15 +17,16 @@ from ..types import Clock
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_SWEEP_EVERY = 1024
-
 
 class _Expiring(Generic[K, V]):
-    """A dict whose entries vanish at their expiry time, swept now and then so memory stays bounded."""
+    """A dict whose entries vanish at their expiry time. A heap of expiry times lets each write drop what
+    has expired since the last one, so memory stays bounded without ever scanning the whole dict."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._data: dict[K, tuple[V, float]] = {}
+        #: (expiry, write number, key); entries of overwritten or deleted keys stay until they come up.
+        self._queue: list[tuple[float, int, K]] = []
         self._writes = 0
 
     def get(self, key: K) -> V | None:
@@ -37,12 +39,19 @@ class _Expiring(Generic[K, V]):
         return entry[0]
 
     def set(self, key: K, value: V, expires_at: float) -> None:
-        self._data[key] = (value, expires_at)
+        data, queue = self._data, self._queue
+        data[key] = (value, expires_at)
         self._writes += 1
-        if self._writes % _SWEEP_EVERY == 0:
-            now = self._clock()
-            for stale in [k for k, (_, exp) in self._data.items() if exp <= now]:
-                del self._data[stale]
+        heapq.heappush(queue, (expires_at, self._writes, key))
+        now = self._clock()
+        while queue and queue[0][0] <= now:
+            _, _, stale = heapq.heappop(queue)
+            entry = data.get(stale)
+            if entry is not None and entry[1] <= now:
+                del data[stale]
+        if len(queue) > 2 * len(data) + 1024:  # mostly overwritten keys' entries: rebuild from the live ones
+            self._queue = [(exp, i, k) for i, (k, (_, exp)) in enumerate(data.items())]
+            heapq.heapify(self._queue)
 
     def pop(self, key: K) -> V | None:
         value = self.get(key)
