@@ -450,6 +450,14 @@ async def test_cancelled_caller_does_not_cancel_a_shared_connect(redis_url: str)
 # -- sign-in, database, Unix socket -------------------------------------------------------------------
 
 
+def assert_only_in_db(server: RedisProcess, key: str, value: bytes, *, db: int) -> None:
+    """``key`` holds ``value`` in database ``db`` of ``server``, and is absent from database 0."""
+    with redis.Redis(port=server.port, password=PASSWORD, db=db) as chosen:
+        assert chosen.get(key) == value
+    with redis.Redis(port=server.port, password=PASSWORD, db=0) as default:
+        assert default.get(key) is None
+
+
 async def test_unix_socket_with_password_and_db(secured: tuple[RedisProcess, Path], key_prefix: str) -> None:
     """``unix://:pw@/path?db=3`` signs in over the socket and selects db 3: the key lands there, nowhere else."""
     server, socket_path = secured
@@ -463,10 +471,7 @@ async def test_unix_socket_with_password_and_db(secured: tuple[RedisProcess, Pat
         assert b" db=3 " in info
     finally:
         await client.aclose()
-    with redis.Redis(port=server.port, password=PASSWORD, db=3) as db3:
-        assert db3.get(f"{key_prefix}:u") == b"in-3"
-    with redis.Redis(port=server.port, password=PASSWORD, db=0) as db0:
-        assert db0.get(f"{key_prefix}:u") is None
+    assert_only_in_db(server, f"{key_prefix}:u", b"in-3", db=3)
 
 
 async def test_tcp_with_password_db_and_client_name(secured: tuple[RedisProcess, Path], key_prefix: str) -> None:
@@ -479,10 +484,7 @@ async def test_tcp_with_password_db_and_client_name(secured: tuple[RedisProcess,
         assert await client.execute("ACL", "WHOAMI") == b"default"
     finally:
         await client.aclose()
-    with redis.Redis(port=server.port, password=PASSWORD, db=2) as db2:
-        assert db2.get(f"{key_prefix}:t") == b"in-2"
-    with redis.Redis(port=server.port, password=PASSWORD, db=0) as db0:
-        assert db0.get(f"{key_prefix}:t") is None
+    assert_only_in_db(server, f"{key_prefix}:t", b"in-2", db=2)
 
 
 async def test_acl_user_and_db(secured: tuple[RedisProcess, Path], key_prefix: str) -> None:
