@@ -20,6 +20,7 @@ classes, so callers classify failures the same way whichever client ran the comm
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,11 +202,13 @@ class _Connection(asyncio.Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where and how to connect: a TCP ``host``/``port`` or a Unix socket ``path``, then sign in and select."""
+    """Where and how to connect: a TCP ``host``/``port`` (over TLS with ``tls``) or a Unix socket ``path``,
+    then sign in and select."""
 
     host: str = "localhost"
     port: int = 6379
     path: str | None = None
+    tls: ssl.SSLContext | None = None
     db: int = 0
     username: str | None = None
     password: str | None = None
@@ -216,18 +219,25 @@ class Endpoint:
     @classmethod
     def of_pool(cls, pool: aioredis.ConnectionPool) -> Endpoint | None:
         """The endpoint a plain redis-py pool connects to, or ``None`` when its connections do more than this
-        module does (TLS, a credential provider, RESP3): those stay on redis-py."""
+        module does (a custom connection class, a credential provider, RESP3): those stay on redis-py."""
         kw = pool.connection_kwargs
-        if pool.connection_class not in (aioredis.Connection, aioredis.UnixDomainSocketConnection):
+        kinds = (aioredis.Connection, aioredis.UnixDomainSocketConnection, aioredis.SSLConnection)
+        if pool.connection_class not in kinds:
             return None
         if kw.get("credential_provider") is not None or str(kw.get("protocol") or 2) != "2":
             return None
+        tls = None
+        if pool.connection_class is aioredis.SSLConnection:
+            # The TLS context exactly as redis-py builds it from the URL's ssl_* options (CA, client
+            # certificate, hostname check, minimum version, ciphers); the connection object only holds it.
+            tls = aioredis.SSLConnection(**kw).ssl_context.get()
         # A pool built without timeouts gets redis-py's defaults (5 s since redis-py 6), not unbounded waits.
         timeout = kw.get("socket_timeout", _DEFAULT_TIMEOUT)
         return cls(
             host=kw.get("host", "localhost"),
             port=int(kw.get("port", 6379)),
             path=kw.get("path") if pool.connection_class is aioredis.UnixDomainSocketConnection else None,
+            tls=tls,
             db=int(kw.get("db") or 0),
             username=kw.get("username"),
             password=kw.get("password"),
@@ -237,7 +247,7 @@ class Endpoint:
         )
 
     def describe(self) -> str:
-        return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
+        return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}{' (TLS)' if self.tls else ''}"
 
 
 class PipelinedRedis:
@@ -290,7 +300,9 @@ class PipelinedRedis:
                 if ep.path is not None:
                     _, conn = await loop.create_unix_connection(lambda: _Connection(ep.timeout), ep.path)
                 else:
-                    _, conn = await loop.create_connection(lambda: _Connection(ep.timeout), ep.host, ep.port)
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(ep.timeout), ep.host, ep.port, ssl=ep.tls
+                    )
         except TimeoutError:
             raise rexc.TimeoutError(f"Timeout connecting to Redis at {ep.describe()}") from None
         except OSError as exc:

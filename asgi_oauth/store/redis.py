@@ -29,9 +29,9 @@ from the URL:
 
 ``rediss+cluster://`` and ``rediss+sentinel://`` use TLS (for Sentinel: to the Sentinels and the master).
 
-On one server over TCP or a Unix socket, the store's own commands run on a single pipelined connection
-(:mod:`.pipeline`), which costs a fraction of redis-py's per-command path; TLS, Cluster and Sentinel
-run on redis-py. :attr:`RedisStore.redis` is the redis-py client either way, for administration.
+On one server (over TCP, TLS or a Unix socket) the store's own commands run on a single pipelined
+connection (:mod:`.pipeline`), which costs a fraction of redis-py's per-command path; Cluster and
+Sentinel run on redis-py. :attr:`RedisStore.redis` is the redis-py client either way, for administration.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
 
 def _pipeline_for(client: aioredis.Redis | RedisCluster) -> PipelinedRedis | None:
     """The pipelined connection to the one server ``client`` talks to; ``None`` for a Cluster, a Sentinel-managed
-    master, or connections this store's pipeline does not make (TLS, RESP3, credential providers), which keep
+    master, or connections this store's pipeline does not make (RESP3, credential providers), which keep
     redis-py's own per-command path."""
     if isinstance(client, RedisCluster):
         return None

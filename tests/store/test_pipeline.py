@@ -649,15 +649,14 @@ class _TracedConnection(aioredis.Connection):
 @pytest.mark.parametrize(
     ("url", "options"),
     [
-        ("rediss://127.0.0.1:6380/0", {}),
         ("redis://127.0.0.1:6379/0", {"connection_class": _TracedConnection}),
         ("redis://127.0.0.1:6379/0?protocol=3", {}),
         ("redis://127.0.0.1:6379/0", {"credential_provider": UsernamePasswordCredentialProvider("u", "p")}),
     ],
-    ids=["tls", "custom-connection-class", "resp3", "credential-provider"],
+    ids=["custom-connection-class", "resp3", "credential-provider"],
 )
 def test_of_pool_declines_connections_it_cannot_make(url: str, options: dict[str, Any]) -> None:
-    """TLS, a custom connection class, RESP3 or a credential provider: ``None``, the pool stays on redis-py."""
+    """A custom connection class, RESP3 or a credential provider: ``None``, the pool stays on redis-py."""
     assert Endpoint.of_pool(aioredis.ConnectionPool.from_url(url, **options)) is None
 
 
