@@ -98,6 +98,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _window_ms(seconds: float) -> int:
+    """A window (replay, rate limit) in milliseconds: at least 1, as PX and the scripts require."""
+    return max(1, round(seconds * 1000))
+
+
 def _encode_access(t: AccessToken) -> str:
     row: list[Any] = [t.client_id, t.scope, t.sub, t.iat, round(t.exp * 1000)]
     if t.username is not None:
@@ -295,9 +300,10 @@ class RedisStore:
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._pipeline = _pipeline_for(client)
         self._exec: Execute = self._pipeline.execute if self._pipeline is not None else client.execute_command
-        self._take_code = _Script(self._exec, _lua("take_code", "revoke_family_fn"))
+        self._take_code = _Script(self._exec, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
         self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn"))
-        self._redeem_code = _Script(self._exec, _lua("redeem_code", "revoke_family_fn", "store_family_fn"))
+        redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn")
+        self._redeem_code = _Script(self._exec, redeem)
         self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn"))
         self._revoke_family = _Script(self._exec, _lua("revoke_family", "revoke_family_fn"))
         self._delete_access = _Script(self._exec, _lua("delete_access"))
@@ -362,7 +368,7 @@ class RedisStore:
         self, family_id: str, code_digest: str, *, replay_window: float
     ) -> AuthorizationCode | CodeReplayed | None:
         keys = [self._k(family_id, "c", code_digest), self._k(family_id, "f"), self._k(family_id, "x")]
-        raw = await self._run(self._take_code(keys=keys, args=[max(1, round(replay_window * 1000))]))
+        raw = await self._run(self._take_code(keys=keys, args=[_window_ms(replay_window)]))
         if raw is None:
             return None
         if raw == b"replayed":
@@ -389,15 +395,7 @@ class RedisStore:
             self._k(family_id, "a", access_digest),
             self._k(family_id, "x"),
         ]
-        args: list[str | int] = [
-            max(1, round(replay_window * 1000)),
-            "" if family is None else _encode_family(family),
-            self._ttl_ms(access.exp if family is None else family.exp),
-            _encode_access(access),
-            self._ttl_ms(access.exp),
-            access_digest,
-            round(access.exp * 1000),
-        ]
+        args = [_window_ms(replay_window), *self._store_family_args(family, access_digest, access)]
         return int(await self._run(self._redeem_code(keys=keys, args=args))) == 1
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -411,15 +409,21 @@ class RedisStore:
 
     async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
         keys = [self._k(family_id, "f"), self._k(family_id, "a", access_digest), self._k(family_id, "x")]
-        args: list[str | int] = [
-            _encode_family(family),
-            self._ttl_ms(family.exp),
+        await self._run(self._put_family(keys=keys, args=self._store_family_args(family, access_digest, access)))
+
+    def _store_family_args(
+        self, family: TokenFamily | None, access_digest: str, access: AccessToken
+    ) -> list[str | int]:
+        """The arguments of ``store_family`` (lua/store_family_fn.lua), in its order; without a family the
+        index lives as long as the access token."""
+        return [
+            "" if family is None else _encode_family(family),
+            self._ttl_ms(access.exp if family is None else family.exp),
             _encode_access(access),
             self._ttl_ms(access.exp),
             access_digest,
             round(access.exp * 1000),
         ]
-        await self._run(self._put_family(keys=keys, args=args))
 
     async def lookup(
         self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
@@ -491,12 +495,12 @@ class RedisStore:
     # -- failed attempts (rate limiting) ---------------------------------------------------------
     async def record_failure(self, key: str, *, window: float, limit: int) -> float:
         now_ms = round(self._clock() * 1000)
-        args: list[str | int] = [now_ms, max(1, round(window * 1000)), limit, f"{now_ms}-{secrets.token_hex(4)}"]
+        args: list[str | int] = [now_ms, _window_ms(window), limit, f"{now_ms}-{secrets.token_hex(4)}"]
         blocked_ms = await self._run(self._record_failure(keys=[f"{self._p}:fail:{key}"], args=args))
         return int(blocked_ms) / 1000
 
     async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
-        args = [round(self._clock() * 1000), max(1, round(window * 1000)), limit]
+        args = [round(self._clock() * 1000), _window_ms(window), limit]
         blocked_ms = await self._run(self._blocked_for(keys=[f"{self._p}:fail:{key}"], args=args))
         return int(blocked_ms) / 1000
 

@@ -6,13 +6,8 @@
 -- ARGV[4]  access record     ARGV[5]  access ttl ms
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)
 -- returns  1 redeemed; 0 unknown or expired; -1 already spent: a replay, so the family is revoked
-local v = redis.call('GET', KEYS[1])
+local v = spend_code(KEYS[1], KEYS[2], KEYS[4], ARGV[1])
 if not v then return 0 end
-if v == 'spent' or v == 'replayed' then
-  redis.call('SET', KEYS[1], 'replayed', 'PX', ARGV[1])
-  revoke_family(KEYS[2], KEYS[4])
-  return -1
-end
-redis.call('SET', KEYS[1], 'spent', 'PX', ARGV[1])
+if v == 'replayed' then return -1 end
 store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
