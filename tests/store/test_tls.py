@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from redis import exceptions as rexc
 
-from asgi_oauth.store.pipeline import Endpoint, PipelinedRedis
+from asgi_oauth.store.pipeline import PipelinedRedis
 from asgi_oauth.store.redis import RedisStore
 
 from ..reliability.stack import RedisProcess
 from ..serving import free_port
 from .records import Grant, access_record
+from .test_pipeline import endpoint_of
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
@@ -91,14 +91,8 @@ def tls_redis(tmp_path: Path) -> Iterator[TLSRedis]:
         server.stop()
 
 
-def endpoint(url: str) -> Endpoint:
-    found = Endpoint.of_pool(aioredis.ConnectionPool.from_url(url, socket_timeout=5))
-    assert found is not None, f"{url} should use the pipelined connection"
-    return found
-
-
 async def test_commands_run_over_tls_with_the_certificate_checked(tls_redis: TLSRedis, key_prefix: str) -> None:
-    ep = endpoint(tls_redis.url(db=2))
+    ep = endpoint_of(tls_redis.url(db=2), socket_timeout=5)
     assert ep.tls is not None and ep.port == tls_redis.tls_port and ep.db == 2
     client = PipelinedRedis(ep)
     try:
@@ -116,7 +110,7 @@ async def test_a_server_certificate_from_another_authority_is_refused(tls_redis:
     other_ca.write_bytes(
         _certificate("someone else", other_key, None, other_key).public_bytes(serialization.Encoding.PEM)
     )
-    client = PipelinedRedis(endpoint(tls_redis.url(ca=other_ca)))
+    client = PipelinedRedis(endpoint_of(tls_redis.url(ca=other_ca), socket_timeout=5))
     try:
         with pytest.raises(rexc.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.execute("PING")
@@ -126,7 +120,7 @@ async def test_a_server_certificate_from_another_authority_is_refused(tls_redis:
 
 async def test_plain_commands_to_the_tls_port_fail_cleanly(tls_redis: TLSRedis) -> None:
     """A ``redis://`` URL pointed at the TLS port gets a connection error, not a hang or garbage."""
-    client = PipelinedRedis(endpoint(f"redis://127.0.0.1:{tls_redis.tls_port}/0"))
+    client = PipelinedRedis(endpoint_of(f"redis://127.0.0.1:{tls_redis.tls_port}/0", socket_timeout=5))
     try:
         with pytest.raises((rexc.ConnectionError, rexc.TimeoutError)):
             await client.execute("PING")
