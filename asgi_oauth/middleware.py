@@ -165,7 +165,9 @@ class Denial:
         if self.scope is not None:
             body["scope"] = self.scope
         headers = {"Cache-Control": "no-store"}
-        if self.status in (401, 403):
+        if self.status != 503:
+            # RFC 6750 section 3: every refusal of a request without a usable token challenges, the 400s
+            # included; clients (MCP's among them) find the authorization server through it.
             headers["WWW-Authenticate"] = self.challenge(realm)
         content = json.dumps(body, separators=(",", ":")).encode()
         return Response(content, self.status, headers=headers, media_type="application/json")

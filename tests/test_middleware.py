@@ -35,6 +35,7 @@ from .middleware.helpers import (
     Cred,
     assert_insufficient,
     assert_invalid,
+    assert_malformed,
     assert_missing,
     assert_unavailable,
     bearer,
@@ -108,13 +109,21 @@ async def test_well_formed_but_unknown_token_is_invalid_token(host: Host) -> Non
 
 
 @pytest.mark.parametrize(
-    "header", ["Bearer", "Bearer ", "Bearer two words", "Bearer tok@en", "Bearer tok,en", "Bearer =abc"]
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer ,",
+        "Bearer two words",
+        "Bearer tok@en",
+        "Bearer tok,en",
+        "Bearer =abc",
+    ],
 )
-async def test_malformed_authorization_header_is_400_invalid_request(host: Host, header: str) -> None:
+async def test_malformed_authorization_header_is_400_invalid_request_with_a_challenge(host: Host, header: str) -> None:
     response = await host.get("/api/whoami", headers={"Authorization": header})
-    assert response.status_code == 400, response.text
-    assert response.json()["error"] == "invalid_request"
-    assert response.headers["cache-control"] == "no-store"
+    assert_malformed(response)
 
 
 async def test_bearer_scheme_is_case_insensitive(host: Host) -> None:
@@ -370,7 +379,7 @@ async def test_query_string_token_when_allowed(store: Store) -> None:
         assert bad.status_code == 400
         # RFC 6750 section 2: one method per request, so header and query together are refused
         both = await host.get("/api/whoami", token, params={"access_token": token})
-        assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+        assert_malformed(both)
 
 
 # -- the store cannot be reached ------------------------------------------------------------------
@@ -530,9 +539,7 @@ async def test_backend_on_error_gives_rfc6750_answers(store: Store) -> None:
     async with backend_client(backend_app(store, clients, rfc6750_errors=True)) as http:
         assert_invalid(await http.get("/read", headers=bearer("junk")))
         assert_invalid(await http.get("/public", headers=bearer(new_token()[1])))
-        malformed = await http.get("/read", headers={"Authorization": "Bearer a b"})
-        assert malformed.status_code == 400
-        assert malformed.json()["error"] == "invalid_request"
+        assert_malformed(await http.get("/read", headers={"Authorization": "Bearer a b"}))
         token = await issue(http, clients["m2m"], "read")
         assert (await http.get("/read", headers=bearer(token))).status_code == 200
 

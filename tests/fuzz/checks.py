@@ -297,4 +297,5 @@ def bearer(response: httpx.Response, *, method: str, headers: Headers, query: by
         assert body["error"] == "insufficient_scope" and 'error="insufficient_scope"' in challenge
     else:
         assert body["error"] == "invalid_request", body
+        assert 'error="invalid_request"' in challenge and challenge.startswith('Bearer realm="'), challenge
         assert presented is not None

@@ -289,6 +289,16 @@ def assert_insufficient(response: httpx.Response, scope: str) -> None:
     assert body["scope"] == scope
 
 
+def assert_malformed(response: httpx.Response) -> None:
+    """RFC 6750 section 3.1: a request without a usable token is 400 ``invalid_request``, and challenged too."""
+    assert response.status_code == 400, response.text
+    params = challenge(response)
+    assert params["realm"] == REALM
+    assert params["error"] == "invalid_request"
+    assert response.json()["error"] == "invalid_request"
+    assert response.headers["cache-control"] == "no-store"
+
+
 def assert_unavailable(response: httpx.Response) -> None:
     """The token could not be checked: 503, never a pass and never a 401 that would send clients to re-auth."""
     assert response.status_code == 503, response.text
