@@ -22,13 +22,15 @@ from typing import Literal
 
 from .types import CodeChallengeMethod
 
-Purpose = Literal["access", "refresh", "code", "client"]
+Purpose = Literal["access", "refresh", "code", "client", "limit"]
 
 _KEYS: dict[Purpose, bytes] = {
     "access": b"asgi_oauth/access-token/v1",
     "refresh": b"asgi_oauth/refresh-token/v1",
     "code": b"asgi_oauth/authorization-code/v1",
     "client": b"asgi_oauth/client-secret/v1",
+    # Names in failed-attempt keys (user names, client ids, addresses): fixed length, no separators to forge.
+    "limit": b"asgi_oauth/limit-key/v1",
 }
 # Keyed once; each digest copies the keyed state instead of re-deriving it (it is on every request's path).
 _MACS = {purpose: hmac.new(key, digestmod=hashlib.sha256) for purpose, key in _KEYS.items()}

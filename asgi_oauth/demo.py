@@ -18,6 +18,7 @@ import secrets
 import shlex
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -30,11 +31,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import crypto
 from .clients import ClientExists, new_client, register_client
+from .devices import COOKIE_NAME as DEVICE_COOKIE
+from .devices import KnownDevices
 from .errors import OAuthError, TooManyAttempts
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .protocol.params import Params
-from .protocol.ratelimit import Limiter
+from .protocol.ratelimit import Attempt, Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
@@ -235,8 +238,9 @@ class DemoHost:
     def __init__(self, settings: OAuthSettings, users: Mapping[str, str], limiter: Limiter) -> None:
         self.settings = settings
         self.users = dict(users)
-        #: Failed sign-ins count per user name and sender, shared with the server's limits.
+        #: Failed sign-ins count per user name and place, shared with the server's limits.
         self.limiter = limiter
+        self.devices = KnownDevices.from_settings(settings)
         self._sessions = _serializer(settings, "session")
         self._flows = _serializer(settings, "flow")
         # Compared against when the user name is unknown, so both cases cost the same.
@@ -313,13 +317,16 @@ class DemoHost:
             return self._login_form("/", "The form could not be read; please try again.", 400)
         next_path = safe_next(form.get("next"))
         username = form.get("username") or ""
-        limit_keys = Limiter.keys(username=username, peer=peer(request.scope))
+        device_cookie = request.cookies.get(DEVICE_COOKIE)
+        attempt = Attempt.user(username, peer(request.scope))
+        attempt = replace(attempt, device=self.devices.device_for(device_cookie, attempt.principal))
         try:
-            await self.limiter.check(limit_keys)
+            known = await self.limiter.check(attempt)
             user = await self.verify_password(username, form.get("password") or "")
             if user is None:
-                await self.limiter.failed(limit_keys)
+                await self.limiter.failed(attempt)
                 return self._login_form(next_path, "Wrong user name or password.", 401)
+            await self.limiter.succeeded(attempt, known=known)
         except TooManyAttempts as blocked:
             message = f"Too many failed sign-ins. Try again in {blocked.retry_after} seconds."
             response = self._login_form(next_path, message, 429)
@@ -329,6 +336,9 @@ class DemoHost:
             return self._login_form(next_path, "Sign-in is temporarily unavailable; try again shortly.", 503)
         response = RedirectResponse(next_path, status_code=303)
         _set_cookie(response, request, SESSION_COOKIE, self._sessions.dumps(user.sub), max_age=SESSION_MAX_AGE)
+        # This browser is now a known device of the user: guessing the password elsewhere won't refuse it.
+        device = self.devices.remember(device_cookie, attempt.principal)
+        _set_cookie(response, request, DEVICE_COOKIE, device, max_age=round(self.devices.max_age))
         return response
 
     def _same_origin(self, request: Request) -> bool:

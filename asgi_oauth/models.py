@@ -104,3 +104,25 @@ class User:
     sub: str
     #: Human-readable name for introspection's ``username`` (RFC 7662), when it differs from ``sub``.
     username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One sliding-window count of failed attempts: at most ``limit`` within ``window`` seconds."""
+
+    key: str
+    limit: int
+    window: float
+    #: Skipped for an attempt from a proven place (its ``known`` key exists): the principal-wide and
+    #: address-wide counts must not refuse a principal where it signed in before.
+    waived_if_known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """What the store says before a guessable secret is verified."""
+
+    #: Seconds until the attempt may be made (0: now).
+    blocked_for: float
+    #: The principal signed in from this place before (its ``known`` key exists).
+    known: bool

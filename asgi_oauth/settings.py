@@ -62,10 +62,18 @@ class OAuthSettings(BaseSettings):
     #: How long a worker trusts a client record it read from the store (0 disables the cache).
     #: Deleting a client takes up to this long to reach every worker.
     client_cache_ttl: float = Field(default=5.0, ge=0, le=300)
-    #: Failed client authentications or sign-ins allowed per client, user and remote address within
-    #: ``rate_limit_window`` seconds before further ones answer 429; 0 switches limiting off.
+    #: Failed attempts allowed for one principal (user name or client id) from one place (address, or a
+    #: known device) within ``rate_limit_window`` seconds before that pair answers 429; 0 switches all limits off.
     rate_limit_failures: int = Field(default=10, ge=0)
-    rate_limit_window: float = Field(default=60.0, gt=0)
+    rate_limit_window: float = Field(default=300.0, gt=0)
+    #: Failed attempts from one address for any principals within ``rate_limit_window`` (credential stuffing).
+    rate_limit_address_failures: int = Field(default=100, gt=0)
+    #: Failed attempts for one principal from places it never signed in from, within
+    #: ``rate_limit_principal_window`` (guessing from many addresses); known places are not refused by it.
+    rate_limit_principal_failures: int = Field(default=50, gt=0)
+    rate_limit_principal_window: float = Field(default=3600.0, gt=0)
+    #: How long a place where a principal signed in (its address, a browser's device cookie) stays known.
+    known_device_lifetime: float = Field(default=30 * 86400, gt=0)
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 
@@ -127,6 +135,11 @@ class OAuthSettings(BaseSettings):
             )
         if self.refresh_token_lifetime < self.access_token_lifetime:
             raise ValueError("refresh_token_lifetime: must be at least access_token_lifetime")
+        for wider in ("rate_limit_address_failures", "rate_limit_principal_failures"):
+            if self.rate_limit_failures and getattr(self, wider) < self.rate_limit_failures:
+                # Else a wider count would fill before one pair's, refusing others for one pair's mistakes.
+                minimum = f"{ENV_PREFIX}RATE_LIMIT_FAILURES ({self.rate_limit_failures})"
+                raise ValueError(f"{wider}: must be at least {minimum}")
         keys = tuple(k.get_secret_value() for k in self.secret_key)
         if not keys:
             logger.warning(

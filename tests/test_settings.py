@@ -46,6 +46,13 @@ def test_defaults() -> None:
     assert settings.allow_insecure_transport is False
     assert settings.max_body_size == 64 * 1024
     assert settings.redis_timeout == 2.0
+    # The failed-attempt policy (README "Failed attempts").
+    assert settings.rate_limit_failures == 10
+    assert settings.rate_limit_window == 300
+    assert settings.rate_limit_address_failures == 100
+    assert settings.rate_limit_principal_failures == 50
+    assert settings.rate_limit_principal_window == 3600
+    assert settings.known_device_lifetime == 30 * 86400
 
 
 def test_without_a_key_an_ephemeral_one_is_used_and_announced(caplog: pytest.LogCaptureFixture) -> None:
@@ -153,6 +160,15 @@ def test_invalid_value_is_named_by_its_variable(
     message = refused()
     assert message.startswith(f"ASGI_OAUTH_{name}: "), message
     assert reason in message
+
+
+@pytest.mark.parametrize("wider", ["RATE_LIMIT_ADDRESS_FAILURES", "RATE_LIMIT_PRINCIPAL_FAILURES"])
+def test_wider_limits_are_at_least_the_pair_limit(monkeypatch: pytest.MonkeyPatch, wider: str) -> None:
+    monkeypatch.setenv("ASGI_OAUTH_RATE_LIMIT_FAILURES", "20")
+    monkeypatch.setenv(f"ASGI_OAUTH_{wider}", "19")
+    assert refused() == f"ASGI_OAUTH_{wider}: must be at least ASGI_OAUTH_RATE_LIMIT_FAILURES (20)"
+    monkeypatch.setenv("ASGI_OAUTH_RATE_LIMIT_FAILURES", "0")  # limits off: nothing to compare
+    assert load_settings().rate_limit_failures == 0
 
 
 def test_every_problem_is_reported_at_once() -> None:

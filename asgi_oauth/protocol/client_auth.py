@@ -14,7 +14,7 @@ from ..models import Client
 from ..types import AuthMethod
 from .context import Context
 from .params import Incoming, Params
-from .ratelimit import Limiter
+from .ratelimit import Attempt
 
 # Compared against when the client is unknown, so a miss costs the same as a wrong secret.
 _DUMMY_HASH = crypto.hash_secret(crypto.new_client_secret(), generated=True)
@@ -77,21 +77,27 @@ CHECKS: dict[AuthMethod, Callable[[Client, Credentials], bool]] = {
 async def authenticate(ctx: Context, request: Incoming) -> Client:
     """The authenticated client, or :class:`InvalidClient` (401 with a Basic challenge, whatever was tried).
 
-    Failures count towards the rate limit per client id and sender; a secret a person chose is
-    checked against the limit before it is verified, so a blocked sender cannot keep guessing.
+    A client that used another method than the one it registered is told which one, before any secret is
+    looked at. Failures count towards the limits (:mod:`.ratelimit`); a secret a person chose is checked
+    against them before it is verified, so a blocked sender cannot keep guessing.
     """
     realm = ctx.settings.realm
     creds = credentials(request.authorization, request.params, realm)
     client = await ctx.clients.get(creds.client_id)
-    limit_keys = Limiter.keys(client_id=creds.client_id, peer=request.peer)
-    if client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash):
-        await ctx.limiter.check(limit_keys)
-    ok = (
-        client is not None and client.token_endpoint_auth_method == creds.method and CHECKS[creds.method](client, creds)
-    )
-    if client is None and creds.secret is not None:
-        crypto.verify_secret(creds.secret, _DUMMY_HASH)
-    if client is None or not ok:
-        await ctx.limiter.failed(limit_keys)
-        raise InvalidClient("client authentication failed", realm=realm)
-    return client
+    if client is not None and client.token_endpoint_auth_method != creds.method:
+        registered = client.token_endpoint_auth_method
+        raise InvalidClient(
+            f"this client is registered to authenticate with {registered}; use that method", realm=realm
+        )
+    attempt = Attempt.client(creds.client_id, request.peer)
+    guessable = client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash)
+    known = await ctx.limiter.check(attempt) if guessable else False
+    if client is None:
+        if creds.secret is not None:
+            crypto.verify_secret(creds.secret, _DUMMY_HASH)
+    elif CHECKS[creds.method](client, creds):
+        if guessable:
+            await ctx.limiter.succeeded(attempt, known=known)
+        return client
+    await ctx.limiter.failed(attempt)
+    raise InvalidClient("client authentication failed", realm=realm)

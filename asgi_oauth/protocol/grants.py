@@ -18,7 +18,7 @@ from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Token
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
-from .ratelimit import Limiter
+from .ratelimit import Attempt
 from .scopes import narrow
 
 # RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
@@ -148,12 +148,13 @@ async def password(ctx: Context, client: Client, request: Incoming) -> TokenResp
     username, secret = params.require("username"), params.require("password")
     if ctx.password_verifier is None:
         raise UnsupportedGrantType("the password grant has no user verifier configured")
-    limit_keys = Limiter.keys(username=username, peer=request.peer)
-    await ctx.limiter.check(limit_keys)
+    attempt = Attempt.user(username, request.peer)
+    known = await ctx.limiter.check(attempt)
     user = await ctx.password_verifier(username, secret)
     if user is None:
-        await ctx.limiter.failed(limit_keys)
+        await ctx.limiter.failed(attempt)
         raise InvalidGrant("invalid resource owner credentials")
+    await ctx.limiter.succeeded(attempt, known=known)
     scope = narrow(params.get("scope"), client.scopes)
     return await issue(ctx, client, scope, user, refresh="refresh_token" in client.grant_types)
 

@@ -10,9 +10,19 @@ with its own clock (``time.time`` unless one is injected).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
+from ..models import (
+    AccessToken,
+    AuthorizationCode,
+    Bucket,
+    Client,
+    CodeReplayed,
+    LimitCheck,
+    TokenFamily,
+    TokenLookup,
+)
 
 
 class StoreUnavailable(Exception):
@@ -123,11 +133,16 @@ class Store(Protocol):
         """``True`` the first time ``name`` is claimed, ``False`` until ``expires_at`` (form nonces)."""
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
-    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
-        """Count a failure for ``key`` in a sliding ``window``; seconds it is now blocked (0: not blocked)."""
+    async def check_limits(self, buckets: Sequence[Bucket], *, known: str) -> LimitCheck:
+        """How long the attempt is blocked by any of ``buckets`` (skipping those waived when the ``known`` key
+        exists), and whether it exists; one round trip, nothing counted."""
 
-    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
-        """Seconds until ``key`` may try again (0: now), without counting anything."""
+    async def record_failure(self, buckets: Sequence[Bucket], *, known: str) -> float:
+        """Count one failure in every applicable bucket (a full one stays full, so refused attempts cost
+        nothing more); seconds the attempt is now blocked (0: not blocked). One atomic step."""
+
+    async def remember_known(self, known: str, *, expires_at: float) -> None:
+        """Mark the ``known`` key (a principal proved itself from a place) until ``expires_at``."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Generic, Literal, TypeVar
 
-from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
+from ..models import (
+    AccessToken,
+    AuthorizationCode,
+    Bucket,
+    Client,
+    CodeReplayed,
+    LimitCheck,
+    TokenFamily,
+    TokenLookup,
+)
 from ..types import Clock
 
 K = TypeVar("K", bound=Hashable)
@@ -77,7 +86,8 @@ class MemoryStore:
         self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
         self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
         self._claimed: _Expiring[str, bool] = _Expiring(clock)
-        self._failures: dict[str, list[float]] = {}
+        self._failures: _Expiring[str, list[float]] = _Expiring(clock)
+        self._known: _Expiring[str, bool] = _Expiring(clock)
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -223,27 +233,38 @@ class MemoryStore:
         return True
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
-    def _recent(self, key: str, window: float) -> list[float]:
-        cutoff = self._clock() - window
-        recent = [t for t in self._failures.get(key, ()) if t > cutoff]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return recent
+    def _applicable(self, buckets: Sequence[Bucket], known: str) -> tuple[list[Bucket], bool]:
+        is_known = self._known.get(known) is not None
+        return [b for b in buckets if not (is_known and b.waived_if_known)], is_known
 
-    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
-        recent = self._recent(key, window)
-        if len(recent) < limit:
-            recent.append(self._clock())
-            self._failures[key] = recent
-        return await self.blocked_for(key, window=window, limit=limit)
+    def _recent(self, bucket: Bucket) -> list[float]:
+        cutoff = self._clock() - bucket.window
+        return [t for t in self._failures.get(bucket.key) or () if t > cutoff]
 
-    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
-        recent = self._recent(key, window)
-        if len(recent) < limit:
-            return 0.0
-        return max(0.001, recent[0] + window - self._clock())
+    def _blocked_for(self, buckets: list[Bucket]) -> float:
+        waits = [0.0]
+        for bucket in buckets:
+            recent = self._recent(bucket)
+            if len(recent) >= bucket.limit:
+                waits.append(max(0.001, recent[0] + bucket.window - self._clock()))
+        return max(waits)
+
+    async def check_limits(self, buckets: Sequence[Bucket], *, known: str) -> LimitCheck:
+        applicable, is_known = self._applicable(buckets, known)
+        return LimitCheck(blocked_for=self._blocked_for(applicable), known=is_known)
+
+    async def record_failure(self, buckets: Sequence[Bucket], *, known: str) -> float:
+        applicable, _ = self._applicable(buckets, known)
+        for bucket in applicable:
+            recent = self._recent(bucket)
+            if len(recent) < bucket.limit:
+                now = self._clock()
+                # Kept one window past the newest failure, as Redis' PEXPIRE does; expired keys are swept.
+                self._failures.set(bucket.key, [*recent, now], now + bucket.window)
+        return self._blocked_for(applicable)
+
+    async def remember_known(self, known: str, *, expires_at: float) -> None:
+        self._known.set(known, True, expires_at)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -10,7 +10,8 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{F}:c:<digest>          string code record, then "spent"/"replayed", TTL = code expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
-    p:fail:<key>              sorted set of recent failure times, TTL = the rate-limit window
+    p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
+    p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
 
 Records are compact JSON arrays. A client_credentials token is one key; a family's access tokens are
 also listed in its index so that revoking the family deletes them, and validating any access token
@@ -53,7 +54,16 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
-from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, TokenLookup
+from ..models import (
+    AccessToken,
+    AuthorizationCode,
+    Bucket,
+    Client,
+    CodeReplayed,
+    LimitCheck,
+    TokenFamily,
+    TokenLookup,
+)
 from ..types import Clock
 from .base import StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
@@ -307,8 +317,8 @@ class RedisStore:
         self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn"))
         self._revoke_family = _Script(self._exec, _lua("revoke_family", "revoke_family_fn"))
         self._delete_access = _Script(self._exec, _lua("delete_access"))
-        self._record_failure = _Script(self._exec, _lua("record_failure"))
-        self._blocked_for = _Script(self._exec, _lua("blocked_for"))
+        self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
+        self._record_failure = _Script(self._exec, _lua("record_failure", "limits_fn"))
 
     @classmethod
     def from_url(
@@ -493,16 +503,32 @@ class RedisStore:
         return bool(await self._run(self._exec("SET", key, "1", "NX", "PX", self._ttl_ms(expires_at))))
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
-    async def record_failure(self, key: str, *, window: float, limit: int) -> float:
-        now_ms = round(self._clock() * 1000)
-        args: list[str | int] = [now_ms, _window_ms(window), limit, f"{now_ms}-{secrets.token_hex(4)}"]
-        blocked_ms = await self._run(self._record_failure(keys=[f"{self._p}:fail:{key}"], args=args))
-        return int(blocked_ms) / 1000
+    def _limit_keys(self, buckets: Sequence[Bucket], known: str) -> list[str]:
+        # One hash tag for every limit key: a check reads the proof and all buckets in one script, so on a
+        # Cluster they must share a slot. Only failures and guessable-secret checks come here.
+        return [f"{self._p}:{{limits}}:{key}" for key in (known, *(b.key for b in buckets))]
 
-    async def blocked_for(self, key: str, *, window: float, limit: int) -> float:
-        args = [round(self._clock() * 1000), _window_ms(window), limit]
-        blocked_ms = await self._run(self._blocked_for(keys=[f"{self._p}:fail:{key}"], args=args))
-        return int(blocked_ms) / 1000
+    @staticmethod
+    def _bucket_args(buckets: Sequence[Bucket]) -> list[str | int]:
+        args: list[str | int] = []
+        for b in buckets:
+            args += [_window_ms(b.window), b.limit, int(b.waived_if_known)]
+        return args
+
+    async def check_limits(self, buckets: Sequence[Bucket], *, known: str) -> LimitCheck:
+        args = [round(self._clock() * 1000), *self._bucket_args(buckets)]
+        wait_ms, is_known = await self._run(self._check_limits(keys=self._limit_keys(buckets, known), args=args))
+        return LimitCheck(blocked_for=int(wait_ms) / 1000, known=bool(is_known))
+
+    async def record_failure(self, buckets: Sequence[Bucket], *, known: str) -> float:
+        now_ms = round(self._clock() * 1000)
+        args = [now_ms, f"{now_ms}-{secrets.token_hex(4)}", *self._bucket_args(buckets)]
+        wait_ms = await self._run(self._record_failure(keys=self._limit_keys(buckets, known), args=args))
+        return int(wait_ms) / 1000
+
+    async def remember_known(self, known: str, *, expires_at: float) -> None:
+        key = f"{self._p}:{{limits}}:{known}"
+        await self._run(self._exec("SET", key, "1", "PX", self._ttl_ms(expires_at)))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

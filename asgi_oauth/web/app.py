@@ -66,7 +66,7 @@ class OAuthServer:
             settings=self.settings,
             store=self.store,
             clients=ClientLookup(self.store, declared_clients(clients), cache_ttl=self.settings.client_cache_ttl),
-            limiter=Limiter.from_settings(self.store, self.settings),
+            limiter=Limiter.from_settings(self.store, self.settings, clock=clock),
             clock=clock,
             password_verifier=password_verifier,
         )

@@ -132,26 +132,39 @@ async def test_realm_comes_from_settings(make_server: MakeServer) -> None:
     assert_invalid_client(response, challenge="Example Auth")
 
 
-async def test_method_must_match_the_registration(server: Server) -> None:
-    # m2m registered client_secret_basic: the right secret in the body is refused.
-    response = await server.post(TOKEN, {"grant_type": "client_credentials"}, client="m2m", method="client_secret_post")
+def assert_wrong_method(response: httpx.Response, registered: str) -> None:
+    """``invalid_client`` naming the method the client registered, and nothing about its secret."""
     assert_invalid_client(response)
+    expected = f"this client is registered to authenticate with {registered}; use that method"
+    assert response.json()["error_description"] == expected
+
+
+async def test_method_must_match_the_registration_and_the_error_names_it(server: Server) -> None:
+    # m2m registered client_secret_basic: the right secret in the body is refused, and so is a wrong one,
+    # with the same answer, so the mismatch says nothing about the secret.
+    right = await server.post(TOKEN, {"grant_type": "client_credentials"}, client="m2m", method="client_secret_post")
+    assert_wrong_method(right, "client_secret_basic")
+    wrong = await server.http.post(
+        TOKEN, data={"grant_type": "client_credentials", "client_id": "m2m", "client_secret": "not-it"}
+    )
+    assert_wrong_method(wrong, "client_secret_basic")
+    assert wrong.json() == right.json()
     # m2m-post registered client_secret_post: the right secret through Basic is refused, with a challenge.
     response = await server.post(
         TOKEN, {"grant_type": "client_credentials"}, client="m2m-post", method="client_secret_basic"
     )
-    assert_invalid_client(response)
+    assert_wrong_method(response, "client_secret_post")
     # A confidential client cannot skip its secret by claiming to be public.
     response = await server.post(TOKEN, {"grant_type": "client_credentials"}, client="m2m", method="none")
-    assert_invalid_client(response)
+    assert_wrong_method(response, "client_secret_basic")
 
 
 async def test_public_client_cannot_present_a_secret(server: Server) -> None:
     form = {"grant_type": "password", "username": "alice", "password": "wonderland"}
     response = await server.http.post(TOKEN, data={**form, "client_id": "public", "client_secret": "anything"})
-    assert_invalid_client(response)
+    assert_wrong_method(response, "none")
     response = await server.http.post(TOKEN, data=form, headers={"Authorization": basic("public", "")})
-    assert_invalid_client(response)
+    assert_wrong_method(response, "none")
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)

@@ -1,15 +1,12 @@
--- Record one failed attempt in a sliding window; say how long the key is blocked.
--- KEYS[1]  sorted set of failure times (ms)
--- ARGV[1]  now (ms)   ARGV[2]  window (ms)   ARGV[3]  limit   ARGV[4]  a unique member name
--- returns  milliseconds until the oldest failure in the window leaves it, once `limit` is reached; else 0
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local n = redis.call('ZCARD', KEYS[1])
-if n < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  n = n + 1
-end
-redis.call('PEXPIRE', KEYS[1], window)
-if n < limit then return 0 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+-- Count one failed attempt in every bucket that applies; say how long the attempt is now blocked.
+-- KEYS and buckets as in check_limits; ARGV[1]  now (ms)   ARGV[2]  a unique member name
+-- A full bucket is not added to, so attempts refused at the limit do not extend the block.
+-- returns  milliseconds until the oldest failure of a full bucket leaves its window; 0 when none is full
+local now, wait = tonumber(ARGV[1]), 0
+each_bucket(3, function(key, window, limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) < limit then redis.call('ZADD', key, now, ARGV[2]) end
+  redis.call('PEXPIRE', key, window)
+  wait = math.max(wait, blocked_ms(key, now, window, limit))
+end)
+return wait
