@@ -1,18 +1,36 @@
-"""Storage: the :class:`Store` protocol and its two implementations."""
+"""Storage: the :class:`Store` protocol and its two implementations.
+
+:class:`RedisStore` is imported on first use, so the protocol layer (and the memory store) work without
+redis-py installed.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ..settings import OAuthSettings
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
 from .memory import MemoryStore as MemoryStore
-from .redis import RedisStore as RedisStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore as RedisStore
 
 __all__ = ["MemoryStore", "RedisStore", "Store", "StoreUnavailable", "store_from_settings"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStore":
+        from .redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def store_from_settings(settings: OAuthSettings) -> Store:
     """A :class:`RedisStore` when ``redis_url`` is set, else a :class:`MemoryStore` (one process only)."""
     if settings.redis_url:
+        from .redis import RedisStore
+
         return RedisStore.from_url(settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout)
     return MemoryStore()
