@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 from dataclasses import dataclass
 
@@ -65,6 +66,10 @@ class TokenFamily:
     iat: int
     exp: float
     username: str | None = None
+    #: The refresh token the current one replaced, and when (epoch seconds): within the refresh grace
+    #: period a client that never got the rotation's answer may present it once more.
+    previous_digest: str | None = None
+    rotated_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,17 @@ class AuthorizationCode:
     code_challenge: str | None = None
     code_challenge_method: CodeChallengeMethod | None = None
     username: str | None = None
+
+
+class Outcome(enum.Enum):
+    """What a store verb that spends a code or a refresh token did, so each case gets its own answer."""
+
+    #: Done: the tokens are stored.
+    DONE = "done"
+    #: Nothing stored: no such code or family (never issued, expired and dropped, or revoked).
+    MISSING = "missing"
+    #: Already spent: a replayed code or a reused refresh token. The family issued from it is revoked.
+    REUSED = "reused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,9 @@ class OAuthSettings(BaseSettings):
 
     access_token_lifetime: float = Field(default=3600, gt=0, le=86400)
     refresh_token_lifetime: float = Field(default=14 * 86400, gt=0)
+    #: Seconds after a rotation during which the replaced refresh token is accepted once more (a client that
+    #: never got the answer retries); 0, the default, treats every reuse as theft (RFC 9700 section 4.14.2).
+    refresh_token_grace_period: float = Field(default=0, ge=0, le=300)
     #: RFC 6749 section 4.1.2 recommends at most 10 minutes.
     authorization_code_lifetime: float = Field(default=60, gt=0, le=600)
     #: How long an "Allow" is remembered per user and client; 0 asks every time.

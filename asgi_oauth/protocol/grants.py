@@ -9,12 +9,12 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily, User, scope_set
+from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
@@ -23,6 +23,12 @@ from .scopes import narrow
 
 # RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
 PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+# One description per outcome the store reports (``Outcome``), so a client and an operator can tell them apart.
+CODE_MISSING = "invalid or expired authorization code"
+CODE_REUSED = "authorization code was already used; tokens issued from it are revoked"
+REFRESH_MISSING = "invalid or expired refresh token"
+REFRESH_REUSED = "refresh token was already used; its grant is revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +130,13 @@ async def issue(
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
         window = ctx.settings.access_token_lifetime
-        if not await ctx.store.redeem_code(
+        outcome = await ctx.store.redeem_code(
             minted.family_id, code_digest, access_digest, minted.access_record, minted.family, replay_window=window
-        ):
-            raise InvalidGrant("authorization code was already used or has expired; tokens issued from it are revoked")
+        )
+        if outcome is Outcome.REUSED:
+            raise InvalidGrant(CODE_REUSED)
+        if outcome is Outcome.MISSING:
+            raise InvalidGrant(CODE_MISSING)
     elif minted.family is None:
         await ctx.store.put_access(minted.family_id, access_digest, minted.access_record)
     else:
@@ -160,7 +169,12 @@ async def password(ctx: Context, client: Client, request: Incoming) -> TokenResp
 
 
 async def refresh_token(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-    """RFC 6749 section 6 with rotation; a spent refresh token revokes its family (RFC 9700 section 4.14.2)."""
+    """RFC 6749 section 6 with rotation; a spent refresh token revokes its family (RFC 9700 section 4.14.2).
+
+    With ``REFRESH_TOKEN_GRACE_PERIOD`` set, the token a rotation replaced is accepted again within that many
+    seconds of the rotation: a client that never received the rotation's answer retries and gets tokens,
+    the unseen refresh token is spent, and the grant survives. Outside the window reuse stays fatal.
+    """
     params = request.params
     presented = params.require("refresh_token")
     family_id = crypto.family_of(presented)
@@ -168,25 +182,50 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         raise InvalidGrant("invalid refresh token")
     presented_digest = crypto.digest(presented, "refresh")
     found = await ctx.store.lookup(family_id, refresh_digest=presented_digest)
-    if found.refresh_spent:
-        await ctx.store.revoke_family(family_id)
-        raise InvalidGrant("refresh token was already used; its grant is revoked")
     family = found.family
     now = ctx.clock()
-    if family is None or family.exp <= now or not hmac.compare_digest(family.refresh_digest, presented_digest):
-        raise InvalidGrant("invalid or expired refresh token")
+    retry = family is not None and _within_grace(ctx, family, presented_digest, now)
+    if found.refresh_spent and not retry:
+        await ctx.store.revoke_family(family_id)
+        raise InvalidGrant(REFRESH_REUSED)
+    if family is None:
+        raise InvalidGrant(REFRESH_MISSING)
+    if family.exp <= now:
+        raise InvalidGrant("refresh token has expired")
+    if not retry and not hmac.compare_digest(family.refresh_digest, presented_digest):
+        raise InvalidGrant("invalid refresh token")
     if family.client_id != client.client_id:
         raise InvalidGrant("refresh token was issued to another client")
     # RFC 6749 section 6: the new refresh token keeps the original scope; the access token may narrow it.
     scope = narrow(params.get("scope"), scope_set(family.scope))
     user = User(family.sub, family.username) if family.sub is not None else None
     minted = _mint(ctx, client.client_id, scope, user, refresh=True, family_id=family_id, family_scope=family.scope)
-    assert minted.family is not None
-    if not await ctx.store.rotate_refresh(
-        family_id, presented_digest, minted.family, crypto.digest(minted.access, "access"), minted.access_record
-    ):
-        raise InvalidGrant("refresh token was already used; its grant is revoked")
+    if minted.family is None:
+        raise RuntimeError("a refresh mint always has a family")
+    # The window starts at the first rotation away from the presented token, however often it is retried.
+    rotated_at = family.rotated_at if retry and family.rotated_at is not None else now
+    new_family = replace(minted.family, previous_digest=presented_digest, rotated_at=rotated_at)
+    access_digest = crypto.digest(minted.access, "access")
+    outcome = await ctx.store.rotate_refresh(
+        family_id, family.refresh_digest, new_family, access_digest, minted.access_record
+    )
+    if outcome is Outcome.REUSED:
+        raise InvalidGrant(REFRESH_REUSED)
+    if outcome is Outcome.MISSING:
+        raise InvalidGrant(REFRESH_MISSING)
     return minted.response(ctx)
+
+
+def _within_grace(ctx: Context, family: TokenFamily, presented_digest: str, now: float) -> bool:
+    """``presented_digest`` is the token the last rotation replaced, and that rotation is recent enough."""
+    grace = ctx.settings.refresh_token_grace_period
+    return (
+        grace > 0
+        and family.previous_digest is not None
+        and family.rotated_at is not None
+        and now - family.rotated_at <= grace
+        and hmac.compare_digest(family.previous_digest, presented_digest)
+    )
 
 
 async def authorization_code(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
@@ -206,8 +245,8 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
     if found is None:
         # Unknown, expired or spent: taking it tells which, and a spent one revokes what it issued.
         if isinstance(await ctx.store.take_code(family_id, code_digest, replay_window=window), CodeReplayed):
-            raise InvalidGrant("authorization code was already used; tokens issued from it are revoked")
-        raise InvalidGrant("invalid or expired authorization code")
+            raise InvalidGrant(CODE_REUSED)
+        raise InvalidGrant(CODE_MISSING)
     problem = _code_problem(found, client, params.get("redirect_uri"), params.get("code_verifier"), ctx.clock())
     if problem is not None:
         await ctx.store.take_code(family_id, code_digest, replay_window=window)
@@ -222,7 +261,7 @@ def _code_problem(
 ) -> str | None:
     """Why this exchange of ``code`` must fail, or ``None`` when it may go ahead."""
     if code.exp <= now:
-        return "invalid or expired authorization code"
+        return "authorization code has expired"
     if code.client_id != client.client_id:
         return "authorization code was issued to another client"
     if (code.redirect_uri_sent or redirect_uri is not None) and redirect_uri != code.redirect_uri:

@@ -20,6 +20,7 @@ from ..models import (
     Client,
     CodeReplayed,
     LimitCheck,
+    Outcome,
     TokenFamily,
     TokenLookup,
 )
@@ -30,8 +31,9 @@ class StoreUnavailable(Exception):
 
 
 @runtime_checkable
-class Store(Protocol):
-    # -- clients ---------------------------------------------------------------------------------
+class ClientStore(Protocol):
+    """Registered clients."""
+
     async def create_client(self, client: Client) -> bool:
         """Store ``client`` unless its id is taken; ``False`` when it is."""
 
@@ -42,7 +44,12 @@ class Store(Protocol):
 
     async def delete_client(self, client_id: str) -> bool: ...
 
-    # -- authorization codes ---------------------------------------------------------------------
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Authorization codes, token families and access tokens: every verb that must not race is one atomic step."""
+
+    # -- authorization codes
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None: ...
 
     async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
@@ -66,15 +73,16 @@ class Store(Protocol):
         family: TokenFamily | None,
         *,
         replay_window: float,
-    ) -> bool:
+    ) -> Outcome:
         """Spend a code and store what it issues (its first access token, and ``family`` when the client gets
         a refresh token) in one atomic step, so of any number of concurrent redemptions exactly one succeeds.
 
-        ``False`` stores nothing: the code is unknown or expired, or already spent, which is a replay and
-        revokes the family issued from it, as :meth:`take_code` does.
+        ``MISSING`` and ``REUSED`` store nothing: the code is unknown or expired, or already spent, which is a
+        replay and revokes the family issued from it, as :meth:`take_code` does. The same call run twice (a
+        command resent after its reply was lost) answers ``DONE`` both times and stores once.
         """
 
-    # -- tokens ----------------------------------------------------------------------------------
+    # -- tokens
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
         """The access token stored under this digest: one round trip, the bearer middleware's only one.
 
@@ -106,21 +114,27 @@ class Store(Protocol):
     async def rotate_refresh(
         self,
         family_id: str,
-        old_refresh_digest: str,
+        current_digest: str,
         family: TokenFamily,
         access_digest: str,
         access: AccessToken,
-    ) -> bool:
-        """Replace the family's current refresh token and add an access token, if ``old_refresh_digest``
-        is still current. If it is not (a concurrent rotation won), the family is revoked: the loser
-        presented a spent token, which RFC 9700 section 4.14.2 treats as reuse. ``False`` in that case."""
+    ) -> Outcome:
+        """Replace the family's refresh token with ``family`` (its new current one) and add an access token,
+        if ``current_digest`` is still current: a compare-and-set. If it is not (a concurrent rotation won),
+        the family is revoked: the loser presented a spent token, which RFC 9700 section 4.14.2 treats as
+        reuse (``REUSED``). ``MISSING`` when the family is gone. A rotation that already happened (the same
+        call resent after its reply was lost: ``family.refresh_digest`` is current) answers ``DONE`` again."""
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         """Delete the family (so its access tokens stop validating); only if owned by ``client_id`` when given."""
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool: ...
 
-    # -- consents --------------------------------------------------------------------------------
+
+@runtime_checkable
+class ConsentStore(Protocol):
+    """Remembered consents and single-use values (consent-form nonces)."""
+
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None: ...
 
     async def get_consent(self, sub: str, client_id: str) -> str | None:
@@ -128,11 +142,14 @@ class Store(Protocol):
 
     async def delete_consent(self, sub: str, client_id: str) -> bool: ...
 
-    # -- single-use values -----------------------------------------------------------------------
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
         """``True`` the first time ``name`` is claimed, ``False`` until ``expires_at`` (form nonces)."""
 
-    # -- failed attempts (rate limiting) ---------------------------------------------------------
+
+@runtime_checkable
+class LimitStore(Protocol):
+    """Failed-attempt windows and known places (:mod:`asgi_oauth.protocol.ratelimit`)."""
+
     async def check_limits(self, buckets: Sequence[Bucket], *, known: str) -> LimitCheck:
         """How long the attempt is blocked by any of ``buckets`` (skipping those waived when the ``known`` key
         exists), and whether it exists; one round trip, nothing counted."""
@@ -144,7 +161,12 @@ class Store(Protocol):
     async def remember_known(self, known: str, *, expires_at: float) -> None:
         """Mark the ``known`` key (a principal proved itself from a place) until ``expires_at``."""
 
-    # -- lifecycle -------------------------------------------------------------------------------
+
+@runtime_checkable
+class Store(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
+    """Everything the server keeps. A backend implements each part; the contract suite
+    (:mod:`asgi_oauth.testing`) checks it."""
+
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
 

@@ -18,6 +18,7 @@ from ..models import (
     Client,
     CodeReplayed,
     LimitCheck,
+    Outcome,
     TokenFamily,
     TokenLookup,
 )
@@ -71,7 +72,8 @@ class _Expiring(Generic[K, V]):
         return len(self._data)
 
 
-_CodeState = AuthorizationCode | Literal["spent", "replayed"]
+#: A code's record until spent; then "spent" (burnt), "spent:<access digest>" (redeemed) or "replayed".
+_CodeState = AuthorizationCode | str
 
 
 class MemoryStore:
@@ -112,16 +114,25 @@ class MemoryStore:
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
     ) -> AuthorizationCode | CodeReplayed | None:
+        spent = self._spend_code(family_id, code_digest, replay_window, "")
+        return CodeReplayed() if spent == "replayed" else spent if isinstance(spent, AuthorizationCode) else None
+
+    def _spend_code(
+        self, family_id: str, code_digest: str, replay_window: float, redemption: str
+    ) -> AuthorizationCode | Literal["again", "replayed"] | None:
+        """As lua/spend_code_fn.lua: mark the code spent, tell a replay (revoking) from a repeat of ``redemption``."""
         key = (family_id, code_digest)
         state = self._codes.get(key)
         if state is None:
             return None
+        if redemption and state == f"spent:{redemption}":
+            return "again"
         expires_at = self._clock() + replay_window
-        if state == "spent" or state == "replayed":
+        if isinstance(state, str):
             self._codes.set(key, "replayed", expires_at)
             self._drop_family(family_id)
-            return CodeReplayed()
-        self._codes.set(key, "spent", expires_at)
+            return "replayed"
+        self._codes.set(key, f"spent:{redemption}" if redemption else "spent", expires_at)
         return state
 
     async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
@@ -137,13 +148,18 @@ class MemoryStore:
         family: TokenFamily | None,
         *,
         replay_window: float,
-    ) -> bool:
-        if not isinstance(await self.take_code(family_id, code_digest, replay_window=replay_window), AuthorizationCode):
-            return False
+    ) -> Outcome:
+        spent = self._spend_code(family_id, code_digest, replay_window, access_digest)
+        if spent is None:
+            return Outcome.MISSING
+        if spent == "replayed":
+            return Outcome.REUSED
+        if spent == "again":
+            return Outcome.DONE
         if family is not None:
             self._families.set(family_id, family, family.exp)
         self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
-        return True
+        return Outcome.DONE
 
     # -- tokens ----------------------------------------------------------------------------------
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
@@ -173,21 +189,23 @@ class MemoryStore:
     async def rotate_refresh(
         self,
         family_id: str,
-        old_refresh_digest: str,
+        current_digest: str,
         family: TokenFamily,
         access_digest: str,
         access: AccessToken,
-    ) -> bool:
+    ) -> Outcome:
         current = self._families.get(family_id)
         if current is None:
-            return False
-        if current.refresh_digest != old_refresh_digest:
+            return Outcome.MISSING
+        if current.refresh_digest == family.refresh_digest:
+            return Outcome.DONE  # this very rotation already happened
+        if current.refresh_digest != current_digest:
             self._drop_family(family_id)
-            return False
-        self._spent.set((family_id, old_refresh_digest), True, current.exp)
+            return Outcome.REUSED
+        self._spent.set((family_id, current_digest), True, current.exp)
         self._families.set(family_id, family, family.exp)
         self._add_member(family.exp, family_id, access_digest, access)
-        return True
+        return Outcome.DONE
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         family = self._families.get(family_id)

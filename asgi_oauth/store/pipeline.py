@@ -10,8 +10,11 @@ costs about a tenth of redis-py's (figures in the README's "Performance" section
 The bound on a command's time is kept by one timer for the whole connection: when the oldest unanswered
 command is past its deadline the connection is dropped and every command waiting on it fails with
 ``redis.exceptions.TimeoutError`` (its replies could no longer be paired). A lost connection fails what
-was sent on it with ``redis.exceptions.ConnectionError``; each such command is sent once more, on a new
-connection, as redis-py's default retry does.
+was sent on it with ``redis.exceptions.ConnectionError``. Redis may have run such a command before its
+reply was lost, so only commands whose second run answers as the first are sent once more, on a new
+connection (:meth:`PipelinedRedis.execute`); the others fail (:meth:`PipelinedRedis.execute_once`).
+
+Replies are parsed by hiredis when it is installed, else in Python.
 
 Replies are RESP2 values (``bytes``, ``int``, ``None``, lists); error replies raise redis-py's exception
 classes, so callers classify failures the same way whichever client ran the command.
@@ -28,7 +31,17 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+
+# redis-py's error-reply classifier is in a private module; tests/store/test_pipeline.py pins it (and what
+# it answers for the replies the store handles), so a redis-py release that moves it fails the tests loudly.
 from redis._parsers.base import BaseParser
+
+try:  # the C parser, used when installed (``pip install 'asgi-oauth[hiredis]'``)
+    import hiredis
+
+    HIREDIS = True
+except ImportError:
+    HIREDIS = False
 
 Arg = str | bytes | int
 
@@ -104,6 +117,62 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
     raise rexc.InvalidResponse(f"unexpected reply type {chr(kind)!r} from Redis")
 
 
+class _ReplyError(Exception):
+    """hiredis's carrier of an error reply, turned into redis-py's exception class on the way out."""
+
+
+class _HiredisReader:
+    """Replies parsed by hiredis: the same values :func:`parse` gives, at C speed."""
+
+    def __init__(self) -> None:
+        self._reader = hiredis.Reader(replyError=_ReplyError)
+
+    def feed(self, data: bytes) -> None:
+        self._reader.feed(data)
+
+    def gets(self) -> Any:
+        try:
+            reply = self._reader.gets()
+        except hiredis.ProtocolError as exc:
+            raise rexc.InvalidResponse(str(exc)) from None
+        if reply is False:
+            return _INCOMPLETE
+        if isinstance(reply, _ReplyError):
+            return _error(str(reply).encode())
+        return reply
+
+    def has_data(self) -> bool:
+        return bool(self._reader.has_data())
+
+
+class _PythonReader:
+    """Replies parsed by :func:`parse`, for when hiredis is not installed."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def gets(self) -> Any:
+        reply, self._pos = parse(self._buf, self._pos)
+        return reply
+
+    def has_data(self) -> bool:
+        return self._pos < len(self._buf)
+
+
+Reader = _HiredisReader | _PythonReader
+
+
+def new_reader() -> Reader:
+    return _HiredisReader() if HIREDIS else _PythonReader()
+
+
 class _Connection(asyncio.Protocol):
     """One socket: queues commands, writes them once per loop iteration, pairs replies in order."""
 
@@ -111,7 +180,7 @@ class _Connection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
-        self._buf = bytearray()
+        self._reader = new_reader()
         self._outbox: list[bytes] = []
         #: Futures of sent or queued commands, oldest first, with the loop time each must be answered by.
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
@@ -124,16 +193,14 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
-        pos = 0
+        reader = self._reader
+        reader.feed(data)
         waiting = self._waiting
         try:
             while waiting:
-                reply, pos_after = parse(buf, pos)
+                reply = reader.gets()
                 if reply is _INCOMPLETE:
                     break
-                pos = pos_after
                 future = waiting.popleft()[0]
                 if future.done():  # its caller was cancelled; the reply is still consumed in order
                     continue
@@ -144,9 +211,7 @@ class _Connection(asyncio.Protocol):
         except (ValueError, rexc.InvalidResponse) as exc:
             self.fail(rexc.ConnectionError(f"unreadable reply from Redis: {exc}"))
             return
-        if pos:
-            del buf[:pos]
-        if buf and not waiting:
+        if not waiting and reader.has_data():
             self.fail(rexc.ConnectionError("Redis sent a reply to no command"))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -261,13 +326,20 @@ class PipelinedRedis:
         self._generation = 0
 
     async def execute(self, *args: Arg) -> Any:
+        """Run a command whose second run answers as its first (a read, a plain overwrite, a script that
+        recognises its own earlier run): if its connection is lost it is sent once more, on a new one."""
         packed = pack(args)
         try:
             return await self._send(packed)
         except _Lost:
-            # Once, as redis-py's retry does: a connection that a Redis restart broke while idle is only found
-            # out by using it. Timeouts, refused connections and failed sign-ins are not retried.
+            # Once, as redis-py's retry does: Redis may have run it before the connection went. Timeouts,
+            # refused connections and failed sign-ins are not retried.
             return await self._send(packed)
+
+    async def execute_once(self, *args: Arg) -> Any:
+        """Run a command that must not run twice (SET NX, a counter, a script whose second run differs): a
+        lost connection fails it, since Redis may have run it before the reply was lost."""
+        return await self._send(pack(args))
 
     async def _send(self, packed: bytes) -> Any:
         conn = self._conn

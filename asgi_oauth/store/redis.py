@@ -1,19 +1,22 @@
 """Redis store: every verb is one round trip, and every multi-key verb one Lua script or MGET.
 
-Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster hash tag)::
+Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster hash tag), built by
+:class:`~.records.Keys`::
 
     p:clients                 hash   client_id -> client JSON
     p:consent:<client>:<sub>  string granted scope, TTL = remembered-consent lifetime
-    p:{F}:f                   string family record (current refresh digest first), TTL = refresh expiry
+    p:{F}:f                   string family record, TTL = refresh expiry
     p:{F}:x                   zset   digests of the family's access tokens (score: expiry), TTL = family's
     p:{F}:a:<digest>          string access token record, TTL = token expiry
-    p:{F}:c:<digest>          string code record, then "spent"/"replayed", TTL = code expiry / replay window
+    p:{F}:c:<digest>          string code record, then "spent[:<access digest>]"/"replayed", TTL = code
+                                     expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
     p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
     p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
 
-Records are compact JSON arrays. A client_credentials token is one key; a family's access tokens are
+Records are versioned JSON arrays whose fields are named in :mod:`.records`, for Python and Lua alike.
+A client_credentials token is one key; a family's access tokens are
 also listed in its index so that revoking the family deletes them, and validating any access token
 is a single GET.
 
@@ -61,12 +64,14 @@ from ..models import (
     Client,
     CodeReplayed,
     LimitCheck,
+    Outcome,
     TokenFamily,
     TokenLookup,
 )
 from ..types import Clock
 from .base import StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
+from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys
 
 #: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
 Execute = Callable[..., Awaitable[Any]]
@@ -100,8 +105,9 @@ def _unavailable(exc: Exception) -> bool:
 
 
 def _lua(name: str, *helpers: str) -> str:
-    """A script's source after the shared functions it calls (``lua/<helper>_fn.lua``)."""
-    return "".join((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in (*helpers, name))
+    """A script's source after the record layouts and the shared functions it calls (``lua/<helper>_fn.lua``)."""
+    parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in (*helpers, name))
+    return LUA_PRELUDE + "".join(parts)
 
 
 def _dumps(value: Any) -> str:
@@ -114,70 +120,83 @@ def _window_ms(seconds: float) -> int:
 
 
 def _encode_access(t: AccessToken) -> str:
-    row: list[Any] = [t.client_id, t.scope, t.sub, t.iat, round(t.exp * 1000)]
-    if t.username is not None:
-        row.append(t.username)
-    return _dumps(row)
-
-
-def _decode_access(raw: bytes) -> AccessToken:
-    row = json.loads(raw)
-    return AccessToken(
-        client_id=row[0],
-        scope=row[1],
-        sub=row[2],
-        iat=row[3],
-        exp=row[4] / 1000,
-        username=row[5] if len(row) > 5 else None,
+    return ACCESS.encode(
+        {
+            "client_id": t.client_id,
+            "scope": t.scope,
+            "sub": t.sub,
+            "iat": t.iat,
+            "exp_ms": round(t.exp * 1000),
+            "username": t.username,
+        }
     )
 
 
+def _decode_access(raw: bytes) -> AccessToken:
+    r = ACCESS.decode(raw)
+    return AccessToken(r["client_id"], r["scope"], r["sub"], r["iat"], r["exp_ms"] / 1000, r["username"])
+
+
 def _encode_family(f: TokenFamily) -> str:
-    # The refresh digest must stay first and the client id second: the Lua scripts index them.
-    return _dumps([f.refresh_digest, f.client_id, f.scope, f.sub, f.iat, round(f.exp * 1000), f.username])
+    return FAMILY.encode(
+        {
+            "refresh_digest": f.refresh_digest,
+            "client_id": f.client_id,
+            "scope": f.scope,
+            "sub": f.sub,
+            "iat": f.iat,
+            "exp_ms": round(f.exp * 1000),
+            "username": f.username,
+            "previous_digest": f.previous_digest,
+            "rotated_at_ms": None if f.rotated_at is None else round(f.rotated_at * 1000),
+        }
+    )
 
 
 def _decode_family(raw: bytes) -> TokenFamily:
-    row = json.loads(raw)
+    r = FAMILY.decode(raw)
+    rotated_at_ms = r["rotated_at_ms"]
     return TokenFamily(
-        refresh_digest=row[0],
-        client_id=row[1],
-        scope=row[2],
-        sub=row[3],
-        iat=row[4],
-        exp=row[5] / 1000,
-        username=row[6],
+        refresh_digest=r["refresh_digest"],
+        client_id=r["client_id"],
+        scope=r["scope"],
+        sub=r["sub"],
+        iat=r["iat"],
+        exp=r["exp_ms"] / 1000,
+        username=r["username"],
+        previous_digest=r["previous_digest"],
+        rotated_at=None if rotated_at_ms is None else rotated_at_ms / 1000,
     )
 
 
 def _encode_code(c: AuthorizationCode) -> str:
-    return _dumps(
-        [
-            c.client_id,
-            c.redirect_uri,
-            int(c.redirect_uri_sent),
-            c.scope,
-            c.sub,
-            round(c.exp * 1000),
-            c.code_challenge,
-            c.code_challenge_method,
-            c.username,
-        ]
+    return CODE.encode(
+        {
+            "client_id": c.client_id,
+            "redirect_uri": c.redirect_uri,
+            "redirect_uri_sent": int(c.redirect_uri_sent),
+            "scope": c.scope,
+            "sub": c.sub,
+            "exp_ms": round(c.exp * 1000),
+            "code_challenge": c.code_challenge,
+            "code_challenge_method": c.code_challenge_method,
+            "username": c.username,
+        }
     )
 
 
 def _decode_code(raw: bytes) -> AuthorizationCode:
-    row = json.loads(raw)
+    r = CODE.decode(raw)
     return AuthorizationCode(
-        client_id=row[0],
-        redirect_uri=row[1],
-        redirect_uri_sent=bool(row[2]),
-        scope=row[3],
-        sub=row[4],
-        exp=row[5] / 1000,
-        code_challenge=row[6],
-        code_challenge_method=row[7],
-        username=row[8],
+        client_id=r["client_id"],
+        redirect_uri=r["redirect_uri"],
+        redirect_uri_sent=bool(r["redirect_uri_sent"]),
+        scope=r["scope"],
+        sub=r["sub"],
+        exp=r["exp_ms"] / 1000,
+        code_challenge=r["code_challenge"],
+        code_challenge_method=r["code_challenge_method"],
+        username=r["username"],
     )
 
 
@@ -297,28 +316,38 @@ class _Script:
             return await self._execute("EVAL", self._source, len(keys), *keys, *args)
 
 
+_OUTCOMES = {1: Outcome.DONE, 0: Outcome.MISSING, -1: Outcome.REUSED}
+
+
 class RedisStore:
-    """Store on Redis. Owns ``client`` (and the pipelined connection built from it); call :meth:`aclose` when done."""
+    """Store on Redis. Owns ``client`` (and the pipelined connection built from it); call :meth:`aclose` when done.
+
+    On the pipelined connection a command whose connection was lost is sent once more only when a second run
+    answers as the first would (reads, plain overwrites, and the scripts that recognise their own earlier
+    run); the rest fail with 503 rather than run twice (a failure counted twice, a client id taken from itself).
+    """
 
     def __init__(
         self, client: aioredis.Redis | RedisCluster, *, key_prefix: str = "oauth", clock: Clock = time.time
     ) -> None:
         self._r = client
-        self._p = key_prefix
+        self._keys = Keys(key_prefix)
         self._clock = clock
-        self._clients_key = f"{key_prefix}:clients"
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._pipeline = _pipeline_for(client)
-        self._exec: Execute = self._pipeline.execute if self._pipeline is not None else client.execute_command
-        self._take_code = _Script(self._exec, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
+        pipeline = self._pipeline
+        #: Runs a command that may be sent again after a lost connection; ``_once`` one that must not be.
+        self._exec: Execute = pipeline.execute if pipeline is not None else client.execute_command
+        self._once: Execute = pipeline.execute_once if pipeline is not None else client.execute_command
+        self._take_code = _Script(self._once, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
         self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn"))
         redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn")
         self._redeem_code = _Script(self._exec, redeem)
         self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn"))
-        self._revoke_family = _Script(self._exec, _lua("revoke_family", "revoke_family_fn"))
-        self._delete_access = _Script(self._exec, _lua("delete_access"))
+        self._revoke_family = _Script(self._once, _lua("revoke_family", "revoke_family_fn"))
+        self._delete_access = _Script(self._once, _lua("delete_access"))
         self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
-        self._record_failure = _Script(self._exec, _lua("record_failure", "limits_fn"))
+        self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
 
     @classmethod
     def from_url(
@@ -332,9 +361,6 @@ class RedisStore:
 
     def _ttl_ms(self, expires_at: float) -> int:
         return max(1, round((expires_at - self._clock()) * 1000))
-
-    def _k(self, family_id: str, kind: str, digest: str = "") -> str:
-        return f"{self._p}:{{{family_id}}}:{kind}:{digest}" if digest else f"{self._p}:{{{family_id}}}:{kind}"
 
     async def _run(self, awaitable: Any) -> Any:
         try:
@@ -355,30 +381,33 @@ class RedisStore:
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
-        return bool(await self._run(self._exec("HSETNX", self._clients_key, client.client_id, _encode_client(client))))
+        encoded = _encode_client(client)
+        return bool(await self._run(self._once("HSETNX", self._keys.clients, client.client_id, encoded)))
 
     async def get_client(self, client_id: str) -> Client | None:
-        raw = await self._run(self._exec("HGET", self._clients_key, client_id))
+        raw = await self._run(self._exec("HGET", self._keys.clients, client_id))
         return None if raw is None else _decode_client(raw)
 
     async def list_clients(self) -> list[Client]:
-        raw: dict[bytes, bytes] | list[bytes] = await self._run(self._exec("HGETALL", self._clients_key))
+        raw: dict[bytes, bytes] | list[bytes] = await self._run(self._exec("HGETALL", self._keys.clients))
         values = raw.values() if isinstance(raw, dict) else raw[1::2]  # redis-py makes the pairs a dict
         return sorted((_decode_client(v) for v in values), key=lambda c: c.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        return bool(await self._run(self._exec("HDEL", self._clients_key, client_id)))
+        return bool(await self._run(self._once("HDEL", self._keys.clients, client_id)))
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
-        key = self._k(family_id, "c", code_digest)
+        key = self._keys.code(family_id, code_digest)
         await self._run(self._exec("SET", key, _encode_code(code), "PX", self._ttl_ms(code.exp)))
 
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
     ) -> AuthorizationCode | CodeReplayed | None:
-        keys = [self._k(family_id, "c", code_digest), self._k(family_id, "f"), self._k(family_id, "x")]
-        raw = await self._run(self._take_code(keys=keys, args=[_window_ms(replay_window)]))
+        k = self._keys
+        keys = [k.code(family_id, code_digest), k.family(family_id), k.index(family_id)]
+        args: list[str | int] = [_window_ms(replay_window), k.access_prefix(family_id)]
+        raw = await self._run(self._take_code(keys=keys, args=args))
         if raw is None:
             return None
         if raw == b"replayed":
@@ -386,8 +415,8 @@ class RedisStore:
         return _decode_code(raw)
 
     async def get_code(self, family_id: str, code_digest: str) -> AuthorizationCode | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._k(family_id, "c", code_digest)))
-        return None if raw is None or raw in (b"spent", b"replayed") else _decode_code(raw)
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.code(family_id, code_digest)))
+        return None if raw is None or raw == b"replayed" or raw.startswith(b"spent") else _decode_code(raw)
 
     async def redeem_code(
         self,
@@ -398,27 +427,26 @@ class RedisStore:
         family: TokenFamily | None,
         *,
         replay_window: float,
-    ) -> bool:
-        keys = [
-            self._k(family_id, "c", code_digest),
-            self._k(family_id, "f"),
-            self._k(family_id, "a", access_digest),
-            self._k(family_id, "x"),
-        ]
-        args = [_window_ms(replay_window), *self._store_family_args(family, access_digest, access)]
-        return int(await self._run(self._redeem_code(keys=keys, args=args))) == 1
+    ) -> Outcome:
+        k = self._keys
+        keys = [k.code(family_id, code_digest), k.family(family_id), k.access(family_id, access_digest)]
+        keys.append(k.index(family_id))
+        args: list[str | int] = [_window_ms(replay_window), *self._store_family_args(family, access_digest, access)]
+        args.append(k.access_prefix(family_id))
+        return _OUTCOMES[int(await self._run(self._redeem_code(keys=keys, args=args)))]
 
     # -- tokens ----------------------------------------------------------------------------------
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._k(family_id, "a", access_digest)))
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.access(family_id, access_digest)))
         return None if raw is None else _decode_access(raw)
 
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
-        key = self._k(family_id, "a", access_digest)
+        key = self._keys.access(family_id, access_digest)
         await self._run(self._exec("SET", key, _encode_access(token), "PX", self._ttl_ms(token.exp)))
 
     async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
-        keys = [self._k(family_id, "f"), self._k(family_id, "a", access_digest), self._k(family_id, "x")]
+        k = self._keys
+        keys = [k.family(family_id), k.access(family_id, access_digest), k.index(family_id)]
         await self._run(self._put_family(keys=keys, args=self._store_family_args(family, access_digest, access)))
 
     def _store_family_args(
@@ -438,11 +466,11 @@ class RedisStore:
     async def lookup(
         self, family_id: str, *, access_digest: str | None = None, refresh_digest: str | None = None
     ) -> TokenLookup:
-        keys = [self._k(family_id, "f")]
+        keys = [self._keys.family(family_id)]
         if access_digest is not None:
-            keys.append(self._k(family_id, "a", access_digest))
+            keys.append(self._keys.access(family_id, access_digest))
         if refresh_digest is not None:
-            keys.append(self._k(family_id, "s", refresh_digest))
+            keys.append(self._keys.spent(family_id, refresh_digest))
         values: list[bytes | None] = await self._run(self._exec("MGET", *keys))
         family = None if values[0] is None else _decode_family(values[0])
         access = _decode_access(values[1]) if access_digest is not None and values[1] is not None else None
@@ -452,19 +480,20 @@ class RedisStore:
     async def rotate_refresh(
         self,
         family_id: str,
-        old_refresh_digest: str,
+        current_digest: str,
         family: TokenFamily,
         access_digest: str,
         access: AccessToken,
-    ) -> bool:
+    ) -> Outcome:
+        k = self._keys
         keys = [
-            self._k(family_id, "f"),
-            self._k(family_id, "s", old_refresh_digest),
-            self._k(family_id, "a", access_digest),
-            self._k(family_id, "x"),
+            k.family(family_id),
+            k.spent(family_id, current_digest),
+            k.access(family_id, access_digest),
+            k.index(family_id),
         ]
         args: list[str | int] = [
-            old_refresh_digest,
+            current_digest,
             _encode_family(family),
             self._ttl_ms(family.exp),
             _encode_access(access),
@@ -472,41 +501,41 @@ class RedisStore:
             access_digest,
             round(access.exp * 1000),
             round(self._clock() * 1000),
+            family.refresh_digest,
+            k.access_prefix(family_id),
         ]
-        return int(await self._run(self._rotate(keys=keys, args=args))) == 1
+        return _OUTCOMES[int(await self._run(self._rotate(keys=keys, args=args)))]
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
-        keys = [self._k(family_id, "f"), self._k(family_id, "x")]
-        return bool(await self._run(self._revoke_family(keys=keys, args=[client_id or ""])))
+        k = self._keys
+        keys = [k.family(family_id), k.index(family_id)]
+        args = [client_id or "", k.access_prefix(family_id)]
+        return bool(await self._run(self._revoke_family(keys=keys, args=args)))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
-        keys = [self._k(family_id, "a", access_digest)]
+        keys = [self._keys.access(family_id, access_digest)]
         return bool(await self._run(self._delete_access(keys=keys, args=[client_id])))
 
     # -- consents --------------------------------------------------------------------------------
-    def _consent_key(self, sub: str, client_id: str) -> str:
-        return f"{self._p}:consent:{client_id}:{sub}"
-
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:
-        await self._run(self._exec("SET", self._consent_key(sub, client_id), scope, "PX", self._ttl_ms(expires_at)))
+        key = self._keys.consent(sub, client_id)
+        await self._run(self._exec("SET", key, scope, "PX", self._ttl_ms(expires_at)))
 
     async def get_consent(self, sub: str, client_id: str) -> str | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._consent_key(sub, client_id)))
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.consent(sub, client_id)))
         return None if raw is None else raw.decode()
 
     async def delete_consent(self, sub: str, client_id: str) -> bool:
-        return bool(await self._run(self._exec("DEL", self._consent_key(sub, client_id))))
+        return bool(await self._run(self._once("DEL", self._keys.consent(sub, client_id))))
 
     # -- single-use values -----------------------------------------------------------------------
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
-        key = f"{self._p}:once:{name}"
-        return bool(await self._run(self._exec("SET", key, "1", "NX", "PX", self._ttl_ms(expires_at))))
+        key = self._keys.once(name)
+        return bool(await self._run(self._once("SET", key, "1", "NX", "PX", self._ttl_ms(expires_at))))
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
     def _limit_keys(self, buckets: Sequence[Bucket], known: str) -> list[str]:
-        # One hash tag for every limit key: a check reads the proof and all buckets in one script, so on a
-        # Cluster they must share a slot. Only failures and guessable-secret checks come here.
-        return [f"{self._p}:{{limits}}:{key}" for key in (known, *(b.key for b in buckets))]
+        return [self._keys.limit(name) for name in (known, *(b.key for b in buckets))]
 
     @staticmethod
     def _bucket_args(buckets: Sequence[Bucket]) -> list[str | int]:
@@ -527,8 +556,7 @@ class RedisStore:
         return int(wait_ms) / 1000
 
     async def remember_known(self, known: str, *, expires_at: float) -> None:
-        key = f"{self._p}:{{limits}}:{known}"
-        await self._run(self._exec("SET", key, "1", "PX", self._ttl_ms(expires_at)))
+        await self._run(self._exec("SET", self._keys.limit(known), "1", "PX", self._ttl_ms(expires_at)))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from asgi_oauth import crypto
-from asgi_oauth.models import AuthorizationCode
+from asgi_oauth.models import AuthorizationCode, Outcome
 from asgi_oauth.store import RedisStore, StoreUnavailable
 
 from ..conftest import LocalCluster, open_redis_store
@@ -119,7 +119,7 @@ async def test_families_spread_over_every_master(
     for grant in grants:
         await cluster_store.put_code(grant.family_id, grant.code_digest, code_record())
         assert isinstance(await cluster_store.get_code(grant.family_id, grant.code_digest), AuthorizationCode)
-        assert await cluster_store.redeem_code(
+        assert Outcome.DONE is await cluster_store.redeem_code(
             grant.family_id,
             grant.code_digest,
             grant.access_digest,
@@ -128,7 +128,7 @@ async def test_families_spread_over_every_master(
             replay_window=60,
         )
         new_refresh, new_access = grant.next_refresh()[1], grant.next_access()[1]
-        assert await cluster_store.rotate_refresh(
+        assert Outcome.DONE is await cluster_store.rotate_refresh(
             grant.family_id, grant.refresh_digest, family_record(new_refresh), new_access, access_record()
         )
     nodes = await keys_by_node(redis_cluster, key_prefix)
@@ -259,7 +259,7 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
             taken = await store.take_code(down.family_id, down.code_digest, replay_window=60)
             assert isinstance(taken, AuthorizationCode)
             next_refresh = down.next_refresh()[1]
-            assert await store.rotate_refresh(
+            assert Outcome.DONE is await store.rotate_refresh(
                 down.family_id, down.refresh_digest, family_record(next_refresh), "n" * 32, access_record()
             )
             assert await app.active(up_token)

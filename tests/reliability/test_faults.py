@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, User, crypto, new_client
+from asgi_oauth.models import Outcome
 from asgi_oauth.store.redis import connect
 
 from ..serving import serving
@@ -400,7 +401,7 @@ class StallsDuringRotation(RedisStore):
         self.server = redis
         self.stall = False
 
-    async def rotate_refresh(self, *args: Any, **kwargs: Any) -> bool:
+    async def rotate_refresh(self, *args: Any, **kwargs: Any) -> Outcome:
         if not self.stall:
             return await super().rotate_refresh(*args, **kwargs)
         self.server.freeze()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgi_oauth import crypto
-from asgi_oauth.models import AccessToken, AuthorizationCode, Client, TokenFamily
+from asgi_oauth.models import AccessToken, AuthorizationCode, Client, Outcome, TokenFamily
 from asgi_oauth.store import Store
 
 CLIENT_ID = "app"
@@ -124,15 +124,17 @@ async def redeem(
     family: TokenFamily | None = None,
     *,
     refresh: bool = True,
-) -> bool:
+    access_digest: str | None = None,
+) -> Outcome:
     """``redeem_code`` as the authorization_code exchange calls it: spend ``grant``'s code and store its first
-    access token and, with ``refresh``, its family (default records unless given)."""
+    access token and, with ``refresh``, its family (default records unless given). ``access_digest`` names
+    another exchange's access token (a replay) instead of ``grant``'s."""
     if refresh and family is None:
         family = family_record(grant.refresh_digest)
     return await store.redeem_code(
         grant.family_id,
         grant.code_digest,
-        grant.access_digest,
+        access_digest if access_digest is not None else grant.access_digest,
         access if access is not None else access_record(),
         family if refresh else None,
         replay_window=60,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.models import AuthorizationCode, CodeReplayed, Outcome
 from asgi_oauth.store import Store
 
 from .records import Grant, access_record, code_record, family_record, redeem
@@ -39,8 +39,10 @@ async def test_concurrent_refresh_has_one_winner_and_revokes_the_family(store: S
         )
     )
 
-    assert results.count(True) == 1
-    assert results.count(False) == RACERS - 1
+    assert results.count(Outcome.DONE) == 1
+    # The first loser finds the token spent and revokes; the rest find no family left.
+    assert Outcome.REUSED in results
+    assert set(results) == {Outcome.DONE, Outcome.REUSED, Outcome.MISSING}
     # The losers presented a token the winner had already spent: reuse, so nothing of the family lives.
     old = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
     assert old.family is None
@@ -51,19 +53,22 @@ async def test_concurrent_refresh_has_one_winner_and_revokes_the_family(store: S
         assert found.access is None
         assert found.family is None
         assert found.refresh_spent is False
-    winner_refresh = attempts[results.index(True)][0]
-    assert not await store.rotate_refresh(
+    winner_refresh = attempts[results.index(Outcome.DONE)][0]
+    after = await store.rotate_refresh(
         grant.family_id, winner_refresh, family_record(grant.next_refresh()[1]), grant.next_access()[1], access_record()
     )
+    assert after is Outcome.MISSING
 
 
 async def test_concurrent_redemptions_have_one_winner_whose_tokens_the_replays_revoke(store: Store) -> None:
     grant = Grant.mint()
     await store.put_code(grant.family_id, grant.code_digest, code_record())
 
-    results = await asyncio.gather(*(redeem(store, grant) for _ in range(RACERS)))
+    # Each racer is its own exchange, with its own tokens (the same one sent twice is no race: see the contract).
+    results = await asyncio.gather(*(redeem(store, grant, access_digest=grant.next_access()[1]) for _ in range(RACERS)))
 
-    assert results.count(True) == 1
+    assert results.count(Outcome.DONE) == 1
+    assert results.count(Outcome.REUSED) == RACERS - 1
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.family is None
     assert found.access is None
@@ -80,7 +85,7 @@ async def test_redemption_racing_a_replay_never_leaves_a_live_family(store: Stor
         )
 
         # Exactly one of the two spent the code; the other found it spent.
-        assert stored is not isinstance(taken, AuthorizationCode)
+        assert (stored is Outcome.DONE) is not isinstance(taken, AuthorizationCode)
         found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
         assert found.family is None
         assert found.access is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from asgi_oauth.models import AccessToken, AuthorizationCode, Client, CodeReplayed, TokenFamily
+from asgi_oauth.models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily
 from asgi_oauth.store import Store
 
 from .records import CLIENT_ID, Grant, access_record, at, client_record, code_record, family_record, redeem
@@ -19,7 +19,7 @@ async def issue_from_code(store: Store, grant: Grant) -> tuple[TokenFamily, Acce
     await store.put_code(grant.family_id, grant.code_digest, code)
     assert await store.get_code(grant.family_id, grant.code_digest) == code
     access, family = access_record(), family_record(grant.refresh_digest)
-    assert await redeem(store, grant, access, family) is True
+    assert await redeem(store, grant, access, family) is Outcome.DONE
     return family, access
 
 
@@ -159,7 +159,7 @@ async def test_code_replay_revokes_the_family_issued_from_it(store: Store) -> No
         new_access_digest,
         access_record(),
     )
-    assert rotated is False
+    assert rotated is Outcome.MISSING
 
 
 async def test_code_replay_leaves_other_families_alone(store: Store) -> None:
@@ -187,13 +187,13 @@ async def test_redeem_spends_the_code_and_stores_the_tokens(store: Store) -> Non
     grant = Grant.mint()
     await store.put_code(grant.family_id, grant.code_digest, code_record())
     access = access_record()
-    assert await redeem(store, grant, access) is True
+    assert await redeem(store, grant, access) is Outcome.DONE
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.access == access
     assert found.family is not None and found.family.refresh_digest == grant.refresh_digest
     assert await store.get_code(grant.family_id, grant.code_digest) is None
-    # Redeeming again is a replay: refused, and what the first redemption stored is revoked.
-    assert await redeem(store, grant) is False
+    # Redeeming again (another exchange: other tokens) is a replay: refused, and what the first stored is revoked.
+    assert await redeem(store, grant, access_digest=grant.next_access()[1]) is Outcome.REUSED
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.access is None
     assert found.family is None
@@ -204,7 +204,7 @@ async def test_redeem_without_a_refresh_token_still_lets_a_replay_revoke_the_acc
     grant = Grant.mint()
     await store.put_code(grant.family_id, grant.code_digest, code_record())
     access = access_record()
-    assert await redeem(store, grant, access, refresh=False) is True
+    assert await redeem(store, grant, access, refresh=False) is Outcome.DONE
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
     assert found.access == access
     assert found.family is None
@@ -218,7 +218,7 @@ async def test_redeem_refused_for_a_burnt_code_and_counts_as_a_replay(store: Sto
     assert isinstance(await store.take_code(grant.family_id, grant.code_digest, replay_window=60), AuthorizationCode)
 
     # A lone-style access record: if the store wrongly wrote it, lookup would show it even without a family.
-    assert await redeem(store, grant, access_record()) is False
+    assert await redeem(store, grant, access_record()) is Outcome.REUSED
     found = await store.lookup(grant.family_id, access_digest=grant.access_digest, refresh_digest=grant.refresh_digest)
     assert found.access is None
     assert found.family is None
@@ -228,7 +228,7 @@ async def test_redeem_refused_for_a_burnt_code_and_counts_as_a_replay(store: Sto
 
 async def test_redeem_refused_for_an_unknown_code(store: Store) -> None:
     grant = Grant.mint()
-    assert await redeem(store, grant) is False
+    assert await redeem(store, grant) is Outcome.MISSING
     assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=60) is None
 
@@ -277,8 +277,11 @@ async def test_every_access_token_of_a_rotated_family_is_revoked_with_it(store: 
     await store.put_family(grant.family_id, family_record(grant.refresh_digest), grant.access_digest, access_record())
     _, second = grant.next_access()
     new_refresh = "n" * 32
-    assert await store.rotate_refresh(
-        grant.family_id, grant.refresh_digest, family_record(new_refresh), second, access_record()
+    assert (
+        await store.rotate_refresh(
+            grant.family_id, grant.refresh_digest, family_record(new_refresh), second, access_record()
+        )
+        is Outcome.DONE
     )
     assert await store.get_access(grant.family_id, grant.access_digest) is not None
     assert await store.revoke_family(grant.family_id) is True
@@ -328,7 +331,7 @@ async def test_rotate_refresh(store: Store) -> None:
     rotated = await store.rotate_refresh(
         grant.family_id, grant.refresh_digest, new_family, new_access_digest, new_access
     )
-    assert rotated is True
+    assert rotated is Outcome.DONE
     assert old_family != new_family
 
     by_old = await store.lookup(grant.family_id, refresh_digest=grant.refresh_digest)
@@ -352,9 +355,10 @@ async def test_rotate_refresh_chain(store: Store) -> None:
     for _ in range(3):
         _, new_refresh = grant.next_refresh()
         _, new_access = grant.next_access()
-        assert await store.rotate_refresh(
+        rotated = await store.rotate_refresh(
             grant.family_id, digests[-1], family_record(new_refresh), new_access, access_record()
         )
+        assert rotated is Outcome.DONE
         digests.append(new_refresh)
     for spent in digests[:-1]:
         assert (await store.lookup(grant.family_id, refresh_digest=spent)).refresh_spent is True
@@ -369,9 +373,10 @@ async def test_rotate_with_a_spent_refresh_token_revokes_the_family(store: Store
     await issue_from_code(store, grant)
     _, second_refresh = grant.next_refresh()
     _, second_access = grant.next_access()
-    assert await store.rotate_refresh(
+    rotated = await store.rotate_refresh(
         grant.family_id, grant.refresh_digest, family_record(second_refresh), second_access, access_record()
     )
+    assert rotated is Outcome.DONE
 
     # The first refresh token again: reuse.
     _, third_refresh = grant.next_refresh()
@@ -379,7 +384,7 @@ async def test_rotate_with_a_spent_refresh_token_revokes_the_family(store: Store
     reused = await store.rotate_refresh(
         grant.family_id, grant.refresh_digest, family_record(third_refresh), third_access, access_record()
     )
-    assert reused is False
+    assert reused is Outcome.REUSED
 
     found = await store.lookup(grant.family_id, access_digest=second_access, refresh_digest=second_refresh)
     assert found.family is None
@@ -389,9 +394,10 @@ async def test_rotate_with_a_spent_refresh_token_revokes_the_family(store: Store
     # Even the legitimate holder of the current refresh token is out now.
     _, fourth_refresh = grant.next_refresh()
     _, fourth_access = grant.next_access()
-    assert not await store.rotate_refresh(
+    after = await store.rotate_refresh(
         grant.family_id, second_refresh, family_record(fourth_refresh), fourth_access, access_record()
     )
+    assert after is Outcome.MISSING
 
 
 async def test_rotate_with_an_unknown_refresh_digest_revokes_the_family(store: Store) -> None:
@@ -399,9 +405,10 @@ async def test_rotate_with_an_unknown_refresh_digest_revokes_the_family(store: S
     await issue_from_code(store, grant)
     _, stranger = grant.next_refresh()
     _, new_access = grant.next_access()
-    assert not await store.rotate_refresh(
+    reused = await store.rotate_refresh(
         grant.family_id, stranger, family_record(grant.next_refresh()[1]), new_access, access_record()
     )
+    assert reused is Outcome.REUSED
     assert (await store.lookup(grant.family_id)).family is None
     assert (await store.lookup(grant.family_id, access_digest=new_access)).access is None
 
@@ -413,7 +420,7 @@ async def test_rotate_on_a_missing_family(store: Store) -> None:
     rotated = await store.rotate_refresh(
         grant.family_id, grant.refresh_digest, family_record(new_refresh), new_access, access_record()
     )
-    assert rotated is False
+    assert rotated is Outcome.MISSING
     found = await store.lookup(grant.family_id, access_digest=new_access, refresh_digest=new_refresh)
     assert found.family is None
     assert found.access is None
@@ -485,3 +492,57 @@ async def test_consent_subjects_with_separators_do_not_collide(store: Store) -> 
     assert await store.get_consent("alice:x", "web") == "one"
     assert await store.get_consent("alice", "web") == "two"
     assert await store.get_consent("ålice ✓", "web") == "three"
+
+
+# -- a command run twice: its reply was lost, and it was sent again --------------------------------
+
+
+async def test_the_same_redemption_run_twice_stores_once_and_is_no_replay(store: Store) -> None:
+    grant = Grant.mint()
+    await store.put_code(grant.family_id, grant.code_digest, code_record())
+    access, family = access_record(), family_record(grant.refresh_digest)
+    assert await redeem(store, grant, access, family) is Outcome.DONE
+    assert await redeem(store, grant, access, family) is Outcome.DONE
+    found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+    assert found.access == access and found.family == family
+    # A different exchange of the same code is still a replay, and revokes.
+    assert await redeem(store, grant, access_digest=grant.next_access()[1]) is Outcome.REUSED
+    assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None
+
+
+async def test_the_same_rotation_run_twice_rotates_once_and_is_no_reuse(store: Store) -> None:
+    grant = Grant.mint()
+    await issue_from_code(store, grant)
+    _, new_refresh = grant.next_refresh()
+    _, new_access = grant.next_access()
+    new_family = family_record(new_refresh, previous_digest=grant.refresh_digest, rotated_at=at(0))
+    for _ in range(2):
+        outcome = await store.rotate_refresh(
+            grant.family_id, grant.refresh_digest, new_family, new_access, access_record()
+        )
+        assert outcome is Outcome.DONE
+    found = await store.lookup(grant.family_id, access_digest=new_access, refresh_digest=grant.refresh_digest)
+    assert found.family == new_family
+    assert found.access is not None and found.refresh_spent is True
+
+
+async def test_a_rotation_replacing_a_token_the_client_never_saw(store: Store) -> None:
+    """The grace-period retry as the refresh grant makes it: the expected current token is the unseen one."""
+    grant = Grant.mint()
+    await issue_from_code(store, grant)
+    _, lost = grant.next_refresh()
+    lost_family = family_record(lost, previous_digest=grant.refresh_digest, rotated_at=at(0))
+    assert (
+        await store.rotate_refresh(
+            grant.family_id, grant.refresh_digest, lost_family, *grant.next_access()[1:], access_record()
+        )
+        is Outcome.DONE
+    )
+    _, retried = grant.next_refresh()
+    retried_family = family_record(retried, previous_digest=grant.refresh_digest, rotated_at=lost_family.rotated_at)
+    assert (
+        await store.rotate_refresh(grant.family_id, lost, retried_family, grant.next_access()[1], access_record())
+        is Outcome.DONE
+    )
+    assert (await store.lookup(grant.family_id, refresh_digest=lost)).refresh_spent is True
+    assert (await store.lookup(grant.family_id)).family == retried_family

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from asgi_oauth.models import AuthorizationCode, CodeReplayed
+from asgi_oauth.models import AuthorizationCode, CodeReplayed, Outcome
 from asgi_oauth.store import Store
 
 from .records import Grant, access_record, at, code_record, family_record, redeem
@@ -50,7 +50,7 @@ async def test_family_expires_with_its_access_tokens(store: Store) -> None:
         grant.next_access()[1],
         access_record(),
     )
-    assert rotated is False
+    assert rotated is Outcome.MISSING
 
 
 async def test_access_token_expires_before_its_family(store: Store) -> None:
@@ -87,7 +87,7 @@ async def test_spent_code_marker_lasts_the_replay_window(store: Store) -> None:
     await asyncio.sleep(PAST_EXPIRY)
     assert await store.take_code(grant.family_id, grant.code_digest, replay_window=LIFETIME) is None
     # With the marker gone the code cannot be redeemed late either.
-    assert await redeem(store, grant) is False
+    assert await redeem(store, grant) is Outcome.MISSING
 
 
 async def test_spent_refresh_marker_expires_with_the_token_it_marks(store: Store) -> None:
@@ -98,7 +98,8 @@ async def test_spent_refresh_marker_expires_with_the_token_it_marks(store: Store
     _, new_refresh = grant.next_refresh()
     _, new_access = grant.next_access()
     new_family = family_record(new_refresh, lifetime=3600)
-    assert await store.rotate_refresh(grant.family_id, grant.refresh_digest, new_family, new_access, access_record())
+    rotated = await store.rotate_refresh(grant.family_id, grant.refresh_digest, new_family, new_access, access_record())
+    assert rotated is Outcome.DONE
     assert (await store.lookup(grant.family_id, refresh_digest=grant.refresh_digest)).refresh_spent is True
 
     await asyncio.sleep(PAST_EXPIRY)

@@ -13,7 +13,7 @@ from redis.crc import key_slot
 
 from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
-from asgi_oauth.models import CodeReplayed
+from asgi_oauth.models import CodeReplayed, Outcome
 from asgi_oauth.store import RedisStore, StoreUnavailable
 
 from ..conftest import open_redis_store
@@ -71,7 +71,7 @@ async def run_full_flow(store: RedisStore) -> Flow:
     flow.secrets += [grant.code, grant.access, grant.refresh]
     await store.put_code(grant.family_id, grant.code_digest, code_record(client_id="web"))
     family = family_record(grant.refresh_digest, client_id="web")
-    assert await store.redeem_code(
+    assert Outcome.DONE is await store.redeem_code(
         grant.family_id,
         grant.code_digest,
         grant.access_digest,
@@ -82,7 +82,7 @@ async def run_full_flow(store: RedisStore) -> Flow:
     new_refresh, new_refresh_digest = grant.next_refresh()
     new_access, new_access_digest = grant.next_access()
     flow.secrets += [new_refresh, new_access]
-    assert await store.rotate_refresh(
+    assert Outcome.DONE is await store.rotate_refresh(
         grant.family_id,
         grant.refresh_digest,
         family_record(new_refresh_digest, client_id="web"),
@@ -95,7 +95,7 @@ async def run_full_flow(store: RedisStore) -> Flow:
     flow.families.append(replayed.family_id)
     flow.secrets += [replayed.code, replayed.access, replayed.refresh]
     await store.put_code(replayed.family_id, replayed.code_digest, code_record(client_id="web"))
-    assert await store.redeem_code(
+    assert Outcome.DONE is await store.redeem_code(
         replayed.family_id,
         replayed.code_digest,
         replayed.access_digest,

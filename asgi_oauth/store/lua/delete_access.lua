@@ -4,5 +4,5 @@
 -- returns  1 deleted, 0 absent or owned by another client
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-if cjson.decode(v)[1] ~= ARGV[1] then return 0 end
+if field(cjson.decode(v), ACCESS.client_id) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])

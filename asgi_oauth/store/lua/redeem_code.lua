@@ -5,9 +5,12 @@
 -- ARGV[2]  family record, or '' when no refresh token is issued          ARGV[3]  family (index) ttl ms
 -- ARGV[4]  access record     ARGV[5]  access ttl ms
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)
--- returns  1 redeemed; 0 unknown or expired; -1 already spent: a replay, so the family is revoked
-local v = spend_code(KEYS[1], KEYS[2], KEYS[4], ARGV[1])
+-- ARGV[8]  the family's access-key prefix
+-- returns  1 redeemed (or this very redemption had already run); 0 unknown or expired;
+--          -1 already spent: a replay, so the family is revoked
+local v = spend_code(KEYS[1], KEYS[2], KEYS[4], ARGV[8], ARGV[1], ARGV[6])
 if not v then return 0 end
+if v == 'again' then return 1 end
 if v == 'replayed' then return -1 end
 store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1

@@ -1,15 +1,20 @@
--- Swap the family's current refresh token for a new one and add an access token (compare-and-set).
--- KEYS[1]  family key        KEYS[2]  spent marker for the old refresh token
+-- Replace the family's current refresh token and add an access token (compare-and-set).
+-- KEYS[1]  family key        KEYS[2]  spent marker for the replaced refresh token
 -- KEYS[3]  new access token key                          KEYS[4]  family's access-token index
--- ARGV[1]  old refresh digest (must be current)
+-- ARGV[1]  the refresh digest that must be current: the presented one, or in a grace-period retry the one
+--          whose answer was lost
 -- ARGV[2]  new family record ARGV[3]  family ttl ms
 -- ARGV[4]  access record     ARGV[5]  access ttl ms
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)     ARGV[8]  now (epoch ms)
--- returns  1 rotated; 0 no such family; -1 old token was not current: reuse, family revoked
+-- ARGV[9]  the new record's refresh digest                       ARGV[10] the family's access-key prefix
+-- returns  1 rotated (or this very rotation had already run: a resent script); 0 no such family;
+--          -1 the expected token was not current: reuse, family revoked
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-if cjson.decode(v)[1] ~= ARGV[1] then
-  revoke_family(KEYS[1], KEYS[4])
+local current = field(cjson.decode(v), FAMILY.refresh_digest)
+if current == ARGV[9] then return 1 end
+if current ~= ARGV[1] then
+  revoke_family(KEYS[1], KEYS[4], ARGV[10])
   return -1
 end
 local left = redis.call('PTTL', KEYS[1])

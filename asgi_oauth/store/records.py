@@ -1,0 +1,123 @@
+"""How the Redis store lays out its records and keys: the one place Python and the Lua scripts both read.
+
+Records are JSON arrays ``[version, field, field, ...]``, not objects: field names in every access token
+would cost 16 bytes of Redis memory each (it moves the value into the next allocator size class), and
+access tokens are most of what the store holds. The names live here instead. Python encodes and decodes
+through :class:`Layout`; each Lua script is prepended with the same layouts as tables of positions
+(``ACCESS.client_id``) and reads a field with ``field(record, ACCESS.client_id)``, never a bare index.
+
+Versions: fields are only ever appended, and a record without its trailing fields decodes them as
+``None``. Records written before versioning (arrays starting with a string, not a version number) are
+read with their fields one position earlier, so tokens issued by an older release keep working.
+
+Internal to :mod:`asgi_oauth.store.redis`; not a public API.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: The version written into every new record.
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The named fields of one kind of record, in their stored order."""
+
+    name: str
+    fields: tuple[str, ...]
+
+    def encode(self, values: dict[str, Any]) -> str:
+        row = [VERSION, *(values.get(f) for f in self.fields)]
+        while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
+            row.pop()
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+
+    def decode(self, raw: bytes | str) -> dict[str, Any]:
+        row = json.loads(raw)
+        values = row[1:] if row and isinstance(row[0], int) else row  # unversioned: written before VERSION 1
+        return {name: values[i] if i < len(values) else None for i, name in enumerate(self.fields)}
+
+    def lua(self) -> str:
+        """A Lua table from field name to its 1-based position in a versioned record."""
+        positions = ", ".join(f"{name} = {i + 2}" for i, name in enumerate(self.fields))
+        return f"local {self.name} = {{{positions}}}\n"
+
+
+ACCESS = Layout("ACCESS", ("client_id", "scope", "sub", "iat", "exp_ms", "username"))
+FAMILY = Layout(
+    "FAMILY",
+    ("refresh_digest", "client_id", "scope", "sub", "iat", "exp_ms", "username", "previous_digest", "rotated_at_ms"),
+)
+CODE = Layout(
+    "CODE",
+    (
+        "client_id",
+        "redirect_uri",
+        "redirect_uri_sent",
+        "scope",
+        "sub",
+        "exp_ms",
+        "code_challenge",
+        "code_challenge_method",
+        "username",
+    ),
+)
+
+#: Prepended to every script: the layouts, and the one way a script reads a field.
+LUA_PRELUDE = (
+    "".join(layout.lua() for layout in (ACCESS, FAMILY, CODE))
+    + """-- A field of a decoded record by its layout position; unversioned records hold it one place earlier.
+local function field(record, position)
+  local value
+  if type(record[1]) == 'number' then value = record[position] else value = record[position - 1] end
+  if value == cjson.null then return nil end
+  return value
+end
+"""
+)
+
+
+class Keys:
+    """The key schema: ``prefix`` is the deployment's, ``F`` a token family id (the Cluster hash tag).
+
+    The scripts never build keys themselves: they get every key, or a family's access-key prefix, from here.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.clients = f"{prefix}:clients"
+
+    def family(self, family_id: str) -> str:
+        return f"{self.prefix}:{{{family_id}}}:f"
+
+    def index(self, family_id: str) -> str:
+        """The family's access-token digests (a sorted set by expiry)."""
+        return f"{self.prefix}:{{{family_id}}}:x"
+
+    def access_prefix(self, family_id: str) -> str:
+        return f"{self.prefix}:{{{family_id}}}:a:"
+
+    def access(self, family_id: str, digest: str) -> str:
+        return self.access_prefix(family_id) + digest
+
+    def spent(self, family_id: str, digest: str) -> str:
+        """Marker of a refresh token rotated away."""
+        return f"{self.prefix}:{{{family_id}}}:s:{digest}"
+
+    def code(self, family_id: str, digest: str) -> str:
+        return f"{self.prefix}:{{{family_id}}}:c:{digest}"
+
+    def consent(self, sub: str, client_id: str) -> str:
+        return f"{self.prefix}:consent:{client_id}:{sub}"
+
+    def once(self, name: str) -> str:
+        return f"{self.prefix}:once:{name}"
+
+    def limit(self, name: str) -> str:
+        # One hash tag for every limit key: a check reads the proof and all buckets in one script, so on a
+        # Cluster they must share a slot. Only failures and guessable-secret checks come here.
+        return f"{self.prefix}:{{limits}}:{name}"
