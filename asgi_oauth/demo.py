@@ -179,8 +179,11 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
 
 
 async def ensure_demo_client(store: Store, settings: OAuthSettings) -> tuple[Client, str] | None:
-    """Register the demo client when the store has no client at all; ``None`` when it already had some."""
-    if await store.list_clients():
+    """Register the demo client unless the store has it; ``None`` when it did (its secret is then unknown).
+
+    Other clients in the store do not matter: the demo's pages (/start, /callback) need this one.
+    """
+    if await store.get_client(DEMO_CLIENT_ID) is not None:
         return None
     client, secret = demo_client(settings)
     try:

@@ -250,3 +250,44 @@ def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
         assert right.status_code == 429
         assert 1 <= int(right.headers["retry-after"]) <= 60
         assert "set-cookie" not in right.headers
+
+
+def test_redis_with_other_clients_still_gets_the_demo_client(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """Clients of one's own in the store do not stop serve from registering the demo client its pages need."""
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    created = run_cli(
+        "clients", "create", "--name", "Job", "--client-id", "job", "--grant-type", "client_credentials", env=env
+    )
+    assert created.returncode == 0, created.stderr
+
+    with serving(tmp_path / "first", env) as server:
+        banner = server.stdout
+        assert banner_value(banner, "client_id") == "demo-client"
+        assert "Other clients in the store: job" in banner
+        assert run_printed_curl(banner).status_code == 200
+        # One SECRET_KEY warning, from serve itself; the app does not load settings and warn again.
+        secret_key_lines = [line for line in server.stderr.splitlines() if "SECRET_KEY" in line]
+        assert len(secret_key_lines) == 1, server.stderr
+        assert secret_key_lines[0].startswith("asgi-oauth: warning: ")
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            authorize = http.get(http.get("/start").headers["location"])
+            # A known client and redirect URI: on to sign-in, not the "not registered here" page.
+            assert authorize.is_redirect, authorize.text
+            assert httpx.URL(authorize.headers["location"]).path == "/login"
+
+    # Started again on another port: the client exists, its secret is unknown, and /start would fail.
+    with serving(tmp_path / "again", env) as server:
+        banner = server.stdout
+        assert "client_secret:" not in banner
+        assert "Demo client demo-client is already in the store" in banner
+        assert "asgi-oauth clients delete demo-client" in banner
+        assert "Other clients in the store: job" in banner
+        assert f"not {server.base_url}/callback, so /start will fail" in server.stderr
+        (curl,) = [line for line in banner.splitlines() if "grant_type=client_credentials" in line]
+        assert '"demo-client:$DEMO_CLIENT_SECRET"' in curl
+
+    # What the banner says to do: delete it, start again, and a fresh secret is printed.
+    assert run_cli("clients", "delete", "demo-client", env=env).returncode == 0
+    with serving(tmp_path / "renewed", env) as server:
+        assert run_printed_curl(server.stdout).status_code == 200
+        assert "/start will fail" not in server.stderr
