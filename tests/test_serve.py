@@ -198,10 +198,17 @@ def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str)
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=key_prefix,
         ASGI_OAUTH_DEMO_USERS="carol:s3cret-pass",
+        ASGI_OAUTH_ACCES_TOKEN_LIFETIME="5",
     )
     with serving(tmp_path, env, workers=2) as server:
         banner = server.stdout
         assert "MEMORY STORE" not in server.stderr
+        # Said once by serve, not again by each worker as it loads the settings.
+        misspelled = [line for line in server.stderr.splitlines() if "ACCES_TOKEN" in line]
+        assert misspelled == [
+            "asgi-oauth: warning: ASGI_OAUTH_ACCES_TOKEN_LIFETIME is not a setting and is ignored; "
+            "did you mean ASGI_OAUTH_ACCESS_TOKEN_LIFETIME?"
+        ]
         assert "workers:  2" in banner
         assert "s3cret-pass" not in banner  # configured passwords are not echoed
         secret = banner_value(banner, "client_secret")
