@@ -22,8 +22,13 @@ def install(session: nox.Session, *requirements: str) -> None:
     session.install("--disable-pip-version-check", *requirements)
 
 
-#: Programs the suite runs, and the Debian packages that provide them.
-SYSTEM_NEEDS = {"redis-server": "redis-server", "chromium": "chromium", "chromedriver": "chromium-driver"}
+#: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands.
+SYSTEM_NEEDS = {
+    "redis-server": "redis-server",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "curl": "curl",
+}
 
 
 def ensure_system_programs(session: nox.Session) -> None:

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from redis.exceptions import RedisError
 
 from .clients import ClientError, new_client, register_client
-from .demo import redact_url
+from .demo import DEMO_CLIENT_ID, redact_url
 from .models import Client
 from .serve import ServeError, prepare_serve
-from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
+from .settings import (
+    ENV_PREFIX,
+    OAuthSettings,
+    SettingsError,
+    load_settings,
+    unknown_variable_warning,
+    unknown_variables,
+)
 from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
 
@@ -36,8 +44,9 @@ class CommandError(Exception):
 
 @contextmanager
 def _quiet_library_warnings() -> Iterator[None]:
-    # Settings log a warning when no SECRET_KEY is set. The clients commands never sign anything, and
-    # serve says so in its own banner, so the raw log line would only break the one-line error promise.
+    # Settings log a warning when no SECRET_KEY is set, and for unknown ASGI_OAUTH_* variables. The clients
+    # commands never sign anything, serve says so in its own banner, and the unknown variables are printed
+    # as "asgi-oauth: warning:" lines by the commands themselves: the raw log lines would only add noise.
     library = logging.getLogger("asgi_oauth")
     previous = library.level
     library.setLevel(logging.ERROR)
@@ -59,25 +68,58 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one ``asgi-oauth: error: ...`` line like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse would print the whole usage first; the pointer to --help says where it went.
+        self.exit(2, f"{PROG}: error: {' '.join(message.split())}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="OAuth 2.0 authorization server for ASGI apps: run the demo or manage clients.",
         epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the demo server (memory store unless REDIS_URL is set)")
+    serve = commands.add_parser(
+        "serve",
+        help=f"run the demo server (memory store unless {ENV_PREFIX}REDIS_URL is set)",
+        description=(
+            "Run the demo: the authorization server at /oauth, a sign-in page at /login, a demo client "
+            "(/start, /callback) and GET /api/me behind the bearer middleware. Registers the client "
+            f"{DEMO_CLIENT_ID} when the store lacks it and prints its secret and a curl for a token. "
+            f"The store is Redis when {ENV_PREFIX}REDIS_URL is set, else this process's memory."
+        ),
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default: %(default)s)")
     serve.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes; more than one needs Redis and SECRET_KEY"
+        "--workers",
+        type=_positive,
+        default=1,
+        help=f"worker processes (default: %(default)s); more than one needs {ENV_PREFIX}REDIS_URL "
+        f"and {ENV_PREFIX}SECRET_KEY",
     )
 
-    clients = commands.add_parser("clients", help=f"create, list or delete clients in {ENV_PREFIX}REDIS_URL")
+    clients = commands.add_parser(
+        "clients",
+        help=f"create, list or delete clients in {ENV_PREFIX}REDIS_URL",
+        description=f"Manage the clients stored in the Redis named by {ENV_PREFIX}REDIS_URL.",
+    )
     actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    create = actions.add_parser("create", help="register a client and print its id (and secret, once)")
+    create = actions.add_parser(
+        "create",
+        help="register a client and print its id (and secret, once)",
+        description=(
+            "Register a client and print one JSON object with its client_id and, for a confidential "
+            "client, its client_secret: shown only now, stored hashed."
+        ),
+    )
     create.add_argument("--name", required=True, help="human-readable name shown on the consent page")
     create.add_argument("--client-id", help="the client id (default: a random one)")
     create.add_argument("--public", action="store_true", help="a public client: no secret, PKCE required")
@@ -112,10 +154,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="token endpoint auth method of a confidential client (default: client_secret_basic)",
     )
 
-    actions.add_parser("list", help="print all clients as JSON (no secrets)")
-    delete = actions.add_parser("delete", help="delete a client")
-    delete.add_argument("client_id", metavar="ID")
+    actions.add_parser(
+        "list", help="print all clients as JSON (no secrets)", description="Print all clients as JSON, without secrets."
+    )
+    delete = actions.add_parser(
+        "delete",
+        help="delete a client",
+        description=(
+            "Delete a client from the store. Workers that cached its record accept it for up to "
+            f"{ENV_PREFIX}CLIENT_CACHE_TTL seconds more."
+        ),
+    )
+    delete.add_argument("client_id", metavar="ID", help="the client_id to delete, as 'clients list' shows it")
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("asgi-oauth")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown version"
 
 
 def client_summary(client: Client) -> dict[str, Any]:
@@ -138,7 +196,13 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False), flush=True)
 
 
+def _warn(note: str) -> None:
+    print(f"{PROG}: warning: {note}", file=sys.stderr, flush=True)
+
+
 def _redis_settings() -> OAuthSettings:
+    for name in unknown_variables():
+        _warn(unknown_variable_warning(name))
     with _quiet_library_warnings():
         settings = load_settings()
     if not settings.redis_url:
@@ -210,7 +274,7 @@ def _serve(args: argparse.Namespace) -> int:
     with _quiet_library_warnings():
         plan = prepare_serve(args.host, args.port, args.workers)
     for note in plan.warnings():
-        print(f"{PROG}: warning: {note}", file=sys.stderr, flush=True)
+        _warn(note)
     print("\n".join(plan.banner()) + "\n", flush=True)
     plan.run()
     return 0

@@ -42,6 +42,7 @@ from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
 from .web.http import ClientGone, peer, read_form
+from .web.pages import STYLE
 
 #: Where the demo mounts the server; the default issuer ends with it.
 MOUNT_PATH = "/oauth"
@@ -51,6 +52,13 @@ APP_FACTORY = "asgi_oauth.demo:create_demo_app"
 
 DEMO_CLIENT_ID = "demo-client"
 DEMO_SCOPE = "profile email read write"
+#: What the consent page says each of the demo client's scopes allows.
+DEMO_SCOPE_DESCRIPTIONS = {
+    "profile": "See your user name",
+    "email": "See your email address",
+    "read": "Read your data",
+    "write": "Change your data",
+}
 DEMO_USERS_ENV = f"{ENV_PREFIX}DEMO_USERS"
 DEFAULT_DEMO_USERS = "alice:wonderland,bob:builder"
 
@@ -71,13 +79,20 @@ _PAGE_HEADERS = {
     # login CSRF check must refuse. "same-origin" still keeps URLs from leaking to other sites.
     "Referrer-Policy": "same-origin",
 }
-_CSS = (
-    "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}"
-    "code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}"
-    "pre{padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}"
-    "label{display:block;margin-top:.75rem}input{font:inherit;padding:.3rem;width:16rem}"
-    "button{font:inherit;margin-top:1rem;padding:.4rem 1rem}"
-    ".error{color:#a00000;font-weight:bold}.ok{color:#006100}"
+SITE_TITLE = "asgi-oauth demo"
+# The consent and error pages' look, widened for commands. A <pre> keeps its lines as they are (commands
+# come split at their options) and scrolls rather than breaking a token, which would change what is copied.
+_CSS = STYLE + (
+    "main{max-width:44rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}"
+    "pre{background:#eef0f4;border-radius:8px;padding:.75rem 1rem;overflow-x:auto;white-space:pre;"
+    "font-size:.85rem;line-height:1.5}"
+    "label{display:block;margin-top:.9rem;font-weight:600}"
+    "input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem .6rem;margin-top:.25rem;"
+    "border:1px solid #c5cad3;border-radius:8px}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{font-weight:600}"
+    "dd{margin:0;overflow-wrap:anywhere}"
+    ".error{color:#a00000;font-weight:600}.ok{color:#006100}"
+    "footer{text-align:center;font-size:.9rem;margin:-2.5rem 0 2rem}"
 )
 
 
@@ -182,8 +197,11 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
 
 
 async def ensure_demo_client(store: Store, settings: OAuthSettings) -> tuple[Client, str] | None:
-    """Register the demo client when the store has no client at all; ``None`` when it already had some."""
-    if await store.list_clients():
+    """Register the demo client unless the store has it; ``None`` when it did (its secret is then unknown).
+
+    Other clients in the store do not matter: the demo's pages (/start, /callback) need this one.
+    """
+    if await store.get_client(DEMO_CLIENT_ID) is not None:
         return None
     client, secret = demo_client(settings)
     try:
@@ -214,12 +232,14 @@ def safe_next(value: str | None) -> str:
 
 
 def _page(title: str, body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    home = title == SITE_TITLE
+    full_title = title if home else f"{title} · {SITE_TITLE}"
+    footer = "" if home else '<footer><p><a href="/">Home</a></p></footer>'
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)} · asgi-oauth demo</title><style>{_CSS}</style></head>"
-        f'<body><main><h1>{html.escape(title)}</h1>{body}</main><footer><p><a href="/">Home</a></p></footer>'
-        "</body></html>"
+        f"<title>{html.escape(full_title)}</title><style>{_CSS}</style></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main>{footer}</body></html>"
     )
     return HTMLResponse(document, status, headers={**_PAGE_HEADERS, **(headers or {})})
 
@@ -276,8 +296,8 @@ class DemoHost:
                 '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
             )
         issuer = self.settings.issuer
+        # Signing in is offered once, in the sentence above, and only to someone signed out.
         links = [
-            ("/login", "Sign in"),
             ("/start", f"Start the authorization code flow (PKCE) as {DEMO_CLIENT_ID}"),
             (f"{MOUNT_PATH}{WELL_KNOWN}", "Server metadata under the mount"),
             (f"{WELL_KNOWN}{urlsplit(issuer).path}", "Server metadata at its RFC 8414 location"),
@@ -287,10 +307,10 @@ class DemoHost:
         body = (
             f"{who}<p>Issuer: <code>{html.escape(issuer)}</code></p><ul>{items}</ul>"
             "<p>A token for the demo client without a browser:</p>"
-            f"<pre>{html.escape(client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET'))}</pre>"
+            f"<pre>{html.escape(client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET', split=True))}</pre>"
             "<p><code>DEMO_CLIENT_SECRET</code> is the secret printed when the server registered the client.</p>"
         )
-        return _page("asgi-oauth demo", body)
+        return _page(SITE_TITLE, body)
 
     def _login_form(self, next_path: str, error: str = "", status: int = 200) -> Response:
         message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
@@ -301,7 +321,7 @@ class DemoHost:
             '<input id="username" name="username" autocomplete="username" required autofocus>'
             '<label for="password">Password</label>'
             '<input id="password" name="password" type="password" autocomplete="current-password" required>'
-            '<div><button type="submit">Sign in</button></div></form>'
+            '<div class="actions"><button type="submit" class="allow">Sign in</button></div></form>'
             f"<p>Demo users: {html.escape(', '.join(sorted(self.users)))}.</p>"
         )
         return _page("Sign in", body, status)
@@ -399,9 +419,12 @@ class DemoHost:
             curl = _code_curl(
                 site_url(self.settings), self.settings.issuer, code, flow.get("verifier", "<the code_verifier>")
             )
+            lifetime = f"{self.settings.authorization_code_lifetime:g}"
             body += (
-                "<h2>Exchange the code</h2><p>Within the code's lifetime, once "
-                "(<code>DEMO_CLIENT_SECRET</code> is the secret printed at start-up):</p>"
+                "<h2>Exchange the code</h2>"
+                f"<p>The code works once and expires {lifetime} seconds after it was issued "
+                f"(<code>{ENV_PREFIX}AUTHORIZATION_CODE_LIFETIME</code>, 60 by default), so run this soon, "
+                "in the shell where <code>DEMO_CLIENT_SECRET</code> holds the secret printed at start-up:</p>"
                 f"<pre>{html.escape(curl)}</pre>"
             )
         return _page("Authorization response", body)
@@ -424,22 +447,27 @@ def _check(ok: bool, good: str, bad: str) -> str:
     return f'<p class="ok">✓ {html.escape(good)}</p>' if ok else f'<p class="error">✗ {html.escape(bad)}</p>'
 
 
-def client_credentials_curl(issuer: str, secret: str, scope: str = "read") -> str:
+def _command(parts: list[str], split: bool) -> str:
+    """One line, or one part per line with ``\\`` continuations: still one command when pasted into a shell."""
+    return " \\\n    ".join(parts) if split else " ".join(parts)
+
+
+def client_credentials_curl(issuer: str, secret: str, scope: str = "read", *, split: bool = False) -> str:
     user = f"{DEMO_CLIENT_ID}:{secret}"
     user_arg = f'"{user}"' if secret.startswith("$") else shlex.quote(user)
-    return (
-        f"curl -s -u {user_arg} -d grant_type=client_credentials -d {shlex.quote('scope=' + scope)} "
-        f"{shlex.quote(issuer + '/token')}"
-    )
+    parts = [f"curl -s -u {user_arg}", f"-d grant_type=client_credentials -d {shlex.quote('scope=' + scope)}"]
+    return _command([*parts, shlex.quote(issuer + "/token")], split)
 
 
 def _code_curl(site: str, issuer: str, code: str, verifier: str) -> str:
-    return (
-        f'curl -s -u "{DEMO_CLIENT_ID}:$DEMO_CLIENT_SECRET" -d grant_type=authorization_code '
-        f"--data-urlencode {shlex.quote('code=' + code)} "
-        f"--data-urlencode {shlex.quote('redirect_uri=' + site + '/callback')} "
-        f"--data-urlencode {shlex.quote('code_verifier=' + verifier)} {shlex.quote(issuer + '/token')}"
-    )
+    parts = [
+        f'curl -s -u "{DEMO_CLIENT_ID}:$DEMO_CLIENT_SECRET" -d grant_type=authorization_code',
+        f"--data-urlencode {shlex.quote('code=' + code)}",
+        f"--data-urlencode {shlex.quote('redirect_uri=' + site + '/callback')}",
+        f"--data-urlencode {shlex.quote('code_verifier=' + verifier)}",
+        shlex.quote(issuer + "/token"),
+    ]
+    return _command(parts, split=True)
 
 
 class _WorkerHeader:
@@ -491,7 +519,13 @@ def create_demo_app(
     owned = store is None
     store = store if store is not None else store_from_settings(settings)
     host = DemoHost(settings, users, Limiter.from_settings(store, settings))
-    server = OAuthServer(settings, store=store, user_resolver=host.resolve_user, password_verifier=host.verify_password)
+    server = OAuthServer(
+        settings,
+        store=store,
+        user_resolver=host.resolve_user,
+        password_verifier=host.verify_password,
+        scope_descriptions=DEMO_SCOPE_DESCRIPTIONS,
+    )
     issuer_path = urlsplit(settings.issuer).path
 
     @asynccontextmanager

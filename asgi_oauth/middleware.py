@@ -362,3 +362,18 @@ class BearerAuthBackend(AuthenticationBackend):
         if isinstance(exc, BearerAuthError):
             return exc.denial.response(self.realm)
         return Response(str(exc), 400, media_type="text/plain")
+
+
+async def bearer_refusal(conn: HTTPConnection, *scopes: str, mode: ScopeMode = "all") -> Response | None:
+    """The middleware's own RFC 6750 answer refusing ``conn`` (401, 403, 400 or 503), or ``None`` when its
+    token holds ``scopes``; validates on demand like :func:`requires_scopes`.
+
+    For code that cannot return a response itself, such as a FastAPI dependency: raise an exception
+    carrying it and send it from an exception handler (``examples/fastapi_app.py``), so every refusal
+    has the same status, body and challenge whichever way the route is protected.
+    """
+    bearer = conn.scope.get(_SCOPE_KEY)
+    if not isinstance(bearer, _Bearer):
+        raise RuntimeError("bearer_refusal needs BearerTokenMiddleware in front of the app")
+    denial = await bearer.check(conn.scope, scopes, mode)
+    return denial.response(bearer.realm) if denial is not None else None

@@ -36,8 +36,8 @@ from .demo import (
     site_url,
 )
 from .models import Client
-from .settings import ENV_PREFIX, OAuthSettings, load_settings
-from .store import MemoryStore, StoreUnavailable, store_from_settings
+from .settings import ENV_PREFIX, OAuthSettings, load_settings, unknown_variable_warning, unknown_variables
+from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
 
 
 class ServeError(Exception):
@@ -56,12 +56,19 @@ class ServePlan:
     users_defaulted: bool
     #: The in-process store when no Redis is configured; ``None`` with Redis.
     memory_store: MemoryStore | None
-    #: The demo client registered just now, with its secret; ``None`` when clients already existed.
+    #: The demo client registered just now, with its secret; ``None`` when the store already had one.
     registered: tuple[Client, str] | None
-    existing_clients: list[str] = field(default_factory=list)
+    #: Every client in the store after start-up, the demo client included.
+    clients: list[Client] = field(default_factory=list)
+    #: Warnings about ``ASGI_OAUTH_*`` variables that are not settings (misspellings).
+    unknown_variables: list[str] = field(default_factory=list)
+
+    @property
+    def callback_url(self) -> str:
+        return f"{site_url(self.settings)}/callback"
 
     def warnings(self) -> list[str]:
-        notes = []
+        notes = list(self.unknown_variables)
         if self.memory_store is not None:
             notes.append(
                 f"MEMORY STORE: clients and tokens live in this process only (single worker) and are lost on exit; "
@@ -76,6 +83,14 @@ class ServePlan:
             notes.append(
                 f"no {ENV_PREFIX}SECRET_KEY: signing with a random key, so sign-ins and consent forms "
                 "break on restart; set one for anything but a demo"
+            )
+        demo = next((c for c in self.clients if c.client_id == DEMO_CLIENT_ID), None)
+        if demo is not None and self.callback_url not in demo.redirect_uris:
+            # Registered by an earlier serve on another host or port: /start would end on an error page.
+            notes.append(
+                f"{DEMO_CLIENT_ID} in the store redirects to {', '.join(demo.redirect_uris) or 'nowhere'}, "
+                f"not {self.callback_url}, so /start will fail; run 'asgi-oauth clients delete {DEMO_CLIENT_ID}' "
+                "and start serve again to register it for this address"
             )
         return notes
 
@@ -135,15 +150,23 @@ class ServePlan:
             lines.append(f"  then: export DEMO_CLIENT_SECRET={shlex.quote(secret)}  (the pages' curl commands use it)")
         else:
             lines += [
-                f"Clients already registered: {', '.join(self.existing_clients)}",
-                "  (their secrets were shown when they were created; add one with: asgi-oauth clients create ...)",
+                f"Demo client {DEMO_CLIENT_ID} is already in the store. Its secret was printed when it was registered",
+                "and is stored only hashed; to get a new one, delete the client and start serve again:",
+                f"  asgi-oauth clients delete {DEMO_CLIENT_ID}",
+                "",
+                "Get a token (with DEMO_CLIENT_SECRET set to that secret):",
+                f"  {client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET')}",
             ]
+        others = [c.client_id for c in self.clients if c.client_id != DEMO_CLIENT_ID]
+        if others:
+            lines += ["", f"Other clients in the store: {', '.join(others)}"]
         return lines
 
     def run(self) -> None:
         """Start uvicorn; returns when the server stops."""
-        if self.memory_store is not None:
-            # The in-process app object, so it uses the very store the demo client was put in.
+        if self.workers == 1:
+            # The app object, built here from the settings already checked (and warned about), so nothing is
+            # loaded or announced twice; with the memory store it is the very store the demo client is in.
             app = create_demo_app(self.settings, self.memory_store, users=self.users)
             uvicorn.run(app, host=self.host, port=self.port, workers=1, log_config=uvicorn_log_config())
         else:
@@ -195,15 +218,18 @@ def _check_port_free(host: str, port: int) -> None:
             raise ServeError(f"cannot listen on {host}:{port}: {reason}; choose another --host or --port") from None
 
 
-async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | None, list[str]]:
+async def _register_demo(store: Store, settings: OAuthSettings) -> tuple[tuple[Client, str] | None, list[Client]]:
+    registered = await ensure_demo_client(store, settings)
+    return registered, await store.list_clients()
+
+
+async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | None, list[Client]]:
     store = store_from_settings(settings)
     try:
         await store.ping()
-        registered = await ensure_demo_client(store, settings)
-        existing = [client.client_id for client in await store.list_clients()]
+        return await _register_demo(store, settings)
     finally:
         await store.aclose()
-    return registered, existing
 
 
 def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[str, str] = os.environ) -> ServePlan:
@@ -213,6 +239,7 @@ def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[st
     to ``environ`` so that uvicorn's worker processes, which read settings from there, agree.
     """
     environ.setdefault(f"{ENV_PREFIX}ISSUER", default_issuer(host, port))
+    unknown = unknown_variables(environ)
     settings = load_settings()
     users, defaulted = demo_users_from_env(environ)
     if workers > 1:
@@ -224,15 +251,20 @@ def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[st
         if missing:
             them = "them" if len(missing) > 1 else "it"
             raise ServeError(f"--workers {workers} needs " + " and ".join(missing) + f"; set {them} or use --workers 1")
+        # The plan reports them once; each worker loads settings again and would repeat the warning.
+        for name in unknown:
+            environ.pop(name, None)
     _check_port_free(host, port)
     if settings.redis_url:
         try:
-            registered, existing = asyncio.run(_prepare_redis(settings))
+            registered, clients = asyncio.run(_prepare_redis(settings))
         except StoreUnavailable as exc:
             raise ServeError(
                 f"cannot reach Redis at {redact_url(settings.redis_url)} ({exc}); start it or fix {ENV_PREFIX}REDIS_URL"
             ) from None
-        return ServePlan(host, port, workers, settings, users, defaulted, None, registered, existing)
-    memory = MemoryStore()
-    registered = asyncio.run(ensure_demo_client(memory, settings))
-    return ServePlan(host, port, workers, settings, users, defaulted, memory, registered, [DEMO_CLIENT_ID])
+        memory = None
+    else:
+        memory = MemoryStore()
+        registered, clients = asyncio.run(_register_demo(memory, settings))
+    notes = [unknown_variable_warning(name) for name in unknown]
+    return ServePlan(host, port, workers, settings, users, defaulted, memory, registered, clients, notes)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -137,7 +140,10 @@ class OAuthSettings(BaseSettings):
                 f"issuer: http is only allowed on localhost; use https or set {ENV_PREFIX}ALLOW_INSECURE_TRANSPORT=1"
             )
         if self.refresh_token_lifetime < self.access_token_lifetime:
-            raise ValueError("refresh_token_lifetime: must be at least access_token_lifetime")
+            raise ValueError(
+                f"refresh_token_lifetime: must be at least {ENV_PREFIX}ACCESS_TOKEN_LIFETIME "
+                f"({self.refresh_token_lifetime:g} < {self.access_token_lifetime:g})"
+            )
         for wider in ("rate_limit_address_failures", "rate_limit_principal_failures"):
             if self.rate_limit_failures and getattr(self, wider) < self.rate_limit_failures:
                 # Else a wider count would fill before one pair's, refusing others for one pair's mistakes.
@@ -167,6 +173,7 @@ class OAuthSettings(BaseSettings):
 
 def load_settings(**overrides: Any) -> OAuthSettings:
     """Build settings, turning validation errors into one :class:`SettingsError` naming the variables."""
+    _warn_unknown_variables()
     try:
         return OAuthSettings(**overrides)
     except ValidationError as exc:
@@ -179,3 +186,34 @@ def load_settings(**overrides: Any) -> OAuthSettings:
                 name = name.upper()
             problems.append(f"{ENV_PREFIX}{name}: {message}" if name else message)
         raise SettingsError("; ".join(problems)) from None
+
+
+#: ``ASGI_OAUTH_*`` variables that are not settings but are read elsewhere: by the demo
+#: (``asgi-oauth serve``) and by this project's test suite.
+OTHER_VARIABLES = frozenset({f"{ENV_PREFIX}DEMO_USERS", f"{ENV_PREFIX}TEST_REDIS_URL", f"{ENV_PREFIX}FUZZ_SCALE"})
+_warned: set[str] = set()
+
+
+def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
+    # Variable names are matched case-insensitively, as pydantic-settings reads them.
+    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+
+
+def unknown_variable_warning(name: str) -> str:
+    """``"<name> is not a setting; did you mean <closest>?"``, without the question when nothing is close."""
+    # Compared without the prefix, which every candidate shares and which would make anything look close.
+    known = [field.upper() for field in OAuthSettings.model_fields]
+    known += [other.removeprefix(ENV_PREFIX) for other in sorted(OTHER_VARIABLES)]
+    close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), known, n=1, cutoff=0.7)
+    message = f"{name} is not a setting and is ignored"
+    return f"{message}; did you mean {ENV_PREFIX}{close[0]}?" if close else f"{message} (see the README's Settings)"
+
+
+def _warn_unknown_variables() -> None:
+    # Once per variable and process: apps may load settings more than once.
+    for name in unknown_variables():
+        if name not in _warned:
+            _warned.add(name)
+            logger.warning("%s", unknown_variable_warning(name))

@@ -1,26 +1,33 @@
-"""Protect a plain Starlette app's own routes with path rules, the authorization server mounted beside them.
+r"""Protect a plain Starlette app's own routes with path rules, the authorization server mounted beside them.
 
-Run it from a clone (after ``pip install .``)::
+Run it from the clone, with the virtualenv of the README's quick start (port 8001 by default, so it
+runs beside the demo on 8000; ``--port`` picks another)::
 
-    python examples/protect_starlette.py
+    .venv/bin/python examples/protect_starlette.py --port 8001
 
 then, in another shell::
 
     # anyone may read the home page; /api needs a token
-    curl -s http://127.0.0.1:8000/
-    curl -si http://127.0.0.1:8000/api/notes          # 401, WWW-Authenticate: Bearer realm="notes"
+    curl -s http://127.0.0.1:8001/
+    curl -si http://127.0.0.1:8001/api/notes          # 401, WWW-Authenticate: Bearer realm="notes"
 
-    # get a token for the example's client and use it
-    TOKEN=$(curl -s -u notes-cli:notes-secret-change-me -d grant_type=client_credentials -d scope=notes.read \\
-        http://127.0.0.1:8000/oauth/token | python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-    curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/notes
+    # a token with notes.read may list the notes but not add one
+    TOKEN=$(curl -s -u notes-cli:notes-secret-change-me -d grant_type=client_credentials -d scope=notes.read \
+        http://127.0.0.1:8001/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/api/notes
     curl -si -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"text": "hi"}' \
-        http://127.0.0.1:8000/api/notes                # 403: this token lacks notes.write
+        http://127.0.0.1:8001/api/notes                # 403: this token lacks notes.write
 
-    # a token with both scopes may write; revoking it takes effect on the very next request
-    curl -s -u notes-cli:notes-secret-change-me -d grant_type=client_credentials \\
-        -d 'scope=notes.read notes.write' http://127.0.0.1:8000/oauth/token
-    curl -s -u notes-cli:notes-secret-change-me -d token=$TOKEN http://127.0.0.1:8000/oauth/revoke
+    # a token with both scopes may
+    WRITER=$(curl -s -u notes-cli:notes-secret-change-me -d grant_type=client_credentials \
+        -d 'scope=notes.read notes.write' http://127.0.0.1:8001/oauth/token \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -si -H "Authorization: Bearer $WRITER" -H 'Content-Type: application/json' -d '{"text": "hi"}' \
+        http://127.0.0.1:8001/api/notes                # 201
+
+    # revoking a token takes effect on the very next request
+    curl -s -u notes-cli:notes-secret-change-me -d "token=$WRITER" http://127.0.0.1:8001/oauth/revoke
+    curl -si -H "Authorization: Bearer $WRITER" http://127.0.0.1:8001/api/notes   # 401, error="invalid_token"
 
 The rules: every method under ``/api`` needs ``notes.read``, and ``POST /api/notes`` also needs
 ``notes.write``; the first rule that matches a request wins, so the narrower one comes first. Paths
@@ -32,6 +39,7 @@ client's secret and ``ASGI_OAUTH_SECRET_KEY`` for anything but a try-out.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,7 +58,12 @@ CLIENT_ID = "notes-cli"
 CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "notes-secret-change-me")
 REALM = "notes"
 
-settings = load_settings(issuer="http://127.0.0.1:8000/oauth", realm=REALM)
+# The port is part of the issuer, so it is read before anything is built; imported (as the tests do), defaults.
+_options = argparse.ArgumentParser(description="Run the protected Starlette example.")
+_options.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1 (default: %(default)s)")
+PORT: int = (_options.parse_args() if __name__ == "__main__" else _options.parse_args([])).port
+
+settings = load_settings(issuer=f"http://127.0.0.1:{PORT}/oauth", realm=REALM)
 store = MemoryStore()
 client, _ = new_client(
     name="Notes command-line tool",
@@ -117,4 +130,4 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    uvicorn.run(app, host="127.0.0.1", port=PORT)

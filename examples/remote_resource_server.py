@@ -1,17 +1,21 @@
-"""A resource server of its own: no Redis, tokens validated by the authorization server's /introspect.
+r"""A resource server of its own: no Redis, tokens validated by the authorization server's /introspect.
 
-Start the demo authorization server, and note the demo client's secret it prints::
+From the clone, with the virtualenv of the README's quick start plus the ``remote`` extra (httpx), start
+the demo authorization server and note the demo client's secret it prints::
 
-    asgi-oauth serve                      # http://127.0.0.1:8000, prints client_secret for demo-client
+    .venv/bin/pip install '.[remote]'
+    .venv/bin/asgi-oauth serve            # http://127.0.0.1:8000, prints client_secret for demo-client
 
-then run this app beside it, with credentials it introspects with (``pip install 'asgi-oauth[remote]'``)::
+then, in another shell, run this app beside it (port 8001 by default; ``--port`` picks another) with
+credentials it introspects with::
 
-    RESOURCE_CLIENT_SECRET=<the printed secret> python examples/remote_resource_server.py
+    export RESOURCE_CLIENT_SECRET=<the printed secret>
+    .venv/bin/python examples/remote_resource_server.py --port 8001
 
-and try it::
+and try it, in a third shell with the same ``RESOURCE_CLIENT_SECRET``::
 
-    TOKEN=$(curl -s -u "demo-client:$RESOURCE_CLIENT_SECRET" -d grant_type=client_credentials -d scope=read \\
-        http://127.0.0.1:8000/oauth/token | python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    TOKEN=$(curl -s -u "demo-client:$RESOURCE_CLIENT_SECRET" -d grant_type=client_credentials -d scope=read \
+        http://127.0.0.1:8000/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/api/whoami
     curl -si http://127.0.0.1:8001/api/whoami           # 401: no token
     curl -s http://127.0.0.1:8001/stats                  # introspection calls, cache hits, coalesced waits
@@ -25,7 +29,9 @@ Settings (environment variables):
 ``REQUIRED_SCOPE``
     the scope ``/api`` needs (default ``read``)
 ``CACHE_MAX_TTL``
-    seconds an introspection answer is reused (default 30); ``HOST`` / ``PORT`` (default 127.0.0.1:8001)
+    seconds an introspection answer is reused (default 30)
+``HOST`` / ``PORT``
+    where to listen (default 127.0.0.1:8001); ``--port`` wins over ``PORT``
 
 A client may introspect only its own tokens unless registered with ``introspect_any=True``; a real
 resource server gets a client of its own made that way (``new_client(..., introspect_any=True)`` and
@@ -39,6 +45,7 @@ validate against the shared Redis (``LocalValidator``) when revocation must take
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,7 +67,10 @@ CLIENT_SECRET = os.environ.get("RESOURCE_CLIENT_SECRET", "")
 REQUIRED_SCOPE = os.environ.get("REQUIRED_SCOPE", "read")
 CACHE_MAX_TTL = float(os.environ.get("CACHE_MAX_TTL", "30"))
 HOST = os.environ.get("HOST", "127.0.0.1")
-PORT = int(os.environ.get("PORT", "8001"))
+
+_options = argparse.ArgumentParser(description="Run the remote resource server example.")
+_options.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8001")), help="default: %(default)s")
+PORT: int = (_options.parse_args() if __name__ == "__main__" else _options.parse_args([])).port
 
 if not CLIENT_SECRET:
     raise SystemExit("set RESOURCE_CLIENT_SECRET (and RESOURCE_CLIENT_ID) to the credentials to introspect with")

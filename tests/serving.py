@@ -8,14 +8,18 @@ uses the same pieces outside pytest.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import itertools
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -234,3 +238,52 @@ def load_example(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def example_doc(name: str) -> str:
+    """The docstring of ``examples/<name>.py``, read without running the example."""
+    doc = ast.get_docstring(ast.parse((ROOT / "examples" / f"{name}.py").read_text()), clean=True)
+    assert doc is not None, name
+    return doc
+
+
+def literal_blocks(doc: str) -> list[str]:
+    """The reST literal blocks of a docstring (the indented lines after a paragraph ending in ``::``), dedented."""
+    blocks, lines = [], doc.splitlines()
+    for i, line in enumerate(lines):
+        if not line.endswith("::"):
+            continue
+        body = list(itertools.takewhile(lambda s: not s or s.startswith(" "), lines[i + 2 :]))
+        while body and not body[-1]:
+            body.pop()
+        blocks.append(textwrap.dedent("\n".join(body)))
+    return blocks
+
+
+def installed_commands(script: str) -> str:
+    """``script`` (a README or docstring command) with the quick start's ``.venv/bin/`` programs replaced by
+    those of the environment running the tests, where this package is installed."""
+    bin_dir = Path(sys.executable).parent
+    cli = shutil.which("asgi-oauth", path=str(bin_dir))
+    cli_command = shlex.quote(cli) if cli is not None else f"{shlex.quote(sys.executable)} -m asgi_oauth.cli"
+    script = script.replace(".venv/bin/asgi-oauth", cli_command)
+    return script.replace(".venv/bin/python", shlex.quote(sys.executable))
+
+
+def run_shell(script: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` as pasted into bash, stopping at the first failing command (pipes included)."""
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", installed_commands(script)],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def http_statuses(output: str) -> list[int]:
+    """The status codes of the responses ``curl -i`` printed, in order."""
+    return [int(code) for code in re.findall(r"HTTP/[\d.]+ (\d{3}) ", output)]

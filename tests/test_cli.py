@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -113,23 +115,64 @@ def test_invalid_settings_name_the_variable(redis_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "fragment", "help_for"),
     [
-        (),
-        ("frobnicate",),
-        ("clients",),
-        ("clients", "create", "--grant-type", "client_credentials"),  # --name missing
-        ("clients", "create", "--name", "A"),  # --grant-type missing
-        ("serve", "--port", "http"),
-        ("serve", "--workers", "0"),
+        ((), "required: COMMAND", "asgi-oauth"),
+        (("frobnicate",), "invalid choice: 'frobnicate'", "asgi-oauth"),
+        (("clients",), "required: ACTION", "asgi-oauth clients"),
+        (("clients", "create", "--grant-type", "client_credentials"), "required: --name", "asgi-oauth clients create"),
+        (("clients", "create", "--name", "A"), "required: --grant-type", "asgi-oauth clients create"),
+        (("clients", "delete"), "required: ID", "asgi-oauth clients delete"),
+        (("serve", "--port", "http"), "'http' is not a TCP port", "asgi-oauth serve"),
+        (("serve", "--workers", "0"), "'0' is not a positive whole number", "asgi-oauth serve"),
+        (("serve", "--verbose"), "unrecognized arguments: --verbose", "asgi-oauth"),
     ],
 )
-def test_argument_errors_exit_2_with_usage(args: tuple[str, ...]) -> None:
+def test_argument_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: str, help_for: str) -> None:
+    """As the README promises for every failure: one ``asgi-oauth: error:`` line, no usage dump."""
     result = run_cli(*args, env=clean_env())
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("usage: asgi-oauth")
-    assert "error:" in result.stderr.splitlines()[-1]
+    assert result.stdout == ""
+    assert_one_line_error(result, fragment, f"see '{help_for} --help'")
+
+
+def test_version() -> None:
+    result = run_cli("--version", env=clean_env())
+    assert result.returncode == 0
+    assert result.stdout == f"asgi-oauth {importlib.metadata.version('asgi-oauth')}\n"
+
+
+def test_help_names_the_variables_and_describes_each_command() -> None:
+    top = run_cli("--help", env=clean_env())
+    assert top.returncode == 0
+    # Every variable with its prefix: the bare REDIS_URL or SECRET_KEY is not something one can set.
+    assert re.findall(r"\b(?<!ASGI_OAUTH_)(?:REDIS_URL|SECRET_KEY)\b", top.stdout) == []
+    assert "ASGI_OAUTH_REDIS_URL" in top.stdout
+    serve = run_cli("serve", "--help", env=clean_env())
+    assert "Run the demo" in serve.stdout and "demo-client" in serve.stdout
+    assert "ASGI_OAUTH_REDIS_URL and ASGI_OAUTH_SECRET_KEY" in " ".join(serve.stdout.split())
+    delete = run_cli("clients", "delete", "--help", env=clean_env())
+    assert "Delete a client" in delete.stdout
+    assert re.search(r"^\s+ID\s+the client_id to delete", delete.stdout, re.MULTILINE), delete.stdout
+
+
+def test_misspelled_variable_is_a_warning_naming_the_real_one(redis_env: dict[str, str]) -> None:
+    listed = run_cli("clients", "list", env={**redis_env, "ASGI_OAUTH_ACCES_TOKEN_LIFETIME": "5"})
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []  # stdout stays JSON
+    assert listed.stderr.splitlines() == [
+        "asgi-oauth: warning: ASGI_OAUTH_ACCES_TOKEN_LIFETIME is not a setting and is ignored; "
+        "did you mean ASGI_OAUTH_ACCESS_TOKEN_LIFETIME?"
+    ]
+    # Variables the demo and the test suite read are not settings, but not mistakes either.
+    quiet = run_cli("clients", "list", env={**redis_env, "ASGI_OAUTH_DEMO_USERS": "a:b"})
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_lifetime_conflict_names_both_variables(redis_url: str) -> None:
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_REFRESH_TOKEN_LIFETIME="60")
+    line = assert_one_line_error(run_cli("clients", "list", env=env), "ASGI_OAUTH_REFRESH_TOKEN_LIFETIME: ")
+    assert "at least ASGI_OAUTH_ACCESS_TOKEN_LIFETIME" in line
 
 
 def test_installed_console_script() -> None:

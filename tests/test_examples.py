@@ -1,47 +1,318 @@
-"""The examples and the README's quick start keep working: they are what newcomers copy."""
+"""The examples and the README keep working as written: they are what newcomers copy.
+
+Shell commands run in bash exactly as printed (``set -euo pipefail``), with only the port changed to a
+free one and ``.venv/bin/`` pointed at the environment running the tests; the examples and the demo run
+as subprocesses through their real entry points; Python snippets are executed as they stand.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from .serving import ROOT, load_example
+from asgi_oauth import new_client, register_client
+
+from .serving import (
+    ROOT,
+    banner_value,
+    clean_env,
+    example_doc,
+    free_port,
+    http_statuses,
+    literal_blocks,
+    load_example,
+    run_cli,
+    run_shell,
+    running,
+    serving,
+)
+
+EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
+README = (ROOT / "README.md").read_text()
 
 
-async def test_starlette_mount_example_issues_a_token() -> None:
-    example = load_example("starlette_mount")
-    transport = httpx.ASGITransport(app=example.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
-        assert (await http.get("/")).status_code == 200
-        response = await http.post(
-            "/oauth/token",
-            auth=(example.CLIENT_ID, example.CLIENT_SECRET),
-            data={"grant_type": "client_credentials", "scope": "read"},
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["token_type"] == "Bearer" and body["scope"] == "read" and body["access_token"]
+def readme_section(title: str) -> str:
+    """The README from the heading ``title`` (any level) to the next heading of any level."""
+    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL)
+    assert match, title
+    return match.group(1)
 
-        wrong = await http.post(
-            "/oauth/token",
-            auth=(example.CLIENT_ID, "not-the-secret"),
-            data={"grant_type": "client_credentials"},
-        )
-        assert wrong.status_code == 401
-        meta = await http.get("/oauth/.well-known/oauth-authorization-server")
-        assert meta.json()["issuer"] == "http://127.0.0.1:8000/oauth"
+
+def fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)\n```$", text, re.MULTILINE | re.DOTALL)
+
+
+# -- the quick start ------------------------------------------------------------------------------
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     """The quick start has exactly two commands, and .ci/run ends with the second one, character for character."""
-    readme = (ROOT / "README.md").read_text()
-    # From the heading to the next heading of any level ("What to try next" is not part of the set-up).
-    quick_start = re.split(r"\n#{1,6} ", readme.split("\n## Quick start\n", 1)[1], maxsplit=1)[0]
+    quick_start = readme_section("Quick start")
     commands = re.findall(r"```(?:sh|bash|console)?\n(.*?)\n```", quick_start, re.DOTALL)
     assert len(commands) == 2, commands
     serve_command, test_command = (c.strip() for c in commands)
     assert "\n" not in serve_command and "\n" not in test_command
-    assert serve_command.endswith("asgi-oauth serve")
+    assert serve_command.endswith(".venv/bin/asgi-oauth serve")
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert ci_lines[-1] == test_command
+
+
+def test_every_runnable_readme_block_is_exercised() -> None:
+    """Each ``sh`` and ``python`` block sits in a section a test below runs, so none goes stale unnoticed."""
+    exercised = {
+        "Quick start": 2,  # the shape test above; CI runs the second verbatim, test_serve the demo itself
+        "What to try next": 2,
+        "Command line": 2,
+        "Mounting into your app": 1,
+        "Publishing the metadata at its RFC 8414 location": 1,
+        "Protecting your routes": 1,
+        "Failed attempts": 1,
+    }
+    found: dict[str, int] = {}
+    for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):
+        count = len(fenced(body, "sh")) + len(fenced(body, "bash")) + len(fenced(body, "python"))
+        if count:
+            found[heading] = count
+    assert found == exercised
+
+
+def test_what_to_try_next(tmp_path: Path) -> None:
+    section = readme_section("What to try next")
+    token_block, example_block = fenced(section, "sh")
+    with serving(tmp_path, clean_env()) as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        # The line the banner says to paste into the other shell.
+        (export,) = [line.split("then: ", 1)[1] for line in server.stdout.splitlines() if "export DEMO_" in line]
+        script = f"{export.split('  (')[0]}\n{token_block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        result = run_shell(script, clean_env())
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"sub": None, "client_id": "demo-client", "scopes": ["read"]}
+
+        links = re.findall(r"<(http://127\.0\.0\.1:8000/[^>]*)>", section)
+        assert len(links) == 3
+        with httpx.Client(timeout=10) as http:
+            for link in links:
+                answer = http.get(link.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+                assert answer.status_code in (200, 303), link  # /start redirects to /authorize
+    assert example_block == ".venv/bin/python examples/starlette_mount.py --port 8001"
+    assert example_block in example_doc("starlette_mount")
+
+
+# -- the command line section ---------------------------------------------------------------------
+
+
+def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
+    delete_block, create_block = fenced(readme_section("Command line"), "sh")
+    env = clean_env(ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    redis_env = {**env, "ASGI_OAUTH_REDIS_URL": redis_url}
+    made = run_cli(
+        *("clients", "create", "--name", "demo", "--client-id", "demo-client"),
+        *("--grant-type", "client_credentials"),
+        env=redis_env,
+    )
+    assert made.returncode == 0, made.stderr
+    deleted = run_shell(delete_block, redis_env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout) == {"client_id": "demo-client", "deleted": True}
+
+    # The block exports its own ASGI_OAUTH_REDIS_URL: point it at the test's Redis.
+    assert "redis://127.0.0.1:6379/0" in create_block
+    created = run_shell(create_block.replace("redis://127.0.0.1:6379/0", redis_url), env)
+    assert created.returncode == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert set(body) == {"client_id", "client_secret"}
+    (client,) = json.loads(run_cli("clients", "list", env=redis_env).stdout)
+    assert client["name"] == "Billing" and client["scope"] == "invoices:read invoices:write"
+    assert client["redirect_uris"] == ["https://billing.example.com/oauth/callback"]
+
+
+@pytest.mark.parametrize("command", [("serve",), ("clients", "create")])
+def test_command_line_synopsis_matches_the_help(command: tuple[str, ...]) -> None:
+    synopses = "\n".join(fenced(readme_section("Command line"), "text"))
+    (synopsis,) = re.findall(rf"^asgi-oauth {' '.join(command)} .*?(?=^asgi-oauth |\Z)", synopses, re.M | re.S)
+    helped = run_cli(*command, "--help", env=clean_env())
+    assert helped.returncode == 0
+    in_help = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", helped.stdout)) - {"--help"}
+    assert set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", synopsis)) == in_help
+
+
+# -- the Python snippets --------------------------------------------------------------------------
+
+
+def exec_snippet(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README's own code)
+    return namespace
+
+
+async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
+    (mount,) = fenced(readme_section("Mounting into your app"), "python")
+    (publish,) = fenced(readme_section("Publishing the metadata at its RFC 8414 location"), "python")
+    namespace = exec_snippet(mount, {})
+    exec_snippet(publish, namespace)  # appended to the first, as the section says
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as http:
+        token = await http.post(
+            "/oauth/token",
+            auth=("reporting-job", "example-secret-change-me"),
+            data={"grant_type": "client_credentials", "scope": "read"},
+        )
+        assert token.status_code == 200, token.text
+        under_mount = await http.get("/oauth/.well-known/oauth-authorization-server")
+        at_root = await http.get("/.well-known/oauth-authorization-server/oauth")
+        assert under_mount.status_code == at_root.status_code == 200
+        assert at_root.json() == under_mount.json()
+        assert at_root.json()["issuer"] == "http://127.0.0.1:8001/oauth"
+    await namespace["oauth"].aclose()
+
+
+async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
+    (snippet,) = fenced(readme_section("Protecting your routes"), "python")
+    namespace = exec_snippet(snippet, {})
+    store = namespace["store"]
+    client, secret = new_client(name="Job", grant_types=["client_credentials"], scope="read admin")
+    assert secret is not None
+    await register_client(store, client)
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as http:
+
+        async def token(scope: str) -> dict[str, str]:
+            issued = await http.post(
+                "/oauth/token",
+                auth=(client.client_id, secret),
+                data={"grant_type": "client_credentials", "scope": scope},
+            )
+            assert issued.status_code == 200, issued.text
+            return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+        assert (await http.get("/api/whoami")).status_code == 401
+        reader = await token("read")
+        mine = await http.get("/api/whoami", headers=reader)
+        assert mine.json() == {"client_id": client.client_id, "scopes": ["read"]}
+        refused = await http.get("/api/admin/whoami", headers=reader)
+        assert refused.status_code == 403 and 'scope="admin"' in refused.headers["www-authenticate"]
+        assert (await http.get("/api/admin/whoami", headers=await token("admin"))).status_code == 200
+    await store.aclose()
+
+
+# -- the examples, run as their docstrings say ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_docstring_is_what_the_source_shows(name: str) -> None:
+    """No escapes in the docstrings: what a reader copies from the file is what bash gets."""
+    source = (ROOT / "examples" / f"{name}.py").read_text()
+    for line in example_doc(name).splitlines():
+        assert line.strip() in source, line
+    blocks = literal_blocks(example_doc(name))
+    assert any(f".venv/bin/python examples/{name}.py --port 8001" in block for block in blocks)
+    assert "curl" in blocks[-1]
+    assert not any(line.endswith("\\\\") for block in blocks for line in block.splitlines())
+
+
+def test_readme_example_commands_are_the_examples_own() -> None:
+    commands = set(re.findall(r"\.venv/bin/python examples/([\w<>]+)\.py --port 8001", README))
+    assert commands == {"starlette_mount", "<name>"}
+    for name in EXAMPLES:
+        assert f".venv/bin/python examples/{name}.py --port 8001" in example_doc(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "ready_path"), [("starlette_mount", "/"), ("protect_starlette", "/"), ("fastapi_app", "/health")]
+)
+def test_example_runs_as_documented(name: str, ready_path: str, tmp_path: Path) -> None:
+    run_block, try_block = literal_blocks(example_doc(name))
+    argv_line = run_block.splitlines()[-1]
+    assert argv_line == f".venv/bin/python examples/{name}.py --port 8001"
+    port = free_port()
+    argv = [sys.executable, *shlex.split(argv_line)[1:-1], str(port)]
+    with running(argv, clean_env(), port, tmp_path, ready_path=ready_path):
+        result = run_shell(try_block.replace("127.0.0.1:8001", f"127.0.0.1:{port}"), clean_env())
+    assert result.returncode == 0, result.stderr
+    CHECKS[name](result.stdout, port)
+
+
+def check_starlette_mount(output: str, port: int) -> None:
+    assert '"token_type":"Bearer"' in output and '"scope":"read"' in output
+    # Both metadata URLs answer the same document, naming this port's issuer.
+    assert output.count(f'"issuer":"http://127.0.0.1:{port}/oauth"') == 2
+
+
+def check_protect_starlette(output: str, port: int) -> None:
+    assert http_statuses(output) == [401, 403, 201, 401]
+    assert re.search(r'^www-authenticate: Bearer realm="notes"\r?$', output, re.MULTILINE | re.IGNORECASE)
+    assert 'error="insufficient_scope"' in output and 'error="invalid_token"' in output
+    assert '"notes":[' in output and '"text":"hi","by":"notes-cli"' in output
+
+
+def check_fastapi_app(output: str, port: int) -> None:
+    assert http_statuses(output) == [401, 403, 403]
+    assert '"items":[' in output
+    # The dependency's 403 is the middleware's RFC 6750 answer, not FastAPI's {"detail": ...}.
+    assert '"detail"' not in output
+    assert output.lower().count("cache-control: no-store") == 3
+    challenges = re.findall(r"^www-authenticate: (.*?)\r?$", output, re.MULTILINE | re.IGNORECASE)
+    assert challenges[0] == 'Bearer realm="inventory"'
+    scope_challenge = 'Bearer realm="inventory", error="insufficient_scope", error_description="{}", scope="{}"'
+    description = "the access token lacks a required scope"
+    assert challenges[1:] == [scope_challenge.format(description, s) for s in ("items.write", "profile")]
+    body = {"error": "insufficient_scope", "error_description": description, "scope": "items.write"}
+    assert json.dumps(body, separators=(",", ":")) in output
+
+
+CHECKS = {
+    "starlette_mount": check_starlette_mount,
+    "protect_starlette": check_protect_starlette,
+    "fastapi_app": check_fastapi_app,
+}
+
+
+def test_starlette_mount_example_port_option(tmp_path: Path) -> None:
+    """``--port`` moves the issuer with the listening port; imported, the example keeps the default."""
+    assert load_example("starlette_mount").settings.issuer == "http://127.0.0.1:8001/oauth"
+    port = free_port()
+    with running([sys.executable, "examples/starlette_mount.py", "--port", str(port)], clean_env(), port, tmp_path):
+        meta = httpx.get(f"http://127.0.0.1:{port}/oauth/.well-known/oauth-authorization-server", timeout=10)
+    assert meta.json()["token_endpoint"] == f"http://127.0.0.1:{port}/oauth/token"
+
+
+def test_remote_example_runs_as_documented(tmp_path: Path) -> None:
+    serve_block, run_block, try_block = literal_blocks(example_doc("remote_resource_server"))
+    assert serve_block.splitlines()[-1].split("#")[0].strip() == ".venv/bin/asgi-oauth serve"
+    assert run_block == (
+        "export RESOURCE_CLIENT_SECRET=<the printed secret>\n"
+        ".venv/bin/python examples/remote_resource_server.py --port 8001"
+    )
+    with serving(tmp_path / "auth", clean_env()) as auth:
+        secret = banner_value(auth.stdout, "client_secret")
+        env = clean_env(RESOURCE_CLIENT_SECRET=secret, INTROSPECTION_URL=f"{auth.base_url}/oauth/introspect")
+        port = free_port()
+        argv = [sys.executable, "examples/remote_resource_server.py", "--port", str(port)]
+        with running(argv, env, port, tmp_path / "rs"):
+            script = try_block.replace("127.0.0.1:8000", auth.base_url.removeprefix("http://"))
+            result = run_shell(script.replace("127.0.0.1:8001", f"127.0.0.1:{port}"), env)
+    assert result.returncode == 0, result.stderr
+    assert http_statuses(result.stdout) == [401]
+    assert '"client_id":"demo-client","scopes":["read"]' in result.stdout
+    assert '{"introspections":1,"cache_hits":0,"coalesced":0}' in result.stdout
+
+
+async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_device_in() -> None:
+    (code,) = fenced(readme_section("Failed attempts"), "python")
+    sign_in = exec_snippet(code, {})["sign_in"]
+    statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(10)]
+    assert statuses == [401] * 9 + [429]
+    assert await sign_in("alice", "wonderland", "127.0.0.2", None) == (429, None)
+    status, cookie = await sign_in("alice", "wonderland", "127.0.0.3", None)
+    assert status == 303 and cookie
+    # From the guessing address, with the device cookie alice's browser got: it is her known device.
+    assert (await sign_in("alice", "wonderland", "127.0.0.2", cookie))[0] == 303
+    assert await sign_in("mallory", "wonderland", "127.0.0.3", None) == (401, None)

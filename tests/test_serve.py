@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import secrets
-import shlex
 import socket
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+
+from asgi_oauth.demo import DEMO_SCOPE_DESCRIPTIONS
+from asgi_oauth.web.pages import STYLE
 
 from .serving import (
     FORM,
@@ -20,6 +23,7 @@ from .serving import (
     free_port,
     run_cli,
     run_printed_curl,
+    run_shell,
     serving,
 )
 
@@ -59,6 +63,7 @@ def test_memory_store_demo(tmp_path: Path) -> None:
             assert me.status_code == 200, me.text
             assert me.json() == {"sub": None, "client_id": "demo-client", "scopes": ["read"]}
 
+            check_pages_look_alike(http)
             check_sign_in(http)
 
             callback = http.get("/callback", params={"code": "<b>x</b>", "state": "s", "iss": issuer})
@@ -67,6 +72,21 @@ def test_memory_store_demo(tmp_path: Path) -> None:
             assert "grant_type=authorization_code" in callback.text
 
             check_code_flow(http, issuer, secret)
+
+
+def check_pages_look_alike(http: httpx.Client) -> None:
+    """The demo's own pages carry the style of the server's consent and error pages, and name the site once."""
+    titles = {}
+    for path in ("/", "/login", "/callback", "/oauth/authorize?client_id=nobody"):
+        page = http.get(path)
+        assert STYLE in page.text, path
+        (titles[path],) = re.findall(r"<title>(.*?)</title>", page.text)
+    assert titles["/"] == "asgi-oauth demo"
+    assert titles["/login"] == "Sign in · asgi-oauth demo"
+    assert titles["/callback"] == "Authorization response · asgi-oauth demo"
+    # The home page's curl is split at its options too, so nothing wraps inside a token.
+    (curl,) = re.findall(r"<pre>(curl [^<]*)</pre>", http.get("/").text)
+    assert [line.endswith(" \\") for line in curl.splitlines()] == [True, True, False]
 
 
 def check_sign_in(http: httpx.Client) -> None:
@@ -97,7 +117,9 @@ def check_sign_in(http: httpx.Client) -> None:
     assert ok.headers["location"] == next_path
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=28800" in cookie
-    assert "Signed in as <strong>alice</strong>" in http.get("/").text
+    home = http.get("/").text
+    assert "Signed in as <strong>alice</strong>" in home
+    assert "Sign in" not in home and 'action="/logout"' in home  # no sign-in offer to someone signed in
 
     off_sites = ("https://evil.example/", "//evil.example/x", "/\\evil.example", "evil", "/x\r\nSet-Cookie: a=b")
     for off_site in off_sites:
@@ -106,7 +128,8 @@ def check_sign_in(http: httpx.Client) -> None:
         assert sent.headers["location"] == "/", off_site
 
     assert http.post("/logout").status_code == 303
-    assert "You are not signed in" in http.get("/").text
+    home = http.get("/").text
+    assert "You are not signed in" in home and home.count('href="/login"') == 1
 
 
 def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
@@ -129,6 +152,11 @@ def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
 
     consent = http.get(next_path)
     assert consent.status_code == 200
+    # The demo's scopes with what they allow, the client's id and where the code will be sent.
+    for scope, description in DEMO_SCOPE_DESCRIPTIONS.items():
+        assert f"<strong>{description}</strong> <code>{scope}</code>" in consent.text
+    assert "Application id <code>demo-client</code>" in consent.text
+    assert f"returns you to <strong>{httpx.URL(issuer).netloc.decode()}</strong>" in consent.text
     form = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', consent.text))
     form = {html.unescape(k): html.unescape(v) for k, v in form.items()}
     form_tag = re.search(r'<form method="post" action="([^"]*)"', consent.text)
@@ -142,13 +170,16 @@ def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
     page = http.get(callback_url)  # carries the flow cookie /start set, as a browser would
     assert page.status_code == 200
     assert "state matches" in page.text and "iss is this server" in page.text
+    assert "works once and expires 60 seconds after it was issued" in page.text
     (curl,) = re.findall(r"<pre>(curl [^<]*grant_type=authorization_code[^<]*)</pre>", page.text)
-    argv = shlex.split(html.unescape(curl))
-    data = {k: v for k, _, v in (argv[i + 1].partition("=") for i, a in enumerate(argv) if a == "--data-urlencode")}
-    assert data["code"] == callback_url.params["code"]
-    exchanged = http.post(argv[-1], auth=("demo-client", secret), data={"grant_type": "authorization_code", **data})
-    assert exchanged.status_code == 200, exchanged.text
-    assert exchanged.json()["refresh_token"]
+    curl = html.unescape(curl)
+    assert callback_url.params["code"] in curl
+    # One option per line, each but the last ending in " \": pasted into bash, it is one command.
+    lines = curl.splitlines()
+    assert len(lines) == 5 and all(line.endswith(" \\") for line in lines[:-1])
+    exchanged = run_shell(curl, clean_env(DEMO_CLIENT_SECRET=secret))
+    assert exchanged.returncode == 0, exchanged.stderr
+    assert json.loads(exchanged.stdout)["refresh_token"]
 
 
 def serve_error(env: dict[str, str], *args: str) -> str:
@@ -198,10 +229,17 @@ def test_redis_with_two_workers(tmp_path: Path, redis_url: str, key_prefix: str)
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=key_prefix,
         ASGI_OAUTH_DEMO_USERS="carol:s3cret-pass",
+        ASGI_OAUTH_ACCES_TOKEN_LIFETIME="5",
     )
     with serving(tmp_path, env, workers=2) as server:
         banner = server.stdout
         assert "MEMORY STORE" not in server.stderr
+        # Said once by serve, not again by each worker as it loads the settings.
+        misspelled = [line for line in server.stderr.splitlines() if "ACCES_TOKEN" in line]
+        assert misspelled == [
+            "asgi-oauth: warning: ASGI_OAUTH_ACCES_TOKEN_LIFETIME is not a setting and is ignored; "
+            "did you mean ASGI_OAUTH_ACCESS_TOKEN_LIFETIME?"
+        ]
         assert "workers:  2" in banner
         assert "s3cret-pass" not in banner  # configured passwords are not echoed
         secret = banner_value(banner, "client_secret")
@@ -250,3 +288,44 @@ def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
         assert right.status_code == 429
         assert 1 <= int(right.headers["retry-after"]) <= 60
         assert "set-cookie" not in right.headers
+
+
+def test_redis_with_other_clients_still_gets_the_demo_client(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """Clients of one's own in the store do not stop serve from registering the demo client its pages need."""
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    created = run_cli(
+        "clients", "create", "--name", "Job", "--client-id", "job", "--grant-type", "client_credentials", env=env
+    )
+    assert created.returncode == 0, created.stderr
+
+    with serving(tmp_path / "first", env) as server:
+        banner = server.stdout
+        assert banner_value(banner, "client_id") == "demo-client"
+        assert "Other clients in the store: job" in banner
+        assert run_printed_curl(banner).status_code == 200
+        # One SECRET_KEY warning, from serve itself; the app does not load settings and warn again.
+        secret_key_lines = [line for line in server.stderr.splitlines() if "SECRET_KEY" in line]
+        assert len(secret_key_lines) == 1, server.stderr
+        assert secret_key_lines[0].startswith("asgi-oauth: warning: ")
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            authorize = http.get(http.get("/start").headers["location"])
+            # A known client and redirect URI: on to sign-in, not the "not registered here" page.
+            assert authorize.is_redirect, authorize.text
+            assert httpx.URL(authorize.headers["location"]).path == "/login"
+
+    # Started again on another port: the client exists, its secret is unknown, and /start would fail.
+    with serving(tmp_path / "again", env) as server:
+        banner = server.stdout
+        assert "client_secret:" not in banner
+        assert "Demo client demo-client is already in the store" in banner
+        assert "asgi-oauth clients delete demo-client" in banner
+        assert "Other clients in the store: job" in banner
+        assert f"not {server.base_url}/callback, so /start will fail" in server.stderr
+        (curl,) = [line for line in banner.splitlines() if "grant_type=client_credentials" in line]
+        assert '"demo-client:$DEMO_CLIENT_SECRET"' in curl
+
+    # What the banner says to do: delete it, start again, and a fresh secret is printed.
+    assert run_cli("clients", "delete", "demo-client", env=env).returncode == 0
+    with serving(tmp_path / "renewed", env) as server:
+        assert run_printed_curl(server.stdout).status_code == 200
+        assert "/start will fail" not in server.stderr

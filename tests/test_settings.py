@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from asgi_oauth.settings import ENV_PREFIX, OAuthSettings, SettingsError, is_loopback, load_settings
+import asgi_oauth.settings as settings_module
+from asgi_oauth.settings import (
+    ENV_PREFIX,
+    OAuthSettings,
+    SettingsError,
+    is_loopback,
+    load_settings,
+    unknown_variable_warning,
+    unknown_variables,
+)
 
 KEY_A = "a" * 32
 KEY_B = "b" * 43
@@ -142,7 +151,7 @@ def test_short_secret_key_is_refused_without_echoing_it(monkeypatch: pytest.Monk
         ("ACCESS_TOKEN_LIFETIME", "90000", "less than or equal to 86400"),
         ("ACCESS_TOKEN_LIFETIME", "an hour", "number"),
         ("REFRESH_TOKEN_LIFETIME", "-1", "greater than 0"),
-        ("REFRESH_TOKEN_LIFETIME", "60", "at least access_token_lifetime"),
+        ("REFRESH_TOKEN_LIFETIME", "60", "at least ASGI_OAUTH_ACCESS_TOKEN_LIFETIME (60 < 3600)"),
         ("AUTHORIZATION_CODE_LIFETIME", "601", "less than or equal to 600"),
         ("AUTHORIZATION_CODE_LIFETIME", "0", "greater than 0"),
         ("CONSENT_LIFETIME", "-5", "greater than or equal to 0"),
@@ -265,3 +274,43 @@ def test_direct_construction_is_possible() -> None:
 )
 def test_is_loopback(host: str | None, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+def test_misspelled_variable_is_named_with_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(settings_module, "_warned", set())  # as in a fresh process
+    monkeypatch.setenv("ASGI_OAUTH_ACCES_TOKEN_LIFETIME", "5")
+    monkeypatch.setenv("ASGI_OAUTH_SECRET_KEY", KEY_A)
+    with caplog.at_level(logging.WARNING, logger="asgi_oauth"):
+        settings = load_settings()
+        load_settings()  # loading again does not repeat it
+    assert settings.access_token_lifetime == 3600  # ignored, hence the warning
+    expected = (
+        "ASGI_OAUTH_ACCES_TOKEN_LIFETIME is not a setting and is ignored; "
+        "did you mean ASGI_OAUTH_ACCESS_TOKEN_LIFETIME?"
+    )
+    assert caplog.messages == [expected]
+
+
+def test_unknown_variables_and_their_suggestions() -> None:
+    environ = {
+        "ASGI_OAUTH_REDISURL": "redis://x",
+        "asgi_oauth_isuer": "https://a.example/oauth",
+        "ASGI_OAUTH_WORKERS": "4",
+        # settings, in either case, and variables read elsewhere: not warned about
+        "ASGI_OAUTH_ISSUER": "https://a.example/oauth",
+        "asgi_oauth_key_prefix": "p",
+        "ASGI_OAUTH_DEMO_USERS": "a:b",
+        "ASGI_OAUTH_TEST_REDIS_URL": "redis://x",
+        "ASGI_OAUTH_FUZZ_SCALE": "2",
+        "OTHER_ACCESS_TOKEN_LIFETIME": "5",
+    }
+    assert unknown_variables(environ) == ["ASGI_OAUTH_REDISURL", "ASGI_OAUTH_WORKERS", "asgi_oauth_isuer"]
+    assert unknown_variable_warning("ASGI_OAUTH_REDISURL").endswith("did you mean ASGI_OAUTH_REDIS_URL?")
+    assert unknown_variable_warning("asgi_oauth_isuer").endswith("did you mean ASGI_OAUTH_ISSUER?")
+    assert unknown_variable_warning("ASGI_OAUTH_DEMO_USER").endswith("did you mean ASGI_OAUTH_DEMO_USERS?")
+    # Nothing close (the shared prefix alone does not count): no guess.
+    assert unknown_variable_warning("ASGI_OAUTH_WORKERS") == (
+        "ASGI_OAUTH_WORKERS is not a setting and is ignored (see the README's Settings)"
+    )

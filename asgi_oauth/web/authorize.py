@@ -105,7 +105,9 @@ class AuthorizationEndpoint:
             ScopeLine(scope, self.scope_descriptions.get(scope, scope)) for scope in sorted(scope_set(req.scope))
         )
         hidden = {**req.params(), "csrf_token": self.consent_tokens.issue(user, req)}
-        view = ConsentView(req.client.name, req.client.client_id, user, lines, request.url.path, hidden)
+        view = ConsentView(
+            req.client.name, req.client.client_id, user, lines, request.url.path, hidden, req.redirect_uri
+        )
         return HTMLResponse(self.consent_renderer(view), 200, headers=PAGE_HEADERS)
 
     def _error_page(self, message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlsplit
 
 from ..models import User
 
@@ -34,18 +35,33 @@ class ConsentView:
     scopes: tuple[ScopeLine, ...]
     action: str
     hidden: dict[str, str]
+    #: Where the browser goes after the decision, with the code; it is where the grant really goes.
+    redirect_uri: str = ""
+
+    @property
+    def redirect_host(self) -> str:
+        """The redirect URI's host (and port): the name to show, since a client's name is only its own claim.
+
+        A URI without one (a native app's ``com.example.app:/cb``) is shown whole.
+        """
+        parts = urlsplit(self.redirect_uri)
+        if parts.hostname is None:
+            return self.redirect_uri
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return f"{host}:{parts.port}" if parts.port is not None else host
 
 
 ConsentRenderer = Callable[[ConsentView], str]
 ErrorRenderer = Callable[[str], str]
 
-_STYLE = """
+#: The pages' look; the demo's own pages reuse it so that every page a person sees matches.
+STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
 main{max-width:28rem;margin:4rem auto;background:#fff;border-radius:12px;padding:2rem;
 box-shadow:0 2px 12px rgba(0,0,0,.08)}
 h1{font-size:1.35rem;margin:0 0 1rem}ul{padding-left:1.2rem}li{margin:.4rem 0}
 code{background:#eef0f4;padding:0 .3rem;border-radius:4px;font-size:.9em}
-.who{color:#556;font-size:.9rem}.actions{display:flex;gap:.75rem;margin-top:1.5rem}
+.who,.client{color:#556;font-size:.9rem}.actions{display:flex;gap:.75rem;margin-top:1.5rem}
 button{flex:1;font:inherit;padding:.65rem 1rem;border-radius:8px;border:1px solid #c5cad3;
 background:#fff;cursor:pointer}
 button.allow{background:#2557d6;border-color:#2557d6;color:#fff}
@@ -57,7 +73,7 @@ def _page(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
 
@@ -74,9 +90,13 @@ def default_consent_page(view: ConsentView) -> str:
         f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in view.hidden.items()
     )
     who = escape(view.user.username or view.user.sub)
+    # The client's name is whatever it registered; its id and where the code will go are the facts to check.
+    client = f'<p class="client">Application id <code>{escape(view.client_id)}</code>'
+    if view.redirect_uri:
+        client += f" · returns you to <strong>{escape(view.redirect_host)}</strong>"
     body = (
         f"<h1><strong>{escape(view.client_name)}</strong> wants to access your account</h1>"
-        f'<p class="who">Signed in as {who}</p>{scopes}'
+        f'<p class="who">Signed in as {who}</p>{client}</p>{scopes}'
         f'<form method="post" action="{escape(view.action)}">{hidden}'
         '<div class="actions">'
         '<button type="submit" name="decision" value="deny">Deny</button>'

@@ -16,7 +16,7 @@ import pytest
 from starlette.requests import Request
 
 from asgi_oauth import OAuthServer, Store, User, register_client
-from asgi_oauth.web.pages import ConsentView
+from asgi_oauth.web.pages import ConsentView, default_consent_page
 
 from .conftest import MakeServer
 from .helpers import ISSUER, Registered, basic, pkce_pair, register
@@ -311,9 +311,27 @@ async def test_consent_page_shows_client_and_scopes_and_is_locked_down(browser: 
     assert page.headers["cache-control"] == "no-store"
     assert "Read your &lt;data&gt;" in page.text  # the configured description, escaped
     assert "<code>write</code>" in page.text  # no description: the scope itself
+    # Who is really asking and where the code will go, not only the name the client chose.
+    assert "Application id <code>web</code>" in page.text
+    assert f"returns you to <strong>{urlsplit(CALLBACK).netloc}</strong>" in page.text
     assert 'value="allow"' in page.text and 'value="deny"' in page.text
     assert "<script" not in page.text
     assert "csrf_token" in consent_fields(page)
+
+
+@pytest.mark.parametrize(
+    ("uri", "host"),
+    [
+        ("https://app.example/cb", "app.example"),
+        ("https://app.example:8443/cb?x=1", "app.example:8443"),
+        ("http://[::1]:9000/cb", "[::1]:9000"),
+        ("com.example.app:/oauth/cb", "com.example.app:/oauth/cb"),  # no host: the whole URI
+    ],
+)
+def test_consent_view_names_the_redirect_host(uri: str, host: str) -> None:
+    view = ConsentView("App", "app", User(sub="u"), (), "/oauth/authorize", {}, uri)
+    assert view.redirect_host == host
+    assert f"<strong>{html.escape(host)}</strong>" in default_consent_page(view)
 
 
 async def test_deny_redirects_access_denied(browser: Browser) -> None:
@@ -413,6 +431,7 @@ async def test_consent_page_template_can_be_replaced(make_browser: MakeBrowser) 
         code_challenge_method="S256",
     )  # fmt: skip
     assert seen and seen[0].client_name == "web" and seen[0].user.sub == "u-alice"
+    assert seen[0].client_id == "web" and seen[0].redirect_uri == CALLBACK
     assert page.headers["x-frame-options"] == "DENY"
     code = redirect_params(await b.submit(page))["code"]
     assert (await b.exchange("web", code, redirect_uri=CALLBACK, code_verifier=verifier)).status_code == 200
