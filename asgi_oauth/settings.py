@@ -38,6 +38,9 @@ class OAuthSettings(BaseSettings):
     #: Cluster, ``redis+sentinel://host:port[,host:port...]/service[/db]`` through Sentinel (see
     #: :mod:`asgi_oauth.store.redis`). Unset means the in-process memory store.
     redis_url: str | None = None
+    #: Any other backend: ``package.module:factory``, a callable taking these settings and returning a
+    #: :class:`~asgi_oauth.store.Store` (checked by the contract suite in :mod:`asgi_oauth.testing`).
+    store: str | None = None
     #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     key_prefix: str = "oauth"
@@ -120,6 +123,16 @@ class OAuthSettings(BaseSettings):
             raise ValueError("must be non-empty without braces, colons or whitespace")
         return value
 
+    @field_validator("store")
+    @classmethod
+    def _store_factory_path(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        module, sep, name = value.partition(":")
+        if not sep or not module or not name.isidentifier():
+            raise ValueError("must name a factory as package.module:function, e.g. mybackend.store:from_settings")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
@@ -134,6 +147,8 @@ class OAuthSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> OAuthSettings:
+        if self.store and self.redis_url:
+            raise ValueError("store: set either ASGI_OAUTH_STORE or ASGI_OAUTH_REDIS_URL, not both")
         host = urlsplit(self.issuer).hostname
         if urlsplit(self.issuer).scheme == "http" and not self.allow_insecure_transport and not is_loopback(host):
             raise ValueError(

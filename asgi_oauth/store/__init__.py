@@ -6,9 +6,10 @@ redis-py installed.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..settings import OAuthSettings
+from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
 from .memory import MemoryStore as MemoryStore
@@ -28,9 +29,25 @@ def __getattr__(name: str) -> Any:
 
 
 def store_from_settings(settings: OAuthSettings) -> Store:
-    """A :class:`RedisStore` when ``redis_url`` is set, else a :class:`MemoryStore` (one process only)."""
+    """The backend ``settings.store`` names; else a :class:`RedisStore` when ``redis_url`` is set; else a
+    :class:`MemoryStore` (one process only)."""
+    if settings.store:
+        return _from_factory(settings.store, settings)
     if settings.redis_url:
         from .redis import RedisStore
 
         return RedisStore.from_url(settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout)
     return MemoryStore()
+
+
+def _from_factory(path: str, settings: OAuthSettings) -> Store:
+    module_name, _, name = path.partition(":")
+    where = f"{ENV_PREFIX}STORE={path}"
+    try:
+        factory = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise SettingsError(f"{where}: cannot import it ({exc})") from None
+    store = factory(settings)
+    if not isinstance(store, Store):
+        raise SettingsError(f"{where}: the factory returned {type(store).__name__}, which is not a Store")
+    return store

@@ -19,10 +19,10 @@ from redis.asyncio.cluster import RedisCluster
 from asgi_oauth import crypto
 from asgi_oauth.models import AuthorizationCode, Outcome
 from asgi_oauth.store import RedisStore, StoreUnavailable
+from asgi_oauth.testing.records import Grant, access_record, code_record, family_record
 
 from ..conftest import LocalCluster, open_redis_store
 from ..serving import free_port
-from ..store.records import Grant, access_record, code_record, family_record
 from ..store.test_redis import CALLS, assert_unavailable
 from .flows import App, full_flow, running_app
 

@@ -22,6 +22,7 @@ from redis import exceptions as rexc
 from redis._parsers.base import BaseParser
 from redis.credentials import UsernamePasswordCredentialProvider
 
+from asgi_oauth.store import pipeline
 from asgi_oauth.store.pipeline import _INCOMPLETE, Arg, Endpoint, PipelinedRedis, _Connection, pack, parse
 
 from ..reliability.stack import RedisProcess, redis_server
@@ -44,9 +45,15 @@ def endpoint_of(url: str, **options: Any) -> Endpoint:
     return endpoint
 
 
-@pytest.fixture
-async def pipe(redis_url: str) -> AsyncIterator[PipelinedRedis]:
-    """A pipelined connection to the session's Redis, closed after the test."""
+@pytest.fixture(params=["hiredis", "python"])
+async def pipe(
+    request: pytest.FixtureRequest, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[PipelinedRedis]:
+    """A pipelined connection to the session's Redis, closed after the test: once parsing replies with hiredis
+    (a test dependency, and what production uses when installed), once with the pure-Python parser."""
+    if request.param == "hiredis":
+        assert pipeline.HIREDIS, "hiredis is a test dependency: pip install -e '.[test]'"
+    monkeypatch.setattr(pipeline, "HIREDIS", request.param == "hiredis")
     client = PipelinedRedis(endpoint_of(redis_url, socket_timeout=5))
     try:
         yield client
@@ -187,6 +194,37 @@ def test_error_classes_agree_with_redis_py_parser(line: bytes) -> None:
     value, _ = parse(b"-" + line + b"\r\n", 0)
     redis_py: Callable[[str], Exception] = BaseParser.parse_error
     assert type(value) is type(redis_py(line.decode()))
+
+
+def test_redis_py_private_error_parser_is_still_where_the_pipeline_imports_it() -> None:
+    """Pinned: the pipeline classifies error replies with redis-py's ``redis._parsers.base.BaseParser.parse_error``
+    (private). If a redis-py release moves or changes it, this fails first: update asgi_oauth/store/pipeline.py."""
+    assert pipeline._parse_error == BaseParser.parse_error
+    for line, kind in ERRORS:
+        assert type(BaseParser.parse_error(line.decode())) is kind, line
+    assert type(BaseParser.parse_error("ERR max number of clients reached")) is rexc.ConnectionError
+
+
+@pytest.mark.parametrize("reader", [pipeline._HiredisReader, pipeline._PythonReader])
+def test_both_readers_give_the_same_replies_fed_byte_by_byte(reader: Callable[[], pipeline.Reader]) -> None:
+    """hiredis and the Python parser hand the connection identical values, errors included."""
+    wire = b"".join(w for w, _ in REPLIES) + b"-NOSCRIPT No matching script\r\n"
+    parsed = reader()
+    got: list[Any] = []
+    for byte in wire:
+        parsed.feed(bytes([byte]))
+        while (reply := parsed.gets()) is not _INCOMPLETE:
+            got.append(reply)
+    assert got[:-1] == [expected for _, expected in REPLIES]
+    assert type(got[-1]) is rexc.NoScriptError
+    assert not parsed.has_data()
+    parsed.feed(b"+OK\r\n+PARTIAL")
+    assert parsed.gets() == b"OK" and parsed.has_data()
+
+
+def test_the_connection_parses_with_hiredis_when_it_is_installed() -> None:
+    assert pipeline.HIREDIS
+    assert isinstance(pipeline.new_reader(), pipeline._HiredisReader)
 
 
 def test_parse_error_inside_an_array() -> None:

@@ -15,9 +15,9 @@ from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
 from asgi_oauth.models import CodeReplayed, Outcome
 from asgi_oauth.store import RedisStore, StoreUnavailable
+from asgi_oauth.testing.records import Grant, access_record, at, client_record, code_record, family_record, redeem
 
 from ..conftest import open_redis_store
-from .records import Grant, access_record, at, client_record, code_record, family_record, redeem
 
 
 def text(raw: bytes | str) -> str:

@@ -22,10 +22,10 @@ from redis import exceptions as rexc
 
 from asgi_oauth.store.pipeline import PipelinedRedis
 from asgi_oauth.store.redis import RedisStore
+from asgi_oauth.testing.records import Grant, access_record
 
 from ..reliability.stack import RedisProcess
 from ..serving import free_port
-from .records import Grant, access_record
 from .test_pipeline import endpoint_of
 
 

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from asgi_oauth import crypto
-from asgi_oauth.models import AccessToken, AuthorizationCode, Client, Outcome, TokenFamily
-from asgi_oauth.store import Store
+from .. import crypto
+from ..models import AccessToken, AuthorizationCode, Client, Outcome, TokenFamily
+from ..store.base import Store
 
 CLIENT_ID = "app"
 

@@ -1,0 +1,35 @@
+"""The store contract, for anyone writing a storage backend: the same tests the memory and Redis stores pass.
+
+Subclass :class:`StoreContract` in a test module and give it a ``store`` fixture that yields a fresh, empty
+store per test (needs pytest and pytest-asyncio)::
+
+    import pytest
+    from asgi_oauth.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        async def store(self):
+            store = MyStore(...)
+            yield store
+            await store.aclose()
+
+Time passes for real in some tests (lifetimes of a fraction of a second), so run them against a store whose
+clock is the wall clock. :mod:`asgi_oauth.testing.records` builds the records the tests use.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .concurrency import ConcurrencyContract
+from .expiry import ExpiryContract
+from .limits import LimitContract
+from .tokens import TokenContract
+
+__all__ = ["ConcurrencyContract", "ExpiryContract", "LimitContract", "StoreContract", "TokenContract"]
+
+
+class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract):
+    """Every part of :class:`~asgi_oauth.store.Store`, checked."""
+
+    pytestmark = pytest.mark.asyncio
