@@ -17,16 +17,21 @@ from .params import Incoming
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A live token: exactly one of ``access`` / ``refresh`` is set."""
+    """A live token: an access token's record, or the family of a refresh token."""
 
-    access: AccessToken | None = None
-    refresh: TokenFamily | None = None
+    record: AccessToken | TokenFamily
+
+    @property
+    def access(self) -> AccessToken | None:
+        return self.record if isinstance(self.record, AccessToken) else None
+
+    @property
+    def refresh(self) -> TokenFamily | None:
+        return self.record if isinstance(self.record, TokenFamily) else None
 
     @property
     def client_id(self) -> str:
-        record = self.access or self.refresh
-        assert record is not None
-        return record.client_id
+        return self.record.client_id
 
 
 async def find_access_token(store: Store, token: str, now: float) -> AccessToken | None:
@@ -51,16 +56,16 @@ async def find_token(store: Store, token: str, now: float, hint: str | None = No
     if hint == "access_token":
         access = await store.get_access(family_id, access_digest)
         if access is not None and access.exp > now:
-            return Found(access=access)
+            return Found(access)
         family = (await store.lookup(family_id)).family  # the access token was just read: only the family is left
     else:
         found = await store.lookup(family_id, access_digest=access_digest)
         if found.access is not None and found.access.exp > now:
-            return Found(access=found.access)
+            return Found(found.access)
         family = found.family
     refresh_digest = crypto.digest(token, "refresh")
     if family is not None and family.exp > now and hmac.compare_digest(family.refresh_digest, refresh_digest):
-        return Found(refresh=family)
+        return Found(family)
     return None
 
 
@@ -71,8 +76,7 @@ def may_see(client: Client, found: Found) -> bool:
 
 def describe(found: Found, issuer: str) -> dict[str, Any]:
     """The RFC 7662 section 2.2 body for an active token."""
-    record: AccessToken | TokenFamily | None = found.access or found.refresh
-    assert record is not None
+    record = found.record
     body: dict[str, Any] = {
         "active": True,
         "scope": record.scope,
