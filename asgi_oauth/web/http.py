@@ -13,6 +13,9 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from ..asgi import header as header
+from ..asgi import peer as peer
+from ..asgi import route_path as route_path
 from ..errors import InvalidRequest, OAuthError, RequestTooLarge
 from ..protocol.params import Params
 
@@ -25,29 +28,6 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 class ClientGone(Exception):
     """The client disconnected before its request body arrived; there is nobody to answer."""
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower case), decoded as latin-1 like the HTTP servers do."""
-    for key, value in scope["headers"]:
-        if key == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
-
-
-def route_path(scope: Scope) -> str:
-    """The path below the mount point (Starlette keeps the full path in ``path`` and the mount in ``root_path``)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
-def peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
 
 
 async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
