@@ -62,7 +62,7 @@ client, secret = new_client(name="job", client_id="job", grant_types=["client_cr
                           token_endpoint_auth_method="client_secret_post")
 ctx = Context(settings, store, ClientLookup(store, {"job": client}), Limiter.from_settings(store, settings))
 form = Params.parse(f"grant_type=client_credentials&client_id=job&client_secret={secret}")
-tokens = asyncio.run(grants.token(ctx, grants.enabled_grants(ctx), Incoming(form)))
+tokens = asyncio.run(grants.token(ctx, grants.enabled_grants(settings), Incoming(form)))
 assert tokens.scope == "read", tokens
 
 print(len(names), sorted(m for m in sys.modules if m.split(".")[0] in ("starlette", "redis")))
