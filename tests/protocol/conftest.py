@@ -94,6 +94,7 @@ def build(store: Store, **settings: Any) -> Protocol:
             **options,
         ),
         new_client(name="app", client_id="app", grant_types=["password", "refresh_token"], scope="read", **options),
+        new_client(name="spa", client_id="spa", public=True, grant_types=["implicit"], redirect_uris=[REDIRECT]),
     ]
     clients = {client.client_id: client for client, _ in made}
     full = settings_for(**settings)
