@@ -54,11 +54,16 @@ def new_client(
     token_endpoint_auth_method: str | None = None,
     introspect_any: bool = False,
     client_secret: str | None = None,
+    extension_grants: Iterable[str] = (),
 ) -> tuple[Client, str | None]:
     """Validate and build a client; returns it with its plain secret (``None`` for public clients).
 
     Without ``client_secret`` a confidential client gets a generated 256-bit secret, stored as SHA-256.
     A given secret may have been chosen by a person, so it is stored with scrypt instead.
+
+    ``grant_types`` may name the built-in grants and ``extension_grants``: the names of the extra grants
+    the server was given (``[spec.name for spec in my_grants]``). Any other name is refused, so a typo
+    fails here rather than as ``unauthorized_client`` at the token endpoint.
     """
     client_id = client_id if client_id is not None else crypto.new_family_id()
     if not _CLIENT_ID.fullmatch(client_id):
@@ -66,9 +71,10 @@ def new_client(
     if not name.strip():
         raise ClientError("name must not be empty")
     grants = tuple(dict.fromkeys(grant_types))
+    known = tuple(dict.fromkeys((*GRANT_TYPES, *extension_grants)))
     for grant in grants:
-        if grant not in GRANT_TYPES:
-            raise ClientError(f"unknown grant type {grant!r}; choose from {', '.join(GRANT_TYPES)}")
+        if grant not in known:
+            raise ClientError(f"unknown grant type {grant!r}; choose from {', '.join(known)}")
     uris = tuple(check_redirect_uri(u) for u in dict.fromkeys(redirect_uris))
     if {"authorization_code", "implicit"} & set(grants) and not uris:
         raise ClientError("the authorization_code and implicit grants need at least one redirect URI")
@@ -93,7 +99,7 @@ def new_client(
         name=name.strip(),
         secret_hash=secret_hash,
         redirect_uris=uris,
-        grant_types=tuple(g for g in GRANT_TYPES if g in grants),
+        grant_types=tuple(g for g in known if g in grants),
         scope=" ".join(dict.fromkeys(scopes)),
         public=public,
         first_party=first_party,

@@ -35,11 +35,11 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .asgi import route_path
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .store.base import Store, StoreUnavailable
 from .types import Clock
-from .web.http import route_path
 
 logger = logging.getLogger("asgi_oauth")
 

@@ -74,6 +74,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Publishing the metadata at its RFC 8414 location": 1,
         "Protecting your routes": 1,
         "Failed attempts": 1,
+        "Extending": 3,
     }
     found: dict[str, int] = {}
     for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):
@@ -316,3 +317,36 @@ async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_d
     # From the guessing address, with the device cookie alice's browser got: it is her known device.
     assert (await sign_in("alice", "wonderland", "127.0.0.2", cookie))[0] == 303
     assert await sign_in("mallory", "wonderland", "127.0.0.3", None) == (401, None)
+
+
+async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
+    """The README's grant, its registration line and its endpoint, executed as printed and served."""
+    from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client, register_client
+    from asgi_oauth.protocol.grants import DEFAULT_GRANTS
+
+    grant, registration, endpoint = fenced(readme_section("Extending"), "python")
+    namespace = exec_snippet(grant, {})
+    store = MemoryStore()
+    settings = load_settings(issuer="http://127.0.0.1:8001/oauth")
+    namespace.update(settings=settings, store=store, OAuthServer=OAuthServer, DEFAULT_GRANTS=DEFAULT_GRANTS)
+    exec_snippet(registration, namespace)
+    name = namespace["READ_ONLY"].name
+    client, secret = new_client(name="kiosk", grant_types=[name], extension_grants=[name], scope="read")
+    await register_client(store, client)
+    transport = httpx.ASGITransport(app=namespace["oauth"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as http:
+        token = await http.post(
+            "/token", auth=(client.client_id, secret or ""), data={"grant_type": name, "reason": "audit"}
+        )
+        assert token.status_code == 200, token.text
+        assert token.json()["scope"] == "read"
+        metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
+        assert name in metadata["grant_types_supported"]
+
+    def path_item(server: object) -> dict[str, Any]:  # an EndpointSpec's openapi: the server -> its path item
+        return {"post": {"responses": {"201": {"description": "registered"}}}}
+
+    namespace.update(register_path_item=path_item)
+    exec_snippet(endpoint, namespace)
+    metadata = namespace["oauth"].metadata
+    assert metadata["registration_endpoint"] == "http://127.0.0.1:8001/oauth/register"

@@ -3,24 +3,33 @@
 Validation runs in two phases so the server is never an open redirector: until the client and its
 redirect URI are established, errors are shown to the user (:class:`ErrorPage`); after that they go
 back to the client (:class:`Redirect` carrying ``error``, ``state`` and ``iss``).
+
+Response types are a registry like the grants: each :class:`ResponseTypeSpec` says which grant a client
+needs for it, where its answer travels (query or fragment), whether PKCE applies, and what it issues.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from .. import crypto
 from ..errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType
 from ..models import AuthorizationCode, Client, User
-from ..types import CodeChallengeMethod, ResponseType
+from ..settings import OAuthSettings
+from ..types import CodeChallengeMethod
 from .context import Context
-from .grants import PKCE_VALUE, issue
+from .grants import PKCE_VALUE, always, issue
 from .params import Params
 from .scopes import narrow
 
 _LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})  # RFC 8252 section 7.3: IP literals, not "localhost"
+# RFC 6749 appendix A.3: response-name *( SP response-name ), response-char = "_" / DIGIT / ALPHA
+_RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+( [A-Za-z0-9_]+)*")
 
 
 class ErrorPage(Exception):
@@ -38,16 +47,53 @@ class Redirect:
     url: str
 
 
+#: Issues what a response type answers, as the redirect's parameters (``{"code": ...}``); ``None`` values are left out.
+Respond = Callable[[Context, "AuthorizationRequest", User], Awaitable[Mapping[str, str | None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTypeSpec:
+    """One ``response_type`` of the authorization endpoint (RFC 6749 section 3.1.1).
+
+    The metadata's ``response_types_supported`` and ``response_modes_supported``, the authorization
+    endpoint's dispatch and its OpenAPI enum all come from the enabled specs.
+    """
+
+    name: str
+    #: The grant type a client must be registered for; also listed in ``grant_types_supported``.
+    grant_type: str
+    respond: Respond
+    #: Where the answer travels: the redirect URI's query, or its fragment (RFC 6749 section 4.2.2).
+    response_mode: Literal["query", "fragment"] = "query"
+    #: Whether PKCE (RFC 7636) applies; where it does not, a ``code_challenge`` is refused.
+    pkce: bool = False
+    #: Whether these settings switch the response type on.
+    enabled: Callable[[OAuthSettings], bool] = always
+
+    def __post_init__(self) -> None:
+        if not _RESPONSE_TYPE.fullmatch(self.name):
+            raise ValueError(f"response type {self.name!r} is not one by RFC 6749 appendix A.3")
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
     client: Client
     redirect_uri: str
     redirect_uri_sent: bool
-    response_type: ResponseType
+    response: ResponseTypeSpec
     scope: str
     state: str | None
     code_challenge: str | None
     code_challenge_method: CodeChallengeMethod | None
+
+    @property
+    def response_type(self) -> str:
+        return self.response.name
+
+    @property
+    def fragment(self) -> bool:
+        """Whether answers go in the redirect URI's fragment rather than its query."""
+        return self.response.response_mode == "fragment"
 
     def params(self) -> dict[str, str]:
         """The request as parameters, e.g. for hidden consent form fields or a login ``next`` URL."""
@@ -132,8 +178,13 @@ def error_redirect(
     return build_redirect(redirect_uri, values, fragment=fragment)
 
 
-async def validate(ctx: Context, params: Params) -> AuthorizationRequest:
-    """Check an authorization request; raises :class:`ErrorPage` or :class:`RedirectError`."""
+async def validate(
+    ctx: Context, params: Params, response_types: Mapping[str, ResponseTypeSpec]
+) -> AuthorizationRequest:
+    """Check an authorization request against the enabled ``response_types``.
+
+    Raises :class:`ErrorPage` or :class:`RedirectError`.
+    """
     client_id = params.get("client_id")
     if client_id is None:
         raise ErrorPage("The request has no client_id.")
@@ -151,34 +202,38 @@ async def validate(ctx: Context, params: Params) -> AuthorizationRequest:
         raise ErrorPage("The request has no redirect_uri and the application registered more than one.")
 
     state = params.get("state")
-    response_type = params.get("response_type")
-    # Implicit responses travel in the fragment, but only where that response type exists at all.
-    fragment = response_type == "token" and ctx.settings.enable_implicit_grant
+    # Errors travel where the response would (fragment for implicit), but only for an enabled response type.
+    spec = response_types.get(params.get("response_type") or "")
+    fragment = spec is not None and spec.response_mode == "fragment"
     try:
-        return _validate_rest(ctx, params, client, redirect_uri, given_uri is not None, state)
+        return _validate_rest(ctx, params, client, redirect_uri, given_uri is not None, state, response_types)
     except OAuthError as error:
         raise RedirectError(error_redirect(ctx, redirect_uri, error, state, fragment=fragment)) from None
 
 
 def _validate_rest(
-    ctx: Context, params: Params, client: Client, redirect_uri: str, uri_sent: bool, state: str | None
+    ctx: Context,
+    params: Params,
+    client: Client,
+    redirect_uri: str,
+    uri_sent: bool,
+    state: str | None,
+    response_types: Mapping[str, ResponseTypeSpec],
 ) -> AuthorizationRequest:
     settings = ctx.settings
     response_type = params.get("response_type")
     if response_type is None:
         raise InvalidRequest("missing parameter response_type")
-    grant_for: dict[str, str] = {"code": "authorization_code"}
-    if settings.enable_implicit_grant:
-        grant_for["token"] = "implicit"  # noqa: S105 (a response type)
-    if response_type not in grant_for:
-        raise UnsupportedResponseType("response_type must be code")
-    if grant_for[response_type] not in client.grant_types:
+    spec = response_types.get(response_type)
+    if spec is None:
+        raise UnsupportedResponseType(f"response_type must be {' or '.join(response_types) or 'one this server has'}")
+    if spec.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use response_type {response_type}")
     scope = narrow(params.get("scope"), client.scopes)
 
     challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
     checked_method: CodeChallengeMethod | None = None
-    if response_type == "code":
+    if spec.pkce:
         if challenge is None:
             if method is not None:
                 raise InvalidRequest("code_challenge_method sent without code_challenge")
@@ -195,12 +250,12 @@ def _validate_rest(
             if not PKCE_VALUE.fullmatch(challenge):
                 raise InvalidRequest("code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~")
     elif challenge is not None:
-        raise InvalidRequest("PKCE does not apply to response_type token")
+        raise InvalidRequest(f"PKCE does not apply to response_type {response_type}")
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
         redirect_uri_sent=uri_sent,
-        response_type="token" if response_type == "token" else "code",
+        response=spec,
         scope=scope,
         state=state,
         code_challenge=challenge,
@@ -210,18 +265,19 @@ def _validate_rest(
 
 def deny(ctx: Context, req: AuthorizationRequest) -> Redirect:
     error = AccessDenied("the resource owner denied the request")
-    return error_redirect(ctx, req.redirect_uri, error, req.state, fragment=req.response_type == "token")
+    return error_redirect(ctx, req.redirect_uri, error, req.state, fragment=req.fragment)
 
 
 async def approve(ctx: Context, req: AuthorizationRequest, user: User) -> Redirect:
-    """Issue the code (or, for the implicit grant, an access token) and build the success redirect."""
-    now = ctx.clock()
+    """Issue what the response type answers (a code, an access token, ...) and build the success redirect."""
+    values = await req.response.respond(ctx, req, user)
     iss = ctx.settings.issuer
-    if req.response_type == "token":
-        # The implicit grant issues what client_credentials would, only bound to the user (never a refresh token).
-        tokens = await issue(ctx, req.client, req.scope, user, refresh=False)
-        values: dict[str, str | None] = {name: str(value) for name, value in tokens.body().items()}
-        return build_redirect(req.redirect_uri, {**values, "state": req.state, "iss": iss}, fragment=True)
+    return build_redirect(req.redirect_uri, {**values, "state": req.state, "iss": iss}, fragment=req.fragment)
+
+
+async def respond_code(ctx: Context, req: AuthorizationRequest, user: User) -> Mapping[str, str | None]:
+    """``response_type=code`` (RFC 6749 section 4.1.2): a single-use code bound to the request and its PKCE."""
+    now = ctx.clock()
     family_id, code = crypto.new_token()
     record_code = AuthorizationCode(
         client_id=req.client.client_id,
@@ -235,4 +291,37 @@ async def approve(ctx: Context, req: AuthorizationRequest, user: User) -> Redire
         username=user.username,
     )
     await ctx.store.put_code(family_id, crypto.digest(code, "code"), record_code)
-    return build_redirect(req.redirect_uri, {"code": code, "state": req.state, "iss": iss})
+    return {"code": code}
+
+
+async def respond_token(ctx: Context, req: AuthorizationRequest, user: User) -> Mapping[str, str | None]:
+    """``response_type=token`` (RFC 6749 section 4.2.2): what client_credentials would issue, bound to the user.
+
+    Never a refresh token: the implicit grant has no client authentication to protect one.
+    """
+    tokens = await issue(ctx, req.client, req.scope, user, refresh=False)
+    return {name: str(value) for name, value in tokens.body().items()}
+
+
+def _implicit_enabled(settings: OAuthSettings) -> bool:
+    return settings.enable_implicit_grant
+
+
+#: The response types built in; ``token`` (the implicit grant) follows ``enable_implicit_grant``.
+DEFAULT_RESPONSE_TYPES: tuple[ResponseTypeSpec, ...] = (
+    ResponseTypeSpec("code", "authorization_code", respond_code, pkce=True),
+    ResponseTypeSpec("token", "implicit", respond_token, response_mode="fragment", enabled=_implicit_enabled),
+)
+
+
+def enabled_response_types(
+    settings: OAuthSettings, specs: Iterable[ResponseTypeSpec] = DEFAULT_RESPONSE_TYPES
+) -> dict[str, ResponseTypeSpec]:
+    """The response types these settings switch on, by name, in the order given; a name given twice is an error."""
+    response_types: dict[str, ResponseTypeSpec] = {}
+    for spec in specs:
+        if spec.name in response_types:
+            raise ValueError(f"response type {spec.name!r} is registered twice")
+        if spec.enabled(settings):
+            response_types[spec.name] = spec
+    return response_types

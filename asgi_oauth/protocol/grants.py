@@ -1,20 +1,22 @@
 """The token endpoint (RFC 6749 section 3.2): one async function per grant type and a registry.
 
 A grant receives the authenticated client and the parsed body, and returns the tokens it issued.
-Adding a grant means writing one function and adding one line to :data:`GRANTS`.
+Adding a grant means writing one function and listing a :class:`GrantSpec` for it:
+``OAuthServer(grants=[*DEFAULT_GRANTS, GrantSpec("urn:example:my-grant", my_grant)])``.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
+from ..settings import OAuthSettings
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
@@ -278,23 +280,94 @@ def _code_problem(
     return None
 
 
-GRANTS: dict[str, Grant] = {
-    "authorization_code": authorization_code,
-    "client_credentials": client_credentials,
-    "refresh_token": refresh_token,
-    "password": password,
-}
+#: JSON Schema patterns for the parameters' OpenAPI descriptions: RFC 6749 section 3.3 scope, RFC 7636 section 4.1.
+SCOPE_PATTERN = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$"
+PKCE_PATTERN = r"^[A-Za-z0-9._~-]{43,128}$"
+# RFC 6749 appendix A.10, loosely: printable ASCII without space, quote or backslash (names and URIs fit).
+_GRANT_NAME = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 
 
-def enabled_grants(ctx: Context) -> dict[str, Grant]:
-    """The grants this server offers: all of :data:`GRANTS` but those switched off in settings."""
-    grants = dict(GRANTS)
-    if not ctx.settings.enable_password_grant:
-        del grants["password"]
+def always(settings: OAuthSettings) -> bool:
+    """On whatever the settings say."""
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSpec:
+    """One grant type of the token endpoint: its function, when it is on, and what OpenAPI says about it.
+
+    The server's metadata (``grant_types_supported``), the token endpoint's dispatch and its OpenAPI
+    ``grant_type`` enum and parameters all come from the enabled specs.
+    """
+
+    #: The ``grant_type`` value: a built-in name, or an absolute URI for an extension (RFC 6749 section 4.5).
+    name: str
+    handler: Grant
+    #: Whether these settings switch the grant on.
+    enabled: Callable[[OAuthSettings], bool] = always
+    #: The grant's own token request parameters as JSON Schemas; each ``description`` is prefixed with the
+    #: names of the grants that take the parameter, so several grants can share one (``scope``).
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Error codes the grant answers besides RFC 6749 section 5.2's (e.g. RFC 8628's ``authorization_pending``).
+    errors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _GRANT_NAME.fullmatch(self.name):
+            raise ValueError(f"grant type {self.name!r} must be a name or an absolute URI (RFC 6749 appendix A.10)")
+
+
+def _password_enabled(settings: OAuthSettings) -> bool:
+    return settings.enable_password_grant
+
+
+def _param(description: str, **schema: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **schema}
+
+
+_SCOPE_PARAM = {"scope": _param("a subset", pattern=SCOPE_PATTERN)}
+
+#: The grants built in, in the order metadata lists them; ``password`` follows ``enable_password_grant``.
+DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
+    GrantSpec(
+        "authorization_code",
+        authorization_code,
+        params={
+            "code": _param("single use"),
+            "redirect_uri": _param("as sent to /authorize"),
+            "code_verifier": _param("RFC 7636", pattern=PKCE_PATTERN),
+        },
+    ),
+    GrantSpec("client_credentials", client_credentials, params=_SCOPE_PARAM),
+    GrantSpec(
+        "refresh_token",
+        refresh_token,
+        params={"refresh_token": _param("rotated on every use"), **_SCOPE_PARAM},
+    ),
+    GrantSpec(
+        "password",
+        password,
+        enabled=_password_enabled,
+        params={
+            "username": _param("the resource owner's user name"),
+            "password": _param("the resource owner's password", format="password"),
+            **_SCOPE_PARAM,
+        },
+    ),
+)
+
+
+def enabled_grants(settings: OAuthSettings, specs: Iterable[GrantSpec] = DEFAULT_GRANTS) -> dict[str, GrantSpec]:
+    """The grants these settings switch on, by name, in the order given; a name given twice is an error."""
+    grants: dict[str, GrantSpec] = {}
+    for spec in specs:
+        if spec.name in grants:
+            raise ValueError(f"grant type {spec.name!r} is registered twice")
+        if spec.enabled(settings):
+            grants[spec.name] = spec
     return grants
 
 
-async def token(ctx: Context, grants: dict[str, Grant], request: Incoming) -> TokenResponse:
+async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming) -> TokenResponse:
     """Authenticate the client, then run the grant it asked for."""
     grant_type = request.params.get("grant_type")
     if grant_type is None:
@@ -305,4 +378,4 @@ async def token(ctx: Context, grants: dict[str, Grant], request: Incoming) -> To
         raise UnsupportedGrantType("this grant type is not supported")
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
-    return await grant(ctx, client, request)
+    return await grant.handler(ctx, client, request)

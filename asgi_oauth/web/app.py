@@ -4,37 +4,43 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from starlette.routing import request_response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..clients import declared_clients
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..models import Client
-from ..protocol import grants as grant_fns
+from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
-from ..protocol.introspect import introspect
+from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
-from ..protocol.params import Incoming
+from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
-from ..protocol.revoke import revoke
 from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
-from .http import ClientGone, encode_json, header, peer, read_form, route_path, send_bytes, send_error, send_json
+from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
+from .http import (
+    FORM_TYPE,
+    NO_STORE,
+    ClientGone,
+    header,
+    peer,
+    read_body,
+    read_json,
+    route_path,
+    send_error,
+    send_json,
+)
 from .openapi import openapi_document
 from .pages import ConsentRenderer, ErrorRenderer, default_consent_page, default_error_page
 
 logger = logging.getLogger("asgi_oauth")
 
-#: A back-channel endpoint: the authenticated-client protocol step; returns the JSON body (``None``: empty).
-BackChannel = Callable[[Incoming], Awaitable[Any]]
-
-_DOCUMENT_HEADERS = {"Cache-Control": "public, max-age=300"}
+_NO_PARAMS = Params({})
 
 
 class OAuthServer:
@@ -43,6 +49,13 @@ class OAuthServer:
     A mounted app gets no lifespan events, so the host owns the store: pass one and close it on
     shutdown (or call :meth:`aclose`). Without one, ``settings.redis_url`` picks Redis or memory.
     Run on its own (not mounted), it closes its store at lifespan shutdown.
+
+    What it serves comes from three registries, each defaulting to the built-ins: ``grants``
+    (:data:`~asgi_oauth.protocol.grants.DEFAULT_GRANTS`), ``response_types``
+    (:data:`~asgi_oauth.protocol.authorize.DEFAULT_RESPONSE_TYPES`) and ``endpoints``
+    (:data:`~asgi_oauth.web.endpoints.DEFAULT_ENDPOINTS`). Pass ``[*DEFAULT_GRANTS, mine]`` to add one;
+    each entry decides from the settings whether it is on, and routing, the metadata document and the
+    OpenAPI document list exactly the entries that are.
     """
 
     def __init__(
@@ -57,6 +70,9 @@ class OAuthServer:
         consent_renderer: ConsentRenderer = default_consent_page,
         error_renderer: ErrorRenderer = default_error_page,
         clock: Clock = time.time,
+        grants: Iterable[GrantSpec] | None = None,
+        response_types: Iterable[ResponseTypeSpec] | None = None,
+        endpoints: Iterable[EndpointSpec] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         if self.settings.enable_password_grant and password_verifier is None:
@@ -70,11 +86,15 @@ class OAuthServer:
             clock=clock,
             password_verifier=password_verifier,
         )
-        self.grants = grant_fns.enabled_grants(self.context)
-        self.metadata = metadata(self.settings, list(self.grants))
-        self.openapi = openapi_document(self.metadata)
-        authorization = AuthorizationEndpoint(
+        #: The enabled grants, response types and endpoints.
+        self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
+        self.response_types = enabled_response_types(
+            self.settings, DEFAULT_RESPONSE_TYPES if response_types is None else response_types
+        )
+        self.endpoints = enabled_endpoints(self.settings, list(DEFAULT_ENDPOINTS if endpoints is None else endpoints))
+        self.authorization = AuthorizationEndpoint(
             self.context,
+            self.response_types,
             user_resolver=user_resolver,
             consent_tokens=ConsentTokens(
                 self.settings.signing_keys, self.settings.consent_form_lifetime, self.store, clock
@@ -83,16 +103,25 @@ class OAuthServer:
             consent_renderer=consent_renderer,
             error_renderer=error_renderer,
         )
-        self._authorize = request_response(authorization)
-        self._back_channel: dict[str, BackChannel] = {
-            "/token": self._token,
-            "/introspect": self._introspect,
-            "/revoke": self._revoke,
-        }
-        self._documents: dict[str, bytes] = {
-            "/.well-known/oauth-authorization-server": encode_json(self.metadata),
-            "/openapi.json": encode_json(self.openapi),
-        }
+        self.metadata = metadata(
+            self.settings.issuer,
+            urls={key: self.settings.issuer + path for spec in self.endpoints for key, path in spec.url.items()},
+            endpoints=[spec.metadata(self.settings) for spec in self.endpoints if spec.metadata is not None],
+            grant_types=self.grants,
+            response_types=self.response_types.values(),
+        )
+        errors = [code for grant in self.grants.values() for code in grant.errors]
+        errors += [code for endpoint in self.endpoints for code in endpoint.errors]
+        paths = {spec.path: spec.openapi(self) for spec in self.endpoints if spec.openapi is not None}
+        self.openapi = openapi_document(self.settings.issuer, paths, errors)
+        # Built last: the documents serve the metadata and OpenAPI above.
+        self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
+
+    def _serve(self, spec: EndpointSpec) -> ASGIApp:
+        if spec.app is not None:
+            return spec.app(self)
+        assert spec.handler is not None  # EndpointSpec checks it has one or the other
+        return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json")
 
     @property
     def limiter(self) -> Limiter:
@@ -107,54 +136,14 @@ class OAuthServer:
             await send({"type": "websocket.close", "code": 1000})
             return
         # Exact paths, no pattern routing: these endpoints sit on the hot path of every token request.
-        path = route_path(scope)
-        endpoint = self._back_channel.get(path)
-        if endpoint is not None:
-            await self._serve_back_channel(endpoint, scope, receive, send)
-        elif path == "/authorize":
-            await self._authorize(scope, receive, send)
-        elif path in self._documents:
-            await self._serve_document(self._documents[path], scope, send)
+        route = self._routes.get(route_path(scope))
+        if route is not None:
+            await route(scope, receive, send)
         else:
             await send_json(send, 404, {"error": "invalid_request", "error_description": "no such endpoint"})
 
     async def aclose(self) -> None:
         await self.store.aclose()
-
-    async def _serve_back_channel(self, endpoint: BackChannel, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run a back-channel step; OAuth errors render per RFC 6749 section 5.2, a lost store as 503."""
-        try:
-            if scope["method"] != "POST":
-                raise MethodNotAllowed("POST")
-            params = await read_form(scope, receive, self.settings.max_body_size)
-            body = await endpoint(Incoming(params, header(scope, b"authorization"), peer(scope)))
-        except ClientGone:
-            return
-        except OAuthError as error:
-            await send_error(send, error)
-            return
-        except StoreUnavailable as exc:
-            logger.warning("store unavailable during %s: %s", scope["path"], exc)
-            await send_error(send, TemporarilyUnavailable("the authorization server's store is unavailable"))
-            return
-        await send_json(send, 200, body)
-
-    async def _serve_document(self, content: bytes, scope: Scope, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await send_error(send, MethodNotAllowed("GET, HEAD"))
-            return
-        await send_bytes(
-            send, 200, content, _DOCUMENT_HEADERS, media_type="application/json", head=scope["method"] == "HEAD"
-        )
-
-    async def _token(self, request: Incoming) -> Any:
-        return (await grant_fns.token(self.context, self.grants, request)).body()
-
-    async def _introspect(self, request: Incoming) -> Any:
-        return await introspect(self.context, request)
-
-    async def _revoke(self, request: Incoming) -> None:
-        await revoke(self.context, request)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -165,3 +154,45 @@ class OAuthServer:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class _BackChannel:
+    """Serves one back-channel endpoint in raw ASGI: method check, body, handler, then JSON or an RFC error.
+
+    OAuth errors render per RFC 6749 section 5.2 and a lost store as 503; anything else is a bug and
+    propagates to the host's error handling.
+    """
+
+    __slots__ = ("allow", "handler", "json", "max_body_size", "methods", "server")
+
+    def __init__(self, server: OAuthServer, handler: Handler, methods: tuple[str, ...], *, json: bool) -> None:
+        self.server = server
+        self.handler = handler
+        self.methods = methods
+        self.allow = ", ".join(methods)
+        self.json = json
+        self.max_body_size = server.settings.max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["method"] not in self.methods:
+                raise MethodNotAllowed(self.allow)
+            if self.json:
+                body = await read_json(scope, receive, self.max_body_size)
+                params = _NO_PARAMS
+            else:
+                body = None
+                params = Params.parse(await read_body(scope, receive, self.max_body_size, FORM_TYPE))
+            request = EndpointRequest(params, header(scope, b"authorization"), peer(scope), body, scope["headers"])
+            response = await self.handler(self.server, request)
+        except ClientGone:
+            return
+        except OAuthError as error:
+            await send_error(send, error)
+            return
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable during %s: %s", scope["path"], exc)
+            await send_error(send, TemporarilyUnavailable("the authorization server's store is unavailable"))
+            return
+        headers = NO_STORE if response.headers is None else response.headers
+        await send_json(send, response.status, response.body, headers)

@@ -29,6 +29,7 @@ class AuthorizationEndpoint:
     def __init__(
         self,
         ctx: Context,
+        response_types: Mapping[str, authorize.ResponseTypeSpec],
         *,
         user_resolver: UserResolver | None,
         consent_tokens: ConsentTokens,
@@ -37,6 +38,7 @@ class AuthorizationEndpoint:
         error_renderer: ErrorRenderer,
     ) -> None:
         self.ctx = ctx
+        self.response_types = response_types
         self.user_resolver = user_resolver
         self.consent_tokens = consent_tokens
         self.scope_descriptions = dict(scope_descriptions)
@@ -62,7 +64,7 @@ class AuthorizationEndpoint:
             raise MethodNotAllowed("GET, POST")
         see_other = 303 if request.method == "POST" else 302
         try:
-            req = await authorize.validate(ctx, params)
+            req = await authorize.validate(ctx, params, self.response_types)
         except authorize.ErrorPage as page:
             return self._error_page(page.message, 400)
         except authorize.RedirectError as error:

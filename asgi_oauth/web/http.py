@@ -1,4 +1,4 @@
-"""Raw ASGI for the back-channel endpoints: read a form, answer JSON.
+"""Raw ASGI for the back-channel endpoints: read a form (or JSON), answer JSON.
 
 Token, introspection and revocation requests come from programs, often thousands a second, so they
 skip Starlette's Request/Response objects: the headers they need are read straight from the scope and
@@ -13,12 +13,17 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from ..errors import InvalidRequest, OAuthError, RequestTooLarge
+from ..asgi import header as header
+from ..asgi import peer as peer
+from ..asgi import route_path as route_path
+from ..errors import InvalidRequest, MethodNotAllowed, OAuthError, RequestTooLarge
 from ..protocol.params import Params
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_TYPE = "application/json"
 #: RFC 6749 section 5.1: responses carrying tokens must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_DOCUMENT_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -27,34 +32,11 @@ class ClientGone(Exception):
     """The client disconnected before its request body arrived; there is nobody to answer."""
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower case), decoded as latin-1 like the HTTP servers do."""
-    for key, value in scope["headers"]:
-        if key == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
-
-
-def route_path(scope: Scope) -> str:
-    """The path below the mount point (Starlette keeps the full path in ``path`` and the mount in ``root_path``)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
-def peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
-async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
-    """The ``application/x-www-form-urlencoded`` body as :class:`Params`; refused before parsing if too large."""
-    media_type = (header(scope, b"content-type") or "").partition(";")[0].strip().lower()
-    if media_type != FORM_TYPE:
-        raise InvalidRequest(f"the body must be {FORM_TYPE}")
+async def read_body(scope: Scope, receive: Receive, max_size: int, media_type: str) -> bytes:
+    """The request body, which must be of ``media_type``; refused before it is read if too large."""
+    sent_type = (header(scope, b"content-type") or "").partition(";")[0].strip().lower()
+    if sent_type != media_type:
+        raise InvalidRequest(f"the body must be {media_type}")
     declared = header(scope, b"content-length")
     # isascii too: str.isdigit() accepts superscripts and other digits that int() refuses ("\xb2").
     if declared is not None and not (declared.isascii() and declared.isdigit()):
@@ -66,11 +48,30 @@ async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        body += chunk
         if len(body) > max_size:
             raise RequestTooLarge(f"the body must be at most {max_size} bytes")
         if not message.get("more_body", False):
-            return Params.parse(body)
+            return body
+
+
+async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
+    """The ``application/x-www-form-urlencoded`` body as :class:`Params`; refused before parsing if too large."""
+    return Params.parse(await read_body(scope, receive, max_size, FORM_TYPE))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def read_json(scope: Scope, receive: Receive, max_size: int) -> Any:
+    """The ``application/json`` body, parsed; malformed JSON (or NaN, Infinity) is ``invalid_request``."""
+    body = await read_body(scope, receive, max_size, JSON_TYPE)
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidRequest("the body must be one JSON value in UTF-8") from None
 
 
 def encode_json(body: Any) -> bytes:
@@ -99,3 +100,21 @@ async def send_json(send: Send, status: int, body: Any, headers: Mapping[str, st
 async def send_error(send: Send, error: OAuthError) -> None:
     """RFC 6749 section 5.2: JSON with ``error`` and ``error_description``, never cached."""
     await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()})
+
+
+class Document:
+    """An ASGI app serving one fixed JSON document (metadata, OpenAPI) to GET and HEAD, cacheable for 5 minutes."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            await send_error(send, MethodNotAllowed("GET, HEAD"))
+            return
+        await send_bytes(
+            send, 200, self.content, _DOCUMENT_HEADERS, media_type="application/json", head=method == "HEAD"
+        )

@@ -1,18 +1,25 @@
 """An OpenAPI 3.1 description of the endpoints, served at ``<mount>/openapi.json`` for tools and fuzzers.
 
-Built from the RFC 8414 metadata, so closed sets (grant types, response types, PKCE methods) list exactly
-what this server has switched on. Paths are relative to the issuer, which is where the sub-app is mounted.
+Each registered endpoint gives its own path item (the builders below are the built-in ones), and they
+read the server's RFC 8414 metadata and grant registry, so closed sets (grant types and their parameters,
+response types, PKCE methods) list exactly what this server has switched on. Paths are relative to the
+issuer, which is where the sub-app is mounted.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-# RFC 6749 section 3.3 (scope-token), RFC 7636 section 4.1 (code_verifier / code_challenge) and the
-# RFC 6749 section 5.2 character set of error_description.
-SCOPE = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$"
-PKCE = r"^[A-Za-z0-9._~-]{43,128}$"
+from ..protocol.grants import PKCE_PATTERN as PKCE
+from ..protocol.grants import SCOPE_PATTERN as SCOPE
+from ..protocol.grants import GrantSpec
+
+if TYPE_CHECKING:
+    from .app import OAuthServer
+
+# The RFC 6749 section 5.2 character set of error_description.
 DESCRIPTION = r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$"
 # RFC 6749 sections 5.2 and 4.1.2.1; temporarily_unavailable also answers 429 and 503.
 TOKEN_ERRORS = [
@@ -205,23 +212,41 @@ def _authorize(metadata: dict[str, Any], method: str) -> dict[str, Any]:
     return operation
 
 
-def _token(metadata: dict[str, Any]) -> dict[str, Any]:
-    grants = [g for g in metadata["grant_types_supported"] if g != "implicit"]
-    fields = {
-        "grant_type": _string("RFC 6749 section 4", enum=grants),
-        "code": _string("authorization_code: single use"),
-        "redirect_uri": _string("authorization_code: as sent to /authorize"),
-        "code_verifier": _string("authorization_code: RFC 7636", pattern=PKCE),
-        "refresh_token": _string("refresh_token: rotated on every use"),
-        "scope": _string("client_credentials, password, refresh_token: a subset", pattern=SCOPE),
-    }
-    if "password" in grants:
-        fields |= {"username": _string("password grant"), "password": _string("password grant", format="password")}
+def grant_params(grants: Iterable[GrantSpec]) -> dict[str, Any]:
+    """The token request parameters of ``grants``; each description names the grants that take it.
+
+    Grants may share a parameter (``scope``) only if they describe its schema alike, descriptions aside.
+    """
+    schemas: dict[str, Mapping[str, Any]] = {}
+    takers: dict[str, list[str]] = {}
+    for grant in grants:
+        for name, schema in grant.params.items():
+            first = schemas.setdefault(name, schema)
+            if _without_description(first) != _without_description(schema):
+                raise ValueError(f"grants {takers[name][0]} and {grant.name} describe parameter {name} differently")
+            takers.setdefault(name, []).append(grant.name)
     return {
-        "summary": "Token endpoint (RFC 6749 section 3.2)",
-        "security": [{"client_secret_basic": []}, {}],
-        "requestBody": _form({**fields, **_CLIENT_AUTH}, ["grant_type"]),
-        "responses": {"200": _json("tokens issued", "Token", _NO_STORE), **_FORM_ERRORS},
+        name: {**schema, "description": f"{', '.join(sorted(takers[name]))}: {schema.get('description', '')}"}
+        for name, schema in schemas.items()
+    }
+
+
+def _without_description(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in schema.items() if key != "description"}
+
+
+def token_path(server: OAuthServer) -> dict[str, Any]:
+    fields = {
+        "grant_type": _string("RFC 6749 section 4", enum=list(server.grants)),
+        **grant_params(server.grants.values()),
+    }
+    return {
+        "post": {
+            "summary": "Token endpoint (RFC 6749 section 3.2)",
+            "security": [{"client_secret_basic": []}, {}],
+            "requestBody": _form({**fields, **_CLIENT_AUTH}, ["grant_type"]),
+            "responses": {"200": _json("tokens issued", "Token", _NO_STORE), **_FORM_ERRORS},
+        }
     }
 
 
@@ -245,22 +270,38 @@ def _document(summary: str, ref: str) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": {"200": _json(summary, ref, cached)}}}
 
 
-def openapi_document(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Describe what this server has enabled; ``metadata`` is its RFC 8414 document."""
+def authorization_path(server: OAuthServer) -> dict[str, Any]:
+    return {"get": _authorize(server.metadata, "get"), "post": _authorize(server.metadata, "post")}
+
+
+def introspection_path(server: OAuthServer) -> dict[str, Any]:
     introspection = _json("the token's state; inactive for anything unknown or not the caller's", "Introspection")
+    return {"post": _token_operation("Token introspection (RFC 7662)", introspection, scope=True)}
+
+
+def revocation_path(server: OAuthServer) -> dict[str, Any]:
     revoked = {"description": "revoked, or nothing to revoke (RFC 7009 section 2.2); empty body"}
-    document = {
+    return {"post": _token_operation("Token revocation (RFC 7009)", revoked, scope=False)}
+
+
+def metadata_path(server: OAuthServer) -> dict[str, Any]:
+    return _document("Server metadata (RFC 8414)", "Metadata")
+
+
+def openapi_path(server: OAuthServer) -> dict[str, Any]:
+    return _document("This document (OpenAPI 3.1)", "Document")
+
+
+def openapi_document(issuer: str, paths: Mapping[str, Mapping[str, Any]], errors: Iterable[str] = ()) -> dict[str, Any]:
+    """The document for ``paths`` (each endpoint's path item); ``errors`` are codes beyond RFC 6749 section 5.2's."""
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "asgi_oauth authorization server", "version": "1"},
-        "servers": [{"url": metadata["issuer"]}],
-        "paths": {
-            "/authorize": {"get": _authorize(metadata, "get"), "post": _authorize(metadata, "post")},
-            "/token": {"post": _token(metadata)},
-            "/introspect": {"post": _token_operation("Token introspection (RFC 7662)", introspection, scope=True)},
-            "/revoke": {"post": _token_operation("Token revocation (RFC 7009)", revoked, scope=False)},
-            "/.well-known/oauth-authorization-server": _document("Server metadata (RFC 8414)", "Metadata"),
-            "/openapi.json": _document("This document (OpenAPI 3.1)", "Document"),
-        },
+        "servers": [{"url": issuer}],
+        "paths": dict(paths),
         "components": _COMPONENTS,
     }
-    return copy.deepcopy(document)  # the module's constants are shared; callers get their own copy
+    document = copy.deepcopy(document)  # the module's constants are shared; callers get their own copy
+    codes = document["components"]["schemas"]["Error"]["properties"]["error"]
+    codes["enum"] = list(dict.fromkeys([*TOKEN_ERRORS, *errors]))
+    return document

@@ -1,0 +1,187 @@
+"""The server's endpoints as a registry: routing, metadata and the OpenAPI document all come from one list.
+
+An :class:`EndpointSpec` is one path: how it is served, the RFC 8414 keys it adds (its URL and, say, its
+client authentication methods) and its OpenAPI path item. ``OAuthServer(endpoints=[*DEFAULT_ENDPOINTS, mine])``
+adds one.
+
+Back-channel endpoints (token, introspection, revocation; RFC 7591 registration would be one too) are plain
+async functions from an :class:`EndpointRequest` to an :class:`EndpointResponse`. The server checks the
+method, reads the body (a form, or JSON), renders OAuth errors and a lost store, and sends the answer, all
+in raw ASGI: these run thousands of times a second. Browser-facing endpoints (``/authorize``) and the
+server's documents give an ASGI app instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from starlette.routing import request_response
+from starlette.types import ASGIApp
+
+from ..protocol import metadata as rfc8414
+from ..protocol.grants import always, token
+from ..protocol.introspect import introspect
+from ..protocol.params import Incoming
+from ..protocol.revoke import revoke
+from ..settings import OAuthSettings
+from . import openapi
+from .http import Document, encode_json
+
+if TYPE_CHECKING:
+    from .app import OAuthServer
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRequest(Incoming):
+    """A back-channel request: the form ``params`` (empty for a JSON endpoint), the ``Authorization`` header,
+    the sender's address, the parsed ``json`` body of a JSON endpoint, and the raw ASGI headers.
+
+    It is an :class:`~asgi_oauth.protocol.params.Incoming`, so protocol steps such as client authentication
+    take it as it is.
+    """
+
+    json: Any = None
+    headers: Sequence[tuple[bytes, bytes]] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), as latin-1 text."""
+        key = name.lower().encode("latin-1")
+        for raw_name, value in self.headers:
+            if raw_name == key:
+                decoded: str = value.decode("latin-1")
+                return decoded
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointResponse:
+    """What a back-channel endpoint answers: a JSON ``body`` (``None``: empty) with ``status`` and ``headers``."""
+
+    status: int = 200
+    body: Any = None
+    #: ``None`` means ``Cache-Control: no-store`` and ``Pragma: no-cache`` (RFC 6749 section 5.1).
+    headers: Mapping[str, str] | None = None
+
+
+#: A back-channel endpoint: gets the server (its ``context``, ``grants``, ``settings``) and the request.
+Handler = Callable[["OAuthServer", EndpointRequest], Awaitable[EndpointResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """One path of the server, relative to where it is mounted; give ``handler`` or ``app``, not both."""
+
+    path: str
+    #: A back-channel endpoint, served in raw ASGI (see the module docstring).
+    handler: Handler | None = None
+    #: Or any ASGI app, built once from the server (the browser-facing ``/authorize``, the documents).
+    app: Callable[[OAuthServer], ASGIApp] | None = None
+    #: Methods a back-channel endpoint accepts; others get 405 with ``Allow``.
+    methods: tuple[str, ...] = ("POST",)
+    #: What a back-channel endpoint reads: an ``application/x-www-form-urlencoded`` or an ``application/json`` body.
+    body: Literal["form", "json"] = "form"
+    #: The RFC 8414 key naming the endpoint's URL (issuer + path), e.g. ``token_endpoint``.
+    url_key: str | None = None
+    #: More RFC 8414 keys, e.g. ``{"token_endpoint_auth_methods_supported": [...]}``.
+    metadata: Callable[[OAuthSettings], Mapping[str, Any]] | None = None
+    #: The OpenAPI path item (``{"post": {...}}``), built once the server's metadata is known.
+    openapi: Callable[[OAuthServer], Mapping[str, Any]] | None = None
+    #: Error codes it answers besides RFC 6749 section 5.2's, for the OpenAPI error schema.
+    errors: tuple[str, ...] = ()
+    #: Whether these settings switch the endpoint on.
+    enabled: Callable[[OAuthSettings], bool] = always
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"endpoint path {self.path!r} must start with /")
+        if (self.handler is None) == (self.app is None):
+            raise ValueError(f"endpoint {self.path} needs either a handler or an app")
+
+    @property
+    def url(self) -> Mapping[str, str]:
+        """``{url_key: path}``, or nothing when the endpoint has no RFC 8414 key for its URL."""
+        return {self.url_key: self.path} if self.url_key else {}
+
+
+def enabled_endpoints(settings: OAuthSettings, specs: Sequence[EndpointSpec]) -> tuple[EndpointSpec, ...]:
+    """The endpoints these settings switch on, in the order given; a path given twice is an error."""
+    paths = [spec.path for spec in specs]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise ValueError(f"endpoint {path} is registered twice")
+    return tuple(spec for spec in specs if spec.enabled(settings))
+
+
+# -- the built-in endpoints --------------------------------------------------------------------------
+
+_EMPTY = EndpointResponse()
+
+
+async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
+    """RFC 6749 section 3.2: run the grant the client asked for."""
+    return EndpointResponse(200, (await token(server.context, server.grants, request)).body())
+
+
+async def introspection_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
+    """RFC 7662."""
+    return EndpointResponse(200, await introspect(server.context, request))
+
+
+async def revocation_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
+    """RFC 7009: 200 with an empty body, whether or not there was anything to revoke."""
+    await revoke(server.context, request)
+    return _EMPTY
+
+
+def _authorization_app(server: OAuthServer) -> ASGIApp:
+    return request_response(server.authorization)
+
+
+def _metadata_document(server: OAuthServer) -> ASGIApp:
+    return Document(encode_json(server.metadata))
+
+
+def _openapi_document(server: OAuthServer) -> ASGIApp:
+    return Document(encode_json(server.openapi))
+
+
+DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
+    EndpointSpec(
+        "/authorize",
+        app=_authorization_app,
+        methods=("GET", "POST"),
+        url_key="authorization_endpoint",
+        metadata=rfc8414.authorization_endpoint,
+        openapi=openapi.authorization_path,
+    ),
+    EndpointSpec(
+        "/token",
+        token_endpoint,
+        url_key="token_endpoint",
+        metadata=rfc8414.token_endpoint,
+        openapi=openapi.token_path,
+    ),
+    EndpointSpec(
+        "/introspect",
+        introspection_endpoint,
+        url_key="introspection_endpoint",
+        metadata=rfc8414.introspection_endpoint,
+        openapi=openapi.introspection_path,
+    ),
+    EndpointSpec(
+        "/revoke",
+        revocation_endpoint,
+        url_key="revocation_endpoint",
+        metadata=rfc8414.revocation_endpoint,
+        openapi=openapi.revocation_path,
+    ),
+    EndpointSpec(
+        "/.well-known/oauth-authorization-server",
+        app=_metadata_document,
+        methods=("GET", "HEAD"),
+        openapi=openapi.metadata_path,
+    ),
+    EndpointSpec("/openapi.json", app=_openapi_document, methods=("GET", "HEAD"), openapi=openapi.openapi_path),
+)
