@@ -1,5 +1,8 @@
 """asgi_oauth: an OAuth 2.0 authorization server to mount into any Starlette or FastAPI app.
 
+The names here (``__all__``) and :mod:`asgi_oauth.testing` are the public API; examples and the README
+import only from them. The modules behind them are internal and may change between releases.
+
 Public names are imported on first use (PEP 562), so ``import asgi_oauth.protocol`` and the memory
 store need neither Starlette nor redis-py: only the parts you touch load their dependencies.
 """
@@ -15,18 +18,52 @@ if _typing.TYPE_CHECKING:
     from .clients import new_client as new_client
     from .clients import register_client as register_client
     from .devices import KnownDevices as KnownDevices
+    from .errors import AccessDenied as AccessDenied
+    from .errors import InvalidClient as InvalidClient
+    from .errors import InvalidGrant as InvalidGrant
+    from .errors import InvalidRequest as InvalidRequest
+    from .errors import InvalidScope as InvalidScope
     from .errors import OAuthError as OAuthError
+    from .errors import ServerError as ServerError
+    from .errors import TemporarilyUnavailable as TemporarilyUnavailable
     from .errors import TooManyAttempts as TooManyAttempts
+    from .errors import UnauthorizedClient as UnauthorizedClient
+    from .errors import UnsupportedGrantType as UnsupportedGrantType
+    from .errors import UnsupportedResponseType as UnsupportedResponseType
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
     from .middleware import Rule as Rule
+    from .middleware import TokenUser as TokenUser
+    from .middleware import TokenValidator as TokenValidator
+    from .middleware import ValidationUnavailable as ValidationUnavailable
+    from .middleware import bearer_refusal as bearer_refusal
     from .middleware import protect as protect
     from .middleware import requires_scopes as requires_scopes
+    from .models import AccessToken as AccessToken
+    from .models import AuthorizationCode as AuthorizationCode
+    from .models import Bucket as Bucket
     from .models import Client as Client
+    from .models import CodeReplayed as CodeReplayed
+    from .models import LimitCheck as LimitCheck
+    from .models import Outcome as Outcome
+    from .models import TokenFamily as TokenFamily
+    from .models import TokenLookup as TokenLookup
     from .models import User as User
+    from .protocol.authorize import DEFAULT_RESPONSE_TYPES as DEFAULT_RESPONSE_TYPES
+    from .protocol.authorize import ResponseTypeSpec as ResponseTypeSpec
+    from .protocol.client_auth import authenticate as authenticate
+    from .protocol.context import Context as Context
+    from .protocol.context import PasswordVerifier as PasswordVerifier
+    from .protocol.grants import DEFAULT_GRANTS as DEFAULT_GRANTS
+    from .protocol.grants import GrantSpec as GrantSpec
+    from .protocol.grants import TokenResponse as TokenResponse
+    from .protocol.grants import issue as issue
+    from .protocol.params import Incoming as Incoming
+    from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
     from .protocol.ratelimit import Limiter as Limiter
+    from .remote import RemoteValidator as RemoteValidator
     from .settings import OAuthSettings as OAuthSettings
     from .settings import SettingsError as SettingsError
     from .settings import load_settings as load_settings
@@ -35,29 +72,93 @@ if _typing.TYPE_CHECKING:
     from .store import Store as Store
     from .store import StoreUnavailable as StoreUnavailable
     from .store import store_from_settings as store_from_settings
+    from .store.base import ClientStore as ClientStore
+    from .store.base import ConsentStore as ConsentStore
+    from .store.base import LimitStore as LimitStore
+    from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
+    from .web.authorize import UserResolver as UserResolver
+    from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
+    from .web.endpoints import EndpointRequest as EndpointRequest
+    from .web.endpoints import EndpointResponse as EndpointResponse
+    from .web.endpoints import EndpointSpec as EndpointSpec
+    from .web.pages import ConsentRenderer as ConsentRenderer
+    from .web.pages import ConsentView as ConsentView
+    from .web.pages import ErrorRenderer as ErrorRenderer
+    from .web.pages import ScopeLine as ScopeLine
+    from .web.pages import default_consent_page as default_consent_page
+    from .web.pages import default_error_page as default_error_page
 
 #: Where each public name lives; the TYPE_CHECKING block above must list the same names.
 _SOURCES = {
+    "AccessDenied": ".errors",
+    "AccessToken": ".models",
     "Attempt": ".protocol.ratelimit",
+    "AuthorizationCode": ".models",
     "BearerAuthBackend": ".middleware",
     "BearerTokenMiddleware": ".middleware",
+    "Bucket": ".models",
     "Client": ".models",
     "ClientError": ".clients",
+    "ClientStore": ".store.base",
+    "CodeReplayed": ".models",
+    "ConsentRenderer": ".web.pages",
+    "ConsentStore": ".store.base",
+    "ConsentView": ".web.pages",
+    "Context": ".protocol.context",
+    "DEFAULT_ENDPOINTS": ".web.endpoints",
+    "DEFAULT_GRANTS": ".protocol.grants",
+    "DEFAULT_RESPONSE_TYPES": ".protocol.authorize",
+    "EndpointRequest": ".web.endpoints",
+    "EndpointResponse": ".web.endpoints",
+    "EndpointSpec": ".web.endpoints",
+    "ErrorRenderer": ".web.pages",
+    "GrantSpec": ".protocol.grants",
+    "Incoming": ".protocol.params",
+    "InvalidClient": ".errors",
+    "InvalidGrant": ".errors",
+    "InvalidRequest": ".errors",
+    "InvalidScope": ".errors",
     "KnownDevices": ".devices",
+    "LimitCheck": ".models",
+    "LimitStore": ".store.base",
     "Limiter": ".protocol.ratelimit",
     "LocalValidator": ".middleware",
     "MemoryStore": ".store",
     "OAuthError": ".errors",
     "OAuthServer": ".web.app",
     "OAuthSettings": ".settings",
+    "Outcome": ".models",
+    "Params": ".protocol.params",
+    "PasswordVerifier": ".protocol.context",
     "RedisStore": ".store",
+    "RemoteValidator": ".remote",
+    "ResponseTypeSpec": ".protocol.authorize",
     "Rule": ".middleware",
+    "ScopeLine": ".web.pages",
+    "ServerError": ".errors",
     "SettingsError": ".settings",
     "Store": ".store",
     "StoreUnavailable": ".store",
+    "TemporarilyUnavailable": ".errors",
+    "TokenFamily": ".models",
+    "TokenLookup": ".models",
+    "TokenResponse": ".protocol.grants",
+    "TokenStore": ".store.base",
+    "TokenUser": ".middleware",
+    "TokenValidator": ".middleware",
     "TooManyAttempts": ".errors",
+    "UnauthorizedClient": ".errors",
+    "UnsupportedGrantType": ".errors",
+    "UnsupportedResponseType": ".errors",
     "User": ".models",
+    "UserResolver": ".web.authorize",
+    "ValidationUnavailable": ".middleware",
+    "authenticate": ".protocol.client_auth",
+    "bearer_refusal": ".middleware",
+    "default_consent_page": ".web.pages",
+    "default_error_page": ".web.pages",
+    "issue": ".protocol.grants",
     "load_settings": ".settings",
     "new_client": ".clients",
     "protect": ".middleware",
@@ -67,25 +168,74 @@ _SOURCES = {
 }
 
 __all__ = [
+    "DEFAULT_ENDPOINTS",
+    "DEFAULT_GRANTS",
+    "DEFAULT_RESPONSE_TYPES",
+    "AccessDenied",
+    "AccessToken",
     "Attempt",
+    "AuthorizationCode",
     "BearerAuthBackend",
     "BearerTokenMiddleware",
+    "Bucket",
     "Client",
     "ClientError",
+    "ClientStore",
+    "CodeReplayed",
+    "ConsentRenderer",
+    "ConsentStore",
+    "ConsentView",
+    "Context",
+    "EndpointRequest",
+    "EndpointResponse",
+    "EndpointSpec",
+    "ErrorRenderer",
+    "GrantSpec",
+    "Incoming",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidScope",
     "KnownDevices",
+    "LimitCheck",
+    "LimitStore",
     "Limiter",
     "LocalValidator",
     "MemoryStore",
     "OAuthError",
     "OAuthServer",
     "OAuthSettings",
+    "Outcome",
+    "Params",
+    "PasswordVerifier",
     "RedisStore",
+    "RemoteValidator",
+    "ResponseTypeSpec",
     "Rule",
+    "ScopeLine",
+    "ServerError",
     "SettingsError",
     "Store",
     "StoreUnavailable",
+    "TemporarilyUnavailable",
+    "TokenFamily",
+    "TokenLookup",
+    "TokenResponse",
+    "TokenStore",
+    "TokenUser",
+    "TokenValidator",
     "TooManyAttempts",
+    "UnauthorizedClient",
+    "UnsupportedGrantType",
+    "UnsupportedResponseType",
     "User",
+    "UserResolver",
+    "ValidationUnavailable",
+    "authenticate",
+    "bearer_refusal",
+    "default_consent_page",
+    "default_error_page",
+    "issue",
     "load_settings",
     "new_client",
     "protect",

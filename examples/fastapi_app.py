@@ -44,10 +44,18 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from asgi_oauth import OAuthServer, load_settings, new_client
-from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, bearer_refusal, protect, requires_scopes
-from asgi_oauth.models import AccessToken
-from asgi_oauth.store import store_from_settings
+from asgi_oauth import (
+    AccessToken,
+    BearerTokenMiddleware,
+    LocalValidator,
+    OAuthServer,
+    bearer_refusal,
+    load_settings,
+    new_client,
+    protect,
+    requires_scopes,
+    store_from_settings,
+)
 
 CLIENT_ID = "inventory"
 CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "inventory-secret-change-me")

@@ -51,8 +51,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
-from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client
-from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect
+from asgi_oauth import (
+    BearerTokenMiddleware,
+    LocalValidator,
+    MemoryStore,
+    OAuthServer,
+    load_settings,
+    new_client,
+    protect,
+)
 
 CLIENT_ID = "notes-cli"
 CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "notes-secret-change-me")

@@ -58,8 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from asgi_oauth.middleware import BearerTokenMiddleware, protect
-from asgi_oauth.remote import RemoteValidator
+from asgi_oauth import BearerTokenMiddleware, RemoteValidator, protect
 
 INTROSPECTION_URL = os.environ.get("INTROSPECTION_URL", "http://127.0.0.1:8000/oauth/introspect")
 CLIENT_ID = os.environ.get("RESOURCE_CLIENT_ID", "demo-client")

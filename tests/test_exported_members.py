@@ -10,7 +10,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         getattr(asgi_oauth, name)  # public names load on first use; load them all, as imports would
     public = {name for name in vars(asgi_oauth) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(asgi_oauth, name)).__name__ == "module"}
-    assert sorted(asgi_oauth.__all__) == asgi_oauth.__all__
+    assert len(set(asgi_oauth.__all__)) == len(asgi_oauth.__all__)  # ruff (RUF022) keeps it sorted
     assert set(asgi_oauth.__all__) == public - modules - {"annotations"}
     assert set(asgi_oauth.__all__) <= set(dir(asgi_oauth))
 
@@ -18,3 +18,30 @@ def test_all_lists_exactly_the_public_names() -> None:
 def test_every_exported_name_resolves() -> None:
     for name in asgi_oauth.__all__:
         assert getattr(asgi_oauth, name) is not None, name
+
+
+def test_the_examples_and_the_readme_import_only_public_names() -> None:
+    """Users copy them: every ``asgi_oauth`` import there is from the package itself or ``asgi_oauth.testing``."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = {path.name: path.read_text() for path in (root / "examples").glob("*.py")}
+    readme = (root / "README.md").read_text()
+    for index, block in enumerate(re.findall(r"^```(?:python)?\n(.*?)\n```$", readme, re.MULTILINE | re.DOTALL)):
+        sources[f"README block {index}"] = block
+    allowed = {"asgi_oauth", "asgi_oauth.testing"}
+    for where, source in sources.items():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue  # shell or text blocks
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("asgi_oauth"):
+                assert node.module in allowed, f"{where}: from {node.module} import ..."
+                for alias in node.names:
+                    if node.module == "asgi_oauth":
+                        assert alias.name in asgi_oauth.__all__, f"{where}: {alias.name} is not public"
+            elif isinstance(node, ast.Import):
+                assert all(not a.name.startswith("asgi_oauth.") for a in node.names), where
