@@ -22,12 +22,14 @@ def install(session: nox.Session, *requirements: str) -> None:
     session.install("--disable-pip-version-check", *requirements)
 
 
-#: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands.
+#: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands; npm
+#: installs Node 22 and the MCP conformance suite from the npm registry (tests/mcp).
 SYSTEM_NEEDS = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
     "curl": "curl",
+    "npm": "npm",
 }
 
 
