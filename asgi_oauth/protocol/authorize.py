@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 from .. import crypto
 from ..errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType
 from ..models import AuthorizationCode, Client, User
+from ..registry import switched_on
 from ..settings import OAuthSettings
 from ..types import CodeChallengeMethod
 from .context import Context
@@ -318,10 +319,4 @@ def enabled_response_types(
     settings: OAuthSettings, specs: Iterable[ResponseTypeSpec] = DEFAULT_RESPONSE_TYPES
 ) -> dict[str, ResponseTypeSpec]:
     """The response types these settings switch on, by name, in the order given; a name given twice is an error."""
-    response_types: dict[str, ResponseTypeSpec] = {}
-    for spec in specs:
-        if spec.name in response_types:
-            raise ValueError(f"response type {spec.name!r} is registered twice")
-        if spec.enabled(settings):
-            response_types[spec.name] = spec
-    return response_types
+    return switched_on(settings, specs, lambda spec: spec.name, "response type")

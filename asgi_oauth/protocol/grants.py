@@ -16,6 +16,7 @@ from typing import Any
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
+from ..registry import switched_on
 from ..settings import OAuthSettings
 from .client_auth import authenticate
 from .context import Context
@@ -358,13 +359,7 @@ DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
 
 def enabled_grants(settings: OAuthSettings, specs: Iterable[GrantSpec] = DEFAULT_GRANTS) -> dict[str, GrantSpec]:
     """The grants these settings switch on, by name, in the order given; a name given twice is an error."""
-    grants: dict[str, GrantSpec] = {}
-    for spec in specs:
-        if spec.name in grants:
-            raise ValueError(f"grant type {spec.name!r} is registered twice")
-        if spec.enabled(settings):
-            grants[spec.name] = spec
-    return grants
+    return switched_on(settings, specs, lambda spec: spec.name, "grant type")
 
 
 async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming) -> TokenResponse:

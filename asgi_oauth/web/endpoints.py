@@ -25,6 +25,7 @@ from ..protocol.grants import always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
+from ..registry import switched_on
 from ..settings import OAuthSettings
 from . import openapi
 from .http import Document, encode_json
@@ -107,11 +108,7 @@ class EndpointSpec:
 
 def enabled_endpoints(settings: OAuthSettings, specs: Sequence[EndpointSpec]) -> tuple[EndpointSpec, ...]:
     """The endpoints these settings switch on, in the order given; a path given twice is an error."""
-    paths = [spec.path for spec in specs]
-    for path in paths:
-        if paths.count(path) > 1:
-            raise ValueError(f"endpoint {path} is registered twice")
-    return tuple(spec for spec in specs if spec.enabled(settings))
+    return tuple(switched_on(settings, specs, lambda spec: spec.path, "endpoint").values())
 
 
 # -- the built-in endpoints --------------------------------------------------------------------------

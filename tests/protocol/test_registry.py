@@ -40,6 +40,15 @@ def test_a_grant_registered_twice_is_refused() -> None:
         enabled_grants(settings_for(), [*DEFAULT_GRANTS, GrantSpec("client_credentials", client_credentials)])
 
 
+def test_a_name_listed_twice_is_refused_even_when_one_of_the_two_is_switched_off() -> None:
+    """Which of the two was meant cannot be guessed: the password grant is off by default, and still taken."""
+    with pytest.raises(ValueError, match="grant type 'password' is registered twice"):
+        enabled_grants(settings_for(), [*DEFAULT_GRANTS, GrantSpec("password", client_credentials)])
+    implicit_off = ResponseTypeSpec("token", "implicit", authorize.respond_token)
+    with pytest.raises(ValueError, match="response type 'token' is registered twice"):
+        enabled_response_types(settings_for(), [*DEFAULT_RESPONSE_TYPES, implicit_off])
+
+
 @pytest.mark.parametrize("name", ["", "two words", 'quo"te', "tab\there"])
 def test_grant_names_follow_rfc_6749(name: str) -> None:
     with pytest.raises(ValueError, match="grant type"):
