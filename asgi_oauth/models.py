@@ -50,6 +50,8 @@ class AccessToken:
     #: Epoch seconds, float so that short test lifetimes are honoured to the millisecond.
     exp: float
     username: str | None = None
+    #: The resource the token is for (RFC 8707), its audience; ``None`` when the client named none.
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class TokenFamily:
     #: period a client that never got the rotation's answer may present it once more.
     previous_digest: str | None = None
     rotated_at: float | None = None
+    #: The resource the grant was given for (RFC 8707); refreshed access tokens may not leave it.
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,8 @@ class AuthorizationCode:
     code_challenge: str | None = None
     code_challenge_method: CodeChallengeMethod | None = None
     username: str | None = None
+    #: The resource the authorization request named (RFC 8707), which the tokens will be for.
+    resource: str | None = None
 
 
 class Outcome(enum.Enum):

@@ -47,10 +47,21 @@ class Layout:
         return f"local {self.name} = {{{positions}}}\n"
 
 
-ACCESS = Layout("ACCESS", ("client_id", "scope", "sub", "iat", "exp_ms", "username"))
+ACCESS = Layout("ACCESS", ("client_id", "scope", "sub", "iat", "exp_ms", "username", "resource"))
 FAMILY = Layout(
     "FAMILY",
-    ("refresh_digest", "client_id", "scope", "sub", "iat", "exp_ms", "username", "previous_digest", "rotated_at_ms"),
+    (
+        "refresh_digest",
+        "client_id",
+        "scope",
+        "sub",
+        "iat",
+        "exp_ms",
+        "username",
+        "previous_digest",
+        "rotated_at_ms",
+        "resource",
+    ),
 )
 CODE = Layout(
     "CODE",
@@ -64,6 +75,7 @@ CODE = Layout(
         "code_challenge",
         "code_challenge_method",
         "username",
+        "resource",
     ),
 )
 

@@ -128,13 +128,14 @@ def _encode_access(t: AccessToken) -> str:
             "iat": t.iat,
             "exp_ms": round(t.exp * 1000),
             "username": t.username,
+            "resource": t.resource,
         }
     )
 
 
 def _decode_access(raw: bytes) -> AccessToken:
     r = ACCESS.decode(raw)
-    return AccessToken(r["client_id"], r["scope"], r["sub"], r["iat"], r["exp_ms"] / 1000, r["username"])
+    return AccessToken(r["client_id"], r["scope"], r["sub"], r["iat"], r["exp_ms"] / 1000, r["username"], r["resource"])
 
 
 def _encode_family(f: TokenFamily) -> str:
@@ -149,6 +150,7 @@ def _encode_family(f: TokenFamily) -> str:
             "username": f.username,
             "previous_digest": f.previous_digest,
             "rotated_at_ms": None if f.rotated_at is None else round(f.rotated_at * 1000),
+            "resource": f.resource,
         }
     )
 
@@ -166,6 +168,7 @@ def _decode_family(raw: bytes) -> TokenFamily:
         username=r["username"],
         previous_digest=r["previous_digest"],
         rotated_at=None if rotated_at_ms is None else rotated_at_ms / 1000,
+        resource=r["resource"],
     )
 
 
@@ -181,6 +184,7 @@ def _encode_code(c: AuthorizationCode) -> str:
             "code_challenge": c.code_challenge,
             "code_challenge_method": c.code_challenge_method,
             "username": c.username,
+            "resource": c.resource,
         }
     )
 
@@ -197,6 +201,7 @@ def _decode_code(raw: bytes) -> AuthorizationCode:
         code_challenge=r["code_challenge"],
         code_challenge_method=r["code_challenge_method"],
         username=r["username"],
+        resource=r["resource"],
     )
 
 

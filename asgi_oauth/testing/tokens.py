@@ -516,3 +516,21 @@ class TokenContract:
         )
         assert (await store.lookup(grant.family_id, refresh_digest=lost)).refresh_spent is True
         assert (await store.lookup(grant.family_id)).family == retried_family
+
+    async def test_every_token_field_round_trips(self, store: Store) -> None:
+        """Each record comes back whole, the optional fields set: audience, rotation, PKCE, user name."""
+        grant = Grant.mint()
+        resource = "https://api.example/mcp"
+        code = code_record(resource=resource)
+        await store.put_code(grant.family_id, grant.code_digest, code)
+        assert await store.get_code(grant.family_id, grant.code_digest) == code
+        access = access_record(resource=resource)
+        family = family_record(grant.refresh_digest, resource=resource, previous_digest="p" * 32, rotated_at=at(0))
+        assert await redeem(store, grant, access, family) is Outcome.DONE
+        found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+        assert found.access == access
+        assert found.family == family
+        _, lone_digest = grant.next_access()
+        lone = access_record(resource=resource, sub=None, username=None)
+        await store.put_access(grant.family_id, lone_digest, lone)
+        assert await store.get_access(grant.family_id, lone_digest) == lone
