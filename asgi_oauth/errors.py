@@ -10,6 +10,7 @@
     ├── UnsupportedGrantType        400
     ├── UnsupportedResponseType     400
     ├── InvalidScope                400
+    ├── InvalidTarget               400  (RFC 8707: a resource the server issues no tokens for)
     ├── AccessDenied                403  (redirected, so the status is rarely seen)
     ├── TooManyAttempts             429  (failed attempts over the limit, with Retry-After)
     ├── ServerError                 500
@@ -89,6 +90,12 @@ class UnsupportedResponseType(OAuthError):
 
 class InvalidScope(OAuthError):
     error = "invalid_scope"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707 section 2: the requested resource is invalid, unknown or not one this server issues for."""
+
+    error = "invalid_target"
 
 
 class AccessDenied(OAuthError):

@@ -64,6 +64,11 @@ class OAuthSettings(BaseSettings):
     require_pkce: bool = True
     allow_insecure_transport: bool = False
 
+    #: Resources (RFC 8707) tokens may be issued for, comma-separated in the environment; empty allows any
+    #: absolute http(s) URI a client names. Kept in canonical form (lower-case scheme and host, no default
+    #: port, no trailing slash).
+    resources: Annotated[tuple[str, ...], NoDecode] = ()
+
     max_body_size: int = Field(default=64 * 1024, ge=1024)
     realm: str = "asgi_oauth"
     #: Where /authorize sends a browser without a signed-in user (a ``next`` parameter is appended).
@@ -94,6 +99,26 @@ class OAuthSettings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _split_resources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _canonical_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from .protocol.targets import canonical_resource
+
+        canonical = []
+        for uri in value:
+            resource = canonical_resource(uri)
+            if resource is None:
+                raise ValueError(f"{uri!r} is not an absolute http or https URI without a fragment (RFC 8707)")
+            canonical.append(resource)
+        return tuple(canonical)
 
     @field_validator("secret_key")
     @classmethod

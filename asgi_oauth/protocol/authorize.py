@@ -27,6 +27,7 @@ from .context import Context
 from .grants import PKCE_VALUE, always, issue
 from .params import Params
 from .scopes import narrow
+from .targets import requested_resource
 
 _LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})  # RFC 8252 section 7.3: IP literals, not "localhost"
 # RFC 6749 appendix A.3: response-name *( SP response-name ), response-char = "_" / DIGIT / ALPHA
@@ -86,6 +87,8 @@ class AuthorizationRequest:
     state: str | None
     code_challenge: str | None
     code_challenge_method: CodeChallengeMethod | None
+    #: The resource (RFC 8707, canonical) the tokens will be for; ``None`` when the client named none.
+    resource: str | None = None
 
     @property
     def response_type(self) -> str:
@@ -106,6 +109,7 @@ class AuthorizationRequest:
             "state": self.state,
             "code_challenge": self.code_challenge,
             "code_challenge_method": self.code_challenge_method,
+            "resource": self.resource,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -231,6 +235,7 @@ def _validate_rest(
     if spec.grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use response_type {response_type}")
     scope = narrow(params.get("scope"), client.scopes)
+    resource = requested_resource(params, settings.resources)
 
     challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
     checked_method: CodeChallengeMethod | None = None
@@ -261,6 +266,7 @@ def _validate_rest(
         state=state,
         code_challenge=challenge,
         code_challenge_method=checked_method,
+        resource=resource,
     )
 
 
@@ -290,6 +296,7 @@ async def respond_code(ctx: Context, req: AuthorizationRequest, user: User) -> M
         code_challenge=req.code_challenge,
         code_challenge_method=req.code_challenge_method,
         username=user.username,
+        resource=req.resource,
     )
     await ctx.store.put_code(family_id, crypto.digest(code, "code"), record_code)
     return {"code": code}
@@ -300,7 +307,7 @@ async def respond_token(ctx: Context, req: AuthorizationRequest, user: User) -> 
 
     Never a refresh token: the implicit grant has no client authentication to protect one.
     """
-    tokens = await issue(ctx, req.client, req.scope, user, refresh=False)
+    tokens = await issue(ctx, req.client, req.scope, user, refresh=False, resource=req.resource)
     return {name: str(value) for name, value in tokens.body().items()}
 
 

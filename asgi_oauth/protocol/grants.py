@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import crypto
-from ..errors import InvalidGrant, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from ..errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from ..registry import switched_on
 from ..settings import OAuthSettings
@@ -23,6 +23,7 @@ from .context import Context
 from .params import Incoming
 from .ratelimit import Attempt
 from .scopes import narrow
+from .targets import requested_resource, within
 
 # RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
 PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -88,8 +89,10 @@ def _mint(
     refresh: bool,
     family_id: str | None = None,
     family_scope: str | None = None,
+    resource: str | None = None,
 ) -> _Minted:
-    """New token values and their records; the refresh family keeps ``family_scope`` (default ``scope``)."""
+    """New token values and their records; the refresh family keeps ``family_scope`` (default ``scope``) and,
+    like the access token, is for ``resource``."""
     now = ctx.clock()
     family_id, access = crypto.new_token(family_id)
     record = AccessToken(
@@ -99,6 +102,7 @@ def _mint(
         iat=int(now),
         exp=now + ctx.settings.access_token_lifetime,
         username=user.username if user else None,
+        resource=resource,
     )
     if not refresh:
         return _Minted(family_id, access, record, None, None)
@@ -111,6 +115,7 @@ def _mint(
         iat=int(now),
         exp=now + ctx.settings.refresh_token_lifetime,
         username=record.username,
+        resource=resource,
     )
     return _Minted(family_id, access, record, refresh_token, family)
 
@@ -124,12 +129,14 @@ async def issue(
     refresh: bool,
     family_id: str | None = None,
     code_digest: str | None = None,
+    resource: str | None = None,
 ) -> TokenResponse:
     """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored.
 
     With ``code_digest`` the code is spent in the same step, so only one exchange of a code ever succeeds.
+    ``resource`` (RFC 8707) becomes the tokens' audience.
     """
-    minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id)
+    minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
         window = ctx.settings.access_token_lifetime
@@ -151,7 +158,8 @@ async def client_credentials(ctx: Context, client: Client, request: Incoming) ->
     """RFC 6749 section 4.4: the client acts for itself, so there is no user and no refresh token."""
     params = request.params
     scope = narrow(params.get("scope"), client.scopes)
-    return await issue(ctx, client, scope, None, refresh=False)
+    resource = requested_resource(params, ctx.settings.resources)
+    return await issue(ctx, client, scope, None, refresh=False, resource=resource)
 
 
 async def password(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
@@ -168,7 +176,8 @@ async def password(ctx: Context, client: Client, request: Incoming) -> TokenResp
         raise InvalidGrant("invalid resource owner credentials")
     await ctx.limiter.succeeded(attempt, known=known)
     scope = narrow(params.get("scope"), client.scopes)
-    return await issue(ctx, client, scope, user, refresh="refresh_token" in client.grant_types)
+    resource = requested_resource(params, ctx.settings.resources)
+    return await issue(ctx, client, scope, user, refresh="refresh_token" in client.grant_types, resource=resource)
 
 
 async def refresh_token(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
@@ -200,14 +209,28 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
     if family.client_id != client.client_id:
         raise InvalidGrant("refresh token was issued to another client")
     # RFC 6749 section 6: the new refresh token keeps the original scope; the access token may narrow it.
+    # RFC 8707 likewise: a grant bound to a resource issues access tokens for that resource only.
     scope = narrow(params.get("scope"), scope_set(family.scope))
+    resource = within(requested_resource(params, ctx.settings.resources), family.resource)
     user = User(family.sub, family.username) if family.sub is not None else None
-    minted = _mint(ctx, client.client_id, scope, user, refresh=True, family_id=family_id, family_scope=family.scope)
+    minted = _mint(
+        ctx,
+        client.client_id,
+        scope,
+        user,
+        refresh=True,
+        family_id=family_id,
+        family_scope=family.scope,
+        resource=resource,
+    )
     if minted.family is None:
         raise RuntimeError("a refresh mint always has a family")
     # The window starts at the first rotation away from the presented token, however often it is retried.
     rotated_at = family.rotated_at if retry and family.rotated_at is not None else now
-    new_family = replace(minted.family, previous_digest=presented_digest, rotated_at=rotated_at)
+    # The grant's resource is the family's for good; the access token may name one when the grant has none.
+    new_family = replace(
+        minted.family, previous_digest=presented_digest, rotated_at=rotated_at, resource=family.resource
+    )
     access_digest = crypto.digest(minted.access, "access")
     outcome = await ctx.store.rotate_refresh(
         family_id, family.refresh_digest, new_family, access_digest, minted.access_record
@@ -250,13 +273,19 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
         if isinstance(await ctx.store.take_code(family_id, code_digest, replay_window=window), CodeReplayed):
             raise InvalidGrant(CODE_REUSED)
         raise InvalidGrant(CODE_MISSING)
-    problem = _code_problem(found, client, params.get("redirect_uri"), params.get("code_verifier"), ctx.clock())
-    if problem is not None:
-        await ctx.store.take_code(family_id, code_digest, replay_window=window)
-        raise InvalidGrant(problem)
+    try:
+        problem = _code_problem(found, client, params.get("redirect_uri"), params.get("code_verifier"), ctx.clock())
+        if problem is not None:
+            raise InvalidGrant(problem)
+        resource = within(requested_resource(params, ctx.settings.resources), found.resource)
+    except OAuthError:
+        await ctx.store.take_code(family_id, code_digest, replay_window=window)  # single use, failed or not
+        raise
     user = User(found.sub, found.username)
     refresh = "refresh_token" in client.grant_types
-    return await issue(ctx, client, found.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest)
+    return await issue(
+        ctx, client, found.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest, resource=resource
+    )
 
 
 def _code_problem(
@@ -325,7 +354,10 @@ def _param(description: str, **schema: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **schema}
 
 
-_SCOPE_PARAM = {"scope": _param("a subset", pattern=SCOPE_PATTERN)}
+_SCOPE_PARAM = {
+    "scope": _param("a subset", pattern=SCOPE_PATTERN),
+    "resource": _param("RFC 8707: the resource the token is for (absolute URI, no fragment)", format="uri"),
+}
 
 #: The grants built in, in the order metadata lists them; ``password`` follows ``enable_password_grant``.
 DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
@@ -336,6 +368,7 @@ DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
             "code": _param("single use"),
             "redirect_uri": _param("as sent to /authorize"),
             "code_verifier": _param("RFC 7636", pattern=PKCE_PATTERN),
+            "resource": _SCOPE_PARAM["resource"],
         },
     ),
     GrantSpec("client_credentials", client_credentials, params=_SCOPE_PARAM),

@@ -86,6 +86,8 @@ def describe(found: Found, issuer: str) -> dict[str, Any]:
         "iat": record.iat,
         "iss": issuer,
     }
+    if record.resource is not None:
+        body["aud"] = record.resource  # RFC 7662 section 2.2, the RFC 8707 resource the token is for
     if record.sub is not None:
         body["sub"] = record.sub
         if found.access is not None:

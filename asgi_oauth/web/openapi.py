@@ -29,6 +29,7 @@ TOKEN_ERRORS = [
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "invalid_target",
     "temporarily_unavailable",
 ]
 TOKEN_TYPE_HINTS = ["access_token", "refresh_token"]
@@ -146,7 +147,8 @@ _COMPONENTS: dict[str, Any] = {
     },
     "responses": {
         "InvalidRequest": _json(
-            "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope; "
+            "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope or "
+            "invalid_target; "
             "a parameter sent twice is invalid_request",
             "Error",
             _NO_STORE,
@@ -180,6 +182,7 @@ def _authorize_params(metadata: dict[str, Any]) -> dict[str, Any]:
         "state": _string("returned unchanged in the redirect"),
         "code_challenge": _string("RFC 7636; required of public clients", pattern=PKCE),
         "code_challenge_method": _string("RFC 7636", enum=metadata["code_challenge_methods_supported"]),
+        "resource": _string("RFC 8707: the resource the tokens will be for (absolute URI, no fragment)", format="uri"),
     }
 
 
