@@ -21,7 +21,8 @@ def test_every_exported_name_resolves() -> None:
 
 
 def test_the_examples_and_the_readme_import_only_public_names() -> None:
-    """Users copy them: every ``asgi_oauth`` import there is from the package itself or ``asgi_oauth.testing``."""
+    """Users copy them: every ``asgi_oauth`` import there is from the package itself or its optional public
+    modules (``asgi_oauth.testing``, ``asgi_oauth.mcp``)."""
     import ast
     import re
     from pathlib import Path
@@ -31,7 +32,7 @@ def test_the_examples_and_the_readme_import_only_public_names() -> None:
     readme = (root / "README.md").read_text()
     for index, block in enumerate(re.findall(r"^```(?:python)?\n(.*?)\n```$", readme, re.MULTILINE | re.DOTALL)):
         sources[f"README block {index}"] = block
-    allowed = {"asgi_oauth", "asgi_oauth.testing"}
+    allowed = {"asgi_oauth", "asgi_oauth.testing", "asgi_oauth.mcp"}
     for where, source in sources.items():
         try:
             tree = ast.parse(source)

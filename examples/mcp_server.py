@@ -1,0 +1,115 @@
+r"""An MCP server (the ``mcp`` SDK's ``MCPServer``) with one tool, mounted beside the authorization server.
+
+Needs the ``mcp`` extra: ``.venv/bin/pip install -e '.[mcp]'``. Run it from the clone (port 8001 by default)::
+
+    .venv/bin/python examples/mcp_server.py --port 8001
+
+For several workers, share Redis and a signing key (the MCP endpoint is stateless, so any worker serves any
+request)::
+
+    export ASGI_OAUTH_REDIS_URL=redis://127.0.0.1:6379/0
+    export ASGI_OAUTH_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    .venv/bin/python examples/mcp_server.py --port 8001 --workers 2
+
+The MCP endpoint is ``/mcp``; its protected resource metadata (RFC 9728) is at
+``/.well-known/oauth-protected-resource/mcp`` and names the authorization server ``/oauth``, whose RFC 8414
+metadata is at ``/.well-known/oauth-authorization-server/oauth``. Tokens must be issued for the resource
+``http://127.0.0.1:8001/mcp`` (RFC 8707 ``resource``) and carry the scope ``mcp``; a token for any other
+resource is refused. With the declared client below::
+
+    curl -s -u mcp-example:example-secret-change-me -d grant_type=client_credentials -d scope=mcp \
+        --data-urlencode resource=http://127.0.0.1:8001/mcp http://127.0.0.1:8001/oauth/token
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from asgi_oauth import LocalValidator, OAuthServer, load_settings, new_client, store_from_settings
+from asgi_oauth.mcp import TokenVerifier, unavailable_as_503
+
+CLIENT_ID = "mcp-example"
+CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "example-secret-change-me")
+
+_options = argparse.ArgumentParser(description="Run the MCP server example.")
+_options.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1 (default: %(default)s)")
+_options.add_argument("--workers", type=int, default=1, help="uvicorn workers; more than 1 needs Redis")
+ARGS = _options.parse_args() if __name__ == "__main__" else _options.parse_args([])
+# Workers import this module afresh, without arguments: the parent passes the port on in the environment.
+PORT = int(os.environ.get("EXAMPLE_PORT", ARGS.port))
+BASE = f"http://127.0.0.1:{PORT}"
+MCP_RESOURCE = f"{BASE}/mcp"
+
+settings = load_settings(issuer=f"{BASE}/oauth", resources=MCP_RESOURCE)
+store = store_from_settings(settings)  # Redis with ASGI_OAUTH_REDIS_URL, else this process's memory
+client, _ = new_client(
+    name="MCP example client",
+    client_id=CLIENT_ID,
+    client_secret=CLIENT_SECRET,
+    grant_types=["client_credentials"],
+    scope="mcp",
+)
+oauth = OAuthServer(settings, store=store, clients=[client])
+
+mcp = MCPServer(
+    "asgi-oauth example",
+    token_verifier=TokenVerifier(LocalValidator(store)),
+    auth=AuthSettings(
+        issuer_url=settings.issuer,
+        resource_server_url=MCP_RESOURCE,
+        required_scopes=["mcp"],
+        validate_token_resource=True,
+    ),
+)
+
+
+@mcp.tool()
+async def whoami() -> dict[str, str | None]:
+    """Who the bearer token was issued to."""
+    token = get_access_token()
+    return {"client_id": token.client_id if token else None, "subject": token.subject if token else None}
+
+
+mcp_app = mcp.streamable_http_app(stateless_http=True, json_response=True)
+
+
+async def oauth_metadata(request: Request) -> JSONResponse:
+    return JSONResponse(oauth.metadata)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    # A mounted app gets no lifespan of its own: run the MCP session manager's, and close the store at the end.
+    async with mcp_app.router.lifespan_context(mcp_app):
+        yield
+    await oauth.aclose()
+
+
+app = Starlette(
+    routes=[
+        Route("/.well-known/oauth-authorization-server/oauth", oauth_metadata),
+        Mount("/oauth", app=oauth),
+        Mount("/", app=unavailable_as_503(mcp_app)),  # /mcp and its /.well-known/oauth-protected-resource/mcp
+    ],
+    lifespan=lifespan,
+)
+
+
+if __name__ == "__main__":
+    os.environ["EXAMPLE_PORT"] = str(PORT)
+    if ARGS.workers > 1:
+        uvicorn.run("examples.mcp_server:app", host="127.0.0.1", port=PORT, workers=ARGS.workers)
+    else:
+        uvicorn.run(app, host="127.0.0.1", port=PORT)

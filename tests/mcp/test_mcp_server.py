@@ -1,0 +1,99 @@
+"""``examples/mcp_server.py`` run as documented, on two workers sharing Redis: the ``mcp`` SDK's MCPServer with
+:class:`asgi_oauth.mcp.TokenVerifier`, beside the authorization server that issues its tokens.
+
+A token for the MCP resource opens the tool; no token is a 401 naming the protected resource metadata; a
+token bound to another resource (RFC 8707), or to none, is refused; an unreachable store is a 503, never a
+401 that would send clients to sign in again.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from asgi_oauth import AccessToken, RedisStore, crypto
+
+from ..serving import Server, clean_env, free_port, running
+from ..test_serve import SECRET_KEY
+
+pytestmark = pytest.mark.slow
+
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+WHOAMI = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
+
+
+class Example:
+    def __init__(self, server: Server, port: int, key_prefix: str) -> None:
+        self.server = server
+        self.base = f"http://127.0.0.1:{port}"
+        self.resource = f"{self.base}/mcp"
+        self.key_prefix = key_prefix
+
+    def token(self, **params: str) -> httpx.Response:
+        form = {"grant_type": "client_credentials", "scope": "mcp", **params}
+        auth = ("mcp-example", "example-secret-change-me")
+        return httpx.post(f"{self.base}/oauth/token", data=form, auth=auth, timeout=10)
+
+    def call(self, token: str | None, body: dict[str, Any] = WHOAMI) -> httpx.Response:
+        headers = dict(HEADERS)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        # A new connection each time, so both workers answer over the run.
+        with httpx.Client(timeout=10) as http:
+            return http.post(f"{self.base}/mcp", json=body, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
+    port = free_port()
+    key_prefix = f"mcpx{uuid.uuid4().hex[:10]}"
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_SECRET_KEY=SECRET_KEY, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    argv = [sys.executable, "examples/mcp_server.py", "--port", str(port), "--workers", "2"]
+    logs = tmp_path_factory.mktemp("mcp-example")
+    with running(argv, env, port, logs, ready_path="/.well-known/oauth-protected-resource/mcp", workers=2) as server:
+        yield Example(server, port, key_prefix)
+
+
+def test_a_token_for_the_mcp_resource_calls_the_tool_on_either_worker(example: Example) -> None:
+    issued = example.token(resource=example.resource)
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+    for _ in range(6):
+        answer = example.call(token)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["structuredContent"] == {"client_id": "mcp-example", "subject": None}
+
+
+def test_discovery_from_the_mcp_endpoint_to_the_authorization_server(example: Example) -> None:
+    refused = example.call(None)
+    assert refused.status_code == 401
+    challenge = refused.headers["www-authenticate"]
+    prm_url = f"{example.base}/.well-known/oauth-protected-resource/mcp"
+    assert f'resource_metadata="{prm_url}"' in challenge
+    prm = httpx.get(prm_url, timeout=10).json()
+    assert prm["resource"] == example.resource
+    assert prm["authorization_servers"] == [f"{example.base}/oauth"]
+    metadata = httpx.get(f"{example.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()
+    assert metadata["issuer"] == prm["authorization_servers"][0]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+
+
+async def test_tokens_for_another_resource_or_none_are_refused(example: Example, redis_url: str) -> None:
+    unbound = example.token()  # no resource named: the token has no audience
+    assert unbound.status_code == 200, unbound.text
+    assert example.call(unbound.json()["access_token"]).status_code == 401
+    assert example.token(resource="https://elsewhere.example/mcp").json()["error"] == "invalid_target"
+    # A token this authorization server issued for another resource server, as it would for one it serves too.
+    family_id, other = crypto.new_token()
+    record = AccessToken("mcp-example", "mcp", None, 0, 4_000_000_000, resource="https://elsewhere.example/mcp")
+    store = RedisStore.from_url(redis_url, key_prefix=example.key_prefix)
+    try:
+        await store.put_access(family_id, crypto.digest(other, "access"), record)
+    finally:
+        await store.aclose()
+    assert example.call(other).status_code == 401
