@@ -68,6 +68,9 @@ class OAuthSettings(BaseSettings):
     #: absolute http(s) URI a client names. Kept in canonical form (lower-case scheme and host, no default
     #: port, no trailing slash).
     resources: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Accept Client ID Metadata Documents: an https ``client_id`` no store knows is fetched and describes a
+    #: public client (MCP 2025-11-25). Off by default: it makes this server fetch URLs that clients name.
+    enable_client_id_metadata_documents: bool = False
 
     max_body_size: int = Field(default=64 * 1024, ge=1024)
     realm: str = "asgi_oauth"

@@ -23,6 +23,7 @@ from ..models import AuthorizationCode, Client, User
 from ..registry import switched_on
 from ..settings import OAuthSettings
 from ..types import CodeChallengeMethod
+from .cimd import DocumentError
 from .context import Context
 from .grants import PKCE_VALUE, always, issue
 from .params import Params
@@ -193,7 +194,10 @@ async def validate(
     client_id = params.get("client_id")
     if client_id is None:
         raise ErrorPage("The request has no client_id.")
-    client = await ctx.clients.get(client_id)
+    try:
+        client = await ctx.clients.get(client_id)
+    except DocumentError as error:
+        raise ErrorPage(f"The application's metadata document cannot be used: {error}.") from None
     if client is None:
         raise ErrorPage("The application asking for access is not registered here.")
     given_uri = params.get("redirect_uri")

@@ -12,6 +12,7 @@ from .. import crypto
 from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
 from ..types import AuthMethod
+from .cimd import DocumentError
 from .context import Context
 from .params import Incoming, Params
 from .ratelimit import Attempt
@@ -83,7 +84,10 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
     """
     realm = ctx.settings.realm
     creds = credentials(request.authorization, request.params, realm)
-    client = await ctx.clients.get(creds.client_id)
+    try:
+        client = await ctx.clients.get(creds.client_id)
+    except DocumentError as error:
+        raise InvalidClient(str(error), realm=realm) from None
     if client is not None and client.token_endpoint_auth_method != creds.method:
         registered = client.token_endpoint_auth_method
         raise InvalidClient(

@@ -10,6 +10,7 @@ from ..models import Client, User
 from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
+from .cimd import MetadataDocuments, is_document_url
 from .ratelimit import Limiter
 
 
@@ -24,9 +25,17 @@ class ClientLookup:
     _MAX_CACHED = 10_000
 
     def __init__(
-        self, store: Store, declared: Mapping[str, Client], *, cache_ttl: float = 0.0, clock: Clock = time.monotonic
+        self,
+        store: Store,
+        declared: Mapping[str, Client],
+        *,
+        cache_ttl: float = 0.0,
+        clock: Clock = time.monotonic,
+        documents: MetadataDocuments | None = None,
     ) -> None:
         self._store = store
+        #: Client ID Metadata Documents, when switched on: an https client id no store knows is fetched.
+        self._documents = documents
         self._declared = declared
         self._ttl = cache_ttl
         self._clock = clock
@@ -41,6 +50,8 @@ class ClientLookup:
             if cached is not None and cached[1] > self._clock():
                 return cached[0]
         client = await self._store.get_client(client_id)
+        if client is None and self._documents is not None and is_document_url(client_id):
+            return await self._documents.resolve(client_id)  # raises DocumentError; kept by the resolver
         if client is not None and self._ttl > 0:
             if len(self._cache) >= self._MAX_CACHED:
                 self._cache.clear()

@@ -12,6 +12,7 @@ from ..clients import declared_clients
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
+from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
@@ -73,6 +74,7 @@ class OAuthServer:
         grants: Iterable[GrantSpec] | None = None,
         response_types: Iterable[ResponseTypeSpec] | None = None,
         endpoints: Iterable[EndpointSpec] | None = None,
+        document_fetcher: Fetcher | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         if self.settings.enable_password_grant and password_verifier is None:
@@ -81,7 +83,12 @@ class OAuthServer:
         self.context = Context(
             settings=self.settings,
             store=self.store,
-            clients=ClientLookup(self.store, declared_clients(clients), cache_ttl=self.settings.client_cache_ttl),
+            clients=ClientLookup(
+                self.store,
+                declared_clients(clients),
+                cache_ttl=self.settings.client_cache_ttl,
+                documents=self._documents(document_fetcher),
+            ),
             limiter=Limiter.from_settings(self.store, self.settings, clock=clock),
             clock=clock,
             password_verifier=password_verifier,
@@ -122,6 +129,16 @@ class OAuthServer:
             return spec.app(self)
         assert spec.handler is not None  # EndpointSpec checks it has one or the other
         return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json")
+
+    def _documents(self, fetcher: Fetcher | None) -> MetadataDocuments | None:
+        """Client ID Metadata Documents when the settings accept them, fetched by ``fetcher`` (default: httpx)."""
+        if not self.settings.enable_client_id_metadata_documents:
+            return None
+        if fetcher is None:
+            from ..fetch import document_fetcher
+
+            fetcher = document_fetcher()
+        return MetadataDocuments(fetcher)
 
     @property
     def limiter(self) -> Limiter:

@@ -1,0 +1,71 @@
+"""The default fetcher of client metadata documents (:mod:`asgi_oauth.protocol.cimd`), on httpx (the ``remote``
+extra): a GET that follows no redirect, reads at most ``max_bytes`` within ``timeout`` seconds, and refuses
+hosts that resolve to loopback, private, link-local or otherwise non-public addresses.
+
+The host is resolved once and the request goes to the address that was checked (the name still travels as
+``Host`` and as the TLS server name, so the certificate is verified for it): a DNS answer that changes between
+the check and the connection (DNS rebinding) cannot point the request inside the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit, urlunsplit
+
+from .protocol.cimd import DocumentError, Fetched, Fetcher
+
+
+async def public_address(host: str, port: int) -> str:
+    """An address ``host`` resolves to, if every address it resolves to is public; else :class:`DocumentError`."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise DocumentError("the client's metadata document host does not resolve") from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or not all(address.is_global for address in addresses):
+        raise DocumentError("the client's metadata document host is not on the public internet")
+    return str(addresses[0])
+
+
+def document_fetcher(*, seconds: float = 5.0, max_bytes: int = 5120) -> Fetcher:
+    """The fetcher :class:`~asgi_oauth.protocol.cimd.MetadataDocuments` uses unless given another."""
+
+    async def fetch(url: str) -> Fetched:
+        return await _fetch(url, seconds, max_bytes)
+
+    return fetch
+
+
+async def _fetch(url: str, seconds: float, max_bytes: int) -> Fetched:
+    import httpx  # the 'remote' extra
+
+    timeout = seconds
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 443
+    try:
+        async with asyncio.timeout(timeout):
+            address = await public_address(host, port)
+            pinned = f"[{address}]" if ":" in address else address
+            target = urlunsplit((parts.scheme, f"{pinned}:{port}", parts.path, parts.query, ""))
+            async with (
+                httpx.AsyncClient(follow_redirects=False, timeout=timeout) as http,
+                http.stream(
+                    "GET",
+                    target,
+                    headers={"Host": parts.netloc, "Accept": "application/json"},
+                    extensions={"sni_hostname": host},
+                ) as response,
+            ):
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise DocumentError(f"the client's metadata document is larger than {max_bytes} bytes")
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return Fetched(response.status_code, headers, body)
+    except TimeoutError:
+        raise DocumentError(f"the client's metadata document did not arrive within {timeout:g} seconds") from None
+    except httpx.HTTPError as exc:
+        raise DocumentError(f"the client's metadata document could not be fetched ({type(exc).__name__})") from None

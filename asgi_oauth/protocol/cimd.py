@@ -1,0 +1,165 @@
+"""Client ID Metadata Documents (MCP 2025-11-25; draft-ietf-oauth-client-id-metadata-document).
+
+A client that registered nowhere names itself by an https URL: its ``client_id`` is the address of a JSON
+document describing it (its name and redirect URIs). The server fetches that document when it first sees the
+id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs.
+Fetching a URL a stranger chose is a server-side request on their behalf, so the fetch is guarded: https only,
+no redirects, addresses on loopback and private networks refused, a size and a time cap
+(:mod:`asgi_oauth.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
+their HTTP caching headers allow, within bounds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..models import Client
+from ..types import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What the fetcher got: the status, the response headers (lower-case names) and the body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+#: Gets ``url`` (an https URL already checked by :func:`is_document_url`) without following redirects.
+Fetcher = Callable[[str], Awaitable[Fetched]]
+
+
+class DocumentError(Exception):
+    """The document cannot be used; the message says why (shown on the authorization error page)."""
+
+
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def is_document_url(client_id: str) -> bool:
+    """Whether ``client_id`` names a metadata document: https, a host that is a name (not an IP literal on a
+    private network), a path beyond ``/``, no fragment, no credentials, no dot segments."""
+    try:
+        parts = urlsplit(client_id)
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.fragment:
+        return False
+    if parts.path in ("", "/") or any(segment in (".", "..") for segment in parts.path.split("/")):
+        return False
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return True
+    return address.is_global
+
+
+def cache_seconds(headers: Mapping[str, str], *, least: float, most: float) -> float:
+    """How long to keep a document: its ``Cache-Control`` max-age, ``least`` for no-store/no-cache or none given,
+    never longer than ``most`` (so a revoked client cannot live on in the cache for days)."""
+    control = headers.get("cache-control", "")
+    if _NO_CACHE.search(control):
+        return least
+    found = _MAX_AGE.search(control)
+    if found is None:
+        return least
+    return max(least, min(most, float(found.group(1))))
+
+
+def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
+    """The client a fetched document describes; :class:`DocumentError` when it describes none acceptably."""
+    if fetched.status != 200:
+        raise DocumentError(f"the client's metadata document answered HTTP {fetched.status}")
+    if len(fetched.body) > max_bytes:
+        raise DocumentError(f"the client's metadata document is larger than {max_bytes} bytes")
+    media = fetched.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise DocumentError("the client's metadata document is not JSON")
+    try:
+        document = json.loads(fetched.body)
+    except ValueError:
+        raise DocumentError("the client's metadata document is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise DocumentError("the client's metadata document is not a JSON object")
+    if document.get("client_id") != client_id:
+        raise DocumentError("the document's client_id is not the URL it was fetched from")
+    method = document.get("token_endpoint_auth_method", "none")
+    if method != "none":
+        raise DocumentError("only public clients (token_endpoint_auth_method none) may use a metadata document")
+    redirect_uris = document.get("redirect_uris")
+    if not isinstance(redirect_uris, list) or not redirect_uris or not all(_absolute(u) for u in redirect_uris):
+        raise DocumentError("the document needs redirect_uris: absolute URIs without fragments")
+    name = document.get("client_name")
+    scope = document.get("scope", "")
+    if not isinstance(scope, str):
+        raise DocumentError("the document's scope must be a string")
+    return Client(
+        client_id=client_id,
+        name=name if isinstance(name, str) and name.strip() else urlsplit(client_id).hostname or client_id,
+        secret_hash=None,
+        redirect_uris=tuple(redirect_uris),
+        grant_types=("authorization_code", "refresh_token"),
+        scope=scope,
+        public=True,
+        token_endpoint_auth_method="none",  # noqa: S106 (a method name)
+    )
+
+
+def _absolute(uri: object) -> bool:
+    if not isinstance(uri, str):
+        return False
+    parts = urlsplit(uri)
+    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme not in ("http", "https")) and not parts.fragment
+
+
+class MetadataDocuments:
+    """Resolves document client ids for :class:`~asgi_oauth.protocol.context.ClientLookup`: fetched once, then
+    kept (per worker) as long as :func:`cache_seconds` allows; a document that fails is not retried for
+    ``least`` seconds, so a flood of one bad id costs one fetch."""
+
+    _MAX_KEPT = 10_000
+
+    def __init__(
+        self,
+        fetch: Fetcher,
+        *,
+        max_bytes: int = 5120,
+        least: float = 60.0,
+        most: float = 86400.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._max_bytes = max_bytes
+        self._least = least
+        self._most = most
+        self._clock = clock
+        self._kept: dict[str, tuple[Client | DocumentError, float]] = {}
+
+    async def resolve(self, client_id: str) -> Client:
+        """The client ``client_id``'s document describes; :class:`DocumentError` when it cannot be had."""
+        kept = self._kept.get(client_id)
+        if kept is not None and kept[1] > self._clock():
+            if isinstance(kept[0], DocumentError):
+                raise kept[0]
+            return kept[0]
+        result: Client | DocumentError
+        try:
+            fetched = await self._fetch(client_id)
+            result = parse(client_id, fetched, max_bytes=self._max_bytes)
+            seconds = cache_seconds(fetched.headers, least=self._least, most=self._most)
+        except DocumentError as error:
+            result, seconds = error, self._least
+        if len(self._kept) >= self._MAX_KEPT:
+            self._kept.clear()
+        self._kept[client_id] = (result, self._clock() + seconds)
+        if isinstance(result, DocumentError):
+            raise result
+        return result
