@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 
 from mcp.server.auth.provider import AccessToken as McpAccessToken
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .middleware import TokenValidator, ValidationUnavailable
+from .middleware import TokenValidator, ValidationUnavailable, bearer_token
 from .models import scope_set
 
-__all__ = ["TokenVerifier", "unavailable_as_503"]
+__all__ = ["TokenVerifier", "ToolScopes", "unavailable_as_503"]
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -78,3 +79,95 @@ def unavailable_as_503(app: Starlette) -> ASGIApp:
             logger.warning("MCP request answered 503: token validation is unavailable")
 
     return guarded
+
+
+class ToolScopes:
+    """Step-up for MCP tools: a ``tools/call`` of a tool that needs scopes the token lacks is answered 403
+    ``insufficient_scope`` naming every scope the call needs, before the MCP app sees it.
+
+    Inside the MCP app a refused tool can only be a JSON-RPC error, which no client reads as "ask for more";
+    MCP clients (the ``mcp`` SDK's among them) step up on an HTTP 403 whose ``WWW-Authenticate`` carries
+    ``error="insufficient_scope"`` and the ``scope`` to ask for. ``required`` maps tool names to their scopes;
+    ``base`` are the scopes every call needs (the server's ``required_scopes``). Requests without a usable
+    token pass through: the SDK's own middleware answers those with its 401.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        validator: TokenValidator,
+        required: Mapping[str, Sequence[str]],
+        base: Sequence[str] = (),
+        resource_metadata: str | None = None,
+        max_body: int = 1024 * 1024,
+    ) -> None:
+        self.app = app
+        self._validator = validator
+        self._required = {name: tuple(scopes) for name, scopes in required.items()}
+        self._base = tuple(base)
+        self._resource_metadata = resource_metadata
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or not self._required:
+            await self.app(scope, receive, send)
+            return
+        body, more = await _read(receive, self._max_body)
+        needed = self._needed(body) if not more else set()
+        if needed:
+            token = bearer_token(scope)
+            found = await self._validator.validate(token) if isinstance(token, str) else None
+            if found is not None and not needed <= scope_set(found.scope):
+                await self._refuse(sorted(needed | set(self._base)), scope, receive, send)
+                return
+        await self.app(scope, _replay(body, more, receive), send)
+
+    def _needed(self, body: bytes) -> set[str]:
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return set()
+        calls = message if isinstance(message, list) else [message]
+        needed: set[str] = set()
+        for call in calls:
+            if isinstance(call, dict) and call.get("method") == "tools/call" and isinstance(call.get("params"), dict):
+                needed.update(self._required.get(str(call["params"].get("name")), ()))
+        return needed
+
+    async def _refuse(self, scopes: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = " ".join(scopes)
+        challenge = f'Bearer error="insufficient_scope", scope="{wanted}"'
+        if self._resource_metadata is not None:
+            challenge += f', resource_metadata="{self._resource_metadata}"'
+        body = {"error": "insufficient_scope", "error_description": "this tool needs more scopes", "scope": wanted}
+        headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        await JSONResponse(body, 403, headers=headers)(scope, receive, send)
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body, up to ``limit`` bytes; ``True`` when more follows (too big to inspect: passed on)."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return body, False
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body, False
+        if len(body) > limit:
+            return body, True
+
+
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app the body already read, then the rest of the stream."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return replay

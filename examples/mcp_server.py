@@ -15,7 +15,9 @@ The MCP endpoint is ``/mcp``; its protected resource metadata (RFC 9728) is at
 ``/.well-known/oauth-protected-resource/mcp`` and names the authorization server ``/oauth``, whose RFC 8414
 metadata is at ``/.well-known/oauth-authorization-server/oauth``. Tokens must be issued for the resource
 ``http://127.0.0.1:8001/mcp`` (RFC 8707 ``resource``) and carry the scope ``mcp``; a token for any other
-resource is refused. With the declared client below::
+resource is refused. The tool ``worker_count`` needs the scope ``mcp:admin`` as well: asked for with a token
+without it, it answers 403 ``insufficient_scope`` naming both scopes, so clients step up. With the declared
+client below::
 
     curl -s -u mcp-example:example-secret-change-me -d grant_type=client_credentials -d scope=mcp \
         --data-urlencode resource=http://127.0.0.1:8001/mcp http://127.0.0.1:8001/oauth/token
@@ -38,7 +40,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from asgi_oauth import LocalValidator, OAuthServer, load_settings, new_client, store_from_settings
-from asgi_oauth.mcp import TokenVerifier, unavailable_as_503
+from asgi_oauth.mcp import TokenVerifier, ToolScopes, unavailable_as_503
 
 CLIENT_ID = "mcp-example"
 CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "example-secret-change-me")
@@ -59,7 +61,7 @@ client, _ = new_client(
     client_id=CLIENT_ID,
     client_secret=CLIENT_SECRET,
     grant_types=["client_credentials"],
-    scope="mcp",
+    scope="mcp mcp:admin",
 )
 oauth = OAuthServer(settings, store=store, clients=[client])
 
@@ -82,7 +84,21 @@ async def whoami() -> dict[str, str | None]:
     return {"client_id": token.client_id if token else None, "subject": token.subject if token else None}
 
 
+@mcp.tool()
+async def worker_count() -> int:
+    """An administrative tool: it needs the scope ``mcp:admin`` besides ``mcp`` (see ``ToolScopes`` below)."""
+    return int(os.environ.get("EXAMPLE_WORKERS", "1"))
+
+
 mcp_app = mcp.streamable_http_app(stateless_http=True, json_response=True)
+# A call of an admin tool with a token lacking mcp:admin is a 403 naming the scopes to ask for (step-up).
+tool_scopes = ToolScopes(
+    unavailable_as_503(mcp_app),
+    validator=LocalValidator(store),
+    required={"worker_count": ["mcp:admin"]},
+    base=["mcp"],
+    resource_metadata=f"{BASE}/.well-known/oauth-protected-resource/mcp",
+)
 
 
 async def oauth_metadata(request: Request) -> JSONResponse:
@@ -101,7 +117,7 @@ app = Starlette(
     routes=[
         Route("/.well-known/oauth-authorization-server/oauth", oauth_metadata),
         Mount("/oauth", app=oauth),
-        Mount("/", app=unavailable_as_503(mcp_app)),  # /mcp and its /.well-known/oauth-protected-resource/mcp
+        Mount("/", app=tool_scopes),  # /mcp and its /.well-known/oauth-protected-resource/mcp
     ],
     lifespan=lifespan,
 )
@@ -109,6 +125,7 @@ app = Starlette(
 
 if __name__ == "__main__":
     os.environ["EXAMPLE_PORT"] = str(PORT)
+    os.environ["EXAMPLE_WORKERS"] = str(ARGS.workers)
     if ARGS.workers > 1:
         uvicorn.run("examples.mcp_server:app", host="127.0.0.1", port=PORT, workers=ARGS.workers)
     else:

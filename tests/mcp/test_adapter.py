@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from mcp.server.auth.provider import AccessToken as McpAccessToken
@@ -12,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_oauth import AccessToken, LocalValidator, RedisStore, Store, ValidationUnavailable, crypto
-from asgi_oauth.mcp import TokenVerifier, unavailable_as_503
+from asgi_oauth.mcp import TokenVerifier, ToolScopes, unavailable_as_503
 
 
 async def test_a_live_token_becomes_the_sdks_access_token(store: Store) -> None:
@@ -51,3 +53,28 @@ async def test_an_unreachable_store_is_503_not_a_401(unreachable_store: RedisSto
     assert answer.status_code == 503
     assert answer.json()["error"] == "temporarily_unavailable"
     assert answer.headers["retry-after"] == "1"
+
+
+async def test_tool_scopes_refuse_only_calls_that_need_more_and_pass_the_body_on_intact(store: Store) -> None:
+    seen: list[bytes] = []
+
+    async def echo(request: Request) -> JSONResponse:
+        seen.append(await request.body())
+        return JSONResponse({"passed": True})
+
+    inner = Starlette(routes=[Route("/mcp", echo, methods=["POST"])])
+    app = ToolScopes(inner, validator=LocalValidator(store), required={"admin": ["mcp:admin"]}, base=["mcp"])
+    family_id, token = crypto.new_token()
+    await store.put_access(family_id, crypto.digest(token, "access"), AccessToken("app", "mcp", None, 1, 4e9))
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "admin"}}
+    other = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo"}}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        bearer = {"Authorization": f"Bearer {token}"}
+        refused = await http.post("/mcp", json=[other, call], headers=bearer)  # a batch with one admin call
+        assert refused.status_code == 403
+        assert refused.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="mcp mcp:admin"'
+        allowed = await http.post("/mcp", json=other, headers=bearer)
+        assert allowed.status_code == 200
+        # No token: not this layer's to refuse (the SDK answers its 401); the body reaches the app whole.
+        assert (await http.post("/mcp", json=call)).status_code == 200
+    assert [json.loads(body) for body in seen] == [other, call]

@@ -97,3 +97,19 @@ async def test_tokens_for_another_resource_or_none_are_refused(example: Example,
     finally:
         await store.aclose()
     assert example.call(other).status_code == 401
+
+
+def test_an_admin_tool_asks_a_token_without_its_scope_to_step_up(example: Example) -> None:
+    call = {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "worker_count", "arguments": {}}}
+    narrow = example.token(resource=example.resource, scope="mcp").json()["access_token"]
+    refused = example.call(narrow, call)
+    assert refused.status_code == 403, refused.text
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="mcp mcp:admin"' in challenge
+    assert f'resource_metadata="{example.base}/.well-known/oauth-protected-resource/mcp"' in challenge
+    # Other tools still answer that token; a token with both scopes calls the admin tool.
+    assert example.call(narrow).status_code == 200
+    wide = example.token(resource=example.resource, scope="mcp mcp:admin").json()["access_token"]
+    answer = example.call(wide, call)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["structuredContent"] == {"result": 2}
