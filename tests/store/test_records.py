@@ -27,6 +27,7 @@ def test_a_record_is_the_version_then_its_fields_in_order_without_trailing_nulls
         "iat": 5,
         "exp_ms": 9000,
         "username": None,
+        "resource": None,
     }
 
 

@@ -6,17 +6,17 @@ is what a deployed server would see and answer.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import authlib.deprecate  # installs Authlib's own warning filter now, so ours below goes on top of it
-import httpx
 import pytest
 
 with warnings.catch_warnings():
-    # Authlib prefers its "httpx2" fork and warns when it falls back to httpx, which is what we use.
+    # Authlib prefers its "httpx2" fork and warns when it falls back to httpx (when httpx2 is not installed).
     warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     from authlib.integrations.base_client import OAuthError
     from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -27,6 +27,14 @@ from starlette.routing import Route
 
 from .conftest import MakeServer
 from .helpers import BASE_URL, INTROSPECT, ISSUER, METADATA, REVOKE, TOKEN, Server
+
+#: The httpx Authlib's client is built on: its "httpx2" fork when installed (the mcp SDK brings it), else httpx.
+#: The transport must come from the same package as the client.
+AUTHLIB_HTTPX = next(
+    sys.modules[base.__module__.partition(".")[0]]
+    for base in AsyncOAuth2Client.__mro__
+    if base.__name__ == "AsyncClient"
+)
 
 TOKEN_URL = BASE_URL + TOKEN
 INTROSPECT_URL = BASE_URL + INTROSPECT
@@ -49,7 +57,7 @@ async def server(make_server: MakeServer) -> Server:
 async def authlib_client(server: Server) -> AsyncIterator[ClientFactory]:
     """Make Authlib clients for registered clients, wired to the app through ASGITransport."""
     made: list[AsyncOAuth2Client] = []
-    transport = httpx.ASGITransport(app=server.app)
+    transport = AUTHLIB_HTTPX.ASGITransport(app=server.app)
 
     def make(client_id: str, **options: Any) -> AsyncOAuth2Client:
         registered = server.clients[client_id]
