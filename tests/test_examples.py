@@ -171,6 +171,10 @@ async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
         assert under_mount.status_code == at_root.status_code == 200
         assert at_root.json() == under_mount.json()
         assert at_root.json()["issuer"] == "http://127.0.0.1:8001/oauth"
+        # The other two places MCP clients look, as the section says: the same bytes.
+        for url in ("/.well-known/openid-configuration/oauth", "/oauth/.well-known/openid-configuration"):
+            other = await http.get(url)
+            assert other.status_code == 200 and other.content == at_root.content, url
     await namespace["oauth"].aclose()
 
 
