@@ -25,6 +25,12 @@ RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+def is_preflight(scope: Scope) -> bool:
+    """An ``OPTIONS`` request is a CORS preflight when it names the method to come; a bare one is not,
+    and gets the endpoint's usual 405."""
+    return any(name == b"access-control-request-method" for name, _ in scope["headers"])
+
+
 def preflight_headers(methods: Iterable[str]) -> RawHeaders:
     """The answer to an ``OPTIONS`` preflight for an endpoint accepting ``methods``."""
     allowed = ", ".join(dict.fromkeys([*methods, "OPTIONS"]))
@@ -58,7 +64,7 @@ class CORS:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS":
+        if scope["method"] == "OPTIONS" and is_preflight(scope):
             await send_preflight(send, self.preflight)
             return
 

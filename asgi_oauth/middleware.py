@@ -37,7 +37,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import route_path
-from .cors import RESPONSE_HEADERS, preflight_headers, send_preflight
+from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
@@ -290,9 +290,9 @@ class _Bearer:
                     return replace(result, scope=needed)
             return result
         if not has_scopes(scope["state"]["scopes"], required, mode):
-            # Every scope the operation needs, the matched rule's included: a client stepping up asks for
-            # them all at once (MCP's client re-authorizes with exactly these, added to what it holds).
-            needed = _needed(scope, required)
+            # For a protected resource, every scope the operation needs, the matched rule's included: a
+            # client stepping up asks for them all at once (MCP's re-authorizes with exactly these).
+            needed = _needed(scope, required) if self.resource_metadata is not None else " ".join(required)
             return Denial(403, "insufficient_scope", "the access token lacks a required scope", needed)
         return None
 
@@ -352,7 +352,8 @@ class BearerTokenMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self.metadata_path is not None and scope["type"] == "http" and route_path(scope) == self.metadata_path:
+        path = route_path(scope)
+        if path == self.metadata_path and scope["type"] == "http":
             await self._metadata_app(scope, receive, send)
             return
         scope[_SCOPE_KEY] = self._bearer
@@ -362,7 +363,6 @@ class BearerTokenMiddleware:
             scope["auth"] = _ANONYMOUS_AUTH
             scope["user"] = _ANONYMOUS_USER
         method = scope.get("method", "GET")
-        path = route_path(scope)
         rule = next((r for r in self.rules if r.matches(method, path)), None)
         if rule is not None:
             denial = await self._bearer.check(scope, rule.scopes, rule.mode)
@@ -389,7 +389,7 @@ class _MetadataDocument:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method == "OPTIONS":
+        if method == "OPTIONS" and is_preflight(scope):
             await send_preflight(send, self.preflight)
             return
         if method not in ("GET", "HEAD"):

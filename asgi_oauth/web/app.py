@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..clients import declared_clients
-from ..cors import CORS, RESPONSE_HEADERS, preflight_headers, send_preflight
+from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
@@ -186,7 +186,7 @@ class _BackChannel:
         cors = self.cors
         try:
             if scope["method"] not in self.methods:
-                if self.preflight is not None and scope["method"] == "OPTIONS":
+                if self.preflight is not None and scope["method"] == "OPTIONS" and is_preflight(scope):
                     await send_preflight(send, self.preflight)
                     return
                 raise MethodNotAllowed(self.allow)
