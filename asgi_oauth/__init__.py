@@ -19,6 +19,8 @@ if _typing.TYPE_CHECKING:
     from .clients import new_client as new_client
     from .clients import register_client as register_client
     from .devices import KnownDevices as KnownDevices
+    from .discovery import discovery_routes as discovery_routes
+    from .discovery import publish_discovery as publish_discovery
     from .errors import AccessDenied as AccessDenied
     from .errors import InvalidClient as InvalidClient
     from .errors import InvalidGrant as InvalidGrant
@@ -64,6 +66,7 @@ if _typing.TYPE_CHECKING:
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
     from .protocol.ratelimit import Limiter as Limiter
+    from .protocol.resources import canonical_resource as canonical_resource
     from .remote import RemoteValidator as RemoteValidator
     from .settings import OAuthSettings as OAuthSettings
     from .settings import SettingsError as SettingsError
@@ -157,12 +160,15 @@ _SOURCES = {
     "ValidationUnavailable": ".middleware",
     "authenticate": ".protocol.client_auth",
     "bearer_refusal": ".middleware",
+    "canonical_resource": ".protocol.resources",
     "default_consent_page": ".web.pages",
     "default_error_page": ".web.pages",
+    "discovery_routes": ".discovery",
     "issue": ".protocol.grants",
     "load_settings": ".settings",
     "new_client": ".clients",
     "protect": ".middleware",
+    "publish_discovery": ".discovery",
     "register_client": ".clients",
     "requires_scopes": ".middleware",
     "store_from_settings": ".store",
@@ -234,12 +240,15 @@ __all__ = [
     "ValidationUnavailable",
     "authenticate",
     "bearer_refusal",
+    "canonical_resource",
     "default_consent_page",
     "default_error_page",
+    "discovery_routes",
     "issue",
     "load_settings",
     "new_client",
     "protect",
+    "publish_discovery",
     "register_client",
     "requires_scopes",
     "store_from_settings",

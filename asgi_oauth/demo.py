@@ -33,6 +33,7 @@ from . import crypto
 from .clients import ClientExists, new_client, register_client
 from .devices import COOKIE_NAME as DEVICE_COOKIE
 from .devices import KnownDevices
+from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
@@ -490,18 +491,6 @@ class _WorkerHeader:
         await self.app(scope, receive, send_with_pid)
 
 
-class _Rewrite:
-    """Serve ``app`` at another path by rewriting the request path (the RFC 8414 well-known location)."""
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        inner = {**scope, "path": self.path, "raw_path": self.path.encode("ascii"), "root_path": ""}
-        await self.app(inner, receive, send)
-
-
 def create_demo_app(
     settings: OAuthSettings | None = None,
     store: Store | None = None,
@@ -526,7 +515,6 @@ def create_demo_app(
         password_verifier=host.verify_password,
         scope_descriptions=DEMO_SCOPE_DESCRIPTIONS,
     )
-    issuer_path = urlsplit(settings.issuer).path
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -545,12 +533,22 @@ def create_demo_app(
         Route("/api/me", host.api_me, methods=["GET", "HEAD"]),
         Mount(MOUNT_PATH, app=server),
     ]
-    if issuer_path:
-        routes.insert(0, Route(f"{WELL_KNOWN}{issuer_path}", _Rewrite(server, WELL_KNOWN), methods=["GET", "HEAD"]))
+    publish_discovery(routes, server)  # the metadata at /.well-known/oauth-authorization-server/oauth and co.
     middleware = [
         StarletteMiddleware(_WorkerHeader),
         StarletteMiddleware(
-            BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect("/api")], realm=settings.realm
+            BearerTokenMiddleware,
+            validator=LocalValidator(store),
+            rules=[protect("/api")],
+            realm=settings.realm,
+            # /api is an RFC 9728 protected resource: its metadata names this server, and 401s point there.
+            resource=f"{site_url(settings)}/api",
+            authorization_servers=[settings.issuer],
+            scopes_supported=DEMO_SCOPE.split(),
+            resource_name="asgi-oauth demo API",
+            # The demo's own client and the README's curl ask for no resource (RFC 8707), so their tokens
+            # name none; a real resource server leaves this off and accepts only tokens issued for it.
+            allow_unbound_tokens=True,
         ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -20,8 +20,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from starlette.authentication import (
     AuthCredentials,
@@ -36,8 +37,10 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import route_path
+from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
+from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
 from .store.base import Store, StoreUnavailable
 from .types import Clock
 
@@ -45,6 +48,8 @@ logger = logging.getLogger("asgi_oauth")
 
 ScopeMode = Literal["all", "any"]
 _SCOPE_KEY = "asgi_oauth.bearer"
+#: The scopes of the rule that matched the request, for the challenge of a decorator behind it.
+_RULE_SCOPES_KEY = "asgi_oauth.rule_scopes"
 # RFC 6750 section 2.1: b64token
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -145,7 +150,7 @@ class Denial:
     description: str | None = None
     scope: str | None = None
 
-    def challenge(self, realm: str) -> str:
+    def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
         parts = [f'realm="{realm}"']
         if self.error is not None:
             parts.append(f'error="{self.error}"')
@@ -153,9 +158,12 @@ class Denial:
             parts.append(f'error_description="{self.description}"')
         if self.scope is not None:
             parts.append(f'scope="{self.scope}"')
+        if resource_metadata is not None:
+            # RFC 9728 section 5.1: where the client finds the authorization server for this resource.
+            parts.append(f'resource_metadata="{resource_metadata}"')
         return "Bearer " + ", ".join(parts)
 
-    def response(self, realm: str) -> Response:
+    def response(self, realm: str, resource_metadata: str | None = None) -> Response:
         body: dict[str, str] = {"error": self.error or "invalid_request"}
         if self.status == 401 and self.error is None:
             # RFC 6750 section 3.1: no error code in the challenge when no token was sent at all.
@@ -168,7 +176,7 @@ class Denial:
         if self.status != 503:
             # RFC 6750 section 3: every refusal of a request without a usable token challenges, the 400s
             # included; clients (MCP's among them) find the authorization server through it.
-            headers["WWW-Authenticate"] = self.challenge(realm)
+            headers["WWW-Authenticate"] = self.challenge(realm, resource_metadata)
         content = json.dumps(body, separators=(",", ":")).encode()
         return Response(content, self.status, headers=headers, media_type="application/json")
 
@@ -178,6 +186,8 @@ INVALID = Denial(401, "invalid_token", "the access token is invalid, expired or 
 MALFORMED = Denial(400, "invalid_request", "malformed Authorization header")
 TWO_METHODS = Denial(400, "invalid_request", "send the access token one way only, not in the header and the query")
 UNAVAILABLE = Denial(503, "temporarily_unavailable", "token validation is temporarily unavailable")
+OTHER_AUDIENCE = Denial(401, "invalid_token", "the access token is for another resource")
+UNBOUND = Denial(401, "invalid_token", "the access token names no resource; request one for this resource")
 
 
 def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | None:
@@ -206,12 +216,42 @@ def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | N
 
 
 class _Bearer:
-    """The per-app validation core that both the middleware and :func:`requires_scopes` use."""
+    """The per-app validation core that both the middleware and :func:`requires_scopes` use.
 
-    def __init__(self, validator: TokenValidator, realm: str, allow_query: bool) -> None:
+    With a ``resource`` (RFC 8707), a token must name it as its audience: one naming another resource is
+    refused, and so is one naming none unless ``allow_unbound``. Its challenges then carry
+    ``resource_metadata`` (RFC 9728) and, on a 401, the scopes the request needs, so that a client can
+    discover the authorization server and ask for the right token in one go.
+    """
+
+    def __init__(
+        self,
+        validator: TokenValidator,
+        realm: str,
+        allow_query: bool,
+        resource: str | None = None,
+        allow_unbound: bool = True,
+    ) -> None:
         self.validator = validator
         self.realm = realm
         self.allow_query = allow_query
+        self.resource = resource
+        self.canonical = canonical_resource(resource) if resource is not None else None
+        self.allow_unbound = allow_unbound
+        self.resource_metadata = resource_metadata_url(resource) if resource is not None else None
+
+    def response(self, denial: Denial) -> Response:
+        return denial.response(self.realm, self.resource_metadata)
+
+    def audience_denial(self, token: AccessToken) -> Denial | None:
+        """Why ``token`` is not for this resource, or ``None`` when it is (or no resource is configured)."""
+        if self.canonical is None:
+            return None
+        if token.resource is None:
+            return None if self.allow_unbound else UNBOUND
+        if token.resource == self.resource or token.resource == self.canonical:
+            return None  # the common case, without parsing the URI
+        return None if same_resource(token.resource, self.canonical) else OTHER_AUDIENCE
 
     async def authenticate(self, scope: Scope) -> AccessToken | Denial:
         """Validate once per request; later calls reuse the result stored in the scope's state."""
@@ -231,6 +271,9 @@ class _Bearer:
             return UNAVAILABLE
         if found is None:
             return INVALID
+        wrong = self.audience_denial(found)
+        if wrong is not None:
+            return wrong
         scopes = scope_set(found.scope)
         state["token"] = found
         state["scopes"] = scopes
@@ -241,10 +284,23 @@ class _Bearer:
     async def check(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> Denial | None:
         result = await self.authenticate(scope)
         if isinstance(result, Denial):
+            if result.status == 401 and self.resource_metadata is not None:
+                needed = _needed(scope, required)
+                if needed:
+                    return replace(result, scope=needed)
             return result
         if not has_scopes(scope["state"]["scopes"], required, mode):
-            return Denial(403, "insufficient_scope", "the access token lacks a required scope", " ".join(required))
+            # For a protected resource, every scope the operation needs, the matched rule's included: a
+            # client stepping up asks for them all at once (MCP's re-authorizes with exactly these).
+            needed = _needed(scope, required) if self.resource_metadata is not None else " ".join(required)
+            return Denial(403, "insufficient_scope", "the access token lacks a required scope", needed)
         return None
+
+
+def _needed(scope: Scope, required: Sequence[str]) -> str:
+    """``required`` after the scopes of the rule that already let the request in, each once."""
+    rule_scopes: tuple[str, ...] = scope.get(_RULE_SCOPES_KEY, ())
+    return " ".join(dict.fromkeys((*rule_scopes, *required)))
 
 
 # Shared by every anonymous request (neither holds per-request state), so none pays for new objects.
@@ -253,7 +309,15 @@ _ANONYMOUS_USER = UnauthenticatedUser()
 
 
 class BearerTokenMiddleware:
-    """Pure ASGI middleware guarding the paths in ``rules`` (HTTP and WebSocket); lifespan passes through."""
+    """Pure ASGI middleware guarding the paths in ``rules`` (HTTP and WebSocket); lifespan passes through.
+
+    Given ``resource`` (the absolute URI of what it protects, e.g. ``https://api.example/mcp``) it is an
+    RFC 9728 protected resource: it serves its metadata at ``/.well-known/oauth-protected-resource<path of
+    resource>`` (naming ``authorization_servers`` and ``scopes_supported``, by default every rule's scopes),
+    points every challenge there, and accepts only tokens whose RFC 8707 audience is ``resource``;
+    ``allow_unbound_tokens=True`` also accepts tokens issued without any ``resource``. The middleware
+    must then sit at the host's root, where the metadata path is.
+    """
 
     def __init__(
         self,
@@ -263,14 +327,34 @@ class BearerTokenMiddleware:
         rules: Sequence[Rule] = (),
         realm: str = "asgi_oauth",
         allow_query_token: bool = False,
+        resource: str | None = None,
+        authorization_servers: Sequence[str] = (),
+        scopes_supported: Iterable[str] | None = None,
+        resource_name: str | None = None,
+        allow_unbound_tokens: bool = False,
     ) -> None:
         self.app = app
         self.rules = tuple(rules)
-        self._bearer = _Bearer(validator, realm, allow_query_token)
+        if resource is not None and not authorization_servers:
+            raise ValueError("a resource needs its authorization_servers (the issuers whose tokens it accepts)")
+        self._bearer = _Bearer(validator, realm, allow_query_token, resource, allow_unbound_tokens)
+        self.metadata_path: str | None = None
+        if resource is not None and self._bearer.resource_metadata is not None:
+            scopes = scopes_supported if scopes_supported is not None else (s for r in self.rules for s in r.scopes)
+            #: The RFC 9728 document this middleware serves.
+            self.metadata = protected_resource_metadata(
+                resource, authorization_servers, scopes, resource_name=resource_name
+            )
+            self.metadata_path = urlsplit(self._bearer.resource_metadata).path
+            self._metadata_app = _MetadataDocument(json.dumps(self.metadata, separators=(",", ":")).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if path == self.metadata_path and scope["type"] == "http":
+            await self._metadata_app(scope, receive, send)
             return
         scope[_SCOPE_KEY] = self._bearer
         # Anonymous until a token is validated, as AuthenticationMiddleware does: ``requires(...)`` then
@@ -279,22 +363,48 @@ class BearerTokenMiddleware:
             scope["auth"] = _ANONYMOUS_AUTH
             scope["user"] = _ANONYMOUS_USER
         method = scope.get("method", "GET")
-        path = route_path(scope)
         rule = next((r for r in self.rules if r.matches(method, path)), None)
         if rule is not None:
             denial = await self._bearer.check(scope, rule.scopes, rule.mode)
             if denial is not None:
-                await _deny(denial, self._bearer.realm, scope, receive, send)
+                await _deny(denial, self._bearer, scope, receive, send)
                 return
+            if rule.scopes:
+                scope[_RULE_SCOPES_KEY] = rule.scopes
         await self.app(scope, receive, send)
 
 
-async def _deny(denial: Denial, realm: str, scope: Scope, receive: Receive, send: Send) -> None:
+class _MetadataDocument:
+    """The protected resource metadata: JSON, cacheable, readable from any origin (browser-based clients)."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+            (b"cache-control", b"public, max-age=3600"),
+            *RESPONSE_HEADERS,
+        ]
+        self.preflight = preflight_headers(("GET", "HEAD"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "OPTIONS" and is_preflight(scope):
+            await send_preflight(send, self.preflight)
+            return
+        if method not in ("GET", "HEAD"):
+            await Response(status_code=405, headers={"Allow": "GET, HEAD, OPTIONS"})(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else self.content})
+
+
+async def _deny(denial: Denial, bearer: _Bearer, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "websocket":
         # Refused before accept: the handshake fails (HTTP 403 from the server), nothing is exchanged.
         await send({"type": "websocket.close", "code": 1008, "reason": denial.error or "unauthorized"})
         return
-    await denial.response(realm)(scope, receive, send)
+    await bearer.response(denial)(scope, receive, send)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -315,7 +425,7 @@ def requires_scopes(*scopes: str, mode: ScopeMode = "all") -> Callable[[Endpoint
                 raise RuntimeError("requires_scopes needs BearerTokenMiddleware in front of the app")
             denial = await bearer.check(request.scope, scopes, mode)
             if denial is not None:
-                return denial.response(bearer.realm)
+                return bearer.response(denial)
             return await endpoint(request)
 
         return guarded
@@ -344,9 +454,15 @@ class BearerAuthBackend(AuthenticationBackend):
     """
 
     def __init__(
-        self, validator: TokenValidator, *, allow_query_token: bool = False, realm: str = "asgi_oauth"
+        self,
+        validator: TokenValidator,
+        *,
+        allow_query_token: bool = False,
+        realm: str = "asgi_oauth",
+        resource: str | None = None,
+        allow_unbound_tokens: bool = False,
     ) -> None:
-        self._bearer = _Bearer(validator, realm, allow_query_token)
+        self._bearer = _Bearer(validator, realm, allow_query_token, resource, allow_unbound_tokens)
         self.realm = realm
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
@@ -360,7 +476,7 @@ class BearerAuthBackend(AuthenticationBackend):
     def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
         """``on_error`` for ``AuthenticationMiddleware``: the RFC 6750 answer for this backend's errors."""
         if isinstance(exc, BearerAuthError):
-            return exc.denial.response(self.realm)
+            return self._bearer.response(exc.denial)
         return Response(str(exc), 400, media_type="text/plain")
 
 
@@ -376,4 +492,4 @@ async def bearer_refusal(conn: HTTPConnection, *scopes: str, mode: ScopeMode = "
     if not isinstance(bearer, _Bearer):
         raise RuntimeError("bearer_refusal needs BearerTokenMiddleware in front of the app")
     denial = await bearer.check(conn.scope, scopes, mode)
-    return denial.response(bearer.realm) if denial is not None else None
+    return bearer.response(denial) if denial is not None else None

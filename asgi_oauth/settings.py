@@ -113,14 +113,14 @@ class OAuthSettings(BaseSettings):
     @field_validator("resources")
     @classmethod
     def _canonical_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .protocol.targets import canonical_resource
+        from .protocol.resources import canonical_resource
 
         canonical = []
         for uri in value:
-            resource = canonical_resource(uri)
-            if resource is None:
-                raise ValueError(f"{uri!r} is not an absolute http or https URI without a fragment (RFC 8707)")
-            canonical.append(resource)
+            try:
+                canonical.append(canonical_resource(uri))
+            except ValueError:
+                raise ValueError(f"{uri!r} is not an absolute URI without a fragment (RFC 8707)") from None
         return tuple(canonical)
 
     @field_validator("secret_key")

@@ -13,7 +13,7 @@ then, in another shell, get a token and look at the server's metadata::
     curl -s http://127.0.0.1:8001/.well-known/oauth-authorization-server/oauth
 
 The last URL is the metadata's RFC 8414 location for the issuer ``http://127.0.0.1:8001/oauth``: the
-host app publishes it (see :func:`metadata`), since the mounted server only answers under ``/oauth``.
+host app publishes it (``discovery_routes``), since the mounted server only answers under ``/oauth``.
 
 The memory store keeps tokens in this process only; set ``ASGI_OAUTH_REDIS_URL`` (and pass
 ``store_from_settings(settings)`` instead) to share them between workers. Set ``EXAMPLE_CLIENT_SECRET``
@@ -30,10 +30,10 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client
+from asgi_oauth import MemoryStore, OAuthServer, discovery_routes, load_settings, new_client
 
 CLIENT_ID = "reporting-job"
 CLIENT_SECRET = os.environ.get("EXAMPLE_CLIENT_SECRET", "example-secret-change-me")
@@ -64,12 +64,6 @@ async def home(request: Request) -> PlainTextResponse:
     return PlainTextResponse("The authorization server lives under /oauth.\n")
 
 
-async def metadata(request: Request) -> JSONResponse:
-    """RFC 8414 section 3: the metadata of issuer ``https://host/oauth`` lives at
-    ``https://host/.well-known/oauth-authorization-server/oauth``, outside the mount."""
-    return JSONResponse(oauth.metadata)
-
-
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # A mounted app gets no lifespan events of its own: the host closes the server's store.
@@ -80,7 +74,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/", home),
-        Route("/.well-known/oauth-authorization-server/oauth", metadata),
+        # RFC 8414 section 3: the metadata of issuer https://host/oauth lives at
+        # https://host/.well-known/oauth-authorization-server/oauth, outside the mount (and MCP clients also
+        # try /.well-known/openid-configuration/oauth): these routes serve both.
+        *discovery_routes(oauth),
         Mount("/oauth", app=oauth),
     ],
     lifespan=lifespan,

@@ -73,6 +73,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Mounting into your app": 1,
         "Publishing the metadata at its RFC 8414 location": 1,
         "Protecting your routes": 1,
+        "MCP servers": 1,
         "Failed attempts": 1,
         "Extending": 3,
     }
@@ -171,6 +172,10 @@ async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
         assert under_mount.status_code == at_root.status_code == 200
         assert at_root.json() == under_mount.json()
         assert at_root.json()["issuer"] == "http://127.0.0.1:8001/oauth"
+        # The other two places MCP clients look, as the section says: the same bytes.
+        for url in ("/.well-known/openid-configuration/oauth", "/oauth/.well-known/openid-configuration"):
+            other = await http.get(url)
+            assert other.status_code == 200 and other.content == at_root.content, url
     await namespace["oauth"].aclose()
 
 
@@ -201,6 +206,43 @@ async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
         refused = await http.get("/api/admin/whoami", headers=reader)
         assert refused.status_code == 403 and 'scope="admin"' in refused.headers["www-authenticate"]
         assert (await http.get("/api/admin/whoami", headers=await token("admin"))).status_code == 200
+    await store.aclose()
+
+
+async def test_mcp_servers_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The section's app: 401 pointing at the PRM, the PRM naming the issuer, the issuer's metadata, CORS."""
+    monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
+    (snippet,) = fenced(readme_section("MCP servers"), "python")
+    namespace = exec_snippet(snippet, {})
+    store = namespace["store"]
+    client, secret = new_client(name="Agent", grant_types=["client_credentials"], scope="tools.read")
+    assert secret is not None
+    await register_client(store, client)
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as http:
+        refused = await http.post("/mcp")
+        assert refused.status_code == 401
+        prm_url = "http://127.0.0.1:8001/.well-known/oauth-protected-resource/mcp"
+        assert refused.headers["www-authenticate"] == (
+            f'Bearer realm="asgi_oauth", scope="tools.read", resource_metadata="{prm_url}"'
+        )
+        prm = (await http.get(prm_url)).json()
+        assert prm["resource"] == "http://127.0.0.1:8001/mcp"
+        (issuer,) = prm["authorization_servers"]
+        metadata = (await http.get("/.well-known/oauth-authorization-server/oauth")).json()
+        assert metadata["issuer"] == issuer
+        preflight = await http.options(
+            "/oauth/token", headers={"Origin": "http://localhost:6274", "Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
+        # A token issued without a resource is not for this server (the section's "Audience").
+        issued = await http.post(
+            "/oauth/token",
+            auth=(client.client_id, secret),
+            data={"grant_type": "client_credentials", "scope": "tools.read"},
+        )
+        unbound = await http.post("/mcp", headers={"Authorization": f"Bearer {issued.json()['access_token']}"})
+        assert unbound.status_code == 401 and 'error="invalid_token"' in unbound.headers["www-authenticate"]
     await store.aclose()
 
 

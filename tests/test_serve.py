@@ -53,9 +53,21 @@ def test_memory_store_demo(tmp_path: Path) -> None:
             assert rfc8414.json()["token_endpoint"] == f"{issuer}/token"
             assert f"{server.base_url}/.well-known/oauth-authorization-server/oauth" in banner
 
+            # The other discovery URLs MCP clients try: the same bytes, the exact issuer.
+            for url in ("/.well-known/openid-configuration/oauth", "/oauth/.well-known/openid-configuration"):
+                other = http.get(url)
+                assert other.status_code == 200 and other.content == rfc8414.content, url
+            # /api is an RFC 9728 protected resource whose metadata names this issuer.
+            prm_url = f"{server.base_url}/.well-known/oauth-protected-resource/api"
+            prm = http.get(prm_url)
+            assert prm.status_code == 200, prm.text
+            assert prm.json()["resource"] == f"{server.base_url}/api"
+            assert prm.json()["authorization_servers"] == [issuer]
+            assert prm.headers["access-control-allow-origin"] == "*"
+
             me = http.get("/api/me")
             assert me.status_code == 401
-            assert me.headers["www-authenticate"] == 'Bearer realm="asgi_oauth"'
+            assert me.headers["www-authenticate"] == f'Bearer realm="asgi_oauth", resource_metadata="{prm_url}"'
             assert me.json()["error"] == "unauthorized"
             junk = http.get("/api/me", headers={"Authorization": "Bearer junk"})
             assert junk.status_code == 401 and 'error="invalid_token"' in junk.headers["www-authenticate"]

@@ -45,10 +45,13 @@ _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 def authorization_endpoint(settings: OAuthSettings) -> dict[str, Any]:
-    return {
+    keys: dict[str, Any] = {
         "code_challenge_methods_supported": ["S256"] + (["plain"] if settings.allow_plain_pkce else []),
         "authorization_response_iss_parameter_supported": True,  # RFC 9207
     }
+    if settings.enable_client_id_metadata_documents:
+        keys["client_id_metadata_document_supported"] = True  # https client ids name their documents
+    return keys
 
 
 def token_endpoint(settings: OAuthSettings) -> dict[str, Any]:

@@ -3,36 +3,15 @@ for another one (MCP requires it: a token for one MCP server must not open anoth
 
 A client names the resource with ``resource`` at ``/authorize`` and ``/token``. The server keeps it with the
 code and the refresh family and puts it on every access token issued under them (introspection's ``aud``).
-Resources compare in a canonical form: scheme and host lower-cased, a default port dropped, a trailing slash
-ignored.
+Resources compare in the canonical form of :func:`~.resources.canonical_resource`, the one the resource
+servers' middleware compares too.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from ..errors import InvalidTarget
 from .params import Params
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def canonical_resource(uri: str) -> str | None:
-    """``uri`` in canonical form, or ``None`` when it is no resource indicator (an absolute http(s) URI
-    without a fragment, RFC 8707 section 2)."""
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or "#" in uri or parts.username or parts.password:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+from .resources import canonical_resource
 
 
 def requested_resource(params: Params, allowed: tuple[str, ...]) -> str | None:
@@ -41,9 +20,10 @@ def requested_resource(params: Params, allowed: tuple[str, ...]) -> str | None:
     raw = params.get("resource")
     if raw is None:
         return None
-    resource = canonical_resource(raw)
-    if resource is None:
-        raise InvalidTarget("resource must be an absolute http or https URI without a fragment (RFC 8707)")
+    try:
+        resource = canonical_resource(raw)
+    except ValueError:
+        raise InvalidTarget("resource must be an absolute URI without a fragment (RFC 8707 section 2)") from None
     if allowed and resource not in allowed:
         raise InvalidTarget("this server issues no tokens for that resource")
     return resource

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..clients import declared_clients
+from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
@@ -28,6 +29,7 @@ from .http import (
     FORM_TYPE,
     NO_STORE,
     ClientGone,
+    encode_json,
     header,
     peer,
     read_body,
@@ -117,6 +119,8 @@ class OAuthServer:
             grant_types=self.grants,
             response_types=self.response_types.values(),
         )
+        #: The metadata as served: every discovery URL (:mod:`asgi_oauth.discovery`) sends these bytes.
+        self.metadata_json = encode_json(self.metadata)
         errors = [code for grant in self.grants.values() for code in grant.errors]
         errors += [code for endpoint in self.endpoints for code in endpoint.errors]
         paths = {spec.path: spec.openapi(self) for spec in self.endpoints if spec.openapi is not None}
@@ -126,9 +130,9 @@ class OAuthServer:
 
     def _serve(self, spec: EndpointSpec) -> ASGIApp:
         if spec.app is not None:
-            return spec.app(self)
+            return CORS(spec.app(self), spec.methods) if spec.cors else spec.app(self)
         assert spec.handler is not None  # EndpointSpec checks it has one or the other
-        return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json")
+        return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors)
 
     def _documents(self, fetcher: Fetcher | None) -> MetadataDocuments | None:
         """Client ID Metadata Documents when the settings accept them, fetched by ``fetcher`` (default: httpx)."""
@@ -180,19 +184,28 @@ class _BackChannel:
     propagates to the host's error handling.
     """
 
-    __slots__ = ("allow", "handler", "json", "max_body_size", "methods", "server")
+    __slots__ = ("allow", "cors", "handler", "json", "max_body_size", "methods", "preflight", "server")
 
-    def __init__(self, server: OAuthServer, handler: Handler, methods: tuple[str, ...], *, json: bool) -> None:
+    def __init__(
+        self, server: OAuthServer, handler: Handler, methods: tuple[str, ...], *, json: bool, cors: bool = False
+    ) -> None:
         self.server = server
         self.handler = handler
         self.methods = methods
         self.allow = ", ".join(methods)
         self.json = json
         self.max_body_size = server.settings.max_body_size
+        # Built once: a CORS endpoint adds the same two raw headers to every answer, errors included.
+        self.cors: tuple[tuple[bytes, bytes], ...] = RESPONSE_HEADERS if cors else ()
+        self.preflight = preflight_headers(methods) if cors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cors = self.cors
         try:
             if scope["method"] not in self.methods:
+                if self.preflight is not None and scope["method"] == "OPTIONS" and is_preflight(scope):
+                    await send_preflight(send, self.preflight)
+                    return
                 raise MethodNotAllowed(self.allow)
             if self.json:
                 body = await read_json(scope, receive, self.max_body_size)
@@ -205,11 +218,11 @@ class _BackChannel:
         except ClientGone:
             return
         except OAuthError as error:
-            await send_error(send, error)
+            await send_error(send, error, cors)
             return
         except StoreUnavailable as exc:
             logger.warning("store unavailable during %s: %s", scope["path"], exc)
-            await send_error(send, TemporarilyUnavailable("the authorization server's store is unavailable"))
+            await send_error(send, TemporarilyUnavailable("the authorization server's store is unavailable"), cors)
             return
         headers = NO_STORE if response.headers is None else response.headers
-        await send_json(send, response.status, response.body, headers)
+        await send_json(send, response.status, response.body, headers, cors)

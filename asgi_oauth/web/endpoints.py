@@ -93,6 +93,9 @@ class EndpointSpec:
     errors: tuple[str, ...] = ()
     #: Whether these settings switch the endpoint on.
     enabled: Callable[[OAuthSettings], bool] = always
+    #: Answer CORS (any origin, no credentials; ``asgi_oauth.cors``) for browser-based clients: preflight
+    #: ``OPTIONS`` and ``Access-Control-Allow-Origin: *`` on every answer. Never for cookie-reading endpoints.
+    cors: bool = False
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -137,7 +140,7 @@ def _authorization_app(server: OAuthServer) -> ASGIApp:
 
 
 def _metadata_document(server: OAuthServer) -> ASGIApp:
-    return Document(encode_json(server.metadata))
+    return Document(server.metadata_json)
 
 
 def _openapi_document(server: OAuthServer) -> ASGIApp:
@@ -159,6 +162,7 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         url_key="token_endpoint",
         metadata=rfc8414.token_endpoint,
         openapi=openapi.token_path,
+        cors=True,
     ),
     EndpointSpec(
         "/introspect",
@@ -173,12 +177,19 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         url_key="revocation_endpoint",
         metadata=rfc8414.revocation_endpoint,
         openapi=openapi.revocation_path,
+        cors=True,
     ),
     EndpointSpec(
         "/.well-known/oauth-authorization-server",
         app=_metadata_document,
         methods=("GET", "HEAD"),
         openapi=openapi.metadata_path,
+        cors=True,
     ),
-    EndpointSpec("/openapi.json", app=_openapi_document, methods=("GET", "HEAD"), openapi=openapi.openapi_path),
+    # The same RFC 8414 document where OpenID Connect discovery looks (MCP clients and the conformance
+    # suite try it third for an issuer with a path); this is no OpenID provider (yet): no id_token.
+    EndpointSpec("/.well-known/openid-configuration", app=_metadata_document, methods=("GET", "HEAD"), cors=True),
+    EndpointSpec(
+        "/openapi.json", app=_openapi_document, methods=("GET", "HEAD"), openapi=openapi.openapi_path, cors=True
+    ),
 )

@@ -8,7 +8,7 @@ the answer goes out as two ASGI messages. Method, content type and size are chec
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -79,27 +79,38 @@ def encode_json(body: Any) -> bytes:
 
 
 async def send_bytes(
-    send: Send, status: int, content: bytes, headers: Mapping[str, str], *, media_type: str | None, head: bool = False
+    send: Send,
+    status: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    media_type: str | None,
+    head: bool = False,
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
+    """``extra``: raw headers built once by the caller (CORS), appended as they are."""
     raw = [(b"content-length", str(len(content)).encode())]
     if media_type is not None:
         raw.append((b"content-type", media_type.encode()))
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw += extra
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": b"" if head else content})
 
 
-async def send_json(send: Send, status: int, body: Any, headers: Mapping[str, str] = NO_STORE) -> None:
+async def send_json(
+    send: Send, status: int, body: Any, headers: Mapping[str, str] = NO_STORE, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     """``body`` as JSON; ``None`` sends an empty body (RFC 7009's answer to a revocation)."""
     if body is None:
-        await send_bytes(send, status, b"", headers, media_type=None)
+        await send_bytes(send, status, b"", headers, media_type=None, extra=extra)
     else:
-        await send_bytes(send, status, encode_json(body), headers, media_type="application/json")
+        await send_bytes(send, status, encode_json(body), headers, media_type="application/json", extra=extra)
 
 
-async def send_error(send: Send, error: OAuthError) -> None:
+async def send_error(send: Send, error: OAuthError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """RFC 6749 section 5.2: JSON with ``error`` and ``error_description``, never cached."""
-    await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()})
+    await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()}, extra)
 
 
 class Document:

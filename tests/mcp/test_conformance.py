@@ -7,8 +7,8 @@ so each run's callback server may take any free port (RFC 8252 section 7.3). The
 as alice, consent) is :class:`tests.mcp.conformance.Browser`.
 
 The suite's own verdict (exit code 0, no FAILURE) is required, and so is more than it asks: no check may be
-SKIPPED, and no WARNING is allowed either. Its only WARNING today is the CIMD one (2025-11-25 on): issue 14
-makes Client ID Metadata Documents a feature, so the metadata must then say so.
+SKIPPED, and no WARNING is allowed either. From 2025-11-25 on it warns unless the metadata advertises Client
+ID Metadata Documents, which the demo does here with ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS.
 """
 
 from __future__ import annotations
@@ -37,17 +37,6 @@ class SuiteWarned(AssertionError):
     """The suite passed but reported a WARNING, which this test counts as a failure."""
 
 
-#: Spec versions whose run reports the CIMD WARNING on today's server (the check exists from 2025-11-25 on).
-CIMD_WARNING = pytest.mark.xfail(
-    raises=SuiteWarned,
-    strict=True,
-    reason=(
-        "issue 14: the authorization server metadata has no client_id_metadata_document_supported=true "
-        "(CIMD not built); the suite's authorization-server-metadata-cimd check is a WARNING"
-    ),
-)
-
-
 @pytest.fixture(scope="module")
 def suite() -> Suite:
     try:
@@ -63,6 +52,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[S
         ASGI_OAUTH_REDIS_URL=redis_url,
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=f"mcp-{uuid.uuid4().hex[:12]}",
+        # The 2025-11-25 and later checks expect Client ID Metadata Documents to be advertised.
+        ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS="1",
     )
     created = run_cli(
         "clients", "create", "--name", "MCP conformance suite", "--client-id", CLIENT_ID, "--public",
@@ -86,10 +77,7 @@ def judge(run: Run) -> None:
         raise SuiteWarned("the suite warned:\n" + "\n".join(str(check) for check in warnings))
 
 
-@pytest.mark.parametrize(
-    "spec_version",
-    [pytest.param(v, marks=CIMD_WARNING) if v >= "2025-11-25" else v for v in SPEC_VERSIONS],
-)
+@pytest.mark.parametrize("spec_version", SPEC_VERSIONS)
 def test_authorization(spec_version: str, suite: Suite, demo: Server, tmp_path: Path) -> None:
     run = run_authorization(
         demo.issuer,

@@ -74,6 +74,13 @@ async def test_a_document_client_signs_in_with_pkce_and_gets_tokens(
     assert documents.fetches == [CLIENT]
 
 
+async def test_the_metadata_says_so_exactly_when_it_is_on(make_server: MakeServer, documents: Documents) -> None:
+    on = await browser_for(make_server, documents, enable_client_id_metadata_documents=True)
+    assert on.oauth.metadata["client_id_metadata_document_supported"] is True
+    off = await browser_for(make_server, documents)
+    assert "client_id_metadata_document_supported" not in off.oauth.metadata
+
+
 async def test_off_by_default(make_server: MakeServer, documents: Documents) -> None:
     browser = await browser_for(make_server, documents)
     page = await browser.authorize(response_type="code", client_id=CLIENT, redirect_uri=CALLBACK)

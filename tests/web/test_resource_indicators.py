@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from asgi_oauth import SettingsError, load_settings
-from asgi_oauth.protocol.targets import canonical_resource
 
 from .conftest import MakeServer
 from .helpers import assert_error, basic
@@ -42,27 +41,6 @@ async def refresh(browser: Browser, refresh_token: str, **params: str) -> Any:
     assert web.secret is not None
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **params}
     return await browser.http.post("/oauth/token", data=form, headers={"Authorization": basic("web", web.secret)})
-
-
-@pytest.mark.parametrize(
-    ("given", "canonical"),
-    [
-        ("https://API.Example/mcp", MCP),
-        ("https://api.example:443/mcp/", MCP),
-        ("HTTPS://api.example/mcp", MCP),
-        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
-        ("http://[::1]:80/x?y=1", "http://[::1]/x?y=1"),
-    ],
-)
-def test_resources_compare_in_canonical_form(given: str, canonical: str) -> None:
-    assert canonical_resource(given) == canonical
-
-
-@pytest.mark.parametrize(
-    "bad", ["/mcp", "mcp", "https://api.example/mcp#frag", "ftp://x/y", "https://u:p@h/x", "https://"]
-)
-def test_what_is_no_resource_indicator(bad: str) -> None:
-    assert canonical_resource(bad) is None
 
 
 def test_configured_resources_are_checked_and_kept_canonical() -> None:
