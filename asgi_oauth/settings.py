@@ -96,16 +96,10 @@ class OAuthSettings(BaseSettings):
 
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "resources", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("resources", mode="before")
-    @classmethod
-    def _split_resources(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
+        """Lists arrive comma-separated from the environment."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value

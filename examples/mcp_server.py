@@ -35,11 +35,9 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
-from asgi_oauth import LocalValidator, OAuthServer, load_settings, new_client, store_from_settings
+from asgi_oauth import LocalValidator, OAuthServer, discovery_routes, load_settings, new_client, store_from_settings
 from asgi_oauth.mcp import TokenVerifier, ToolScopes, unavailable_as_503
 
 CLIENT_ID = "mcp-example"
@@ -101,10 +99,6 @@ tool_scopes = ToolScopes(
 )
 
 
-async def oauth_metadata(request: Request) -> JSONResponse:
-    return JSONResponse(oauth.metadata)
-
-
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # A mounted app gets no lifespan of its own: run the MCP session manager's, and close the store at the end.
@@ -115,7 +109,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 app = Starlette(
     routes=[
-        Route("/.well-known/oauth-authorization-server/oauth", oauth_metadata),
+        *discovery_routes(oauth),  # the RFC 8414 metadata where MCP clients look for it
         Mount("/oauth", app=oauth),
         Mount("/", app=tool_scopes),  # /mcp and its /.well-known/oauth-protected-resource/mcp
     ],
