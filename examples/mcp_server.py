@@ -17,7 +17,8 @@ metadata is at ``/.well-known/oauth-authorization-server/oauth``. Tokens must be
 ``http://127.0.0.1:8001/mcp`` (RFC 8707 ``resource``) and carry the scope ``mcp``; a token for any other
 resource is refused. The tool ``worker_count`` needs the scope ``mcp:admin`` as well: asked for with a token
 without it, it answers 403 ``insufficient_scope`` naming both scopes, so clients step up. With the declared
-client below::
+client below (``curl`` for a machine; a person signs in at ``/login`` as ``alice`` / ``wonderland``, or as one of
+``EXAMPLE_USERS="name:password,..."``, when an MCP client sends them to ``/oauth/authorize``)::
 
     curl -s -u mcp-example:example-secret-change-me -d grant_type=client_credentials -d scope=mcp \
         --data-urlencode resource=http://127.0.0.1:8001/mcp http://127.0.0.1:8001/oauth/token
@@ -26,18 +27,35 @@ client below::
 from __future__ import annotations
 
 import argparse
+import hmac
+import html
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import uvicorn
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 
-from asgi_oauth import LocalValidator, OAuthServer, discovery_routes, load_settings, new_client, store_from_settings
+from asgi_oauth import (
+    Attempt,
+    KnownDevices,
+    LocalValidator,
+    OAuthServer,
+    TooManyAttempts,
+    User,
+    discovery_routes,
+    load_settings,
+    new_client,
+    store_from_settings,
+)
 from asgi_oauth.mcp import TokenVerifier, ToolScopes, unavailable_as_503
 
 CLIENT_ID = "mcp-example"
@@ -61,7 +79,55 @@ client, _ = new_client(
     grant_types=["client_credentials"],
     scope="mcp mcp:admin",
 )
-oauth = OAuthServer(settings, store=store, clients=[client])
+# -- the host's sign-in: what /authorize sends a browser to; your application has its own ---------------------
+USERS = dict(pair.split(":", 1) for pair in os.environ.get("EXAMPLE_USERS", "alice:wonderland").split(","))
+sessions = URLSafeTimedSerializer(list(reversed(settings.signing_keys)), salt="mcp-example.session")
+devices = KnownDevices.from_settings(settings)
+
+
+async def signed_in(request: Request) -> User | None:
+    try:
+        name = sessions.loads(request.cookies.get("session", ""), max_age=3600)
+    except BadSignature:
+        return None
+    return User(name) if name in USERS else None
+
+
+def local(path: str | None) -> str:
+    return path if path and path.startswith("/") and not path.startswith("//") else "/"
+
+
+async def login(request: Request) -> Response:
+    """A sign-in form sharing the server's failed-attempt limits (the README's "Failed attempts")."""
+    form = await request.form() if request.method == "POST" else {}
+    back = local(str(form.get("next") or request.query_params.get("next") or "/"))
+    page = (
+        '<!doctype html><title>Sign in</title><form method="post">'
+        f'<input type="hidden" name="next" value="{html.escape(back)}">'
+        '<input name="username"> <input name="password" type="password"> <button>Sign in</button></form>'
+    )
+    if request.method != "POST":
+        return HTMLResponse(page)
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    cookie = request.cookies.get("asgi_oauth_device")
+    attempt = Attempt.user(username, request.client.host if request.client else None)
+    attempt = replace(attempt, device=devices.device_for(cookie, attempt.principal))
+    try:
+        known = await oauth.limiter.check(attempt)
+        expected = USERS.get(username)
+        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+            await oauth.limiter.failed(attempt)
+            return HTMLResponse(page, 401)
+        await oauth.limiter.succeeded(attempt, known=known)
+    except TooManyAttempts as refused:
+        return HTMLResponse(page, 429, headers={"Retry-After": str(refused.retry_after)})
+    response = RedirectResponse(back, 303)
+    response.set_cookie("session", sessions.dumps(username), max_age=3600, httponly=True, samesite="lax")
+    response.set_cookie("asgi_oauth_device", devices.remember(cookie, attempt.principal), httponly=True)
+    return response
+
+
+oauth = OAuthServer(settings, store=store, clients=[client], user_resolver=signed_in)
 
 mcp = MCPServer(
     "asgi-oauth example",
@@ -110,6 +176,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         *discovery_routes(oauth),  # the RFC 8414 metadata where MCP clients look for it
+        Route("/login", login, methods=["GET", "POST"]),
         Mount("/oauth", app=oauth),
         Mount("/", app=tool_scopes),  # /mcp and its /.well-known/oauth-protected-resource/mcp
     ],
