@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from weakref import WeakKeyDictionary
 
 from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from ..protocol import metadata as rfc8414
-from ..protocol.grants import always, token
+from ..protocol import registration
+from ..protocol.grants import GrantSpec, always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
@@ -118,7 +120,22 @@ _EMPTY = EndpointResponse()
 
 async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 6749 section 3.2: run the grant the client asked for."""
-    return EndpointResponse(200, (await token(server.context, server.grants, request)).body())
+    grants: Mapping[str, GrantSpec] = server.grants
+    if server.settings.enable_dynamic_registration:  # a dynamic client's first tokens keep it from expiring
+        grants = _KEEPING.get(server) or _KEEPING.setdefault(server, registration.keeping_used_clients(grants))
+    return EndpointResponse(200, (await token(server.context, grants, request)).body())
+
+
+#: Per server, its grants wrapped to mark dynamic clients used (built once, on the first token request).
+_KEEPING: WeakKeyDictionary[OAuthServer, Mapping[str, GrantSpec]] = WeakKeyDictionary()
+
+
+async def registration_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
+    """RFC 7591 section 3: register a client from JSON metadata; 201 with its id (and secret)."""
+    body = await registration.register(
+        server.context, server.grants, request.json, authorization=request.authorization, address=request.peer
+    )
+    return EndpointResponse(201, body)
 
 
 async def introspection_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
@@ -143,6 +160,16 @@ def _metadata_document(server: OAuthServer) -> ASGIApp:
 def _openapi_document(server: OAuthServer) -> ASGIApp:
     return Document(encode_json(server.openapi))
 
+
+#: RFC 7591 dynamic client registration, on with ``enable_dynamic_registration`` (:mod:`..protocol.registration`).
+REGISTRATION = EndpointSpec(
+    "/register",
+    registration_endpoint,
+    body="json",
+    url_key="registration_endpoint",
+    errors=("invalid_redirect_uri", "invalid_client_metadata", "invalid_token"),
+    enabled=lambda settings: settings.enable_dynamic_registration,
+)
 
 DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec(
@@ -174,6 +201,7 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         metadata=rfc8414.revocation_endpoint,
         openapi=openapi.revocation_path,
     ),
+    REGISTRATION,
     EndpointSpec(
         "/.well-known/oauth-authorization-server",
         app=_metadata_document,
