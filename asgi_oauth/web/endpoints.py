@@ -162,7 +162,7 @@ def _openapi_document(server: OAuthServer) -> ASGIApp:
 
 
 #: RFC 7591 dynamic client registration, on with ``enable_dynamic_registration`` (:mod:`..protocol.registration`).
-REGISTRATION = EndpointSpec(
+REGISTRATION_ENDPOINT = EndpointSpec(
     "/register",
     registration_endpoint,
     body="json",
@@ -201,7 +201,7 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         metadata=rfc8414.revocation_endpoint,
         openapi=openapi.revocation_path,
     ),
-    REGISTRATION,
+    REGISTRATION_ENDPOINT,
     EndpointSpec(
         "/.well-known/oauth-authorization-server",
         app=_metadata_document,
