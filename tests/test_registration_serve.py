@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from .serving import clean_env, run_cli, serving
+from .serving import clean_env, run_cli, run_shell, serving
+from .test_examples import fenced, readme_section
 
 SECRET_KEY = "registration-test-key-0123456789abcdefghij"
 
@@ -54,3 +55,23 @@ def test_registered_on_one_worker_used_on_the_other(tmp_path: Path, redis_url: s
     assert dynamic["name"] == "Worker test"
     assert dynamic["unused_expires_at"] is None  # it got tokens, so it stays
     assert body["client_secret"] not in listed.stdout
+
+
+def test_the_readme_setup_registers_an_mcp_client(tmp_path: Path) -> None:
+    """The README's "Dynamic client registration" block, as written: its exports configure ``serve``, its
+    ``curl`` registers a public client."""
+    (block,) = fenced(readme_section("Dynamic client registration"), "sh")
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
+    )
+    env = clean_env(**{name: value.strip('"') for name, value in exports.items()})
+    curl = block[block.index("curl ") :]
+    with serving(tmp_path, env) as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        result = run_shell(curl.replace("127.0.0.1:8000", f"127.0.0.1:{port}"), clean_env())
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["token_endpoint_auth_method"] == "none"
+    assert body["scope"] == "mcp:tools mcp:resources"
+    assert body["redirect_uris"] == ["http://127.0.0.1:33418/callback"]
+    assert "client_secret" not in body
