@@ -88,7 +88,7 @@ class OAuthSettings(BaseSettings):
     known_device_lifetime: float = Field(default=30 * 86400, gt=0)
     #: RFC 7591 dynamic client registration at ``/register``; see the README's "Dynamic client registration".
     enable_dynamic_registration: bool = False
-    #: Registrations accepted from one address within ``dynamic_registration_window`` seconds; 0: no limit.
+    #: Registration requests (refused ones too) from one address within ``dynamic_registration_window``; 0: no limit.
     dynamic_registration_rate_limit: int = Field(default=20, ge=0)
     dynamic_registration_window: float = Field(default=3600.0, gt=0)
     #: Most dynamically registered clients kept at once; past it registrations are refused, never existing clients.

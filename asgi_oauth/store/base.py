@@ -57,7 +57,8 @@ class ClientStore(Protocol):
 
     async def keep_client(self, client: Client) -> bool:
         """Replace a dynamic client's record with ``client`` (the same client, now used: its
-        ``unused_expires_at`` cleared), so it no longer expires unused; ``False`` when it is already gone."""
+        ``unused_expires_at`` cleared), so it no longer expires unused; ``False`` when it is already gone, or the
+        id now names a client that is not dynamic (deleted and created again: never overwritten)."""
 
     async def count_dynamic_clients(self) -> int:
         """How many dynamic clients are stored (expired ones not yet removed included); one cheap step."""

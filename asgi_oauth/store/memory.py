@@ -132,7 +132,8 @@ class MemoryStore:
         return "added"
 
     async def keep_client(self, client: Client) -> bool:
-        if await self.get_client(client.client_id) is None:
+        stored = await self.get_client(client.client_id)
+        if stored is None or not stored.dynamic:  # a client created in its place is not overwritten
             return False
         self._clients[client.client_id] = client
         return True

@@ -111,3 +111,13 @@ class DynamicClientContract:
     async def test_keeping_an_unknown_client_changes_nothing(self, store: Store) -> None:
         assert await store.keep_client(dynamic_client(unused_expires_at=0.0)) is False
         assert await store.list_clients() == []
+
+    async def test_keeping_never_overwrites_a_client_created_in_its_place(self, store: Store) -> None:
+        """A worker may still hold a deleted dynamic client's record in its cache when it marks it used."""
+        old = dynamic_client(client_id="reused")
+        assert await store.add_dynamic_client(old, limit=10) == "added"
+        assert await store.delete_client("reused") is True
+        ordinary = Client(client_id="reused", name="new owner", secret_hash=None, public=True)
+        assert await store.create_client(ordinary)
+        assert await store.keep_client(replace(old, unused_expires_at=0.0)) is False
+        assert await store.get_client("reused") == ordinary

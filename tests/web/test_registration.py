@@ -5,17 +5,22 @@ expiry, scope cap, initial access token) never reach clients that already exist.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from asgi_oauth import DEFAULT_GRANTS, Store
+from asgi_oauth import DEFAULT_GRANTS, MemoryStore, OAuthServer, Store
 
 from .conftest import MakeServer
-from .helpers import BASE_URL, ISSUER, METADATA, TOKEN, Server, assert_error, basic, pkce_pair
+from .helpers import BASE_URL, ISSUER, METADATA, TOKEN, Server, assert_error, basic, pkce_pair, settings_for
 from .test_authorize import Browser, consent_fields, resolve_user
 
 REGISTER = "/oauth/register"
@@ -362,3 +367,43 @@ async def test_a_flood_from_many_addresses_never_stops_existing_clients(make_ser
     assert flooded.count(429) == 80  # every address past its two
     assert flooded.count(201) == 29  # the cap, less the client registered before the flood
     assert flooded.count(503) == 51  # the rest of the first two of each address: the cap was reached
+
+
+# -- the published description, and arbitrary bodies ------------------------------------------------------
+
+
+def test_openapi_documents_register_only_when_on() -> None:
+    on = OAuthServer(settings_for(enable_dynamic_registration=True), store=MemoryStore())
+    errors = [str(e) for e in jsonschema_rs.Draft202012Validator(OPENAPI_31).iter_errors(on.openapi)]
+    assert errors == []
+    assert "post" in on.openapi["paths"]["/register"]
+    assert "invalid_client_metadata" in on.openapi["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+    assert "/register" not in OAuthServer(settings_for(), store=MemoryStore()).openapi["paths"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_FIELDS = st.sampled_from(["redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "scope"])
+_VALUES = _JSON | st.lists(st.sampled_from(["code", "authorization_code", "client_credentials", "https://a.b/c"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=_JSON | st.dictionaries(_FIELDS | st.just("client_name"), _VALUES, max_size=6))
+def test_any_json_body_is_registered_or_refused_never_a_server_error(body: Any) -> None:
+    oauth = OAuthServer(
+        settings_for(enable_dynamic_registration=True, dynamic_registration_rate_limit=0), store=MemoryStore()
+    )
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=oauth)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            content = json.dumps(body).encode()  # json=None would send no body at all
+            return await http.post("/register", content=content, headers={"content-type": "application/json"})
+
+    response = asyncio.run(post())
+    assert response.status_code in (201, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"] in ("invalid_client_metadata", "invalid_redirect_uri")

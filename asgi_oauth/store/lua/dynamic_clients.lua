@@ -3,7 +3,7 @@
 -- KEYS[3]  sorted set of client ids that expire (score: expiry, ms)
 -- ARGV[1]  operation   ARGV[2]  now (ms)   ARGV[3]  client id, then by operation:
 --   add     ARGV[4] record  ARGV[5] limit  ARGV[6] expiry (ms; 0 never)  returns 1 added, 0 id taken, -1 full
---   keep    ARGV[4] record  ARGV[5] expiry (ms; 0 never)                 returns 1 kept, 0 gone
+--   keep    ARGV[4] record  ARGV[5] expiry (ms; 0 never)                 returns 1 kept, 0 gone (or not dynamic)
 --   delete                                                               returns 1 deleted, 0 unknown
 -- Every operation first removes up to 256 clients whose expiry has passed, so the count is of live clients.
 local op, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -20,7 +20,7 @@ if op == 'add' then
   return 1
 elseif op == 'keep' then
   local expiry = redis.call('ZSCORE', KEYS[3], id)
-  if redis.call('HEXISTS', KEYS[1], id) == 0 or (expiry and tonumber(expiry) <= now) then return 0 end
+  if redis.call('SISMEMBER', KEYS[2], id) == 0 or (expiry and tonumber(expiry) <= now) then return 0 end
   redis.call('HSET', KEYS[1], id, ARGV[4])
   if ARGV[5] == '0' then redis.call('ZREM', KEYS[3], id) else redis.call('ZADD', KEYS[3], ARGV[5], id) end
   return 1
