@@ -4,8 +4,8 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
 :class:`~.records.Keys`::
 
     p:clients                 hash   client_id -> client JSON
-    {p:clients}:dynamic       set    ids of dynamically registered clients (RFC 7591), for the cap
-    {p:clients}:expiring      zset   ids of dynamic clients that expire (score: expiry, ms): unused or secret
+    p:{p:clients}:dynamic     set    ids of dynamically registered clients (RFC 7591), for the cap
+    p:{p:clients}:expiring    zset   ids of dynamic clients that expire (score: expiry, ms): unused or secret
     p:consent:<client>:<sub>  string granted scope, TTL = remembered-consent lifetime
     p:{F}:f                   string family record, TTL = refresh expiry
     p:{F}:x                   zset   digests of the family's access tokens (score: expiry), TTL = family's
@@ -390,9 +390,10 @@ class RedisStore:
 
     # -- clients ---------------------------------------------------------------------------------
     def _client_keys(self) -> list[str]:
-        # The hash's own name as the hash tag puts the dynamic-client index in the hash's Cluster slot.
+        # The hash's own name as the hash tag puts the dynamic-client indexes in the hash's Cluster slot
+        # (a key without braces hashes whole), and the prefix in front keeps every key under the prefix.
         clients = self._keys.clients
-        return [clients, f"{{{clients}}}:dynamic", f"{{{clients}}}:expiring"]
+        return [clients, f"{self._keys.prefix}:{{{clients}}}:dynamic", f"{self._keys.prefix}:{{{clients}}}:expiring"]
 
     def _now_ms(self) -> int:
         return round(self._clock() * 1000)
