@@ -66,6 +66,8 @@ if _typing.TYPE_CHECKING:
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
     from .protocol.ratelimit import Limiter as Limiter
+    from .protocol.registration import InvalidClientMetadata as InvalidClientMetadata
+    from .protocol.registration import InvalidRedirectUri as InvalidRedirectUri
     from .protocol.resources import canonical_resource as canonical_resource
     from .remote import RemoteValidator as RemoteValidator
     from .settings import OAuthSettings as OAuthSettings
@@ -83,6 +85,7 @@ if _typing.TYPE_CHECKING:
     from .web.app import OAuthServer as OAuthServer
     from .web.authorize import UserResolver as UserResolver
     from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
+    from .web.endpoints import REGISTRATION_ENDPOINT as REGISTRATION_ENDPOINT
     from .web.endpoints import EndpointRequest as EndpointRequest
     from .web.endpoints import EndpointResponse as EndpointResponse
     from .web.endpoints import EndpointSpec as EndpointSpec
@@ -120,6 +123,9 @@ _SOURCES = {
     "GrantSpec": ".protocol.grants",
     "Incoming": ".protocol.params",
     "InvalidClient": ".errors",
+    "InvalidClientMetadata": ".protocol.registration",
+    "InvalidRedirectUri": ".protocol.registration",
+    "REGISTRATION_ENDPOINT": ".web.endpoints",
     "InvalidGrant": ".errors",
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
@@ -178,6 +184,7 @@ __all__ = [
     "DEFAULT_ENDPOINTS",
     "DEFAULT_GRANTS",
     "DEFAULT_RESPONSE_TYPES",
+    "REGISTRATION_ENDPOINT",
     "AccessDenied",
     "AccessToken",
     "Attempt",
@@ -200,7 +207,9 @@ __all__ = [
     "GrantSpec",
     "Incoming",
     "InvalidClient",
+    "InvalidClientMetadata",
     "InvalidGrant",
+    "InvalidRedirectUri",
     "InvalidRequest",
     "InvalidScope",
     "KnownDevices",

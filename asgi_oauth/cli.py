@@ -189,6 +189,16 @@ def client_summary(client: Client) -> dict[str, Any]:
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "created_at": client.created_at,
+        # Registered through POST /register (RFC 7591): when it goes unless used, and when its secret expires.
+        **(
+            {
+                "dynamic": True,
+                "unused_expires_at": client.unused_expires_at or None,
+                "secret_expires_at": client.secret_expires_at or None,
+            }
+            if client.dynamic
+            else {}
+        ),
     }
 
 

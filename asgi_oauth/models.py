@@ -35,10 +35,26 @@ class Client:
     #: Resource servers may introspect tokens issued to other clients (RFC 7662 section 4).
     introspect_any: bool = False
     created_at: int = 0
+    #: Registered through RFC 7591 dynamic registration: counted against the cap, may expire.
+    dynamic: bool = False
+    #: Epoch seconds after which a dynamic client that never completed a token request is gone; 0 once used.
+    unused_expires_at: float = 0.0
+    #: RFC 7591 ``client_secret_expires_at``: when the secret, and so the client, stops working; 0 never.
+    secret_expires_at: int = 0
 
     @property
     def scopes(self) -> frozenset[str]:
         return scope_set(self.scope)
+
+    @property
+    def expires_at(self) -> float:
+        """When the record stops existing (0: never): the sooner of the unused deadline and the secret's expiry."""
+        times = [t for t in (self.unused_expires_at, self.secret_expires_at) if t]
+        return min(times) if times else 0.0
+
+    def expired(self, now: float) -> bool:
+        expires_at = self.expires_at
+        return bool(expires_at) and expires_at <= now
 
 
 @dataclass(frozen=True, slots=True)

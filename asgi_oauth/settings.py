@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -17,6 +18,8 @@ logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# RFC 6749 section 3.3 scope-token, for the dynamic registration scope cap.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 #: One server, Redis Cluster (seed nodes, comma-separated), or the master that Sentinels name.
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel")
 
@@ -91,6 +94,52 @@ class OAuthSettings(BaseSettings):
     rate_limit_principal_window: float = Field(default=3600.0, gt=0)
     #: How long a place where a principal signed in (its address, a browser's device cookie) stays known.
     known_device_lifetime: float = Field(default=30 * 86400, gt=0)
+    #: RFC 7591 dynamic client registration at ``/register``; see the README's "Dynamic client registration".
+    enable_dynamic_registration: bool = False
+    #: Registration requests (refused ones too) from one address within ``dynamic_registration_window``; 0: no limit.
+    dynamic_registration_rate_limit: int = Field(default=20, ge=0)
+    dynamic_registration_window: float = Field(default=3600.0, gt=0)
+    #: Most dynamically registered clients kept at once; past it registrations are refused, never existing clients.
+    dynamic_client_limit: int = Field(default=10_000, ge=1)
+    #: A dynamic client that completes no token request within this many seconds is deleted.
+    dynamic_client_unused_lifetime: float = Field(default=86400.0, gt=0)
+    #: Lifetime of a dynamic client's secret (RFC 7591 ``client_secret_expires_at``), and so of the client; 0 never.
+    dynamic_client_secret_lifetime: int = Field(default=0, ge=0)
+    #: The scopes a registration may ask for (space- or comma-separated); none: registered clients get no scope.
+    dynamic_registration_scopes: Annotated[tuple[str, ...], NoDecode] = ()
+    #: RFC 7591 initial access tokens (comma-separated); when set, ``/register`` needs one as a Bearer token.
+    dynamic_registration_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+
+    @field_validator("dynamic_registration_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(dict.fromkeys(value.replace(",", " ").split()))
+        return value
+
+    @field_validator("dynamic_registration_scopes")
+    @classmethod
+    def _scopes_valid(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for scope in value:
+            if not _SCOPE_TOKEN.fullmatch(scope):
+                raise ValueError(f"scope {scope!r} has characters not allowed by RFC 6749 section 3.3")
+        return value
+
+    @field_validator("dynamic_registration_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("dynamic_registration_tokens")
+    @classmethod
+    def _tokens_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        # Only the per-address registration limit slows guessing, so a token must be unguessable by itself.
+        if any(len(token.get_secret_value()) < 32 for token in value):
+            raise ValueError("each token must be at least 32 characters")
+        return value
+
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 

@@ -11,7 +11,7 @@ with its own clock (``time.time`` unless one is injected).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from ..models import (
     AccessToken,
@@ -25,6 +25,9 @@ from ..models import (
     TokenLookup,
 )
 
+#: What :meth:`ClientStore.add_dynamic_client` did.
+AddOutcome = Literal["added", "taken", "full"]
+
 
 class StoreUnavailable(Exception):
     """The backing store could not be reached or timed out; callers answer 503 and change nothing."""
@@ -37,12 +40,28 @@ class ClientStore(Protocol):
     async def create_client(self, client: Client) -> bool:
         """Store ``client`` unless its id is taken; ``False`` when it is."""
 
-    async def get_client(self, client_id: str) -> Client | None: ...
+    async def get_client(self, client_id: str) -> Client | None:
+        """The client, or ``None`` when unknown or past its :attr:`~asgi_oauth.models.Client.expires_at`.
+        One round trip: the token endpoint's hot path."""
 
     async def list_clients(self) -> list[Client]:
-        """All clients, sorted by client_id."""
+        """All live clients, sorted by client_id."""
 
     async def delete_client(self, client_id: str) -> bool: ...
+
+    # -- dynamically registered clients (RFC 7591)
+    async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
+        """Store a dynamic client unless ``limit`` dynamic clients already live (``"full"``) or its id is taken
+        (``"taken"``); ``"added"`` otherwise. Expired clients are removed first, and until its
+        ``expires_at`` the record is kept. One atomic step, so concurrent registrations never pass the cap."""
+
+    async def keep_client(self, client: Client) -> bool:
+        """Replace a dynamic client's record with ``client`` (the same client, now used: its
+        ``unused_expires_at`` cleared), so it no longer expires unused; ``False`` when it is already gone, or the
+        id now names a client that is not dynamic (deleted and created again: never overwritten)."""
+
+    async def count_dynamic_clients(self) -> int:
+        """How many dynamic clients are stored (expired ones not yet removed included); one cheap step."""
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from ..models import (
     TokenLookup,
 )
 from ..types import Clock
+from .base import AddOutcome
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -80,6 +81,7 @@ class MemoryStore:
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._clients: dict[str, Client] = {}
+        self._dynamic: set[str] = set()
         self._codes: _Expiring[tuple[str, str], _CodeState] = _Expiring(clock)
         self._access: _Expiring[tuple[str, str], AccessToken] = _Expiring(clock)
         self._families: _Expiring[str, TokenFamily] = _Expiring(clock)
@@ -99,13 +101,45 @@ class MemoryStore:
         return True
 
     async def get_client(self, client_id: str) -> Client | None:
-        return self._clients.get(client_id)
+        client = self._clients.get(client_id)
+        if client is not None and client.dynamic and client.expired(self._clock()):
+            return None
+        return client
 
     async def list_clients(self) -> list[Client]:
-        return [self._clients[k] for k in sorted(self._clients)]
+        now = self._clock()
+        return [c for k in sorted(self._clients) if not (c := self._clients[k]).expired(now)]
 
     async def delete_client(self, client_id: str) -> bool:
+        self._sweep_clients()
+        self._dynamic.discard(client_id)
         return self._clients.pop(client_id, None) is not None
+
+    def _sweep_clients(self) -> None:
+        now = self._clock()
+        for client_id in [c for c in self._dynamic if self._clients[c].expired(now)]:
+            self._dynamic.discard(client_id)
+            del self._clients[client_id]
+
+    async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
+        self._sweep_clients()
+        if len(self._dynamic) >= limit:
+            return "full"
+        if client.client_id in self._clients:
+            return "taken"
+        self._clients[client.client_id] = client
+        self._dynamic.add(client.client_id)
+        return "added"
+
+    async def keep_client(self, client: Client) -> bool:
+        stored = await self.get_client(client.client_id)
+        if stored is None or not stored.dynamic:  # a client created in its place is not overwritten
+            return False
+        self._clients[client.client_id] = client
+        return True
+
+    async def count_dynamic_clients(self) -> int:
+        return len(self._dynamic)
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:

@@ -4,6 +4,8 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
 :class:`~.records.Keys`::
 
     p:clients                 hash   client_id -> client JSON
+    p:{p:clients}:dynamic     set    ids of dynamically registered clients (RFC 7591), for the cap
+    p:{p:clients}:expiring    zset   ids of dynamic clients that expire (score: expiry, ms): unused or secret
     p:consent:<client>:<sub>  string granted scope, TTL = remembered-consent lifetime
     p:{F}:f                   string family record, TTL = refresh expiry
     p:{F}:x                   zset   digests of the family's access tokens (score: expiry), TTL = family's
@@ -69,7 +71,7 @@ from ..models import (
     TokenLookup,
 )
 from ..types import Clock
-from .base import StoreUnavailable
+from .base import AddOutcome, StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
 from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys
 
@@ -219,6 +221,12 @@ def _encode_client(c: Client) -> str:
             "token_endpoint_auth_method": c.token_endpoint_auth_method,
             "introspect_any": c.introspect_any,
             "created_at": c.created_at,
+            # Only dynamic clients carry these, so releases that predate them still read every other client.
+            **(
+                {"dynamic": True, "unused_expires_at": c.unused_expires_at, "secret_expires_at": c.secret_expires_at}
+                if c.dynamic
+                else {}
+            ),
         }
     )
 
@@ -353,6 +361,7 @@ class RedisStore:
         self._delete_access = _Script(self._once, _lua("delete_access"))
         self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
+        self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
 
     @classmethod
     def from_url(
@@ -385,21 +394,51 @@ class RedisStore:
             raise
 
     # -- clients ---------------------------------------------------------------------------------
+    def _client_keys(self) -> list[str]:
+        # The hash's own name as the hash tag puts the dynamic-client indexes in the hash's Cluster slot
+        # (a key without braces hashes whole), and the prefix in front keeps every key under the prefix.
+        clients = self._keys.clients
+        return [clients, f"{self._keys.prefix}:{{{clients}}}:dynamic", f"{self._keys.prefix}:{{{clients}}}:expiring"]
+
+    def _now_ms(self) -> int:
+        return round(self._clock() * 1000)
+
     async def create_client(self, client: Client) -> bool:
         encoded = _encode_client(client)
         return bool(await self._run(self._once("HSETNX", self._keys.clients, client.client_id, encoded)))
 
     async def get_client(self, client_id: str) -> Client | None:
         raw = await self._run(self._exec("HGET", self._keys.clients, client_id))
-        return None if raw is None else _decode_client(raw)
+        if raw is None:
+            return None
+        client = _decode_client(raw)
+        # An expired dynamic client stays in the hash until a registration sweeps it; it is gone already.
+        return None if client.dynamic and client.expired(self._clock()) else client
 
     async def list_clients(self) -> list[Client]:
         raw: dict[bytes, bytes] | list[bytes] = await self._run(self._exec("HGETALL", self._keys.clients))
         values = raw.values() if isinstance(raw, dict) else raw[1::2]  # redis-py makes the pairs a dict
-        return sorted((_decode_client(v) for v in values), key=lambda c: c.client_id)
+        now = self._clock()
+        live = (c for c in map(_decode_client, values) if not c.expired(now))
+        return sorted(live, key=lambda c: c.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        return bool(await self._run(self._once("HDEL", self._keys.clients, client_id)))
+        args: list[str | int] = ["delete", self._now_ms(), client_id]
+        return bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
+
+    async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
+        expiry = round(client.expires_at * 1000)
+        args: list[str | int] = ["add", self._now_ms(), client.client_id, _encode_client(client), limit, expiry]
+        done = int(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
+        return "added" if done == 1 else "taken" if done == 0 else "full"
+
+    async def keep_client(self, client: Client) -> bool:
+        expiry = round(client.expires_at * 1000)
+        args: list[str | int] = ["keep", self._now_ms(), client.client_id, _encode_client(client), expiry]
+        return bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
+
+    async def count_dynamic_clients(self) -> int:
+        return int(await self._run(self._exec("SCARD", self._client_keys()[1])))
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:

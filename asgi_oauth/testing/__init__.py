@@ -21,15 +21,23 @@ from __future__ import annotations
 
 import pytest
 
+from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
 from .expiry import ExpiryContract
 from .limits import LimitContract
 from .tokens import TokenContract
 
-__all__ = ["ConcurrencyContract", "ExpiryContract", "LimitContract", "StoreContract", "TokenContract"]
+__all__ = [
+    "ConcurrencyContract",
+    "DynamicClientContract",
+    "ExpiryContract",
+    "LimitContract",
+    "StoreContract",
+    "TokenContract",
+]
 
 
-class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract):
+class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio

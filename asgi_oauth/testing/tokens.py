@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily
 from ..store.base import Store
@@ -57,6 +58,9 @@ class TokenContract:
             token_endpoint_auth_method="none",
             introspect_any=True,
             created_at=1_712_345_678,
+            dynamic=True,
+            unused_expires_at=round(time.time() + 3600.5, 3),
+            secret_expires_at=int(time.time()) + 7200,
         )
         # The sample must differ from every default, or a store that dropped a field would still pass.
         defaults = Client(client_id="x", name="x", secret_hash=None)

@@ -32,6 +32,8 @@ from .example_endpoint import REGISTER
 from .example_grant import READ_ONLY
 
 REGISTER_PATH = "/oauth/register"
+#: The example replaces the built-in RFC 7591 endpoint at the same path.
+ENDPOINTS = [*(spec for spec in DEFAULT_ENDPOINTS if spec.path != "/register"), REGISTER]
 
 
 def cast() -> list[Registered]:
@@ -60,7 +62,7 @@ async def serve(store: Store, **options: Any) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def extended(store: Store) -> AsyncIterator[Server]:
-    async for server in serve(store, grants=[*DEFAULT_GRANTS, READ_ONLY], endpoints=[*DEFAULT_ENDPOINTS, REGISTER]):
+    async for server in serve(store, grants=[*DEFAULT_GRANTS, READ_ONLY], endpoints=ENDPOINTS):
         yield server
 
 

@@ -42,6 +42,8 @@ async def dump(store: RedisStore, keys: set[str]) -> dict[str, str]:
             out[key] = "\n".join(f"{text(k)}={text(v)}" for k, v in fields.items())
         elif kind == "zset":  # rate-limit windows: failure times
             out[key] = "\n".join(text(m) for m in await store.redis.zrange(key, 0, -1))
+        elif kind == "set":  # dynamic client ids
+            out[key] = "\n".join(sorted(text(m) for m in await store.redis.smembers(key)))
         elif kind != "none":  # "none": expired between SCAN and TYPE
             pytest.fail(f"unexpected Redis type {kind!r} for {key!r}")
     return out

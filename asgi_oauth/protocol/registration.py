@@ -1,0 +1,318 @@
+"""RFC 7591 dynamic client registration: anyone (or anyone holding an initial access token) registers a client.
+
+Registration is open to the internet, so every step is bounded, and none of the bounds can reach clients
+that already exist:
+
+* each address may register ``dynamic_registration_rate_limit`` clients a window (one store round trip, in
+  the failed-attempt buckets' own key space, so a flood fills only registration buckets);
+* at most ``dynamic_client_limit`` dynamic clients live at once; past it registration is refused;
+* a dynamic client that completes no token request within ``dynamic_client_unused_lifetime`` is deleted,
+  so abandoned registrations free their place; one that did stays (until its secret expires, if it does);
+* a registration may ask only for scopes in ``dynamic_registration_scopes``;
+* with ``dynamic_registration_tokens`` set, only holders of one of them may register (RFC 7591 section 3).
+
+Registered clients may use ``authorization_code`` (with ``refresh_token``) and ``client_credentials``,
+whichever the server enabled; never ``password`` or ``implicit``, which trust the client with more than a
+stranger should get. Redirect URIs are ``https``, or ``http`` on a loopback host (RFC 8252 section 7.3).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import crypto
+from ..clients import ClientError, check_redirect_uri, new_client, valid_scope_token
+from ..errors import OAuthError
+from ..models import Bucket, Client
+from ..settings import OAuthSettings
+from .context import Context
+from .grants import Grant, GrantSpec, TokenResponse
+from .params import Incoming
+
+#: The grants a dynamically registered client may ask for, in the order its metadata lists them.
+REGISTRABLE_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+_MAX_NAME = 200
+_MAX_REDIRECT_URIS = 20
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 section 3.2.2: a metadata field is invalid or not allowed here."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 section 3.2.2: a redirect URI is invalid or not allowed here."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidInitialToken(OAuthError):
+    """No valid initial access token (RFC 7591 section 3; RFC 6750 section 3 for the challenge)."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+class TooManyRegistrations(OAuthError):
+    """The address registered its allowance for now; RFC 7591 has no code, so status and ``Retry-After`` say it."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many registrations from this address; retry in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+class RegistrationClosed(OAuthError):
+    """The cap on dynamic clients is reached: new registrations wait until unused ones expire."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A validated registration request (RFC 7591 section 2): what the client will be registered with."""
+
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str
+    grant_types: tuple[str, ...]
+    response_types: tuple[str, ...]
+    scope: str
+    client_name: str | None
+
+
+def loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP literal: where RFC 8252 section 7.3 lets a native app listen on http."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[str, object]) -> Registration:
+    """Validate RFC 7591 section 2 client metadata; fields this server does not know are ignored."""
+    if not isinstance(body, dict):
+        raise InvalidClientMetadata("the body must be a JSON object of client metadata")
+
+    method = _string(body, "token_endpoint_auth_method", default="client_secret_basic")
+    if method not in _AUTH_METHODS:
+        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(_AUTH_METHODS)}")
+
+    allowed = [g for g in REGISTRABLE_GRANTS if g in enabled_grants]
+    grants = _strings(body, "grant_types", default=("authorization_code",))
+    if not grants:
+        raise InvalidClientMetadata("grant_types must not be empty")
+    for grant in grants:
+        if grant not in allowed:
+            # The name is the sender's input, so it is not echoed into the description.
+            raise InvalidClientMetadata(f"grant_types may name only {', '.join(allowed)}")
+    if method == "none" and "client_credentials" in grants:
+        raise InvalidClientMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials")
+
+    # RFC 7591 section 2.1: the code response type goes with the authorization_code grant, and only with it.
+    code_flow = "authorization_code" in grants
+    responses = _strings(body, "response_types", default=("code",) if code_flow else ())
+    if set(responses) - {"code"}:
+        raise InvalidClientMetadata("response_types: only code can be registered")
+    if code_flow != ("code" in responses):
+        raise InvalidClientMetadata("response_types code and grant_types authorization_code go together")
+
+    uris = _strings(body, "redirect_uris", default=(), error=InvalidRedirectUri)
+    if code_flow and not uris:
+        raise InvalidRedirectUri("redirect_uris must list at least one URI for the authorization_code grant")
+    if len(uris) > _MAX_REDIRECT_URIS:
+        raise InvalidRedirectUri(f"redirect_uris may list at most {_MAX_REDIRECT_URIS} URIs")
+    for uri in uris:
+        _check_redirect_uri(uri)
+
+    cap = settings.dynamic_registration_scopes
+    requested = _string(body, "scope", default=None)
+    if requested is None:
+        scope = " ".join(cap)
+    else:
+        tokens = requested.split()
+        if not all(valid_scope_token(t) and t.isprintable() for t in tokens):
+            raise InvalidClientMetadata("scope has characters not allowed by RFC 6749 section 3.3")
+        extra = sorted(set(tokens) - set(cap))
+        if extra:
+            offered = " ".join(cap) or "none"
+            raise InvalidClientMetadata(f"scope: this server registers only these scopes: {offered}")
+        scope = " ".join(dict.fromkeys(tokens))
+
+    name = _string(body, "client_name", default=None)
+    if name is not None and (not name.strip() or len(name) > _MAX_NAME or not name.isprintable()):
+        raise InvalidClientMetadata(f"client_name must be 1-{_MAX_NAME} printable characters")
+
+    return Registration(tuple(dict.fromkeys(uris)), method, tuple(grants), tuple(responses), scope, name)
+
+
+def _check_redirect_uri(uri: str) -> None:
+    try:
+        check_redirect_uri(uri)
+    except ClientError:
+        raise InvalidRedirectUri("each redirect URI must be an absolute URI without a fragment") from None
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "https" and parts.hostname:
+        return
+    if scheme == "http" and loopback(parts.hostname):
+        return
+    raise InvalidRedirectUri("redirect URIs must be https, or http on localhost or a loopback address")
+
+
+def _string(body: Mapping[str, Any], name: str, *, default: Any) -> Any:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidClientMetadata(f"{name} must be a string")
+    return value
+
+
+def _strings(
+    body: Mapping[str, Any], name: str, *, default: tuple[str, ...], error: type[OAuthError] = InvalidClientMetadata
+) -> list[str]:
+    value = body.get(name)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise error(f"{name} must be an array of strings")
+    return list(dict.fromkeys(value))
+
+
+# -- the abuse controls ------------------------------------------------------------------------------------
+
+
+def check_initial_token(settings: OAuthSettings, authorization: str | None) -> None:
+    """RFC 7591 section 3: with initial access tokens configured, the request must carry one as a Bearer token."""
+    tokens = settings.dynamic_registration_tokens
+    if not tokens:
+        return
+    challenge = f'Bearer realm="{settings.realm}"'
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise InvalidInitialToken("registration needs an initial access token", headers={"WWW-Authenticate": challenge})
+    given = presented.strip().encode()
+    # Every configured token is compared, in constant time, whichever matches.
+    matched = [hmac.compare_digest(given, t.get_secret_value().encode()) for t in tokens]
+    if not any(matched):
+        raise InvalidInitialToken(
+            "the initial access token is not valid",
+            headers={"WWW-Authenticate": f'{challenge}, error="invalid_token"'},
+        )
+
+
+async def count_registration(ctx: Context, address: str | None) -> None:
+    """Count one registration from ``address``; raise :class:`TooManyRegistrations` past the allowance.
+
+    One round trip through the failed-attempt buckets (:meth:`~asgi_oauth.store.base.LimitStore.record_failure`):
+    a bucket of ``limit + 1`` is full only once the request over the allowance is counted, and a full bucket
+    is not added to, so a flood never extends its own block.
+    """
+    limit = ctx.settings.dynamic_registration_rate_limit
+    if limit <= 0:
+        return
+    origin = f"address:{address or 'unknown'}"
+    key = f"register:{crypto.digest(origin, 'limit')}"
+    bucket = Bucket(key, limit + 1, ctx.settings.dynamic_registration_window)
+    wait = await ctx.store.record_failure([bucket], known="register:never-known")
+    if wait > 0:
+        raise TooManyRegistrations(max(1, math.ceil(wait)))
+
+
+async def register(
+    ctx: Context,
+    enabled_grants: Mapping[str, object],
+    body: Any,
+    *,
+    authorization: str | None,
+    address: str | None,
+) -> dict[str, Any]:
+    """Register a client from RFC 7591 metadata; the RFC 7591 section 3.2.1 response body (status 201)."""
+    settings = ctx.settings
+    await count_registration(ctx, address)
+    check_initial_token(settings, authorization)
+    metadata = check_metadata(body, settings, enabled_grants)
+    try:
+        client, secret = new_client(
+            name=metadata.client_name or "Unnamed client",
+            public=metadata.token_endpoint_auth_method == "none",  # noqa: S105 (a method name)
+            grant_types=metadata.grant_types,
+            redirect_uris=metadata.redirect_uris,
+            scope=metadata.scope,
+            token_endpoint_auth_method=metadata.token_endpoint_auth_method,
+        )
+    except ClientError as exc:  # check_metadata should have caught it; still the client's mistake
+        raise InvalidClientMetadata("the client metadata is not consistent") from exc
+    now = ctx.clock()
+    secret_lifetime = settings.dynamic_client_secret_lifetime
+    client = replace(
+        client,
+        created_at=int(now),
+        dynamic=True,
+        unused_expires_at=now + settings.dynamic_client_unused_lifetime,
+        secret_expires_at=int(now) + secret_lifetime if secret is not None and secret_lifetime else 0,
+    )
+    outcome = await ctx.store.add_dynamic_client(client, limit=settings.dynamic_client_limit)
+    if outcome == "full":
+        raise RegistrationClosed("the server holds as many registered clients as it allows; try again later")
+    if outcome == "taken":  # a random 128-bit id collided: nothing to do but try again
+        raise RegistrationClosed("registration failed; try again")
+    return response_body(client, metadata, secret)
+
+
+def response_body(client: Client, metadata: Registration, secret: str | None) -> dict[str, Any]:
+    """RFC 7591 section 3.2.1: the client's id and, for a confidential client, its secret, with the metadata."""
+    body: dict[str, Any] = {"client_id": client.client_id, "client_id_issued_at": client.created_at}
+    if secret is not None:
+        body["client_secret"] = secret
+        body["client_secret_expires_at"] = client.secret_expires_at
+    body["client_name"] = client.name
+    body["redirect_uris"] = list(client.redirect_uris)
+    body["token_endpoint_auth_method"] = client.token_endpoint_auth_method
+    body["grant_types"] = list(metadata.grant_types)
+    body["response_types"] = list(metadata.response_types)
+    if client.scope:
+        body["scope"] = client.scope
+    return body
+
+
+# -- once a client completes a token request, it is kept ------------------------------------------------
+
+
+def keeping_used_clients(grants: Mapping[str, GrantSpec]) -> dict[str, GrantSpec]:
+    """The same grants, each marking a dynamic client as used after it issued tokens, so it no longer expires.
+
+    Ordinary clients, and dynamic ones already marked, cost nothing more; a client seen unused (its record
+    may be cached by the worker for ``client_cache_ttl``) costs one more store step, which is idempotent.
+    """
+    return {name: replace(spec, handler=_keeping(spec)) for name, spec in grants.items()}
+
+
+def _keeping(spec: GrantSpec) -> Grant:
+    handler = spec.handler
+
+    async def grant(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+        issued = await handler(ctx, client, request)
+        if client.unused_expires_at:
+            await ctx.store.keep_client(replace(client, unused_expires_at=0.0))
+        return issued
+
+    return grant
