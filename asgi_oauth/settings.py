@@ -125,13 +125,6 @@ class OAuthSettings(BaseSettings):
                 raise ValueError(f"scope {scope!r} has characters not allowed by RFC 6749 section 3.3")
         return value
 
-    @field_validator("dynamic_registration_tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
     @field_validator("dynamic_registration_tokens")
     @classmethod
     def _tokens_long_enough(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
@@ -145,7 +138,7 @@ class OAuthSettings(BaseSettings):
 
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("secret_key", "resources", mode="before")
+    @field_validator("secret_key", "resources", "dynamic_registration_tokens", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Lists arrive comma-separated from the environment."""

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ..models import Client
@@ -131,17 +131,25 @@ class MetadataDocuments:
         self,
         fetch: Fetcher,
         *,
+        scopes: tuple[str, ...] = (),
         max_bytes: int = 5120,
         least: float = 60.0,
         most: float = 86400.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self._fetch = fetch
+        #: The scopes a client nobody registered may be given (``DYNAMIC_REGISTRATION_SCOPES``, as for dynamic
+        #: clients): the document's own ``scope`` within them, all of them when it names none.
+        self._scopes = scopes
         self._max_bytes = max_bytes
         self._least = least
         self._most = most
         self._clock = clock
         self._kept: dict[str, tuple[Client | DocumentError, float]] = {}
+
+    def _capped(self, client: Client) -> Client:
+        asked = client.scope.split() or list(self._scopes)
+        return replace(client, scope=" ".join(s for s in dict.fromkeys(asked) if s in self._scopes))
 
     async def resolve(self, client_id: str) -> Client:
         """The client ``client_id``'s document describes; :class:`DocumentError` when it cannot be had."""
@@ -153,7 +161,7 @@ class MetadataDocuments:
         result: Client | DocumentError
         try:
             fetched = await self._fetch(client_id)
-            result = parse(client_id, fetched, max_bytes=self._max_bytes)
+            result = self._capped(parse(client_id, fetched, max_bytes=self._max_bytes))
             seconds = cache_seconds(fetched.headers, least=self._least, most=self._most)
         except DocumentError as error:
             result, seconds = error, self._least

@@ -144,9 +144,7 @@ def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[s
 
     cap = settings.dynamic_registration_scopes
     requested = _string(body, "scope", default=None)
-    if requested is None:
-        scope = " ".join(cap)
-    else:
+    if requested is not None:
         tokens = requested.split()
         if not all(valid_scope_token(t) and t.isprintable() for t in tokens):
             raise InvalidClientMetadata("scope has characters not allowed by RFC 6749 section 3.3")
@@ -154,7 +152,10 @@ def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[s
         if extra:
             offered = " ".join(cap) or "none"
             raise InvalidClientMetadata(f"scope: this server registers only these scopes: {offered}")
-        scope = " ".join(dict.fromkeys(tokens))
+    # Registered for the whole cap, whatever subset was asked (RFC 7591 section 3.2.1 lets the server replace
+    # a value, and the answer says so): a client that steps up later (MCP's insufficient_scope) asks for more
+    # than it first needed, and the user's consent still decides each time.
+    scope = " ".join(cap)
 
     name = _string(body, "client_name", default=None)
     if name is not None and (not name.strip() or len(name) > _MAX_NAME or not name.isprintable()):

@@ -222,6 +222,7 @@ REGISTRATION_ENDPOINT = EndpointSpec(
     openapi=_registration_path,
     errors=("invalid_redirect_uri", "invalid_client_metadata", "invalid_token"),
     enabled=lambda settings: settings.enable_dynamic_registration,
+    cors=True,  # browser-based MCP clients register from script
 )
 
 DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (

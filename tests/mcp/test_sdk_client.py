@@ -78,6 +78,7 @@ def build(store: Store) -> tuple[Starlette, Any]:
         issuer=f"{BASE}/oauth",
         resources=MCP_URL,
         enable_client_id_metadata_documents=True,
+        dynamic_registration_scopes="mcp mcp:admin",  # what clients nobody registered may be given
         access_token_lifetime=2,
         secret_key="sdk-client-test-key-" + "k" * 20,
     )

@@ -168,3 +168,18 @@ def test_documents_are_kept_as_their_cache_headers_allow_within_bounds(control: 
 async def test_the_fetcher_refuses_hosts_inside_the_network(host: str) -> None:
     with pytest.raises(DocumentError, match="not on the public internet"):
         await public_address(host, 443)
+
+
+@pytest.mark.parametrize(
+    ("asked", "cap", "granted"),
+    [("read write admin", "read write", "read write"), ("", "read write", "read write"), ("read", "", "")],
+)
+async def test_a_document_client_gets_scopes_only_within_the_registration_cap(
+    make_server: MakeServer, documents: Documents, asked: str, cap: str, granted: str
+) -> None:
+    documents.serve(CLIENT, document(scope=asked))
+    browser = await browser_for(
+        make_server, documents, enable_client_id_metadata_documents=True, dynamic_registration_scopes=cap
+    )
+    client = await browser.oauth.context.clients.get(CLIENT)
+    assert client is not None and client.scope == granted

@@ -103,7 +103,8 @@ async def test_public_client_as_the_mcp_sdk_registers_it_runs_a_pkce_code_flow(s
     assert body["redirect_uris"] == [NATIVE_CALLBACK]
     assert body["grant_types"] == ["authorization_code", "refresh_token"]
     assert body["response_types"] == ["code"]
-    assert body["scope"] == "read"
+    # It asked for "read"; it is registered for the whole cap, so it can step up later, and the answer says so.
+    assert body["scope"] == "read write"
     assert body["client_name"] == "MCP client"
     assert isinstance(body["client_id_issued_at"], int)
     # Unknown metadata is ignored, not echoed as if it had been registered.
@@ -116,6 +117,7 @@ async def test_public_client_as_the_mcp_sdk_registers_it_runs_a_pkce_code_flow(s
         client_id=client_id,
         redirect_uri=NATIVE_CALLBACK,
         state="s",
+        scope="read",  # what it needs now, as the SDK asks; the registration allows it more
         code_challenge=challenge,
         code_challenge_method="S256",
     )
