@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ..models import Client
+from ..store.base import ClientStore
 from ..types import Clock
 
 
@@ -121,23 +122,25 @@ def _absolute(uri: object) -> bool:
 
 
 class MetadataDocuments:
-    """Resolves document client ids for :class:`~asgi_oauth.protocol.context.ClientLookup`: fetched once, then
-    kept (per worker) as long as :func:`cache_seconds` allows; a document that fails is not retried for
-    ``least`` seconds, so a flood of one bad id costs one fetch."""
+    """Resolves document client ids for :class:`~asgi_oauth.protocol.context.ClientLookup`. A fetched document's
+    client is kept in the store, for every worker, as long as :func:`cache_seconds` allows; a document that fails
+    is kept as failed by this worker for ``least`` seconds, so a flood of one bad id costs one fetch."""
 
-    _MAX_KEPT = 10_000
+    _MAX_FAILED = 10_000
 
     def __init__(
         self,
         fetch: Fetcher,
+        store: ClientStore,
         *,
         scopes: tuple[str, ...] = (),
         max_bytes: int = 5120,
         least: float = 60.0,
         most: float = 86400.0,
-        clock: Clock = time.monotonic,
+        clock: Clock = time.time,
     ) -> None:
         self._fetch = fetch
+        self._store = store
         #: The scopes a client nobody registered may be given (``DYNAMIC_REGISTRATION_SCOPES``, as for dynamic
         #: clients): the document's own ``scope`` within them, all of them when it names none.
         self._scopes = scopes
@@ -145,7 +148,7 @@ class MetadataDocuments:
         self._least = least
         self._most = most
         self._clock = clock
-        self._kept: dict[str, tuple[Client | DocumentError, float]] = {}
+        self._failed: dict[str, tuple[DocumentError, float]] = {}
 
     def _capped(self, client: Client) -> Client:
         asked = client.scope.split() or list(self._scopes)
@@ -153,21 +156,20 @@ class MetadataDocuments:
 
     async def resolve(self, client_id: str) -> Client:
         """The client ``client_id``'s document describes; :class:`DocumentError` when it cannot be had."""
-        kept = self._kept.get(client_id)
-        if kept is not None and kept[1] > self._clock():
-            if isinstance(kept[0], DocumentError):
-                raise kept[0]
-            return kept[0]
-        result: Client | DocumentError
+        failed = self._failed.get(client_id)
+        if failed is not None and failed[1] > self._clock():
+            raise failed[0]
+        kept = await self._store.get_document_client(client_id)
+        if kept is not None:
+            return kept
         try:
             fetched = await self._fetch(client_id)
-            result = self._capped(parse(client_id, fetched, max_bytes=self._max_bytes))
-            seconds = cache_seconds(fetched.headers, least=self._least, most=self._most)
+            client = self._capped(parse(client_id, fetched, max_bytes=self._max_bytes))
         except DocumentError as error:
-            result, seconds = error, self._least
-        if len(self._kept) >= self._MAX_KEPT:
-            self._kept.clear()
-        self._kept[client_id] = (result, self._clock() + seconds)
-        if isinstance(result, DocumentError):
-            raise result
-        return result
+            if len(self._failed) >= self._MAX_FAILED:
+                self._failed.clear()
+            self._failed[client_id] = (error, self._clock() + self._least)
+            raise
+        seconds = cache_seconds(fetched.headers, least=self._least, most=self._most)
+        await self._store.put_document_client(client, expires_at=self._clock() + seconds)
+        return client

@@ -51,7 +51,7 @@ class ClientLookup:
                 return cached[0]
         client = await self._store.get_client(client_id)
         if client is None and self._documents is not None and is_document_url(client_id):
-            return await self._documents.resolve(client_id)  # raises DocumentError; kept by the resolver
+            client = await self._documents.resolve(client_id)  # raises DocumentError
         if client is not None and self._ttl > 0:
             if len(self._cache) >= self._MAX_CACHED:
                 self._cache.clear()

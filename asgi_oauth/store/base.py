@@ -63,6 +63,14 @@ class ClientStore(Protocol):
     async def count_dynamic_clients(self) -> int:
         """How many dynamic clients are stored (expired ones not yet removed included); one cheap step."""
 
+    # -- clients described by a Client ID Metadata Document
+    async def put_document_client(self, client: Client, *, expires_at: float) -> None:
+        """Keep the client a fetched metadata document described (its id is the document's URL) until
+        ``expires_at``, so every worker uses it without fetching again; apart from registered clients."""
+
+    async def get_document_client(self, client_id: str) -> Client | None:
+        """The document client kept under ``client_id`` while it lives, else ``None``."""
+
 
 @runtime_checkable
 class TokenStore(Protocol):

@@ -92,6 +92,7 @@ class MemoryStore:
         self._claimed: _Expiring[str, bool] = _Expiring(clock)
         self._failures: _Expiring[str, list[float]] = _Expiring(clock)
         self._known: _Expiring[str, bool] = _Expiring(clock)
+        self._documents: _Expiring[str, Client] = _Expiring(clock)
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -137,6 +138,12 @@ class MemoryStore:
             return False
         self._clients[client.client_id] = client
         return True
+
+    async def put_document_client(self, client: Client, *, expires_at: float) -> None:
+        self._documents.set(client.client_id, client, expires_at)
+
+    async def get_document_client(self, client_id: str) -> Client | None:
+        return self._documents.get(client_id)
 
     async def count_dynamic_clients(self) -> int:
         return len(self._dynamic)

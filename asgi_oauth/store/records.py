@@ -15,6 +15,7 @@ Internal to :mod:`asgi_oauth.store.redis`; not a public API.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +126,10 @@ class Keys:
 
     def consent(self, sub: str, client_id: str) -> str:
         return f"{self.prefix}:consent:{client_id}:{sub}"
+
+    def document(self, client_id: str) -> str:
+        """A client fetched from its metadata document; the URL is digested to bound the key's length."""
+        return f"{self.prefix}:document:{hashlib.sha256(client_id.encode()).hexdigest()}"
 
     def once(self, name: str) -> str:
         return f"{self.prefix}:once:{name}"

@@ -440,6 +440,14 @@ class RedisStore:
     async def count_dynamic_clients(self) -> int:
         return int(await self._run(self._exec("SCARD", self._client_keys()[1])))
 
+    async def put_document_client(self, client: Client, *, expires_at: float) -> None:
+        key = self._keys.document(client.client_id)
+        await self._run(self._exec("SET", key, _encode_client(client), "PX", self._ttl_ms(expires_at)))
+
+    async def get_document_client(self, client_id: str) -> Client | None:
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.document(client_id)))
+        return None if raw is None else _decode_client(raw)
+
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
         key = self._keys.code(family_id, code_digest)

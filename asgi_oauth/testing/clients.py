@@ -121,3 +121,15 @@ class DynamicClientContract:
         assert await store.create_client(ordinary)
         assert await store.keep_client(replace(old, unused_expires_at=0.0)) is False
         assert await store.get_client("reused") == ordinary
+
+    async def test_a_document_client_is_kept_until_it_expires_apart_from_registered_ones(self, store: Store) -> None:
+        url = "https://app.example/client.json"
+        client = Client(url, "App", None, ("http://127.0.0.1/cb",), scope="read", public=True)
+        client = replace(client, token_endpoint_auth_method="none")
+        assert await store.get_document_client(url) is None
+        await store.put_document_client(client, expires_at=time.time() + 0.3)
+        assert await store.get_document_client(url) == client
+        assert await store.get_client(url) is None  # not a registered client
+        assert url not in [c.client_id for c in await store.list_clients()]
+        await asyncio.sleep(0.4)
+        assert await store.get_document_client(url) is None

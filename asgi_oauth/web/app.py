@@ -142,7 +142,7 @@ class OAuthServer:
             from ..fetch import document_fetcher
 
             fetcher = document_fetcher()
-        return MetadataDocuments(fetcher, scopes=self.settings.dynamic_registration_scopes)
+        return MetadataDocuments(fetcher, self.store, scopes=self.settings.dynamic_registration_scopes)
 
     @property
     def limiter(self) -> Limiter:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from asgi_oauth import Store
 from asgi_oauth.fetch import public_address
 from asgi_oauth.protocol.cimd import DocumentError, Fetched, cache_seconds, is_document_url
 
@@ -183,3 +184,18 @@ async def test_a_document_client_gets_scopes_only_within_the_registration_cap(
     )
     client = await browser.oauth.context.clients.get(CLIENT)
     assert client is not None and client.scope == granted
+
+
+async def test_every_worker_uses_the_document_one_of_them_fetched(
+    make_server: MakeServer, documents: Documents, store: Store
+) -> None:
+    workers = [
+        await browser_for(make_server, documents, store=store, enable_client_id_metadata_documents=True)
+        for _ in range(3)
+    ]
+    _, challenge = pkce_pair()
+    for worker in workers:
+        query = {"response_type": "code", "client_id": CLIENT, "redirect_uri": CALLBACK}
+        page = await worker.authorize(**query, code_challenge=challenge, code_challenge_method="S256")
+        assert page.status_code == 200, page.headers.get("location")
+    assert documents.fetches == [CLIENT]  # fetched by the first, kept in the store for the others
