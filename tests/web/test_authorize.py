@@ -200,6 +200,21 @@ async def test_confidential_client_gets_no_loopback_port_leniency(make_browser: 
     assert response.status_code == 400
 
 
+async def test_localhost_is_matched_exactly_not_on_any_port(make_browser: MakeBrowser, store: Store) -> None:
+    """RFC 8252 section 8.3: the any-port rule is for IP literals; ``localhost`` may resolve off the device."""
+    native = register("native", public=True, grant_types=["authorization_code"], redirect_uris=["http://localhost/cb"])
+    await register_client(store, native.client)
+    b = await make_browser()
+    _, challenge = pkce_pair()
+    pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
+    other_port = await b.authorize(
+        response_type="code", client_id="native", redirect_uri="http://localhost:8080/cb", **pkce
+    )
+    assert other_port.status_code == 400
+    exact = await b.authorize(response_type="code", client_id="native", redirect_uri="http://localhost/cb", **pkce)
+    assert exact.status_code == 200, exact.text
+
+
 # -- errors after the redirect URI is known go back to the client ------------------------------------
 
 
