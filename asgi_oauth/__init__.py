@@ -55,6 +55,9 @@ if _typing.TYPE_CHECKING:
     from .models import User as User
     from .protocol.authorize import DEFAULT_RESPONSE_TYPES as DEFAULT_RESPONSE_TYPES
     from .protocol.authorize import ResponseTypeSpec as ResponseTypeSpec
+    from .protocol.cimd import DocumentError as DocumentError
+    from .protocol.cimd import Fetched as Fetched
+    from .protocol.cimd import Fetcher as Fetcher
     from .protocol.client_auth import authenticate as authenticate
     from .protocol.context import Context as Context
     from .protocol.context import PasswordVerifier as PasswordVerifier
@@ -116,17 +119,19 @@ _SOURCES = {
     "DEFAULT_ENDPOINTS": ".web.endpoints",
     "DEFAULT_GRANTS": ".protocol.grants",
     "DEFAULT_RESPONSE_TYPES": ".protocol.authorize",
+    "DocumentError": ".protocol.cimd",
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
     "EndpointSpec": ".web.endpoints",
     "ErrorRenderer": ".web.pages",
+    "Fetched": ".protocol.cimd",
+    "Fetcher": ".protocol.cimd",
     "GrantSpec": ".protocol.grants",
     "Incoming": ".protocol.params",
     "InvalidClient": ".errors",
     "InvalidClientMetadata": ".protocol.registration",
-    "InvalidRedirectUri": ".protocol.registration",
-    "REGISTRATION_ENDPOINT": ".web.endpoints",
     "InvalidGrant": ".errors",
+    "InvalidRedirectUri": ".protocol.registration",
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
     "KnownDevices": ".devices",
@@ -141,6 +146,7 @@ _SOURCES = {
     "Outcome": ".models",
     "Params": ".protocol.params",
     "PasswordVerifier": ".protocol.context",
+    "REGISTRATION_ENDPOINT": ".web.endpoints",
     "RedisStore": ".store",
     "RemoteValidator": ".remote",
     "ResponseTypeSpec": ".protocol.authorize",
@@ -200,10 +206,13 @@ __all__ = [
     "ConsentStore",
     "ConsentView",
     "Context",
+    "DocumentError",
     "EndpointRequest",
     "EndpointResponse",
     "EndpointSpec",
     "ErrorRenderer",
+    "Fetched",
+    "Fetcher",
     "GrantSpec",
     "Incoming",
     "InvalidClient",

@@ -18,7 +18,10 @@ metadata is at ``/.well-known/oauth-authorization-server/oauth``. Tokens must be
 resource is refused. The tool ``worker_count`` needs the scope ``mcp:admin`` as well: asked for with a token
 without it, it answers 403 ``insufficient_scope`` naming both scopes, so clients step up. With the declared
 client below (``curl`` for a machine; a person signs in at ``/login`` as ``alice`` / ``wonderland``, or as one of
-``EXAMPLE_USERS="name:password,..."``, when an MCP client sends them to ``/oauth/authorize``)::
+``EXAMPLE_USERS="name:password,..."``, when an MCP client sends them to ``/oauth/authorize``). MCP clients
+register themselves with ``ASGI_OAUTH_ENABLE_DYNAMIC_REGISTRATION=1`` (and ``ASGI_OAUTH_DYNAMIC_REGISTRATION_SCOPES``)
+or name themselves by a metadata document with ``ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS=1``;
+``EXAMPLE_CLIENT_DOCUMENTS=documents.json`` (``{url: document}``) serves documents not published yet::
 
     curl -s -u mcp-example:example-secret-change-me -d grant_type=client_credentials -d scope=mcp \
         --data-urlencode resource=http://127.0.0.1:8001/mcp http://127.0.0.1:8001/oauth/token
@@ -29,10 +32,12 @@ from __future__ import annotations
 import argparse
 import hmac
 import html
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import uvicorn
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -46,6 +51,7 @@ from starlette.routing import Mount, Route
 
 from asgi_oauth import (
     Attempt,
+    Fetched,
     KnownDevices,
     LocalValidator,
     OAuthServer,
@@ -127,7 +133,25 @@ async def login(request: Request) -> Response:
     return response
 
 
-oauth = OAuthServer(settings, store=store, clients=[client], user_resolver=signed_in)
+# Client ID Metadata Documents (with ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS=1) are fetched from their URLs;
+# EXAMPLE_CLIENT_DOCUMENTS names a JSON file {url: document} to try them before any document is published.
+DOCUMENTS_FILE = os.environ.get("EXAMPLE_CLIENT_DOCUMENTS")
+DOCUMENTS: dict[str, object] = json.loads(Path(DOCUMENTS_FILE).read_text()) if DOCUMENTS_FILE else {}
+
+
+async def local_documents(url: str) -> Fetched:
+    if url not in DOCUMENTS:
+        return Fetched(404, {}, b"")
+    return Fetched(200, {"content-type": "application/json"}, json.dumps(DOCUMENTS[url]).encode())
+
+
+oauth = OAuthServer(
+    settings,
+    store=store,
+    clients=[client],
+    user_resolver=signed_in,
+    document_fetcher=local_documents if DOCUMENTS_FILE else None,
+)
 
 mcp = MCPServer(
     "asgi-oauth example",

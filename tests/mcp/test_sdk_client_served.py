@@ -1,12 +1,14 @@
 """The ``mcp`` SDK's own OAuth client against ``examples/mcp_server.py`` run as documented on two workers sharing
 Redis, over real HTTP: discovery from the 401, dynamic client registration (RFC 7591), sign-in and consent in
-the browser step, PKCE with ``resource``, a tool call, a refresh, and a 403 step-up for the admin tool.
-(The Client ID Metadata Document path needs an offline fetcher, so it runs in process: test_sdk_client.py.)"""
+the browser step, PKCE with ``resource``, a tool call, a refresh, and a 403 step-up for the admin tool. Once
+with dynamic client registration (RFC 7591), once with a Client ID Metadata Document that the example reads
+from a local file (``EXAMPLE_CLIENT_DOCUMENTS``) instead of fetching it."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import sys
 import uuid
@@ -27,6 +29,7 @@ from .test_sdk_client import Storage
 pytestmark = pytest.mark.slow
 
 CALLBACK = "http://127.0.0.1:33419/callback"
+DOCUMENT_URL = "https://client.example/mcp-client.json"
 
 
 class Example:
@@ -38,7 +41,17 @@ class Example:
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
     port = free_port()
+    documents = tmp_path_factory.mktemp("documents") / "documents.json"
+    document = {
+        "client_id": DOCUMENT_URL,
+        "client_name": "SDK served test (document)",
+        "redirect_uris": ["http://127.0.0.1/callback"],
+        "token_endpoint_auth_method": "none",
+    }
+    documents.write_text(json.dumps({DOCUMENT_URL: document}))
     env = clean_env(
+        EXAMPLE_CLIENT_DOCUMENTS=str(documents),
+        ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS="1",
         ASGI_OAUTH_REDIS_URL=redis_url,
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=f"sdk{uuid.uuid4().hex[:10]}",
@@ -87,7 +100,8 @@ def _fields(page: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
 
 
-async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(example: Example) -> None:
+@pytest.mark.parametrize("document", [False, True], ids=["registration", "metadata-document"])
+async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(example: Example, document: bool) -> None:
     mcp_url = f"{example.base}/mcp"
     browser = Browser(example.base)
     storage = Storage()
@@ -100,7 +114,12 @@ async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(ex
         client_name="SDK served test",
     )
     provider = OAuthClientProvider(
-        mcp_url, metadata, storage, redirect_handler=browser.redirect, callback_handler=browser.callback
+        mcp_url,
+        metadata,
+        storage,
+        redirect_handler=browser.redirect,
+        callback_handler=browser.callback,
+        client_metadata_url=DOCUMENT_URL if document else None,
     )
     async with (
         httpx2.AsyncClient(auth=provider, timeout=15) as http,
@@ -111,7 +130,11 @@ async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(ex
         first = await session.call_tool("whoami", {})
         assert not first.is_error, first
         assert first.structured_content == {"client_id": storage.client.client_id, "subject": "alice"}  # type: ignore[union-attr]
-        assert storage.client is not None and storage.client.client_id != "mcp-example"  # registered just now
+        assert storage.client is not None
+        if document:
+            assert storage.client.client_id == DOCUMENT_URL  # no registration: the URL is the client id
+        else:
+            assert storage.client.client_id not in ("mcp-example", DOCUMENT_URL)  # registered just now
         issued = storage.tokens
         assert issued is not None and issued.refresh_token
         await asyncio.sleep(2.5)  # past the 2 s access token lifetime: the SDK refreshes first
