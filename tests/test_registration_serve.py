@@ -31,6 +31,7 @@ def test_registered_on_one_worker_used_on_the_other(tmp_path: Path, redis_url: s
         )
         assert registered.status_code == 201, registered.text
         body = registered.json()
+        assert body["scope"] == "read write"  # registered for the whole cap, whatever subset it asked for
         registered_on = registered.headers["x-demo-worker"]
 
         # Each request on a new connection, until the other worker has answered (bounded).
@@ -42,7 +43,7 @@ def test_registered_on_one_worker_used_on_the_other(tmp_path: Path, redis_url: s
                 auth=(body["client_id"], body["client_secret"]),
             )
             assert response.status_code == 200, response.text
-            assert response.json()["scope"] == "read"
+            assert response.json()["scope"] == "read write"
             served_by.add(response.headers["x-demo-worker"])
             if served_by - {registered_on}:
                 break
