@@ -131,7 +131,8 @@ class OAuthServer:
     def _serve(self, spec: EndpointSpec) -> ASGIApp:
         if spec.app is not None:
             return CORS(spec.app(self), spec.methods) if spec.cors else spec.app(self)
-        assert spec.handler is not None  # EndpointSpec checks it has one or the other
+        if spec.handler is None:  # EndpointSpec refuses this at construction; the check keeps the types honest
+            raise ValueError(f"endpoint {spec.path} has neither a handler nor an app")
         return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors)
 
     def _documents(self, fetcher: Fetcher | None) -> MetadataDocuments | None:
