@@ -103,6 +103,9 @@ class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.clients = f"{prefix}:clients"
+        #: The pub/sub channel every write that ends a token's or a client's life announces it on, in the same
+        #: atomic step: ``family:<id>``, ``access:<family id>:<digest>``, ``client:<id>``.
+        self.revoked = f"{prefix}:revoked"
 
     def family(self, family_id: str) -> str:
         return f"{self.prefix}:{{{family_id}}}:f"

@@ -423,7 +423,7 @@ class RedisStore:
         return sorted(live, key=lambda c: c.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        args: list[str | int] = ["delete", self._now_ms(), client_id]
+        args: list[str | int] = ["delete", self._now_ms(), client_id, self._keys.revoked]
         return bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
 
     async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
@@ -458,7 +458,7 @@ class RedisStore:
     ) -> AuthorizationCode | CodeReplayed | None:
         k = self._keys
         keys = [k.code(family_id, code_digest), k.family(family_id), k.index(family_id)]
-        args: list[str | int] = [_window_ms(replay_window), k.access_prefix(family_id)]
+        args: list[str | int] = [_window_ms(replay_window), k.access_prefix(family_id), family_id, k.revoked]
         raw = await self._run(self._take_code(keys=keys, args=args))
         if raw is None:
             return None
@@ -484,7 +484,7 @@ class RedisStore:
         keys = [k.code(family_id, code_digest), k.family(family_id), k.access(family_id, access_digest)]
         keys.append(k.index(family_id))
         args: list[str | int] = [_window_ms(replay_window), *self._store_family_args(family, access_digest, access)]
-        args.append(k.access_prefix(family_id))
+        args += [k.access_prefix(family_id), family_id, k.revoked]
         return _OUTCOMES[int(await self._run(self._redeem_code(keys=keys, args=args)))]
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -555,18 +555,21 @@ class RedisStore:
             round(self._clock() * 1000),
             family.refresh_digest,
             k.access_prefix(family_id),
+            family_id,
+            k.revoked,
         ]
         return _OUTCOMES[int(await self._run(self._rotate(keys=keys, args=args)))]
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         k = self._keys
         keys = [k.family(family_id), k.index(family_id)]
-        args = [client_id or "", k.access_prefix(family_id)]
+        args = [client_id or "", k.access_prefix(family_id), family_id, k.revoked]
         return bool(await self._run(self._revoke_family(keys=keys, args=args)))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
         keys = [self._keys.access(family_id, access_digest)]
-        return bool(await self._run(self._delete_access(keys=keys, args=[client_id])))
+        args = [client_id, self._keys.revoked, f"access:{family_id}:{access_digest}"]
+        return bool(await self._run(self._delete_access(keys=keys, args=args)))
 
     # -- consents --------------------------------------------------------------------------------
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:

@@ -4,7 +4,7 @@
 -- ARGV[1]  operation   ARGV[2]  now (ms)   ARGV[3]  client id, then by operation:
 --   add     ARGV[4] record  ARGV[5] limit  ARGV[6] expiry (ms; 0 never)  returns 1 added, 0 id taken, -1 full
 --   keep    ARGV[4] record  ARGV[5] expiry (ms; 0 never)                 returns 1 kept, 0 gone (or not dynamic)
---   delete                                                               returns 1 deleted, 0 unknown
+--   delete  ARGV[4] the revocation channel ("client:<id>" is announced)  returns 1 deleted, 0 unknown
 -- Every operation first removes up to 256 clients whose expiry has passed, so the count is of live clients.
 local op, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 256)) do
@@ -27,4 +27,6 @@ elseif op == 'keep' then
 end
 redis.call('SREM', KEYS[2], id)
 redis.call('ZREM', KEYS[3], id)
-return redis.call('HDEL', KEYS[1], id)
+local deleted = redis.call('HDEL', KEYS[1], id)
+if deleted == 1 then redis.call('PUBLISH', ARGV[4], 'client:' .. id) end
+return deleted

@@ -7,6 +7,7 @@
 -- ARGV[4]  access record     ARGV[5]  access ttl ms
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)     ARGV[8]  now (epoch ms)
 -- ARGV[9]  the new record's refresh digest                       ARGV[10] the family's access-key prefix
+-- ARGV[11] the family id      ARGV[12] the revocation channel
 -- returns  1 rotated (or this very rotation had already run: a resent script); 0 no such family;
 --          -1 the expected token was not current: reuse, family revoked
 local v = redis.call('GET', KEYS[1])
@@ -14,7 +15,7 @@ if not v then return 0 end
 local current = field(cjson.decode(v), FAMILY.refresh_digest)
 if current == ARGV[9] then return 1 end
 if current ~= ARGV[1] then
-  revoke_family(KEYS[1], KEYS[4], ARGV[10])
+  revoke_family(KEYS[1], KEYS[4], ARGV[10], ARGV[11], ARGV[12])
   return -1
 end
 local left = redis.call('PTTL', KEYS[1])
