@@ -18,7 +18,6 @@ import secrets
 import shlex
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -38,7 +37,7 @@ from .errors import OAuthError, TooManyAttempts
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .protocol.params import Params
-from .protocol.ratelimit import Attempt, Limiter
+from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
@@ -339,8 +338,7 @@ class DemoHost:
         next_path = safe_next(form.get("next"))
         username = form.get("username") or ""
         device_cookie = request.cookies.get(DEVICE_COOKIE)
-        attempt = Attempt.user(username, peer(request.scope))
-        attempt = replace(attempt, device=self.devices.device_for(device_cookie, attempt.principal))
+        attempt = self.devices.user_attempt(username, peer(request.scope), device_cookie)
         try:
             known = await self.limiter.check(attempt)
             user = await self.verify_password(username, form.get("password") or "")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from .protocol.ratelimit import Attempt
 from .settings import OAuthSettings
 
 #: The cookie a sign-in page keeps known devices in.
@@ -54,6 +56,12 @@ class KnownDevices:
     def device_for(self, cookie: str | None, principal: str) -> str | None:
         """The device id ``cookie`` proves for ``principal``; ``None`` when it proves nothing for it."""
         return next((device for who, device in self._entries(cookie) if who == principal), None)
+
+    def user_attempt(self, username: str, address: str | None, cookie: str | None) -> Attempt:
+        """A sign-in attempt as :class:`~asgi_oauth.Limiter` counts it: from the device ``cookie`` proves for this
+        user, or from ``address`` alone."""
+        attempt = Attempt.user(username, address)
+        return replace(attempt, device=self.device_for(cookie, attempt.principal))
 
     def remember(self, cookie: str | None, principal: str) -> str:
         """The cookie value after ``principal`` signed in: its device id kept (or made), signed afresh."""

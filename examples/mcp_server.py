@@ -36,7 +36,6 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
@@ -50,7 +49,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from asgi_oauth import (
-    Attempt,
     Fetched,
     KnownDevices,
     LocalValidator,
@@ -116,8 +114,7 @@ async def login(request: Request) -> Response:
         return HTMLResponse(page)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     cookie = request.cookies.get("asgi_oauth_device")
-    attempt = Attempt.user(username, request.client.host if request.client else None)
-    attempt = replace(attempt, device=devices.device_for(cookie, attempt.principal))
+    attempt = devices.user_attempt(username, request.client.host if request.client else None, cookie)
     try:
         known = await oauth.limiter.check(attempt)
         expected = USERS.get(username)

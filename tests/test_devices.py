@@ -63,3 +63,12 @@ def test_rotating_secret_key_keeps_known_devices() -> None:
     device = rotated.device_for(cookie, "user:alice")
     assert device is not None
     assert rotated.device_for(rotated.remember(cookie, "user:alice"), "user:alice") == device
+
+
+def test_a_user_attempt_comes_from_the_proven_device_or_else_from_the_address() -> None:
+    devices = KnownDevices([KEY], max_age=60)
+    cookie = devices.remember(None, "user:alice")
+    known = devices.user_attempt("alice", "127.0.0.2", cookie)
+    assert known.principal == "user:alice" and known.device == devices.device_for(cookie, "user:alice")
+    assert devices.user_attempt("bob", "127.0.0.2", cookie).device is None  # alice's device proves nothing for bob
+    assert devices.user_attempt("alice", "127.0.0.2", None).place == "address:127.0.0.2"

@@ -143,15 +143,20 @@ async def issue(
         outcome = await ctx.store.redeem_code(
             minted.family_id, code_digest, access_digest, minted.access_record, minted.family, replay_window=window
         )
-        if outcome is Outcome.REUSED:
-            raise InvalidGrant(CODE_REUSED)
-        if outcome is Outcome.MISSING:
-            raise InvalidGrant(CODE_MISSING)
+        _refuse_unless_done(outcome, reused=CODE_REUSED, missing=CODE_MISSING)
     elif minted.family is None:
         await ctx.store.put_access(minted.family_id, access_digest, minted.access_record)
     else:
         await ctx.store.put_family(minted.family_id, minted.family, access_digest, minted.access_record)
     return minted.response(ctx)
+
+
+def _refuse_unless_done(outcome: Outcome, *, reused: str, missing: str) -> None:
+    """``invalid_grant`` with the description of what the store found, unless it did the work."""
+    if outcome is Outcome.REUSED:
+        raise InvalidGrant(reused)
+    if outcome is Outcome.MISSING:
+        raise InvalidGrant(missing)
 
 
 async def client_credentials(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
@@ -235,10 +240,7 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
     outcome = await ctx.store.rotate_refresh(
         family_id, family.refresh_digest, new_family, access_digest, minted.access_record
     )
-    if outcome is Outcome.REUSED:
-        raise InvalidGrant(REFRESH_REUSED)
-    if outcome is Outcome.MISSING:
-        raise InvalidGrant(REFRESH_MISSING)
+    _refuse_unless_done(outcome, reused=REFRESH_REUSED, missing=REFRESH_MISSING)
     return minted.response(ctx)
 
 
