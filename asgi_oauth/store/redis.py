@@ -16,6 +16,8 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
     p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
     p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
+    p:document:<sha256>       string client a Client ID Metadata Document described, TTL = its cache lifetime
+    p:revoked                 pub/sub channel the revoking scripts announce on (family:, access:, client:)
 
 Records are versioned JSON arrays whose fields are named in :mod:`.records`, for Python and Lua alike.
 A client_credentials token is one key; a family's access tokens are
