@@ -24,6 +24,7 @@ from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
+from .device import DeviceRenderer, DeviceVerification, default_device_page
 from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
 from .http import (
     FORM_TYPE,
@@ -77,6 +78,7 @@ class OAuthServer:
         response_types: Iterable[ResponseTypeSpec] | None = None,
         endpoints: Iterable[EndpointSpec] | None = None,
         document_fetcher: Fetcher | None = None,
+        device_renderer: DeviceRenderer = default_device_page,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         if self.settings.enable_password_grant and password_verifier is None:
@@ -110,6 +112,14 @@ class OAuthServer:
             ),
             scope_descriptions=scope_descriptions or {},
             consent_renderer=consent_renderer,
+            error_renderer=error_renderer,
+        )
+        #: The device authorization grant's verification page (RFC 8628), served at ``/device`` when enabled.
+        self.device_verification = DeviceVerification(
+            self.context,
+            user_resolver=user_resolver,
+            scope_descriptions=scope_descriptions or {},
+            renderer=device_renderer,
             error_renderer=error_renderer,
         )
         self.metadata = metadata(
