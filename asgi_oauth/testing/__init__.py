@@ -23,12 +23,14 @@ import pytest
 
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
+from .device import DeviceContract
 from .expiry import ExpiryContract
 from .limits import LimitContract
 from .tokens import TokenContract
 
 __all__ = [
     "ConcurrencyContract",
+    "DeviceContract",
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
@@ -37,7 +39,9 @@ __all__ = [
 ]
 
 
-class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract):
+class StoreContract(
+    TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract, DeviceContract
+):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio
