@@ -303,6 +303,8 @@ class DemoHost:
             (f"{WELL_KNOWN}{urlsplit(issuer).path}", "Server metadata at its RFC 8414 location"),
             ("/api/me", "GET /api/me (needs a bearer token)"),
         ]
+        if self.settings.enable_device_authorization:
+            links.insert(1, (f"{MOUNT_PATH}/device", "Connect a device: enter the code a device shows (RFC 8628)"))
         items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links)
         body = (
             f"{who}<p>Issuer: <code>{html.escape(issuer)}</code></p><ul>{items}</ul>"
