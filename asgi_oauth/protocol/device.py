@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .. import crypto
-from ..errors import AccessDenied, InvalidGrant, OAuthError, UnauthorizedClient
+from ..errors import AccessDenied, InvalidGrant, OAuthError, TemporarilyUnavailable, UnauthorizedClient
 from ..models import Client, DeviceFound, DeviceGrant, Outcome, User
 from ..settings import OAuthSettings
 from .client_auth import authenticate
@@ -133,7 +133,7 @@ async def authorize_device(ctx: Context, request: Incoming) -> dict[str, Any]:
         if await ctx.store.put_device(family_id, device_digest, digest, grant, keep_until=grant.exp + lifetime):
             break
     else:
-        raise OAuthError("no free user code; try again")  # pragma: no cover (needs ~10^9 live codes)
+        raise TemporarilyUnavailable("no free user code; try again")  # each try collides with p = live codes / 20^8
     shown = display_user_code(user_code)
     uri = verification_uri(settings)
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -92,14 +93,15 @@ async def test_user_codes_are_normalised_from_what_people_type(store: Store) -> 
 
 
 async def test_slow_down_raises_the_interval_by_five_seconds_for_good(store: Store) -> None:
-    async with device_app(store) as device:
+    async with device_app(store, device_poll_interval=30) as device:  # every poll here comes too soon
         body = (await device.authorize()).json()
+        assert body["interval"] == 30
         assert (await device.poll(body["device_code"])).json()["error"] == "authorization_pending"
         slow = await device.poll(body["device_code"])
         assert slow.status_code == 400 and slow.json()["error"] == "slow_down"
-        assert "wait 6 seconds" in slow.json()["error_description"]
+        assert "wait 35 seconds" in slow.json()["error_description"]
         slower = await device.poll(body["device_code"])
-        assert "wait 11 seconds" in slower.json()["error_description"]  # stored: each raise adds to the last
+        assert "wait 40 seconds" in slower.json()["error_description"]  # stored: each raise adds to the last
         # Once the user decided, the answer does not wait for the interval.
         await device.approve(body["user_code"])
         assert (await device.poll(body["device_code"])).status_code == 200
@@ -119,11 +121,12 @@ async def test_a_denied_request_answers_access_denied(store: Store) -> None:
 
 
 async def test_an_expired_device_code_answers_expired_token(store: Store) -> None:
-    async with device_app(store, device_code_lifetime=0.5) as device:
+    async with device_app(store, device_code_lifetime=2) as device:
+        expires = time.monotonic() + 2
         body = (await device.authorize()).json()
         pending_page = await device.page(body["user_code"])
         assert pending_page.status_code == 200
-        await asyncio.sleep(0.7)
+        await asyncio.sleep(expires + 0.2 - time.monotonic())
         expired = await device.poll(body["device_code"])
         assert expired.status_code == 400 and expired.json()["error"] == "expired_token"
         late = await device.page(body["user_code"])
