@@ -41,6 +41,10 @@ def _nothing() -> None:
     pass
 
 
+def _yes() -> bool:
+    return True
+
+
 def cache_of(store: object) -> ValidationCache | None:
     """The worker-local cache a store keeps (``None`` when it keeps none, or it is switched off)."""
     cache = getattr(store, "validation_cache", None)
@@ -95,6 +99,10 @@ class ValidationCache:
         self._subscribed = False
         #: Called whenever the cache is asked: (re)starts the subscriber in the running event loop.
         self.keep_subscribed: Callable[[], None] = _nothing
+        #: Whether every announcement that reached this machine has been read: the subscriber checks that no
+        #: byte waits unread on its connections, so a request that arrived after an announcement never
+        #: overtakes it inside the event loop.
+        self.caught_up: Callable[[], bool] = _yes
 
     # -- what the subscriber reports ---------------------------------------------------------------------------
     def subscribed(self) -> None:
@@ -137,7 +145,7 @@ class ValidationCache:
         delivers in order, so the next answered heartbeat proves the entries current again. A dropped
         subscription (:meth:`lost`) empties the cache, since what it would have delivered is gone."""
         self.keep_subscribed()
-        return self._subscribed and self.lease.valid()
+        return self._subscribed and self.lease.valid() and self.caught_up()
 
     def access(self, family_id: str, digest: str, now: float) -> AccessToken | None:
         """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store"."""

@@ -431,6 +431,7 @@ class RedisStore:
             kept = self.validation_cache = ValidationCache(cache, clock=clock)
             self._subscriber = RevocationSubscriber(endpoints, self._keys.revoked, kept, timeout=_timeout_of(client))
             kept.keep_subscribed = self._subscriber.start
+            kept.caught_up = self._subscriber.caught_up
 
     @classmethod
     def from_url(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -49,6 +51,7 @@ class _Subscription(asyncio.Protocol):
         self._channel = channel
         self._reader = new_reader()
         self._transport: asyncio.Transport | None = None
+        self._peek: socket.socket | None = None
         self.setup = asyncio.get_running_loop().create_future()
         self._handshake = 0
         self.pongs = 0
@@ -56,6 +59,27 @@ class _Subscription(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        # A second descriptor on the same socket, only ever peeked at (see :meth:`unread`).
+        raw = transport.get_extra_info("socket")
+        if raw is not None:
+            self._peek = socket.socket(fileno=os.dup(raw.fileno()))
+            self._peek.setblocking(False)
+
+    def unread(self) -> bool:
+        """Whether bytes (an announcement, a PONG) wait in the kernel for the event loop to read them.
+
+        Both a request and an announcement that arrive while the loop is busy wait there; the loop may run
+        the request first, and a cache consulted meanwhile would answer as if the revocation had not
+        happened. One non-blocking peek (a system call, no round trip) tells."""
+        if self._peek is None:
+            return True
+        try:
+            self._peek.recv(1, socket.MSG_PEEK)  # bytes, or b"" at the end of the stream: either way, not quiet
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True
 
     def send(self, *commands: tuple[Arg, ...]) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -100,6 +124,9 @@ class _Subscription(asyncio.Protocol):
                 future.exception()  # retrieved: nobody may be waiting on it
         if self._transport is not None:
             self._transport.abort()
+        if self._peek is not None:
+            self._peek.close()
+            self._peek = None
 
 
 class RevocationSubscriber:
@@ -181,6 +208,10 @@ class RevocationSubscriber:
         hello.append(("CLIENT", "SETNAME", f"{ep.client_name or 'asgi_oauth'}-revocations"))
         subscription.start(hello)
         return subscription
+
+    def caught_up(self) -> bool:
+        """No byte waits unread on any subscribed connection (so none is an unread announcement)."""
+        return not any(subscription.unread() for subscription in self._current)
 
     def _pong(self) -> None:
         rounds = min(s.pongs for s in self._current) if self._current else 0
