@@ -74,6 +74,14 @@ class ClientLookup:
         return client
 
 
+    def replace(self, client: Client) -> None:
+        """Remember ``client`` as just written to the store by this worker (a store client, not a declared one)."""
+        if self.cache is not None:
+            self.cache.keep_client(client, self.cache.epoch)
+        elif self._ttl > 0 and client.client_id in self._cache:
+            self._cache[client.client_id] = (client, self._clock() + self._ttl)
+
+
 #: Checks a resource owner's username and password (password grant); ``None`` when they are wrong.
 PasswordVerifier = Callable[[str, str], Awaitable[User | None]]
 
