@@ -68,10 +68,13 @@ async def resolve_user(request: Request) -> User | None:
 
 
 @asynccontextmanager
-async def device_app(store: Store, *, peer: str = "203.0.113.7", **settings: Any) -> AsyncIterator[Device]:
+async def device_app(
+    store: Store, *, peer: str = "203.0.113.7", declared: bool = False, **settings: Any
+) -> AsyncIterator[Device]:
     """The server mounted at ``/oauth`` with the device grant on; ``peer`` is the sender's address.
 
-    Clients: ``tv`` (public, with refresh tokens), ``box`` (confidential) and ``web`` (without the grant).
+    Clients: ``tv`` (public, with refresh tokens), ``box`` (confidential) and ``web`` (without the grant),
+    registered in the store, or with ``declared`` passed in code (for a store that cannot be reached).
     """
     options: dict[str, Any] = {
         "issuer": ISSUER,
@@ -84,11 +87,12 @@ async def device_app(store: Store, *, peer: str = "203.0.113.7", **settings: Any
     tv, _ = new_client(name="Living room TV", client_id="tv", public=True, grant_types=grants, scope="read write")
     box, box_secret = new_client(name="Set-top box", client_id="box", grant_types=[DEVICE_GRANT], scope="read")
     web, _ = new_client(name="Web app", client_id="web", public=True, redirect_uris=["https://web.example/cb"])
-    for client in (tv, box, web):
+    for client in () if declared else (tv, box, web):
         if await store.get_client(client.client_id) is None:
             await register_client(store, client)
     assert box_secret is not None
-    oauth = OAuthServer(load_settings(**options), store=store, user_resolver=resolve_user)
+    clients = (tv, box, web) if declared else ()
+    oauth = OAuthServer(load_settings(**options), store=store, user_resolver=resolve_user, clients=clients)
     app = Starlette(routes=[Mount("/oauth", app=oauth)])
     transport = httpx.ASGITransport(app, client=(peer, 50000))
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
