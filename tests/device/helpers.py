@@ -69,12 +69,18 @@ async def resolve_user(request: Request) -> User | None:
 
 @asynccontextmanager
 async def device_app(
-    store: Store, *, peer: str = "203.0.113.7", declared: bool = False, **settings: Any
+    store: Store,
+    *,
+    peer: str = "203.0.113.7",
+    declared: bool = False,
+    oauth_options: dict[str, Any] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Device]:
     """The server mounted at ``/oauth`` with the device grant on; ``peer`` is the sender's address.
 
     Clients: ``tv`` (public, with refresh tokens), ``box`` (confidential) and ``web`` (without the grant),
-    registered in the store, or with ``declared`` passed in code (for a store that cannot be reached).
+    registered in the store, or with ``declared`` passed in code (for a store that cannot be reached);
+    ``oauth_options`` are more arguments for :class:`~asgi_oauth.OAuthServer`.
     """
     options: dict[str, Any] = {
         "issuer": ISSUER,
@@ -92,7 +98,9 @@ async def device_app(
             await register_client(store, client)
     assert box_secret is not None
     clients = (tv, box, web) if declared else ()
-    oauth = OAuthServer(load_settings(**options), store=store, user_resolver=resolve_user, clients=clients)
+    oauth = OAuthServer(
+        load_settings(**options), store=store, user_resolver=resolve_user, clients=clients, **(oauth_options or {})
+    )
     app = Starlette(routes=[Mount("/oauth", app=oauth)])
     transport = httpx.ASGITransport(app, client=(peer, 50000))
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from asgi_oauth import Attempt, OAuthServer, Store, crypto, load_settings
+from asgi_oauth import Attempt, DeviceView, OAuthServer, Store, crypto, load_settings
 from asgi_oauth.protocol.device import USER_CODE_ALPHABET, normalize_user_code
 
 from .helpers import DEVICE_GRANT, ISSUER, SECRET_KEY, device_app
@@ -283,3 +283,22 @@ async def test_the_verification_uri_can_be_set(store: Store) -> None:
         body = (await device.authorize()).json()
         assert body["verification_uri"] == "https://tv.example/link"
         assert body["verification_uri_complete"] == f"https://tv.example/link?user_code={body['user_code']}"
+
+
+async def test_the_page_is_the_hosts_to_render(store: Store) -> None:
+    seen: list[DeviceView] = []
+
+    def render(view: DeviceView) -> str:
+        seen.append(view)
+        fields = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in view.hidden.items())
+        return f"<p>my {view.step} page {view.user_code} {view.client_name}</p>{fields}"
+
+    async with device_app(store, oauth_options={"device_renderer": render}) as device:
+        assert (await device.page(None)).text == "<p>my enter page  </p>"
+        body = (await device.authorize()).json()
+        page = await device.page(body["user_code"])
+        assert page.text.startswith(f"<p>my consent page {body['user_code']} Living room TV</p>")
+        assert_page_headers(page)  # the headers stay the server's
+        assert seen[-1].scopes and seen[-1].user is not None and seen[-1].user.sub == "u-alice"
+        done = await device.decide(page, "allow")
+        assert done.text == "<p>my done page  Living room TV</p>" and seen[-1].approved
