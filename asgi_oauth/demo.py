@@ -184,6 +184,8 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
     grants = ["authorization_code", "refresh_token", "client_credentials"]
     if settings.enable_password_grant:
         grants.append("password")
+    if settings.enable_device_authorization:  # so the device flow can be tried with the demo client too
+        grants.append("urn:ietf:params:oauth:grant-type:device_code")
     client, secret = new_client(
         name="asgi-oauth demo client",
         client_id=DEMO_CLIENT_ID,

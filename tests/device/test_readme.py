@@ -3,6 +3,7 @@ and configures ``serve``, and its ``device_login.py`` signs in while a person (a
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +20,7 @@ SECTION = "Device authorization grant (RFC 8628)"
 
 
 def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
-    (block,) = fenced(readme_section(SECTION), "sh")
+    block, _ = fenced(readme_section(SECTION), "sh")
     (code,) = fenced(readme_section(SECTION), "python")
     exports = dict(
         line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
@@ -62,3 +63,20 @@ def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_pr
             tokens = device.result(timeout=60)
     assert printed[0].startswith(f"Open {server.issuer}/device and enter the code ")
     assert tokens["scope"] == "profile read" and tokens["access_token"] and tokens["refresh_token"]
+
+
+def test_the_readme_demo_curl_starts_a_device_authorization(tmp_path: Path) -> None:
+    """The demo with the grant on (memory store): its client has the grant, and the README's curl starts one."""
+    _, curl = fenced(readme_section(SECTION), "sh")
+    with serving(tmp_path, clean_env(ASGI_OAUTH_ENABLE_DEVICE_AUTHORIZATION="true")) as server:
+        assert f"device:    {server.issuer}/device" in server.stdout  # the banner points at the page
+        port = server.base_url.rsplit(":", 1)[1]
+        script = f"export DEMO_CLIENT_SECRET={server.client_secret}\n{curl}".replace(
+            "127.0.0.1:8000", f"127.0.0.1:{port}"
+        )
+        result = run_shell(script, clean_env())
+        assert result.returncode == 0, result.stderr
+        started = json.loads(result.stdout)
+        assert started["verification_uri_complete"].startswith(f"{server.issuer}/device?user_code=")
+        home = httpx.get(f"{server.base_url}/")
+        assert "/oauth/device" in home.text  # the demo links the verification page
