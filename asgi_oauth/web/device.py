@@ -214,13 +214,14 @@ class DeviceVerification:
             view = DeviceView("enter", path, user, typed, "That is not a code of this service. Check it and retry.")
             return self._render(view, 400)
         attempt = self._attempt(request, user)
-        known = await self.ctx.limiter.check(attempt)  # a refused place never reaches the lookup
+        await self.ctx.limiter.check(attempt)  # a refused place never reaches the lookup
         found = await device.find_pending(self.ctx, typed)
         if found is None:
             await self.ctx.limiter.failed(attempt)
             view = DeviceView("enter", path, user, typed, "That code is not valid, or it has expired.")
             return self._render(view, 400)
-        await self.ctx.limiter.succeeded(attempt, known=known)
+        # No limiter.succeeded: a right code is no proof of the user's own secret (anyone can get one by starting
+        # a device authorization), so it must not make this place known to the user as a sign-in does.
         client = await self.ctx.clients.get(found.grant.client_id)
         if client is None:
             return self._error_page("The application that asked for this code is no longer registered.", 400)

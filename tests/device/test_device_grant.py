@@ -302,3 +302,12 @@ async def test_the_page_is_the_hosts_to_render(store: Store) -> None:
         assert seen[-1].scopes and seen[-1].user is not None and seen[-1].user.sub == "u-alice"
         done = await device.decide(page, "allow")
         assert done.text == "<p>my done page  Living room TV</p>" and seen[-1].approved
+
+
+async def test_a_right_code_does_not_make_a_place_known_as_a_sign_in_would(store: Store) -> None:
+    """Anyone can get a right code by starting a device authorization, so it proves nothing about the user."""
+    async with device_app(store, peer="198.51.100.9") as device:
+        body = (await device.authorize()).json()
+        assert (await device.page(body["user_code"])).status_code == 200
+    oauth = OAuthServer(load_settings(issuer=ISSUER, secret_key=SECRET_KEY), store=store)
+    assert await oauth.limiter.check(Attempt.user("alice", "198.51.100.9")) is False
