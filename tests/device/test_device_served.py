@@ -3,7 +3,8 @@
 The device is a plain httpx loop, as a CLI would write it: it starts a device authorization, then polls the
 token endpoint every ``interval`` seconds (five more after each ``slow_down``) until it gets tokens or an
 error. Meanwhile headless Chromium opens the verification URI, signs in at the demo's ``/login``, checks the
-code and clicks Allow (or, in the second test, types the code into the form and clicks Deny).
+code and clicks Allow (or, in the second test, types the code into the form and clicks Deny). In the third
+nobody decides, and the device hears ``expired_token``.
 """
 
 from __future__ import annotations
@@ -172,3 +173,28 @@ def test_chromium_denies_a_typed_code_and_the_device_hears_access_denied(
         wait_for(chromium, tmp_path, "done page", lambda d: "was not given access" in d.page_source)
         answer, _ = device.result(timeout=120)
     assert answer.status_code == 400 and answer.json()["error"] == "access_denied"
+
+
+def test_the_device_hears_expired_token_when_nobody_decides(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """A short-lived code on two workers: the polling device is told ``expired_token``, and so is any later poll."""
+    env = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_KEY_PREFIX=key_prefix,
+        ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
+        ASGI_OAUTH_ENABLE_DEVICE_AUTHORIZATION="true",
+        ASGI_OAUTH_DEVICE_POLL_INTERVAL="1",
+        ASGI_OAUTH_DEVICE_CODE_LIFETIME="3",
+    )
+    made = run_cli("clients", "create", "--name", "TV", "--client-id", "tv", "--public",
+                   "--grant-type", "device_code", "--scope", "read", env=env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with serving(tmp_path, env, workers=2) as server:
+        started = start(server)
+        assert started["expires_in"] == 3
+        answer, errors = poll_until_decided(started)
+        assert answer.status_code == 400 and answer.json()["error"] == "expired_token"
+        assert set(errors) <= {"authorization_pending", "slow_down"}
+        form = {"grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": "tv"}
+        assert httpx.post(started["token_endpoint"], data=form).json()["error"] == "expired_token"
+        page = httpx.get(started["verification_uri_complete"])  # signed out: sent to sign in first
+        assert page.status_code == 302
