@@ -105,6 +105,7 @@ def _redis_py(url: str) -> aioredis.Redis:
 
 
 async def _per_request_pipeline(url: str, stack: contextlib.AsyncExitStack) -> Any:
+    """Each call of the store (one command per request here) in a redis-py pipeline of its own."""
     client = _redis_py(url)
 
     async def execute(*args: Any) -> Any:
@@ -494,6 +495,9 @@ def report(opts: Options, env: dict[str, str], results: dict[str, Any]) -> str:
         lat = results["latency"].get(t.name)
         lat_cell = f"{lat['p50_us']:.0f} / {lat['p99_us']:.0f}" if lat else "-"
         lines.append(f"| {t.name} | " + " | ".join(cells) + f" | {lat_cell} |")
+    lines.append("")
+    ran = {name for by_name in summary.values() for name in by_name}
+    lines += [f"- {t.name}: {t.about}" for t in TRANSPORTS if t.name in ran]
     for workload, stats in results["cache_stats"].items():
         lines.append(f"\ncoredis-cached, last {workload} round: {stats}")
     for name, why in results["skipped"].items():
