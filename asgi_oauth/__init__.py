@@ -21,6 +21,9 @@ if _typing.TYPE_CHECKING:
     from .devices import KnownDevices as KnownDevices
     from .discovery import discovery_routes as discovery_routes
     from .discovery import publish_discovery as publish_discovery
+    from .events import Event as Event
+    from .events import EventHook as EventHook
+    from .events import json_lines as json_lines
     from .errors import AccessDenied as AccessDenied
     from .errors import InvalidClient as InvalidClient
     from .errors import InvalidGrant as InvalidGrant
@@ -123,6 +126,9 @@ _SOURCES = {
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
     "EndpointSpec": ".web.endpoints",
+    "Event": ".events",
+    "EventHook": ".events",
+    "json_lines": ".events",
     "ErrorRenderer": ".web.pages",
     "Fetched": ".protocol.cimd",
     "Fetcher": ".protocol.cimd",
@@ -210,6 +216,8 @@ __all__ = [
     "EndpointRequest",
     "EndpointResponse",
     "EndpointSpec",
+    "Event",
+    "EventHook",
     "ErrorRenderer",
     "Fetched",
     "Fetcher",
@@ -263,6 +271,7 @@ __all__ = [
     "default_error_page",
     "discovery_routes",
     "issue",
+    "json_lines",
     "load_settings",
     "new_client",
     "protect",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..events import Events
 from ..models import Client, User
 from ..settings import OAuthSettings
 from ..store.base import Store
@@ -71,3 +72,5 @@ class Context:
     limiter: Limiter
     clock: Clock = time.time
     password_verifier: PasswordVerifier | None = None
+    #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
+    events: Events = field(default_factory=Events)
