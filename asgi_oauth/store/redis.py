@@ -40,7 +40,8 @@ or ``<id>`` may itself contain colons: split at the first one only):
 ``revoke_user`` and ``revoke_client`` announce every family and lone access token they end first, then the
 owner: a cache may drop entries by family id, or by user or client once the last message arrives. On one
 server that is one script; on a Cluster, one script per family (in its slot, announcing it), then one on the
-index that announces the owner.
+index that announces the owner. On a Cluster each node relays what it publishes itself, so a subscriber gets
+every message but not necessarily in that order: ``user:``/``client:`` may arrive before a ``family:``.
 
 Records are versioned JSON arrays whose fields are named in :mod:`.records`, for Python and Lua alike.
 A client_credentials token is one key; a family's access tokens are
