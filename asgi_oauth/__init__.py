@@ -21,9 +21,6 @@ if _typing.TYPE_CHECKING:
     from .devices import KnownDevices as KnownDevices
     from .discovery import discovery_routes as discovery_routes
     from .discovery import publish_discovery as publish_discovery
-    from .events import Event as Event
-    from .events import EventHook as EventHook
-    from .events import json_lines as json_lines
     from .errors import AccessDenied as AccessDenied
     from .errors import InvalidClient as InvalidClient
     from .errors import InvalidGrant as InvalidGrant
@@ -36,6 +33,9 @@ if _typing.TYPE_CHECKING:
     from .errors import UnauthorizedClient as UnauthorizedClient
     from .errors import UnsupportedGrantType as UnsupportedGrantType
     from .errors import UnsupportedResponseType as UnsupportedResponseType
+    from .events import Event as Event
+    from .events import EventHook as EventHook
+    from .events import json_lines as json_lines
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -216,9 +216,9 @@ __all__ = [
     "EndpointRequest",
     "EndpointResponse",
     "EndpointSpec",
+    "ErrorRenderer",
     "Event",
     "EventHook",
-    "ErrorRenderer",
     "Fetched",
     "Fetcher",
     "GrantSpec",

@@ -148,9 +148,10 @@ async def test_cli_revokes_a_user_and_a_client(redis_url: str, redis_store: Redi
 
 
 def test_cli_refuses_a_revocation_without_an_owner_or_a_store(redis_url: str) -> None:
+    with_redis = clean_env(ASGI_OAUTH_REDIS_URL=redis_url)
     for args, env, fragment in [
-        (("tokens", "revoke"), clean_env(ASGI_OAUTH_REDIS_URL=redis_url), "one of the arguments --user --client"),
-        (("tokens", "revoke", "--user", "a", "--client", "b"), clean_env(ASGI_OAUTH_REDIS_URL=redis_url), "not allowed"),
+        (("tokens", "revoke"), with_redis, "one of the arguments --user --client"),
+        (("tokens", "revoke", "--user", "a", "--client", "b"), with_redis, "not allowed"),
         (("tokens", "revoke", "--user", "alice"), clean_env(), "tokens commands need ASGI_OAUTH_REDIS_URL"),
     ]:
         result = run_cli(*args, env=env)
@@ -163,4 +164,3 @@ async def test_cli_says_when_redis_is_unreachable() -> None:
 
     env = clean_env(ASGI_OAUTH_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", ASGI_OAUTH_REDIS_TIMEOUT="0.5")
     assert_one_line_error(run_cli("tokens", "revoke", "--user", "alice", env=env), "cannot reach Redis")
-
