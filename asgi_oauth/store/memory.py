@@ -76,6 +76,29 @@ class _Expiring(Generic[K, V]):
 #: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code).
 _Member = tuple[str, str, str]
 
+
+class _Holdings:
+    """What one user or client holds: member -> expiry, with a heap to drop expired members in amortized
+    O(log n) per write (an owner with a million live tokens must not cost a million steps per token)."""
+
+    __slots__ = ("latest", "members", "queue")
+
+    def __init__(self) -> None:
+        self.members: dict[_Member, float] = {}
+        self.queue: list[tuple[float, _Member]] = []
+        self.latest = 0.0
+
+    def add(self, member: _Member, expires_at: float, now: float) -> None:
+        members, queue = self.members, self.queue
+        while queue and queue[0][0] <= now:
+            exp, gone = heapq.heappop(queue)
+            if members.get(gone) == exp:  # not extended since (a rotation pushes a later entry)
+                del members[gone]
+        if expires_at > members.get(member, 0.0):
+            members[member] = expires_at
+            heapq.heappush(queue, (expires_at, member))
+        self.latest = max(self.latest, expires_at)
+
 #: A code's record until spent; then "spent" (burnt), "spent:<access digest>" (redeemed) or "replayed".
 _CodeState = AuthorizationCode | str
 
@@ -98,7 +121,7 @@ class MemoryStore:
         self._documents: _Expiring[str, Client] = _Expiring(clock)
         # What each user and client holds, as Redis' owner indexes: member -> expiry. A member is
         # (family id, "", "") for a family, (family id, "a", digest) for a lone token, (.., "c", digest) for a code.
-        self._owners: _Expiring[tuple[str, str], dict[_Member, float]] = _Expiring(clock)
+        self._owners: _Expiring[tuple[str, str], _Holdings] = _Expiring(clock)
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -293,14 +316,20 @@ class MemoryStore:
         now = self._clock()
         owners = [("client", client_id)] if sub is None else [("client", client_id), ("user", sub)]
         for owner in owners:
-            held = {m: exp for m, exp in (self._owners.get(owner) or {}).items() if exp > now}
-            held[member] = max(expires_at, held.get(member, expires_at))
-            self._owners.set(owner, held, max(held.values()))
+            held = self._owners.get(owner)
+            fresh = held is None
+            if held is None:
+                held = _Holdings()
+            grows = expires_at > held.latest
+            held.add(member, expires_at, now)
+            if fresh or grows:  # kept as long as its longest-lived member
+                self._owners.set(owner, held, held.latest)
 
     def _revoke_owner(self, owner: tuple[str, str]) -> int:
         """As lua/revoke_grants.lua: end every member; count the families and lone tokens that still lived."""
         ended = 0
-        for family_id, kind, digest in self._owners.pop(owner) or {}:
+        held = self._owners.pop(owner)
+        for family_id, kind, digest in held.members if held is not None else ():
             if kind == "":
                 ended += self._drop_family(family_id)
             elif kind == "a":
