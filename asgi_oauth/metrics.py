@@ -4,8 +4,9 @@ Exposed at ``<mount><METRICS_PATH>`` (``/oauth/metrics`` in the demo):
 
 * ``asgi_oauth_requests_total{endpoint, status, error}``: answers per endpoint path, HTTP status and OAuth
   ``error`` code (empty on success);
-* ``asgi_oauth_request_duration_seconds{endpoint}``: a latency histogram per endpoint;
-* ``asgi_oauth_store_errors_total{endpoint}``: requests answered 503 because the store was unreachable;
+* ``asgi_oauth_request_duration_seconds{endpoint, status}``: a latency histogram per endpoint and status;
+* ``asgi_oauth_store_errors_total{endpoint}``: requests answered 503 because the store was unreachable (the
+  server's endpoints; the bearer middleware runs in the host app);
 * ``asgi_oauth_events_total{kind}``: the events of :mod:`asgi_oauth.events`, counted whether or not hooks are set.
 
 Several worker processes: each keeps its own counts, so a scrape of one port sees one worker's. Set
@@ -47,8 +48,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "asgi_oauth_request_duration_seconds",
-            "Time to answer, per endpoint",
-            ["endpoint"],
+            "Time to answer, per endpoint and HTTP status",
+            ["endpoint", "status"],
             buckets=BUCKETS,
             registry=self.registry,
         )
@@ -61,8 +62,9 @@ class Metrics:
         self.events = Counter("asgi_oauth_events", "Events, by kind", ["kind"], registry=self.registry)
 
     def observe(self, endpoint: str, status: int, error: str, seconds: float) -> None:
-        self.requests.labels(endpoint, str(status), error).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        code = str(status)
+        self.requests.labels(endpoint, code, error).inc()
+        self.latency.labels(endpoint, code).observe(seconds)
         if error == "temporarily_unavailable" and status == 503:
             self.store_errors.labels(endpoint).inc()
 

@@ -99,6 +99,7 @@ class _Holdings:
             heapq.heappush(queue, (expires_at, member))
         self.latest = max(self.latest, expires_at)
 
+
 #: A code's record until spent; then "spent" (burnt), "spent:<access digest>" (redeemed) or "replayed".
 _CodeState = AuthorizationCode | str
 

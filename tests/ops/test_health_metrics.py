@@ -90,7 +90,11 @@ async def test_metrics_count_answers_by_endpoint_status_and_error_and_count_even
     assert requests("/token", "400", "unauthorized_client") == 1
     assert requests("/token", "401", "invalid_client") == 1
     assert requests("/health/ready", "200") == 1
-    assert found[("asgi_oauth_request_duration_seconds_count", (("endpoint", "/token"),))] == 5
+    durations = {
+        status: found[("asgi_oauth_request_duration_seconds_count", (("endpoint", "/token"), ("status", status)))]
+        for status in ("200", "400", "401")
+    }
+    assert durations == {"200": 3, "400": 1, "401": 1}
     assert found[("asgi_oauth_events_total", (("kind", "issued"),))] == 3
     assert found[("asgi_oauth_events_total", (("kind", "client_auth_failed"),))] == 1
 
