@@ -79,7 +79,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="OAuth 2.0 authorization server for ASGI apps: run the demo or manage clients.",
+        description="OAuth 2.0 authorization server for ASGI apps: run the demo, manage clients, revoke tokens.",
         epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")

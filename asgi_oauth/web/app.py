@@ -66,6 +66,10 @@ class OAuthServer:
     (:data:`~asgi_oauth.web.endpoints.DEFAULT_ENDPOINTS`). Pass ``[*DEFAULT_GRANTS, mine]`` to add one;
     each entry decides from the settings whether it is on, and routing, the metadata document and the
     OpenAPI document list exactly the entries that are.
+
+    Operations: ``events=[hook, ...]`` receives every :class:`~asgi_oauth.events.Event` (fire and forget);
+    :meth:`revoke_user` and :meth:`revoke_client` end everything of an owner; liveness and readiness probes
+    and, with ``settings.metrics``, a Prometheus endpoint are served under the mount (:mod:`.health`).
     """
 
     def __init__(
