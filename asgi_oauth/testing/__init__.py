@@ -25,6 +25,7 @@ from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
 from .expiry import ExpiryContract
 from .limits import LimitContract
+from .owners import OwnerContract
 from .tokens import TokenContract
 
 __all__ = [
@@ -32,12 +33,15 @@ __all__ = [
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
+    "OwnerContract",
     "StoreContract",
     "TokenContract",
 ]
 
 
-class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract):
+class StoreContract(
+    TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract, OwnerContract
+):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio
