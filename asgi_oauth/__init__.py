@@ -33,6 +33,9 @@ if _typing.TYPE_CHECKING:
     from .errors import UnauthorizedClient as UnauthorizedClient
     from .errors import UnsupportedGrantType as UnsupportedGrantType
     from .errors import UnsupportedResponseType as UnsupportedResponseType
+    from .events import Event as Event
+    from .events import EventHook as EventHook
+    from .events import json_lines as json_lines
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -142,6 +145,9 @@ _SOURCES = {
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
     "EndpointSpec": ".web.endpoints",
+    "Event": ".events",
+    "EventHook": ".events",
+    "json_lines": ".events",
     "ErrorRenderer": ".web.pages",
     "Fetched": ".protocol.cimd",
     "Fetcher": ".protocol.cimd",
@@ -240,6 +246,8 @@ __all__ = [
     "EndpointResponse",
     "EndpointSpec",
     "ErrorRenderer",
+    "Event",
+    "EventHook",
     "Fetched",
     "Fetcher",
     "GrantSpec",
@@ -293,6 +301,7 @@ __all__ = [
     "default_error_page",
     "discovery_routes",
     "issue",
+    "json_lines",
     "load_settings",
     "new_client",
     "protect",

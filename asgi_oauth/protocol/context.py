@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..events import Events
 from ..models import Client, User
 from ..revocation import cache_of
 from ..settings import OAuthSettings
@@ -73,7 +74,6 @@ class ClientLookup:
             self._cache[client_id] = (client, self._clock() + self._ttl)
         return client
 
-
     def replace(self, client: Client) -> None:
         """Remember ``client`` as just written to the store by this worker (a store client, not a declared one)."""
         if self.cache is not None:
@@ -94,3 +94,5 @@ class Context:
     limiter: Limiter
     clock: Clock = time.time
     password_verifier: PasswordVerifier | None = None
+    #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
+    events: Events = field(default_factory=Events)

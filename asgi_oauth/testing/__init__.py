@@ -26,6 +26,7 @@ from .concurrency import ConcurrencyContract
 from .device import DeviceContract
 from .expiry import ExpiryContract
 from .limits import LimitContract
+from .owners import OwnerContract
 from .tokens import TokenContract
 
 __all__ = [
@@ -34,13 +35,20 @@ __all__ = [
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
+    "OwnerContract",
     "StoreContract",
     "TokenContract",
 ]
 
 
 class StoreContract(
-    TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract, DeviceContract
+    TokenContract,
+    LimitContract,
+    ConcurrencyContract,
+    ExpiryContract,
+    DynamicClientContract,
+    OwnerContract,
+    DeviceContract,
 ):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 

@@ -206,3 +206,16 @@ class DeviceContract:
         found = await store.find_device(user_code)
         assert found is not None
         assert found.grant == replace(record, status="approved", sub="ålice ✓", username="Ålice")
+
+    async def test_what_a_device_grant_issued_ends_with_its_user_and_its_client(self, store: Store) -> None:
+        for revoke in ("user", "client"):
+            grant = Grant.mint()
+            await _put(store, grant, device_record())
+            await store.decide_device(grant.family_id, grant.code_digest, approve=True, sub="alice", username=None)
+            access, family = access_record(), family_record(grant.refresh_digest)
+            redeem = store.redeem_device
+            assert await redeem(grant.family_id, grant.code_digest, grant.access_digest, access, family) is Outcome.DONE
+            ended = await (store.revoke_user("alice") if revoke == "user" else store.revoke_client(CLIENT_ID))
+            assert ended == 1, revoke
+            found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
+            assert found.access is None and found.family is None, revoke

@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from asgi_oauth import crypto
 from asgi_oauth.middleware import LocalValidator, ValidationUnavailable
 from asgi_oauth.models import AccessToken, Client, TokenFamily
 from asgi_oauth.revocation import CacheOptions, ValidationCache
-from asgi_oauth.store import RedisStore
+from asgi_oauth.settings import OAuthSettings
+from asgi_oauth.store import RedisStore, store_from_settings
 
 from ..conftest import open_redis_store
 from ..reliability.stack import redis_server
@@ -85,6 +87,24 @@ async def test_validation_answers_from_memory_until_the_family_is_revoked(
     assert await other.revoke_family(family_id)
     await until(lambda: cache.epoch != epoch, "the announcement arrives")
     assert await validator.validate(token) is None
+
+
+async def test_an_announcement_waiting_unread_is_never_overtaken(
+    pair: tuple[RedisStore, RedisStore], redis_url: str
+) -> None:
+    """A request the event loop runs before it has read an announcement that already arrived must not be
+    answered from memory: the cache peeks at the subscription first."""
+    cached, other = pair
+    cache = await trusted(cached)
+    token, family_id = await new_token(other)
+    assert await LocalValidator(cached).validate(token) is not None
+    digest = crypto.digest(token, "access")
+    with redis.Redis.from_url(redis_url) as blocking:  # the event loop does not run meanwhile
+        assert blocking.publish(f"{cached._keys.prefix}:revoked", f"family:{family_id}") == 1
+        time.sleep(0.05)  # noqa: ASYNC251 (the point: the kernel delivers it while the event loop is held)
+    assert cache.access(family_id, digest, time.time()) is None
+    await until(lambda: cache.access(family_id, digest, time.time()) is None and cache.trusted(), "read")
+    assert len(cache) == 0
 
 
 async def test_access_token_revocation_and_client_deletion_are_announced(
@@ -199,3 +219,16 @@ async def test_switched_off_or_unsupported_means_no_cache(redis_url: str, key_pr
         assert store.validation_cache is None  # connections this module cannot make: the store reads every time
     finally:
         await store.aclose()
+
+
+def test_the_settings_switch_the_cache(redis_url: str, key_prefix: str) -> None:
+    """On by default for Redis, with the size and lease from the settings; off with VALIDATION_CACHE=false."""
+    on = store_from_settings(
+        OAuthSettings(redis_url=redis_url, key_prefix=key_prefix, validation_cache_size=7, validation_cache_lease=0.5)
+    )
+    assert isinstance(on, RedisStore)
+    assert on.validation_cache is not None
+    assert on.validation_cache.options == CacheOptions(size=7, lease=0.5)
+    off = store_from_settings(OAuthSettings(redis_url=redis_url, key_prefix=key_prefix, validation_cache=False))
+    assert isinstance(off, RedisStore)
+    assert off.validation_cache is None
