@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from asgi_oauth import Attempt, DeviceView, OAuthServer, Store, crypto, load_settings
+from asgi_oauth import Attempt, DeviceView, Event, OAuthServer, Store, crypto, load_settings
 from asgi_oauth.protocol.device import USER_CODE_ALPHABET, normalize_user_code
 
 from .helpers import DEVICE_GRANT, ISSUER, SECRET_KEY, device_app
@@ -311,3 +311,28 @@ async def test_a_right_code_does_not_make_a_place_known_as_a_sign_in_would(store
         assert (await device.page(body["user_code"])).status_code == 200
     oauth = OAuthServer(load_settings(issuer=ISSUER, secret_key=SECRET_KEY), store=store)
     assert await oauth.limiter.check(Attempt.user("alice", "198.51.100.9")) is False
+
+
+async def test_the_grant_reports_events_like_every_other(store: Store) -> None:
+    """``issued`` with the grant type and the user who approved, and ``throttled`` for a refused code guesser."""
+    seen: list[Event] = []
+
+    async def hook(event: Event) -> None:
+        seen.append(event)
+
+    limits = {"rate_limit_failures": 1, "rate_limit_principal_failures": 1, "rate_limit_address_failures": 1}
+    async with device_app(store, oauth_options={"events": [hook]}, **limits) as device:
+        body = (await device.authorize()).json()
+        await device.approve(body["user_code"])
+        tokens = (await device.poll(body["device_code"])).json()
+        assert (await device.page("BBBB-BBBB", "bob")).status_code == 429
+        assert (await device.page("BBBB-BBBB", "bob")).status_code == 429
+        for _ in range(100):
+            if {"issued", "throttled"} <= {e.kind for e in seen}:
+                break
+            await asyncio.sleep(0.01)
+    (issued,) = [e for e in seen if e.kind == "issued"]
+    assert (issued.what, issued.user, issued.client_id) == (DEVICE_GRANT, "u-alice", "tv")
+    assert issued.family_id == crypto.family_of(tokens["access_token"])
+    assert any(e.kind == "throttled" and e.user == "bob" for e in seen)
+    assert all(body["device_code"] not in str(e.as_dict()) for e in seen)  # never a secret
