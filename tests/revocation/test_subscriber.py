@@ -61,6 +61,15 @@ async def new_token(store: RedisStore, client_id: str = "app") -> tuple[str, str
     return token, family_id
 
 
+async def held(cached: RedisStore, other: RedisStore) -> tuple[ValidationCache, LocalValidator, str, str]:
+    """A token stored through ``other`` and validated once through ``cached``, which now holds it in memory."""
+    cache = await trusted(cached)
+    validator = LocalValidator(cached)
+    token, family_id = await new_token(other)
+    assert await validator.validate(token) is not None
+    return cache, validator, token, family_id
+
+
 @pytest.fixture
 async def pair(redis_url: str, key_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
     """Two workers' stores on one Redis: ``cached`` keeps a cache, ``other`` revokes."""
@@ -75,10 +84,7 @@ async def test_validation_answers_from_memory_until_the_family_is_revoked(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
     cached, other = pair
-    cache = await trusted(cached)
-    validator = LocalValidator(cached)
-    token, family_id = await new_token(other)
-    assert await validator.validate(token) is not None
+    cache, validator, token, family_id = await held(cached, other)
     assert len(cache) == 1
     # Gone from the store behind the cache's back (no announcement): the cache still answers, so it is used.
     await other.redis.delete(f"{cached._keys.prefix}:{{{family_id}}}:a:{crypto.digest(token, 'access')}")
@@ -111,10 +117,7 @@ async def test_access_token_revocation_and_client_deletion_are_announced(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
     cached, other = pair
-    cache = await trusted(cached)
-    validator = LocalValidator(cached)
-    token, family_id = await new_token(other)
-    assert await validator.validate(token) is not None
+    cache, validator, token, family_id = await held(cached, other)
     epoch = cache.epoch
     assert await other.revoke_access(family_id, crypto.digest(token, "access"), client_id="app")
     await until(lambda: cache.epoch != epoch, "the announcement arrives")
