@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -43,6 +43,25 @@ async def demo_clients(server_a: Server, server_b: Server) -> AsyncIterator[tupl
         )
 
 
+@contextmanager
+def announcements(url: str) -> Iterator[Callable[[], bytes]]:
+    """This test's own subscription to the revocation channel; the callable waits (bounded) for the next
+    announcement. Redis writes an announcement to every subscriber in one pass, so once this subscription has
+    it, every server's socket has it too: waiting for it allows the channel's latency, and nothing more."""
+    listener = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe("revocation:revoked")
+
+    def next_announcement() -> bytes:
+        message = next(m for _ in range(100) if (m := listener.get_message(timeout=0.1)) is not None)
+        data: bytes = message["data"]
+        return data
+
+    try:
+        yield next_announcement
+    finally:
+        listener.close()
+
+
 async def subscribed(admin: redis.Redis, servers: int) -> None:
     """Wait (bounded) until ``servers`` subscriptions listen on the revocation channel again."""
     for _ in range(1000):
@@ -66,19 +85,14 @@ async def cached_token(a: DemoClient, b: DemoClient) -> str:
 async def test_revoked_through_one_worker_refused_by_the_other_at_once(tmp_path: Path) -> None:
     with redis_server(tmp_path / "redis") as store, two_servers(tmp_path, store.url) as (server_a, server_b):
         async with demo_clients(server_a, server_b) as (a, b):
-            listener = redis.Redis.from_url(store.url).pubsub(ignore_subscribe_messages=True)
-            listener.subscribe("revocation:revoked")
             answers = []
-            for _ in range(TRIALS):
-                token = await cached_token(a, b)
-                assert (await a.revoke(token)).status_code == 200
-                # The channel's latency: Redis writes an announcement to every subscriber in one pass, so once
-                # this test's own subscription has it, B's socket has it too (no timer involved).
-                announced = next(m for _ in range(100) if (m := listener.get_message(timeout=0.1)) is not None)
-                assert announced["data"].startswith(b"access:")
-                answers.append((await b.me(token)).status_code)
-                assert not await b.active(token)
-            listener.close()
+            with announcements(store.url) as announced:
+                for _ in range(TRIALS):
+                    token = await cached_token(a, b)
+                    assert (await a.revoke(token)).status_code == 200
+                    assert announced().startswith(b"access:")  # the channel's latency, no timer
+                    answers.append((await b.me(token)).status_code)
+                    assert not await b.active(token)
             assert answers == [401] * TRIALS
 
 
@@ -98,22 +112,25 @@ async def test_a_killed_subscription_accepts_no_revoked_token(tmp_path: Path) ->
 
 
 async def test_a_frozen_redis_accepts_no_revoked_token(tmp_path: Path) -> None:
-    """SIGSTOP right after the revocation returns: B answers 401 (it got the announcement) or 503 (it cannot
-    read the store), never 200. And a token B holds in memory is no longer served once the lease lapses."""
+    """SIGSTOP right after the revocation's announcement went out: B answers 401 (it read the announcement)
+    or 503 (it has not, and cannot read the store), never 200. And a token B holds in memory is no longer
+    served once the lease lapses."""
     with (
         redis_server(tmp_path / "redis") as store,
         two_servers(tmp_path, store.url, redis_timeout="0.5") as (server_a, server_b),
     ):
         async with demo_clients(server_a, server_b) as (a, b):
             answers = []
-            for _ in range(10):
-                token = await cached_token(a, b)
-                assert (await a.revoke(token)).status_code == 200
-                store.freeze()
-                try:
-                    answers.append((await b.me(token)).status_code)
-                finally:
-                    store.thaw()
+            with announcements(store.url) as announced:
+                for _ in range(10):
+                    token = await cached_token(a, b)
+                    assert (await a.revoke(token)).status_code == 200
+                    assert announced().startswith(b"access:")  # the channel's latency, no timer
+                    store.freeze()
+                    try:
+                        answers.append((await b.me(token)).status_code)
+                    finally:
+                        store.thaw()
             assert 200 not in answers, answers
 
             kept = await cached_token(a, b)
