@@ -82,7 +82,8 @@ class _Expiring(Generic[K, V]):
         return len(self._data)
 
 
-#: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code).
+#: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code),
+#: "d" (an approved device authorization).
 _Member = tuple[str, str, str]
 
 
@@ -347,6 +348,8 @@ class MemoryStore:
                 ended += self._drop_family(family_id)
             elif kind == "a":
                 ended += self._access.pop((family_id, digest)) is not None
+            elif kind == "d":
+                self._devices.pop((family_id, digest))
             else:
                 self._codes.pop((family_id, digest))
         return ended
@@ -462,6 +465,8 @@ class MemoryStore:
             return False
         decided = replace(grant, status=status, sub=sub, username=username)
         self._devices.set((family_id, device_digest), (decided, issued), keep_until)
+        if approve:  # as lua/device_decide.lua: revoking the user or the client before redemption ends it
+            self._list(grant.client_id, sub, (family_id, "d", device_digest), grant.exp)
         return True
 
     async def redeem_device(

@@ -179,6 +179,7 @@ class Keys:
             tail(self.index(marker)),
             tail(self.access_prefix(marker)),
             tail(self.code(marker, "")),
+            tail(self.device(marker, "")),
         )
 
 
@@ -190,10 +191,12 @@ class GrantKeyParts(NamedTuple):
     listing: str  # the family's access-token index
     access: str
     code: str
+    device: str
 
 
 def grant_member(family_id: str, kind: str = "", digest: str = "") -> str:
     """An owner index's member: ``F`` (a family, or a code redemption's tokens), ``F:a:<digest>`` (a lone
-    access token) or ``F:c:<digest>`` (an authorization code not yet redeemed). Family ids and digests are
+    access token), ``F:c:<digest>`` (an authorization code not yet redeemed) or ``F:d:<digest>`` (a device
+    authorization its user approved and the device has not yet redeemed). Family ids and digests are
     base64url, so ``:`` separates them unambiguously."""
     return f"{family_id}:{kind}:{digest}" if kind else family_id

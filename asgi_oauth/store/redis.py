@@ -479,7 +479,7 @@ class RedisStore:
         self._device_put = _Script(self._exec, _lua("device_put"))
         # A resent poll would count twice (a slow_down the device never earned), so it is sent once.
         self._device_poll = _Script(self._once, _lua("device_poll"))
-        self._device_decide = _Script(self._exec, _lua("device_decide"))
+        self._device_decide = _Script(self._exec, _lua("device_decide", "revoke_family_fn", "grants_fn"))
         redeem_device = _lua("device_redeem", "store_family_fn", "revoke_family_fn", "grants_fn")
         self._device_redeem = _Script(self._exec, redeem_device)
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
@@ -868,7 +868,17 @@ class RedisStore:
     ) -> bool:
         args: list[str | int] = [self._now_ms(), "approved" if approve else "denied", sub, username or ""]
         keys = [self._keys.device(family_id, device_digest)]
-        return bool(await self._run(self._device_decide(keys=keys, args=args)))
+        if not approve:
+            return bool(await self._run(self._device_decide(keys=keys, args=args)))
+        # An approval is listed under its client and its user until it expires (read first: the record names
+        # the client), so that revoking either before the device redeems it ends it.
+        values = await self._run(self._exec("HMGET", keys[0], *_DEVICE_FIELDS))
+        if values[0] is None:
+            return False
+        grant = _decode_device(values)
+        member = grant_member(family_id, "d", device_digest)
+        owners = self._owners(grant.client_id, sub)
+        return bool(await self._listed(self._device_decide, keys, args, owners, member, grant.exp))
 
     async def redeem_device(
         self,

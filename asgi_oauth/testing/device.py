@@ -219,3 +219,22 @@ class DeviceContract:
             assert ended == 1, revoke
             found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
             assert found.access is None and found.family is None, revoke
+
+    async def test_an_approval_not_yet_redeemed_ends_with_its_user_and_its_client(self, store: Store) -> None:
+        """Between the user's approval and the device's next poll nothing is issued yet; revoking the user or
+        the client then must still stop the device from getting tokens."""
+        for revoke in ("user", "client"):
+            grant = Grant.mint()
+            await _put(store, grant, device_record())
+            await store.decide_device(grant.family_id, grant.code_digest, approve=True, sub="alice", username=None)
+            ended = await (store.revoke_user("alice") if revoke == "user" else store.revoke_client(CLIENT_ID))
+            assert ended == 0, revoke  # nothing had been issued
+            access, family = access_record(), family_record(grant.refresh_digest)
+            redeem = store.redeem_device
+            outcome = await redeem(grant.family_id, grant.code_digest, grant.access_digest, access, family)
+            assert outcome is Outcome.MISSING, revoke
+            assert (
+                await store.poll_device(grant.family_id, grant.code_digest, client_id=CLIENT_ID, step=5, leeway=0)
+                is None
+            )
+            assert (await store.lookup(grant.family_id, access_digest=grant.access_digest)).access is None

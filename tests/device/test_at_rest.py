@@ -16,7 +16,7 @@ async def test_a_redis_dump_holds_no_device_or_user_code(redis_store: RedisStore
         tokens = (await device.poll(approved["device_code"])).json()
         data = await dump(redis_store, key_prefix)
 
-    assert data.count(b":d:") == 2 and data.count(b":usercode:") == 2  # the dump is real
+    assert data.count(b":d:") >= 2 and data.count(b":usercode:") == 2  # the dump is real (keys, index members)
     for started in (pending, approved):
         assert started["device_code"].partition(".")[2].encode() not in data
         shown = started["user_code"]

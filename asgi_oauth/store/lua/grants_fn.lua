@@ -1,6 +1,7 @@
 -- Owner indexes: what a user and a client hold (prepended by RedisStore, not run on its own; end_grant needs
 -- revoke_family). An index is a sorted set of members scored by expiry (ms): "F" (a family, or the tokens a
--- code redemption stored without one), "F:a:<digest>" (a lone access token), "F:c:<digest>" (a pending code).
+-- code redemption stored without one), "F:a:<digest>" (a lone access token), "F:c:<digest>" (a pending code),
+-- "F:d:<digest>" (an approved device authorization not yet redeemed).
 
 -- List `member` until `exp` (ms) in every owner index from KEYS[first] on; entries past their expiry are dropped
 -- first, so an index holds only what lives. A score only grows (a rotation extends a family), and so does the
@@ -15,8 +16,8 @@ local function list_grant(first, member, exp, now)
 end
 
 -- End what one member names, announcing it on `channel` as every revocation is; `p` holds the key parts
--- ({head, family tail, index tail, access tail, code tail}: a key is head .. F .. tail [.. digest]).
--- returns  1 when something lived (a family's tokens, a lone access token), else 0; codes count 0
+-- ({head, family tail, index tail, access tail, code tail, device tail}: a key is head .. F .. tail [.. digest]).
+-- returns  1 when something lived (a family's tokens, a lone access token), else 0; codes and devices count 0
 local function end_grant(member, p, channel)
   local f, kind, digest = string.match(member, '^([^:]+):(%a):(.+)$')
   if not f then
@@ -27,6 +28,12 @@ local function end_grant(member, p, channel)
     if redis.call('DEL', p[1] .. f .. p[4] .. digest) == 0 then return 0 end
     redis.call('PUBLISH', channel, 'access:' .. f .. ':' .. digest)
     return 1
+  end
+  if kind == 'd' then
+    -- An approved device authorization: gone, so the device's next poll is refused (one that already
+    -- redeemed it stored a family, listed on its own and ended above).
+    redis.call('DEL', p[1] .. f .. p[6] .. digest)
+    return 0
   end
   redis.call('DEL', p[1] .. f .. p[5] .. digest)  -- a code: never redeemed now (a spent marker goes too)
   return 0
