@@ -190,7 +190,21 @@ class LimitStore(Protocol):
 
 
 @runtime_checkable
-class Store(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
+class KeyStore(Protocol):
+    """The OpenID provider's generated signing keys (:mod:`asgi_oauth.keys`), one opaque document shared by
+    every worker. Only used when no keys are configured; the document holds private keys, so such a store
+    is for demos and tests (configured keys never reach the store)."""
+
+    async def get_signing_keys(self) -> str | None:
+        """The key document, or ``None`` when none was stored yet."""
+
+    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
+        """Store ``document`` if the stored one is still ``expected`` (``None``: none yet); a compare-and-set,
+        so two workers generating or rotating at once agree on one result. ``False`` when another won."""
+
+
+@runtime_checkable
+class Store(ClientStore, TokenStore, ConsentStore, LimitStore, KeyStore, Protocol):
     """Everything the server keeps. A backend implements each part; the contract suite
     (:mod:`asgi_oauth.testing`) checks it."""
 

@@ -93,6 +93,7 @@ class MemoryStore:
         self._failures: _Expiring[str, list[float]] = _Expiring(clock)
         self._known: _Expiring[str, bool] = _Expiring(clock)
         self._documents: _Expiring[str, Client] = _Expiring(clock)
+        self._signing_keys: str | None = None
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -326,6 +327,15 @@ class MemoryStore:
         self._known.set(known, True, expires_at)
 
     # -- lifecycle -------------------------------------------------------------------------------
+    async def get_signing_keys(self) -> str | None:
+        return self._signing_keys
+
+    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
+        if self._signing_keys not in (expected, document):
+            return False
+        self._signing_keys = document
+        return True
+
     async def ping(self) -> None:
         return None
 

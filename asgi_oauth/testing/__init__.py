@@ -24,6 +24,7 @@ import pytest
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
 from .expiry import ExpiryContract
+from .keys import SigningKeyContract
 from .limits import LimitContract
 from .tokens import TokenContract
 
@@ -32,12 +33,15 @@ __all__ = [
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
+    "SigningKeyContract",
     "StoreContract",
     "TokenContract",
 ]
 
 
-class StoreContract(TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract):
+class StoreContract(
+    TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract, SigningKeyContract
+):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio
