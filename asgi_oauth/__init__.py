@@ -33,6 +33,9 @@ if _typing.TYPE_CHECKING:
     from .errors import UnauthorizedClient as UnauthorizedClient
     from .errors import UnsupportedGrantType as UnsupportedGrantType
     from .errors import UnsupportedResponseType as UnsupportedResponseType
+    from .jwks import JWKSValidator as JWKSValidator
+    from .keys import KeyRing as KeyRing
+    from .keys import SigningKey as SigningKey
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -65,6 +68,7 @@ if _typing.TYPE_CHECKING:
     from .protocol.grants import GrantSpec as GrantSpec
     from .protocol.grants import TokenResponse as TokenResponse
     from .protocol.grants import issue as issue
+    from .protocol.oidc import UserClaims as UserClaims
     from .protocol.params import Incoming as Incoming
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
@@ -83,6 +87,7 @@ if _typing.TYPE_CHECKING:
     from .store import store_from_settings as store_from_settings
     from .store.base import ClientStore as ClientStore
     from .store.base import ConsentStore as ConsentStore
+    from .store.base import KeyStore as KeyStore
     from .store.base import LimitStore as LimitStore
     from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
@@ -134,6 +139,9 @@ _SOURCES = {
     "InvalidRedirectUri": ".protocol.registration",
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
+    "JWKSValidator": ".jwks",
+    "KeyRing": ".keys",
+    "KeyStore": ".store.base",
     "KnownDevices": ".devices",
     "LimitCheck": ".models",
     "LimitStore": ".store.base",
@@ -154,6 +162,7 @@ _SOURCES = {
     "ScopeLine": ".web.pages",
     "ServerError": ".errors",
     "SettingsError": ".settings",
+    "SigningKey": ".keys",
     "Store": ".store",
     "StoreUnavailable": ".store",
     "TemporarilyUnavailable": ".errors",
@@ -168,6 +177,7 @@ _SOURCES = {
     "UnsupportedGrantType": ".errors",
     "UnsupportedResponseType": ".errors",
     "User": ".models",
+    "UserClaims": ".protocol.oidc",
     "UserResolver": ".web.authorize",
     "ValidationUnavailable": ".middleware",
     "authenticate": ".protocol.client_auth",
@@ -221,6 +231,9 @@ __all__ = [
     "InvalidRedirectUri",
     "InvalidRequest",
     "InvalidScope",
+    "JWKSValidator",
+    "KeyRing",
+    "KeyStore",
     "KnownDevices",
     "LimitCheck",
     "LimitStore",
@@ -240,6 +253,7 @@ __all__ = [
     "ScopeLine",
     "ServerError",
     "SettingsError",
+    "SigningKey",
     "Store",
     "StoreUnavailable",
     "TemporarilyUnavailable",
@@ -254,6 +268,7 @@ __all__ = [
     "UnsupportedGrantType",
     "UnsupportedResponseType",
     "User",
+    "UserClaims",
     "UserResolver",
     "ValidationUnavailable",
     "authenticate",
