@@ -115,12 +115,14 @@ class AuthorizationEndpoint:
             return None
         now = self.ctx.clock()
         fresh_after = self.fresh.since(openid.fresh_after, openid.nonce)
-        stale = user is None
+        # Signed in after this very request was sent to sign in: fresh, whatever max_age or prompt said
+        # (a second of slack for hosts that round their sign-in time down).
+        signed_in = None if user is None else user.auth_time
+        if signed_in is not None and fresh_after is not None and signed_in >= fresh_after - 1:
+            return None
+        stale = user is None or bool(openid.prompt & {"login", "select_account"})
         if user is not None and openid.max_age is not None:
-            stale = user.auth_time is None or now - user.auth_time > openid.max_age
-        if user is not None and openid.prompt & {"login", "select_account"}:
-            # A marker proves the server already sent this request to sign in; without one, ask now.
-            stale = stale or fresh_after is None or user.auth_time is None or user.auth_time < fresh_after - 1
+            stale = stale or user.auth_time is None or now - user.auth_time > openid.max_age
         if not stale:
             return None
         if "none" in openid.prompt:

@@ -167,6 +167,14 @@ async def test_max_age_sends_a_stale_session_to_sign_in_and_accepts_a_fresh_one(
     assert (await provider.verify(tokens["id_token"], audience="rp"))["auth_time"] == int(provider.auth_time)
 
 
+async def test_max_age_zero_asks_every_time_and_a_sign_in_for_this_request_satisfies_it(provider: Provider) -> None:
+    provider.auth_time = time.time() - 2
+    back = back_from_login(await provider.authorize(max_age="0"))
+    provider.auth_time = time.time()
+    page = await provider.http.get("/oauth/authorize", params=back, headers=provider.headers())
+    assert page.status_code == 200, page.text
+
+
 async def test_max_age_without_a_reported_auth_time_is_login_required_after_one_sign_in(provider: Provider) -> None:
     to_login = await provider.authorize(max_age="60")
     back = back_from_login(to_login)  # unknown auth_time: sign in (again) ...
