@@ -190,6 +190,41 @@ class JWKS:
         )
 
 
+def _bearer_refusal(description: str) -> dict[str, Any]:
+    error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    challenge = {"description": "RFC 6750 section 3 challenge", "schema": {"type": "string"}}
+    return {
+        "description": description,
+        "headers": {"WWW-Authenticate": challenge},
+        "content": {"application/json": {"schema": error}},
+    }
+
+
+def userinfo_path(server: OAuthServer) -> dict[str, Any]:
+    """The OpenAPI path item of ``/userinfo``: a bearer token in, the claims its scopes release out."""
+    claims = {"type": "object", "required": ["sub"], "properties": {"sub": {"type": "string"}}}
+    responses: dict[str, Any] = {
+        "200": {"description": "the user's claims", "content": {"application/json": {"schema": claims}}},
+        "400": _bearer_refusal("malformed token, or sent two ways"),
+        "401": _bearer_refusal("no token, or an invalid, expired or revoked one"),
+        "403": _bearer_refusal("the token was not granted openid"),
+        "503": {"description": "the store is unavailable"},
+    }
+    header = [{"name": "Authorization", "in": "header", "required": False, "schema": {"type": "string"}}]
+    summary = "UserInfo (OpenID Connect Core 1.0 section 5.3)"
+    form = {"type": "object", "properties": {"access_token": {"type": "string"}}}
+    post = {"summary": summary, "parameters": header, "responses": responses}
+    post["requestBody"] = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": form}}}
+    return {"get": {"summary": summary, "parameters": header, "responses": responses}, "post": post}
+
+
+def jwks_path(server: OAuthServer) -> dict[str, Any]:
+    """The OpenAPI path item of ``/jwks``: the JWK Set (RFC 7517 section 5)."""
+    key_set = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}
+    ok = {"description": "the public signing keys", "content": {"application/jwk-set+json": {"schema": key_set}}}
+    return {"get": {"summary": "JWK Set", "responses": {"200": ok, "503": {"description": "store unavailable"}}}}
+
+
 def userinfo_app(server: OAuthServer) -> ASGIApp:
     return UserInfo(server)
 

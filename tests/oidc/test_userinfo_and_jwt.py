@@ -129,3 +129,26 @@ async def test_jwt_access_tokens_per_resource(make_provider: MakeProvider, setti
     assert opaque["access_token"].count(".") == 1
     signed = await provider.sign_in(scope="openid read", resource="https://api.test/v1")
     assert jwt.get_unverified_header(signed["access_token"])["typ"] == "at+jwt"
+
+
+async def test_openapi_describes_the_openid_endpoints(provider: Provider) -> None:
+    document = (await provider.http.get("/oauth/openapi.json")).json()
+    assert set(document["paths"]["/userinfo"]) == {"get", "post"} and "get" in document["paths"]["/jwks"]
+
+
+async def test_an_id_token_is_no_access_token(provider: Provider) -> None:
+    tokens = await provider.sign_in("jwt-rp", scope="openid read")
+    bearer = {"Authorization": f"Bearer {tokens['id_token']}"}
+    assert (await provider.http.get("/api/me", headers=bearer)).status_code == 401
+    assert (await provider.http.get("/oauth/userinfo", headers=bearer)).status_code == 401
+    assert (await introspect(provider, tokens["id_token"])) == {"active": False}
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["eyJ", "eyJ.e30.", "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOjF9.c2ln", "eyJ.%%%.x", "eyJ" + "A" * 20000 + ".e30.x"],
+)
+def test_a_malformed_jwt_has_no_family(junk: str) -> None:
+    from asgi_oauth import crypto
+
+    assert crypto.family_of(junk) is None
