@@ -244,6 +244,13 @@ class KeyRing:
         self._read_at = now
         return self._cached
 
+    async def stored(self) -> tuple[SigningKey, ...]:
+        """The generated keys the store holds now, newest first, without generating any (for ``keys list``)."""
+        raw = await self._store.get_signing_keys()
+        now = self._clock()
+        keys = _decode_document(raw) if raw is not None else ()
+        return tuple(key for key in keys if key.retire_at is None or key.retire_at > now)
+
     async def rotate(self) -> SigningKey:
         """Generated keys only: a new key signs from now on; the previous ones stay published and verifying for
         :meth:`overlap` seconds, so every token they signed stays valid until it expires."""
