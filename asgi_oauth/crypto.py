@@ -95,7 +95,7 @@ def _jwt_family(token: str) -> str | None:
     payload = shape.group(1)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # junk, or JSON nested deeper than the parser goes
         return None
     jti = claims.get("jti") if isinstance(claims, dict) else None
     family = _JTI_FAMILY.fullmatch(jti) if isinstance(jti, str) else None

@@ -278,28 +278,3 @@ class KeyRing:
     async def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
         key = (await self.current()).signer
         return jwt.encode(dict(claims), key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
-
-    async def verify(self, token: str, *, audience: str | None = None, typ: str | None = None) -> dict[str, Any]:
-        """The claims of a JWT this provider signed (signature, ``iss``, ``exp`` and, if given, ``aud`` checked);
-        raises :class:`jwt.InvalidTokenError`."""
-        header = jwt.get_unverified_header(token)
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise jwt.InvalidTokenError("no kid")
-        if typ is not None and header.get("typ") != typ:
-            raise jwt.InvalidTokenError("wrong typ")
-        key = (await self.current()).find(kid)
-        if key is None and self.generated:  # signed by another worker's newer key
-            key = (await self.current(fresh=True)).find(kid)
-        if key is None:
-            raise jwt.InvalidTokenError("unknown kid")
-        options = {"verify_aud": audience is not None, "require": ["exp", "iat", "iss"]}
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key.public,
-            algorithms=[key.alg],
-            audience=audience,
-            issuer=self._settings.issuer,
-            options=options,  # type: ignore[arg-type]
-        )
-        return claims

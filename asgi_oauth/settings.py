@@ -184,6 +184,14 @@ class OAuthSettings(BaseSettings):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @model_validator(mode="after")
+    def _jwt_needs_oidc(self) -> OAuthSettings:
+        # JWT access tokens are signed with the OpenID provider's keys; without them the lists would be ignored.
+        for name in ("jwt_access_token_clients", "jwt_access_token_resources", "oidc_signing_keys"):
+            if getattr(self, name) and not self.enable_oidc:
+                raise ValueError(f"{name}: needs {ENV_PREFIX}ENABLE_OIDC=true")
+        return self
+
     @field_validator("jwt_access_token_resources")
     @classmethod
     def _canonical_jwt_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:

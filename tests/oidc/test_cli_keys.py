@@ -23,6 +23,8 @@ def test_keys_rotate_and_list_on_redis(redis_url: str, key_prefix: str) -> None:
 
 
 def test_keys_commands_refuse_configured_keys_and_a_missing_redis(redis_url: str) -> None:
-    configured = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_OIDC_SIGNING_KEYS='{"kty": "oct"}')
+    configured = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_ENABLE_OIDC="1", ASGI_OAUTH_OIDC_SIGNING_KEYS='{"kty": "oct"}'
+    )
     assert_one_line_error(run_cli("keys", "rotate", env=configured), "configured keys rotate by configuration")
     assert_one_line_error(run_cli("keys", "list", env=clean_env()), "need ASGI_OAUTH_REDIS_URL")

@@ -108,9 +108,9 @@ async def test_configured_pem_and_jwk_keys_sign_and_verify(make_provider: MakePr
 def test_keys_from_the_environment_are_split_into_pem_blocks_and_jwk_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
     pems = rsa_pem() + rsa_pem()
     monkeypatch.setenv("ASGI_OAUTH_OIDC_SIGNING_KEYS", pems)
-    assert len(settings_for().oidc_signing_keys) == 2
+    assert len(settings_for(enable_oidc=True).oidc_signing_keys) == 2
     monkeypatch.setenv("ASGI_OAUTH_OIDC_SIGNING_KEYS", f"[{ec_jwk('a')}, {ec_jwk('b')}]")
-    assert len(settings_for().oidc_signing_keys) == 2
+    assert len(settings_for(enable_oidc=True).oidc_signing_keys) == 2
 
 
 @pytest.mark.parametrize(
@@ -133,3 +133,12 @@ def test_a_key_for_another_algorithm_only_is_refused(store: Store) -> None:
         OAuthServer(
             settings_for(enable_oidc=True, oidc_signing_keys=(rsa_pem(),), oidc_signing_alg="ES256"), store=store
         )
+
+
+@pytest.mark.parametrize("name", ["jwt_access_token_clients", "jwt_access_token_resources", "oidc_signing_keys"])
+def test_openid_settings_without_enable_oidc_are_refused(name: str) -> None:
+    from asgi_oauth import load_settings
+
+    value = "https://api.test" if name == "jwt_access_token_resources" else "x"
+    with pytest.raises(SettingsError, match=f"ASGI_OAUTH_{name.upper()}: needs ASGI_OAUTH_ENABLE_OIDC=true"):
+        load_settings(issuer="https://a.test/oauth", **{name: value})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import jwt
 import pytest
+
+from asgi_oauth import crypto
 
 from .conftest import ISSUER, MakeProvider, Provider, basic
 
@@ -146,9 +149,17 @@ async def test_an_id_token_is_no_access_token(provider: Provider) -> None:
 
 @pytest.mark.parametrize(
     "junk",
-    ["eyJ", "eyJ.e30.", "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOjF9.c2ln", "eyJ.%%%.x", "eyJ" + "A" * 20000 + ".e30.x"],
+    [
+        "eyJ",
+        "eyJ.e30.",
+        "eyJhbGciOiJSUzI1NiJ9.eyJqdGkiOjF9.c2ln",
+        "eyJ.%%%.x",
+        "eyJ" + "A" * 20000 + ".e30.x",
+        "eyJhbGciOiJSUzI1NiJ9." + base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=") + ".c2ln",
+    ],
 )
-def test_a_malformed_jwt_has_no_family(junk: str) -> None:
-    from asgi_oauth import crypto
-
+async def test_a_malformed_jwt_has_no_family_and_is_refused_without_error(provider: Provider, junk: str) -> None:
     assert crypto.family_of(junk) is None
+    answer = await provider.http.get("/api/me", headers={"Authorization": f"Bearer {junk}"})
+    assert answer.status_code in (400, 401)
+    assert (await introspect(provider, junk)) == {"active": False}
