@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         "delete",
         help="delete a client",
         description=(
-            "Delete a client from the store. Workers that cached its record accept it for up to "
-            f"{ENV_PREFIX}CLIENT_CACHE_TTL seconds more."
+            "Delete a client from the store. Every worker refuses it at once (the deletion is announced to "
+            f"their caches); with {ENV_PREFIX}VALIDATION_CACHE=false, workers that read its record accept it for "
+            f"up to {ENV_PREFIX}CLIENT_CACHE_TTL seconds more."
         ),
     )
     delete.add_argument("client_id", metavar="ID", help="the client_id to delete, as 'clients list' shows it")

@@ -41,6 +41,7 @@ from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_prefli
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
+from .revocation import cache_of
 from .store.base import Store, StoreUnavailable
 from .types import Clock
 
@@ -64,15 +65,17 @@ class TokenValidator(Protocol):
 
 
 class LocalValidator:
-    """Validates against the authorization server's own store: one round trip, revocation visible at once."""
+    """Validates against the authorization server's own store, revocation visible at once: from the store's
+    worker-local cache while its revocation subscription is proven live (no round trip), else one round trip."""
 
     def __init__(self, store: Store, *, clock: Clock = time.time) -> None:
         self._store = store
         self._clock = clock
+        self._cache = cache_of(store)
 
     async def validate(self, token: str) -> AccessToken | None:
         try:
-            return await find_access_token(self._store, token, self._clock())
+            return await find_access_token(self._store, token, self._clock(), self._cache)
         except StoreUnavailable as exc:
             raise ValidationUnavailable(str(exc)) from exc
 

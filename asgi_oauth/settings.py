@@ -82,6 +82,15 @@ class OAuthSettings(BaseSettings):
     #: How long a worker trusts a client record it read from the store (0 disables the cache).
     #: Deleting a client takes up to this long to reach every worker.
     client_cache_ttl: float = Field(default=5.0, ge=0, le=300)
+    #: Keep validated access tokens and client records in each worker's memory, trusted only while the worker's
+    #: subscription to the revocation channel answers heartbeats (Redis stores; see the README's "Validation
+    #: from memory"). With it, ``client_cache_ttl`` is not used: a deleted client is refused at once everywhere.
+    validation_cache: bool = True
+    #: Most access tokens (and, apart, client records) one worker keeps; the oldest are dropped first.
+    validation_cache_size: int = Field(default=100_000, ge=1)
+    #: Seconds an answered heartbeat keeps the cache trusted: the longest a revoked token can still be accepted
+    #: by a worker whose subscription went silent, and about four heartbeats' time.
+    validation_cache_lease: float = Field(default=0.25, ge=0.02, le=5.0)
     #: Failed attempts allowed for one principal (user name or client id) from one place (address, or a
     #: known device) within ``rate_limit_window`` seconds before that pair answers 429; 0 switches all limits off.
     rate_limit_failures: int = Field(default=10, ge=0)

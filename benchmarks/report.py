@@ -242,6 +242,15 @@ def targets(results: Results, summary: dict[str, Summary]) -> list[TargetCheck]:
         )
     share_check("introspection ≥ 0.85 x GET ceiling", "ours-redis/introspect", "ceiling/get", 0.85)
     share_check("protected route ≥ 0.95 x GET ceiling", "ours-redis/protected", "ceiling/get", 0.95)
+    share_check(
+        "protected route, validation cache ≥ 0.7 x constant JSON (issue 15)",
+        "ours-redis-cache/protected",
+        "ceiling/json",
+        0.7,
+    )
+    share_check(
+        "introspection, validation cache ≥ 0.85 x GET ceiling", "ours-redis-cache/introspect", "ceiling/get", 0.85
+    )
 
     memory = results.scale.get("memory", {}).get("ours-redis") if results.scale else None
     if memory and "bytes_per_token" in memory:
@@ -284,7 +293,7 @@ def same_transport_lines(summary: dict[str, Summary]) -> list[str]:
 
 
 def target_lines(checks: list[TargetCheck]) -> list[str]:
-    lines = ["### Targets (issue 6)", "", "| target | measured | status |", "|---|---|---|"]
+    lines = ["### Targets (issues 6 and 15)", "", "| target | measured | status |", "|---|---|---|"]
     for c in checks:
         status = c.status if not c.note else f"{c.status} — {c.note}"
         lines.append(f"| {c.name} | {c.measured} | {status} |")

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ..models import Client, User
+from ..revocation import cache_of
 from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
@@ -16,11 +17,13 @@ from .ratelimit import Limiter
 
 
 class ClientLookup:
-    """Clients declared in code first, then the store, whose answers are cached for ``cache_ttl`` seconds.
+    """Clients declared in code first, then the store.
 
-    The cache is what lets a token request cost one store round trip. Its price: a client deleted
-    (or re-registered) elsewhere keeps authenticating on this worker for up to ``cache_ttl`` seconds.
-    Unknown ids are never cached, so a newly registered client works at once.
+    What the store answers is remembered so that a token request costs one store round trip: in the store's
+    :class:`~asgi_oauth.revocation.ValidationCache` when it keeps one (a deleted client is then forgotten
+    everywhere the moment its deletion is announced), else for ``cache_ttl`` seconds, at the price that a client
+    deleted elsewhere keeps authenticating on this worker that long. Unknown ids are never remembered, so a
+    newly registered client works at once.
     """
 
     _MAX_CACHED = 10_000
@@ -38,7 +41,9 @@ class ClientLookup:
         #: Client ID Metadata Documents, when switched on: an https client id no store knows is fetched.
         self._documents = documents
         self._declared = declared
-        self._ttl = cache_ttl
+        #: The store's announced cache, shared with token validation; the TTL cache is used only without one.
+        self.cache = cache_of(store)
+        self._ttl = cache_ttl if self.cache is None else 0.0
         self._clock = clock
         self._cache: dict[str, tuple[Client, float]] = {}
 
@@ -46,11 +51,21 @@ class ClientLookup:
         client = self._declared.get(client_id)
         if client is not None:
             return client
-        if self._ttl > 0:
+        cache = self.cache
+        epoch = 0
+        if cache is not None:
+            client = cache.client(client_id)
+            if client is not None:
+                return client
+            epoch = cache.epoch
+        elif self._ttl > 0:
             cached = self._cache.get(client_id)
             if cached is not None and cached[1] > self._clock():
                 return cached[0]
         client = await self._store.get_client(client_id)
+        if client is not None and cache is not None:
+            # Registered clients only: a document client changes with its document, which nothing announces.
+            cache.keep_client(client, epoch)
         if client is None and self._documents is not None and is_document_url(client_id):
             client = await self._documents.resolve(client_id)  # raises DocumentError
         if client is not None and self._ttl > 0:
@@ -58,6 +73,14 @@ class ClientLookup:
                 self._cache.clear()
             self._cache[client_id] = (client, self._clock() + self._ttl)
         return client
+
+
+    def replace(self, client: Client) -> None:
+        """Remember ``client`` as just written to the store by this worker (a store client, not a declared one)."""
+        if self.cache is not None:
+            self.cache.keep_client(client, self.cache.epoch)
+        elif self._ttl > 0 and client.client_id in self._cache:
+            self._cache[client.client_id] = (client, self._clock() + self._ttl)
 
 
 #: Checks a resource owner's username and password (password grant); ``None`` when they are wrong.

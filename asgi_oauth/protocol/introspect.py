@@ -9,6 +9,7 @@ from typing import Any
 from .. import crypto
 from ..errors import InvalidClient
 from ..models import AccessToken, Client, TokenFamily, scope_set
+from ..revocation import ValidationCache
 from ..store.base import Store
 from .client_auth import authenticate
 from .context import Context
@@ -34,35 +35,62 @@ class Found:
         return self.record.client_id
 
 
-async def find_access_token(store: Store, token: str, now: float) -> AccessToken | None:
-    """The live access token for ``token``: one store round trip, none for malformed input."""
+async def find_access_token(
+    store: Store, token: str, now: float, cache: ValidationCache | None = None
+) -> AccessToken | None:
+    """The live access token for ``token``: from ``cache`` while it is trusted, else one store round trip
+    (kept in ``cache`` unless a revocation was announced meanwhile); none for malformed input."""
     family_id = crypto.family_of(token)
     if family_id is None:
         return None
-    access = await store.get_access(family_id, crypto.digest(token, "access"))
-    return access if access is not None and access.exp > now else None
+    digest = crypto.digest(token, "access")
+    if cache is None:
+        access = await store.get_access(family_id, digest)
+        return access if access is not None and access.exp > now else None
+    kept = cache.access(family_id, digest, now)
+    if kept is not None:
+        return kept
+    epoch = cache.epoch
+    access = await store.get_access(family_id, digest)
+    if access is None or access.exp <= now:
+        return None
+    cache.keep_access(family_id, digest, access, epoch)
+    return access
 
 
-async def find_token(store: Store, token: str, now: float, hint: str | None = None) -> Found | None:
+async def find_token(
+    store: Store, token: str, now: float, hint: str | None = None, cache: ValidationCache | None = None
+) -> Found | None:
     """Access or refresh token, whichever ``token`` is, in one round trip.
 
     ``hint="access_token"`` (RFC 7009/7662 ``token_type_hint``) reads only the access token first, which
-    is what resource servers send; any other hint, or a wrong one, reads both in one ``MGET``.
+    is what resource servers send (from ``cache`` while it is trusted); any other hint, or a wrong one, reads
+    both in one ``MGET``.
     """
     family_id = crypto.family_of(token)
     if family_id is None:
         return None
     access_digest = crypto.digest(token, "access")
+    epoch = 0
+    if cache is not None:
+        kept = cache.access(family_id, access_digest, now)
+        if kept is not None:
+            return Found(kept)
+        epoch = cache.epoch
     if hint == "access_token":
         access = await store.get_access(family_id, access_digest)
-        if access is not None and access.exp > now:
-            return Found(access)
-        family = (await store.lookup(family_id)).family  # the access token was just read: only the family is left
+        family = None
+        if access is None or access.exp <= now:
+            access = None
+            family = (await store.lookup(family_id)).family  # the access token was just read: only the family left
     else:
         found = await store.lookup(family_id, access_digest=access_digest)
-        if found.access is not None and found.access.exp > now:
-            return Found(found.access)
+        access = found.access if found.access is not None and found.access.exp > now else None
         family = found.family
+    if access is not None:
+        if cache is not None:
+            cache.keep_access(family_id, access_digest, access, epoch)
+        return Found(access)
     refresh_digest = crypto.digest(token, "refresh")
     if family is not None and family.exp > now and hmac.compare_digest(family.refresh_digest, refresh_digest):
         return Found(family)
@@ -101,7 +129,7 @@ async def introspect(ctx: Context, request: Incoming) -> dict[str, Any]:
     if client.public:
         raise InvalidClient("public clients may not introspect tokens", realm=ctx.settings.realm)
     token = params.require("token")
-    found = await find_token(ctx.store, token, ctx.clock(), params.get("token_type_hint"))
+    found = await find_token(ctx.store, token, ctx.clock(), params.get("token_type_hint"), ctx.clients.cache)
     if found is None or not may_see(client, found):
         return {"active": False}
     body = describe(found, ctx.settings.issuer)

@@ -301,8 +301,9 @@ def response_body(client: Client, metadata: Registration, secret: str | None) ->
 def keeping_used_clients(grants: Mapping[str, GrantSpec]) -> dict[str, GrantSpec]:
     """The same grants, each marking a dynamic client as used after it issued tokens, so it no longer expires.
 
-    Ordinary clients, and dynamic ones already marked, cost nothing more; a client seen unused (its record
-    may be cached by the worker for ``client_cache_ttl``) costs one more store step, which is idempotent.
+    Ordinary clients, and dynamic ones already marked, cost nothing more; a client seen unused (another
+    worker may still remember the record from before it was marked) costs one more store step, which is
+    idempotent.
     """
     return {name: replace(spec, handler=_keeping(spec)) for name, spec in grants.items()}
 
@@ -313,7 +314,9 @@ def _keeping(spec: GrantSpec) -> Grant:
     async def grant(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
         issued = await handler(ctx, client, request)
         if client.unused_expires_at:
-            await ctx.store.keep_client(replace(client, unused_expires_at=0.0))
+            used = replace(client, unused_expires_at=0.0)
+            if await ctx.store.keep_client(used):
+                ctx.clients.replace(used)  # so this worker does not mark it again
         return issued
 
     return grant

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..revocation import CacheOptions
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
@@ -36,7 +37,12 @@ def store_from_settings(settings: OAuthSettings) -> Store:
     if settings.redis_url:
         from .redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout)
+        cache = None
+        if settings.validation_cache:
+            cache = CacheOptions(size=settings.validation_cache_size, lease=settings.validation_cache_lease)
+        return RedisStore.from_url(
+            settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout, cache=cache
+        )
     return MemoryStore()
 
 

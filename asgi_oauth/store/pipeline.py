@@ -285,23 +285,30 @@ class Endpoint:
     def of_pool(cls, pool: aioredis.ConnectionPool) -> Endpoint | None:
         """The endpoint a plain redis-py pool connects to, or ``None`` when its connections do more than this
         module does (a custom connection class, a credential provider, RESP3): those stay on redis-py."""
-        kw = pool.connection_kwargs
         kinds = (aioredis.Connection, aioredis.UnixDomainSocketConnection, aioredis.SSLConnection)
         if pool.connection_class not in kinds:
             return None
+        return cls.of_connection(pool.connection_class, pool.connection_kwargs)
+
+    @classmethod
+    def of_connection(cls, connection_class: type[Any], kw: dict[str, Any]) -> Endpoint | None:
+        """The endpoint of redis-py connections of ``connection_class`` made with ``kw`` (a pool's, a Cluster
+        node's, a Sentinel-managed master's), or ``None`` when they sign in by more than a password (a
+        credential provider) or speak RESP3."""
         if kw.get("credential_provider") is not None or str(kw.get("protocol") or 2) != "2":
             return None
         tls = None
-        if pool.connection_class is aioredis.SSLConnection:
+        if issubclass(connection_class, aioredis.SSLConnection):
             # The TLS context exactly as redis-py builds it from the URL's ssl_* options (CA, client
             # certificate, hostname check, minimum version, ciphers); the connection object only holds it.
-            tls = aioredis.SSLConnection(**kw).ssl_context.get()
+            own = {k: v for k, v in kw.items() if k != "connection_pool"}  # a Sentinel-managed connection's
+            tls = aioredis.SSLConnection(**own).ssl_context.get()
         # A pool built without timeouts gets redis-py's defaults (5 s since redis-py 6), not unbounded waits.
         timeout = kw.get("socket_timeout", _DEFAULT_TIMEOUT)
         return cls(
             host=kw.get("host", "localhost"),
             port=int(kw.get("port", 6379)),
-            path=kw.get("path") if pool.connection_class is aioredis.UnixDomainSocketConnection else None,
+            path=kw.get("path") if issubclass(connection_class, aioredis.UnixDomainSocketConnection) else None,
             tls=tls,
             db=int(kw.get("db") or 0),
             username=kw.get("username"),

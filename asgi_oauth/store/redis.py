@@ -72,10 +72,12 @@ from ..models import (
     TokenFamily,
     TokenLookup,
 )
+from ..revocation import CacheOptions, ValidationCache
 from ..types import Clock
 from .base import AddOutcome, StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
 from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys
+from .subscriber import Endpoints, RevocationSubscriber
 
 #: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
 Execute = Callable[..., Awaitable[Any]]
@@ -318,6 +320,57 @@ def _pipeline_for(client: aioredis.Redis | RedisCluster) -> PipelinedRedis | Non
     return None if endpoint is None else PipelinedRedis(endpoint)
 
 
+def _subscription_endpoints(client: aioredis.Redis | RedisCluster) -> Endpoints | None:
+    """Where the revocation subscriber connects: the server, the master Sentinel names now, or every Cluster
+    primary (re-read on each reconnect); ``None`` when connections sign in by more than a password (the cache
+    then stays off)."""
+    if isinstance(client, RedisCluster):
+        cluster = client
+        first = True
+
+        async def primaries() -> list[Endpoint]:
+            nonlocal first
+            if first:
+                await cluster.initialize()
+                first = False
+            else:  # after a lost connection: a failover or a new primary may be why
+                await cluster.nodes_manager.initialize()
+            found = [Endpoint.of_connection(n.connection_class, n.connection_kwargs) for n in cluster.get_primaries()]
+            return [endpoint for endpoint in found if endpoint is not None]
+
+        kwargs = cluster.get_connection_kwargs()
+        connection_class: type[Any] = kwargs.get("connection_class") or aioredis.Connection
+        return primaries if Endpoint.of_connection(connection_class, kwargs) else None
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        sentinel_pool = pool
+        if Endpoint.of_connection(pool.connection_class, pool.connection_kwargs) is None:
+            return None
+
+        async def master() -> list[Endpoint]:
+            host, port = await sentinel_pool.get_master_address()  # type: ignore[no-untyped-call]
+            kwargs = {**sentinel_pool.connection_kwargs, "host": host, "port": port}
+            endpoint = Endpoint.of_connection(sentinel_pool.connection_class, kwargs)
+            return [endpoint] if endpoint is not None else []
+
+        return master
+    endpoint = Endpoint.of_connection(pool.connection_class, pool.connection_kwargs)
+    if endpoint is None:
+        return None
+    one = [endpoint]
+
+    async def server() -> list[Endpoint]:
+        return one
+
+    return server
+
+
+def _timeout_of(client: aioredis.Redis | RedisCluster) -> float:
+    kwargs = client.get_connection_kwargs()
+    timeout = kwargs.get("socket_timeout")
+    return float(timeout) if timeout else 5.0
+
+
 class _Script:
     """A Lua script run with EVALSHA, and with EVAL when the node answering does not know it yet.
 
@@ -349,7 +402,12 @@ class RedisStore:
     """
 
     def __init__(
-        self, client: aioredis.Redis | RedisCluster, *, key_prefix: str = "oauth", clock: Clock = time.time
+        self,
+        client: aioredis.Redis | RedisCluster,
+        *,
+        key_prefix: str = "oauth",
+        clock: Clock = time.time,
+        cache: CacheOptions | None = None,
     ) -> None:
         self._r = client
         self._keys = Keys(key_prefix)
@@ -371,12 +429,28 @@ class RedisStore:
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
         self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
         self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
+        #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.revocation`), kept honest by
+        #: a subscription to the revocation channel; ``None`` when switched off.
+        self.validation_cache: ValidationCache | None = None
+        self._subscriber: RevocationSubscriber | None = None
+        endpoints = _subscription_endpoints(client) if cache is not None else None
+        if cache is not None and endpoints is not None:
+            kept = self.validation_cache = ValidationCache(cache, clock=clock)
+            self._subscriber = RevocationSubscriber(endpoints, self._keys.revoked, kept, timeout=_timeout_of(client))
+            kept.keep_subscribed = self._subscriber.start
+            kept.caught_up = self._subscriber.caught_up
 
     @classmethod
     def from_url(
-        cls, url: str, *, key_prefix: str = "oauth", timeout: float = 2.0, clock: Clock = time.time
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "oauth",
+        timeout: float = 2.0,
+        clock: Clock = time.time,
+        cache: CacheOptions | None = None,
     ) -> RedisStore:
-        return cls(connect(url, timeout=timeout), key_prefix=key_prefix, clock=clock)
+        return cls(connect(url, timeout=timeout), key_prefix=key_prefix, clock=clock, cache=cache)
 
     @property
     def redis(self) -> aioredis.Redis | RedisCluster:
@@ -636,6 +710,8 @@ class RedisStore:
         await self._run(self._exec("PING"))
 
     async def aclose(self) -> None:
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
         if self._pipeline is not None:
             await self._pipeline.aclose()
         await self._r.aclose()

@@ -86,6 +86,17 @@ APPS: tuple[AppSpec, ...] = (
         introspect_path="/oauth/introspect",
         factory_kwargs={"memory": False},
     ),
+    # Issue 15: validation from each worker's memory, kept honest by the revocation channel.
+    AppSpec(
+        "ours-redis-cache",
+        "asgi_oauth (Redis, validation cache)",
+        "ours",
+        "ours:create_cached_app",
+        ("introspect", "protected"),
+        token_path="/oauth/token",
+        introspect_path="/oauth/introspect",
+        factory_kwargs={"memory": False, "cache": True},
+    ),
     AppSpec(
         "ours-memory",
         "asgi_oauth (memory store)",

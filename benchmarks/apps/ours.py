@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from asgi_oauth import MemoryStore, OAuthServer, OAuthSettings, RedisStore, crypto
 from asgi_oauth.clients import new_client
 from asgi_oauth.models import AccessToken, AuthorizationCode, TokenFamily
+from asgi_oauth.revocation import CacheOptions
 
 from .common import (
     ACCESS_LIFETIME,
@@ -70,7 +71,7 @@ def _bearer_middleware(store: Any, settings: OAuthSettings) -> tuple[Middleware 
         return None, f"could not configure BearerTokenMiddleware: {exc!r}"
 
 
-def create_app(config: BenchConfig | None = None, *, memory: bool = False) -> Starlette:
+def create_app(config: BenchConfig | None = None, *, memory: bool = False, cache: bool = False) -> Starlette:
     config = config or BenchConfig.from_env()
     prefix = config.key_prefix("oauth")
     settings = OAuthSettings(
@@ -81,7 +82,9 @@ def create_app(config: BenchConfig | None = None, *, memory: bool = False) -> St
         refresh_token_lifetime=REFRESH_LIFETIME,
         authorization_code_lifetime=CODE_LIFETIME,
     )
-    store: Any = MemoryStore() if memory else RedisStore.from_url(config.redis_url, key_prefix=prefix)
+    # ``cache``: the worker-local validation cache of issue 15, as store_from_settings turns it on by default.
+    options = CacheOptions() if cache else None
+    store: Any = MemoryStore() if memory else RedisStore.from_url(config.redis_url, key_prefix=prefix, cache=options)
     client, _ = new_client(
         name=CLIENT_NAME,
         client_id=config.client_id,
@@ -139,6 +142,10 @@ def create_app(config: BenchConfig | None = None, *, memory: bool = False) -> St
 
 def create_redis_app() -> Starlette:
     return create_app(memory=False)
+
+
+def create_cached_app() -> Starlette:
+    return create_app(memory=False, cache=True)
 
 
 def create_memory_app() -> Starlette:

@@ -1,0 +1,190 @@
+"""A worker's memory of validated tokens and clients, trusted only while revocations provably reach it.
+
+Every store write that ends a token's or a client's life announces it on the store's revocation channel in
+the same atomic step (``family:<F>``, ``access:<F>:<digest>``, ``client:<id>``, ``user:<sub>``). A worker
+subscribed to that channel can then answer from memory, because it forgets an entry as soon as the
+announcement arrives. What it cannot tell from silence is whether announcements are still arriving, so trust
+is a lease: the subscriber sends a heartbeat (a PING on the subscribed connection) every fraction of the lease,
+and Redis answers a connection in order, so its reply proves that every announcement committed before the
+heartbeat reached Redis has been delivered. The cache answers only while the newest answered heartbeat was
+sent less than ``lease`` seconds ago; otherwise validation reads the store as it would without a cache, and
+the moment the subscription drops the cache is emptied.
+
+Reads that race an announcement are handled by an epoch: a caller notes :attr:`ValidationCache.epoch` before
+reading the store, and :meth:`ValidationCache.keep_access` refuses to keep the result when any announcement or
+flush happened meanwhile (the record read may be the one just revoked).
+
+Nothing here talks to Redis: :mod:`asgi_oauth.store.subscriber` feeds it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .models import AccessToken, Client
+from .types import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class CacheOptions:
+    """How a store's worker-local cache behaves (the ``VALIDATION_CACHE*`` settings)."""
+
+    #: Most access tokens kept (client records are bounded by the same number); the oldest go first.
+    size: int = 100_000
+    #: Seconds an answered heartbeat keeps the cache trusted.
+    lease: float = 0.25
+
+
+def _nothing() -> None:
+    pass
+
+
+def _yes() -> bool:
+    return True
+
+
+def cache_of(store: object) -> ValidationCache | None:
+    """The worker-local cache a store keeps (``None`` when it keeps none, or it is switched off)."""
+    cache = getattr(store, "validation_cache", None)
+    return cache if isinstance(cache, ValidationCache) else None
+
+
+class Lease:
+    """When the newest answered heartbeat was sent, on a monotonic clock: the cache is trusted until it is
+    ``lease`` seconds old. Heartbeats are answered in the order they were sent, so a FIFO pairs them."""
+
+    def __init__(self, lease: float, clock: Clock = time.monotonic) -> None:
+        self.lease = lease
+        self._clock = clock
+        self._sent: list[float] = []
+        #: Send time of the newest answered heartbeat; ``-inf`` while none is (not connected yet, or lost).
+        self.proven = float("-inf")
+
+    def sent(self) -> None:
+        self._sent.append(self._clock())
+
+    def answered(self) -> None:
+        if self._sent:
+            self.proven = self._sent.pop(0)
+
+    def outstanding(self) -> int:
+        return len(self._sent)
+
+    def lost(self) -> None:
+        self._sent.clear()
+        self.proven = float("-inf")
+
+    def valid(self) -> bool:
+        return self._clock() - self.proven <= self.lease
+
+
+class ValidationCache:
+    """Access tokens by family and digest, and client records by id, answered only under a valid lease.
+
+    Bounded: past ``size`` entries the oldest family (or client) is dropped. An entry is never answered past
+    its token's expiry (``clock`` is the wall clock the records' times are in).
+    """
+
+    def __init__(self, options: CacheOptions, *, clock: Clock = time.time, lease_clock: Clock = time.monotonic):
+        self.options = options
+        self.lease = Lease(options.lease, lease_clock)
+        self._clock = clock
+        self._families: dict[str, dict[str, AccessToken]] = {}
+        self._count = 0
+        self._clients: dict[str, Client] = {}
+        #: Bumped by every announcement and flush: a store read that started before may be stale.
+        self.epoch = 0
+        self._subscribed = False
+        #: Called whenever the cache is asked: (re)starts the subscriber in the running event loop.
+        self.keep_subscribed: Callable[[], None] = _nothing
+        #: Whether every announcement that reached this machine has been read: the subscriber checks that no
+        #: byte waits unread on its connections, so a request that arrived after an announcement never
+        #: overtakes it inside the event loop.
+        self.caught_up: Callable[[], bool] = _yes
+
+    # -- what the subscriber reports ---------------------------------------------------------------------------
+    def subscribed(self) -> None:
+        """The subscription is confirmed (again): anything read before may have missed an announcement."""
+        self.flush()
+        self._subscribed = True
+
+    def lost(self) -> None:
+        """The subscription dropped: announcements may be lost until it is back."""
+        self._subscribed = False
+        self.lease.lost()
+        self.flush()
+
+    def announced(self, message: bytes) -> None:
+        """Forget what ``message`` revokes; an unknown kind empties the cache, which is always safe."""
+        self.epoch += 1
+        kind, _, rest = message.decode("utf-8", "replace").partition(":")
+        if kind == "family":
+            self._drop_family(rest)
+        elif kind == "access":
+            family_id, _, digest = rest.partition(":")
+            tokens = self._families.get(family_id)
+            if tokens is not None and tokens.pop(digest, None) is not None:
+                self._count -= 1
+        elif kind == "client":
+            # A client's tokens are not indexed here; dropping everything is rare (an operator's act) and cheap.
+            self.flush()
+        else:  # user:<sub>, and any kind a newer release announces
+            self.flush()
+
+    def flush(self) -> None:
+        self.epoch += 1
+        self._families.clear()
+        self._clients.clear()
+        self._count = 0
+
+    # -- what validation asks ----------------------------------------------------------------------------------
+    def trusted(self) -> bool:
+        """Whether answers from memory are safe now. A lapsed lease only suspends them: the connection still
+        delivers in order, so the next answered heartbeat proves the entries current again. A dropped
+        subscription (:meth:`lost`) empties the cache, since what it would have delivered is gone."""
+        self.keep_subscribed()
+        return self._subscribed and self.lease.valid() and self.caught_up()
+
+    def access(self, family_id: str, digest: str, now: float) -> AccessToken | None:
+        """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store"."""
+        if not self.trusted():
+            return None
+        tokens = self._families.get(family_id)
+        token = tokens.get(digest) if tokens is not None else None
+        return token if token is not None and token.exp > now else None
+
+    def keep_access(self, family_id: str, digest: str, token: AccessToken, epoch: int) -> None:
+        """Keep a token read from the store when the read started at ``epoch``, if nothing was announced since."""
+        if epoch != self.epoch or not self._subscribed:
+            return
+        tokens = self._families.get(family_id)
+        if tokens is None:
+            if self._count >= self.options.size:
+                self._drop_family(next(iter(self._families)))
+            tokens = self._families[family_id] = {}
+        if digest not in tokens:
+            self._count += 1
+        tokens[digest] = token
+
+    def client(self, client_id: str) -> Client | None:
+        if not self.trusted():
+            return None
+        client = self._clients.get(client_id)
+        return client if client is not None and not client.expired(self._clock()) else None
+
+    def keep_client(self, client: Client, epoch: int) -> None:
+        if epoch != self.epoch or not self._subscribed:
+            return
+        if len(self._clients) >= self.options.size and client.client_id not in self._clients:
+            del self._clients[next(iter(self._clients))]
+        self._clients[client.client_id] = client
+
+    def __len__(self) -> int:
+        return self._count + len(self._clients)
+
+    def _drop_family(self, family_id: str) -> None:
+        tokens = self._families.pop(family_id, None)
+        if tokens is not None:
+            self._count -= len(tokens)

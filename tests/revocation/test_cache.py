@@ -1,0 +1,142 @@
+"""The worker-local cache on its own: what it answers, and when it refuses to, with clocks the test moves."""
+
+from __future__ import annotations
+
+from asgi_oauth.models import AccessToken, Client
+from asgi_oauth.revocation import CacheOptions, ValidationCache, cache_of
+from asgi_oauth.store import MemoryStore
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def token(client_id: str = "app", exp: float = 2000.0, sub: str | None = "alice") -> AccessToken:
+    return AccessToken(client_id=client_id, scope="read", sub=sub, iat=900, exp=exp)
+
+
+def proven_cache(size: int = 100, lease: float = 0.25) -> tuple[ValidationCache, Clock]:
+    """A cache whose subscription is confirmed and whose first heartbeat was just answered."""
+    monotonic = Clock(50.0)
+    cache = ValidationCache(CacheOptions(size=size, lease=lease), clock=Clock(), lease_clock=monotonic)
+    cache.subscribed()
+    cache.lease.sent()
+    cache.lease.answered()
+    return cache, monotonic
+
+
+def test_nothing_is_answered_before_a_heartbeat_is() -> None:
+    cache = ValidationCache(CacheOptions(), clock=Clock(), lease_clock=Clock(50.0))
+    cache.subscribed()
+    cache.keep_access("F", "d", token(), cache.epoch)
+    assert cache.access("F", "d", 1000.0) is None  # subscribed, but no heartbeat answered yet
+    assert len(cache) == 1
+    cache.lease.sent()
+    cache.lease.answered()
+    assert cache.access("F", "d", 1000.0) == token()
+
+
+def test_a_lapsed_lease_suspends_answers_and_a_lost_subscription_empties_the_cache() -> None:
+    cache, monotonic = proven_cache(lease=0.25)
+    cache.keep_access("F", "d", token(), cache.epoch)
+    monotonic.now += 0.25
+    assert cache.access("F", "d", 1000.0) == token()
+    monotonic.now += 0.001
+    assert cache.access("F", "d", 1000.0) is None  # Redis silent: read the store
+    cache.lease.sent()
+    cache.lease.answered()
+    # The connection delivers in order: this answer proves every announcement before it arrived.
+    assert cache.access("F", "d", 1000.0) == token()
+    cache.lost()
+    assert len(cache) == 0
+    cache.subscribed()
+    cache.lease.sent()
+    cache.lease.answered()
+    assert cache.access("F", "d", 1000.0) is None  # what the lost connection would have said is unknown
+
+
+def test_a_heartbeat_proves_only_what_was_sent_before_it() -> None:
+    """Answers pair with heartbeats in order: the proof is the send time of the newest answered one."""
+    cache, monotonic = proven_cache(lease=0.25)
+    monotonic.now += 0.2
+    cache.lease.sent()  # at 50.2, still unanswered
+    monotonic.now += 0.1  # 50.3: the answered one (50.0) is too old
+    assert not cache.trusted()
+    cache.lease.answered()
+    assert cache.trusted()  # proven at 50.2
+
+
+def test_announcements_forget_what_they_revoke() -> None:
+    cache, _ = proven_cache()
+    for family, digest in (("F1", "a"), ("F1", "b"), ("F2", "c")):
+        cache.keep_access(family, digest, token(), cache.epoch)
+    cache.announced(b"access:F1:a")
+    assert cache.access("F1", "a", 1000.0) is None
+    assert cache.access("F1", "b", 1000.0) is not None
+    cache.announced(b"family:F1")
+    assert cache.access("F1", "b", 1000.0) is None
+    assert cache.access("F2", "c", 1000.0) is not None
+    cache.keep_client(Client(client_id="app", name="app", secret_hash=None), cache.epoch)
+    cache.announced(b"client:app")
+    assert cache.client("app") is None
+    assert cache.access("F2", "c", 1000.0) is None  # a client's tokens are not indexed: all forgotten
+    cache.keep_access("F3", "d", token(), cache.epoch)
+    cache.announced(b"user:alice")
+    assert len(cache) == 0
+    cache.keep_access("F4", "e", token(), cache.epoch)
+    cache.announced(b"something-newer:x")
+    assert len(cache) == 0
+
+
+def test_a_read_that_raced_an_announcement_is_not_kept() -> None:
+    """The record read from the store may be the one just revoked: it must not outlive the announcement."""
+    cache, _ = proven_cache()
+    epoch = cache.epoch  # the store read starts
+    cache.announced(b"family:F")  # the revocation arrives before the read's reply
+    cache.keep_access("F", "d", token(), epoch)
+    assert cache.access("F", "d", 1000.0) is None
+    client = Client(client_id="app", name="app", secret_hash=None)
+    cache.keep_client(client, epoch)
+    assert cache.client("app") is None
+
+
+def test_nothing_is_kept_while_unsubscribed() -> None:
+    cache, _ = proven_cache()
+    cache.lost()
+    cache.keep_access("F", "d", token(), cache.epoch)
+    cache.subscribed()
+    cache.lease.sent()
+    cache.lease.answered()
+    assert cache.access("F", "d", 1000.0) is None
+
+
+def test_entries_never_outlive_their_token() -> None:
+    cache, _ = proven_cache()
+    cache.keep_access("F", "d", token(exp=1500.0), cache.epoch)
+    assert cache.access("F", "d", 1499.0) is not None
+    assert cache.access("F", "d", 1500.0) is None
+    expiring = Client(client_id="dyn", name="d", secret_hash=None, dynamic=True, unused_expires_at=999.0)
+    cache.keep_client(expiring, cache.epoch)
+    assert cache.client("dyn") is None  # the cache's wall clock says 1000
+
+
+def test_the_cache_is_bounded_and_drops_the_oldest_first() -> None:
+    cache, _ = proven_cache(size=3)
+    for n in range(5):
+        cache.keep_access(f"F{n}", "d", token(), cache.epoch)
+    assert len(cache) == 3
+    assert cache.access("F0", "d", 1000.0) is None
+    assert cache.access("F4", "d", 1000.0) is not None
+    for n in range(5):
+        cache.keep_client(Client(client_id=f"c{n}", name="c", secret_hash=None), cache.epoch)
+    assert cache.client("c0") is None
+    assert cache.client("c4") is not None
+
+
+def test_the_memory_store_keeps_no_cache() -> None:
+    """Its reads are already memory reads; nothing to keep honest."""
+    assert cache_of(MemoryStore()) is None
