@@ -48,8 +48,6 @@ def discovery_keys(settings: OAuthSettings) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,  # its default is true: say it is not
-        "userinfo_signing_alg_values_supported": [],
-        "userinfo_endpoint_auth_methods_supported": ["bearer_header", "bearer_body"],
     }
 
 
