@@ -74,7 +74,6 @@ class ClientLookup:
             self._cache[client_id] = (client, self._clock() + self._ttl)
         return client
 
-
     def replace(self, client: Client) -> None:
         """Remember ``client`` as just written to the store by this worker (a store client, not a declared one)."""
         if self.cache is not None:
