@@ -33,6 +33,9 @@ if _typing.TYPE_CHECKING:
     from .errors import UnauthorizedClient as UnauthorizedClient
     from .errors import UnsupportedGrantType as UnsupportedGrantType
     from .errors import UnsupportedResponseType as UnsupportedResponseType
+    from .events import Event as Event
+    from .events import EventHook as EventHook
+    from .events import json_lines as json_lines
     from .jwks import JWKSValidator as JWKSValidator
     from .keys import KeyRing as KeyRing
     from .keys import SigningKey as SigningKey
@@ -128,6 +131,9 @@ _SOURCES = {
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
     "EndpointSpec": ".web.endpoints",
+    "Event": ".events",
+    "EventHook": ".events",
+    "json_lines": ".events",
     "ErrorRenderer": ".web.pages",
     "Fetched": ".protocol.cimd",
     "Fetcher": ".protocol.cimd",
@@ -221,6 +227,8 @@ __all__ = [
     "EndpointResponse",
     "EndpointSpec",
     "ErrorRenderer",
+    "Event",
+    "EventHook",
     "Fetched",
     "Fetcher",
     "GrantSpec",
@@ -278,6 +286,7 @@ __all__ = [
     "default_error_page",
     "discovery_routes",
     "issue",
+    "json_lines",
     "load_settings",
     "new_client",
     "protect",

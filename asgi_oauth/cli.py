@@ -1,4 +1,4 @@
-"""The ``asgi-oauth`` command: ``serve`` runs the demo, ``clients`` manages clients in Redis.
+"""The ``asgi-oauth`` command: ``serve`` runs the demo, ``clients`` manages clients, ``tokens`` revokes tokens.
 
 Only argument parsing and printing live here; the work is done by :mod:`asgi_oauth.serve`, :mod:`asgi_oauth.demo` and
 :mod:`asgi_oauth.clients`. Every failure is one ``asgi-oauth: error: ...`` line on stderr and a non-zero
@@ -82,7 +82,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="OAuth 2.0 authorization server for ASGI apps: run the demo or manage clients.",
+        description="OAuth 2.0 authorization server for ASGI apps: run the demo, manage clients, revoke tokens.",
         epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the README).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -195,6 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
             "plus a minute. Running servers sign with the new key within 30 seconds."
         ),
     )
+    tokens = commands.add_parser(
+        "tokens",
+        help=f"revoke tokens in {ENV_PREFIX}REDIS_URL",
+        description=f"Manage the tokens stored in the Redis named by {ENV_PREFIX}REDIS_URL.",
+    )
+    token_actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    revoke = token_actions.add_parser(
+        "revoke",
+        help="revoke everything of a user or of a client",
+        description=(
+            "End every grant of a user, or of a client, in one step: refresh tokens, access tokens and "
+            "authorization codes not yet exchanged, on every worker at once. The client itself stays "
+            "registered. Prints how many grants still lived."
+        ),
+    )
+    owner = revoke.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--user", metavar="SUB", help="the user's subject (the sub that introspection shows)")
+    owner.add_argument("--client", metavar="ID", help="the client_id whose tokens end")
     return parser
 
 
@@ -239,15 +257,14 @@ def _warn(note: str) -> None:
     print(f"{PROG}: warning: {note}", file=sys.stderr, flush=True)
 
 
-def _redis_settings() -> OAuthSettings:
+def _redis_settings(command: str = "clients") -> OAuthSettings:
     for name in unknown_variables():
         _warn(unknown_variable_warning(name))
     with _quiet_library_warnings():
         settings = load_settings()
     if not settings.redis_url:
         raise CommandError(
-            f"clients and keys commands need {ENV_PREFIX}REDIS_URL: the memory store lives only inside "
-            "'asgi-oauth serve'"
+            f"{command} commands need {ENV_PREFIX}REDIS_URL: the memory store lives only inside 'asgi-oauth serve'"
         )
     return settings
 
@@ -329,7 +346,7 @@ def _key_summary(key: SigningKey) -> dict[str, Any]:
 
 
 def _keys_list(args: argparse.Namespace) -> int:
-    settings = _redis_settings()
+    settings = _redis_settings("keys")
 
     async def stored(store: Store) -> list[dict[str, Any]]:
         return [_key_summary(key) for key in await _key_ring(settings, store).stored()]
@@ -339,7 +356,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _keys_rotate(args: argparse.Namespace) -> int:
-    settings = _redis_settings()
+    settings = _redis_settings("keys")
 
     async def rotate(store: Store) -> list[dict[str, Any]]:
         ring = _key_ring(settings, store)
@@ -347,6 +364,19 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         return [_key_summary(key) for key in await ring.stored()]
 
     _print_json(_with_store(settings, rotate))
+    return 0
+
+
+def _tokens_revoke(args: argparse.Namespace) -> int:
+    settings = _redis_settings("tokens")
+    user: str | None = args.user
+    client: str | None = args.client
+    if user is not None:
+        ended = _with_store(settings, lambda store: store.revoke_user(user))
+        _print_json({"user": user, "revoked": ended})
+    elif client is not None:
+        ended = _with_store(settings, lambda store: store.revoke_client(client))
+        _print_json({"client_id": client, "revoked": ended})
     return 0
 
 
@@ -367,6 +397,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("clients", "delete"): _clients_delete,
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
+    ("tokens", "revoke"): _tokens_revoke,
 }
 
 

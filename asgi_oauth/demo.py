@@ -34,6 +34,7 @@ from .devices import COOKIE_NAME as DEVICE_COOKIE
 from .devices import KnownDevices
 from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
+from .events import json_lines
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .protocol.params import Params
@@ -524,13 +525,17 @@ def create_demo_app(
         password_verifier=host.verify_password,
         scope_descriptions=DEMO_SCOPE_DESCRIPTIONS | (DEMO_OIDC_SCOPE_DESCRIPTIONS if settings.enable_oidc else {}),
         user_claims=host.user_claims,
+        # Every event as one JSON line on the asgi_oauth.events logger (serve prints it on stdout).
+        events=[json_lines()],
     )
+    host.limiter.events = server.events  # refused sign-ins are reported too
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await server.events.drain()
             if owned:
                 await store.aclose()
 

@@ -204,6 +204,14 @@ def uvicorn_log_config() -> dict[str, Any]:
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config.setdefault("filters", {})["redact_credentials"] = {"()": f"{__name__}.RedactCredentials"}
     config["loggers"]["uvicorn.access"]["filters"] = ["redact_credentials"]
+    # The demo's events (asgi_oauth.events.json_lines): one JSON object per line on stdout, nothing added.
+    config["formatters"]["event_lines"] = {"format": "%(message)s"}
+    config["handlers"]["event_lines"] = {
+        "formatter": "event_lines",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["asgi_oauth.events"] = {"handlers": ["event_lines"], "level": "INFO", "propagate": False}
     return config
 
 

@@ -211,6 +211,21 @@ class OAuthSettings(BaseSettings):
         except ValueError:
             raise ValueError("each must be an absolute URI without a fragment (RFC 8707)") from None
 
+    #: Liveness and readiness probes under the mount (readiness answers 503 while the store is unreachable);
+    #: an empty path switches one off.
+    health_live_path: str = "/health/live"
+    health_ready_path: str = "/health/ready"
+    #: Serve Prometheus metrics at ``metrics_path`` under the mount (needs the ``metrics`` extra).
+    metrics: bool = False
+    metrics_path: str = "/metrics"
+
+    @field_validator("health_live_path", "health_ready_path", "metrics_path")
+    @classmethod
+    def _path_under_mount(cls, value: str) -> str:
+        if value and (not value.startswith("/") or any(c in value for c in "?# \t")):
+            raise ValueError("must be a path starting with / (no query or fragment), or empty to switch it off")
+        return value
+
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("secret_key", "resources", "dynamic_registration_tokens", mode="before")
@@ -303,6 +318,8 @@ class OAuthSettings(BaseSettings):
                 # Else a wider count would fill before one pair's, refusing others for one pair's mistakes.
                 minimum = f"{ENV_PREFIX}RATE_LIMIT_FAILURES ({self.rate_limit_failures})"
                 raise ValueError(f"{wider}: must be at least {minimum}")
+        if self.metrics and not self.metrics_path:
+            raise ValueError(f"metrics_path: must not be empty while {ENV_PREFIX}METRICS is on")
         keys = tuple(k.get_secret_value() for k in self.secret_key)
         if not keys:
             logger.warning(

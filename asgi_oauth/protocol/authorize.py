@@ -322,6 +322,9 @@ async def respond_token(ctx: Context, req: AuthorizationRequest, user: User) -> 
     Never a refresh token: the implicit grant has no client authentication to protect one.
     """
     tokens = await issue(ctx, req.client, req.scope, user, refresh=False, resource=req.resource)
+    ctx.events.emit(
+        "issued", client_id=req.client.client_id, user=user.sub, family_id=tokens.family_id, what="implicit"
+    )
     return {name: str(value) for name, value in tokens.body().items()}
 
 

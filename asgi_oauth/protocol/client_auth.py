@@ -89,6 +89,7 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
     except DocumentError as error:
         raise InvalidClient(str(error), realm=realm) from None
     if client is not None and client.token_endpoint_auth_method != creds.method:
+        ctx.events.emit("client_auth_failed", client_id=creds.client_id, address=request.peer, what=creds.method)
         registered = client.token_endpoint_auth_method
         raise InvalidClient(
             f"this client is registered to authenticate with {registered}; use that method", realm=realm
@@ -103,5 +104,6 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
         if guessable:
             await ctx.limiter.succeeded(attempt, known=known)
         return client
+    ctx.events.emit("client_auth_failed", client_id=creds.client_id, address=request.peer, what=creds.method)
     await ctx.limiter.failed(attempt)
     raise InvalidClient("client authentication failed", realm=realm)

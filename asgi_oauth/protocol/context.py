@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..events import Events
 from ..models import Client, User
 from ..revocation import cache_of
 from ..settings import OAuthSettings
@@ -98,3 +99,5 @@ class Context:
     signer: TokenSigner | None = None
     #: The host's user claims for ``/userinfo`` (OpenID Connect); ``None``: only ``sub`` is known.
     user_claims: UserClaims | None = None
+    #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
+    events: Events = field(default_factory=Events)

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from ..events import EventKind
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from ..registry import switched_on
 from ..settings import OAuthSettings
@@ -43,6 +44,9 @@ class TokenResponse:
     scope: str
     refresh_token: str | None = None
     refresh_token_expires_in: int | None = None
+    #: For events, never sent: the family the tokens belong to and their user's subject.
+    family_id: str | None = None
+    user: str | None = None
     #: OpenID Connect: the ID token of an ``openid`` grant.
     id_token: str | None = None
 
@@ -74,14 +78,18 @@ class _Minted:
 
     def response(self, ctx: Context) -> TokenResponse:
         settings = ctx.settings
+        sub = self.access_record.sub
         if self.refresh is None:
-            return TokenResponse(self.access, round(settings.access_token_lifetime), self.access_record.scope)
+            lifetime = round(settings.access_token_lifetime)
+            return TokenResponse(self.access, lifetime, self.access_record.scope, family_id=self.family_id, user=sub)
         return TokenResponse(
             self.access,
             round(settings.access_token_lifetime),
             self.access_record.scope,
             self.refresh,
             round(settings.refresh_token_lifetime),
+            family_id=self.family_id,
+            user=sub,
         )
 
 
@@ -248,6 +256,10 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
     retry = family is not None and _within_grace(ctx, family, presented_digest, now)
     if found.refresh_spent and not retry:
         await ctx.store.revoke_family(family_id)
+        user_sub = family.sub if family is not None else None
+        ctx.events.emit(
+            "refresh_reused", client_id=client.client_id, user=user_sub, family_id=family_id, address=request.peer
+        )
         raise InvalidGrant(REFRESH_REUSED)
     if family is None:
         raise InvalidGrant(REFRESH_MISSING)
@@ -289,6 +301,10 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
     outcome = await ctx.store.rotate_refresh(
         family_id, family.refresh_digest, new_family, access_digest, minted.access_record
     )
+    if outcome is Outcome.REUSED:  # a concurrent rotation won: this token was spent meanwhile
+        ctx.events.emit(
+            "refresh_reused", client_id=client.client_id, user=family.sub, family_id=family_id, address=request.peer
+        )
     _refuse_unless_done(outcome, reused=REFRESH_REUSED, missing=REFRESH_MISSING)
     response = minted.response(ctx)
     if ctx.signer is not None and family.sub is not None and oidc.is_openid(family.scope):
@@ -474,4 +490,24 @@ async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming
         raise UnsupportedGrantType("this grant type is not supported")
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
-    return await grant.handler(ctx, client, request)
+    events = ctx.events
+    try:
+        response = await grant.handler(ctx, client, request)
+    except InvalidGrant as error:
+        if error.description == CODE_REUSED:  # found by either step of the exchange; the code's user is gone
+            code = request.params.get("code")
+            family_id = crypto.family_of(code) if code is not None else None
+            events.emit("code_replayed", client_id=client.client_id, family_id=family_id, address=request.peer)
+        raise
+    if events.active:
+        family_id = response.family_id or crypto.family_of(response.access_token)
+        kind: EventKind = "refreshed" if grant_type == "refresh_token" else "issued"
+        events.emit(
+            kind,
+            client_id=client.client_id,
+            user=response.user,
+            family_id=family_id,
+            address=request.peer,
+            what=grant_type,
+        )
+    return response

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from .. import crypto
 from ..errors import TooManyAttempts
+from ..events import Events
 from ..models import Bucket
 from ..settings import OAuthSettings
 from ..store.base import Store
@@ -112,14 +113,18 @@ class Policy:
 class Limiter:
     """Applies a :class:`Policy` through the store; every method is one round trip, or none when switched off."""
 
-    def __init__(self, store: Store, policy: Policy, *, clock: Clock = time.time) -> None:
+    def __init__(self, store: Store, policy: Policy, *, clock: Clock = time.time, events: Events | None = None) -> None:
         self._store = store
         self.policy = policy
         self._clock = clock
+        #: Where a refused attempt is reported (``throttled``, :mod:`asgi_oauth.events`).
+        self.events = events if events is not None else Events()
 
     @classmethod
-    def from_settings(cls, store: Store, settings: OAuthSettings, *, clock: Clock = time.time) -> Limiter:
-        return cls(store, Policy.from_settings(settings), clock=clock)
+    def from_settings(
+        cls, store: Store, settings: OAuthSettings, *, clock: Clock = time.time, events: Events | None = None
+    ) -> Limiter:
+        return cls(store, Policy.from_settings(settings), clock=clock, events=events)
 
     @property
     def enabled(self) -> bool:
@@ -130,7 +135,7 @@ class Limiter:
         if not self.enabled:
             return False
         found = await self._store.check_limits(self.policy.buckets(attempt), known=self.policy.known_key(attempt))
-        _raise_if_blocked(found.blocked_for)
+        self._raise_if_blocked(found.blocked_for, attempt)
         return found.known
 
     async def failed(self, attempt: Attempt) -> None:
@@ -138,7 +143,7 @@ class Limiter:
         if not self.enabled:
             return
         wait = await self._store.record_failure(self.policy.buckets(attempt), known=self.policy.known_key(attempt))
-        _raise_if_blocked(wait)
+        self._raise_if_blocked(wait, attempt)
 
     async def succeeded(self, attempt: Attempt, *, known: bool) -> None:
         """Remember the attempt's address as known to its principal (``known``: :meth:`check` said it already is)."""
@@ -147,7 +152,15 @@ class Limiter:
         expires_at = self._clock() + self.policy.known_lifetime
         await self._store.remember_known(self.policy.known_key(attempt), expires_at=expires_at)
 
-
-def _raise_if_blocked(wait: float) -> None:
-    if wait > 0:
-        raise TooManyAttempts(max(1, math.ceil(wait)))
+    def _raise_if_blocked(self, wait: float, attempt: Attempt) -> None:
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            kind, _, name = attempt.principal.partition(":")
+            self.events.emit(
+                "throttled",
+                client_id=name if kind == "client" else None,
+                user=name if kind == "user" else None,
+                address=attempt.address,
+                count=retry_after,
+            )
+            raise TooManyAttempts(retry_after)

@@ -28,9 +28,15 @@ async def revoke(ctx: Context, request: Incoming) -> None:
     if family_id is None:  # find_token found it, so it is well formed; the check keeps the types honest
         return
     if found.refresh is not None:
-        await ctx.store.revoke_family(family_id, client_id=client.client_id)
+        done = await ctx.store.revoke_family(family_id, client_id=client.client_id)
     else:
-        await ctx.store.revoke_access(family_id, crypto.digest(token, "access"), client_id=client.client_id)
+        done = await ctx.store.revoke_access(family_id, crypto.digest(token, "access"), client_id=client.client_id)
+    if done:
+        what = "grant" if found.refresh is not None else "token"
+        user = found.record.sub
+        ctx.events.emit(
+            "revoked", client_id=client.client_id, user=user, family_id=family_id, address=request.peer, what=what
+        )
 
 
 async def _revoke_rotated_grant(ctx: Context, client_id: str, token: str) -> None:
@@ -44,5 +50,8 @@ async def _revoke_rotated_grant(ctx: Context, client_id: str, token: str) -> Non
     if family_id is None:
         return
     seen = await ctx.store.lookup(family_id, refresh_digest=crypto.digest(token, "refresh"))
-    if seen.refresh_spent and seen.family is not None and seen.family.client_id == client_id:
-        await ctx.store.revoke_family(family_id, client_id=client_id)
+    family = seen.family
+    if not (seen.refresh_spent and family is not None and family.client_id == client_id):
+        return
+    if await ctx.store.revoke_family(family_id, client_id=client_id):
+        ctx.events.emit("revoked", client_id=client_id, user=family.sub, family_id=family_id, what="grant")

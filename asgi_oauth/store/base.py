@@ -157,6 +157,17 @@ class TokenStore(Protocol):
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool: ...
 
+    # -- everything of a user or a client
+    async def revoke_user(self, sub: str) -> int:
+        """End every grant of the user ``sub`` in one step: each refresh family with its access tokens, each lone
+        access token, and each authorization code not yet redeemed. Returns how many families and lone access
+        tokens still lived. Every verb that stores a grant lists it under its user and its client for this.
+
+        The Redis store announces each ended family and token, then ``user:<sub>``, on the revocation channel."""
+
+    async def revoke_client(self, client_id: str) -> int:
+        """As :meth:`revoke_user`, for everything issued to the client ``client_id`` (announced ``client:<id>``)."""
+
 
 @runtime_checkable
 class ConsentStore(Protocol):

@@ -73,6 +73,33 @@ class _Expiring(Generic[K, V]):
         return len(self._data)
 
 
+#: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code).
+_Member = tuple[str, str, str]
+
+
+class _Holdings:
+    """What one user or client holds: member -> expiry, with a heap to drop expired members in amortized
+    O(log n) per write (an owner with a million live tokens must not cost a million steps per token)."""
+
+    __slots__ = ("latest", "members", "queue")
+
+    def __init__(self) -> None:
+        self.members: dict[_Member, float] = {}
+        self.queue: list[tuple[float, _Member]] = []
+        self.latest = 0.0
+
+    def add(self, member: _Member, expires_at: float, now: float) -> None:
+        members, queue = self.members, self.queue
+        while queue and queue[0][0] <= now:
+            exp, gone = heapq.heappop(queue)
+            if members.get(gone) == exp:  # not extended since (a rotation pushes a later entry)
+                del members[gone]
+        if expires_at > members.get(member, 0.0):
+            members[member] = expires_at
+            heapq.heappush(queue, (expires_at, member))
+        self.latest = max(self.latest, expires_at)
+
+
 #: A code's record until spent; then "spent" (burnt), "spent:<access digest>" (redeemed) or "replayed".
 _CodeState = AuthorizationCode | str
 
@@ -94,6 +121,9 @@ class MemoryStore:
         self._known: _Expiring[str, bool] = _Expiring(clock)
         self._documents: _Expiring[str, Client] = _Expiring(clock)
         self._signing_keys: str | None = None
+        # What each user and client holds, as Redis' owner indexes: member -> expiry. A member is
+        # (family id, "", "") for a family, (family id, "a", digest) for a lone token, (.., "c", digest) for a code.
+        self._owners: _Expiring[tuple[str, str], _Holdings] = _Expiring(clock)
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -151,6 +181,7 @@ class MemoryStore:
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
+        self._list(code.client_id, code.sub, (family_id, "c", code_digest), code.exp)
         self._codes.set((family_id, code_digest), code, code.exp)
 
     async def take_code(
@@ -200,11 +231,13 @@ class MemoryStore:
             return Outcome.DONE
         if family is not None:
             self._families.set(family_id, family, family.exp)
+        self._list(access.client_id, access.sub, (family_id, "", ""), family.exp if family else access.exp)
         self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
         return Outcome.DONE
 
     # -- tokens ----------------------------------------------------------------------------------
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
+        self._list(token.client_id, token.sub, (family_id, "a", access_digest), token.exp)
         self._access.set((family_id, access_digest), token, token.exp)
 
     async def put_family(
@@ -215,6 +248,7 @@ class MemoryStore:
         access: AccessToken,
     ) -> None:
         self._families.set(family_id, family, family.exp)
+        self._list(family.client_id, family.sub, (family_id, "", ""), family.exp)
         self._add_member(family.exp, family_id, access_digest, access)
 
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
@@ -246,6 +280,7 @@ class MemoryStore:
             return Outcome.REUSED
         self._spent.set((family_id, current_digest), True, current.exp)
         self._families.set(family_id, family, family.exp)
+        self._list(family.client_id, family.sub, (family_id, "", ""), family.exp)
         self._add_member(family.exp, family_id, access_digest, access)
         return Outcome.DONE
 
@@ -270,10 +305,46 @@ class MemoryStore:
         members.add(access_digest)
         self._members.set(family_id, members, listed_until)
 
-    def _drop_family(self, family_id: str) -> None:
-        self._families.pop(family_id)
-        for digest in self._members.pop(family_id) or ():
+    def _drop_family(self, family_id: str) -> bool:
+        family = self._families.pop(family_id)
+        members = self._members.pop(family_id)
+        for digest in members or ():
             self._access.pop((family_id, digest))
+        return family is not None or members is not None
+
+    # -- owner indexes: everything of a user or a client -------------------------------------------
+    def _list(self, client_id: str, sub: str | None, member: _Member, expires_at: float) -> None:
+        """As lua/grants_fn.lua's list_grant: list ``member`` in its client's and its user's index."""
+        now = self._clock()
+        owners = [("client", client_id)] if sub is None else [("client", client_id), ("user", sub)]
+        for owner in owners:
+            held = self._owners.get(owner)
+            fresh = held is None
+            if held is None:
+                held = _Holdings()
+            grows = expires_at > held.latest
+            held.add(member, expires_at, now)
+            if fresh or grows:  # kept as long as its longest-lived member
+                self._owners.set(owner, held, held.latest)
+
+    def _revoke_owner(self, owner: tuple[str, str]) -> int:
+        """As lua/revoke_grants.lua: end every member; count the families and lone tokens that still lived."""
+        ended = 0
+        held = self._owners.pop(owner)
+        for family_id, kind, digest in held.members if held is not None else ():
+            if kind == "":
+                ended += self._drop_family(family_id)
+            elif kind == "a":
+                ended += self._access.pop((family_id, digest)) is not None
+            else:
+                self._codes.pop((family_id, digest))
+        return ended
+
+    async def revoke_user(self, sub: str) -> int:
+        return self._revoke_owner(("user", sub))
+
+    async def revoke_client(self, client_id: str) -> int:
+        return self._revoke_owner(("client", client_id))
 
     # -- consents --------------------------------------------------------------------------------
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 #: The version written into every new record.
 VERSION = 1
@@ -107,7 +107,7 @@ class Keys:
         self.prefix = prefix
         self.clients = f"{prefix}:clients"
         #: The pub/sub channel every write that ends a token's or a client's life announces it on, in the same
-        #: atomic step: ``family:<id>``, ``access:<family id>:<digest>``, ``client:<id>``.
+        #: atomic step: ``family:<id>``, ``access:<family id>:<digest>``, ``client:<id>``, ``user:<sub>``.
         self.revoked = f"{prefix}:revoked"
         #: The OpenID provider's generated signing keys (one document, compare-and-set).
         self.signing_keys = f"{prefix}:signing-keys"
@@ -146,3 +146,47 @@ class Keys:
         # One hash tag for every limit key: a check reads the proof and all buckets in one script, so on a
         # Cluster they must share a slot. Only failures and guessable-secret checks come here.
         return f"{self.prefix}:{{limits}}:{name}"
+
+    def user_grants(self, sub: str) -> str:
+        """What a user holds: a sorted set of grant members (:func:`grant_member`) scored by expiry (ms).
+
+        Its own hash tag (a digest: subjects are anyone's text): on a Cluster it lives apart from the families it
+        lists, so revoking a user there is one step per family (see :mod:`.redis`)."""
+        return f"{self.prefix}:{{u:{hashlib.sha256(sub.encode()).hexdigest()[:32]}}}:g"
+
+    def client_grants(self, client_id: str) -> str:
+        """What a client holds, as :meth:`user_grants` for a user."""
+        return f"{self.prefix}:{{c:{hashlib.sha256(client_id.encode()).hexdigest()[:32]}}}:g"
+
+    def grant_parts(self) -> GrantKeyParts:
+        """How a script that reads family ids from an owner index builds their keys: ``head .. F .. tail``."""
+        marker = "\x00"
+        head = self.family(marker).partition(marker)[0]
+
+        def tail(key: str) -> str:
+            return key.partition(marker)[2]
+
+        return GrantKeyParts(
+            head,
+            tail(self.family(marker)),
+            tail(self.index(marker)),
+            tail(self.access_prefix(marker)),
+            tail(self.code(marker, "")),
+        )
+
+
+class GrantKeyParts(NamedTuple):
+    """The keys of family ``F`` are ``head + F + <tail>``; the access and code tails end where the digest goes."""
+
+    head: str
+    family: str
+    listing: str  # the family's access-token index
+    access: str
+    code: str
+
+
+def grant_member(family_id: str, kind: str = "", digest: str = "") -> str:
+    """An owner index's member: ``F`` (a family, or a code redemption's tokens), ``F:a:<digest>`` (a lone
+    access token) or ``F:c:<digest>`` (an authorization code not yet redeemed). Family ids and digests are
+    base64url, so ``:`` separates them unambiguously."""
+    return f"{family_id}:{kind}:{digest}" if kind else family_id

@@ -17,7 +17,31 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
     p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
     p:document:<sha256>       string client a Client ID Metadata Document described, TTL = its cache lifetime
-    p:revoked                 pub/sub channel the revoking scripts announce on (family:, access:, client:)
+    p:{u:<sha256(sub)>}:g     zset   what a user holds (score: expiry, ms); members below, TTL = longest member's
+    p:{c:<sha256(id)>}:g      zset   what a client holds, the same way (sha256 hex cut to 32 characters)
+    p:revoked                 pub/sub channel the revoking scripts announce on (messages below)
+
+Owner index members: ``F`` (a refresh family, or the tokens a code redemption stored without one),
+``F:a:<digest>`` (a lone access token: client_credentials, or a grant without refresh tokens) and
+``F:c:<digest>`` (an authorization code, listed when issued). Every verb that stores a grant lists it under
+its client and its user in the same script; on a Cluster the indexes live in their own slots, so the
+store lists the grant first (one call per index) and then runs the storing script.
+
+Messages on ``p:revoked``, each PUBLISHed inside the script whose write it announces, so a subscriber never
+misses a committed revocation (text; ``<F>`` a family id, ``<digest>`` an access token's digest; a ``<sub>``
+or ``<id>`` may itself contain colons: split at the first one only):
+
+    family:<F>                a family ended: its refresh token and every access token listed in its index
+                              (revocation, refresh reuse, code replay, or its user or client revoked)
+    access:<F>:<digest>       one access token ended (RFC 7009 revocation, or its user or client revoked)
+    client:<id>               a client deleted, or everything of the client revoked (``revoke_client``)
+    user:<sub>                everything of a user revoked (``revoke_user``)
+
+``revoke_user`` and ``revoke_client`` announce every family and lone access token they end first, then the
+owner: a cache may drop entries by family id, or by user or client once the last message arrives. On one
+server that is one script; on a Cluster, one script per family (in its slot, announcing it), then one on the
+index that announces the owner. On a Cluster each node relays what it publishes itself, so a subscriber gets
+every message but not necessarily in that order: ``user:``/``client:`` may arrive before a ``family:``.
 
 Records are versioned JSON arrays whose fields are named in :mod:`.records`, for Python and Lua alike.
 A client_credentials token is one key; a family's access tokens are
@@ -76,7 +100,7 @@ from ..revocation import CacheOptions, ValidationCache
 from ..types import Clock
 from .base import AddOutcome, StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
-from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys
+from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys, grant_member
 from .subscriber import Endpoints, RevocationSubscriber
 
 #: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
@@ -419,16 +443,23 @@ class RedisStore:
         self._exec: Execute = pipeline.execute if pipeline is not None else client.execute_command
         self._once: Execute = pipeline.execute_once if pipeline is not None else client.execute_command
         self._take_code = _Script(self._once, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
-        self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn"))
-        redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn")
+        self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn", "revoke_family_fn", "grants_fn"))
+        redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn", "grants_fn")
         self._redeem_code = _Script(self._exec, redeem)
-        self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn"))
+        self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "grants_fn"))
         self._revoke_family = _Script(self._once, _lua("revoke_family", "revoke_family_fn"))
         self._delete_access = _Script(self._once, _lua("delete_access"))
         self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
         self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
         self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
+        # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
+        self._put_access = _Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
+        self._put_code = _Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
+        self._list_grant = _Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
+        self._revoke_grants = _Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
+        self._end_grant = _Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
+        self._forget_grants = _Script(self._once, _lua("forget_grants"))
         #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.revocation`), kept honest by
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
@@ -533,8 +564,10 @@ class RedisStore:
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
-        key = self._keys.code(family_id, code_digest)
-        await self._run(self._exec("SET", key, _encode_code(code), "PX", self._ttl_ms(code.exp)))
+        keys = [self._keys.code(family_id, code_digest)]
+        args: list[str | int] = [_encode_code(code), self._ttl_ms(code.exp)]
+        member = grant_member(family_id, "c", code_digest)
+        await self._listed(self._put_code, keys, args, self._owners(code.client_id, code.sub), member, code.exp)
 
     async def take_code(
         self, family_id: str, code_digest: str, *, replay_window: float
@@ -568,7 +601,9 @@ class RedisStore:
         keys.append(k.index(family_id))
         args: list[str | int] = [_window_ms(replay_window), *self._store_family_args(family, access_digest, access)]
         args += [k.access_prefix(family_id), family_id, k.revoked]
-        return _OUTCOMES[int(await self._run(self._redeem_code(keys=keys, args=args)))]
+        owners = self._owners(access.client_id, access.sub)
+        expires = access.exp if family is None else family.exp
+        return _OUTCOMES[int(await self._listed(self._redeem_code, keys, args, owners, family_id, expires))]
 
     # -- tokens ----------------------------------------------------------------------------------
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
@@ -576,13 +611,17 @@ class RedisStore:
         return None if raw is None else _decode_access(raw)
 
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
-        key = self._keys.access(family_id, access_digest)
-        await self._run(self._exec("SET", key, _encode_access(token), "PX", self._ttl_ms(token.exp)))
+        keys = [self._keys.access(family_id, access_digest)]
+        args: list[str | int] = [_encode_access(token), self._ttl_ms(token.exp)]
+        member = grant_member(family_id, "a", access_digest)
+        await self._listed(self._put_access, keys, args, self._owners(token.client_id, token.sub), member, token.exp)
 
     async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
         k = self._keys
         keys = [k.family(family_id), k.access(family_id, access_digest), k.index(family_id)]
-        await self._run(self._put_family(keys=keys, args=self._store_family_args(family, access_digest, access)))
+        args = self._store_family_args(family, access_digest, access)
+        owners = self._owners(family.client_id, family.sub)
+        await self._listed(self._put_family, keys, args, owners, family_id, family.exp)
 
     def _store_family_args(
         self, family: TokenFamily | None, access_digest: str, access: AccessToken
@@ -641,7 +680,8 @@ class RedisStore:
             family_id,
             k.revoked,
         ]
-        return _OUTCOMES[int(await self._run(self._rotate(keys=keys, args=args)))]
+        owners = self._owners(family.client_id, family.sub)
+        return _OUTCOMES[int(await self._listed(self._rotate, keys, args, owners, family_id, family.exp))]
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         k = self._keys
@@ -653,6 +693,63 @@ class RedisStore:
         keys = [self._keys.access(family_id, access_digest)]
         args = [client_id, self._keys.revoked, f"access:{family_id}:{access_digest}"]
         return bool(await self._run(self._delete_access(keys=keys, args=args)))
+
+    # -- owner indexes: everything of a user or a client --------------------------------------------
+    def _owners(self, client_id: str, sub: str | None) -> list[str]:
+        """The owner indexes a grant is listed in: its client's, and its user's when it has one."""
+        owners = [self._keys.client_grants(client_id)]
+        if sub is not None:
+            owners.append(self._keys.user_grants(sub))
+        return owners
+
+    async def _listed(
+        self, script: _Script, keys: list[str], args: list[str | int], owners: list[str], member: str, expires: float
+    ) -> Any:
+        """Run an issuing script that lists ``member`` in ``owners`` until ``expires``.
+
+        On one server (or Sentinel's master) the script writes the indexes itself: one round trip, atomic. On a
+        Cluster they live in other slots, so each is written first by its own call (concurrently), then the
+        script runs: a crash in between leaves a listed grant that was never stored, which revoking ignores,
+        never a stored grant that is not listed.
+        """
+        tail: list[str | int] = [member, round(expires * 1000), self._now_ms()]
+        if self._cluster is None:
+            return await self._run(script(keys=[*keys, *owners], args=[*args, *tail]))
+        await asyncio.gather(*(self._run(self._list_grant(keys=[owner], args=tail)) for owner in owners))
+        return await self._run(script(keys=keys, args=[*args, *tail]))
+
+    async def revoke_user(self, sub: str) -> int:
+        return await self._revoke_owner(self._keys.user_grants(sub), f"user:{sub}")
+
+    async def revoke_client(self, client_id: str) -> int:
+        return await self._revoke_owner(self._keys.client_grants(client_id), f"client:{client_id}")
+
+    async def _revoke_owner(self, index: str, announcement: str) -> int:
+        """End every member of ``index``, then announce ``announcement``.
+
+        One server: one script, atomic. Cluster: the members are read, each is ended by one script in its
+        family's slot (announcing ``family:``/``access:`` there), then they are removed from the index and the
+        owner is announced; a grant issued meanwhile is listed after the read and survives, as it would had it
+        been issued just after a one-step revocation.
+        """
+        k = self._keys
+        parts = list(k.grant_parts())
+        if self._cluster is None:
+            args: list[str | int] = [k.revoked, announcement, *parts]
+            return int(await self._run(self._revoke_grants(keys=[index], args=args)))
+        members: list[bytes] = await self._run(self._exec("ZRANGE", index, 0, -1))
+        names = [raw.decode() for raw in members]
+
+        async def end(member: str) -> int:
+            family = k.family(member.partition(":")[0])
+            return int(await self._run(self._end_grant(keys=[family], args=[member, k.revoked, *parts])))
+
+        ended = 0
+        for start in range(0, len(names), 64):  # the families live on every node: ask them side by side
+            ended += sum(await asyncio.gather(*map(end, names[start : start + 64])))
+        forget: list[str | int] = [k.revoked, announcement, *names]
+        await self._run(self._forget_grants(keys=[index], args=forget))
+        return ended
 
     # -- consents --------------------------------------------------------------------------------
     async def put_consent(self, sub: str, client_id: str, scope: str, *, expires_at: float) -> None:

@@ -26,6 +26,7 @@ from .concurrency import ConcurrencyContract
 from .expiry import ExpiryContract
 from .keys import SigningKeyContract
 from .limits import LimitContract
+from .owners import OwnerContract
 from .tokens import TokenContract
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
+    "OwnerContract",
     "SigningKeyContract",
     "StoreContract",
     "TokenContract",
@@ -40,7 +42,13 @@ __all__ = [
 
 
 class StoreContract(
-    TokenContract, LimitContract, ConcurrencyContract, ExpiryContract, DynamicClientContract, SigningKeyContract
+    TokenContract,
+    LimitContract,
+    ConcurrencyContract,
+    ExpiryContract,
+    DynamicClientContract,
+    OwnerContract,
+    SigningKeyContract,
 ):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 

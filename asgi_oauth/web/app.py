@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..clients import declared_clients
 from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
+from ..events import EventHook, Events
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
 from ..protocol.cimd import Fetcher, MetadataDocuments
@@ -24,10 +25,15 @@ from ..protocol.ratelimit import Limiter
 from ..settings import OAuthSettings, SettingsError, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
 from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
+from .health import operations_endpoints
 from .http import (
+    ERROR_KEY,
     FORM_TYPE,
     NO_STORE,
     ClientGone,
@@ -64,6 +70,10 @@ class OAuthServer:
     (:data:`~asgi_oauth.web.endpoints.DEFAULT_ENDPOINTS`). Pass ``[*DEFAULT_GRANTS, mine]`` to add one;
     each entry decides from the settings whether it is on, and routing, the metadata document and the
     OpenAPI document list exactly the entries that are.
+
+    Operations: ``events=[hook, ...]`` receives every :class:`~asgi_oauth.events.Event` (fire and forget);
+    :meth:`revoke_user` and :meth:`revoke_client` end everything of an owner; liveness and readiness probes
+    and, with ``settings.metrics``, a Prometheus endpoint are served under the mount (:mod:`.health`).
     """
 
     def __init__(
@@ -83,6 +93,7 @@ class OAuthServer:
         endpoints: Iterable[EndpointSpec] | None = None,
         document_fetcher: Fetcher | None = None,
         user_claims: UserClaims | None = None,
+        events: Iterable[EventHook] = (),
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         if self.settings.enable_password_grant and password_verifier is None:
@@ -90,6 +101,14 @@ class OAuthServer:
         self.store = store if store is not None else store_from_settings(self.settings)
         #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
         self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
+        #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
+        self.metrics: Metrics | None = None
+        if self.settings.metrics:
+            from ..metrics import Metrics
+
+            self.metrics = Metrics()
+        #: The event hooks (:mod:`asgi_oauth.events`), fed by every protocol step.
+        self.events = Events(events, counter=self.metrics.count_event if self.metrics is not None else None)
         self.context = Context(
             settings=self.settings,
             store=self.store,
@@ -99,18 +118,22 @@ class OAuthServer:
                 cache_ttl=self.settings.client_cache_ttl,
                 documents=self._documents(document_fetcher),
             ),
-            limiter=Limiter.from_settings(self.store, self.settings, clock=clock),
+            limiter=Limiter.from_settings(self.store, self.settings, clock=clock, events=self.events),
             clock=clock,
             password_verifier=password_verifier,
             signer=self.keys,
             user_claims=user_claims,
+            events=self.events,
         )
         #: The enabled grants, response types and endpoints.
         self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
         self.response_types = enabled_response_types(
             self.settings, DEFAULT_RESPONSE_TYPES if response_types is None else response_types
         )
-        self.endpoints = enabled_endpoints(self.settings, list(DEFAULT_ENDPOINTS if endpoints is None else endpoints))
+        self.endpoints = enabled_endpoints(
+            self.settings,
+            [*(DEFAULT_ENDPOINTS if endpoints is None else endpoints), *operations_endpoints(self.settings)],
+        )
         self.authorization = AuthorizationEndpoint(
             self.context,
             self.response_types,
@@ -171,13 +194,49 @@ class OAuthServer:
             await send({"type": "websocket.close", "code": 1000})
             return
         # Exact paths, no pattern routing: these endpoints sit on the hot path of every token request.
-        route = self._routes.get(route_path(scope))
-        if route is not None:
+        path = route_path(scope)
+        route = self._routes.get(path)
+        if route is None:
+            await send_json(send, 404, {"error": "invalid_request", "error_description": "no such endpoint"})
+        elif self.metrics is None:
             await route(scope, receive, send)
         else:
-            await send_json(send, 404, {"error": "invalid_request", "error_description": "no such endpoint"})
+            await self._measured(route, path, scope, receive, send)
+
+    async def _measured(self, route: ASGIApp, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve ``route`` and count its answer: status, and the OAuth error code :func:`send_error` noted."""
+        metrics = self.metrics
+        if metrics is None:
+            raise RuntimeError("measured without metrics")
+        status = 500  # what the host answers when the route raises
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await route(scope, receive, sending)
+        finally:
+            metrics.observe(path, status, scope.get(ERROR_KEY, ""), time.perf_counter() - started)
+
+    async def revoke_user(self, sub: str) -> int:
+        """End every grant of the user ``sub`` (refresh families, access tokens, codes not yet exchanged) in one
+        store step, on every worker; returns how many grants still lived. Reports a ``revoked`` event."""
+        ended = await self.store.revoke_user(sub)
+        self.events.emit("revoked", user=sub, what="user", count=ended)
+        return ended
+
+    async def revoke_client(self, client_id: str) -> int:
+        """As :meth:`revoke_user`, for everything issued to the client ``client_id`` (the client stays)."""
+        ended = await self.store.revoke_client(client_id)
+        self.events.emit("revoked", client_id=client_id, what="client", count=ended)
+        return ended
 
     async def aclose(self) -> None:
+        await self.events.drain()
         await self.store.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -245,10 +304,12 @@ class _BackChannel:
         except ClientGone:
             return
         except OAuthError as error:
+            scope[ERROR_KEY] = error.error
             await send_error(send, error, cors)
             return
         except StoreUnavailable as exc:
             logger.warning("store unavailable during %s: %s", scope["path"], exc)
+            scope[ERROR_KEY] = TemporarilyUnavailable.error
             await send_error(send, TemporarilyUnavailable("the authorization server's store is unavailable"), cors)
             return
         headers = NO_STORE if response.headers is None else response.headers

@@ -25,6 +25,9 @@ JSON_TYPE = "application/json"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _DOCUMENT_HEADERS = {"Cache-Control": "public, max-age=300"}
 
+#: Where :func:`send_error` notes the OAuth error code in the ASGI scope, for the metrics to count.
+ERROR_KEY = "asgi_oauth.error"
+
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 

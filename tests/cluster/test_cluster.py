@@ -91,8 +91,9 @@ async def test_the_app_runs_every_flow_on_a_cluster(
         for key, (slot, _, _) in keys.items():
             match = FAMILY_KEY.fullmatch(key)
             if match is None:
-                # Not a family's: the clients hash, a consent, a consent-form nonce, a limit bucket or known place.
-                assert key.split(":")[1] in {"clients", "consent", "once", "{limits}"}, key
+                # Not a family's: the clients hash, a consent, a consent-form nonce, a limit bucket or known place,
+                # or what a user or a client holds (``{u:...}``, ``{c:...}``: owner indexes, each in its own slot).
+                assert key.split(":")[1] in {"clients", "consent", "once", "{limits}", "{u", "{c"}, key
                 continue
             families.setdefault(match.group(1), set()).add((index, slot))
             kinds.add(key.split(":")[2])

@@ -15,7 +15,8 @@ from asgi_oauth import crypto
 from asgi_oauth.middleware import LocalValidator, ValidationUnavailable
 from asgi_oauth.models import AccessToken, Client, TokenFamily
 from asgi_oauth.revocation import CacheOptions, ValidationCache
-from asgi_oauth.store import RedisStore
+from asgi_oauth.settings import OAuthSettings
+from asgi_oauth.store import RedisStore, store_from_settings
 
 from ..conftest import open_redis_store
 from ..reliability.stack import redis_server
@@ -199,3 +200,16 @@ async def test_switched_off_or_unsupported_means_no_cache(redis_url: str, key_pr
         assert store.validation_cache is None  # connections this module cannot make: the store reads every time
     finally:
         await store.aclose()
+
+
+def test_the_settings_switch_the_cache(redis_url: str, key_prefix: str) -> None:
+    """On by default for Redis, with the size and lease from the settings; off with VALIDATION_CACHE=false."""
+    on = store_from_settings(
+        OAuthSettings(redis_url=redis_url, key_prefix=key_prefix, validation_cache_size=7, validation_cache_lease=0.5)
+    )
+    assert isinstance(on, RedisStore)
+    assert on.validation_cache is not None
+    assert on.validation_cache.options == CacheOptions(size=7, lease=0.5)
+    off = store_from_settings(OAuthSettings(redis_url=redis_url, key_prefix=key_prefix, validation_cache=False))
+    assert isinstance(off, RedisStore)
+    assert off.validation_cache is None

@@ -196,9 +196,24 @@ def test_error_classes_agree_with_redis_py_parser(line: bytes) -> None:
     assert type(value) is type(redis_py(line.decode()))
 
 
+#: The newest redis-py major release the pipeline's private import was checked against (the oldest is
+#: pyproject's floor, 5: ``redis._parsers`` is new in 5.0).
+CHECKED_REDIS_PY_MAJOR = 8
+
+
 def test_redis_py_private_error_parser_is_still_where_the_pipeline_imports_it() -> None:
     """Pinned: the pipeline classifies error replies with redis-py's ``redis._parsers.base.BaseParser.parse_error``
-    (private). If a redis-py release moves or changes it, this fails first: update asgi_oauth/store/pipeline.py."""
+    (private). If a redis-py release moves it, importing asgi_oauth.store fails and the whole suite with it (the
+    conftest imports the store); if it changes what it answers, this fails. A new major release fails here too,
+    before anyone relies on it: check it, then raise ``CHECKED_REDIS_PY_MAJOR``."""
+    major = int(redis.__version__.split(".")[0])
+    assert 5 <= major <= CHECKED_REDIS_PY_MAJOR, (
+        f"redis-py {redis.__version__} is outside the releases asgi_oauth/store/pipeline.py was checked against "
+        f"(5 to {CHECKED_REDIS_PY_MAJOR}): it imports redis._parsers.base.BaseParser.parse_error (private) and reads "
+        "ConnectionPool.connection_kwargs/connection_class and SSLConnection.ssl_context. Run "
+        "tests/store/test_pipeline.py, tests/store/test_tls.py and tests/test_costs.py on it, then raise "
+        "CHECKED_REDIS_PY_MAJOR in this file."
+    )
     assert pipeline._parse_error == BaseParser.parse_error
     for line, kind in ERRORS:
         assert type(BaseParser.parse_error(line.decode())) is kind, line

@@ -137,6 +137,10 @@ async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefi
     mine = {key for key in keys if key.startswith(f"{key_prefix}:")}
     shared = {f"{key_prefix}:clients", f"{key_prefix}:consent:web:alice"}
     assert shared <= mine
+    # What the client and the user hold (owner indexes), each in its own slot: the client's and alice's.
+    owners = {key for key in mine if re.fullmatch(rf"{re.escape(key_prefix)}:\{{[uc]:[0-9a-f]{{32}}\}}:g", key)}
+    assert owners == {redis_store._keys.client_grants("web"), redis_store._keys.user_grants("alice")}
+    shared |= owners
 
     layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|[acs]:[A-Za-z0-9_-]{{32}})")
     tagged: dict[str, set[str]] = {}

@@ -6,6 +6,8 @@
 -- ARGV[4]  access record     ARGV[5]  access ttl ms
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)
 -- ARGV[8]  the family's access-key prefix       ARGV[9]  the family id      ARGV[10] the revocation channel
+-- KEYS[5..] owner indexes (client's, user's; none on a Cluster)   ARGV[11] their member   ARGV[12] its expiry (ms)
+-- ARGV[13] now (epoch ms)
 -- returns  1 redeemed (or this very redemption had already run); 0 unknown or expired;
 --          -1 already spent: a replay, so the family is revoked
 local v = spend_code(KEYS[1], KEYS[2], KEYS[4], ARGV[8], ARGV[1], ARGV[6], ARGV[9], ARGV[10])
@@ -13,4 +15,5 @@ if not v then return 0 end
 if v == 'again' then return 1 end
 if v == 'replayed' then return -1 end
 store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+list_grant(5, ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]))
 return 1

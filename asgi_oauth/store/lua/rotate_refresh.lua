@@ -8,6 +8,8 @@
 -- ARGV[6]  access digest     ARGV[7]  access expiry (epoch ms)     ARGV[8]  now (epoch ms)
 -- ARGV[9]  the new record's refresh digest                       ARGV[10] the family's access-key prefix
 -- ARGV[11] the family id      ARGV[12] the revocation channel
+-- KEYS[5..] owner indexes (client's, user's; none on a Cluster)   ARGV[13] their member (the family id)
+-- ARGV[14] the family's new expiry (ms): the rotation extends its listing    ARGV[15] now (epoch ms)
 -- returns  1 rotated (or this very rotation had already run: a resent script); 0 no such family;
 --          -1 the expected token was not current: reuse, family revoked
 local v = redis.call('GET', KEYS[1])
@@ -25,4 +27,5 @@ redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[6])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
+list_grant(5, ARGV[13], tonumber(ARGV[14]), tonumber(ARGV[15]))
 return 1
