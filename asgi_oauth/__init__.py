@@ -54,6 +54,9 @@ if _typing.TYPE_CHECKING:
     from .models import Bucket as Bucket
     from .models import Client as Client
     from .models import CodeReplayed as CodeReplayed
+    from .models import DeviceFound as DeviceFound
+    from .models import DeviceGrant as DeviceGrant
+    from .models import DevicePoll as DevicePoll
     from .models import LimitCheck as LimitCheck
     from .models import Outcome as Outcome
     from .models import TokenFamily as TokenFamily
@@ -68,6 +71,7 @@ if _typing.TYPE_CHECKING:
     from .protocol.context import Context as Context
     from .protocol.context import PasswordVerifier as PasswordVerifier
     from .protocol.grants import DEFAULT_GRANTS as DEFAULT_GRANTS
+    from .protocol.grants import DEVICE_CODE_GRANT as DEVICE_CODE_GRANT
     from .protocol.grants import GrantSpec as GrantSpec
     from .protocol.grants import TokenResponse as TokenResponse
     from .protocol.grants import issue as issue
@@ -90,12 +94,18 @@ if _typing.TYPE_CHECKING:
     from .store import store_from_settings as store_from_settings
     from .store.base import ClientStore as ClientStore
     from .store.base import ConsentStore as ConsentStore
+    from .store.base import DeviceStore as DeviceStore
     from .store.base import KeyStore as KeyStore
     from .store.base import LimitStore as LimitStore
     from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
     from .web.authorize import UserResolver as UserResolver
+    from .web.device import DeviceRenderer as DeviceRenderer
+    from .web.device import DeviceView as DeviceView
+    from .web.device import default_device_page as default_device_page
     from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
+    from .web.endpoints import DEVICE_AUTHORIZATION_ENDPOINT as DEVICE_AUTHORIZATION_ENDPOINT
+    from .web.endpoints import DEVICE_VERIFICATION_ENDPOINT as DEVICE_VERIFICATION_ENDPOINT
     from .web.endpoints import REGISTRATION_ENDPOINT as REGISTRATION_ENDPOINT
     from .web.endpoints import EndpointRequest as EndpointRequest
     from .web.endpoints import EndpointResponse as EndpointResponse
@@ -127,6 +137,15 @@ _SOURCES = {
     "DEFAULT_ENDPOINTS": ".web.endpoints",
     "DEFAULT_GRANTS": ".protocol.grants",
     "DEFAULT_RESPONSE_TYPES": ".protocol.authorize",
+    "DEVICE_AUTHORIZATION_ENDPOINT": ".web.endpoints",
+    "DEVICE_CODE_GRANT": ".protocol.grants",
+    "DEVICE_VERIFICATION_ENDPOINT": ".web.endpoints",
+    "DeviceFound": ".models",
+    "DeviceGrant": ".models",
+    "DevicePoll": ".models",
+    "DeviceRenderer": ".web.device",
+    "DeviceStore": ".store.base",
+    "DeviceView": ".web.device",
     "DocumentError": ".protocol.cimd",
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
@@ -190,6 +209,7 @@ _SOURCES = {
     "bearer_refusal": ".middleware",
     "canonical_resource": ".protocol.resources",
     "default_consent_page": ".web.pages",
+    "default_device_page": ".web.device",
     "default_error_page": ".web.pages",
     "discovery_routes": ".discovery",
     "issue": ".protocol.grants",
@@ -206,6 +226,9 @@ __all__ = [
     "DEFAULT_ENDPOINTS",
     "DEFAULT_GRANTS",
     "DEFAULT_RESPONSE_TYPES",
+    "DEVICE_AUTHORIZATION_ENDPOINT",
+    "DEVICE_CODE_GRANT",
+    "DEVICE_VERIFICATION_ENDPOINT",
     "REGISTRATION_ENDPOINT",
     "AccessDenied",
     "AccessToken",
@@ -222,6 +245,12 @@ __all__ = [
     "ConsentStore",
     "ConsentView",
     "Context",
+    "DeviceFound",
+    "DeviceGrant",
+    "DevicePoll",
+    "DeviceRenderer",
+    "DeviceStore",
+    "DeviceView",
     "DocumentError",
     "EndpointRequest",
     "EndpointResponse",
@@ -283,6 +312,7 @@ __all__ = [
     "bearer_refusal",
     "canonical_resource",
     "default_consent_page",
+    "default_device_page",
     "default_error_page",
     "discovery_routes",
     "issue",

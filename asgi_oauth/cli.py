@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 PROG = "asgi-oauth"
 T = TypeVar("T")
+#: Short names ``--grant-type`` also takes for the grants whose names are URIs.
+GRANT_ALIASES = {"device_code": "urn:ietf:params:oauth:grant-type:device_code"}
 
 
 class CommandError(Exception):
@@ -139,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="T",
-        help=f"one or more of: {', '.join(GRANT_TYPES)} (repeatable)",
+        help=f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code is short for the RFC 8628 URN)",
     )
     create.add_argument(
         "--redirect-uri",
@@ -299,7 +301,7 @@ def _clients_create(args: argparse.Namespace) -> int:
         client_id=args.client_id,
         public=args.public,
         first_party=args.first_party,
-        grant_types=args.grant_types,
+        grant_types=[GRANT_ALIASES.get(grant, grant) for grant in args.grant_types],
         redirect_uris=args.redirect_uris,
         scope=args.scope,
         token_endpoint_auth_method=method,

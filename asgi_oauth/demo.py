@@ -191,6 +191,8 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
     grants = ["authorization_code", "refresh_token", "client_credentials"]
     if settings.enable_password_grant:
         grants.append("password")
+    if settings.enable_device_authorization:  # so the device flow can be tried with the demo client too
+        grants.append("urn:ietf:params:oauth:grant-type:device_code")
     client, secret = new_client(
         name="asgi-oauth demo client",
         client_id=DEMO_CLIENT_ID,
@@ -315,6 +317,8 @@ class DemoHost:
             (f"{WELL_KNOWN}{urlsplit(issuer).path}", "Server metadata at its RFC 8414 location"),
             ("/api/me", "GET /api/me (needs a bearer token)"),
         ]
+        if self.settings.enable_device_authorization:
+            links.insert(1, (f"{MOUNT_PATH}/device", "Connect a device: enter the code a device shows (RFC 8628)"))
         items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links)
         body = (
             f"{who}<p>Issuer: <code>{html.escape(issuer)}</code></p><ul>{items}</ul>"

@@ -126,6 +126,8 @@ class ServePlan:
             f"             (the code_verifier for that URL: {verifier})",
             "",
         ]
+        if settings.enable_device_authorization:
+            lines[-1:-1] = [f"  device:    {issuer}/device  (where users enter a device's code, RFC 8628)"]
         if self.registered is not None:
             client, secret = self.registered
             lines += [

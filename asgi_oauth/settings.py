@@ -119,6 +119,26 @@ class OAuthSettings(BaseSettings):
     #: RFC 7591 initial access tokens (comma-separated); when set, ``/register`` needs one as a Bearer token.
     dynamic_registration_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
 
+    #: RFC 8628 device authorization grant: ``/device_authorization``, the ``/device`` verification page and the
+    #: device_code grant at ``/token``; see the README's "Device authorization grant (RFC 8628)".
+    enable_device_authorization: bool = False
+    #: How long a device code and its user code work (RFC 8628 ``expires_in``).
+    device_code_lifetime: float = Field(default=600, gt=0, le=1800)
+    #: Seconds a device waits between polls (RFC 8628 ``interval``); each ``slow_down`` adds 5 for that device.
+    device_poll_interval: int = Field(default=5, ge=1, le=60)
+    #: The verification URI shown to users (a short one suits a TV); unset: the server's own ``<issuer>/device``.
+    device_verification_uri: str | None = None
+
+    @field_validator("device_verification_uri")
+    @classmethod
+    def _verification_uri_absolute(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without a fragment")
+        return value
+
     @field_validator("dynamic_registration_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, value: Any) -> Any:

@@ -27,5 +27,6 @@ GRANT_TYPES: tuple[GrantType, ...] = (
     "refresh_token",
     "password",
     "implicit",
+    "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628
 )
 AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none")

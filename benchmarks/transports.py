@@ -37,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
@@ -48,6 +48,7 @@ from redis import exceptions as rexc
 from asgi_oauth import RedisStore, crypto
 from asgi_oauth.models import AccessToken, TokenFamily
 
+from .cli import _run
 from .options import RESULTS_DIR
 from .processes import ProcessError, RedisServer
 
@@ -523,16 +524,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", choices=[t.name for t in TRANSPORTS], help="these transports (and ours)")
     p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), help="only these workloads")
     return p
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """On uvloop when installed, as the uvicorn workers run (the same for every transport)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 def main(argv: list[str] | None = None) -> int:

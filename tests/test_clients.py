@@ -167,7 +167,7 @@ def test_authorization_code_needs_a_redirect_uri() -> None:
 
 
 @pytest.mark.parametrize(
-    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:device_code"]
+    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]
 )
 def test_unknown_grant(grant: str) -> None:
     assert "unknown grant type" in refused(grant_types=["authorization_code", grant])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from typing import Generic, Literal, TypeVar
 
 from ..models import (
@@ -17,6 +18,10 @@ from ..models import (
     Bucket,
     Client,
     CodeReplayed,
+    DeviceFound,
+    DeviceGrant,
+    DevicePoll,
+    DeviceStatus,
     LimitCheck,
     Outcome,
     TokenFamily,
@@ -48,6 +53,10 @@ class _Expiring(Generic[K, V]):
             del self._data[key]
             return None
         return entry[0]
+
+    def entry(self, key: K) -> tuple[V, float] | None:
+        """The live value with its expiry time, to write it back changed but no longer-lived."""
+        return self._data.get(key) if self.get(key) is not None else None
 
     def set(self, key: K, value: V, expires_at: float) -> None:
         data, queue = self._data, self._queue
@@ -121,6 +130,9 @@ class MemoryStore:
         self._known: _Expiring[str, bool] = _Expiring(clock)
         self._documents: _Expiring[str, Client] = _Expiring(clock)
         self._signing_keys: str | None = None
+        # Device grants by (family id, device digest), with the access digest they issued; and the user code index.
+        self._devices: _Expiring[tuple[str, str], tuple[DeviceGrant, str]] = _Expiring(clock)
+        self._user_codes: _Expiring[str, tuple[str, str]] = _Expiring(clock)
         # What each user and client holds, as Redis' owner indexes: member -> expiry. A member is
         # (family id, "", "") for a family, (family id, "a", digest) for a lone token, (.., "c", digest) for a code.
         self._owners: _Expiring[tuple[str, str], _Holdings] = _Expiring(clock)
@@ -396,6 +408,85 @@ class MemoryStore:
 
     async def remember_known(self, known: str, *, expires_at: float) -> None:
         self._known.set(known, True, expires_at)
+
+    # -- device authorization (RFC 8628) ---------------------------------------------------------
+    async def put_device(
+        self, family_id: str, device_digest: str, user_code_digest: str, grant: DeviceGrant, *, keep_until: float
+    ) -> bool:
+        if self._user_codes.get(user_code_digest) is not None:
+            return False
+        self._user_codes.set(user_code_digest, (family_id, device_digest), grant.exp)
+        self._devices.set((family_id, device_digest), (grant, ""), keep_until)
+        return True
+
+    async def find_device(self, user_code_digest: str) -> DeviceFound | None:
+        where = self._user_codes.get(user_code_digest)
+        stored = self._devices.get(where) if where is not None else None
+        if where is None or stored is None:
+            return None
+        return DeviceFound(where[0], where[1], stored[0])
+
+    def _device(self, family_id: str, device_digest: str) -> tuple[DeviceGrant, str, float] | None:
+        """The stored grant, the access digest it issued, and until when it is kept."""
+        entry = self._devices.entry((family_id, device_digest))
+        if entry is None:
+            return None
+        (grant, issued), keep_until = entry
+        return grant, issued, keep_until
+
+    async def poll_device(
+        self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
+    ) -> DevicePoll | None:
+        found = self._device(family_id, device_digest)
+        if found is None:
+            return None
+        grant, issued, keep_until = found
+        now = self._clock()
+        if grant.client_id != client_id or grant.status != "pending" or grant.exp <= now:
+            return DevicePoll(grant)
+        too_soon = grant.polled_at is not None and now - grant.polled_at < grant.interval - leeway
+        grant = replace(grant, polled_at=now, interval=grant.interval + step if too_soon else grant.interval)
+        self._devices.set((family_id, device_digest), (grant, issued), keep_until)
+        return DevicePoll(grant, too_soon)
+
+    async def decide_device(
+        self, family_id: str, device_digest: str, *, approve: bool, sub: str, username: str | None
+    ) -> bool:
+        found = self._device(family_id, device_digest)
+        if found is None:
+            return False
+        grant, issued, keep_until = found
+        status: DeviceStatus = "approved" if approve else "denied"
+        if grant.status == status and grant.sub == sub:
+            return True  # the same decision again
+        if grant.status != "pending" or grant.exp <= self._clock():
+            return False
+        decided = replace(grant, status=status, sub=sub, username=username)
+        self._devices.set((family_id, device_digest), (decided, issued), keep_until)
+        return True
+
+    async def redeem_device(
+        self,
+        family_id: str,
+        device_digest: str,
+        access_digest: str,
+        access: AccessToken,
+        family: TokenFamily | None,
+    ) -> Outcome:
+        found = self._device(family_id, device_digest)
+        if found is None:
+            return Outcome.MISSING
+        grant, issued, keep_until = found
+        if grant.status == "issued":
+            return Outcome.DONE if issued == access_digest else Outcome.REUSED
+        if grant.status != "approved":
+            return Outcome.MISSING
+        self._devices.set((family_id, device_digest), (replace(grant, status="issued"), access_digest), keep_until)
+        if family is not None:
+            self._families.set(family_id, family, family.exp)
+        self._list(access.client_id, access.sub, (family_id, "", ""), family.exp if family else access.exp)
+        self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
+        return Outcome.DONE
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def get_signing_keys(self) -> str | None:

@@ -83,9 +83,13 @@ CODE = Layout(
     ),
 )
 
+#: What a device authorization (RFC 8628) asks for; its changing state (status, user, interval, last poll) is
+#: kept beside it in the same Redis hash, so a script updates one field without re-encoding the record.
+DEVICE = Layout("DEVICE", ("client_id", "scope", "exp_ms", "resource"))
+
 #: Prepended to every script: the layouts, and the one way a script reads a field.
 LUA_PRELUDE = (
-    "".join(layout.lua() for layout in (ACCESS, FAMILY, CODE))
+    "".join(layout.lua() for layout in (ACCESS, FAMILY, CODE, DEVICE))
     + """-- A field of a decoded record by its layout position; unversioned records hold it one place earlier.
 local function field(record, position)
   local value
@@ -131,6 +135,14 @@ class Keys:
 
     def code(self, family_id: str, digest: str) -> str:
         return f"{self.prefix}:{{{family_id}}}:c:{digest}"
+
+    def device(self, family_id: str, digest: str) -> str:
+        """A device authorization (a hash: the record and its state), under the device code's family."""
+        return f"{self.prefix}:{{{family_id}}}:d:{digest}"
+
+    def user_code(self, digest: str) -> str:
+        """The user code index: names the family and device digest of the grant a user code belongs to."""
+        return f"{self.prefix}:usercode:{digest}"
 
     def consent(self, sub: str, client_id: str) -> str:
         return f"{self.prefix}:consent:{client_id}:{sub}"

@@ -17,6 +17,9 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
     p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
     p:document:<sha256>       string client a Client ID Metadata Document described, TTL = its cache lifetime
+    p:{F}:d:<digest>          hash   device authorization (RFC 8628): record, status, user, interval, last poll,
+                                     TTL = device code expiry + the lifetime again (to answer expired_token)
+    p:usercode:<digest>       string "<F>:<device digest>" of the grant a user code names, TTL = code expiry
     p:{u:<sha256(sub)>}:g     zset   what a user holds (score: expiry, ms); members below, TTL = longest member's
     p:{c:<sha256(id)>}:g      zset   what a client holds, the same way (sha256 hex cut to 32 characters)
     p:revoked                 pub/sub channel the revoking scripts announce on (messages below)
@@ -91,6 +94,10 @@ from ..models import (
     Bucket,
     Client,
     CodeReplayed,
+    DeviceFound,
+    DeviceGrant,
+    DevicePoll,
+    DeviceStatus,
     LimitCheck,
     Outcome,
     TokenFamily,
@@ -100,7 +107,7 @@ from ..revocation import CacheOptions, ValidationCache
 from ..types import Clock
 from .base import AddOutcome, StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
-from .records import ACCESS, CODE, FAMILY, LUA_PRELUDE, Keys, grant_member
+from .records import ACCESS, CODE, DEVICE, FAMILY, LUA_PRELUDE, Keys, grant_member
 from .subscriber import Endpoints, RevocationSubscriber
 
 #: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
@@ -270,6 +277,29 @@ def _decode_client(raw: bytes) -> Client:
     data["redirect_uris"] = tuple(data["redirect_uris"])
     data["grant_types"] = tuple(data["grant_types"])
     return Client(**data)
+
+
+_DEVICE_FIELDS = ("grant", "status", "interval", "polled", "sub", "username")
+_DEVICE_STATUSES: dict[str, DeviceStatus] = {s: s for s in ("pending", "approved", "denied", "issued")}
+
+
+def _decode_device(values: Sequence[Any]) -> DeviceGrant:
+    """A device grant from its hash's ``_DEVICE_FIELDS``, in that order."""
+    record, status, interval, polled, sub, username = (v.decode() if isinstance(v, bytes) else v for v in values)
+    r = DEVICE.decode(record)
+    if status not in _DEVICE_STATUSES:
+        raise ValueError(f"unknown device grant status {status!r}")
+    return DeviceGrant(
+        client_id=r["client_id"],
+        scope=r["scope"],
+        exp=r["exp_ms"] / 1000,
+        interval=int(interval),
+        resource=r["resource"],
+        status=_DEVICE_STATUSES[status],
+        sub=sub,
+        username=username,
+        polled_at=None if polled is None else int(polled) / 1000,
+    )
 
 
 def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
@@ -453,6 +483,12 @@ class RedisStore:
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
         self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
         self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
+        self._device_put = _Script(self._exec, _lua("device_put"))
+        # A resent poll would count twice (a slow_down the device never earned), so it is sent once.
+        self._device_poll = _Script(self._once, _lua("device_poll"))
+        self._device_decide = _Script(self._exec, _lua("device_decide"))
+        redeem_device = _lua("device_redeem", "store_family_fn", "revoke_family_fn", "grants_fn")
+        self._device_redeem = _Script(self._exec, redeem_device)
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
         self._put_access = _Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
         self._put_code = _Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
@@ -801,6 +837,70 @@ class RedisStore:
     async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
         args = ["" if expected is None else expected, document]
         return bool(await self._run(self._swap_keys(keys=[self._keys.signing_keys], args=args)))
+
+    # -- device authorization (RFC 8628) ---------------------------------------------------------
+    async def put_device(
+        self, family_id: str, device_digest: str, user_code_digest: str, grant: DeviceGrant, *, keep_until: float
+    ) -> bool:
+        k = self._keys
+        where = f"{family_id}:{device_digest}"
+        # The index first: a user code already taken stores nothing. It is another slot than the grant's.
+        taken = await self._run(
+            self._once("SET", k.user_code(user_code_digest), where, "NX", "PX", self._ttl_ms(grant.exp))
+        )
+        if not taken:
+            return False
+        record = DEVICE.encode(
+            {
+                "client_id": grant.client_id,
+                "scope": grant.scope,
+                "exp_ms": round(grant.exp * 1000),
+                "resource": grant.resource,
+            }
+        )
+        args: list[str | int] = [record, grant.interval, self._ttl_ms(keep_until)]
+        await self._run(self._device_put(keys=[k.device(family_id, device_digest)], args=args))
+        return True
+
+    async def find_device(self, user_code_digest: str) -> DeviceFound | None:
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.user_code(user_code_digest)))
+        if raw is None:
+            return None
+        family_id, _, device_digest = raw.decode().partition(":")
+        values = await self._run(self._exec("HMGET", self._keys.device(family_id, device_digest), *_DEVICE_FIELDS))
+        return None if values[0] is None else DeviceFound(family_id, device_digest, _decode_device(values))
+
+    async def poll_device(
+        self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
+    ) -> DevicePoll | None:
+        args: list[str | int] = [self._now_ms(), client_id, step, round(leeway * 1000)]
+        reply = await self._run(self._device_poll(keys=[self._keys.device(family_id, device_digest)], args=args))
+        if reply is None:
+            return None
+        return DevicePoll(_decode_device(reply[:6]), bool(int(reply[6])))
+
+    async def decide_device(
+        self, family_id: str, device_digest: str, *, approve: bool, sub: str, username: str | None
+    ) -> bool:
+        args: list[str | int] = [self._now_ms(), "approved" if approve else "denied", sub, username or ""]
+        keys = [self._keys.device(family_id, device_digest)]
+        return bool(await self._run(self._device_decide(keys=keys, args=args)))
+
+    async def redeem_device(
+        self,
+        family_id: str,
+        device_digest: str,
+        access_digest: str,
+        access: AccessToken,
+        family: TokenFamily | None,
+    ) -> Outcome:
+        k = self._keys
+        keys = [k.device(family_id, device_digest), k.family(family_id), k.access(family_id, access_digest)]
+        keys.append(k.index(family_id))
+        args = self._store_family_args(family, access_digest, access)
+        owners = self._owners(access.client_id, access.sub)  # so revoking the user or the client ends them too
+        expires = access.exp if family is None else family.exp
+        return _OUTCOMES[int(await self._listed(self._device_redeem, keys, args, owners, family_id, expires))]
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
+from .device import DeviceContract
 from .expiry import ExpiryContract
 from .keys import SigningKeyContract
 from .limits import LimitContract
@@ -31,6 +32,7 @@ from .tokens import TokenContract
 
 __all__ = [
     "ConcurrencyContract",
+    "DeviceContract",
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
@@ -49,6 +51,7 @@ class StoreContract(
     DynamicClientContract,
     OwnerContract,
     SigningKeyContract,
+    DeviceContract,
 ):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..metrics import Metrics
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
+from .device import DeviceRenderer, DeviceVerification, default_device_page
 from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
 from .health import operations_endpoints
 from .http import (
@@ -94,6 +95,7 @@ class OAuthServer:
         document_fetcher: Fetcher | None = None,
         user_claims: UserClaims | None = None,
         events: Iterable[EventHook] = (),
+        device_renderer: DeviceRenderer = default_device_page,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         if self.settings.enable_password_grant and password_verifier is None:
@@ -143,6 +145,14 @@ class OAuthServer:
             ),
             scope_descriptions=scope_descriptions or {},
             consent_renderer=consent_renderer,
+            error_renderer=error_renderer,
+        )
+        #: The device authorization grant's verification page (RFC 8628), served at ``/device`` when enabled.
+        self.device_verification = DeviceVerification(
+            self.context,
+            user_resolver=user_resolver,
+            scope_descriptions=scope_descriptions or {},
+            renderer=device_renderer,
             error_renderer=error_renderer,
         )
         self.metadata = metadata(

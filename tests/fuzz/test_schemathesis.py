@@ -60,7 +60,7 @@ def host(store: Store) -> Host:
         await store.aclose()
 
     oauth = OAuthServer(
-        settings_for(issuer=f"{BASE_URL}/oauth", enable_password_grant=True),
+        settings_for(issuer=f"{BASE_URL}/oauth", enable_password_grant=True, enable_device_authorization=True),
         store=store,
         user_resolver=resolve_user,
         password_verifier=verify_password,

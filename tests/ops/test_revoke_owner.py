@@ -13,6 +13,7 @@ from asgi_oauth import RedisStore
 from asgi_oauth.testing.records import Grant, access_record, code_record, family_record
 
 from ..serving import clean_env, run_cli
+from ..store.test_revocation_channel import announced
 from ..web.conftest import MakeServer
 from ..web.helpers import Server
 
@@ -28,13 +29,6 @@ async def channel(redis_url: str, key_prefix: str) -> AsyncIterator[aioredis.cli
     finally:
         await pubsub.aclose()
         await client.aclose()
-
-
-async def announced(pubsub: aioredis.client.PubSub) -> list[str]:
-    seen: list[str] = []
-    while (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)) is not None:
-        seen.append(message["data"].decode())
-    return seen
 
 
 async def alice_and_bob(server: Server) -> tuple[list[dict[str, str]], dict[str, str]]:

@@ -7,8 +7,8 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,19 @@ def two_servers(tmp_path: Path, redis_url: str, **settings: str) -> Iterator[tup
         a = stack.enter_context(serving(tmp_path / "a", env))
         b = stack.enter_context(serving(tmp_path / "b", env))
         yield a, b
+
+
+@asynccontextmanager
+async def demo_clients(server_a: Server, server_b: Server) -> AsyncIterator[tuple[DemoClient, DemoClient]]:
+    """The demo client talking to A and to B (A printed its secret; B found the client already there)."""
+    async with (
+        httpx.AsyncClient(base_url=server_a.base_url) as ha,
+        httpx.AsyncClient(base_url=server_b.base_url) as hb,
+    ):
+        yield (
+            DemoClient(ha, server_a.client_secret, server_a.base_url),
+            DemoClient(hb, server_a.client_secret, server_b.base_url),
+        )
 
 
 async def subscribed(admin: redis.Redis, servers: int) -> None:
@@ -52,12 +65,7 @@ async def cached_token(a: DemoClient, b: DemoClient) -> str:
 
 async def test_revoked_through_one_worker_refused_by_the_other_at_once(tmp_path: Path) -> None:
     with redis_server(tmp_path / "redis") as store, two_servers(tmp_path, store.url) as (server_a, server_b):
-        async with (
-            httpx.AsyncClient(base_url=server_a.base_url) as ha,
-            httpx.AsyncClient(base_url=server_b.base_url) as hb,
-        ):
-            a = DemoClient(ha, server_a.client_secret, server_a.base_url)
-            b = DemoClient(hb, server_a.client_secret, server_b.base_url)
+        async with demo_clients(server_a, server_b) as (a, b):
             listener = redis.Redis.from_url(store.url).pubsub(ignore_subscribe_messages=True)
             listener.subscribe("revocation:revoked")
             answers = []
@@ -77,12 +85,7 @@ async def test_revoked_through_one_worker_refused_by_the_other_at_once(tmp_path:
 async def test_a_killed_subscription_accepts_no_revoked_token(tmp_path: Path) -> None:
     with redis_server(tmp_path / "redis") as store, two_servers(tmp_path, store.url) as (server_a, server_b):
         admin = redis.Redis.from_url(store.url)
-        async with (
-            httpx.AsyncClient(base_url=server_a.base_url) as ha,
-            httpx.AsyncClient(base_url=server_b.base_url) as hb,
-        ):
-            a = DemoClient(ha, server_a.client_secret, server_a.base_url)
-            b = DemoClient(hb, server_a.client_secret, server_b.base_url)
+        async with demo_clients(server_a, server_b) as (a, b):
             answers = []
             for _ in range(TRIALS):
                 token = await cached_token(a, b)  # (the first request a server validates starts its subscription)
@@ -101,12 +104,7 @@ async def test_a_frozen_redis_accepts_no_revoked_token(tmp_path: Path) -> None:
         redis_server(tmp_path / "redis") as store,
         two_servers(tmp_path, store.url, redis_timeout="0.5") as (server_a, server_b),
     ):
-        async with (
-            httpx.AsyncClient(base_url=server_a.base_url) as ha,
-            httpx.AsyncClient(base_url=server_b.base_url) as hb,
-        ):
-            a = DemoClient(ha, server_a.client_secret, server_a.base_url)
-            b = DemoClient(hb, server_a.client_secret, server_b.base_url)
+        async with demo_clients(server_a, server_b) as (a, b):
             answers = []
             for _ in range(10):
                 token = await cached_token(a, b)
