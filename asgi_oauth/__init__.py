@@ -36,6 +36,9 @@ if _typing.TYPE_CHECKING:
     from .events import Event as Event
     from .events import EventHook as EventHook
     from .events import json_lines as json_lines
+    from .jwks import JWKSValidator as JWKSValidator
+    from .keys import KeyRing as KeyRing
+    from .keys import SigningKey as SigningKey
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -72,6 +75,7 @@ if _typing.TYPE_CHECKING:
     from .protocol.grants import GrantSpec as GrantSpec
     from .protocol.grants import TokenResponse as TokenResponse
     from .protocol.grants import issue as issue
+    from .protocol.oidc import UserClaims as UserClaims
     from .protocol.params import Incoming as Incoming
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
@@ -91,6 +95,7 @@ if _typing.TYPE_CHECKING:
     from .store.base import ClientStore as ClientStore
     from .store.base import ConsentStore as ConsentStore
     from .store.base import DeviceStore as DeviceStore
+    from .store.base import KeyStore as KeyStore
     from .store.base import LimitStore as LimitStore
     from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
@@ -159,6 +164,9 @@ _SOURCES = {
     "InvalidRedirectUri": ".protocol.registration",
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
+    "JWKSValidator": ".jwks",
+    "KeyRing": ".keys",
+    "KeyStore": ".store.base",
     "KnownDevices": ".devices",
     "LimitCheck": ".models",
     "LimitStore": ".store.base",
@@ -179,6 +187,7 @@ _SOURCES = {
     "ScopeLine": ".web.pages",
     "ServerError": ".errors",
     "SettingsError": ".settings",
+    "SigningKey": ".keys",
     "Store": ".store",
     "StoreUnavailable": ".store",
     "TemporarilyUnavailable": ".errors",
@@ -193,6 +202,7 @@ _SOURCES = {
     "UnsupportedGrantType": ".errors",
     "UnsupportedResponseType": ".errors",
     "User": ".models",
+    "UserClaims": ".protocol.oidc",
     "UserResolver": ".web.authorize",
     "ValidationUnavailable": ".middleware",
     "authenticate": ".protocol.client_auth",
@@ -258,6 +268,9 @@ __all__ = [
     "InvalidRedirectUri",
     "InvalidRequest",
     "InvalidScope",
+    "JWKSValidator",
+    "KeyRing",
+    "KeyStore",
     "KnownDevices",
     "LimitCheck",
     "LimitStore",
@@ -277,6 +290,7 @@ __all__ = [
     "ScopeLine",
     "ServerError",
     "SettingsError",
+    "SigningKey",
     "Store",
     "StoreUnavailable",
     "TemporarilyUnavailable",
@@ -291,6 +305,7 @@ __all__ = [
     "UnsupportedGrantType",
     "UnsupportedResponseType",
     "User",
+    "UserClaims",
     "UserResolver",
     "ValidationUnavailable",
     "authenticate",

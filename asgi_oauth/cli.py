@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -33,6 +33,9 @@ from .settings import (
 )
 from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
+
+if TYPE_CHECKING:
+    from .keys import KeyRing, SigningKey
 
 PROG = "asgi-oauth"
 T = TypeVar("T")
@@ -170,6 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     delete.add_argument("client_id", metavar="ID", help="the client_id to delete, as 'clients list' shows it")
 
+    keys = commands.add_parser(
+        "keys",
+        help=f"list or rotate the OpenID Connect keys generated in {ENV_PREFIX}REDIS_URL",
+        description=(
+            "The OpenID Connect signing keys generated into the store when "
+            f"{ENV_PREFIX}OIDC_SIGNING_KEYS is unset (needs the oidc extra). Configured keys rotate by "
+            "configuration instead."
+        ),
+    )
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    key_actions.add_parser(
+        "list",
+        help="print the published keys as JSON (kid, alg, retire_at; never key material)",
+        description="Print the generated keys as JSON: kid, alg, whether it signs, and when a retired one leaves.",
+    )
+    key_actions.add_parser(
+        "rotate",
+        help="generate a new signing key; the previous one keeps verifying until its tokens expired",
+        description=(
+            "Generate a new signing key. The previous keys stay published, and verify, for the longest "
+            f"lifetime of a token they signed ({ENV_PREFIX}ID_TOKEN_LIFETIME or {ENV_PREFIX}ACCESS_TOKEN_LIFETIME) "
+            "plus a minute. Running servers sign with the new key within 30 seconds."
+        ),
+    )
     tokens = commands.add_parser(
         "tokens",
         help=f"revoke tokens in {ENV_PREFIX}REDIS_URL",
@@ -302,6 +329,46 @@ def _clients_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_ring(settings: OAuthSettings, store: Store) -> KeyRing:
+    """The store's :class:`~asgi_oauth.keys.KeyRing`; PyJWT is the ``oidc`` extra."""
+    try:
+        from .keys import KeyRing
+    except ImportError:
+        raise CommandError("keys commands need the oidc extra: pip install 'asgi-oauth[oidc]'") from None
+    if settings.oidc_signing_keys:
+        raise CommandError(
+            f"{ENV_PREFIX}OIDC_SIGNING_KEYS is set: configured keys rotate by configuration "
+            "(put the new key first, keep the old one until its tokens expired)"
+        )
+    return KeyRing(settings, store)
+
+
+def _key_summary(key: SigningKey) -> dict[str, Any]:
+    return {"kid": key.kid, "alg": key.alg, "signing": key.retire_at is None, "retire_at": key.retire_at}
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    settings = _redis_settings("keys")
+
+    async def stored(store: Store) -> list[dict[str, Any]]:
+        return [_key_summary(key) for key in await _key_ring(settings, store).stored()]
+
+    _print_json(_with_store(settings, stored))
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    settings = _redis_settings("keys")
+
+    async def rotate(store: Store) -> list[dict[str, Any]]:
+        ring = _key_ring(settings, store)
+        await ring.rotate()
+        return [_key_summary(key) for key in await ring.stored()]
+
+    _print_json(_with_store(settings, rotate))
+    return 0
+
+
 def _tokens_revoke(args: argparse.Namespace) -> int:
     settings = _redis_settings("tokens")
     user: str | None = args.user
@@ -330,6 +397,8 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("clients", "create"): _clients_create,
     ("clients", "list"): _clients_list,
     ("clients", "delete"): _clients_delete,
+    ("keys", "list"): _keys_list,
+    ("keys", "rotate"): _keys_rotate,
     ("tokens", "revoke"): _tokens_revoke,
 }
 

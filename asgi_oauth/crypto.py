@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from typing import Literal
@@ -66,9 +67,39 @@ def new_client_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_jti() -> str:
+    """The random part of a JWT access token's ``jti`` (after its family id): 128 bits."""
+    return secrets.token_urlsafe(16)
+
+
 def family_of(token: str) -> str | None:
-    """The family id of a well-formed token or code, else ``None`` (so junk never reaches the store)."""
-    return token[:FAMILY_ID_LENGTH] if _TOKEN_SHAPE.fullmatch(token) else None
+    """The family id of a well-formed token or code, else ``None`` (so junk never reaches the store).
+
+    A JWT access token (RFC 9068, issued when OpenID Connect is on) names its family in its ``jti``. Its
+    signature is not checked here and need not be: the store keeps the digest of the whole JWT, so an
+    altered or forged one digests to nothing stored.
+    """
+    if _TOKEN_SHAPE.fullmatch(token):
+        return token[:FAMILY_ID_LENGTH]
+    return _jwt_family(token) if token.startswith("eyJ") else None
+
+
+_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{1,2000}\.([A-Za-z0-9_-]{1,8000})\.[A-Za-z0-9_-]{1,2000}")
+_JTI_FAMILY = re.compile(rf"([A-Za-z0-9_-]{{{FAMILY_ID_LENGTH}}})\.[A-Za-z0-9_-]{{16,64}}")
+
+
+def _jwt_family(token: str) -> str | None:
+    shape = _JWT_SHAPE.fullmatch(token)
+    if shape is None:
+        return None
+    payload = shape.group(1)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, RecursionError):  # junk, or JSON nested deeper than the parser goes
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    family = _JTI_FAMILY.fullmatch(jti) if isinstance(jti, str) else None
+    return family.group(1) if family is not None else None
 
 
 def digest(value: str, purpose: Purpose) -> str:

@@ -60,6 +60,12 @@ DEMO_SCOPE_DESCRIPTIONS = {
     "read": "Read your data",
     "write": "Change your data",
 }
+#: With ``ENABLE_OIDC`` the demo client is registered for these too (OpenID Connect sign-in, refreshable).
+DEMO_OIDC_SCOPE = "openid offline_access"
+DEMO_OIDC_SCOPE_DESCRIPTIONS = {
+    "openid": "Sign you in with your demo account",
+    "offline_access": "Keep access while you are away",
+}
 DEMO_USERS_ENV = f"{ENV_PREFIX}DEMO_USERS"
 DEFAULT_DEMO_USERS = "alice:wonderland,bob:builder"
 
@@ -192,7 +198,7 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
         client_id=DEMO_CLIENT_ID,
         grant_types=grants,
         redirect_uris=[f"{site_url(settings)}/callback"],
-        scope=DEMO_SCOPE,
+        scope=f"{DEMO_SCOPE} {DEMO_OIDC_SCOPE}" if settings.enable_oidc else DEMO_SCOPE,
     )
     if secret is None:  # new_client gives every confidential client one; fail loudly if that ever changes
         raise RuntimeError("the demo client was created without a secret")
@@ -275,12 +281,17 @@ class DemoHost:
         if not raw:
             return None
         try:
-            name = self._sessions.loads(raw, max_age=SESSION_MAX_AGE)
+            # The cookie is signed at sign-in, so its timestamp is OpenID Connect's auth_time.
+            name, signed_at = self._sessions.loads(raw, max_age=SESSION_MAX_AGE, return_timestamp=True)
         except BadSignature:
             return None
         if not isinstance(name, str) or name not in self.users:
             return None
-        return User(sub=name)
+        return User(sub=name, auth_time=signed_at.timestamp())
+
+    async def user_claims(self, sub: str, scopes: frozenset[str]) -> dict[str, object]:
+        """OpenID Connect claims of a demo user (the server releases those the granted scopes ask for)."""
+        return {"name": sub.title(), "preferred_username": sub, "email": f"{sub}@example.com", "email_verified": False}
 
     async def verify_password(self, username: str, password: str) -> User | None:
         expected = self.users.get(username)
@@ -516,7 +527,8 @@ def create_demo_app(
         store=store,
         user_resolver=host.resolve_user,
         password_verifier=host.verify_password,
-        scope_descriptions=DEMO_SCOPE_DESCRIPTIONS,
+        scope_descriptions=DEMO_SCOPE_DESCRIPTIONS | (DEMO_OIDC_SCOPE_DESCRIPTIONS if settings.enable_oidc else {}),
+        user_claims=host.user_claims,
         # Every event as one JSON line on the asgi_oauth.events logger (serve prints it on stdout).
         events=[json_lines()],
     )

@@ -91,6 +91,8 @@ class TokenFamily:
     rotated_at: float | None = None
     #: The resource the grant was given for (RFC 8707); refreshed access tokens may not leave it.
     resource: str | None = None
+    #: When the resource owner authenticated (OpenID Connect ``auth_time``), kept for refreshed ID tokens.
+    auth_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,9 @@ class AuthorizationCode:
     username: str | None = None
     #: The resource the authorization request named (RFC 8707), which the tokens will be for.
     resource: str | None = None
+    #: OpenID Connect: the request's ``nonce``, echoed in the ID token, and when the user authenticated.
+    nonce: str | None = None
+    auth_time: int | None = None
 
 
 class Outcome(enum.Enum):
@@ -143,6 +148,9 @@ class User:
     sub: str
     #: Human-readable name for introspection's ``username`` (RFC 7662), when it differs from ``sub``.
     username: str | None = None
+    #: When the user last authenticated (epoch seconds), if the host knows: OpenID Connect's ``auth_time``,
+    #: which ``max_age`` and ``prompt=login`` are checked against.
+    auth_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

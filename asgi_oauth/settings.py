@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
@@ -164,6 +164,72 @@ class OAuthSettings(BaseSettings):
 
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
+
+    #: OpenID Connect (issue 16): ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
+    #: served. Needs the ``oidc`` extra (PyJWT with cryptography).
+    enable_oidc: bool = False
+    #: Signing keys, newest first: PEM private keys (one after another) or private JWKs (one JSON object, or a
+    #: JSON array of them). The first key of ``oidc_signing_alg``'s type signs; every key is
+    #: published in the JWKS and verifies, so an old key kept after a new one keeps its tokens valid.
+    #: Empty: a key is generated into the store (shared by every worker), for demos and tests.
+    oidc_signing_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    #: The algorithm ID tokens and JWT access tokens are signed with (OIDC Core requires RS256 support).
+    oidc_signing_alg: Literal["RS256", "ES256"] = "RS256"
+    id_token_lifetime: float = Field(default=3600, gt=0, le=86400)
+    #: Clients whose access tokens are JWTs (RFC 9068; ``*`` for every client), comma-separated.
+    jwt_access_token_clients: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Resources (RFC 8707) whose access tokens are JWTs, comma-separated absolute URIs (canonical form).
+    jwt_access_token_resources: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("oidc_signing_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """PEM blocks as they are (several may follow one another); JWKs comma- or newline-separated."""
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return ()
+            if "-----BEGIN" in text:
+                blocks = re.findall(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", text, flags=re.S)
+                return tuple(blocks) if blocks else (text,)
+            if text.startswith("["):
+                import json
+
+                return tuple(json.dumps(item) for item in json.loads(text))
+            return (text,)
+        return value
+
+    @field_validator("jwt_access_token_clients", mode="before")
+    @classmethod
+    def _split_client_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("jwt_access_token_resources", mode="before")
+    @classmethod
+    def _split_jwt_resources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_needs_oidc(self) -> OAuthSettings:
+        # JWT access tokens are signed with the OpenID provider's keys; without them the lists would be ignored.
+        for name in ("jwt_access_token_clients", "jwt_access_token_resources", "oidc_signing_keys"):
+            if getattr(self, name) and not self.enable_oidc:
+                raise ValueError(f"{name}: needs {ENV_PREFIX}ENABLE_OIDC=true")
+        return self
+
+    @field_validator("jwt_access_token_resources")
+    @classmethod
+    def _canonical_jwt_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from .protocol.resources import canonical_resource
+
+        try:
+            return tuple(canonical_resource(uri) for uri in value)
+        except ValueError:
+            raise ValueError("each must be an absolute URI without a fragment (RFC 8707)") from None
 
     #: Liveness and readiness probes under the mount (readiness answers 503 while the store is unreachable);
     #: an empty path switches one off.

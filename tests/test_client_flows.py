@@ -2,7 +2,8 @@
 
 Both complete the whole browser flow over HTTP: authorization request, sign-in at the demo's /login,
 the consent page, the redirect back with ``code``, ``state`` and ``iss``, and the code exchange with
-a PKCE verifier.
+a PKCE verifier. The last test signs in with OpenID Connect in Chromium (issue 16), on Redis, and verifies
+the ID token against the provider's JWKS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -20,6 +22,9 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 
 from .serving import Server, banner_value, clean_env, serving
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 USERS = "alice:wonderland,bob:builder"
 
@@ -79,8 +84,6 @@ def test_authlib_client_completes_the_code_flow_with_pkce(demo: tuple[Server, st
 
 
 def test_chromium_signs_in_consents_and_lands_on_the_redirect_uri(demo: tuple[Server, str], tmp_path: Path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
@@ -91,22 +94,8 @@ def test_chromium_signs_in_consents_and_lands_on_the_redirect_uri(demo: tuple[Se
             driver.save_screenshot(str(tmp_path / "stuck.png"))
             raise AssertionError(f"stuck at {driver.current_url}: {driver.page_source[:2000]}") from None
 
-    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        pytest.fail(
-            "this test drives Debian's Chromium: apt-get install chromium chromium-driver "
-            "(the nox tests session does it when run as root)",
-            pytrace=False,
-        )
     server, _ = demo
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    driver = chromium(tmp_path)
     try:
         driver.set_page_load_timeout(20)
         # The demo's /start plays the client: it makes the PKCE pair and state, then sends us to /authorize.
@@ -130,3 +119,94 @@ def test_chromium_signs_in_consents_and_lands_on_the_redirect_uri(demo: tuple[Se
         assert "✗" not in driver.find_element(By.TAG_NAME, "body").text
     finally:
         driver.quit()
+
+
+def chromium(tmp_path: Path) -> WebDriver:
+    """Headless Debian Chromium through chromedriver, with a throw-away profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        pytest.fail(
+            "this test drives Debian's Chromium: apt-get install chromium chromium-driver "
+            "(the nox tests session does it when run as root)",
+            pytrace=False,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+
+
+@pytest.fixture(scope="module")
+def oidc_demo(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[Server, str]]:
+    """The demo as an OpenID provider, on Redis, with generated keys."""
+    env = clean_env(
+        ASGI_OAUTH_DEMO_USERS=USERS,
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_KEY_PREFIX="chromium-oidc",
+        ASGI_OAUTH_SECRET_KEY="chromium-oidc-signing-key-0123456789abcdefgh",
+        ASGI_OAUTH_ENABLE_OIDC="1",
+    )
+    with serving(tmp_path_factory.mktemp("oidc-demo"), env) as server:
+        yield server, banner_value(server.stdout, "client_secret")
+
+
+def test_chromium_signs_in_with_openid_connect_and_the_id_token_verifies(
+    oidc_demo: tuple[Server, str], tmp_path: Path
+) -> None:
+    import jwt
+    from authlib.oidc.core import CodeIDToken
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    server, secret = oidc_demo
+    issuer = f"{server.base_url}/oauth"
+    metadata = httpx.get(f"{issuer}/.well-known/openid-configuration").json()
+    assert "openid" in metadata["scopes_supported"] and metadata["jwks_uri"] == f"{issuer}/jwks"
+    client = OAuth2Client(
+        client_id="demo-client",
+        client_secret=secret,
+        redirect_uri=f"{server.base_url}/callback",
+        scope="openid profile email",
+        code_challenge_method="S256",
+    )
+    verifier, nonce = generate_token(64), generate_token(20)
+    url, state = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    driver = chromium(tmp_path)
+    try:
+        driver.set_page_load_timeout(20)
+        driver.get(url)
+        assert urlsplit(driver.current_url).path == "/login"
+        driver.find_element(By.ID, "username").send_keys("alice")
+        driver.find_element(By.ID, "password").send_keys("wonderland")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == "/oauth/authorize")
+        assert "Sign you in with your demo account" in driver.page_source
+        driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
+        WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == "/callback")
+        callback = driver.current_url
+    except Exception:
+        driver.save_screenshot(str(tmp_path / "stuck.png"))
+        raise
+    finally:
+        driver.quit()
+    back = parse_qs(urlsplit(callback).query)
+    assert back["state"] == [state] and back["iss"] == [issuer]
+
+    token = client.fetch_token(metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier)
+    client.close()
+    assert "refresh_token" not in token  # no offline_access asked: OIDC Core section 11
+    key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(token["id_token"])
+    claims = jwt.decode(token["id_token"], key, algorithms=["RS256"], audience="demo-client", issuer=issuer)
+    # Authlib's own ID token rules: nonce, azp, at_hash against the access token, times.
+    params = {"nonce": nonce, "client_id": "demo-client", "access_token": token["access_token"]}
+    CodeIDToken(claims, jwt.get_unverified_header(token["id_token"]), {"iss": {"values": [issuer]}}, params).validate()
+    assert claims["sub"] == "alice" and claims["nonce"] == nonce

@@ -7,12 +7,15 @@ as subprocesses through their real entry points; Python snippets are executed as
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -77,6 +80,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Failed attempts": 1,
         "Extending": 3,
         "Dynamic client registration": 1,  # tests/test_registration_serve.py
+        "OpenID Connect": 1,  # test_openid_connect_snippet below
         "Revoking everything of a user or a client": 1,  # tests/ops/test_readme_ops.py
         "Events": 1,  # tests/ops/test_readme_ops.py
         "Device authorization grant (RFC 8628)": 3,  # tests/device/test_readme.py
@@ -396,3 +400,61 @@ async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
     exec_snippet(endpoint, namespace)
     metadata = namespace["oauth"].metadata
     assert metadata["registration_endpoint"] == "http://127.0.0.1:8001/oauth/register"
+
+
+async def test_openid_connect_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's OpenID Connect app, as printed: discovery, sign-in, consent, an ID token that verifies
+    against its JWKS, and the claims /userinfo releases."""
+    import html as html_module
+
+    import jwt
+
+    monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
+    (snippet,) = fenced(readme_section("OpenID Connect"), "python")
+    namespace = exec_snippet(snippet, {})
+    secret, issuer = namespace["secret"], "http://127.0.0.1:8001/oauth"
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8001") as http:
+        metadata = (await http.get("/oauth/.well-known/openid-configuration")).json()
+        inserted = await http.get("/.well-known/openid-configuration/oauth")
+        assert inserted.json() == metadata and metadata["userinfo_endpoint"] == f"{issuer}/userinfo"
+        verifier = "v" * 64
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = {
+            "response_type": "code",
+            "client_id": "web-app",
+            "redirect_uri": "http://127.0.0.1:8002/auth/callback",
+            "scope": "openid profile",
+            "state": "s",
+            "nonce": "n1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        to_login = await http.get("/oauth/authorize", params=query)
+        assert to_login.status_code == 302 and to_login.headers["location"].startswith("/login?")
+        signed_in = await http.get(to_login.headers["location"])
+        consent = await http.get(signed_in.headers["location"])
+        assert consent.status_code == 200, consent.text
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', consent.text))
+        fields = {k: html_module.unescape(v) for k, v in fields.items()} | {"decision": "allow"}
+        approved = await http.post("/oauth/authorize", data=fields)
+        code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
+        tokens = (
+            await http.post(
+                "/oauth/token",
+                auth=("web-app", secret),
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "code_verifier": verifier,
+                    "redirect_uri": query["redirect_uri"],
+                },
+            )
+        ).json()
+        jwks = (await http.get("/oauth/jwks")).json()
+        key = jwt.PyJWK(jwks["keys"][0])
+        claims = jwt.decode(tokens["id_token"], key, algorithms=["RS256"], audience="web-app", issuer=issuer)
+        assert claims["sub"] == "alice" and claims["nonce"] == "n1" and "auth_time" in claims
+        info = await http.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert info.json() == {"sub": "alice", "name": "Alice Liddell"}  # profile only: no email
+    await namespace["oauth"].aclose()

@@ -26,6 +26,7 @@ from ..types import CodeChallengeMethod
 from .cimd import DocumentError
 from .context import Context
 from .grants import PKCE_VALUE, always, issue
+from .oidc import OpenIDRequest, is_openid, parse_request
 from .params import Params
 from .scopes import narrow
 from .targets import requested_resource
@@ -90,6 +91,8 @@ class AuthorizationRequest:
     code_challenge_method: CodeChallengeMethod | None
     #: The resource (RFC 8707, canonical) the tokens will be for; ``None`` when the client named none.
     resource: str | None = None
+    #: OpenID Connect parameters, for a code request asking for ``openid`` while OpenID Connect is on.
+    oidc: OpenIDRequest | None = None
 
     @property
     def response_type(self) -> str:
@@ -112,6 +115,8 @@ class AuthorizationRequest:
             "code_challenge_method": self.code_challenge_method,
             "resource": self.resource,
         }
+        if self.oidc is not None:
+            values.update(self.oidc.params())
         return {k: v for k, v in values.items() if v is not None}
 
     def fingerprint(self) -> str:
@@ -261,6 +266,8 @@ def _validate_rest(
                 raise InvalidRequest("code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~")
     elif challenge is not None:
         raise InvalidRequest(f"PKCE does not apply to response_type {response_type}")
+    # OpenID Connect's code flow; other response types stay plain OAuth (no id_token response types here).
+    openid = parse_request(params) if ctx.signer is not None and spec.name == "code" and is_openid(scope) else None
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -271,6 +278,7 @@ def _validate_rest(
         code_challenge=challenge,
         code_challenge_method=checked_method,
         resource=resource,
+        oidc=openid,
     )
 
 
@@ -301,6 +309,8 @@ async def respond_code(ctx: Context, req: AuthorizationRequest, user: User) -> M
         code_challenge_method=req.code_challenge_method,
         username=user.username,
         resource=req.resource,
+        nonce=req.oidc.nonce if req.oidc is not None else None,
+        auth_time=None if user.auth_time is None else int(user.auth_time),
     )
     await ctx.store.put_code(family_id, crypto.digest(code, "code"), record_code)
     return {"code": code}

@@ -19,6 +19,7 @@ from ..events import EventKind
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from ..registry import switched_on
 from ..settings import OAuthSettings
+from . import oidc
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
@@ -46,6 +47,8 @@ class TokenResponse:
     #: For events, never sent: the family the tokens belong to and their user's subject.
     family_id: str | None = None
     user: str | None = None
+    #: OpenID Connect: the ID token of an ``openid`` grant.
+    id_token: str | None = None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -57,6 +60,8 @@ class TokenResponse:
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
             body["refresh_token_expires_in"] = self.refresh_token_expires_in
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
         return body
 
 
@@ -83,8 +88,8 @@ class _Minted:
             self.access_record.scope,
             self.refresh,
             round(settings.refresh_token_lifetime),
-            self.family_id,
-            sub,
+            family_id=self.family_id,
+            user=sub,
         )
 
 
@@ -138,6 +143,7 @@ async def issue(
     family_id: str | None = None,
     code_digest: str | None = None,
     resource: str | None = None,
+    auth_time: int | None = None,
 ) -> TokenResponse:
     """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored.
 
@@ -145,6 +151,9 @@ async def issue(
     ``resource`` (RFC 8707) becomes the tokens' audience.
     """
     minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
+    if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
+        minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
+    minted = await _as_jwt(ctx, minted)
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
         window = ctx.settings.access_token_lifetime
@@ -157,6 +166,41 @@ async def issue(
     else:
         await ctx.store.put_family(minted.family_id, minted.family, access_digest, minted.access_record)
     return minted.response(ctx)
+
+
+async def _as_jwt(ctx: Context, minted: _Minted) -> _Minted:
+    """The minted access token as an RFC 9068 JWT when its client or resource asked for one (OpenID on).
+
+    The JWT is the credential: its digest is what the store keeps, exactly as for an opaque token, so
+    introspection, revocation and local validation treat both alike; its ``jti`` starts with the family id,
+    which is how :func:`asgi_oauth.crypto.family_of` finds the family (and the Cluster slot) of a JWT.
+    """
+    record = minted.access_record
+    if ctx.signer is None or not oidc.wants_jwt(ctx.settings, record.client_id, record.resource):
+        return minted
+    jti = f"{minted.family_id}.{crypto.new_jti()}"
+    claims = oidc.access_token_claims(ctx.settings.issuer, record, jti)
+    return replace(minted, access=await ctx.signer.sign(claims, typ="at+jwt"))
+
+
+async def _with_id_token(
+    ctx: Context, response: TokenResponse, client: Client, sub: str, *, nonce: str | None, auth_time: int | None
+) -> TokenResponse:
+    """OIDC Core 3.1.3.3: the token response of an ``openid`` grant carries an ID token for the client."""
+    if ctx.signer is None:
+        return response
+    claims = oidc.id_token_claims(
+        issuer=ctx.settings.issuer,
+        client_id=client.client_id,
+        sub=sub,
+        now=ctx.clock(),
+        lifetime=ctx.settings.id_token_lifetime,
+        access_token=response.access_token,
+        alg=ctx.signer.alg,
+        nonce=nonce,
+        auth_time=auth_time,
+    )
+    return replace(response, id_token=await ctx.signer.sign(claims, typ="JWT"))
 
 
 def _refuse_unless_done(outcome: Outcome, *, reused: str, missing: str) -> None:
@@ -240,13 +284,18 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         family_scope=family.scope,
         resource=resource,
     )
+    minted = await _as_jwt(ctx, minted)
     if minted.family is None:
         raise RuntimeError("a refresh mint always has a family")
     # The window starts at the first rotation away from the presented token, however often it is retried.
     rotated_at = family.rotated_at if retry and family.rotated_at is not None else now
     # The grant's resource is the family's for good; the access token may name one when the grant has none.
     new_family = replace(
-        minted.family, previous_digest=presented_digest, rotated_at=rotated_at, resource=family.resource
+        minted.family,
+        previous_digest=presented_digest,
+        rotated_at=rotated_at,
+        resource=family.resource,
+        auth_time=family.auth_time,
     )
     access_digest = crypto.digest(minted.access, "access")
     outcome = await ctx.store.rotate_refresh(
@@ -257,7 +306,11 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
             "refresh_reused", client_id=client.client_id, user=family.sub, family_id=family_id, address=request.peer
         )
     _refuse_unless_done(outcome, reused=REFRESH_REUSED, missing=REFRESH_MISSING)
-    return minted.response(ctx)
+    response = minted.response(ctx)
+    if ctx.signer is not None and family.sub is not None and oidc.is_openid(family.scope):
+        # OIDC Core 12.2: a new ID token for the same user and client, with the original auth_time, no nonce.
+        response = await _with_id_token(ctx, response, client, family.sub, nonce=None, auth_time=family.auth_time)
+    return response
 
 
 def _within_grace(ctx: Context, family: TokenFamily, presented_digest: str, now: float) -> bool:
@@ -300,10 +353,23 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
         await ctx.store.take_code(family_id, code_digest, replay_window=window)  # single use, failed or not
         raise
     user = User(found.sub, found.username)
-    refresh = "refresh_token" in client.grant_types
-    return await issue(
-        ctx, client, found.scope, user, refresh=refresh, family_id=family_id, code_digest=code_digest, resource=resource
+    openid = ctx.signer is not None and oidc.is_openid(found.scope)
+    # OIDC Core section 11: an OpenID grant is refreshable only with offline_access.
+    refresh = "refresh_token" in client.grant_types and (not openid or oidc.grants_refresh(found.scope))
+    response = await issue(
+        ctx,
+        client,
+        found.scope,
+        user,
+        refresh=refresh,
+        family_id=family_id,
+        code_digest=code_digest,
+        resource=resource,
+        auth_time=found.auth_time,
     )
+    if openid:
+        response = await _with_id_token(ctx, response, client, found.sub, nonce=found.nonce, auth_time=found.auth_time)
+    return response
 
 
 def _code_problem(

@@ -204,6 +204,20 @@ class LimitStore(Protocol):
 
 
 @runtime_checkable
+class KeyStore(Protocol):
+    """The OpenID provider's generated signing keys (:mod:`asgi_oauth.keys`), one opaque document shared by
+    every worker. Only used when no keys are configured; the document holds private keys, so such a store
+    is for demos and tests (configured keys never reach the store)."""
+
+    async def get_signing_keys(self) -> str | None:
+        """The key document, or ``None`` when none was stored yet."""
+
+    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
+        """Store ``document`` if the stored one is still ``expected`` (``None``: none yet); a compare-and-set,
+        so two workers generating or rotating at once agree on one result. ``False`` when another won."""
+
+
+@runtime_checkable
 class DeviceStore(Protocol):
     """Device authorization requests (RFC 8628), found by the device code's digest (under its family id, the
     Cluster hash tag) or by the user code's digest (an index pointing at the former)."""
@@ -246,7 +260,7 @@ class DeviceStore(Protocol):
 
 
 @runtime_checkable
-class Store(ClientStore, TokenStore, ConsentStore, LimitStore, DeviceStore, Protocol):
+class Store(ClientStore, TokenStore, ConsentStore, LimitStore, DeviceStore, KeyStore, Protocol):
     """Everything the server keeps. A backend implements each part; the contract suite
     (:mod:`asgi_oauth.testing`) checks it."""
 

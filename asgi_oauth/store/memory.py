@@ -130,6 +130,7 @@ class MemoryStore:
         self._failures: _Expiring[str, list[float]] = _Expiring(clock)
         self._known: _Expiring[str, bool] = _Expiring(clock)
         self._documents: _Expiring[str, Client] = _Expiring(clock)
+        self._signing_keys: str | None = None
         # Device grants by (family id, device digest), with the access digest they issued; and the user code index.
         self._devices: _Expiring[tuple[str, str], tuple[DeviceGrant, str]] = _Expiring(clock)
         self._user_codes: _Expiring[str, tuple[str, str]] = _Expiring(clock)
@@ -493,6 +494,15 @@ class MemoryStore:
         return Outcome.DONE
 
     # -- lifecycle -------------------------------------------------------------------------------
+    async def get_signing_keys(self) -> str | None:
+        return self._signing_keys
+
+    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
+        if self._signing_keys not in (expected, document):
+            return False
+        self._signing_keys = document
+        return True
+
     async def ping(self) -> None:
         return None
 

@@ -62,6 +62,7 @@ FAMILY = Layout(
         "previous_digest",
         "rotated_at_ms",
         "resource",
+        "auth_time",
     ),
 )
 CODE = Layout(
@@ -77,6 +78,8 @@ CODE = Layout(
         "code_challenge_method",
         "username",
         "resource",
+        "nonce",
+        "auth_time",
     ),
 )
 
@@ -110,6 +113,8 @@ class Keys:
         #: The pub/sub channel every write that ends a token's or a client's life announces it on, in the same
         #: atomic step: ``family:<id>``, ``access:<family id>:<digest>``, ``client:<id>``, ``user:<sub>``.
         self.revoked = f"{prefix}:revoked"
+        #: The OpenID provider's generated signing keys (one document, compare-and-set).
+        self.signing_keys = f"{prefix}:signing-keys"
 
     def family(self, family_id: str) -> str:
         return f"{self.prefix}:{{{family_id}}}:f"

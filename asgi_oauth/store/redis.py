@@ -188,6 +188,7 @@ def _encode_family(f: TokenFamily) -> str:
             "previous_digest": f.previous_digest,
             "rotated_at_ms": None if f.rotated_at is None else round(f.rotated_at * 1000),
             "resource": f.resource,
+            "auth_time": f.auth_time,
         }
     )
 
@@ -206,6 +207,7 @@ def _decode_family(raw: bytes) -> TokenFamily:
         previous_digest=r["previous_digest"],
         rotated_at=None if rotated_at_ms is None else rotated_at_ms / 1000,
         resource=r["resource"],
+        auth_time=r["auth_time"],
     )
 
 
@@ -222,6 +224,8 @@ def _encode_code(c: AuthorizationCode) -> str:
             "code_challenge_method": c.code_challenge_method,
             "username": c.username,
             "resource": c.resource,
+            "nonce": c.nonce,
+            "auth_time": c.auth_time,
         }
     )
 
@@ -239,6 +243,8 @@ def _decode_code(raw: bytes) -> AuthorizationCode:
         code_challenge_method=r["code_challenge_method"],
         username=r["username"],
         resource=r["resource"],
+        nonce=r["nonce"],
+        auth_time=r["auth_time"],
     )
 
 
@@ -476,6 +482,7 @@ class RedisStore:
         self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
         self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
+        self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
         self._device_put = _Script(self._exec, _lua("device_put"))
         # A resent poll would count twice (a slow_down the device never earned), so it is sent once.
         self._device_poll = _Script(self._once, _lua("device_poll"))
@@ -821,6 +828,15 @@ class RedisStore:
 
     async def remember_known(self, known: str, *, expires_at: float) -> None:
         await self._run(self._exec("SET", self._keys.limit(known), "1", "PX", self._ttl_ms(expires_at)))
+
+    # -- signing keys (OpenID Connect, generated) -----------------------------------------------
+    async def get_signing_keys(self) -> str | None:
+        raw: bytes | None = await self._run(self._exec("GET", self._keys.signing_keys))
+        return None if raw is None else raw.decode()
+
+    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
+        args = ["" if expected is None else expected, document]
+        return bool(await self._run(self._swap_keys(keys=[self._keys.signing_keys], args=args)))
 
     # -- device authorization (RFC 8628) ---------------------------------------------------------
     async def put_device(

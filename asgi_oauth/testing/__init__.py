@@ -25,6 +25,7 @@ from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
 from .device import DeviceContract
 from .expiry import ExpiryContract
+from .keys import SigningKeyContract
 from .limits import LimitContract
 from .owners import OwnerContract
 from .tokens import TokenContract
@@ -36,6 +37,7 @@ __all__ = [
     "ExpiryContract",
     "LimitContract",
     "OwnerContract",
+    "SigningKeyContract",
     "StoreContract",
     "TokenContract",
 ]
@@ -48,6 +50,7 @@ class StoreContract(
     ExpiryContract,
     DynamicClientContract,
     OwnerContract,
+    SigningKeyContract,
     DeviceContract,
 ):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""

@@ -19,9 +19,10 @@ from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
+from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
-from ..settings import OAuthSettings, load_settings
+from ..settings import OAuthSettings, SettingsError, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 
@@ -48,6 +49,9 @@ from .http import (
 )
 from .openapi import openapi_document
 from .pages import ConsentRenderer, ErrorRenderer, default_consent_page, default_error_page
+
+if TYPE_CHECKING:
+    from ..keys import KeyRing
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -89,6 +93,7 @@ class OAuthServer:
         response_types: Iterable[ResponseTypeSpec] | None = None,
         endpoints: Iterable[EndpointSpec] | None = None,
         document_fetcher: Fetcher | None = None,
+        user_claims: UserClaims | None = None,
         events: Iterable[EventHook] = (),
         device_renderer: DeviceRenderer = default_device_page,
     ) -> None:
@@ -96,6 +101,8 @@ class OAuthServer:
         if self.settings.enable_password_grant and password_verifier is None:
             raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
         self.store = store if store is not None else store_from_settings(self.settings)
+        #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
+        self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
         #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
         self.metrics: Metrics | None = None
         if self.settings.metrics:
@@ -116,6 +123,8 @@ class OAuthServer:
             limiter=Limiter.from_settings(self.store, self.settings, clock=clock, events=self.events),
             clock=clock,
             password_verifier=password_verifier,
+            signer=self.keys,
+            user_claims=user_claims,
             events=self.events,
         )
         #: The enabled grants, response types and endpoints.
@@ -153,6 +162,9 @@ class OAuthServer:
             grant_types=self.grants,
             response_types=self.response_types.values(),
         )
+        if self.keys is not None and scope_descriptions:  # the host's own scopes are supported too
+            listed = self.metadata.get("scopes_supported", [])
+            self.metadata["scopes_supported"] = [*listed, *(s for s in scope_descriptions if s not in listed)]
         #: The metadata as served: every discovery URL (:mod:`asgi_oauth.discovery`) sends these bytes.
         self.metadata_json = encode_json(self.metadata)
         errors = [code for grant in self.grants.values() for code in grant.errors]
@@ -246,6 +258,19 @@ class OAuthServer:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _key_ring(settings: OAuthSettings, store: Store, clock: Clock) -> KeyRing | None:
+    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra."""
+    if not settings.enable_oidc:
+        return None
+    try:
+        from ..keys import KeyRing
+    except ImportError as exc:
+        raise SettingsError(
+            f"ASGI_OAUTH_ENABLE_OIDC: needs the oidc extra (pip install 'asgi-oauth[oidc]'): {exc}"
+        ) from None
+    return KeyRing(settings, store, clock=clock)
 
 
 class _BackChannel:

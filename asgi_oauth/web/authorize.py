@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -13,10 +14,12 @@ from ..errors import MethodNotAllowed, OAuthError
 from ..models import User, scope_set
 from ..protocol import authorize
 from ..protocol.context import Context
+from ..protocol.oidc import ConsentRequired, LoginRequired
 from ..protocol.params import Params
 from ..store import StoreUnavailable
 from .consent import ConsentTokens
 from .http import read_form
+from .openid import FreshSignIn
 from .pages import PAGE_HEADERS, ConsentRenderer, ConsentView, ErrorRenderer, ScopeLine
 
 logger = logging.getLogger("asgi_oauth")
@@ -44,6 +47,8 @@ class AuthorizationEndpoint:
         self.scope_descriptions = dict(scope_descriptions)
         self.consent_renderer = consent_renderer
         self.error_renderer = error_renderer
+        #: Signs the freshness marker of ``prompt=login`` (OpenID Connect).
+        self.fresh = FreshSignIn(ctx.settings)
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -70,6 +75,10 @@ class AuthorizationEndpoint:
         except authorize.RedirectError as error:
             return RedirectResponse(error.redirect.url, see_other)
         user = await self.user_resolver(request) if self.user_resolver is not None else None
+        if req.oidc is not None:
+            gate = self._openid_sign_in(request, req, user, see_other)
+            if gate is not None:
+                return gate
         if user is None:
             return self._to_login(request, req)
         csrf = params.get("csrf_token")
@@ -85,9 +94,48 @@ class AuthorizationEndpoint:
                 expires_at = ctx.clock() + ctx.settings.consent_lifetime
                 await ctx.store.put_consent(user.sub, req.client.client_id, req.scope, expires_at=expires_at)
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, 303)
-        if req.client.first_party or await self._remembered(user, req):
+        ask = req.oidc is not None and "consent" in req.oidc.prompt  # OIDC prompt=consent: ask even if known
+        if not ask and (req.client.first_party or await self._remembered(user, req)):
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, see_other)
+        if req.oidc is not None and "none" in req.oidc.prompt:
+            return self._redirect_error(req, ConsentRequired("the user has not consented to this client"), see_other)
         return self._consent_page(request, req, user)
+
+    def _openid_sign_in(
+        self, request: Request, req: authorize.AuthorizationRequest, user: User | None, see_other: int
+    ) -> Response | None:
+        """OIDC Core 3.1.2.3: ``prompt`` and ``max_age`` decide whether the session is good enough.
+
+        ``None`` lets the flow go on. Otherwise the browser goes to sign in (again), carrying a signed marker
+        back; a marker that comes back unsatisfied (the host did not sign the user in anew, or does not report
+        ``auth_time``), and ``prompt=none`` without a fresh enough session, answer ``login_required``.
+        """
+        openid = req.oidc
+        if openid is None:
+            return None
+        now = self.ctx.clock()
+        fresh_after = self.fresh.since(openid.fresh_after, openid.nonce)
+        # Signed in after this very request was sent to sign in: fresh, whatever max_age or prompt said
+        # (a second of slack for hosts that round their sign-in time down).
+        signed_in = None if user is None else user.auth_time
+        if signed_in is not None and fresh_after is not None and signed_in >= fresh_after - 1:
+            return None
+        stale = user is None or bool(openid.prompt & {"login", "select_account"})
+        if user is not None and openid.max_age is not None:
+            stale = stale or user.auth_time is None or now - user.auth_time > openid.max_age
+        if not stale:
+            return None
+        if "none" in openid.prompt:
+            return self._redirect_error(req, LoginRequired("the user must sign in"), see_other)
+        if fresh_after is not None and user is not None:
+            message = "the user did not sign in again" if user.auth_time is not None else "auth_time is unknown"
+            return self._redirect_error(req, LoginRequired(message), see_other)
+        marked = replace(req, oidc=replace(openid, fresh_after=self.fresh.issue(openid.nonce)))
+        return self._to_login(request, marked, reauthenticate=user is not None)
+
+    def _redirect_error(self, req: authorize.AuthorizationRequest, error: OAuthError, status: int) -> Response:
+        target = authorize.error_redirect(self.ctx, req.redirect_uri, error, req.state, fragment=req.fragment)
+        return RedirectResponse(target.url, status)
 
     async def _remembered(self, user: User, req: authorize.AuthorizationRequest) -> bool:
         if self.ctx.settings.consent_lifetime <= 0:
@@ -95,12 +143,20 @@ class AuthorizationEndpoint:
         granted = await self.ctx.store.get_consent(user.sub, req.client.client_id)
         return granted is not None and scope_set(req.scope) <= scope_set(granted)
 
-    def _to_login(self, request: Request, req: authorize.AuthorizationRequest) -> Response:
+    def _to_login(
+        self, request: Request, req: authorize.AuthorizationRequest, *, reauthenticate: bool = False
+    ) -> Response:
         if self.user_resolver is None:
             return self._error_page("Sign-in is not configured for this authorization server.", 500)
         back = f"{request.url.path}?{urlencode(req.params())}"
         login = self.ctx.settings.login_url
-        return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': back})}", 302)
+        query = {"next": back}
+        if req.oidc is not None:  # OpenID Connect: tell the host's sign-in page what the client asked for
+            if req.oidc.login_hint is not None:
+                query["login_hint"] = req.oidc.login_hint
+            if reauthenticate:
+                query["prompt"] = "login"
+        return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode(query)}", 302)
 
     def _consent_page(self, request: Request, req: authorize.AuthorizationRequest, user: User) -> Response:
         lines = tuple(

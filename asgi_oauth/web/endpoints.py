@@ -29,7 +29,7 @@ from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
 from ..registry import switched_on
 from ..settings import OAuthSettings
-from . import openapi
+from . import openapi, openid
 from .http import Document, encode_json
 
 if TYPE_CHECKING:
@@ -339,9 +339,30 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         cors=True,
     ),
     # The same RFC 8414 document where OpenID Connect discovery looks (MCP clients and the conformance
-    # suite try it third for an issuer with a path); this is no OpenID provider (yet): no id_token.
+    # suite try it third for an issuer with a path); with enable_oidc it carries the OpenID keys too.
     EndpointSpec("/.well-known/openid-configuration", app=_metadata_document, methods=("GET", "HEAD"), cors=True),
     EndpointSpec(
         "/openapi.json", app=_openapi_document, methods=("GET", "HEAD"), openapi=openapi.openapi_path, cors=True
+    ),
+    # OpenID Connect (enable_oidc): OIDC Core 5.3 userinfo, which also adds the provider's discovery keys,
+    # and the JWK Set the ID tokens and JWT access tokens verify against.
+    EndpointSpec(
+        "/userinfo",
+        app=openid.userinfo_app,
+        methods=("GET", "POST"),
+        url_key="userinfo_endpoint",
+        metadata=openid.discovery_keys,
+        openapi=openid.userinfo_path,
+        enabled=openid.openid_enabled,
+        cors=True,
+    ),
+    EndpointSpec(
+        "/jwks",
+        app=openid.jwks_app,
+        methods=("GET", "HEAD"),
+        url_key="jwks_uri",
+        openapi=openid.jwks_path,
+        enabled=openid.openid_enabled,
+        cors=True,
     ),
 )
