@@ -38,7 +38,7 @@ from ..protocol.ratelimit import Attempt
 from ..store import StoreUnavailable
 from .authorize import UserResolver
 from .http import peer, read_form
-from .pages import PAGE_HEADERS, STYLE, ErrorRenderer, ScopeLine
+from .pages import PAGE_HEADERS, ErrorRenderer, ScopeLine, hidden_inputs, page, scope_list
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -68,15 +68,6 @@ class DeviceView:
 DeviceRenderer = Callable[[DeviceView], str]
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>"
-    )
-
-
 def default_device_page(view: DeviceView) -> str:
     """The built-in look of the three steps, matching the consent page."""
     if view.step == "enter":
@@ -89,24 +80,16 @@ def default_device_page(view: DeviceView) -> str:
             'autocapitalize="characters" spellcheck="false" required autofocus>'
             '<div class="actions"><button type="submit" class="allow">Continue</button></div></form>'
         )
-        return _page("Connect a device", body)
+        return page("Connect a device", body)
     if view.step == "done":
         outcome = "is now connected" if view.approved else "was not given access"
         body = (
             f"<h1>Done</h1><p><strong>{escape(view.client_name)}</strong> {outcome}.</p>"
             "<p>You can close this page and go back to your device.</p>"
         )
-        return _page("Device connected" if view.approved else "Access denied", body)
-    items = "".join(
-        f"<li><strong>{escape(line.description)}</strong> <code>{escape(line.scope)}</code></li>"
-        if line.description != line.scope
-        else f"<li><code>{escape(line.scope)}</code></li>"
-        for line in view.scopes
-    )
-    scopes = f"<p>It asks to:</p><ul>{items}</ul>" if items else "<p>It asks for no specific permissions.</p>"
-    hidden = "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in view.hidden.items()
-    )
+        return page("Device connected" if view.approved else "Access denied", body)
+    scopes = scope_list(view.scopes)
+    hidden = hidden_inputs(view.hidden)
     who = escape(view.user.username or view.user.sub) if view.user is not None else ""
     body = (
         f"<h1>A device wants to access your account as <strong>{escape(view.client_name)}</strong></h1>"
@@ -120,7 +103,7 @@ def default_device_page(view: DeviceView) -> str:
         '<button type="submit" name="decision" value="allow" class="allow">Allow</button>'
         "</div></form>"
     )
-    return _page(f"Connect {view.client_name}", body)
+    return page(f"Connect {view.client_name}", body)
 
 
 class DecisionTokens:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlsplit
@@ -69,7 +69,8 @@ button:focus{outline:3px solid #9bb5f5;outline-offset:2px}
 """
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
+    """A whole styled page around ``body`` (HTML the caller escaped)."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -78,17 +79,26 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def default_consent_page(view: ConsentView) -> str:
+def scope_list(scopes: Sequence[ScopeLine]) -> str:
+    """What a client asks for, as a consent or device page shows it."""
     items = "".join(
         f"<li><strong>{escape(line.description)}</strong> <code>{escape(line.scope)}</code></li>"
         if line.description != line.scope
         else f"<li><code>{escape(line.scope)}</code></li>"
-        for line in view.scopes
+        for line in scopes
     )
-    scopes = f"<p>It asks to:</p><ul>{items}</ul>" if items else "<p>It asks for no specific permissions.</p>"
-    hidden = "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in view.hidden.items()
+    return f"<p>It asks to:</p><ul>{items}</ul>" if items else "<p>It asks for no specific permissions.</p>"
+
+
+def hidden_inputs(hidden: Mapping[str, str]) -> str:
+    return "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in hidden.items()
     )
+
+
+def default_consent_page(view: ConsentView) -> str:
+    scopes = scope_list(view.scopes)
+    hidden = hidden_inputs(view.hidden)
     who = escape(view.user.username or view.user.sub)
     # The client's name is whatever it registered; its id and where the code will go are the facts to check.
     client = f'<p class="client">Application id <code>{escape(view.client_id)}</code>'
@@ -103,8 +113,8 @@ def default_consent_page(view: ConsentView) -> str:
         '<button type="submit" name="decision" value="allow" class="allow">Allow</button>'
         "</div></form>"
     )
-    return _page(f"Authorize {view.client_name}", body)
+    return page(f"Authorize {view.client_name}", body)
 
 
 def default_error_page(message: str) -> str:
-    return _page("Authorization error", f"<h1>This request cannot be completed</h1><p>{escape(message)}</p>")
+    return page("Authorization error", f"<h1>This request cannot be completed</h1><p>{escape(message)}</p>")
