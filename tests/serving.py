@@ -26,9 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -287,3 +291,28 @@ def run_shell(script: str, env: Mapping[str, str]) -> subprocess.CompletedProces
 def http_statuses(output: str) -> list[int]:
     """The status codes of the responses ``curl -i`` printed, in order."""
     return [int(code) for code in re.findall(r"HTTP/[\d.]+ (\d{3}) ", output)]
+
+
+# -- a browser --------------------------------------------------------------------------------------
+
+
+def chromium(tmp_path: Path) -> WebDriver:
+    """Headless Debian Chromium through chromedriver, with a throw-away profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        pytest.fail(
+            "this test drives Debian's Chromium: apt-get install chromium chromium-driver "
+            "(the nox tests session does it when run as root)",
+            pytrace=False,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +20,10 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 
-from .serving import Server, banner_value, clean_env, serving
+from .serving import Server, banner_value, chromium, clean_env, serving
 
 if TYPE_CHECKING:
-    from selenium.webdriver.chrome.webdriver import WebDriver
+    pass
 
 USERS = "alice:wonderland,bob:builder"
 
@@ -119,28 +118,6 @@ def test_chromium_signs_in_consents_and_lands_on_the_redirect_uri(demo: tuple[Se
         assert "✗" not in driver.find_element(By.TAG_NAME, "body").text
     finally:
         driver.quit()
-
-
-def chromium(tmp_path: Path) -> WebDriver:
-    """Headless Debian Chromium through chromedriver, with a throw-away profile."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        pytest.fail(
-            "this test drives Debian's Chromium: apt-get install chromium chromium-driver "
-            "(the nox tests session does it when run as root)",
-            pytrace=False,
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ nobody decides, and the device hears ``expired_token``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from ..serving import Server, clean_env, run_cli, serving
+from ..serving import chromium as start_chromium
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SECRET_KEY = "served-device-test-key-0123456789abcdefgh"
@@ -79,27 +79,9 @@ def poll_until_decided(started: dict[str, Any], limit: float = 90.0) -> tuple[ht
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Debian Chromium, as tests/test_client_flows.py drives it; one browser for the module, so the
+    """Headless Debian Chromium (tests.serving.chromium); one browser for the module, so the
     second test finds alice still signed in."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        pytest.fail(
-            "this test drives Debian's Chromium: apt-get install chromium chromium-driver "
-            "(the nox tests session does it when run as root)",
-            pytrace=False,
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    profile = tmp_path_factory.mktemp("chromium")
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
     driver.set_page_load_timeout(20)
     try:
         yield driver
