@@ -127,10 +127,9 @@ class ValidationCache:
             tokens = self._families.get(family_id)
             if tokens is not None and tokens.pop(digest, None) is not None:
                 self._count -= 1
-        elif kind == "client":
-            # A client's tokens are not indexed here; dropping everything is rare (an operator's act) and cheap.
-            self.flush()
-        else:  # user:<sub>, and any kind a newer release announces
+        else:
+            # client:<id>, user:<sub> (whose tokens are not indexed here) and any kind a newer release
+            # announces: dropping everything is rare (an operator's act) and always safe.
             self.flush()
 
     def flush(self) -> None:

@@ -44,17 +44,17 @@ async def find_access_token(
     if family_id is None:
         return None
     digest = crypto.digest(token, "access")
-    if cache is None:
-        access = await store.get_access(family_id, digest)
-        return access if access is not None and access.exp > now else None
-    kept = cache.access(family_id, digest, now)
-    if kept is not None:
-        return kept
-    epoch = cache.epoch
+    epoch = 0
+    if cache is not None:
+        kept = cache.access(family_id, digest, now)
+        if kept is not None:
+            return kept
+        epoch = cache.epoch
     access = await store.get_access(family_id, digest)
     if access is None or access.exp <= now:
         return None
-    cache.keep_access(family_id, digest, access, epoch)
+    if cache is not None:
+        cache.keep_access(family_id, digest, access, epoch)
     return access
 
 
