@@ -159,11 +159,10 @@ class ValidationCache:
         if epoch != self.epoch or not self._subscribed:
             return
         tokens = self._families.get(family_id)
-        if tokens is None:
-            if self._count >= self.options.size:
+        if tokens is None or digest not in tokens:
+            while self._count >= self.options.size:  # room for one more, the oldest family going first
                 self._drop_family(next(iter(self._families)))
-            tokens = self._families[family_id] = {}
-        if digest not in tokens:
+            tokens = self._families.setdefault(family_id, {})
             self._count += 1
         tokens[digest] = token
 

@@ -140,3 +140,12 @@ def test_the_cache_is_bounded_and_drops_the_oldest_first() -> None:
 def test_the_memory_store_keeps_no_cache() -> None:
     """Its reads are already memory reads; nothing to keep honest."""
     assert cache_of(MemoryStore()) is None
+
+
+def test_one_family_cannot_grow_past_the_bound() -> None:
+    """A family gains an access token at every refresh; the bound counts tokens, not families."""
+    cache, _ = proven_cache(size=3)
+    for n in range(5):
+        cache.keep_access("F", f"d{n}", token(), cache.epoch)
+    assert len(cache) <= 3
+    assert cache.access("F", "d4", 1000.0) is not None
