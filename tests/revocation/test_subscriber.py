@@ -235,3 +235,17 @@ def test_the_settings_switch_the_cache(redis_url: str, key_prefix: str) -> None:
     off = store_from_settings(OAuthSettings(redis_url=redis_url, key_prefix=key_prefix, validation_cache=False))
     assert isinstance(off, RedisStore)
     assert off.validation_cache is None
+
+
+async def test_a_flood_of_unknown_tokens_evicts_nothing(redis_url: str, key_prefix: str) -> None:
+    """Misses are never kept: an attacker sending well-formed tokens nobody issued cannot push real ones out."""
+    async with (
+        open_redis_store(redis_url, key_prefix=key_prefix, cache=CacheOptions(size=3, lease=LEASE)) as cached,
+        open_redis_store(redis_url, key_prefix=key_prefix) as other,
+    ):
+        cache, validator, token, family_id = await held(cached, other)
+        for _ in range(200):
+            assert await validator.validate(crypto.new_token()[1]) is None
+        assert len(cache) == 1
+        await other.redis.delete(f"{cached._keys.prefix}:{{{family_id}}}:a:{crypto.digest(token, 'access')}")
+        assert await validator.validate(token) is not None  # still answered from memory
