@@ -25,16 +25,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
-
-# redis-py's error-reply classifier is in a private module; tests/store/test_pipeline.py pins it (and what
-# it answers for the replies the store handles), so a redis-py release that moves it fails the tests loudly.
-from redis._parsers.base import BaseParser
 
 try:  # the C parser, used when installed (``pip install 'asgi-oauth[hiredis]'``)
     import hiredis
@@ -58,13 +53,51 @@ class _Closed(rexc.ConnectionError):
     """The client was closed while the command waited."""
 
 
-#: redis-py's own classification of error replies (untyped there), so callers handle a failure alike
-#: whichever client ran the command.
-_parse_error: Callable[[str], rexc.RedisError] = BaseParser.parse_error
+#: An error reply's first word and the public redis-py class it becomes, so callers handle a failure alike
+#: whichever client ran the command. (redis-py's own table is in a private module that moves between
+#: releases; this one is the project's, checked against redis-py's client on a real server by the tests.)
+_ERROR_CODES: dict[str, type[rexc.RedisError]] = {
+    "NOSCRIPT": rexc.NoScriptError,
+    "READONLY": rexc.ReadOnlyError,
+    "LOADING": rexc.BusyLoadingError,
+    "MASTERDOWN": rexc.MasterDownError,
+    "OOM": rexc.OutOfMemoryError,
+    "NOAUTH": rexc.AuthenticationError,
+    "WRONGPASS": rexc.AuthenticationError,
+    "NOPERM": rexc.NoPermissionError,
+    "EXECABORT": rexc.ExecAbortError,
+    "TRYAGAIN": rexc.TryAgainError,
+    "CLUSTERDOWN": rexc.ClusterDownError,
+    "CROSSSLOT": rexc.ClusterCrossSlotError,
+}
+
+#: ``ERR`` replies that are not about the command: the server refused the connection or its sign-in.
+_ERR_MESSAGES: dict[str, type[rexc.RedisError]] = {
+    "max number of clients reached": rexc.ConnectionError,
+    "invalid password": rexc.AuthenticationError,
+    "Client sent AUTH, but no password is set": rexc.AuthenticationError,
+}
+
+
+def error_reply(line: str) -> rexc.RedisError:
+    """The exception an error reply (without its leading ``-``) stands for.
+
+    A server refusing the connection (too many clients, a failed sign-in) gives a ``ConnectionError`` subclass,
+    which the store reports as unavailable; an error about the command itself is a ``ResponseError``.
+    """
+    code, _, message = line.partition(" ")
+    if code == "ERR":
+        if message in _ERR_MESSAGES:
+            return _ERR_MESSAGES[message](message)
+        if message.startswith("AUTH <password> called without any password configured"):
+            return rexc.AuthenticationError(message)
+        return rexc.ResponseError(message)
+    kind = _ERROR_CODES.get(code)
+    return kind(message) if kind is not None else rexc.ResponseError(line)
 
 
 def _error(line: bytes) -> rexc.RedisError:
-    return _parse_error(line.decode("utf-8", "replace"))
+    return error_reply(line.decode("utf-8", "replace"))
 
 
 def pack(args: tuple[Arg, ...]) -> bytes:
