@@ -74,13 +74,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import redis
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -109,6 +111,9 @@ from .base import AddOutcome, StoreUnavailable
 from .pipeline import Endpoint, PipelinedRedis
 from .records import ACCESS, CODE, DEVICE, FAMILY, LUA_PRELUDE, Keys, grant_member
 from .subscriber import Endpoints, RevocationSubscriber
+
+logger = logging.getLogger("asgi_oauth")
+_T = TypeVar("_T")
 
 #: Runs one command and returns its reply: the pipelined connection's, or redis-py's ``execute_command``.
 Execute = Callable[..., Awaitable[Any]]
@@ -336,7 +341,7 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
         tls: dict[str, Any] = {"ssl": True} if base == "rediss" else {}
         # Asked in turn until one names the master; redis-py would otherwise retry each dead one for seconds.
         asked = {**options, **tls, "retry": Retry(NoBackoff(), 0)}
-        sentinel = Sentinel(_hosts(parts.netloc, 26379), sentinel_kwargs=asked, **options)  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(_hosts(parts.netloc, 26379), sentinel_kwargs=asked, **options)
         master: aioredis.Redis = sentinel.master_for(
             service,
             db=int(db or 0),
@@ -359,6 +364,37 @@ def connect(url: str, *, timeout: float = 2.0) -> aioredis.Redis | RedisCluster:
     )
     client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
     return client
+
+
+#: What reading a redis-py object raises when a release renamed or moved what the fast path reads from it.
+_MOVED = (AttributeError, TypeError, KeyError)
+_moved_warned = False
+
+
+def _redis_py_moved(exc: BaseException) -> None:
+    """Says once per process that the store runs without its fast path, and why: a slowdown that is not silent."""
+    global _moved_warned
+    if _moved_warned:
+        return
+    _moved_warned = True
+    logger.warning(
+        "asgi_oauth: redis-py %s no longer has what the store's pipelined connection reads from it (%s: %s). "
+        "The store keeps working on redis-py's per-command path, several times slower per request, and "
+        "validation from memory is off. Install a redis-py release asgi_oauth was tested with (see "
+        "pyproject.toml: redis>=5.0.1,<9) or upgrade asgi_oauth.",
+        getattr(redis, "__version__", "?"),
+        type(exc).__name__,
+        exc,
+    )
+
+
+def _fast_path(read: Callable[[aioredis.Redis | RedisCluster], _T], client: aioredis.Redis | RedisCluster) -> _T | None:
+    """``read(client)``, or ``None`` (with the warning above) when this redis-py release moved what it reads."""
+    try:
+        return read(client)
+    except _MOVED as exc:
+        _redis_py_moved(exc)
+        return None
 
 
 def _pipeline_for(client: aioredis.Redis | RedisCluster) -> PipelinedRedis | None:
@@ -384,12 +420,17 @@ def _subscription_endpoints(client: aioredis.Redis | RedisCluster) -> Endpoints 
 
         async def primaries() -> list[Endpoint]:
             nonlocal first
-            if first:
-                await cluster.initialize()
-                first = False
-            else:  # after a lost connection: a failover or a new primary may be why
-                await cluster.nodes_manager.initialize()
-            found = [Endpoint.of_connection(n.connection_class, n.connection_kwargs) for n in cluster.get_primaries()]
+            try:
+                if first:
+                    await cluster.initialize()
+                    first = False
+                else:  # after a lost connection: a failover or a new primary may be why
+                    await cluster.nodes_manager.initialize()
+                nodes = cluster.get_primaries()
+                found = [Endpoint.of_connection(n.connection_class, n.connection_kwargs) for n in nodes]
+            except _MOVED as exc:
+                _redis_py_moved(exc)
+                raise
             return [endpoint for endpoint in found if endpoint is not None]
 
         kwargs = cluster.get_connection_kwargs()
@@ -402,9 +443,13 @@ def _subscription_endpoints(client: aioredis.Redis | RedisCluster) -> Endpoints 
             return None
 
         async def master() -> list[Endpoint]:
-            host, port = await sentinel_pool.get_master_address()  # type: ignore[no-untyped-call]
-            kwargs = {**sentinel_pool.connection_kwargs, "host": host, "port": port}
-            endpoint = Endpoint.of_connection(sentinel_pool.connection_class, kwargs)
+            try:
+                host, port = await sentinel_pool.get_master_address()  # type: ignore[no-untyped-call]
+                kwargs = {**sentinel_pool.connection_kwargs, "host": host, "port": port}
+                endpoint = Endpoint.of_connection(sentinel_pool.connection_class, kwargs)
+            except _MOVED as exc:
+                _redis_py_moved(exc)
+                raise
             return [endpoint] if endpoint is not None else []
 
         return master
@@ -467,7 +512,7 @@ class RedisStore:
         self._keys = Keys(key_prefix)
         self._clock = clock
         self._cluster = client if isinstance(client, RedisCluster) else None
-        self._pipeline = _pipeline_for(client)
+        self._pipeline = _fast_path(_pipeline_for, client)
         pipeline = self._pipeline
         #: Runs a command that may be sent again after a lost connection; ``_once`` one that must not be.
         self._exec: Execute = pipeline.execute if pipeline is not None else client.execute_command
@@ -500,7 +545,7 @@ class RedisStore:
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
         self._subscriber: RevocationSubscriber | None = None
-        endpoints = _subscription_endpoints(client) if cache is not None else None
+        endpoints = _fast_path(_subscription_endpoints, client) if cache is not None else None
         if cache is not None and endpoints is not None:
             kept = self.validation_cache = ValidationCache(cache, clock=clock)
             self._subscriber = RevocationSubscriber(endpoints, self._keys.revoked, kept, timeout=_timeout_of(client))

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import redis
+import redis.asyncio as aioredis
 from redis import exceptions as redis_exceptions
 from redis.crc import key_slot
 
 from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
 from asgi_oauth.models import CodeReplayed, Outcome
+from asgi_oauth.revocation import CacheOptions
 from asgi_oauth.store import RedisStore, StoreUnavailable
+from asgi_oauth.store import redis as store_redis
 from asgi_oauth.testing.records import Grant, access_record, at, client_record, code_record, family_record, redeem
 
 from ..conftest import open_redis_store
@@ -264,3 +271,57 @@ async def test_silent_server_raises_store_unavailable_in_time(silent_store: Redi
     await assert_unavailable(silent_store, CALLS[verb])
     # The configured timeout bounds the wait (with slack for retries); it never hangs.
     assert loop.time() - started < 3
+
+
+class _MovedPool(aioredis.ConnectionPool):
+    """A pool as a redis-py release that renamed ``connection_kwargs`` would look from outside redis-py: redis-py's
+    own code still finds it (under its new name, as it were); asgi_oauth's reads of the old name fail."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "connection_kwargs" and sys._getframe(1).f_globals.get("__name__", "").startswith("asgi_oauth"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'connection_kwargs'")
+        return super().__getattribute__(name)
+
+
+async def test_a_redis_py_release_that_moved_the_fast_path_logs_one_warning_and_keeps_working(
+    redis_url: str, key_prefix: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pipelined connection reads from redis-py gone: one warning naming redis-py's version and the cure,
+    then the store serves through redis-py's per-command path (and validates from the store, not from memory)."""
+    monkeypatch.setattr(store_redis, "_moved_warned", False)
+    caplog.set_level(logging.WARNING, logger="asgi_oauth")
+    stores = [
+        RedisStore(
+            aioredis.Redis.from_pool(_MovedPool.from_url(redis_url)), key_prefix=key_prefix, cache=CacheOptions()
+        ),
+        RedisStore(
+            aioredis.Redis.from_pool(_MovedPool.from_url(redis_url)), key_prefix=key_prefix, cache=CacheOptions()
+        ),
+    ]
+    try:
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "redis-py" in r.getMessage()]
+        assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+        message = warnings[0].getMessage()
+        assert redis.__version__ in message and "per-command" in message and "redis>=5.0.1,<9" in message
+        for store in stores:
+            assert store.validation_cache is None
+            client = client_record(client_id=f"{key_prefix}-moved")
+            await store.create_client(client)
+            assert (await store.get_client(client.client_id)) == client
+            await store.delete_client(client.client_id)
+    finally:
+        for store in stores:
+            await store.aclose()
+
+
+async def test_the_fast_path_is_taken_without_a_warning_on_the_tested_redis_py(
+    redis_url: str, key_prefix: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above is not a warning every store logs: on the redis-py the lock installs, none, and the
+    pipelined connection and the validation cache are both in use."""
+    monkeypatch.setattr(store_redis, "_moved_warned", False)
+    caplog.set_level(logging.WARNING, logger="asgi_oauth")
+    async with open_redis_store(redis_url, key_prefix=key_prefix, cache=CacheOptions()) as store:
+        assert store._pipeline is not None
+        assert store.validation_cache is not None
+    assert not [r for r in caplog.records if "redis-py" in r.getMessage()]
