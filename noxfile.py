@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from datetime import date
+from pathlib import Path
 
 import nox
 
@@ -16,10 +19,16 @@ nox.options.reuse_venv = "yes"
 
 SOURCES = ["asgi_oauth", "tests", "examples", "benchmarks", "noxfile.py"]
 
+#: The exact versions every session installs: what the suite last passed with. Refreshed on purpose with
+#: ``nox -s lock`` (then run the suite and commit both), never by a release elsewhere.
+CONSTRAINTS = Path(__file__).parent / "constraints.txt"
+#: Everything the sessions install, so the lock covers each of them.
+EVERYTHING = [".[dev,hiredis,remote,mcp,oidc,metrics]", "-r", "benchmarks/requirements.txt"]
+
 
 def install(session: nox.Session, *requirements: str) -> None:
-    """Every session installs through here, so pip options change in one place."""
-    session.install("--disable-pip-version-check", *requirements)
+    """Every session installs through here, at the versions in ``constraints.txt``."""
+    session.install("--disable-pip-version-check", "-c", str(CONSTRAINTS), *requirements)
 
 
 #: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands; npm
@@ -53,6 +62,23 @@ def ensure_system_programs(session: nox.Session) -> None:
         f"{' '.join(packages)}); for Redis you may instead set ASGI_OAUTH_TEST_REDIS_URL to a Redis the tests "
         "may flush."
     )
+
+
+@nox.session(reuse_venv=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve every dependency to its newest release and write ``constraints.txt``; then run ``nox`` and commit."""
+    session.install("--disable-pip-version-check", *EVERYTHING, "nox")
+    frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
+    assert isinstance(frozen, str)
+    # (The project itself is frozen as "asgi-oauth @ file://...", without "==": each session installs the checkout.)
+    pins = sorted((line for line in frozen.splitlines() if "==" in line), key=str.lower)
+    header = [
+        "# Exact versions the tests, CI and the other nox sessions install (pip install -c constraints.txt).",
+        f"# Written by `nox -s lock` on {date.today().isoformat()} with Python {sys.version.split()[0]}; refresh on",
+        "# purpose (nox -s lock, then nox), not by accident. asgi-oauth's own ranges are in pyproject.toml.",
+    ]
+    CONSTRAINTS.write_text("\n".join([*header, *pins]) + "\n")
+    session.log(f"wrote {len(pins)} pins to {CONSTRAINTS.name}")
 
 
 @nox.session
