@@ -103,6 +103,9 @@ class ValidationCache:
         #: byte waits unread on its connections, so a request that arrived after an announcement never
         #: overtakes it inside the event loop.
         self.caught_up: Callable[[], bool] = _yes
+        #: Reads what this machine's other workers revoked and answered meanwhile (handing it to
+        #: :meth:`announced`): they tell the machine before they answer, so no later request here misses it.
+        self.local_news: Callable[[], None] = _nothing
 
     # -- what the subscriber reports ---------------------------------------------------------------------------
     def subscribed(self) -> None:
@@ -144,6 +147,7 @@ class ValidationCache:
         delivers in order, so the next answered heartbeat proves the entries current again. A dropped
         subscription (:meth:`lost`) empties the cache, since what it would have delivered is gone."""
         self.keep_subscribed()
+        self.local_news()
         return self._subscribed and self.lease.valid() and self.caught_up()
 
     def access(self, family_id: str, digest: str, now: float) -> AccessToken | None:

@@ -19,6 +19,7 @@ import redis
 from redis.crc import key_slot
 
 from asgi_oauth.store import MemoryStore, RedisStore, Store
+from asgi_oauth.store.host_ring import ring_path
 
 from .serving import free_port
 
@@ -47,6 +48,20 @@ def start_redis(tmp: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     proc.kill()
     pytest.fail(f"redis-server did not start on port {port}; see {tmp / 'redis.log'}", pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_host_rings() -> Iterator[None]:
+    """Every Redis store shares its revocations with the machine through a small file per key prefix; the suite
+    uses a prefix per test, so it removes the files it made (production keeps one per deployment)."""
+
+    def rings() -> set[Path]:
+        return set(ring_path("").parent.glob(f"asgi_oauth-{os.getuid()}-*.ring"))
+
+    before = rings()
+    yield
+    for path in rings() - before:
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,7 @@ from ..models import (
 from ..revocation import CacheOptions, ValidationCache
 from ..types import Clock
 from .base import AddOutcome, StoreUnavailable
+from .host_ring import HostRing
 from .pipeline import Endpoint, PipelinedRedis
 from .records import ACCESS, CODE, DEVICE, FAMILY, LUA_PRELUDE, Keys, grant_member
 from .subscriber import Endpoints, RevocationSubscriber
@@ -546,11 +547,17 @@ class RedisStore:
         self.validation_cache: ValidationCache | None = None
         self._subscriber: RevocationSubscriber | None = None
         endpoints = _fast_path(_subscription_endpoints, client) if cache is not None else None
+        #: This machine's other workers, told of each revocation before it is answered (``None`` where no file
+        #: can be shared: then only this worker's own memory is told directly).
+        self._ring = HostRing.open(self._keys.revoked)
         if cache is not None and endpoints is not None:
             kept = self.validation_cache = ValidationCache(cache, clock=clock)
             self._subscriber = RevocationSubscriber(endpoints, self._keys.revoked, kept, timeout=_timeout_of(client))
             kept.keep_subscribed = self._subscriber.start
             kept.caught_up = self._subscriber.caught_up
+            ring = self._ring
+            if ring is not None:
+                kept.local_news = lambda: ring.catch_up(kept.announced, kept.flush)
 
     @classmethod
     def from_url(
@@ -588,6 +595,16 @@ class RedisStore:
                 raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
             raise
 
+    def _announce(self, *messages: str) -> None:
+        """Tell this machine's workers what a write just revoked (Redis's channel told everyone already, but may
+        reach them after this worker answers): called after the write committed and before the answer."""
+        encoded = [message.encode() for message in messages]
+        if self._ring is not None:
+            self._ring.announce(encoded)
+        elif self.validation_cache is not None:
+            for message in encoded:
+                self.validation_cache.announced(message)
+
     # -- clients ---------------------------------------------------------------------------------
     def _client_keys(self) -> list[str]:
         # The hash's own name as the hash tag puts the dynamic-client indexes in the hash's Cluster slot
@@ -619,7 +636,10 @@ class RedisStore:
 
     async def delete_client(self, client_id: str) -> bool:
         args: list[str | int] = ["delete", self._now_ms(), client_id, self._keys.revoked]
-        return bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
+        deleted = bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
+        if deleted:
+            self._announce(f"client:{client_id}")
+        return deleted
 
     async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
         expiry = round(client.expires_at * 1000)
@@ -660,6 +680,7 @@ class RedisStore:
         if raw is None:
             return None
         if raw == b"replayed":
+            self._announce(f"family:{family_id}")
             return CodeReplayed()
         return _decode_code(raw)
 
@@ -684,7 +705,10 @@ class RedisStore:
         args += [k.access_prefix(family_id), family_id, k.revoked]
         owners = self._owners(access.client_id, access.sub)
         expires = access.exp if family is None else family.exp
-        return _OUTCOMES[int(await self._listed(self._redeem_code, keys, args, owners, family_id, expires))]
+        outcome = _OUTCOMES[int(await self._listed(self._redeem_code, keys, args, owners, family_id, expires))]
+        if outcome is Outcome.REUSED:  # a replayed code: the family issued from it was revoked
+            self._announce(f"family:{family_id}")
+        return outcome
 
     # -- tokens ----------------------------------------------------------------------------------
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
@@ -762,18 +786,29 @@ class RedisStore:
             k.revoked,
         ]
         owners = self._owners(family.client_id, family.sub)
-        return _OUTCOMES[int(await self._listed(self._rotate, keys, args, owners, family_id, family.exp))]
+        outcome = _OUTCOMES[int(await self._listed(self._rotate, keys, args, owners, family_id, family.exp))]
+        if outcome is Outcome.REUSED:  # a rotated-away refresh token presented again: the family was revoked
+            self._announce(f"family:{family_id}")
+        return outcome
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         k = self._keys
         keys = [k.family(family_id), k.index(family_id)]
         args = [client_id or "", k.access_prefix(family_id), family_id, k.revoked]
-        return bool(await self._run(self._revoke_family(keys=keys, args=args)))
+        revoked = bool(await self._run(self._revoke_family(keys=keys, args=args)))
+        if revoked:
+            self._announce(f"family:{family_id}")
+        return revoked
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
         keys = [self._keys.access(family_id, access_digest)]
-        args = [client_id, self._keys.revoked, f"access:{family_id}:{access_digest}"]
-        return bool(await self._run(self._delete_access(keys=keys, args=args)))
+        announcement = f"access:{family_id}:{access_digest}"
+        revoked = bool(
+            await self._run(self._delete_access(keys=keys, args=[client_id, self._keys.revoked, announcement]))
+        )
+        if revoked:
+            self._announce(announcement)
+        return revoked
 
     # -- owner indexes: everything of a user or a client --------------------------------------------
     def _owners(self, client_id: str, sub: str | None) -> list[str]:
@@ -817,7 +852,9 @@ class RedisStore:
         parts = list(k.grant_parts())
         if self._cluster is None:
             args: list[str | int] = [k.revoked, announcement, *parts]
-            return int(await self._run(self._revoke_grants(keys=[index], args=args)))
+            ended = int(await self._run(self._revoke_grants(keys=[index], args=args)))
+            self._announce(announcement)
+            return ended
         members: list[bytes] = await self._run(self._exec("ZRANGE", index, 0, -1))
         names = [raw.decode() for raw in members]
 
@@ -830,6 +867,7 @@ class RedisStore:
             ended += sum(await asyncio.gather(*map(end, names[start : start + 64])))
         forget: list[str | int] = [k.revoked, announcement, *names]
         await self._run(self._forget_grants(keys=[index], args=forget))
+        self._announce(announcement)
         return ended
 
     # -- consents --------------------------------------------------------------------------------
@@ -962,6 +1000,8 @@ class RedisStore:
         await self._run(self._exec("PING"))
 
     async def aclose(self) -> None:
+        if self._ring is not None:
+            self._ring.close()
         if self._subscriber is not None:
             await self._subscriber.aclose()
         if self._pipeline is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from ..proxy import SubscriptionDelayer, proxy_thread, redis_port
 from ..reliability.stack import DemoClient, redis_server, serve_env
 from ..serving import Server, run_cli, serving
 
@@ -165,3 +166,48 @@ def test_a_deleted_client_is_refused_by_every_worker_at_once(tmp_path: Path) -> 
             refused = httpx.post(f"{server.issuer}/token", data=form, auth=auth)
             assert refused.status_code == 401, refused.text
             assert refused.json()["error"] == "invalid_client"
+
+
+# -- the gap between a revocation's reply and its announcement, widened on purpose --------------------------
+
+#: How late the proxy delivers what Redis sends to revocation subscriptions: far longer than a client takes to
+#: hear "revoked" and ask again, so without a guarantee by design the old answer would come from memory.
+DELAY = 0.5
+
+
+async def answered_from_memory(client: DemoClient, token: str, proxy: SubscriptionDelayer) -> None:
+    """Wait (bounded) until ``client``'s server answers ``token`` without sending Redis a command."""
+    deadline = time.monotonic() + 30
+    while True:
+        before = proxy.commands
+        assert (await client.me(token)).status_code == 200
+        if proxy.commands == before:
+            return
+        assert time.monotonic() < deadline, "the server never answered from memory"
+        await asyncio.sleep(0.05)
+
+
+#: A lease the delayed heartbeats still renew (a heartbeat every half second, answered half a second late).
+DELAYED = {"validation_cache_lease": "2", "enable_password_grant": "1"}
+
+
+async def test_no_worker_of_the_machine_accepts_a_token_once_its_revocation_answered(tmp_path: Path) -> None:
+    """A revokes; Redis's announcement reaches both subscriptions half a second later; B, then A itself, are asked
+    at once and refuse anyway: an access token revoked alone, and one whose family ended with its refresh token."""
+    with (
+        redis_server(tmp_path / "redis") as store,
+        proxy_thread(SubscriptionDelayer(redis_port(store.url), DELAY)) as proxy,
+        two_servers(tmp_path, proxy.url, **DELAYED) as (server_a, server_b),
+    ):
+        async with demo_clients(server_a, server_b) as (a, b):
+            answers = []
+            for _ in range(3):
+                for issued in (await a.client_credentials(), await a.password("alice", "wonderland")):
+                    assert issued.status_code == 200, issued.text
+                    token = issued.json()["access_token"]
+                    await answered_from_memory(a, token, proxy)
+                    await answered_from_memory(b, token, proxy)
+                    revoked = issued.json().get("refresh_token", token)  # a family ends with its refresh token
+                    assert (await a.revoke(revoked)).status_code == 200
+                    answers += [(await b.me(token)).status_code, (await a.me(token)).status_code]
+            assert answers == [401] * len(answers)
