@@ -19,6 +19,7 @@ Nothing here talks to Redis: :mod:`asgi_oauth.store.subscriber` feeds it.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ class ValidationCache:
     """Access tokens by family and digest, and client records by id, answered only under a valid lease.
 
     Bounded: past ``size`` entries the oldest family (or client) is dropped. An entry is never answered past
-    its token's expiry (``clock`` is the wall clock the records' times are in).
+    its token's expiry (``clock`` is the wall clock the records' times are in), and expired entries leave as
+    new ones arrive, so a worker's memory follows the tokens alive, not every token it ever saw.
     """
 
     def __init__(self, options: CacheOptions, *, clock: Clock = time.time, lease_clock: Clock = time.monotonic):
@@ -94,6 +96,9 @@ class ValidationCache:
         self._families: dict[str, dict[str, AccessToken]] = {}
         self._count = 0
         self._clients: dict[str, Client] = {}
+        #: (expiry, family, digest) of every kept token and (expiry, "", client id) of every kept client that
+        #: expires, soonest first; an entry dropped or replaced meanwhile is skipped when its time comes.
+        self._expiries: list[tuple[float, str, str]] = []
         #: Bumped by every announcement and flush: a store read that started before may be stale.
         self.epoch = 0
         self._subscribed = False
@@ -139,6 +144,7 @@ class ValidationCache:
         self.epoch += 1
         self._families.clear()
         self._clients.clear()
+        self._expiries.clear()
         self._count = 0
 
     # -- what validation asks ----------------------------------------------------------------------------------
@@ -162,6 +168,7 @@ class ValidationCache:
         """Keep a token read from the store when the read started at ``epoch``, if nothing was announced since."""
         if epoch != self.epoch or not self._subscribed:
             return
+        self._drop_expired()
         tokens = self._families.get(family_id)
         if tokens is None or digest not in tokens:
             while self._count >= self.options.size:  # room for one more, the oldest family going first
@@ -169,6 +176,35 @@ class ValidationCache:
             tokens = self._families.setdefault(family_id, {})
             self._count += 1
         tokens[digest] = token
+        self._expire_at(token.exp, family_id, digest)
+
+    def _expire_at(self, exp: float, family_id: str, digest: str) -> None:
+        expiries = self._expiries
+        heapq.heappush(expiries, (exp, family_id, digest))
+        if len(expiries) > 2 * (self.options.size + 512):
+            # Mostly entries evicted or revoked long before they expire: keep only those of what is still here.
+            expiries[:] = [(t.exp, f, d) for f, tokens in self._families.items() for d, t in tokens.items()]
+            expiries += [(c.expires_at, "", c.client_id) for c in self._clients.values() if c.expires_at]
+            heapq.heapify(expiries)
+
+    def _drop_expired(self) -> None:
+        """Forget what expired; each keep pays for a few, so nothing piles up."""
+        now, expiries = self._clock(), self._expiries
+        while expiries and expiries[0][0] <= now:
+            exp, family_id, digest = heapq.heappop(expiries)
+            if not family_id:
+                client = self._clients.get(digest)
+                if client is not None and client.expires_at == exp:
+                    del self._clients[digest]
+                continue
+            tokens = self._families.get(family_id)
+            kept = tokens.get(digest) if tokens is not None else None
+            if tokens is None or kept is None or kept.exp != exp:
+                continue  # dropped or kept anew since
+            del tokens[digest]
+            self._count -= 1
+            if not tokens:
+                del self._families[family_id]
 
     def client(self, client_id: str) -> Client | None:
         if not self.trusted():
@@ -179,9 +215,12 @@ class ValidationCache:
     def keep_client(self, client: Client, epoch: int) -> None:
         if epoch != self.epoch or not self._subscribed:
             return
+        self._drop_expired()
         if len(self._clients) >= self.options.size and client.client_id not in self._clients:
             del self._clients[next(iter(self._clients))]
         self._clients[client.client_id] = client
+        if client.expires_at:
+            self._expire_at(client.expires_at, "", client.client_id)
 
     def __len__(self) -> int:
         return self._count + len(self._clients)

@@ -149,3 +149,54 @@ def test_one_family_cannot_grow_past_the_bound() -> None:
         cache.keep_access("F", f"d{n}", token(), cache.epoch)
     assert len(cache) <= 3
     assert cache.access("F", "d4", 1000.0) is not None
+
+
+def test_expired_tokens_leave_memory_as_new_ones_arrive() -> None:
+    """A worker keeps what is alive, not every token it ever saw: once tokens expire, the next keeps drop them,
+    so under steady traffic the cache levels off at the tokens alive at once, far below its size bound."""
+    cache, _ = proven_cache(size=100_000)
+    wall = cache._clock
+    assert isinstance(wall, Clock)
+    lifetime = 60.0
+    sizes = []
+    for second in range(600):  # ten minutes, ten new tokens a second, each living a minute
+        for n in range(10):
+            cache.keep_access(f"F{second}-{n}", "d", token(exp=wall.now + lifetime), cache.epoch)
+        wall.now += 1
+        sizes.append(len(cache))
+    assert max(sizes[120:]) <= 10 * (lifetime + 1), max(sizes)
+    assert sizes[-1] == sizes[300]  # level, not growing
+    assert len(cache._expiries) <= 2 * len(cache) + 10
+
+
+def test_a_token_kept_again_with_a_later_expiry_is_not_dropped_at_the_first() -> None:
+    cache, _ = proven_cache()
+    wall = cache._clock
+    assert isinstance(wall, Clock)
+    cache.keep_access("F", "d", token(exp=wall.now + 10), cache.epoch)
+    cache.keep_access("F", "d", token(exp=wall.now + 100), cache.epoch)  # read again after a refresh, say
+    wall.now += 50
+    cache.keep_access("G", "d", token(exp=wall.now + 10), cache.epoch)  # a keep sweeps what expired
+    assert cache.access("F", "d", wall.now) == token(exp=wall.now + 50)
+
+
+def test_expired_clients_leave_memory_too() -> None:
+    cache, _ = proven_cache()
+    wall = cache._clock
+    assert isinstance(wall, Clock)
+    short = Client(client_id="dyn", name="d", secret_hash=None, unused_expires_at=wall.now + 10)
+    lasting = Client(client_id="static", name="s", secret_hash=None)
+    cache.keep_client(short, cache.epoch)
+    cache.keep_client(lasting, cache.epoch)
+    wall.now += 11
+    cache.keep_access("F", "d", token(exp=wall.now + 10), cache.epoch)
+    assert "dyn" not in cache._clients and "static" in cache._clients
+
+
+def test_the_expiry_queue_stays_bounded_when_tokens_are_evicted_long_before_they_expire() -> None:
+    """A flood of distinct long-lived tokens through a small cache: evicted entries must not pile up in the queue."""
+    cache, _ = proven_cache(size=100)
+    for n in range(20_000):
+        cache.keep_access(f"F{n}", "d", token(exp=1_000_000.0), cache.epoch)
+    assert len(cache) == 100
+    assert len(cache._expiries) <= 2 * (100 + 512) + 1
