@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from .clients import ClientError, new_client, register_client
 from .demo import DEMO_CLIENT_ID, redact_url
+from .extras import MissingExtra, require
 from .models import Client
 from .serve import ServeError, prepare_serve
 from .settings import (
@@ -331,10 +332,9 @@ def _clients_delete(args: argparse.Namespace) -> int:
 
 def _key_ring(settings: OAuthSettings, store: Store) -> KeyRing:
     """The store's :class:`~asgi_oauth.keys.KeyRing`; PyJWT is the ``oidc`` extra."""
-    try:
-        from .keys import KeyRing
-    except ImportError:
-        raise CommandError("keys commands need the oidc extra: pip install 'asgi-oauth[oidc]'") from None
+    require("keys commands", "oidc")
+    from .keys import KeyRing
+
     if settings.oidc_signing_keys:
         raise CommandError(
             f"{ENV_PREFIX}OIDC_SIGNING_KEYS is set: configured keys rotate by configuration "
@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _COMMANDS[(args.command, getattr(args, "action", None))]
     try:
         return command(args)
-    except (CommandError, ServeError, SettingsError, ClientError) as exc:
+    except (CommandError, ServeError, SettingsError, ClientError, MissingExtra) as exc:
         message = str(exc)
     except KeyboardInterrupt:
         return 130

@@ -35,6 +35,7 @@ from .demo import (
     redact_url,
     site_url,
 )
+from .extras import check_settings
 from .models import Client
 from .settings import ENV_PREFIX, OAuthSettings, load_settings, unknown_variable_warning, unknown_variables
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
@@ -243,7 +244,8 @@ async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | 
 
 
 def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[str, str] = os.environ) -> ServePlan:
-    """Validate settings and options, reach the store, register the demo client; raise ServeError/SettingsError.
+    """Validate settings and options, reach the store, register the demo client; raise ServeError, SettingsError
+    or MissingExtra.
 
     Without ``ASGI_OAUTH_ISSUER`` the issuer becomes ``http://{host}:{port}/oauth``; it is written back
     to ``environ`` so that uvicorn's worker processes, which read settings from there, agree.
@@ -251,6 +253,7 @@ def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[st
     environ.setdefault(f"{ENV_PREFIX}ISSUER", default_issuer(host, port))
     unknown = unknown_variables(environ)
     settings = load_settings()
+    check_settings(settings)  # a missing extra stops serve here: before the banner, before any secret
     users, defaulted = demo_users_from_env(environ)
     if workers > 1:
         missing = []

@@ -13,6 +13,7 @@ from ..clients import declared_clients
 from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..events import EventHook, Events
+from ..extras import check_settings
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
 from ..protocol.cimd import Fetcher, MetadataDocuments
@@ -22,7 +23,7 @@ from ..protocol.metadata import metadata
 from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
-from ..settings import OAuthSettings, SettingsError, load_settings
+from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 
@@ -98,6 +99,7 @@ class OAuthServer:
         device_renderer: DeviceRenderer = default_device_page,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
+        check_settings(self.settings, own_fetcher=document_fetcher is not None)
         if self.settings.enable_password_grant and password_verifier is None:
             raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
         self.store = store if store is not None else store_from_settings(self.settings)
@@ -261,15 +263,11 @@ class OAuthServer:
 
 
 def _key_ring(settings: OAuthSettings, store: Store, clock: Clock) -> KeyRing | None:
-    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra."""
+    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra (checked before)."""
     if not settings.enable_oidc:
         return None
-    try:
-        from ..keys import KeyRing
-    except ImportError as exc:
-        raise SettingsError(
-            f"ASGI_OAUTH_ENABLE_OIDC: needs the oidc extra (pip install 'asgi-oauth[oidc]'): {exc}"
-        ) from None
+    from ..keys import KeyRing
+
     return KeyRing(settings, store, clock=clock)
 
 
