@@ -23,7 +23,7 @@ from .clients import ClientError, new_client, register_client
 from .demo import DEMO_CLIENT_ID, redact_url
 from .extras import MissingExtra, require
 from .models import Client
-from .serve import ServeError, prepare_serve
+from .serve import PROG, ServeError, prepare_serve
 from .settings import (
     ENV_PREFIX,
     OAuthSettings,
@@ -38,7 +38,6 @@ from .types import GRANT_TYPES
 if TYPE_CHECKING:
     from .keys import KeyRing, SigningKey
 
-PROG = "asgi-oauth"
 T = TypeVar("T")
 #: Short names ``--grant-type`` also takes for the grants whose names are URIs.
 GRANT_ALIASES = {"device_code": "urn:ietf:params:oauth:grant-type:device_code"}

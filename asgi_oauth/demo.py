@@ -11,6 +11,8 @@ browser without any other software.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import html
 import os
@@ -37,6 +39,7 @@ from .errors import OAuthError, TooManyAttempts
 from .events import json_lines
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
+from .protocol.grants import DEVICE_CODE_GRANT
 from .protocol.params import Params
 from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
@@ -183,6 +186,32 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, crypto.pkce_challenge(verifier, "S256")
 
 
+def _banner_mac(key: str, purpose: str, nonce: str) -> str:
+    mac = hmac.new(key.encode(), f"asgi_oauth.demo.banner.{purpose}\0{nonce}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+def banner_flow(settings: OAuthSettings) -> tuple[str, str]:
+    """The ``state`` and PKCE verifier of the authorization URL ``serve`` prints.
+
+    Opening that URL sets no /start cookie, so both derive from the signing key instead: the state is a
+    random nonce with its MAC, the verifier another MAC of the nonce. /callback, on any worker, recognises
+    the state and shows the verifier; the state alone, which travels through the browser, does not give it away.
+    """
+    nonce = secrets.token_urlsafe(12)
+    key = settings.signing_keys[0]
+    return f"{nonce}.{_banner_mac(key, 'state', nonce)}", _banner_mac(key, "verifier", nonce)
+
+
+def banner_verifier(settings: OAuthSettings, state: str) -> str | None:
+    """The verifier of a :func:`banner_flow` state (made with any of the signing keys), else ``None``."""
+    nonce, _, mac = state.partition(".")
+    for key in settings.signing_keys:
+        if hmac.compare_digest(mac.encode(), _banner_mac(key, "state", nonce).encode()):
+            return _banner_mac(key, "verifier", nonce)
+    return None
+
+
 # -- the demo client ------------------------------------------------------------------------------
 
 
@@ -192,7 +221,7 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
     if settings.enable_password_grant:
         grants.append("password")
     if settings.enable_device_authorization:  # so the device flow can be tried with the demo client too
-        grants.append("urn:ietf:params:oauth:grant-type:device_code")
+        grants.append(DEVICE_CODE_GRANT)
     client, secret = new_client(
         name="asgi-oauth demo client",
         client_id=DEMO_CLIENT_ID,
@@ -420,9 +449,20 @@ class DemoHost:
                 rows.append(f"<dt>{name}</dt><dd><code>{html.escape(value)}</code></dd>")
         checks = []
         state = params.get("state")
-        if flow.get("state") and state is not None:
-            same = hmac.compare_digest(flow["state"], state)
-            checks.append(_check(same, "state matches the one /start sent", "state does NOT match: do not use this"))
+        verifier = None
+        if state is not None:
+            # The state /start remembered in its cookie, or the one in the authorization URL serve printed.
+            if flow.get("state") and hmac.compare_digest(flow["state"].encode(), state.encode()):
+                verifier, sent_by = flow.get("verifier"), "/start sent"
+            else:
+                verifier, sent_by = banner_verifier(self.settings, state), "in the authorization URL serve printed"
+            checks.append(
+                _check(
+                    verifier is not None,
+                    f"state matches the one {sent_by}",
+                    "state matches neither /start's nor serve's authorization URL: do not use this",
+                )
+            )
         iss = params.get("iss")
         if iss is not None:
             same = iss == self.settings.issuer
@@ -431,9 +471,7 @@ class DemoHost:
         body += "".join(checks)
         code = params.get("code")
         if code is not None and not params.get("error"):
-            curl = _code_curl(
-                site_url(self.settings), self.settings.issuer, code, flow.get("verifier", "<the code_verifier>")
-            )
+            curl = _code_curl(site_url(self.settings), self.settings.issuer, code, verifier or "<the code_verifier>")
             lifetime = f"{self.settings.authorization_code_lifetime:g}"
             body += (
                 "<h2>Exchange the code</h2>"
@@ -467,11 +505,26 @@ def _command(parts: list[str], split: bool) -> str:
     return " \\\n    ".join(parts) if split else " ".join(parts)
 
 
-def client_credentials_curl(issuer: str, secret: str, scope: str = "read", *, split: bool = False) -> str:
+def _demo_client_auth(secret: str) -> str:
+    """curl's ``-u`` for the demo client: the secret itself, or a ``$VARIABLE`` the shell expands."""
     user = f"{DEMO_CLIENT_ID}:{secret}"
-    user_arg = f'"{user}"' if secret.startswith("$") else shlex.quote(user)
-    parts = [f"curl -s -u {user_arg}", f"-d grant_type=client_credentials -d {shlex.quote('scope=' + scope)}"]
+    return f'-u "{user}"' if secret.startswith("$") else f"-u {shlex.quote(user)}"
+
+
+def client_credentials_curl(issuer: str, secret: str, scope: str = "read", *, split: bool = False) -> str:
+    parts = [
+        f"curl -s {_demo_client_auth(secret)}",
+        f"-d grant_type=client_credentials -d {shlex.quote('scope=' + scope)}",
+    ]
     return _command([*parts, shlex.quote(issuer + "/token")], split)
+
+
+def device_curls(issuer: str, secret: str, scope: str = "read") -> tuple[str, str]:
+    """The demo client's device flow by hand (RFC 8628): start one, then poll with the shell's ``$DEVICE_CODE``."""
+    auth = _demo_client_auth(secret)
+    start = f"curl -s {auth} -d {shlex.quote('scope=' + scope)} {shlex.quote(issuer + '/device_authorization')}"
+    poll = f'curl -s {auth} -d grant_type={DEVICE_CODE_GRANT} -d "device_code=$DEVICE_CODE"'
+    return start, f"{poll} {shlex.quote(issuer + '/token')}"
 
 
 def _code_curl(site: str, issuer: str, code: str, verifier: str) -> str:

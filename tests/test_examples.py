@@ -83,7 +83,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "OpenID Connect": 1,  # test_openid_connect_snippet below
         "Revoking everything of a user or a client": 1,  # tests/ops/test_readme_ops.py
         "Events": 1,  # tests/ops/test_readme_ops.py
-        "Device authorization grant (RFC 8628)": 3,  # tests/device/test_readme.py
+        "Device authorization grant (RFC 8628)": 4,  # tests/device/test_readme.py
     }
     found: dict[str, int] = {}
     for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):
@@ -98,9 +98,10 @@ def test_what_to_try_next(tmp_path: Path) -> None:
     token_block, example_block = fenced(section, "sh")
     with serving(tmp_path, clean_env()) as server:
         port = server.base_url.rsplit(":", 1)[1]
-        # The line the banner says to paste into the other shell.
-        (export,) = [line.split("then: ", 1)[1] for line in server.stdout.splitlines() if "export DEMO_" in line]
-        script = f"{export.split('  (')[0]}\n{token_block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        # The line the banner says to paste into the other shell, whole: nothing after the command.
+        (export,) = [line.strip() for line in server.stdout.splitlines() if "export DEMO_" in line]
+        assert export == f"export DEMO_CLIENT_SECRET={server.client_secret}"
+        script = f"{export}\n{token_block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         result = run_shell(script, clean_env())
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"sub": None, "client_id": "demo-client", "scopes": ["read"]}
@@ -128,7 +129,8 @@ def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
         env=redis_env,
     )
     assert made.returncode == 0, made.stderr
-    deleted = run_shell(delete_block, redis_env)
+    # The block names its own ASGI_OAUTH_REDIS_URL, as serve prints it: point it at the test's Redis.
+    deleted = run_shell(delete_block.replace("redis://127.0.0.1:6379/0", redis_url), env)
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(deleted.stdout) == {"client_id": "demo-client", "deleted": True}
 
