@@ -20,6 +20,7 @@ from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
+from ..protocol.oidc import SCOPE_DESCRIPTIONS as OIDC_SCOPE_DESCRIPTIONS
 from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
@@ -138,6 +139,8 @@ class OAuthServer:
             self.settings,
             [*(DEFAULT_ENDPOINTS if endpoints is None else endpoints), *operations_endpoints(self.settings)],
         )
+        # With OpenID Connect on, its scopes read as what they allow unless the host says otherwise.
+        described = {**(OIDC_SCOPE_DESCRIPTIONS if self.keys is not None else {}), **(scope_descriptions or {})}
         self.authorization = AuthorizationEndpoint(
             self.context,
             self.response_types,
@@ -145,7 +148,7 @@ class OAuthServer:
             consent_tokens=ConsentTokens(
                 self.settings.signing_keys, self.settings.consent_form_lifetime, self.store, clock
             ),
-            scope_descriptions=scope_descriptions or {},
+            scope_descriptions=described,
             consent_renderer=consent_renderer,
             error_renderer=error_renderer,
         )
@@ -153,7 +156,7 @@ class OAuthServer:
         self.device_verification = DeviceVerification(
             self.context,
             user_resolver=user_resolver,
-            scope_descriptions=scope_descriptions or {},
+            scope_descriptions=described,
             renderer=device_renderer,
             error_renderer=error_renderer,
         )
