@@ -316,8 +316,9 @@ def check_fastapi_app(output: str, port: int) -> None:
     assert challenges[0] == 'Bearer realm="inventory"'
     scope_challenge = 'Bearer realm="inventory", error="insufficient_scope", error_description="{}", scope="{}"'
     description = "the access token lacks a required scope"
-    assert challenges[1:] == [scope_challenge.format(description, s) for s in ("items.write", "profile")]
-    body = {"error": "insufficient_scope", "error_description": description, "scope": "items.write"}
+    needed = ("items.read items.write", "profile")  # POST /items: the rule's scope and the dependency's
+    assert challenges[1:] == [scope_challenge.format(description, s) for s in needed]
+    body = {"error": "insufficient_scope", "error_description": description, "scope": "items.read items.write"}
     assert json.dumps(body, separators=(",", ":")) in output
 
 
