@@ -41,7 +41,14 @@ from .demo import (
 from .extras import check_settings
 from .models import Client
 from .protocol.grants import DEVICE_CODE_GRANT
-from .settings import ENV_PREFIX, OAuthSettings, load_settings, unknown_variable_warning, unknown_variables
+from .settings import (
+    ENV_PREFIX,
+    EPHEMERAL_KEY_WARNING,
+    OAuthSettings,
+    load_settings,
+    unknown_variable_warning,
+    unknown_variables,
+)
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
 
 #: The console script's name.
@@ -88,10 +95,7 @@ class ServePlan:
                 "the server: metadata and redirects will point to the wrong place"
             )
         if self.settings.ephemeral_key:
-            notes.append(
-                f"no {ENV_PREFIX}SECRET_KEY: signing with a random key, so sign-ins and consent forms "
-                "break on restart; set one for anything but a demo"
-            )
+            notes.append(EPHEMERAL_KEY_WARNING)
         demo = next((c for c in self.clients if c.client_id == DEMO_CLIENT_ID), None)
         if demo is not None and self.callback_url not in demo.redirect_uris:
             # Registered by an earlier serve on another host or port: /start would end on an error page.

@@ -17,6 +17,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
+
+#: Said once when no SECRET_KEY is set, in these words by the library's log and by ``asgi-oauth serve`` alike.
+EPHEMERAL_KEY_WARNING = (
+    f"no {ENV_PREFIX}SECRET_KEY is set: signing with a random key, so consent forms, sign-in sessions and other "
+    f"signed values stop working on restart and cannot be shared by several workers; set {ENV_PREFIX}SECRET_KEY "
+    "for anything but a demo"
+)
+
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # RFC 6749 section 3.3 scope-token, for the dynamic registration scope cap.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -342,12 +350,7 @@ class OAuthSettings(BaseSettings):
             raise ValueError(f"metrics_path: must not be empty while {ENV_PREFIX}METRICS is on")
         keys = tuple(k.get_secret_value() for k in self.secret_key)
         if not keys:
-            logger.warning(
-                "No %sSECRET_KEY is set: using an ephemeral key. Consent forms break on restart and "
-                "more than one worker cannot share it. Set %sSECRET_KEY for anything but a demo.",
-                ENV_PREFIX,
-                ENV_PREFIX,
-            )
+            logger.warning("%s", EPHEMERAL_KEY_WARNING)
             keys = (secrets.token_urlsafe(32),)
         self._signing_keys = keys
         return self

@@ -371,3 +371,15 @@ def test_redis_with_other_clients_still_gets_the_demo_client(tmp_path: Path, red
     with serving(tmp_path / "renewed", env) as server:
         assert run_printed_curl(server.stdout).status_code == 200
         assert "/start will fail" not in server.stderr
+
+
+def test_the_secret_key_warning_reads_the_same_from_serve_and_from_the_library(tmp_path: Path) -> None:
+    with serving(tmp_path, clean_env()) as server:
+        (served,) = [line for line in server.stderr.splitlines() if "SECRET_KEY" in line]
+    host = (
+        "import logging; logging.basicConfig(format='%(message)s'); from asgi_oauth import OAuthServer; OAuthServer()"
+    )
+    logged = run_cli(env=clean_env(), command=[sys.executable, "-c", host])
+    assert logged.returncode == 0, logged.stderr
+    assert served == f"asgi-oauth: warning: {logged.stderr.strip()}"
+    assert "ASGI_OAUTH_SECRET_KEY" in served
