@@ -362,8 +362,8 @@ def test_remote_example_runs_as_documented(tmp_path: Path) -> None:
 async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_device_in() -> None:
     (code,) = fenced(readme_section("Failed attempts"), "python")
     sign_in = exec_snippet(code, {})["sign_in"]
-    statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(10)]
-    assert statuses == [401] * 9 + [429]
+    statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
     assert await sign_in("alice", "wonderland", "127.0.0.2", None) == (429, None)
     status, cookie = await sign_in("alice", "wonderland", "127.0.0.3", None)
     assert status == 303 and cookie
