@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
 from .device import DeviceRenderer, DeviceVerification, default_device_page
-from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
+from .endpoints import DEFAULT_ENDPOINTS, Admission, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
 from .health import operations_endpoints
 from .http import (
     ERROR_KEY,
@@ -184,7 +184,9 @@ class OAuthServer:
             return CORS(spec.app(self), spec.methods) if spec.cors else spec.app(self)
         if spec.handler is None:  # EndpointSpec refuses this at construction; the check keeps the types honest
             raise ValueError(f"endpoint {spec.path} has neither a handler nor an app")
-        return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors)
+        return _BackChannel(
+            self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors, admit=spec.admit
+        )
 
     def _documents(self, fetcher: Fetcher | None) -> MetadataDocuments | None:
         """Client ID Metadata Documents when the settings accept them, fetched by ``fetcher`` (default: httpx)."""
@@ -281,13 +283,21 @@ class _BackChannel:
     propagates to the host's error handling.
     """
 
-    __slots__ = ("allow", "cors", "handler", "json", "max_body_size", "methods", "preflight", "server")
+    __slots__ = ("admit", "allow", "cors", "handler", "json", "max_body_size", "methods", "preflight", "server")
 
     def __init__(
-        self, server: OAuthServer, handler: Handler, methods: tuple[str, ...], *, json: bool, cors: bool = False
+        self,
+        server: OAuthServer,
+        handler: Handler,
+        methods: tuple[str, ...],
+        *,
+        json: bool,
+        cors: bool = False,
+        admit: Admission | None = None,
     ) -> None:
         self.server = server
         self.handler = handler
+        self.admit = admit
         self.methods = methods
         self.allow = ", ".join(methods)
         self.json = json
@@ -304,6 +314,11 @@ class _BackChannel:
                     await send_preflight(send, self.preflight)
                     return
                 raise MethodNotAllowed(self.allow)
+            if self.admit is not None:
+                unread = EndpointRequest(
+                    _NO_PARAMS, header(scope, b"authorization"), peer(scope), None, scope["headers"]
+                )
+                await self.admit(self.server, unread)
             if self.json:
                 body = await read_json(scope, receive, self.max_body_size)
                 params = _NO_PARAMS
