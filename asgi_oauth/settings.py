@@ -173,7 +173,7 @@ class OAuthSettings(BaseSettings):
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 
-    #: OpenID Connect (issue 16): ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
+    #: OpenID Connect: ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
     #: served. Needs the ``oidc`` extra (PyJWT with cryptography).
     enable_oidc: bool = False
     #: Signing keys, newest first: PEM private keys (one after another) or private JWKs (one JSON object, or a

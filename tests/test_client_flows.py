@@ -1,8 +1,8 @@
-"""Real clients against a real ``asgi-oauth serve``: Authlib's OAuth2Client and Debian's Chromium (issue 4).
+"""Real clients against a real ``asgi-oauth serve``: Authlib's OAuth2Client and Debian's Chromium.
 
 Both complete the whole browser flow over HTTP: authorization request, sign-in at the demo's /login,
 the consent page, the redirect back with ``code``, ``state`` and ``iss``, and the code exchange with
-a PKCE verifier. The last test signs in with OpenID Connect in Chromium (issue 16), on Redis, and verifies
+a PKCE verifier. The last test signs in with OpenID Connect in Chromium, on Redis, and verifies
 the ID token against the provider's JWKS.
 """
 

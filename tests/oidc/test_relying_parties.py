@@ -1,4 +1,4 @@
-"""Real relying-party libraries against ``asgi-oauth serve`` on two workers and a real Redis (issue 16).
+"""Real relying-party libraries against ``asgi-oauth serve`` on two workers and a real Redis.
 
 Authlib's OpenID Connect client (the Starlette integration's app, as a web app would register it) discovers
 the provider, signs a user in through the demo's sign-in and consent pages, and verifies the ID token against
