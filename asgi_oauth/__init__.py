@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
+from . import extras as _extras
+
 # Private aliases: every public-looking name in this module must be in __all__ (tests/test_exported_members.py).
 if _typing.TYPE_CHECKING:
     from .clients import ClientError as ClientError
@@ -116,6 +118,9 @@ if _typing.TYPE_CHECKING:
     from .web.pages import ScopeLine as ScopeLine
     from .web.pages import default_consent_page as default_consent_page
     from .web.pages import default_error_page as default_error_page
+
+#: The modules behind public names that need an extra (pip install 'asgi-oauth[...]').
+_NEEDS_EXTRAS = {".jwks": ("oidc", "remote"), ".keys": ("oidc",), ".remote": ("remote",)}
 
 #: Where each public name lives; the TYPE_CHECKING block above must list the same names.
 _SOURCES = {
@@ -334,7 +339,16 @@ if not _typing.TYPE_CHECKING:
         source = _SOURCES.get(name)
         if source is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(_importlib.import_module(source, __name__), name)
+        try:
+            value = getattr(_importlib.import_module(source, __name__), name)
+        except ModuleNotFoundError as exc:
+            # A name whose module needs an extra still imports (``import *``, ``hasattr``); it says what to
+            # install when it is used. Any other missing module is a broken install and fails as it is.
+            extras = _NEEDS_EXTRAS.get(source, ())
+            error = _extras.missing(name, *extras) if extras else None
+            if error is None or _extras.extra_of((exc.name or "").partition(".")[0]) not in extras:
+                raise
+            value = _extras.placeholder(name, error)
         globals()[name] = value  # later lookups skip this function
         return value
 

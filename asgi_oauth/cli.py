@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 
 from .clients import ClientError, new_client, register_client
 from .demo import DEMO_CLIENT_ID, redact_url
+from .extras import MissingExtra, require
 from .models import Client
-from .serve import ServeError, prepare_serve
+from .serve import PROG, ServeError, prepare_serve
 from .settings import (
     ENV_PREFIX,
     OAuthSettings,
@@ -37,7 +38,6 @@ from .types import GRANT_TYPES
 if TYPE_CHECKING:
     from .keys import KeyRing, SigningKey
 
-PROG = "asgi-oauth"
 T = TypeVar("T")
 #: Short names ``--grant-type`` also takes for the grants whose names are URIs.
 GRANT_ALIASES = {"device_code": "urn:ietf:params:oauth:grant-type:device_code"}
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         required=True,
+        choices=[*GRANT_TYPES, *GRANT_ALIASES],
         metavar="T",
         help=f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code is short for the RFC 8628 URN)",
     )
@@ -152,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="U",
         help="absolute redirect URI without fragment (repeatable)",
     )
-    create.add_argument("--scope", default="", help='space-separated scopes the client may ask for, e.g. "read write"')
+    create.add_argument(
+        "--scope",
+        help='space-separated scopes the client may ask for, e.g. "read write" (without it: none, with a warning)',
+    )
     create.add_argument(
         "--auth-method",
         choices=["client_secret_basic", "client_secret_post"],
@@ -303,11 +307,17 @@ def _clients_create(args: argparse.Namespace) -> int:
         first_party=args.first_party,
         grant_types=[GRANT_ALIASES.get(grant, grant) for grant in args.grant_types],
         redirect_uris=args.redirect_uris,
-        scope=args.scope,
+        scope=args.scope or "",
         token_endpoint_auth_method=method,
         introspect_any=args.introspect_any,
     )
     _with_store(settings, lambda store: register_client(store, client))
+    if args.scope is None:
+        # Not refused: a resource server (--introspect-any) or a client_credentials job may need none.
+        _warn(
+            f"no --scope: {client.client_id} may be granted no scope, so its tokens carry none; "
+            'pass --scope "a b" to allow some (--scope "" says none on purpose)'
+        )
     result: dict[str, Any] = {"client_id": client.client_id}
     if secret is not None:
         result["client_secret"] = secret
@@ -331,10 +341,9 @@ def _clients_delete(args: argparse.Namespace) -> int:
 
 def _key_ring(settings: OAuthSettings, store: Store) -> KeyRing:
     """The store's :class:`~asgi_oauth.keys.KeyRing`; PyJWT is the ``oidc`` extra."""
-    try:
-        from .keys import KeyRing
-    except ImportError:
-        raise CommandError("keys commands need the oidc extra: pip install 'asgi-oauth[oidc]'") from None
+    require("keys commands", "oidc")
+    from .keys import KeyRing
+
     if settings.oidc_signing_keys:
         raise CommandError(
             f"{ENV_PREFIX}OIDC_SIGNING_KEYS is set: configured keys rotate by configuration "
@@ -408,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _COMMANDS[(args.command, getattr(args, "action", None))]
     try:
         return command(args)
-    except (CommandError, ServeError, SettingsError, ClientError) as exc:
+    except (CommandError, ServeError, SettingsError, ClientError, MissingExtra) as exc:
         message = str(exc)
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,8 @@ browser without any other software.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import html
 import os
@@ -37,6 +39,9 @@ from .errors import OAuthError, TooManyAttempts
 from .events import json_lines
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
+from .protocol.cimd import DocumentError
+from .protocol.context import ClientLookup
+from .protocol.grants import DEVICE_CODE_GRANT
 from .protocol.params import Params
 from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
@@ -60,12 +65,9 @@ DEMO_SCOPE_DESCRIPTIONS = {
     "read": "Read your data",
     "write": "Change your data",
 }
-#: With ``ENABLE_OIDC`` the demo client is registered for these too (OpenID Connect sign-in, refreshable).
+#: With ``ENABLE_OIDC`` the demo client is registered for these too (OpenID Connect sign-in, refreshable);
+#: the server describes them on the consent page.
 DEMO_OIDC_SCOPE = "openid offline_access"
-DEMO_OIDC_SCOPE_DESCRIPTIONS = {
-    "openid": "Sign you in with your demo account",
-    "offline_access": "Keep access while you are away",
-}
 DEMO_USERS_ENV = f"{ENV_PREFIX}DEMO_USERS"
 DEFAULT_DEMO_USERS = "alice:wonderland,bob:builder"
 
@@ -93,12 +95,8 @@ _CSS = STYLE + (
     "main{max-width:44rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}"
     "pre{background:#eef0f4;border-radius:8px;padding:.75rem 1rem;overflow-x:auto;white-space:pre;"
     "font-size:.85rem;line-height:1.5}"
-    "label{display:block;margin-top:.9rem;font-weight:600}"
-    "input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem .6rem;margin-top:.25rem;"
-    "border:1px solid #c5cad3;border-radius:8px}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{font-weight:600}"
-    "dd{margin:0;overflow-wrap:anywhere}"
-    ".error{color:#a00000;font-weight:600}.ok{color:#006100}"
+    "dd{margin:0;overflow-wrap:anywhere}.ok{color:#006100}"
     "footer{text-align:center;font-size:.9rem;margin:-2.5rem 0 2rem}"
 )
 
@@ -183,6 +181,32 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, crypto.pkce_challenge(verifier, "S256")
 
 
+def _banner_mac(key: str, purpose: str, nonce: str) -> str:
+    mac = hmac.new(key.encode(), f"asgi_oauth.demo.banner.{purpose}\0{nonce}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+def banner_flow(settings: OAuthSettings) -> tuple[str, str]:
+    """The ``state`` and PKCE verifier of the authorization URL ``serve`` prints.
+
+    Opening that URL sets no /start cookie, so both derive from the signing key instead: the state is a
+    random nonce with its MAC, the verifier another MAC of the nonce. /callback, on any worker, recognises
+    the state and shows the verifier; the state alone, which travels through the browser, does not give it away.
+    """
+    nonce = secrets.token_urlsafe(12)
+    key = settings.signing_keys[0]
+    return f"{nonce}.{_banner_mac(key, 'state', nonce)}", _banner_mac(key, "verifier", nonce)
+
+
+def banner_verifier(settings: OAuthSettings, state: str) -> str | None:
+    """The verifier of a :func:`banner_flow` state (made with any of the signing keys), else ``None``."""
+    nonce, _, mac = state.partition(".")
+    for key in settings.signing_keys:
+        if hmac.compare_digest(mac.encode(), _banner_mac(key, "state", nonce).encode()):
+            return _banner_mac(key, "verifier", nonce)
+    return None
+
+
 # -- the demo client ------------------------------------------------------------------------------
 
 
@@ -192,7 +216,7 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
     if settings.enable_password_grant:
         grants.append("password")
     if settings.enable_device_authorization:  # so the device flow can be tried with the demo client too
-        grants.append("urn:ietf:params:oauth:grant-type:device_code")
+        grants.append(DEVICE_CODE_GRANT)
     client, secret = new_client(
         name="asgi-oauth demo client",
         client_id=DEMO_CLIENT_ID,
@@ -270,6 +294,8 @@ class DemoHost:
         #: Failed sign-ins count per user name and place, shared with the server's limits.
         self.limiter = limiter
         self.devices = KnownDevices.from_settings(settings)
+        #: The server's client lookup, set once the server is built: the sign-in page names the application.
+        self.clients: ClientLookup | None = None
         self._sessions = _serializer(settings, "session")
         self._flows = _serializer(settings, "flow")
         # Compared against when the user name is unknown, so both cases cost the same.
@@ -328,9 +354,30 @@ class DemoHost:
         )
         return _page(SITE_TITLE, body)
 
-    def _login_form(self, next_path: str, error: str = "", status: int = 200) -> Response:
+    async def _signing_in_for(self, next_path: str) -> str:
+        """What the sign-in is for, from where it leads: the application asking (a registered client's name
+        and id, never text from the URL alone), a device, or this site."""
+        target = urlsplit(next_path)
+        if target.path == f"{MOUNT_PATH}/device":
+            return "<p>Sign in to connect a device to your account.</p>"
+        client = None
+        if target.path == f"{MOUNT_PATH}/authorize" and self.clients is not None:
+            try:  # what /authorize itself will refuse (a repeated client_id, an unknown one) names nobody here
+                client_id = Params.parse(target.query.encode()).get("client_id")
+                client = await self.clients.get(client_id) if client_id else None
+            except (OAuthError, DocumentError, StoreUnavailable):
+                client = None
+        if client is None:
+            return f"<p>Sign in to the {html.escape(SITE_TITLE)}.</p>"
+        return (
+            f"<p>Sign in to continue to <strong>{html.escape(client.name)}</strong>.</p>"
+            f'<p class="client">Application id <code>{html.escape(client.client_id)}</code></p>'
+        )
+
+    async def _login_form(self, next_path: str, error: str = "", status: int = 200) -> Response:
         message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
         body = (
+            f"{await self._signing_in_for(next_path)}"
             f'{message}<form method="post" action="/login">'
             f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
             '<label for="username">User name</label>'
@@ -344,13 +391,13 @@ class DemoHost:
 
     async def login(self, request: Request) -> Response:
         if request.method != "POST":
-            return self._login_form(safe_next(request.query_params.get("next")))
+            return await self._login_form(safe_next(request.query_params.get("next")))
         if not self._same_origin(request):
             # Login CSRF: another site must not sign the browser in to an account of its choosing.
-            return self._login_form("/", "Sign-in forms are only accepted from this site.", 403)
+            return await self._login_form("/", "Sign-in forms are only accepted from this site.", 403)
         form = await _read_small_form(request)
         if form is None:
-            return self._login_form("/", "The form could not be read; please try again.", 400)
+            return await self._login_form("/", "The form could not be read; please try again.", 400)
         next_path = safe_next(form.get("next"))
         username = form.get("username") or ""
         device_cookie = request.cookies.get(DEVICE_COOKIE)
@@ -360,15 +407,15 @@ class DemoHost:
             user = await self.verify_password(username, form.get("password") or "")
             if user is None:
                 await self.limiter.failed(attempt)
-                return self._login_form(next_path, "Wrong user name or password.", 401)
+                return await self._login_form(next_path, "Wrong user name or password.", 401)
             await self.limiter.succeeded(attempt, known=known)
         except TooManyAttempts as blocked:
             message = f"Too many failed sign-ins. Try again in {blocked.retry_after} seconds."
-            response = self._login_form(next_path, message, 429)
+            response = await self._login_form(next_path, message, 429)
             response.headers["Retry-After"] = str(blocked.retry_after)
             return response
         except StoreUnavailable:
-            return self._login_form(next_path, "Sign-in is temporarily unavailable; try again shortly.", 503)
+            return await self._login_form(next_path, "Sign-in is temporarily unavailable; try again shortly.", 503)
         response = RedirectResponse(next_path, status_code=303)
         _set_cookie(response, request, SESSION_COOKIE, self._sessions.dumps(user.sub), max_age=SESSION_MAX_AGE)
         # This browser is now a known device of the user: guessing the password elsewhere won't refuse it.
@@ -420,9 +467,20 @@ class DemoHost:
                 rows.append(f"<dt>{name}</dt><dd><code>{html.escape(value)}</code></dd>")
         checks = []
         state = params.get("state")
-        if flow.get("state") and state is not None:
-            same = hmac.compare_digest(flow["state"], state)
-            checks.append(_check(same, "state matches the one /start sent", "state does NOT match: do not use this"))
+        verifier = None
+        if state is not None:
+            # The state /start remembered in its cookie, or the one in the authorization URL serve printed.
+            if flow.get("state") and hmac.compare_digest(flow["state"].encode(), state.encode()):
+                verifier, sent_by = flow.get("verifier"), "/start sent"
+            else:
+                verifier, sent_by = banner_verifier(self.settings, state), "in the authorization URL serve printed"
+            checks.append(
+                _check(
+                    verifier is not None,
+                    f"state matches the one {sent_by}",
+                    "state matches neither /start's nor serve's authorization URL: do not use this",
+                )
+            )
         iss = params.get("iss")
         if iss is not None:
             same = iss == self.settings.issuer
@@ -431,9 +489,7 @@ class DemoHost:
         body += "".join(checks)
         code = params.get("code")
         if code is not None and not params.get("error"):
-            curl = _code_curl(
-                site_url(self.settings), self.settings.issuer, code, flow.get("verifier", "<the code_verifier>")
-            )
+            curl = _code_curl(site_url(self.settings), self.settings.issuer, code, verifier or "<the code_verifier>")
             lifetime = f"{self.settings.authorization_code_lifetime:g}"
             body += (
                 "<h2>Exchange the code</h2>"
@@ -467,11 +523,26 @@ def _command(parts: list[str], split: bool) -> str:
     return " \\\n    ".join(parts) if split else " ".join(parts)
 
 
-def client_credentials_curl(issuer: str, secret: str, scope: str = "read", *, split: bool = False) -> str:
+def _demo_client_auth(secret: str) -> str:
+    """curl's ``-u`` for the demo client: the secret itself, or a ``$VARIABLE`` the shell expands."""
     user = f"{DEMO_CLIENT_ID}:{secret}"
-    user_arg = f'"{user}"' if secret.startswith("$") else shlex.quote(user)
-    parts = [f"curl -s -u {user_arg}", f"-d grant_type=client_credentials -d {shlex.quote('scope=' + scope)}"]
+    return f'-u "{user}"' if secret.startswith("$") else f"-u {shlex.quote(user)}"
+
+
+def client_credentials_curl(issuer: str, secret: str, scope: str = "read", *, split: bool = False) -> str:
+    parts = [
+        f"curl -s {_demo_client_auth(secret)}",
+        f"-d grant_type=client_credentials -d {shlex.quote('scope=' + scope)}",
+    ]
     return _command([*parts, shlex.quote(issuer + "/token")], split)
+
+
+def device_curls(issuer: str, secret: str, scope: str = "read") -> tuple[str, str]:
+    """The demo client's device flow by hand (RFC 8628): start one, then poll with the shell's ``$DEVICE_CODE``."""
+    auth = _demo_client_auth(secret)
+    start = f"curl -s {auth} -d {shlex.quote('scope=' + scope)} {shlex.quote(issuer + '/device_authorization')}"
+    poll = f'curl -s {auth} -d grant_type={DEVICE_CODE_GRANT} -d "device_code=$DEVICE_CODE"'
+    return start, f"{poll} {shlex.quote(issuer + '/token')}"
 
 
 def _code_curl(site: str, issuer: str, code: str, verifier: str) -> str:
@@ -527,12 +598,13 @@ def create_demo_app(
         store=store,
         user_resolver=host.resolve_user,
         password_verifier=host.verify_password,
-        scope_descriptions=DEMO_SCOPE_DESCRIPTIONS | (DEMO_OIDC_SCOPE_DESCRIPTIONS if settings.enable_oidc else {}),
+        scope_descriptions=DEMO_SCOPE_DESCRIPTIONS,
         user_claims=host.user_claims,
         # Every event as one JSON line on the asgi_oauth.events logger (serve prints it on stdout).
         events=[json_lines()],
     )
     host.limiter.events = server.events  # refused sign-ins are reported too
+    host.clients = server.context.clients
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -33,12 +33,8 @@ class Metrics:
     """The server's metrics in their own registry, so several servers in one process never collide."""
 
     def __init__(self) -> None:
-        try:
-            from prometheus_client import CollectorRegistry, Counter, Histogram
-        except ImportError:
-            raise RuntimeError(
-                "ASGI_OAUTH_METRICS needs prometheus-client: pip install 'asgi-oauth[metrics]'"
-            ) from None
+        from prometheus_client import CollectorRegistry, Counter, Histogram  # the extra: OAuthServer checked it
+
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "asgi_oauth_requests",

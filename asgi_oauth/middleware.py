@@ -293,10 +293,11 @@ class _Bearer:
                     return replace(result, scope=needed)
             return result
         if not has_scopes(scope["state"]["scopes"], required, mode):
-            # For a protected resource, every scope the operation needs, the matched rule's included: a
-            # client stepping up asks for them all at once (MCP's re-authorizes with exactly these).
-            needed = _needed(scope, required) if self.resource_metadata is not None else " ".join(required)
-            return Denial(403, "insufficient_scope", "the access token lacks a required scope", needed)
+            # Every scope the operation needs (RFC 6750 section 3.1), the matched rule's included, however the
+            # route is protected: a client stepping up asks for them all at once (MCP's re-authorizes with these).
+            return Denial(
+                403, "insufficient_scope", "the access token lacks a required scope", _needed(scope, required)
+            )
         return None
 
 

@@ -15,10 +15,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from .extras import missing
+
 try:
     import httpx
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("asgi_oauth.remote needs httpx: pip install 'asgi-oauth[remote]'") from exc
+except ModuleNotFoundError as exc:  # without the remote extra: say so, and how to install it
+    raise (missing("asgi_oauth.remote", "remote") or exc) from None
 
 from .middleware import ValidationUnavailable
 from .models import AccessToken

@@ -9,9 +9,10 @@ import errno
 import logging
 import os
 import re
-import secrets
 import shlex
+import shutil
 import socket
+import sys
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from .crypto import pkce_challenge
 from .demo import (
     APP_FACTORY,
     DEMO_CLIENT_ID,
@@ -26,18 +28,31 @@ from .demo import (
     MOUNT_PATH,
     WELL_KNOWN,
     authorize_url,
+    banner_flow,
     client_credentials_curl,
     create_demo_app,
     default_issuer,
     demo_users_from_env,
+    device_curls,
     ensure_demo_client,
-    pkce_pair,
     redact_url,
     site_url,
 )
+from .extras import check_settings
 from .models import Client
-from .settings import ENV_PREFIX, OAuthSettings, load_settings, unknown_variable_warning, unknown_variables
+from .protocol.grants import DEVICE_CODE_GRANT
+from .settings import (
+    ENV_PREFIX,
+    EPHEMERAL_KEY_WARNING,
+    OAuthSettings,
+    load_settings,
+    unknown_variable_warning,
+    unknown_variables,
+)
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
+
+#: The console script's name.
+PROG = "asgi-oauth"
 
 
 class ServeError(Exception):
@@ -80,25 +95,32 @@ class ServePlan:
                 "the server: metadata and redirects will point to the wrong place"
             )
         if self.settings.ephemeral_key:
-            notes.append(
-                f"no {ENV_PREFIX}SECRET_KEY: signing with a random key, so sign-ins and consent forms "
-                "break on restart; set one for anything but a demo"
-            )
+            notes.append(EPHEMERAL_KEY_WARNING)
         demo = next((c for c in self.clients if c.client_id == DEMO_CLIENT_ID), None)
         if demo is not None and self.callback_url not in demo.redirect_uris:
             # Registered by an earlier serve on another host or port: /start would end on an error page.
             notes.append(
                 f"{DEMO_CLIENT_ID} in the store redirects to {', '.join(demo.redirect_uris) or 'nowhere'}, "
-                f"not {self.callback_url}, so /start will fail; run 'asgi-oauth clients delete {DEMO_CLIENT_ID}' "
-                "and start serve again to register it for this address"
+                f"not {self.callback_url}, so /start will fail; to register it for this address, start serve "
+                f"again after {self._where_redis_is_set()}: {self.delete_demo_client}"
             )
         return notes
+
+    @property
+    def delete_demo_client(self) -> str:
+        """The command that deletes the demo client from this store, ready to paste."""
+        return cli_command(self.settings, "clients", "delete", DEMO_CLIENT_ID)
+
+    def _where_redis_is_set(self) -> str:
+        if _url_password(self.settings):
+            return f"this, in a shell where {ENV_PREFIX}REDIS_URL is set (it holds a password, not printed here)"
+        return "this"
 
     def banner(self) -> list[str]:
         settings = self.settings
         site, issuer = site_url(settings), settings.issuer
-        verifier, challenge = pkce_pair()
-        example = authorize_url(settings, secrets.token_urlsafe(8), challenge)
+        state, verifier = banner_flow(settings)
+        example = authorize_url(settings, state, pkce_challenge(verifier, "S256"))
         store = (
             "memory (in-process, single worker, lost on exit)"
             if self.memory_store is not None
@@ -149,20 +171,41 @@ class ServePlan:
                     f"-d {shlex.quote('username=' + name)} -d {shlex.quote('password=' + password)} "
                     f"-d scope=profile {shlex.quote(issuer + '/token')}"
                 )
-            lines.append(f"  then: export DEMO_CLIENT_SECRET={shlex.quote(secret)}  (the pages' curl commands use it)")
+            lines += self._device_lines(secret)
+            # Alone on its line, with no note after it: pasted as it stands into any shell, it only sets the secret.
+            lines += [
+                "",
+                "For the curl commands the demo's pages show, run this in the shell where you will paste them:",
+                f"  export DEMO_CLIENT_SECRET={shlex.quote(secret)}",
+            ]
         else:
             lines += [
                 f"Demo client {DEMO_CLIENT_ID} is already in the store. Its secret was printed when it was registered",
-                "and is stored only hashed; to get a new one, delete the client and start serve again:",
-                f"  asgi-oauth clients delete {DEMO_CLIENT_ID}",
+                f"and is stored only hashed; to get a new one, start serve again after {self._where_redis_is_set()}:",
+                f"  {self.delete_demo_client}",
                 "",
                 "Get a token (with DEMO_CLIENT_SECRET set to that secret):",
                 f"  {client_credentials_curl(issuer, '$DEMO_CLIENT_SECRET')}",
+                *self._device_lines("$DEMO_CLIENT_SECRET"),
             ]
         others = [c.client_id for c in self.clients if c.client_id != DEMO_CLIENT_ID]
         if others:
             lines += ["", f"Other clients in the store: {', '.join(others)}"]
         return lines
+
+    def _device_lines(self, secret: str) -> list[str]:
+        """The device flow by hand (RFC 8628), when the grant is on and the demo client has it."""
+        demo = next((c for c in self.clients if c.client_id == DEMO_CLIENT_ID), None)
+        if not self.settings.enable_device_authorization or demo is None or DEVICE_CODE_GRANT not in demo.grant_types:
+            return []
+        start, poll = device_curls(self.settings.issuer, secret)
+        return [
+            "",
+            "Device flow: start one, then open its verification_uri_complete, sign in and allow it:",
+            f"  {start}",
+            "and poll, with DEVICE_CODE set to its device_code (authorization_pending until you decide):",
+            f"  {poll}",
+        ]
 
     def run(self) -> None:
         """Start uvicorn; returns when the server stops."""
@@ -217,6 +260,35 @@ def uvicorn_log_config() -> dict[str, Any]:
     return config
 
 
+def program() -> str:
+    """This command as it was started, for the commands it prints: the path typed (``.venv/bin/asgi-oauth``),
+    ``asgi-oauth`` alone when that is what PATH finds, or ``python -m asgi_oauth.cli``."""
+    started = sys.argv[0]
+    if os.path.basename(started) != PROG:
+        return f"{shlex.quote(sys.executable)} -m asgi_oauth.cli"
+    found = shutil.which(PROG)
+    if found is not None and os.path.exists(started) and os.path.samefile(found, started):
+        return PROG
+    return shlex.quote(started)
+
+
+def _url_password(settings: OAuthSettings) -> bool:
+    return bool(settings.redis_url) and urlsplit(settings.redis_url or "").password is not None
+
+
+def cli_command(settings: OAuthSettings, *args: str) -> str:
+    """``asgi-oauth *args`` on the store of ``settings`` (Redis URL and key prefix set in front), ready to paste.
+
+    A Redis URL holding a password is left out: the command then needs a shell where it is set.
+    """
+    env = []
+    if settings.redis_url and not _url_password(settings):
+        env.append(f"{ENV_PREFIX}REDIS_URL={shlex.quote(settings.redis_url)}")
+    if settings.key_prefix != OAuthSettings.model_fields["key_prefix"].default:
+        env.append(f"{ENV_PREFIX}KEY_PREFIX={shlex.quote(settings.key_prefix)}")
+    return " ".join([*env, program(), *map(shlex.quote, args)])
+
+
 def _check_port_free(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -243,7 +315,8 @@ async def _prepare_redis(settings: OAuthSettings) -> tuple[tuple[Client, str] | 
 
 
 def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[str, str] = os.environ) -> ServePlan:
-    """Validate settings and options, reach the store, register the demo client; raise ServeError/SettingsError.
+    """Validate settings and options, reach the store, register the demo client; raise ServeError, SettingsError
+    or MissingExtra.
 
     Without ``ASGI_OAUTH_ISSUER`` the issuer becomes ``http://{host}:{port}/oauth``; it is written back
     to ``environ`` so that uvicorn's worker processes, which read settings from there, agree.
@@ -251,6 +324,7 @@ def prepare_serve(host: str, port: int, workers: int, environ: MutableMapping[st
     environ.setdefault(f"{ENV_PREFIX}ISSUER", default_issuer(host, port))
     unknown = unknown_variables(environ)
     settings = load_settings()
+    check_settings(settings)  # a missing extra stops serve here: before the banner, before any secret
     users, defaulted = demo_users_from_env(environ)
     if workers > 1:
         missing = []

@@ -17,6 +17,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
+
+#: Said once when no SECRET_KEY is set, in these words by the library's log and by ``asgi-oauth serve`` alike.
+EPHEMERAL_KEY_WARNING = (
+    f"no {ENV_PREFIX}SECRET_KEY is set: signing with a random key, so consent forms, sign-in sessions and other "
+    f"signed values stop working on restart and cannot be shared by several workers; set {ENV_PREFIX}SECRET_KEY "
+    "for anything but a demo"
+)
+
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # RFC 6749 section 3.3 scope-token, for the dynamic registration scope cap.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -165,7 +173,7 @@ class OAuthSettings(BaseSettings):
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 
-    #: OpenID Connect (issue 16): ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
+    #: OpenID Connect: ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
     #: served. Needs the ``oidc`` extra (PyJWT with cryptography).
     enable_oidc: bool = False
     #: Signing keys, newest first: PEM private keys (one after another) or private JWKs (one JSON object, or a
@@ -342,12 +350,7 @@ class OAuthSettings(BaseSettings):
             raise ValueError(f"metrics_path: must not be empty while {ENV_PREFIX}METRICS is on")
         keys = tuple(k.get_secret_value() for k in self.secret_key)
         if not keys:
-            logger.warning(
-                "No %sSECRET_KEY is set: using an ephemeral key. Consent forms break on restart and "
-                "more than one worker cannot share it. Set %sSECRET_KEY for anything but a demo.",
-                ENV_PREFIX,
-                ENV_PREFIX,
-            )
+            logger.warning("%s", EPHEMERAL_KEY_WARNING)
             keys = (secrets.token_urlsafe(32),)
         self._signing_keys = keys
         return self

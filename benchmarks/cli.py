@@ -22,7 +22,7 @@ T = TypeVar("T")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="asgi_oauth side by side with the stack's ceiling and the Python peers (issue 6).",
+        description="asgi_oauth side by side with the stack's ceiling and the Python peers.",
     )
     p.add_argument("--quick", action="store_true", help="short run (< 2 minutes): fewer rounds, smaller sizes")
     p.add_argument("--rounds", type=int, help="interleaved rounds per variant (default 5, quick 2)")

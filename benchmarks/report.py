@@ -1,4 +1,4 @@
-"""Turning raw samples into the report: medians per target, the tables, the issue 6 targets, JSON and chart.
+"""Turning raw samples into the report: medians per target, the tables, the targets, JSON and chart.
 
 Ratios use the HTTP medians (what a deployment sees) and fall back to in-process CPU cost (as throughput,
 1e6 / CPU µs) when the HTTP variant was not run or the target was refused over HTTP.
@@ -23,7 +23,7 @@ NOTES = [
     "scenario is shown as a share of its ceiling. Our Redis store does not use redis-py's per-command path: it "
     "pipelines concurrent commands on one connection, which is why it can exceed these ceilings under concurrent "
     "load; the reference rows run the ceiling routes on that same connection.",
-    "- Code exchange and refresh rotation may take two Redis round trips (issue 6 allows ≤ 2), so about half "
+    "- Code exchange and refresh rotation may take two Redis round trips (the target allows ≤ 2), so about half "
     "the SET ceiling is their natural bound.",
     "- In-process: the ASGI app called directly, one request after another, no sockets; CPU µs per request is "
     "`time.process_time` of this process only (Redis runs in its own process).",
@@ -243,7 +243,7 @@ def targets(results: Results, summary: dict[str, Summary]) -> list[TargetCheck]:
     share_check("introspection ≥ 0.85 x GET ceiling", "ours-redis/introspect", "ceiling/get", 0.85)
     share_check("protected route ≥ 0.95 x GET ceiling", "ours-redis/protected", "ceiling/get", 0.95)
     share_check(
-        "protected route, validation cache ≥ 0.7 x constant JSON (issue 15)",
+        "protected route, validation cache ≥ 0.7 x constant JSON",
         "ours-redis-cache/protected",
         "ceiling/json",
         0.7,
@@ -293,7 +293,7 @@ def same_transport_lines(summary: dict[str, Summary]) -> list[str]:
 
 
 def target_lines(checks: list[TargetCheck]) -> list[str]:
-    lines = ["### Targets (issues 6 and 15)", "", "| target | measured | status |", "|---|---|---|"]
+    lines = ["### Targets", "", "| target | measured | status |", "|---|---|---|"]
     for c in checks:
         status = c.status if not c.note else f"{c.status} — {c.note}"
         lines.append(f"| {c.name} | {c.measured} | {status} |")

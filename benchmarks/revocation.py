@@ -1,4 +1,4 @@
-"""Revocation delay across two workers under load (issue 15): ``python -m benchmarks.revocation``.
+"""Revocation delay across two workers under load: ``python -m benchmarks.revocation``.
 
 Two uvicorn processes (A and B) serve our app with the validation cache on, over one private Redis. While
 background connections keep both busy with protected-route requests, each trial issues a token through A,

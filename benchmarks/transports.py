@@ -1,4 +1,4 @@
-"""Redis transports side by side (issue 15): our pipelined connection against what a kept library offers.
+"""Redis transports side by side: our pipelined connection against what a kept library offers.
 
 ``python -m benchmarks.transports [--rounds 3] [--duration 3] [--tasks 64] [--only ours coredis ...]``
 
@@ -480,7 +480,7 @@ def environment() -> dict[str, str]:
 def report(opts: Options, env: dict[str, str], results: dict[str, Any]) -> str:
     summary = summarise(results)
     lines = [
-        "# Redis transports (issue 15)",
+        "# Redis transports",
         "",
         ", ".join(f"{k}: {v}" for k, v in env.items()),
         f"{opts.tasks} concurrent tasks, {opts.rounds} alternating rounds of {opts.duration:g} s per transport "

@@ -197,13 +197,16 @@ def running(
 
 
 @contextmanager
-def serving(logs: Path, env: Mapping[str, str], *args: str, workers: int | None = None) -> Iterator[Server]:
+def serving(
+    logs: Path, env: Mapping[str, str], *args: str, workers: int | None = None, command: list[str] = CLI
+) -> Iterator[Server]:
     """Run ``asgi-oauth serve [args]`` on a free loopback port until ``/`` answers; always stop it afterwards.
 
-    With ``workers`` it runs that many uvicorn workers, and is ready once all of them are up.
+    With ``workers`` it runs that many uvicorn workers, and is ready once all of them are up. ``command`` is
+    how the program is started (a path is relative to the repository root).
     """
     port = free_port()
-    argv = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     if workers is not None:
         argv += ["--workers", str(workers)]
     with running(argv, env, port, logs, workers=workers) as server:

@@ -82,7 +82,8 @@ def assert_throttled(response: httpx.Response) -> None:
 
 
 def test_one_address_guessing_a_user_is_throttled_and_nobody_else_is(site: Site) -> None:
-    assert site.guess("127.0.0.2", "alice", times=10) == [401] * 9 + [429]
+    # Ten failures allowed (RATE_LIMIT_FAILURES), each answered as one; the eleventh attempt is refused.
+    assert site.guess("127.0.0.2", "alice", times=11) == [401] * 10 + [429]
     with site.at("127.0.0.2") as attacker:
         # Refused before the password is looked at, so even the right one does not get in from there.
         right = site.sign_in(attacker, "alice", "wonderland")
@@ -101,7 +102,7 @@ def test_guessing_from_many_addresses_never_refuses_a_known_device_or_address(si
         device_cookies = httpx.Cookies({"asgi_oauth_device": browser.cookies["asgi_oauth_device"]})
     # Ten addresses, five guesses each: no pair and no address reaches its limit, carol's count (50) does.
     statuses = [status for n in range(1, 11) for status in site.guess(f"127.0.3.{n}", "carol", times=5)]
-    assert statuses == [401] * 49 + [429]
+    assert statuses == [401] * 50
     assert len(site.workers) == 2, "the guesses did not reach both workers"
     # A browser that never signed in as carol, at an address she never used: refused, right password or not.
     with site.at("127.0.0.21") as stranger:
@@ -116,14 +117,14 @@ def test_guessing_from_many_addresses_never_refuses_a_known_device_or_address(si
         assert_signed_in(site.sign_in(same_network, "carol", "cherry-pie"))
     # A wrong password on the known device is still counted and limited, on that device only.
     with site.at("127.0.0.23", cookies=device_cookies) as carols_browser:
-        assert [site.sign_in(carols_browser, "carol", "nope").status_code for _ in range(10)] == [401] * 9 + [429]
+        assert [site.sign_in(carols_browser, "carol", "nope").status_code for _ in range(11)] == [401] * 10 + [429]
 
 
 def test_credential_stuffing_from_one_address_refuses_it_but_not_the_users_known_there(site: Site) -> None:
     with site.at("127.0.0.30") as office:
         assert_signed_in(site.sign_in(office, "erin", "ember-glow"))
-    statuses = [site.guess("127.0.0.30", f"user{n}")[0] for n in range(100)]
-    assert statuses == [401] * 99 + [429]
+    statuses = [site.guess("127.0.0.30", f"user{n}")[0] for n in range(101)]
+    assert statuses == [401] * 100 + [429]
     with site.at("127.0.0.30") as office:
         assert_throttled(site.sign_in(office, "frank", "fir-cone"))
         assert_signed_in(site.sign_in(office, "erin", "ember-glow"))
@@ -143,7 +144,7 @@ async def test_a_clients_right_secret_works_while_wrong_ones_are_sent_for_it(sit
     assert site.cc_token("127.0.0.40", "chosen", CHOSEN_SECRET).status_code == 200
     # Six addresses, nine wrong secrets each: 54 failures, past the principal's 50.
     statuses = [site.cc_token(f"127.0.4.{n}", "chosen", f"guess-{i}").status_code for n in range(6) for i in range(9)]
-    assert statuses[:49] == [401] * 49 and set(statuses[49:]) == {429}
+    assert statuses[:50] == [401] * 50 and set(statuses[50:]) == {429}
     assert site.cc_token("127.0.0.40", "chosen", CHOSEN_SECRET).status_code == 200
     assert site.cc_token("127.0.0.41", "chosen", CHOSEN_SECRET).status_code == 429
     # A generated secret is never pre-checked: wrong ones from anywhere do not stop the right one anywhere.

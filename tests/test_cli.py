@@ -88,8 +88,26 @@ def test_bad_redirect_uri_is_refused(redis_env: dict[str, str], uri: str, compla
     assert json.loads(run_cli("clients", "list", env=redis_env).stdout) == []
 
 
-def test_unknown_grant_type_is_refused(redis_env: dict[str, str]) -> None:
-    assert_one_line_error(create(redis_env, "--name", "App", "--grant-type", "magic"), "'magic'")
+def test_unknown_grant_type_is_refused_naming_every_choice_and_the_short_name(redis_env: dict[str, str]) -> None:
+    refused = create(redis_env, "--name", "App", "--grant-type", "magic")
+    assert refused.returncode == 2  # a bad argument
+    line = assert_one_line_error(refused, "invalid choice: 'magic'", "'urn:ietf:params:oauth:grant-type:device_code'")
+    assert "'device_code'" in line and "'client_credentials'" in line
+
+
+def test_a_client_created_without_scope_is_warned_about(redis_env: dict[str, str]) -> None:
+    """Such a client is granted no scope; said on stderr, while stdout stays the one JSON object."""
+    bare = create(redis_env, "--name", "Job", "--client-id", "job", "--grant-type", "client_credentials")
+    assert bare.returncode == 0, bare.stderr
+    assert set(json.loads(bare.stdout)) == {"client_id", "client_secret"}
+    assert bare.stderr.splitlines() == [
+        "asgi-oauth: warning: no --scope: job may be granted no scope, so its tokens carry none; "
+        'pass --scope "a b" to allow some (--scope "" says none on purpose)'
+    ]
+    on_purpose = create(
+        redis_env, "--name", "API", "--grant-type", "client_credentials", "--introspect-any", "--scope", ""
+    )
+    assert on_purpose.returncode == 0 and on_purpose.stderr == ""
 
 
 def test_unreachable_redis_is_one_line() -> None:

@@ -1,8 +1,8 @@
-"""Real clients against a real ``asgi-oauth serve``: Authlib's OAuth2Client and Debian's Chromium (issue 4).
+"""Real clients against a real ``asgi-oauth serve``: Authlib's OAuth2Client and Debian's Chromium.
 
 Both complete the whole browser flow over HTTP: authorization request, sign-in at the demo's /login,
 the consent page, the redirect back with ``code``, ``state`` and ``iss``, and the code exchange with
-a PKCE verifier. The last test signs in with OpenID Connect in Chromium (issue 16), on Redis, and verifies
+a PKCE verifier. The last test signs in with OpenID Connect in Chromium, on Redis, and verifies
 the ID token against the provider's JWKS.
 """
 
@@ -166,7 +166,7 @@ def test_chromium_signs_in_with_openid_connect_and_the_id_token_verifies(
         driver.find_element(By.ID, "password").send_keys("wonderland")
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == "/oauth/authorize")
-        assert "Sign you in with your demo account" in driver.page_source
+        assert "Sign you in with your account" in driver.page_source
         driver.find_element(By.CSS_SELECTOR, "button[value=allow]").click()
         WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == "/callback")
         callback = driver.current_url
@@ -187,3 +187,44 @@ def test_chromium_signs_in_with_openid_connect_and_the_id_token_verifies(
     params = {"nonce": nonce, "client_id": "demo-client", "access_token": token["access_token"]}
     CodeIDToken(claims, jwt.get_unverified_header(token["id_token"]), {"iss": {"values": [issuer]}}, params).validate()
     assert claims["sub"] == "alice" and claims["nonce"] == nonce
+
+
+def test_chromium_sees_whom_it_signs_in_for_and_a_styled_device_page(tmp_path: Path) -> None:
+    """The sign-in page names the application (or the device) it leads to; the device page's code field and
+    its refusal carry the pages' style."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    env = clean_env(ASGI_OAUTH_DEMO_USERS=USERS, ASGI_OAUTH_ENABLE_DEVICE_AUTHORIZATION="true")
+    with serving(tmp_path / "logs", env) as server:
+        driver = chromium(tmp_path)
+        try:
+            driver.set_page_load_timeout(20)
+            driver.get(f"{server.base_url}/start")
+            assert urlsplit(driver.current_url).path == "/login"
+            text = driver.find_element(By.TAG_NAME, "main").text
+            assert "Sign in to continue to asgi-oauth demo client." in text
+            assert "Application id demo-client" in text
+
+            driver.get(f"{server.base_url}/oauth/device?user_code=BBBB-BBBB")
+            assert urlsplit(driver.current_url).path == "/login"
+            assert "Sign in to connect a device to your account." in driver.find_element(By.TAG_NAME, "main").text
+            driver.find_element(By.ID, "username").send_keys("alice")
+            driver.find_element(By.ID, "password").send_keys("wonderland")
+            driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            WebDriverWait(driver, 15).until(lambda d: urlsplit(d.current_url).path == "/oauth/device")
+
+            refusal = driver.find_element(By.CSS_SELECTOR, "[role=alert]")
+            assert refusal.text == "That code is not valid, or it has expired."
+            assert refusal.value_of_css_property("color") == "rgba(160, 0, 0, 1)"
+            assert refusal.value_of_css_property("font-weight") == "600"
+            field = driver.find_element(By.ID, "user_code")
+            assert field.value_of_css_property("border-radius") == "8px"
+            assert field.value_of_css_property("border-top-color") == "rgba(197, 202, 211, 1)"
+            # As wide as the form, not the browser's default text box.
+            assert field.size["width"] == driver.find_element(By.TAG_NAME, "form").size["width"]
+        except Exception:
+            driver.save_screenshot(str(tmp_path / "stuck.png"))
+            raise
+        finally:
+            driver.quit()

@@ -1,4 +1,4 @@
-"""Store round trips per operation, counted on the wire to a real Redis (issue 6: cost counts as tests).
+"""Store round trips per operation, counted on the wire to a real Redis: a cost is checked by a test, not only measured.
 
 A round trip is one command sent and answered: one command or one script call. Counting where commands
 leave, not in ``INFO commandstats``, keeps commands run inside Lua scripts from being counted as separate

@@ -83,7 +83,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "OpenID Connect": 1,  # test_openid_connect_snippet below
         "Revoking everything of a user or a client": 1,  # tests/ops/test_readme_ops.py
         "Events": 1,  # tests/ops/test_readme_ops.py
-        "Device authorization grant (RFC 8628)": 3,  # tests/device/test_readme.py
+        "Device authorization grant (RFC 8628)": 4,  # tests/device/test_readme.py
     }
     found: dict[str, int] = {}
     for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):
@@ -98,9 +98,10 @@ def test_what_to_try_next(tmp_path: Path) -> None:
     token_block, example_block = fenced(section, "sh")
     with serving(tmp_path, clean_env()) as server:
         port = server.base_url.rsplit(":", 1)[1]
-        # The line the banner says to paste into the other shell.
-        (export,) = [line.split("then: ", 1)[1] for line in server.stdout.splitlines() if "export DEMO_" in line]
-        script = f"{export.split('  (')[0]}\n{token_block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        # The line the banner says to paste into the other shell, whole: nothing after the command.
+        (export,) = [line.strip() for line in server.stdout.splitlines() if "export DEMO_" in line]
+        assert export == f"export DEMO_CLIENT_SECRET={server.client_secret}"
+        script = f"{export}\n{token_block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         result = run_shell(script, clean_env())
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {"sub": None, "client_id": "demo-client", "scopes": ["read"]}
@@ -128,7 +129,8 @@ def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
         env=redis_env,
     )
     assert made.returncode == 0, made.stderr
-    deleted = run_shell(delete_block, redis_env)
+    # The block names its own ASGI_OAUTH_REDIS_URL, as serve prints it: point it at the test's Redis.
+    deleted = run_shell(delete_block.replace("redis://127.0.0.1:6379/0", redis_url), env)
     assert deleted.returncode == 0, deleted.stderr
     assert json.loads(deleted.stdout) == {"client_id": "demo-client", "deleted": True}
 
@@ -314,8 +316,9 @@ def check_fastapi_app(output: str, port: int) -> None:
     assert challenges[0] == 'Bearer realm="inventory"'
     scope_challenge = 'Bearer realm="inventory", error="insufficient_scope", error_description="{}", scope="{}"'
     description = "the access token lacks a required scope"
-    assert challenges[1:] == [scope_challenge.format(description, s) for s in ("items.write", "profile")]
-    body = {"error": "insufficient_scope", "error_description": description, "scope": "items.write"}
+    needed = ("items.read items.write", "profile")  # POST /items: the rule's scope and the dependency's
+    assert challenges[1:] == [scope_challenge.format(description, s) for s in needed]
+    body = {"error": "insufficient_scope", "error_description": description, "scope": "items.read items.write"}
     assert json.dumps(body, separators=(",", ":")) in output
 
 
@@ -359,8 +362,8 @@ def test_remote_example_runs_as_documented(tmp_path: Path) -> None:
 async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_device_in() -> None:
     (code,) = fenced(readme_section("Failed attempts"), "python")
     sign_in = exec_snippet(code, {})["sign_in"]
-    statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(10)]
-    assert statuses == [401] * 9 + [429]
+    statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
     assert await sign_in("alice", "wonderland", "127.0.0.2", None) == (429, None)
     status, cookie = await sign_in("alice", "wonderland", "127.0.0.3", None)
     assert status == 303 and cookie

@@ -22,16 +22,24 @@ from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from asgi_oauth import OAuthServer, RedisStore, Store
 from asgi_oauth.crypto import new_token
-from asgi_oauth.middleware import BearerAuthBackend, BearerTokenMiddleware, LocalValidator, protect
+from asgi_oauth.middleware import (
+    BearerAuthBackend,
+    BearerTokenMiddleware,
+    LocalValidator,
+    bearer_refusal,
+    protect,
+    requires_scopes,
+)
 
 from .middleware.helpers import (
     BASE_URL,
     REALM,
+    RULES,
     Cred,
     assert_insufficient,
     assert_invalid,
@@ -239,6 +247,27 @@ async def test_rule_with_mode_any(host: Host) -> None:
     assert (await host.get("/either", await host.token("write"))).status_code == 200
     assert (await host.get("/either", await host.token("admin"))).status_code == 200
     assert_insufficient(await host.get("/either", await host.token("read")), "admin write")
+
+
+async def test_every_way_to_protect_a_route_names_every_scope_it_needs(store: Store) -> None:
+    """RFC 6750 section 3.1: a 403's scope is what the resource needs, the same whether one rule asks for both
+    scopes or a rule asks for one and the endpoint (decorator, or a dependency's bearer_refusal) for the other."""
+
+    async def refusing(request: Request) -> Response:
+        refusal = await bearer_refusal(request, "write")
+        return refusal if refusal is not None else JSONResponse({"ok": True})
+
+    @requires_scopes("write")
+    async def decorated(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    rules = [protect("/both", "read", "write"), protect("/staged", "read"), *RULES]
+    routes = [Route("/both", refusing), Route("/staged/dependency", refusing), Route("/staged/decorated", decorated)]
+    async with open_host(store, rules=rules, extra_routes=routes) as host:
+        reader = await host.token("read")
+        for path in ("/both", "/staged/dependency", "/staged/decorated"):
+            assert_insufficient(await host.get(path, reader), "read write")
+        assert (await host.get("/staged/dependency", await host.token("read write"))).status_code == 200
 
 
 async def test_starlette_requires_works_behind_the_middleware(host: Host) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import secrets
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,6 +19,7 @@ from asgi_oauth.web.pages import STYLE
 
 from .serving import (
     FORM,
+    ROOT,
     assert_one_line_error,
     banner_value,
     clean_env,
@@ -144,11 +147,13 @@ def check_sign_in(http: httpx.Client) -> None:
     assert "You are not signed in" in home and home.count('href="/login"') == 1
 
 
-def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
-    """The browser walk: /start, sign in, consent, /callback, then the code exchange the page prints."""
-    start = http.get("/start")
-    assert start.status_code == 303
-    authorize_url = start.headers["location"]
+def check_code_flow(http: httpx.Client, issuer: str, secret: str, authorize_url: str | None = None) -> str:
+    """The browser walk: /start (or ``authorize_url``), sign in, consent, /callback, then the code exchange the
+    page prints; returns the page."""
+    if authorize_url is None:
+        start = http.get("/start")
+        assert start.status_code == 303
+        authorize_url = start.headers["location"]
     assert authorize_url.startswith(f"{issuer}/authorize?")
     assert "code_challenge_method=S256" in authorize_url and "client_id=demo-client" in authorize_url
 
@@ -181,7 +186,7 @@ def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
 
     page = http.get(callback_url)  # carries the flow cookie /start set, as a browser would
     assert page.status_code == 200
-    assert "state matches" in page.text and "iss is this server" in page.text
+    assert "state matches" in page.text and "iss is this server" in page.text and "✗" not in page.text
     assert "works once and expires 60 seconds after it was issued" in page.text
     (curl,) = re.findall(r"<pre>(curl [^<]*grant_type=authorization_code[^<]*)</pre>", page.text)
     curl = html.unescape(curl)
@@ -192,6 +197,22 @@ def check_code_flow(http: httpx.Client, issuer: str, secret: str) -> None:
     exchanged = run_shell(curl, clean_env(DEMO_CLIENT_SECRET=secret))
     assert exchanged.returncode == 0, exchanged.stderr
     assert json.loads(exchanged.stdout)["refresh_token"]
+    return page.text
+
+
+def test_the_banners_authorize_url_ends_on_a_callback_with_its_verifier(tmp_path: Path) -> None:
+    """Opened without /start (so without its cookie), the printed URL's callback still checks the state and
+    prints the printed code_verifier in its curl, which exchanges the code."""
+    with serving(tmp_path, clean_env()) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
+        authorize_url = banner_value(server.stdout, "authorize")
+        verifier = re.findall(r"\(the code_verifier for that URL: (\S+)\)", server.stdout)[0]
+        page = check_code_flow(http, server.issuer, server.client_secret, authorize_url)
+        assert "state matches the one in the authorization URL serve printed" in page
+        assert f"code_verifier={verifier}" in html.unescape(page)
+
+        # A state neither /start nor serve made is called out, and no verifier is offered for it.
+        forged = http.get("/callback", params={"code": "c", "state": "x." + "A" * 43, "iss": server.issuer})
+        assert "state matches neither" in forged.text and "code_verifier=&lt;the code_verifier&gt;" in forged.text
 
 
 def serve_error(env: dict[str, str], *args: str) -> str:
@@ -292,9 +313,9 @@ def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
     with serving(tmp_path, env) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
         statuses = [
             http.post("/login", data={"username": "alice", "password": "guess", "next": "/"}).status_code
-            for _ in range(3)
+            for _ in range(4)
         ]
-        assert statuses == [401, 401, 429]
+        assert statuses == [401, 401, 401, 429]  # three failures allowed, the fourth attempt refused
         # Blocked: even the right password is not checked until the window has passed.
         right = http.post("/login", data={"username": "alice", "password": "wonderland", "next": "/"})
         assert right.status_code == 429
@@ -325,19 +346,40 @@ def test_redis_with_other_clients_still_gets_the_demo_client(tmp_path: Path, red
             assert authorize.is_redirect, authorize.text
             assert httpx.URL(authorize.headers["location"]).path == "/login"
 
-    # Started again on another port: the client exists, its secret is unknown, and /start would fail.
-    with serving(tmp_path / "again", env) as server:
+    # Started again on another port, by the installed script's path as typed: the client exists, its secret is
+    # unknown, and /start would fail.
+    script = os.path.relpath(Path(sys.executable).parent / "asgi-oauth", ROOT)
+    with serving(tmp_path / "again", env, command=[script]) as server:
         banner = server.stdout
         assert "client_secret:" not in banner
         assert "Demo client demo-client is already in the store" in banner
-        assert "asgi-oauth clients delete demo-client" in banner
         assert "Other clients in the store: job" in banner
         assert f"not {server.base_url}/callback, so /start will fail" in server.stderr
         (curl,) = [line for line in banner.splitlines() if "grant_type=client_credentials" in line]
         assert '"demo-client:$DEMO_CLIENT_SECRET"' in curl
+    # The command to delete it names the program as it was started, the Redis and the key prefix.
+    delete = f"ASGI_OAUTH_REDIS_URL={redis_url} ASGI_OAUTH_KEY_PREFIX={key_prefix} {script} clients delete demo-client"
+    (printed,) = [line.strip() for line in banner.splitlines() if "clients delete" in line]
+    assert printed == delete
+    (warned,) = [line for line in server.stderr.splitlines() if "/start will fail" in line]
+    assert warned.endswith(f"start serve again after this: {delete}")
 
-    # What the banner says to do: delete it, start again, and a fresh secret is printed.
-    assert run_cli("clients", "delete", "demo-client", env=env).returncode == 0
+    # What the banner says to do: run that (in a shell that has no Redis settings), start again, and a fresh
+    # secret is printed.
+    deleted = run_shell(printed, clean_env())
+    assert deleted.returncode == 0, deleted.stderr
     with serving(tmp_path / "renewed", env) as server:
         assert run_printed_curl(server.stdout).status_code == 200
         assert "/start will fail" not in server.stderr
+
+
+def test_the_secret_key_warning_reads_the_same_from_serve_and_from_the_library(tmp_path: Path) -> None:
+    with serving(tmp_path, clean_env()) as server:
+        (served,) = [line for line in server.stderr.splitlines() if "SECRET_KEY" in line]
+    host = (
+        "import logging; logging.basicConfig(format='%(message)s'); from asgi_oauth import OAuthServer; OAuthServer()"
+    )
+    logged = run_cli(env=clean_env(), command=[sys.executable, "-c", host])
+    assert logged.returncode == 0, logged.stderr
+    assert served == f"asgi-oauth: warning: {logged.stderr.strip()}"
+    assert "ASGI_OAUTH_SECRET_KEY" in served

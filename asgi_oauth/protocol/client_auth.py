@@ -105,5 +105,7 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
             await ctx.limiter.succeeded(attempt, known=known)
         return client
     ctx.events.emit("client_auth_failed", client_id=creds.client_id, address=request.peer, what=creds.method)
+    if not guessable:  # not checked before the secret: a place past its limit is refused now, and not counted
+        await ctx.limiter.check(attempt)
     await ctx.limiter.failed(attempt)
     raise InvalidClient("client authentication failed", realm=realm)

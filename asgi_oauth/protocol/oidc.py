@@ -50,6 +50,15 @@ SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
 }
 #: Every scope this provider gives a meaning to, in the order metadata lists them.
 OIDC_SCOPES = (OPENID, *SCOPE_CLAIMS, OFFLINE_ACCESS)
+#: What the consent and device pages say each of those allows, unless the host describes it itself.
+SCOPE_DESCRIPTIONS: Mapping[str, str] = {
+    OPENID: "Sign you in with your account",
+    "profile": "See your name and profile",
+    "email": "See your email address",
+    "address": "See your postal address",
+    "phone": "See your phone number",
+    OFFLINE_ACCESS: "Keep access while you are away",
+}
 #: The claims an ID token carries (OIDC Core section 2), then those the scopes release at ``/userinfo``.
 ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp")
 PROMPTS = ("none", "login", "consent", "select_account")

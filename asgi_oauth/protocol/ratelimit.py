@@ -13,10 +13,11 @@ are counted in three sliding windows, all in one store round trip:
 
 A known device's attempts count only on its own pair, so a stolen device cookie buys no more guesses than
 one address has. A full window is not added to, so attempts refused at the limit cost nothing more and
-never extend the block. Secrets a person chose (passwords, configured client secrets) are checked against
-the limits *before* they are verified, so a blocked place cannot keep guessing. Generated 256-bit client
-secrets are not (guessing them is hopeless, and the check would cost every token request a round trip),
-but their failures are still counted.
+never extend the block. A limit of N lets N attempts fail, each answered as a failure; the next one is refused.
+Secrets a person chose (passwords, configured client secrets) are checked against the limits *before* they
+are verified, so a blocked place cannot keep guessing. Generated 256-bit client secrets are not (guessing
+them is hopeless, and the check would cost every token request a round trip): only a failed one is checked,
+then counted.
 """
 
 from __future__ import annotations
@@ -139,11 +140,11 @@ class Limiter:
         return found.known
 
     async def failed(self, attempt: Attempt) -> None:
-        """Count a failure; raise :class:`TooManyAttempts` if that filled a window."""
+        """Count a failure. The attempt counted is answered as the failure it was, even when it fills a window:
+        a limit of 10 lets 10 attempts fail, and :meth:`check` refuses the 11th."""
         if not self.enabled:
             return
-        wait = await self._store.record_failure(self.policy.buckets(attempt), known=self.policy.known_key(attempt))
-        self._raise_if_blocked(wait, attempt)
+        await self._store.record_failure(self.policy.buckets(attempt), known=self.policy.known_key(attempt))
 
     async def succeeded(self, attempt: Attempt, *, known: bool) -> None:
         """Remember the attempt's address as known to its principal (``known``: :meth:`check` said it already is)."""

@@ -3,8 +3,9 @@
 Registration is open to the internet, so every step is bounded, and none of the bounds can reach clients
 that already exist:
 
-* each address may register ``dynamic_registration_rate_limit`` clients a window (one store round trip, in
-  the failed-attempt buckets' own key space, so a flood fills only registration buckets);
+* each address may send ``dynamic_registration_rate_limit`` registration requests a window, counted before
+  the body is read, refused and unreadable ones too (one store round trip, in the failed-attempt buckets' own
+  key space, so a flood fills only registration buckets);
 * at most ``dynamic_client_limit`` dynamic clients live at once; past it registration is refused;
 * a dynamic client that completes no token request within ``dynamic_client_unused_lifetime`` is deleted,
   so abandoned registrations free their place; one that did stays (until its secret expires, if it does);
@@ -244,11 +245,12 @@ async def register(
     body: Any,
     *,
     authorization: str | None,
-    address: str | None,
 ) -> dict[str, Any]:
-    """Register a client from RFC 7591 metadata; the RFC 7591 section 3.2.1 response body (status 201)."""
+    """Register a client from RFC 7591 metadata; the RFC 7591 section 3.2.1 response body (status 201).
+
+    The request was counted by :func:`count_registration` before its body was read, so that unreadable
+    bodies count too."""
     settings = ctx.settings
-    await count_registration(ctx, address)
     check_initial_token(settings, authorization)
     metadata = check_metadata(body, settings, enabled_grants)
     try:

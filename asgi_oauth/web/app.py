@@ -13,16 +13,18 @@ from ..clients import declared_clients
 from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..events import EventHook, Events
+from ..extras import check_settings
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
 from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
+from ..protocol.oidc import SCOPE_DESCRIPTIONS as OIDC_SCOPE_DESCRIPTIONS
 from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
-from ..settings import OAuthSettings, SettingsError, load_settings
+from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
 from .device import DeviceRenderer, DeviceVerification, default_device_page
-from .endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
+from .endpoints import DEFAULT_ENDPOINTS, Admission, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
 from .health import operations_endpoints
 from .http import (
     ERROR_KEY,
@@ -98,6 +100,7 @@ class OAuthServer:
         device_renderer: DeviceRenderer = default_device_page,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
+        check_settings(self.settings, own_fetcher=document_fetcher is not None)
         if self.settings.enable_password_grant and password_verifier is None:
             raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
         self.store = store if store is not None else store_from_settings(self.settings)
@@ -136,6 +139,8 @@ class OAuthServer:
             self.settings,
             [*(DEFAULT_ENDPOINTS if endpoints is None else endpoints), *operations_endpoints(self.settings)],
         )
+        # With OpenID Connect on, its scopes read as what they allow unless the host says otherwise.
+        described = {**(OIDC_SCOPE_DESCRIPTIONS if self.keys is not None else {}), **(scope_descriptions or {})}
         self.authorization = AuthorizationEndpoint(
             self.context,
             self.response_types,
@@ -143,7 +148,7 @@ class OAuthServer:
             consent_tokens=ConsentTokens(
                 self.settings.signing_keys, self.settings.consent_form_lifetime, self.store, clock
             ),
-            scope_descriptions=scope_descriptions or {},
+            scope_descriptions=described,
             consent_renderer=consent_renderer,
             error_renderer=error_renderer,
         )
@@ -151,7 +156,7 @@ class OAuthServer:
         self.device_verification = DeviceVerification(
             self.context,
             user_resolver=user_resolver,
-            scope_descriptions=scope_descriptions or {},
+            scope_descriptions=described,
             renderer=device_renderer,
             error_renderer=error_renderer,
         )
@@ -179,7 +184,9 @@ class OAuthServer:
             return CORS(spec.app(self), spec.methods) if spec.cors else spec.app(self)
         if spec.handler is None:  # EndpointSpec refuses this at construction; the check keeps the types honest
             raise ValueError(f"endpoint {spec.path} has neither a handler nor an app")
-        return _BackChannel(self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors)
+        return _BackChannel(
+            self, spec.handler, spec.methods, json=spec.body == "json", cors=spec.cors, admit=spec.admit
+        )
 
     def _documents(self, fetcher: Fetcher | None) -> MetadataDocuments | None:
         """Client ID Metadata Documents when the settings accept them, fetched by ``fetcher`` (default: httpx)."""
@@ -261,15 +268,11 @@ class OAuthServer:
 
 
 def _key_ring(settings: OAuthSettings, store: Store, clock: Clock) -> KeyRing | None:
-    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra."""
+    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra (checked before)."""
     if not settings.enable_oidc:
         return None
-    try:
-        from ..keys import KeyRing
-    except ImportError as exc:
-        raise SettingsError(
-            f"ASGI_OAUTH_ENABLE_OIDC: needs the oidc extra (pip install 'asgi-oauth[oidc]'): {exc}"
-        ) from None
+    from ..keys import KeyRing
+
     return KeyRing(settings, store, clock=clock)
 
 
@@ -280,13 +283,21 @@ class _BackChannel:
     propagates to the host's error handling.
     """
 
-    __slots__ = ("allow", "cors", "handler", "json", "max_body_size", "methods", "preflight", "server")
+    __slots__ = ("admit", "allow", "cors", "handler", "json", "max_body_size", "methods", "preflight", "server")
 
     def __init__(
-        self, server: OAuthServer, handler: Handler, methods: tuple[str, ...], *, json: bool, cors: bool = False
+        self,
+        server: OAuthServer,
+        handler: Handler,
+        methods: tuple[str, ...],
+        *,
+        json: bool,
+        cors: bool = False,
+        admit: Admission | None = None,
     ) -> None:
         self.server = server
         self.handler = handler
+        self.admit = admit
         self.methods = methods
         self.allow = ", ".join(methods)
         self.json = json
@@ -303,6 +314,11 @@ class _BackChannel:
                     await send_preflight(send, self.preflight)
                     return
                 raise MethodNotAllowed(self.allow)
+            if self.admit is not None:
+                unread = EndpointRequest(
+                    _NO_PARAMS, header(scope, b"authorization"), peer(scope), None, scope["headers"]
+                )
+                await self.admit(self.server, unread)
             if self.json:
                 body = await read_json(scope, receive, self.max_body_size)
                 params = _NO_PARAMS

@@ -71,11 +71,11 @@ DeviceRenderer = Callable[[DeviceView], str]
 def default_device_page(view: DeviceView) -> str:
     """The built-in look of the three steps, matching the consent page."""
     if view.step == "enter":
-        error = f'<p class="who" role="alert"><strong>{escape(view.error)}</strong></p>' if view.error else ""
+        error = f'<p class="error" role="alert">{escape(view.error)}</p>' if view.error else ""
         body = (
             "<h1>Connect a device</h1><p>Enter the code your device shows.</p>"
             f'{error}<form method="get" action="{escape(view.action)}">'
-            '<label for="user_code">Code</label> '
+            '<label for="user_code">Code</label>'
             f'<input id="user_code" name="user_code" value="{escape(view.user_code)}" autocomplete="off" '
             'autocapitalize="characters" spellcheck="false" required autofocus>'
             '<div class="actions"><button type="submit" class="allow">Continue</button></div></form>'

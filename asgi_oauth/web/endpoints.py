@@ -70,6 +70,8 @@ class EndpointResponse:
 
 #: A back-channel endpoint: gets the server (its ``context``, ``grants``, ``settings``) and the request.
 Handler = Callable[["OAuthServer", EndpointRequest], Awaitable[EndpointResponse]]
+#: A check before the body is read; it refuses by raising (an ``OAuthError``).
+Admission = Callable[["OAuthServer", EndpointRequest], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,9 @@ class EndpointSpec:
     app: Callable[[OAuthServer], ASGIApp] | None = None
     #: Methods a back-channel endpoint accepts; others get 405 with ``Allow``.
     methods: tuple[str, ...] = ("POST",)
+    #: Run before a back-channel endpoint reads its body (with no ``params`` or ``json`` yet), to refuse by
+    #: raising: for a limit that every request must count, however unreadable its body.
+    admit: Admission | None = None
     #: What a back-channel endpoint reads: an ``application/x-www-form-urlencoded`` or an ``application/json`` body.
     body: Literal["form", "json"] = "form"
     #: The RFC 8414 key naming the endpoint's URL (issuer + path), e.g. ``token_endpoint``.
@@ -135,10 +140,13 @@ _KEEPING: WeakKeyDictionary[OAuthServer, Mapping[str, GrantSpec]] = WeakKeyDicti
 
 async def registration_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 7591 section 3: register a client from JSON metadata; 201 with its id (and secret)."""
-    body = await registration.register(
-        server.context, server.grants, request.json, authorization=request.authorization, address=request.peer
-    )
+    body = await registration.register(server.context, server.grants, request.json, authorization=request.authorization)
     return EndpointResponse(201, body)
+
+
+async def count_registration(server: OAuthServer, request: EndpointRequest) -> None:
+    """Every registration request counts towards its address's allowance, before its body is read."""
+    await registration.count_registration(server.context, request.peer)
 
 
 async def introspection_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
@@ -288,6 +296,7 @@ def _registration_path(server: OAuthServer) -> Mapping[str, Any]:
 REGISTRATION_ENDPOINT = EndpointSpec(
     "/register",
     registration_endpoint,
+    admit=count_registration,
     body="json",
     url_key="registration_endpoint",
     openapi=_registration_path,

@@ -65,7 +65,11 @@ code{background:#eef0f4;padding:0 .3rem;border-radius:4px;font-size:.9em}
 button{flex:1;font:inherit;padding:.65rem 1rem;border-radius:8px;border:1px solid #c5cad3;
 background:#fff;cursor:pointer}
 button.allow{background:#2557d6;border-color:#2557d6;color:#fff}
-button:focus{outline:3px solid #9bb5f5;outline-offset:2px}
+button:focus,input:focus{outline:3px solid #9bb5f5;outline-offset:2px}
+label{display:block;margin-top:.9rem;font-weight:600}
+input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem .6rem;margin-top:.25rem;
+border:1px solid #c5cad3;border-radius:8px}
+.error{color:#a00000;font-weight:600}
 """
 
 

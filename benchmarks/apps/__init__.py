@@ -86,7 +86,7 @@ APPS: tuple[AppSpec, ...] = (
         introspect_path="/oauth/introspect",
         factory_kwargs={"memory": False},
     ),
-    # Issue 15: validation from each worker's memory, kept honest by the revocation channel.
+    # Validation from each worker's memory, kept honest by the revocation channel.
     AppSpec(
         "ours-redis-cache",
         "asgi_oauth (Redis, validation cache)",

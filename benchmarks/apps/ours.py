@@ -82,7 +82,7 @@ def create_app(config: BenchConfig | None = None, *, memory: bool = False, cache
         refresh_token_lifetime=REFRESH_LIFETIME,
         authorization_code_lifetime=CODE_LIFETIME,
     )
-    # ``cache``: the worker-local validation cache of issue 15, as store_from_settings turns it on by default.
+    # ``cache``: the worker-local validation cache, as store_from_settings turns it on by default.
     options = CacheOptions() if cache else None
     store: Any = MemoryStore() if memory else RedisStore.from_url(config.redis_url, key_prefix=prefix, cache=options)
     client, _ = new_client(

@@ -228,6 +228,18 @@ async def test_the_decision_form_is_single_use_and_bound_to_the_user(store: Stor
         assert signed_out.status_code == 302
 
 
+async def test_wrong_codes_are_refused_past_rate_limit_failures_as_the_settings_say(store: Store) -> None:
+    """RATE_LIMIT_FAILURES (10) wrong codes are each answered as wrong; the 11th attempt is refused unread."""
+    async with device_app(store) as device:
+        body = (await device.authorize()).json()
+        wrong = [await device.page("BBBB-BBBB") for _ in range(10)]
+        assert [page.status_code for page in wrong] == [400] * 10
+        assert all("That code is not valid" in page.text for page in wrong)
+        refused = await device.page(body["user_code"])  # even the right one
+        assert refused.status_code == 429 and "Too many wrong codes" in refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 300
+
+
 async def test_guessing_user_codes_is_throttled_but_the_user_at_a_known_place_gets_in(store: Store) -> None:
     limits = {"rate_limit_failures": 2, "rate_limit_principal_failures": 3, "rate_limit_address_failures": 50}
     wrong = "BBBB-BBBB"
@@ -325,7 +337,7 @@ async def test_the_grant_reports_events_like_every_other(store: Store) -> None:
         body = (await device.authorize()).json()
         await device.approve(body["user_code"])
         tokens = (await device.poll(body["device_code"])).json()
-        assert (await device.page("BBBB-BBBB", "bob")).status_code == 429
+        assert (await device.page("BBBB-BBBB", "bob")).status_code == 400  # the one failure allowed
         assert (await device.page("BBBB-BBBB", "bob")).status_code == 429
         for _ in range(100):
             if {"issued", "throttled"} <= {e.kind for e in seen}:

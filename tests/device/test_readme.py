@@ -4,6 +4,7 @@ and configures ``serve``, and its ``device_login.py`` signs in while a person (a
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ SECTION = "Device authorization grant (RFC 8628)"
 
 
 def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
-    block, _ = fenced(readme_section(SECTION), "sh")
+    block = fenced(readme_section(SECTION), "sh")[0]
     (code,) = fenced(readme_section(SECTION), "python")
     exports = dict(
         line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
@@ -65,18 +66,40 @@ def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_pr
     assert tokens["scope"] == "profile read" and tokens["access_token"] and tokens["refresh_token"]
 
 
-def test_the_readme_demo_curl_starts_a_device_authorization(tmp_path: Path) -> None:
-    """The demo with the grant on (memory store): its client has the grant, and the README's curl starts one."""
-    _, curl = fenced(readme_section(SECTION), "sh")
+def test_the_demo_device_flow_by_curl_as_the_readme_and_the_banner_print_it(tmp_path: Path) -> None:
+    """The demo with the grant on (memory store): its client has the grant, the README's first curl starts a
+    device authorization, a person allows it, and the README's second curl, the device's poll, gets the tokens.
+    The banner prints the same two commands."""
+    _, start, poll = fenced(readme_section(SECTION), "sh")
     with serving(tmp_path, clean_env(ASGI_OAUTH_ENABLE_DEVICE_AUTHORIZATION="true")) as server:
         assert f"device:    {server.issuer}/device" in server.stdout  # the banner points at the page
         port = server.base_url.rsplit(":", 1)[1]
-        script = f"export DEMO_CLIENT_SECRET={server.client_secret}\n{curl}".replace(
-            "127.0.0.1:8000", f"127.0.0.1:{port}"
-        )
-        result = run_shell(script, clean_env())
-        assert result.returncode == 0, result.stderr
-        started = json.loads(result.stdout)
+        secret = server.client_secret
+
+        def run(block: str, **env: str) -> dict[str, Any]:
+            script = f"export DEMO_CLIENT_SECRET={secret}\n{block}".replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+            result = run_shell(script, clean_env(**env))
+            assert result.returncode == 0, result.stderr
+            answer: dict[str, Any] = json.loads(result.stdout)
+            return answer
+
+        started = run(start)
         assert started["verification_uri_complete"].startswith(f"{server.issuer}/device?user_code=")
-        home = httpx.get(f"{server.base_url}/")
-        assert "/oauth/device" in home.text  # the demo links the verification page
+        assert run(poll, DEVICE_CODE=started["device_code"])["error"] == "authorization_pending"
+        with httpx.Client(base_url=server.base_url, timeout=10) as browser:
+            assert "/oauth/device" in browser.get("/").text  # the demo links the verification page
+            assert browser.post("/login", data={"username": "alice", "password": "wonderland"}).status_code == 303
+            page = browser.get(started["verification_uri_complete"])
+            assert page.status_code == 200 and "asgi-oauth demo client" in page.text
+            done = browser.post("/oauth/device", data={**hidden_fields(page.text), "decision": "allow"})
+            assert done.status_code == 200 and "is now connected" in done.text
+        tokens = run(poll, DEVICE_CODE=started["device_code"])
+        assert tokens["scope"] == "read" and tokens["access_token"] and tokens["refresh_token"]
+
+        # The banner's lines are these commands, with the secret itself and this server's address.
+        def words(command: str) -> list[str]:
+            return shlex.split(command.replace("\\\n", " ").replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+
+        printed = [line.strip() for line in server.stdout.splitlines() if line.strip().startswith("curl ")]
+        expected = [[w.replace("$DEMO_CLIENT_SECRET", secret) for w in words(block)] for block in (start, poll)]
+        assert [shlex.split(line) for line in printed[-2:]] == expected

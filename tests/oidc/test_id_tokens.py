@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from asgi_oauth import OAuthServer, Store
+from asgi_oauth.protocol.oidc import SCOPE_DESCRIPTIONS
 
 from ..web.helpers import build_server, settings_for
 from .conftest import ISSUER, MakeProvider, Provider, redirect_params
@@ -194,3 +195,20 @@ async def test_openid_off_keeps_openid_a_plain_scope(store: Store) -> None:
     assert "id_token" not in tokens and tokens["scope"] == "openid read" and tokens["refresh_token"]
     await server.http.aclose()
     assert isinstance(server.oauth, OAuthServer) and server.oauth.keys is None
+
+
+async def test_the_consent_page_says_what_each_openid_scope_allows(make_provider: MakeProvider) -> None:
+    """The host described none of them: the server's own descriptions, never bare scope names; the host's
+    wins where it gives one."""
+    scope = "openid profile email offline_access"
+    plain = await (await make_provider()).authorize(scope=scope)
+    assert plain.status_code == 200, plain.text
+    for name, description in SCOPE_DESCRIPTIONS.items():
+        if name in scope.split():
+            assert f"<strong>{description}</strong> <code>{name}</code>" in plain.text
+    assert "<li><code>" not in plain.text  # no scope shown by its name alone
+
+    provider = await make_provider(oauth_options={"scope_descriptions": {"email": "Write to you"}})
+    described = await provider.authorize(scope=scope)
+    assert "<strong>Write to you</strong> <code>email</code>" in described.text
+    assert f"<strong>{SCOPE_DESCRIPTIONS['openid']}</strong> <code>openid</code>" in described.text

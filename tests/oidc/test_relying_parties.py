@@ -1,4 +1,4 @@
-"""Real relying-party libraries against ``asgi-oauth serve`` on two workers and a real Redis (issue 16).
+"""Real relying-party libraries against ``asgi-oauth serve`` on two workers and a real Redis.
 
 Authlib's OpenID Connect client (the Starlette integration's app, as a web app would register it) discovers
 the provider, signs a user in through the demo's sign-in and consent pages, and verifies the ID token against
@@ -59,7 +59,7 @@ async def browser_signs_in(base_url: str, url: str) -> str:
         signed_in = await browser.post(f"{base_url}/login", data=fields)
         assert signed_in.status_code == 303
         consent = await browser.get(urljoin(base_url, signed_in.headers["location"]))
-        assert consent.status_code == 200 and "Sign you in with your demo account" in consent.text
+        assert consent.status_code == 200 and "Sign you in with your account" in consent.text
         approved = await browser.post(
             f"{base_url}/oauth/authorize", data={**hidden_fields(consent.text), "decision": "allow"}
         )

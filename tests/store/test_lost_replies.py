@@ -1,6 +1,6 @@
 """A reply lost after Redis ran the command: the connection drops between the two, through a real TCP proxy.
 
-What the store's pipelined connection must do then (issue 12, item 5): send again only what a second run
+What the store's pipelined connection must do then: send again only what a second run
 answers as the first did (the redemption and rotation scripts recognise their own earlier run, so the
 request succeeds and nothing is revoked), and fail with 503 what must not run twice (a failure counted
 twice, a nonce claimed from itself). Through HTTP, a client that got a 503 for a refresh that did happen

@@ -1,5 +1,5 @@
 """Every write that ends a token's or a client's life announces it on ``<prefix>:revoked`` inside the same Lua
-script (issue 15, point 1), so a worker that caches tokens cannot miss a revocation that committed. Observed
+script, so a worker that caches tokens cannot miss a revocation that committed. Observed
 with a real subscriber on a real Redis; the announcement and the deletion are one script, so a subscriber sees
 the message only for a write that happened."""
 

@@ -1,4 +1,4 @@
-"""The browser half through the real app: /authorize, sign-in hand-off, consent, code exchange (issue 4)."""
+"""The browser half through the real app: /authorize, sign-in hand-off, consent, code exchange."""
 
 from __future__ import annotations
 

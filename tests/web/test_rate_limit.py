@@ -66,7 +66,7 @@ def assert_throttled(response: httpx.Response, window: int = 60) -> None:
 async def test_client_auth_failures_turn_into_429_with_retry_after(make_server: MakeServer) -> None:
     server = await make_server(rate_limit_failures=3, rate_limit_window=30)
     wrong = {"Authorization": basic("m2m", "wrong-secret")}
-    for _ in range(2):
+    for _ in range(3):  # three failures allowed, each answered as one; the fourth attempt is refused
         response = await server.http.post(TOKEN, data={"grant_type": "client_credentials"}, headers=wrong)
         assert_error(response, "invalid_client", 401)
     limited = await server.http.post(TOKEN, data={"grant_type": "client_credentials"}, headers=wrong)
@@ -78,7 +78,8 @@ async def test_client_auth_failures_turn_into_429_with_retry_after(make_server: 
 async def test_a_person_chosen_secret_is_checked_before_it_is_verified_at_the_guessing_address(limited: Server) -> None:
     async with at(limited, "127.0.0.2") as attacker, at(limited, "127.0.0.3") as owner:
         assert_error(await attacker.cc("chosen", "guess-1"), "invalid_client", 401)
-        assert_throttled(await attacker.cc("chosen", "guess-2"))
+        assert_error(await attacker.cc("chosen", "guess-2"), "invalid_client", 401)
+        assert_throttled(await attacker.cc("chosen", "guess-3"))
         # The guessing address is refused even with the right secret: it is not verified at all.
         assert_throttled(await attacker.cc("chosen", CHOSEN_SECRET))
         # The client itself, elsewhere, is not.
@@ -87,6 +88,7 @@ async def test_a_person_chosen_secret_is_checked_before_it_is_verified_at_the_gu
 
 async def test_password_failures_lock_the_pair_not_the_user_nor_the_address(limited: Server) -> None:
     async with at(limited, "127.0.0.2") as attacker, at(limited, "127.0.0.3") as alice:
+        assert_error(await attacker.password("alice", "nope"), "invalid_grant")
         assert_error(await attacker.password("alice", "nope"), "invalid_grant")
         assert_throttled(await attacker.password("alice", "nope"))
         assert_throttled(await attacker.password("alice", "wonderland"))
@@ -98,11 +100,12 @@ async def test_password_failures_lock_the_pair_not_the_user_nor_the_address(limi
 async def test_guessing_from_many_addresses_refuses_only_unproven_places(limited: Server) -> None:
     async with at(limited, "127.0.0.9") as home:
         assert (await home.password("alice", "wonderland")).status_code == 200  # alice's address is now known
-    # Four addresses, one guess each: under every pair and address limit, but alice's principal count fills.
-    for n in range(2, 6):
+    # Five addresses, one guess each: under every pair and address limit, but alice's principal count fills
+    # with the fourth, so the fifth is refused.
+    for n in range(2, 7):
         async with at(limited, f"127.0.1.{n}") as attacker:
             response = await attacker.password("alice", "nope")
-        assert response.status_code == (429 if n == 5 else 400), response.text
+        assert response.status_code == (429 if n == 6 else 400), response.text
     async with at(limited, "127.0.0.10") as new_place, at(limited, "127.0.0.9") as known_place:
         assert_throttled(await new_place.password("alice", "wonderland"))
         assert (await known_place.password("alice", "wonderland")).status_code == 200
@@ -123,7 +126,7 @@ async def test_a_clients_known_address_keeps_working_under_distributed_guessing(
 async def test_credential_stuffing_from_one_address_refuses_it_but_not_the_users_known_there(limited: Server) -> None:
     async with at(limited, "127.0.0.4") as shared:
         assert (await shared.password("bob", "builder")).status_code == 200  # bob signed in here before
-        for name in ("mallory", "trent", "victor"):
+        for name in ("mallory", "trent", "victor", "walter"):
             assert_error(await shared.password(name, "guess"), "invalid_grant")
         assert_throttled(await shared.password("peggy", "guess"))
         # The address is refused for those never seen there, not for bob.

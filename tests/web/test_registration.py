@@ -287,6 +287,19 @@ async def test_each_address_registers_its_allowance_then_gets_429(make_server: M
         assert (await client_credentials(flooder, "m2m", m2m.secret)).status_code == 200
 
 
+async def test_unreadable_bodies_count_towards_the_allowance_too(make_server: MakeServer) -> None:
+    """Every request counts, as the settings say: malformed JSON, another media type, an oversized body."""
+    server = await open_server(make_server, dynamic_registration_rate_limit=3, max_body_size=1024)
+    async with sender(server, "198.51.100.9") as sloppy, sender(server, "198.51.100.10") as neighbour:
+        unreadable = await sloppy.post(REGISTER, content=b"{", headers={"content-type": "application/json"})
+        assert_error(unreadable, "invalid_request")
+        assert_error(await sloppy.post(REGISTER, data={"client_name": "form"}), "invalid_request")
+        oversized = await sloppy.post(REGISTER, json={"client_name": "x" * 2048})
+        assert oversized.status_code == 413
+        assert_error(await sloppy.post(REGISTER, json=CONFIDENTIAL), "temporarily_unavailable", 429)
+        await registered(neighbour, CONFIDENTIAL)
+
+
 # -- the cap ------------------------------------------------------------------------------------------------
 
 
