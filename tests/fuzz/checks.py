@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from ..web.helpers import Registered
-from .harness import BASE_URL, LOGIN_URL, USER_HEADER
+from .harness import BASE_URL, LOGIN_URL, MOUNTS, USER_HEADER
 
-# RFC 6749 section 5.2, plus RFC 7009 section 2.2.1; temporarily_unavailable answers 429 (and 503).
+# RFC 6749 section 5.2, plus RFC 7009 section 2.2.1, RFC 8707 section 2 and RFC 8628 section 3.5;
+# temporarily_unavailable answers 429 (and 503).
 FORM_ERRORS = {
     "invalid_request",
     "invalid_client",
@@ -23,6 +24,11 @@ FORM_ERRORS = {
     "invalid_scope",
     "unsupported_token_type",
     "temporarily_unavailable",
+    "invalid_target",
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    "access_denied",
 }
 # RFC 6749 section 4.1.2.1 (and 4.2.2.1 for the implicit grant).
 AUTHORIZE_ERRORS = {
@@ -33,6 +39,16 @@ AUTHORIZE_ERRORS = {
     "invalid_scope",
     "server_error",
     "temporarily_unavailable",
+    "invalid_target",
+}
+# OpenID Connect Core 1.0 section 3.1.2.6, where OpenID Connect is on.
+OPENID_ERRORS = {
+    "login_required",
+    "consent_required",
+    "account_selection_required",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
 }
 # RFC 6750 section 3.1; "unauthorized" is the documented body when no token was sent (the challenge then
 # carries no error code, as RFC 6750 section 3.1 asks).
@@ -52,10 +68,18 @@ def first_header(headers: Headers, name: bytes) -> str | None:
     return values[0] if values else None
 
 
+#: What a header value may hold on the wire (RFC 9110 section 5.5): visible ASCII, space and tab. A Location
+#: with raw non-ASCII, or a CR or LF from the request, would break or split the response.
+HEADER_VALUE = re.compile(rb"[\x20-\x7e\t]*")
+
+
 def no_server_error(response: httpx.Response) -> None:
+    """Not a 5xx, no traceback, and every header fit for the wire."""
     assert response.status_code < 500, f"{response.status_code}: {response.text[:800]}"
     assert "Traceback" not in response.text
     assert 'File "' not in response.text
+    for name, value in response.headers.raw:
+        assert HEADER_VALUE.fullmatch(value), (name, value[:200])
 
 
 def rfc_error(response: httpx.Response, allowed: set[str]) -> dict[str, Any]:
@@ -210,19 +234,24 @@ def authorize(
             assert response.headers["content-type"].startswith("text/html"), response.headers
     client = clients.get(sent.get("client_id") or "") if sent is not None else None
     trusted = trusted_redirect(client, sent.get("redirect_uri")) if sent is not None else None
-    if sent is not None and method == "GET" and trusted is None:
+    # A request (not a consent form, whose token may have expired) the server read whole.
+    exact = sent is not None and status != 413 and (method == "GET" or "csrf_token" not in sent.params)
+    if exact and trusted is None:
         # RFC 6749 section 4.1.2.1 and SPEC: unknown client or unregistered URI -> a page, never a redirect.
         assert status == 400, (status, response.headers.get("location"))
-    if sent is not None and method == "GET" and trusted is not None:
+    if exact and trusted is not None:
         # Once the redirect URI is trusted, errors go back to the client.
-        assert status in (200, 302), (status, response.text[:300])
+        assert status in (200, 302, 303), (status, response.text[:300])
     if status not in (302, 303):
         return
     location = response.headers["location"]
     user = first_header(headers, USER_HEADER.encode())
+    openid = bool(MOUNTS[mount].get("enable_oidc"))
     if location.startswith(LOGIN_URL + "?"):
-        assert not user, location
-        (next_url,) = [v for k, v in parse_qsl(urlsplit(location).query) if k == "next"]
+        login = parse_qsl(urlsplit(location).query)
+        # A signed-in user is sent back to sign in only by OpenID Connect (prompt=login, max_age).
+        assert not user or (openid and ("prompt", "login") in login), location
+        (next_url,) = [v for k, v in login if k == "next"]
         assert next_url.startswith(f"{mount}/authorize?"), location
         return
     registered = [trusted] if trusted is not None else [u for c in clients.values() for u in c.client.redirect_uris]
@@ -230,7 +259,7 @@ def authorize(
     assert added is not None, f"redirect to an unregistered URI: {location}"
     assert added.get("iss") == BASE_URL + mount, location
     if "error" in added:
-        assert added["error"] in AUTHORIZE_ERRORS, location
+        assert added["error"] in (AUTHORIZE_ERRORS | OPENID_ERRORS if openid else AUTHORIZE_ERRORS), location
         assert DESCRIPTION.fullmatch(added.get("error_description", "")), location
     else:
         assert "code" in added or "access_token" in added, location

@@ -18,17 +18,19 @@ from . import harness
 from .harness import CALLBACK, CALLBACK_2, LOOPBACK, Fuzz
 
 FORM = "application/x-www-form-urlencoded"
-# Characters that mean something to form encoding, URLs, headers, HTML or Unicode handling.
+# Characters that mean something to form encoding, URLs, headers, HTML or Unicode handling: controls, bidi
+# overrides and right-to-left letters, combining marks, line separators, emoji, the last code point.
 AWKWARD = (
     "\x00\x01\x08\x1c\x1f\x7f\x85\xa0\t\r\n &=+%;,#?/\\\"'<>:@[]{}()*!$~._-"
     "\u00e9\u00b2\u00b9\u0663\uff11\u2603\u202e\u200b\ufeff\u0130\u017f\uffff\U0001d518"
+    "\u05d0\u0627\u0301\u2028\U0001f600\U0010ffff"
 )
 awkward_text = st.text(alphabet=st.sampled_from(AWKWARD) | st.characters(codec="utf-8"), max_size=24)
-#: Long runs of one unit, cheap to generate: around and over the 64 KiB body limit, and far beyond.
+#: Long runs of one unit, cheap to generate: around and over the 64 KiB body limit, and megabytes beyond.
 huge_text = st.builds(
     lambda unit, n: unit * n,
-    st.sampled_from(["a", "\u00e9", "%", "%00", "read ", "&x=1", "\x00", "+"]),
-    st.sampled_from([300, 4_000, 16_000, 40_000, 65_536, 70_000]),
+    st.sampled_from(["a", "\u00e9", "%", "%00", "read ", "&x=1", "\x00", "+", "\U0001f600"]),
+    st.sampled_from([300, 4_000, 16_000, 40_000, 65_536, 70_000, 1_000_000]),
 )
 JUNK = ["", " ", "null", "undefined", "[]", "{}", "0", "-1", "true", "%", "%%", "%zz", "%ff", "%00", "\x00", "\u00b2"]
 

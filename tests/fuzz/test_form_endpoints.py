@@ -133,19 +133,6 @@ async def test_methods_content_types_and_headers(
     await post(fuzz, mount, endpoint, body, headers, method)
 
 
-def authenticate(fuzz: Fuzz, client_id: str, form: dict[str, str]) -> Headers:
-    """Headers (and body fields, into ``form``) that authenticate ``client_id`` the way it registered."""
-    registered = fuzz.clients[client_id]
-    headers: Headers = [(b"content-type", FORM.encode())]
-    if registered.client.token_endpoint_auth_method == "client_secret_basic":
-        headers.append((b"authorization", fuzz.basic(client_id).encode()))
-    else:
-        form["client_id"] = client_id
-        if registered.secret is not None:
-            form["client_secret"] = registered.secret
-    return headers
-
-
 @budget(150)
 @given(data=st.data(), mount=mounts, coherent=st.booleans())
 async def test_token_grants(fuzz: Fuzz, data: st.DataObject, mount: str, coherent: bool) -> None:
@@ -186,7 +173,7 @@ async def test_token_grants(fuzz: Fuzz, data: st.DataObject, mount: str, coheren
         form[name] = data.draw(hostile[name], label=name)
     for name in dropped:
         del form[name]
-    headers = authenticate(fuzz, client_id, form)
+    headers = fuzz.authenticate(client_id, form)
     await post(fuzz, mount, "token", urlencode(form).encode(), headers)
 
 
@@ -212,5 +199,5 @@ async def test_introspect_and_revoke(
     if endpoint == "introspect" and data.draw(st.booleans(), label="with scope"):
         form["scope"] = data.draw(scopes(), label="scope")
     client_id = data.draw(st.sampled_from(["rs", "m2m", "app", "public", "m2m-post"]), label="client")
-    headers = authenticate(fuzz, client_id, form)
+    headers = fuzz.authenticate(client_id, form)
     await post(fuzz, mount, endpoint, urlencode(form).encode(), headers)
