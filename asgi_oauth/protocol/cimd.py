@@ -12,7 +12,6 @@ their HTTP caching headers allow, within bounds.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from ..models import Client
 from ..store.base import ClientStore
 from ..types import Clock
+from .params import parse_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
     if media != "application/json" and not media.endswith("+json"):
         raise DocumentError("the client's metadata document is not JSON")
     try:
-        document = json.loads(fetched.body)
+        document = parse_json(fetched.body)
     except ValueError:
         raise DocumentError("the client's metadata document is not valid JSON") from None
     if not isinstance(document, dict):

@@ -100,6 +100,8 @@ async def test_off_by_default(make_server: MakeServer, documents: Documents) -> 
         (b"<html>not json</html>", "not valid JSON"),
         ([CLIENT], "not a JSON object"),
         (b"{" + b" " * 6000 + b"}", "larger than 5120 bytes"),
+        (b"[" * 5000, "not valid JSON"),  # deeper than Python's JSON parser goes
+        (json.dumps(document(redirect_uris=["http://127.0.0.1/\ud800"])).encode(), "not valid JSON"),  # no text
     ],
 )
 async def test_a_document_that_says_something_else_is_refused_on_a_page(
