@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from ..clients import ClientError, check_redirect_uri
 from ..models import Client
 from ..store.base import ClientStore
 from ..types import Clock
@@ -115,10 +116,14 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
 
 
 def _absolute(uri: object) -> bool:
+    """A redirect URI any registered client could have (:func:`~asgi_oauth.clients.check_redirect_uri`)."""
     if not isinstance(uri, str):
         return False
-    parts = urlsplit(uri)
-    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme not in ("http", "https")) and not parts.fragment
+    try:
+        check_redirect_uri(uri)
+    except ClientError:
+        return False
+    return True
 
 
 class MetadataDocuments:

@@ -97,6 +97,7 @@ async def test_off_by_default(make_server: MakeServer, documents: Documents) -> 
         (document(token_endpoint_auth_method="client_secret_basic"), "only public clients"),
         (document(redirect_uris=[]), "needs redirect_uris"),
         (document(redirect_uris=["https://app.example/cb#frag"]), "needs redirect_uris"),
+        (document(redirect_uris=["http://127.0.0.1:99999/callback"]), "needs redirect_uris"),
         (b"<html>not json</html>", "not valid JSON"),
         ([CLIENT], "not a JSON object"),
         (b"{" + b" " * 6000 + b"}", "larger than 5120 bytes"),

@@ -197,6 +197,8 @@ async def test_accepted_redirect_uris(server: Server, uri: str) -> None:
         ({"redirect_uris": ["http://127.0.0.1.evil.example/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["com.example.app:/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://a.example:99999/cb"]}, "invalid_redirect_uri"),  # no port
+        ({"redirect_uris": ["http://127.0.0.1:x/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://a.example/" + str(i) for i in range(21)]}, "invalid_redirect_uri"),
         ({**CONFIDENTIAL, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
         ({**CONFIDENTIAL, "token_endpoint_auth_method": 1}, "invalid_client_metadata"),
