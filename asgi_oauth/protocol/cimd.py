@@ -48,9 +48,14 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 def is_document_url(client_id: str) -> bool:
     """Whether ``client_id`` names a metadata document: https, a host that is a name (not an IP literal on a
-    private network), a path beyond ``/``, no fragment, no credentials, no dot segments."""
+    private network), a path beyond ``/``, no fragment, no credentials, no dot segments; and a URL at all: no
+    control characters or spaces, a port that is a number of 0-65535, a host name DNS can carry (IDNA)."""
+    if not client_id.isprintable() or " " in client_id:
+        return False
     try:
         parts = urlsplit(client_id)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+        (parts.hostname or "").encode("idna")  # UnicodeError (a ValueError): an empty or overlong label
     except ValueError:
         return False
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.fragment:
