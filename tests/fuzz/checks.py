@@ -95,6 +95,15 @@ def rfc_error(response: httpx.Response, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
+def html_page(response: httpx.Response, method: str) -> None:
+    """A page a person sees (error, consent, device): HTML, never framed, never cached, no redirect."""
+    assert "location" not in response.headers
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+    if method != "HEAD":
+        assert response.headers["content-type"].startswith("text/html"), response.headers
+
+
 def form_endpoint(response: httpx.Response, endpoint: str, method: str, headers: Headers) -> None:
     """/token, /introspect and /revoke: a success of the right shape or an RFC 6749 section 5.2 error."""
     no_server_error(response)
@@ -153,7 +162,54 @@ def revoke_success(response: httpx.Response) -> None:
     assert response.content == b""
 
 
-SUCCESS = {"token": token_success, "introspect": introspect_success, "revoke": revoke_success}
+USER_CODE = re.compile(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}")
+
+
+def device_authorization_success(response: httpx.Response) -> None:
+    """RFC 8628 section 3.2."""
+    body = response.json()
+    names = {"device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in", "interval"}
+    assert set(body) == names, body
+    assert USER_CODE.fullmatch(body["user_code"]), body
+    assert body["verification_uri_complete"].startswith(body["verification_uri"] + "?user_code="), body
+
+
+SUCCESS = {
+    "token": token_success,
+    "introspect": introspect_success,
+    "revoke": revoke_success,
+    "device_authorization": device_authorization_success,
+}
+
+# RFC 7591 section 3.2.2, RFC 6750 for the initial access token; the limits answer temporarily_unavailable.
+REGISTRATION_ERRORS = {
+    "invalid_request",
+    "invalid_client_metadata",
+    "invalid_redirect_uri",
+    "invalid_token",
+    "temporarily_unavailable",
+}
+
+
+def registration(response: httpx.Response, method: str) -> dict[str, Any] | None:
+    """/register: 201 with the registered client (RFC 7591 section 3.2.1) or an error; the client, if any."""
+    no_server_error(response)
+    status = response.status_code
+    assert status in {201, 400, 401, 405, 413, 429, 503}, (status, response.text[:300])
+    assert response.headers["cache-control"] == "no-store"
+    if method == "HEAD":
+        return None
+    if status == 201:
+        assert method == "POST"
+        body: dict[str, Any] = response.json()
+        assert isinstance(body["client_id"], str) and body["client_id"].isascii(), body
+        assert all(isinstance(uri, str) for uri in body["redirect_uris"]), body
+        assert all(SCOPE_TOKEN.fullmatch(s) for s in body.get("scope", "").split()), body
+        return body
+    if status == 405:
+        assert method != "POST" and response.headers["allow"] == "POST"
+    rfc_error(response, REGISTRATION_ERRORS)
+    return None
 
 
 # -- /authorize --------------------------------------------------------------------------------------
@@ -227,11 +283,7 @@ def authorize(
     allowed = {"GET": {200, 302, 400}, "POST": {200, 302, 303, 400, 413}}.get(method, {405})
     assert status in allowed, (method, status, response.text[:300])
     if status in PAGE_STATUSES:
-        assert "location" not in response.headers
-        assert response.headers["x-frame-options"] == "DENY"
-        assert response.headers["cache-control"] == "no-store"
-        if method != "HEAD":
-            assert response.headers["content-type"].startswith("text/html"), response.headers
+        html_page(response, method)
     client = clients.get(sent.get("client_id") or "") if sent is not None else None
     trusted = trusted_redirect(client, sent.get("redirect_uri")) if sent is not None else None
     # A request (not a consent form, whose token may have expired) the server read whole.
@@ -295,20 +347,46 @@ def presented_twice(headers: Headers, query: bytes) -> bool:
 def bearer(response: httpx.Response, *, method: str, headers: Headers, query: bytes, live: Mapping[str, str]) -> None:
     """RFC 6750: 200 only for a live token; otherwise 400/401/403 JSON with the matching challenge."""
     no_server_error(response)
+    assert response.status_code in {200, 400, 401, 403}, (response.status_code, response.text[:300])
+    twice = presented_twice(headers, query)
+    refusal(response, method=method, presented=presented_token(headers, query), twice=twice, live=set(live.values()))
+    if response.status_code == 200 and method != "HEAD":
+        body = response.json()
+        assert "client_id" in body or body == {"ok": True}, body
+
+
+def userinfo(response: httpx.Response, *, method: str, headers: Headers, body_token: str | None, live: str) -> None:
+    """OpenID Connect Core 5.3: the released claims for the live token granted ``openid``, else RFC 6750.
+
+    The token travels in the header or, for POST, as the ``access_token`` form field (``body_token``).
+    """
+    no_server_error(response)
     status = response.status_code
-    assert status in {200, 400, 401, 403}, (status, response.text[:300])
-    if presented_twice(headers, query):
+    assert status in {200, 400, 401, 403, 405, 413}, (status, response.text[:300])
+    if status in (405, 413):
+        assert status == 413 or (method not in ("GET", "POST") and response.headers["allow"] == "GET, POST")
+        if method != "HEAD":
+            rfc_error(response, {"invalid_request"})
+        return
+    in_header = presented_token(headers, b"")
+    presented, twice = in_header if in_header is not None else body_token, None not in (in_header, body_token)
+    refusal(response, method=method, presented=presented, twice=twice, live={live})
+    if status == 200:
+        # Only what the scopes release: never the host's extra claims.
+        assert set(response.json()) <= {"sub", "name", "email", "email_verified"}, response.json()
+
+
+def refusal(response: httpx.Response, *, method: str, presented: str | None, twice: bool, live: set[str]) -> None:
+    """What RFC 6750 says of a token ``presented`` (``twice``: sent two ways at once): a 200 only for one of
+    ``live``, else 400/401/403 JSON with the matching ``Bearer`` challenge."""
+    status = response.status_code
+    if twice:
         assert status == 400, (status, response.text[:300])
         return
-    presented = presented_token(headers, query)
-    live_tokens = set(live.values())
     if status == 200:
-        assert presented in live_tokens, presented
-        if method != "HEAD":
-            body = response.json()
-            assert "client_id" in body or body == {"ok": True}, body
+        assert presented in live, presented
         return
-    if presented in live_tokens:
+    if presented in live:
         assert status == 403, (status, response.text)
     assert response.headers["cache-control"] == "no-store"
     challenge = response.headers.get("www-authenticate", "")

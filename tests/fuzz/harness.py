@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 from hypothesis import event
@@ -55,6 +55,7 @@ SIGNED_IN = {USER_HEADER: "alice"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 RESOURCE = "https://api.test/mcp"
 RAW_QUERY_HEADER = b"x-fuzz-raw-query"
+RAW_PATH_HEADER = b"x-fuzz-raw-path"
 #: httpx refuses longer URLs; longer queries go in raw, as a server would pass them on.
 MAX_URL = 60_000
 
@@ -174,13 +175,18 @@ async def scoped(request: Request) -> JSONResponse:
 
 
 def raw_query(app: ASGIApp) -> ASGIApp:
-    """Replace the query string with the hex-encoded bytes of ``x-fuzz-raw-query`` when that header is sent."""
+    """Replace the query string with the hex-encoded bytes of ``x-fuzz-raw-query``, and the path with the
+    hex-encoded UTF-8 of ``x-fuzz-raw-path``, when those headers are sent."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == RAW_QUERY_HEADER:
                     scope = {**scope, "query_string": bytes.fromhex(value.decode("ascii"))}
+                elif name == RAW_PATH_HEADER:
+                    # As a server passes it on: percent-decoded text, and the bytes as they came.
+                    path = bytes.fromhex(value.decode("ascii")).decode("utf-8")
+                    scope = {**scope, "path": path, "raw_path": quote(path, safe="/").encode("ascii")}
         await app(scope, receive, send)
 
     return wrapped
@@ -265,10 +271,14 @@ class Fuzz:
         body: bytes | None = None,
         params: list[tuple[str, str]] | None = None,
         query: bytes | None = None,
+        raw_path: str | None = None,
     ) -> httpx.Response:
-        """One request exactly as given: headers are raw (duplicates kept), ``query`` is raw bytes."""
+        """One request exactly as given: headers are raw (duplicates kept), ``query`` is raw bytes, ``raw_path``
+        any text (it replaces ``path`` once the request reaches the app)."""
         REQUESTS[self.test_id] += 1
         all_headers = list(headers or [])
+        if raw_path is not None:
+            all_headers.append((RAW_PATH_HEADER, raw_path.encode("utf-8").hex().encode()))
         if params is not None and len(encoded := urlencode(params)) > MAX_URL:
             params, query = None, encoded.encode("ascii")
         if query is not None:
