@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -254,9 +254,15 @@ def trusted_redirect(client: Registered | None, given: str | None) -> str | None
     return None
 
 
+def on_the_wire(uri: str) -> str:
+    """``uri`` as a Location header carries it: characters a URI cannot hold percent-encoded as UTF-8 (RFC 3987
+    section 3.1), the rest as registered."""
+    return quote(uri, safe="%:/?#[]@!$&'()*+,;=")
+
+
 def _response_params(location: str, registered: Iterable[str]) -> dict[str, str] | None:
     """The parameters the server added to one of ``registered`` to make ``location``; ``None`` if none fits."""
-    for uri in registered:
+    for uri in map(on_the_wire, registered):
         for joiner in ("&" if "?" in uri else "?", "#"):
             if location.startswith(uri + joiner):
                 return dict(parse_qsl(location[len(uri) + 1 :], keep_blank_values=True))

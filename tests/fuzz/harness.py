@@ -238,6 +238,8 @@ class Fuzz:
     documents: Documents
     #: What ``http`` sends through: the app itself.
     transport: httpx.AsyncBaseTransport
+    #: The store every mount shares, to read back what a request registered.
+    store: Store
     #: name -> a real token or code issued at set-up (some get used up by the fuzzing, which is fine)
     live: dict[str, str] = field(default_factory=dict)
 
@@ -251,16 +253,7 @@ class Fuzz:
         return basic(client_id, self.secret(client_id))
 
     def authenticate(self, client_id: str, form: dict[str, str]) -> list[tuple[bytes, bytes]]:
-        """Headers (and body fields, into ``form``) that authenticate ``client_id`` the way it registered."""
-        registered = self.clients[client_id]
-        headers = [(b"content-type", b"application/x-www-form-urlencoded")]
-        if registered.client.token_endpoint_auth_method == "client_secret_basic":
-            headers.append((b"authorization", self.basic(client_id).encode()))
-        else:
-            form["client_id"] = client_id
-            if registered.secret is not None:
-                form["client_secret"] = registered.secret
-        return headers
+        return authenticate(self.clients[client_id], form)
 
     async def request(
         self,
@@ -365,6 +358,18 @@ class Fuzz:
         return dict(parse_qsl(urlsplit(done.headers["location"]).query))["code"]
 
 
+def authenticate(registered: Registered, form: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers (and body fields, into ``form``) that authenticate a client the way it registered."""
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    if registered.client.token_endpoint_auth_method == "client_secret_basic":
+        headers.append((b"authorization", basic(registered.client_id, registered.secret or "").encode()))
+    else:
+        form["client_id"] = registered.client_id
+        if registered.secret is not None:
+            form["client_secret"] = registered.secret
+    return headers
+
+
 def consent_fields(page: str) -> dict[str, str]:
     return {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
 
@@ -377,6 +382,6 @@ async def make_fuzz(store: Store, test_id: str) -> tuple[Fuzz, httpx.AsyncClient
     app = build_app(store, documents)
     transport = httpx.ASGITransport(app=raw_query(app))
     http = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-    fuzz = Fuzz(http, {c.client_id: c for c in clients}, test_id, documents, transport)
+    fuzz = Fuzz(http, {c.client_id: c for c in clients}, test_id, documents, transport, store)
     await fuzz.issue_live_credentials()
     return fuzz, http

@@ -8,6 +8,7 @@ non-ASCII digits, huge values, non-UTF-8 bytes, and real credentials mutated a l
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
@@ -219,3 +220,47 @@ def uri_like() -> st.SearchStrategy[str]:
 
 def redirect_uris() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(REDIRECT_URIS), uri_like(), uri_like(), values())
+
+
+#: Any JSON value, its strings awkward.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | awkward_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(awkward_text, inner, max_size=4),
+    max_leaves=12,
+)
+#: https URLs whose host is an IDN, a punycode label, or broken; ports, paths and queries in any script.
+https_urls = st.builds(
+    lambda host, port, path: f"https://{host}{port}/{path}",
+    st.sampled_from(["app.test", "\u00e9xample.test", "xn--zz.test", "a..b.test", "\u200b.test", "a" * 64 + ".test"])
+    | awkward_text,
+    st.sampled_from(["", ":443", ":8443", ":0", ":99999", ":x", ":\u0663"]),
+    st.sampled_from(["cb", "client.json", "\u05d0/\U0001f600", "c?x=\u00fc", "%zz", "../c", "a\u0301/cb"])
+    | st.sampled_from(["cb", "client.json"])
+    | awkward_text,
+)
+
+
+@st.composite
+def json_bodies(draw: st.DrawFn, value: st.SearchStrategy[object]) -> bytes:
+    """``value`` as JSON text (ASCII-escaped or not), or JSON as parsers disagree on it: lone surrogate escapes,
+    a byte order mark, UTF-16, nesting thousands deep, a huge array, a repeated key, or any bytes."""
+    text = json.dumps(draw(value), ensure_ascii=draw(st.booleans()))
+    how = draw(st.sampled_from(["as is"] * 12 + ["surrogate", "bom", "utf-16", "deep", "wide", "repeated", "bytes"]))
+    quotes = [at for at, c in enumerate(text) if c == '"']
+    if how == "surrogate" and quotes:  # at the start of a key or a string value: still valid JSON
+        at = draw(st.sampled_from(quotes)) + 1
+        return (text[:at] + draw(st.sampled_from(["\\ud800", "\\udfff", "\\ud83d\\u0041"])) + text[at:]).encode()
+    if how == "bom":
+        return b"\xef\xbb\xbf" + text.encode()
+    if how == "utf-16":
+        return text.encode("utf-16")
+    if how == "deep":
+        depth = draw(st.sampled_from([999, 1_000, 5_000, 100_000]))
+        return b"[" * depth + b"]" * depth
+    if how == "wide":
+        return b'{"redirect_uris": [' + b'"https://app.test/cb",' * draw(st.sampled_from([3_000, 60_000])) + b'""]}'
+    if how == "repeated":
+        return b'{"redirect_uris": ["https://app.test/a"], "redirect_uris": ["http://evil.test/"]}'
+    if how == "bytes":
+        return draw(st.binary(max_size=100))
+    return text.encode()

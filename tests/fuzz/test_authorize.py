@@ -11,12 +11,15 @@ one test follows requests through the sign-in hand-off, the consent form and the
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 import jwt
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ..web.helpers import Registered
 from . import checks
 from .conftest import budget
 from .harness import (
@@ -29,6 +32,7 @@ from .harness import (
     RESOURCE,
     USER_HEADER,
     Fuzz,
+    authenticate,
     consent_fields,
     pkce_pair,
 )
@@ -189,8 +193,11 @@ async def test_requests_through_sign_in_consent_and_the_code(
     the request sent.
     """
     fuzz.example()
-    verifier = fuzz.live["verifier"]
-    params = {**COHERENT[client_id], "code_challenge": pkce_pair(verifier), "code_challenge_method": "S256"}
+    params = {
+        **COHERENT[client_id],
+        "code_challenge": pkce_pair(fuzz.live["verifier"]),
+        "code_challenge_method": "S256",
+    }
     options = hostile(fuzz)
     # The relying party where OpenID Connect is on; the others anywhere.
     mount = FULL if client_id == "rp" else data.draw(mounts, label="mount")
@@ -202,10 +209,20 @@ async def test_requests_through_sign_in_consent_and_the_code(
     headers = (
         [] if user is None else [(USER_HEADER.encode(), b"alice"), (AUTH_TIME_HEADER.encode(), times[user].encode())]
     )
+    tokens = await follow(fuzz, mount, params, headers, fuzz.clients)
+    if tokens is not None and tokens.status_code == 200 and "id_token" in tokens.json():
+        claims = jwt.decode(tokens.json()["id_token"], options={"verify_signature": False})
+        assert claims["nonce"] == params["nonce"], claims
+
+
+async def follow(
+    fuzz: Fuzz, mount: str, params: dict[str, str], headers: Headers, clients: Mapping[str, Registered]
+) -> httpx.Response | None:
+    """Send an authorization request and follow it as a browser and the client would: through the host's sign-in
+    (``next``), the consent form (allow) and, for a code made with the live verifier, the code exchange. Every
+    answer passes the checks; the token response, if it came to one."""
     response = await fuzz.request("GET", f"{mount}/authorize", params=list(params.items()), headers=headers)
-    checks.authorize(
-        response, mount=mount, method="GET", headers=headers, clients=fuzz.clients, sent=checks.Sent(params)
-    )
+    checks.authorize(response, mount=mount, method="GET", headers=headers, clients=clients, sent=checks.Sent(params))
     if response.status_code == 302 and response.headers["location"].startswith(LOGIN_URL + "?"):
         # The host signs the user in (now) and sends the browser back to ``next``.
         headers = [(USER_HEADER.encode(), b"alice"), (AUTH_TIME_HEADER.encode(), str(time.time() + 1).encode())]
@@ -214,27 +231,22 @@ async def test_requests_through_sign_in_consent_and_the_code(
         for name in ("state", "nonce", "login_hint"):  # the client's own strings come back unchanged
             assert sent.get(name) == (params.get(name) or None) or name not in sent, (name, sent, params)
         response = await fuzz.request("GET", urlsplit(back).path, params=list(sent.items()), headers=headers)
-        checks.authorize(
-            response, mount=mount, method="GET", headers=headers, clients=fuzz.clients, sent=checks.Sent(sent)
-        )
+        checks.authorize(response, mount=mount, method="GET", headers=headers, clients=clients, sent=checks.Sent(sent))
     if response.status_code == 200:
         form = {**consent_fields(response.text), "decision": "allow"}
-        body = urlencode(form).encode()
-        headers.append((b"content-type", FORM.encode()))
-        response = await fuzz.request("POST", f"{mount}/authorize", body=body, headers=headers)
-        checks.authorize(response, mount=mount, method="POST", headers=headers, clients=fuzz.clients, sent=None)
+        headers = [*headers, (b"content-type", FORM.encode())]
+        response = await fuzz.request("POST", f"{mount}/authorize", body=urlencode(form).encode(), headers=headers)
+        checks.authorize(response, mount=mount, method="POST", headers=headers, clients=clients, sent=None)
     code = dict(parse_qsl(urlsplit(response.headers.get("location", "")).query)).get("code")
     if code is None:
-        return
-    exchange = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}
+        return None
+    exchange = {"grant_type": "authorization_code", "code": code, "code_verifier": fuzz.live["verifier"]}
     if "redirect_uri" in params:
         exchange["redirect_uri"] = params["redirect_uri"]
-    token_headers = fuzz.authenticate(client_id, exchange)
+    token_headers = authenticate(clients[params["client_id"]], exchange)
     tokens = await fuzz.request("POST", f"{mount}/token", body=urlencode(exchange).encode(), headers=token_headers)
     checks.form_endpoint(tokens, "token", "POST", token_headers)
-    if tokens.status_code == 200 and "id_token" in tokens.json():
-        claims = jwt.decode(tokens.json()["id_token"], options={"verify_signature": False})
-        assert claims["nonce"] == params["nonce"], claims
+    return tokens
 
 
 @budget(60)
