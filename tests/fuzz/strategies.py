@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
@@ -228,15 +229,41 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(awkward_text, inner, max_size=4),
     max_leaves=12,
 )
-#: https URLs whose host is an IDN, a punycode label, or broken; ports, paths and queries in any script.
+
+
+T = TypeVar("T")
+
+
+def weighted(*choices: tuple[int, st.SearchStrategy[T]]) -> st.SearchStrategy[T]:
+    """One of the strategies, each ``weight`` times as likely. (``a | a | b`` is not: Hypothesis runs each
+    distinct input once, so a branch with few values is used up early and the rest of the run draws others.)"""
+    return st.sampled_from([s for weight, s in choices for _ in range(weight)]).flatmap(lambda s: s)
+
+
+#: A DNS label, from many values.
+label = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+#: https URLs: mostly usable ones with an ASCII or IDN host, the rest with a punycode, empty, overlong or any
+#: host, a port out of range or not a number, a path or query in any script.
 https_urls = st.builds(
     lambda host, port, path: f"https://{host}{port}/{path}",
-    st.sampled_from(["app.test", "\u00e9xample.test", "xn--zz.test", "a..b.test", "\u200b.test", "a" * 64 + ".test"])
-    | awkward_text,
-    st.sampled_from(["", ":443", ":8443", ":0", ":99999", ":x", ":\u0663"]),
-    st.sampled_from(["cb", "client.json", "\u05d0/\U0001f600", "c?x=\u00fc", "%zz", "../c", "a\u0301/cb"])
-    | st.sampled_from(["cb", "client.json"])
-    | awkward_text,
+    weighted(
+        (4, st.builds(lambda a, b: f"{a}.{b}", label, st.sampled_from(["test", "\u00e9xample.test", "xn--zz.test"]))),
+        (1, st.sampled_from(["a..b.test", "\u200b.test", "a" * 64 + ".test", ""]) | awkward_text),
+    ),
+    weighted(
+        (4, st.just("")),
+        (2, st.sampled_from([":443", ":8443", ":0"])),
+        (2, st.sampled_from([":99999", ":x", ":\u0663", ":"])),
+    ),
+    weighted(
+        (
+            3,
+            st.from_regex(
+                r"[a-z\u00e0-\u00ff\u05d0-\u05ea]{1,8}(/[a-z]{1,8})?(\?x=[\u00e0-\u00ff]{0,3})?", fullmatch=True
+            ),
+        ),
+        (1, st.sampled_from(["%zz", "../c", "a\u0301/cb", "c#f"]) | awkward_text),
+    ),
 )
 
 
