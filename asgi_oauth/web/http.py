@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
 from ..asgi import header as header
@@ -71,6 +72,15 @@ async def read_json(scope: Scope, receive: Receive, max_size: int) -> Any:
         return parse_json(body)
     except ValueError:
         raise InvalidRequest("the body must be one JSON value in UTF-8, its strings Unicode text") from None
+
+
+def request_url(scope: Scope) -> URL:
+    """The request's URL without its query string: what a page needs (its path, scheme and host) to link back.
+
+    Starlette's ``Request.url`` decodes the query string as strict UTF-8, while servers hand it on as the bytes
+    that came; a page that read it would fail for a query of other bytes, which it does not even use.
+    """
+    return URL(scope={**scope, "query_string": b""})
 
 
 def encode_json(body: Any) -> bytes:

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
-from hypothesis import event
+from hypothesis import currently_in_test_context, event
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,6 +38,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asgi_oauth import OAuthServer, Store, User, register_client
+from asgi_oauth.demo import create_demo_app, ensure_demo_client
 from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect, requires_scopes
 
 from ..web.helpers import Registered, basic, register, settings_for, verify_password
@@ -282,8 +283,8 @@ class Fuzz:
         # (a megabyte ``state`` is sent back to the client in it, as RFC 6749 section 4.1.2 says).
         response = await self.transport.handle_async_request(request)
         await response.aread()
-        # Shown by ``pytest --hypothesis-show-statistics``: which answers the examples reached.
-        event(f"{path.rsplit('/', 1)[-1]} {response.status_code}")
+        if currently_in_test_context():  # shown by ``pytest --hypothesis-show-statistics``: the answers reached
+            event(f"{path.rsplit('/', 1)[-1]} {response.status_code}")
         return response
 
     async def issue_live_credentials(self) -> None:
@@ -385,3 +386,16 @@ async def make_fuzz(store: Store, test_id: str) -> tuple[Fuzz, httpx.AsyncClient
     fuzz = Fuzz(http, {c.client_id: c for c in clients}, test_id, documents, transport, store)
     await fuzz.issue_live_credentials()
     return fuzz, http
+
+
+#: The demo's users: one, whose password the tests know.
+DEMO_USERS = {"alice": "wonderland"}
+
+
+async def make_demo(store: Store, test_id: str) -> tuple[Fuzz, httpx.AsyncClient]:
+    """The demo app on ``store``, with OpenID Connect and the device grant on and its client registered."""
+    settings = settings_for(issuer=f"{BASE_URL}/oauth", enable_oidc=True, enable_device_authorization=True)
+    await ensure_demo_client(store, settings)
+    transport = httpx.ASGITransport(app=raw_query(create_demo_app(settings, store, users=DEMO_USERS)))
+    http = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+    return Fuzz(http, {}, test_id, Documents(), transport, store), http

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -150,3 +151,15 @@ async def test_decision_forms(fuzz: Fuzz, data: st.DataObject, signed_in: bool) 
     headers += [(k.encode(), v.encode()) for k, v in SIGNED_IN.items()] if signed_in else []
     response = await fuzz.request("POST", PAGE, headers=headers, body=body)
     device_page(response, "POST", signed_in)
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_query_string_that_is_not_utf_8_is_no_reason_to_fail(fuzz: Fuzz, method: str, signed_in: bool) -> None:
+    """A server hands the query string on as the bytes that came (uvicorn does); the page reads its own path
+    without decoding them."""
+    headers: Headers = [(b"content-type", FORM.encode())]
+    headers += [(k.encode(), v.encode()) for k, v in SIGNED_IN.items()] if signed_in else []
+    body = urlencode({"decision": "allow"}).encode()
+    response = await fuzz.request(method, PAGE, headers=headers, body=body, query=b"x=\x80\xff&user_code=BCDF-GHJK")
+    device_page(response, method, signed_in)
