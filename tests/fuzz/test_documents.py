@@ -63,16 +63,22 @@ async def test_documents_and_unknown_paths(
     served(response, mount, path, method)
 
 
-@budget(40)
+#: Every route a mount has, for the paths test to land on (and near) them.
+ROUTES = [*DOCUMENTS, "/authorize", "/token", "/device", "/device_authorization", "/register", "/userinfo"]
+
+
+@budget(60)
 @given(
     mount=st.sampled_from(["", "/api", *sorted(MOUNTS)]),
-    path=path_text,
+    path=st.sampled_from(ROUTES) | path_text.map(lambda t: "/" + t),
     method=st.sampled_from(["GET", "POST", "HEAD"]),
+    query=st.binary(max_size=40),
 )
-async def test_any_path(fuzz: Fuzz, mount: str, path: str, method: str) -> None:
-    """Any text as the path, under a mount, under the protected /api, or beside them."""
+async def test_any_path_and_query(fuzz: Fuzz, mount: str, path: str, method: str, query: bytes) -> None:
+    """Any text as the path (under a mount, under the protected /api, or beside them) and any bytes as the
+    query string, as a server hands both on."""
     fuzz.example()
-    response = await fuzz.request(method, "/", raw_path=f"{mount}/{path}")
+    response = await fuzz.request(method, "/", raw_path=mount + path, query=query)
     checks.no_server_error(response)
-    if mount and f"/{path}" in DOCUMENTS:
-        served(response, mount, f"/{path}", method)
+    if mount in MOUNTS and path in DOCUMENTS:
+        served(response, mount, path, method)
