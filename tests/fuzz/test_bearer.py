@@ -1,5 +1,6 @@
 """BearerTokenMiddleware's Authorization header (and ``access_token`` query) parsing under hostile input, and
-OpenID Connect's ``/userinfo``, which reads the same header (or an ``access_token`` form field).
+OpenID Connect's ``/userinfo``, which reads the same header (or an ``access_token`` form field), and the MCP
+step-up layer (``ToolScopes``), which reads the token and a JSON-RPC body.
 
 Whatever arrives: 200 only for a live token, otherwise an RFC 6750 answer (400 ``invalid_request``,
 401 with a ``Bearer`` challenge, 403 ``insufficient_scope``), never a 5xx.
@@ -9,13 +10,21 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import httpx
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from asgi_oauth import LocalValidator
+from asgi_oauth.mcp import ToolScopes
 
 from . import checks
 from .conftest import budget
-from .harness import FULL, Fuzz
-from .strategies import FORM, METHODS, awkward_text, content_types, mutated
+from .harness import BASE_URL, FULL, REQUESTS, Fuzz
+from .strategies import FORM, METHODS, awkward_text, content_types, json_bodies, json_values, mutated
 
 Headers = list[tuple[bytes, bytes]]
 PATHS = ["/api/me", "/api/admin/me", "/open/scoped"]
@@ -98,3 +107,46 @@ async def test_userinfo_bodies(fuzz: Fuzz, body: bytes, content_type: bytes | No
     checks.no_server_error(response)
     assert response.status_code in {400, 401, 403, 413}, response.status_code
     checks.rfc_error(response, checks.BEARER_ERRORS | {"unauthorized"})
+
+
+def tool_calls() -> st.SearchStrategy[object]:
+    """JSON-RPC ``tools/call`` messages (alone or batched) naming any tool, or any JSON."""
+    call = st.fixed_dictionaries(
+        {"jsonrpc": st.just("2.0"), "id": st.integers(), "method": st.just("tools/call")},
+        optional={
+            "params": st.fixed_dictionaries({}, optional={"name": st.sampled_from(["admin", "echo"]) | json_values})
+        },
+    )
+    return call | st.lists(call | json_values, max_size=3) | json_values
+
+
+@budget(40)
+@given(data=st.data(), body=json_bodies(tool_calls()))
+async def test_mcp_tool_scopes(fuzz: Fuzz, data: st.DataObject, body: bytes) -> None:
+    """The MCP step-up layer reading any JSON-RPC body with any token: 403 only for a live token lacking the tool's
+    scope, otherwise the body reaches the MCP app intact."""
+    fuzz.example()
+    seen: list[bytes] = []
+
+    async def mcp(request: Request) -> JSONResponse:
+        seen.append(await request.body())
+        return JSONResponse({"ok": True})
+
+    app = ToolScopes(
+        Starlette(routes=[Route("/mcp", mcp, methods=["POST"])]),
+        validator=LocalValidator(fuzz.store),
+        required={"admin": ["admin:users"]},
+    )
+    headers: Headers = [(b"content-type", b"application/json")]
+    authorization = data.draw(st.none() | authorization_values(fuzz), label="authorization")
+    if authorization is not None:
+        headers.append((b"authorization", authorization))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        REQUESTS[fuzz.test_id] += 1
+        response = await http.post("/mcp", content=body, headers=headers)
+    checks.no_server_error(response)
+    assert response.status_code in (200, 403), response.status_code
+    if response.status_code == 200:
+        assert seen == [body]
+    else:
+        assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
