@@ -272,7 +272,8 @@ def json_bodies(draw: st.DrawFn, value: st.SearchStrategy[object]) -> bytes:
     """``value`` as JSON text (ASCII-escaped or not), or JSON as parsers disagree on it: lone surrogate escapes,
     a byte order mark, UTF-16, nesting thousands deep, a huge array, a repeated key, or any bytes."""
     text = json.dumps(draw(value), ensure_ascii=draw(st.booleans()))
-    how = draw(st.sampled_from(["as is"] * 12 + ["surrogate", "bom", "utf-16", "deep", "wide", "repeated", "bytes"]))
+    odd = ["surrogate", "surrogate", "bom", "utf-16", "deep", "deep", "wide", "repeated", "bytes"]
+    how = draw(st.sampled_from(["as is"] * 12 + odd))
     quotes = [at for at, c in enumerate(text) if c == '"']
     if how == "surrogate" and quotes:  # at the start of a key or a string value: still valid JSON
         at = draw(st.sampled_from(quotes)) + 1
@@ -282,7 +283,7 @@ def json_bodies(draw: st.DrawFn, value: st.SearchStrategy[object]) -> bytes:
     if how == "utf-16":
         return text.encode("utf-16")
     if how == "deep":
-        depth = draw(st.sampled_from([999, 1_000, 5_000, 100_000]))
+        depth = draw(st.sampled_from([1_000, 5_000, 100_000]))  # Python's parser gives up near 1000
         return b"[" * depth + b"]" * depth
     if how == "wide":
         return b'{"redirect_uris": [' + b'"https://app.test/cb",' * draw(st.sampled_from([3_000, 60_000])) + b'""]}'
