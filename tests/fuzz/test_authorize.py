@@ -178,7 +178,7 @@ COHERENT = {
 OPENID_MADE = ["state", "scope", "resource", "redirect_uri", "prompt", "max_age", "login_hint", *["nonce"] * 4]
 
 
-@budget(80)
+@budget(150)
 @given(
     data=st.data(),
     client_id=st.sampled_from(sorted(COHERENT)),

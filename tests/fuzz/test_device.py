@@ -103,7 +103,7 @@ async def test_typed_codes(
     device_page(response, method, signed_in)
 
 
-@budget(60)
+@budget(100)
 @given(
     data=st.data(),
     typing=st.sampled_from(TYPED),

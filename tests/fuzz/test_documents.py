@@ -67,7 +67,7 @@ async def test_documents_and_unknown_paths(
 ROUTES = [*DOCUMENTS, "/authorize", "/token", "/device", "/device_authorization", "/register", "/userinfo"]
 
 
-@budget(60)
+@budget(100)
 @given(
     mount=st.sampled_from(["", "/api", *sorted(MOUNTS)]),
     path=st.sampled_from(ROUTES) | path_text.map(lambda t: "/" + t),

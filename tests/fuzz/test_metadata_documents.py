@@ -65,7 +65,7 @@ client_ids = (
 )
 
 
-@budget(80)
+@budget(150)
 @given(data=st.data(), named=client_ids)
 async def test_document_clients(fuzz: Fuzz, data: st.DataObject, named: tuple[str, bool]) -> None:
     """A client named by any URL, described by any document (or by none), at /authorize and /token."""

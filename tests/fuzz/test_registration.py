@@ -83,7 +83,7 @@ FRIENDLY: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-@budget(120)
+@budget(200)
 @given(data=st.data(), body=json_bodies(metadata() | metadata() | json_values))
 async def test_registrations_and_the_registered_clients_in_use(fuzz: Fuzz, data: st.DataObject, body: bytes) -> None:
     """Metadata of any shape; a client registered from it signs a user in and gets tokens, or is refused, cleanly."""
