@@ -105,7 +105,10 @@ class UserInfo:
             body = await self._answer(scope, receive)
         except ClientGone:
             return
-        except OAuthError as error:  # the form body: too large, malformed
+        except OAuthError as error:  # the form body: too large, malformed; or the method
+            if error.status_code == 400:  # RFC 6750 section 3: no usable token, so a Bearer challenge too
+                await self._refuse(scope, receive, send, Denial(400, error.error, error.description))
+                return
             await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()})
             return
         if isinstance(body, Denial):
