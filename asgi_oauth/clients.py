@@ -31,7 +31,8 @@ def check_redirect_uri(uri: str) -> str:
     """RFC 6749 section 3.1.2: absolute, no fragment. Custom schemes (native apps) need no host."""
     try:
         parts = urlsplit(uri)
-    except ValueError:  # e.g. an unclosed IPv6 literal: "http://[::1/cb"
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+    except ValueError:  # e.g. an unclosed IPv6 literal: "http://[::1/cb", or "https://app.example:99999/cb"
         raise ClientError(f"redirect URI {uri!r} is not a valid URI") from None
     if not parts.scheme or not (parts.netloc or parts.scheme not in ("http", "https")):
         raise ClientError(f"redirect URI {uri!r} is not an absolute URI")

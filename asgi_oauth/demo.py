@@ -47,7 +47,7 @@ from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
 from .store import Store, StoreUnavailable, store_from_settings
 from .web.app import OAuthServer
-from .web.http import ClientGone, peer, read_form
+from .web.http import ClientGone, peer, read_form, request_url
 from .web.pages import STYLE
 
 #: Where the demo mounts the server; the default issuer ends with it.
@@ -171,7 +171,7 @@ def authorize_url(settings: OAuthSettings, state: str, challenge: str) -> str:
 
 def _set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int, path: str = "/") -> None:
     """HttpOnly, SameSite=Lax, and Secure whenever the site is served over https."""
-    secure = request.url.scheme == "https"
+    secure = request_url(request.scope).scheme == "https"
     response.set_cookie(name, value, max_age=max_age, path=path, secure=secure, httponly=True, samesite="lax")
 
 
@@ -427,7 +427,8 @@ class DemoHost:
         origin = request.headers.get("origin")
         if origin is None:  # not sent by every client (curl); browsers send it on cross-site POSTs
             return True
-        own = {f"{request.url.scheme}://{request.url.netloc}", _origin(site_url(self.settings))}
+        url = request_url(request.scope)
+        own = {f"{url.scheme}://{url.netloc}", _origin(site_url(self.settings))}
         return origin in own
 
     async def logout(self, request: Request) -> Response:

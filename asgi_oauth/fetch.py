@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit, urlunsplit
 
 from .protocol.cimd import DocumentError, Fetched, Fetcher
 
@@ -21,7 +20,7 @@ async def public_address(host: str, port: int) -> str:
     """An address ``host`` resolves to, if every address it resolves to is public; else :class:`DocumentError`."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a name the IDNA codec refuses ("a..b", a label over 63)
         raise DocumentError("the client's metadata document host does not resolve") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses or not all(address.is_global for address in addresses):
@@ -42,19 +41,26 @@ async def _fetch(url: str, seconds: float, max_bytes: int) -> Fetched:
     import httpx  # the 'remote' extra
 
     timeout = seconds
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 443
+    # Taken apart once, by the parser that sends the request: the host in its ASCII (IDNA) form, the path and
+    # query percent-encoded, so what is resolved, sent as Host and as the TLS name is what a server can read.
+    try:
+        parsed = httpx.URL(url)
+        host, port, netloc = parsed.raw_host.decode("ascii"), parsed.port or 443, parsed.netloc.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError):
+        raise DocumentError("the client's metadata document URL is not one that can be fetched") from None
+    if parsed.scheme != "https" or not host or not 0 < port < 65536:
+        raise DocumentError("the client's metadata document URL is not one that can be fetched")
     try:
         async with asyncio.timeout(timeout):
             address = await public_address(host, port)
             pinned = f"[{address}]" if ":" in address else address
-            target = urlunsplit((parts.scheme, f"{pinned}:{port}", parts.path, parts.query, ""))
+            target = f"https://{pinned}:{port}{parsed.raw_path.decode('ascii')}"
             async with (
                 httpx.AsyncClient(follow_redirects=False, timeout=timeout) as http,
                 http.stream(
                     "GET",
                     target,
-                    headers={"Host": parts.netloc, "Accept": "application/json"},
+                    headers={"Host": netloc, "Accept": "application/json"},
                     extensions={"sni_hostname": host},
                 ) as response,
             ):

@@ -126,7 +126,7 @@ class ToolScopes:
     def _needed(self, body: bytes) -> set[str]:
         try:
             message = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes: the app refuses it
             return set()
         calls = message if isinstance(message, list) else [message]
         needed: set[str] = set()

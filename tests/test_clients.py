@@ -154,6 +154,11 @@ def test_redirect_uri_with_fragment(uri: str) -> None:
     assert "fragment" in refused(redirect_uris=[uri])
 
 
+@pytest.mark.parametrize("uri", ["https://app.example:99999/cb", "http://127.0.0.1:x/cb", "https://app.example:-1/"])
+def test_redirect_uri_with_a_port_that_is_none(uri: str) -> None:
+    assert "not a valid URI" in refused(redirect_uris=[uri])
+
+
 def test_redirect_uri_with_whitespace() -> None:
     assert "whitespace" in refused(redirect_uris=["https://app.example/c b"])
 

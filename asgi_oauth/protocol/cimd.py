@@ -12,16 +12,17 @@ their HTTP caching headers allow, within bounds.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from ..clients import ClientError, check_redirect_uri
 from ..models import Client
 from ..store.base import ClientStore
 from ..types import Clock
+from .params import parse_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,14 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 def is_document_url(client_id: str) -> bool:
     """Whether ``client_id`` names a metadata document: https, a host that is a name (not an IP literal on a
-    private network), a path beyond ``/``, no fragment, no credentials, no dot segments."""
+    private network), a path beyond ``/``, no fragment, no credentials, no dot segments; and a URL at all: no
+    control characters or spaces, a port that is a number of 0-65535, a host name DNS can carry (IDNA)."""
+    if not client_id.isprintable() or " " in client_id:
+        return False
     try:
         parts = urlsplit(client_id)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+        (parts.hostname or "").encode("idna")  # UnicodeError (a ValueError): an empty or overlong label
     except ValueError:
         return False
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.fragment:
@@ -85,7 +91,7 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
     if media != "application/json" and not media.endswith("+json"):
         raise DocumentError("the client's metadata document is not JSON")
     try:
-        document = json.loads(fetched.body)
+        document = parse_json(fetched.body)
     except ValueError:
         raise DocumentError("the client's metadata document is not valid JSON") from None
     if not isinstance(document, dict):
@@ -115,10 +121,14 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
 
 
 def _absolute(uri: object) -> bool:
+    """A redirect URI any registered client could have (:func:`~asgi_oauth.clients.check_redirect_uri`)."""
     if not isinstance(uri, str):
         return False
-    parts = urlsplit(uri)
-    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme not in ("http", "https")) and not parts.fragment
+    try:
+        check_redirect_uri(uri)
+    except ClientError:
+        return False
+    return True
 
 
 class MetadataDocuments:

@@ -1,8 +1,11 @@
-"""Form and query parameters, parsed once into a read-only mapping (RFC 6749 section 3.1 and 3.2)."""
+"""Form and query parameters, parsed once into a read-only mapping (RFC 6749 section 3.1 and 3.2), and JSON
+bodies and documents, parsed into text that can be stored and sent back."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import InvalidRequest
@@ -52,6 +55,25 @@ class Params:
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._values.items())
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """One JSON value in UTF-8 (RFC 8259) whose strings are all Unicode text (I-JSON, RFC 7493 section 2.1).
+
+    ``json.loads`` turns a ``"\\ud800"`` escape into a lone surrogate, which no UTF-8 encoder (the store's, the
+    response's) accepts, and raises ``RecursionError`` for arrays nested a thousand deep; both, like malformed
+    JSON and ``NaN``, raise :class:`ValueError` here.
+    """
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # raises for a lone surrogate anywhere
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    return value
 
 
 def _safe(name: str) -> str:

@@ -18,7 +18,7 @@ from ..protocol.oidc import ConsentRequired, LoginRequired
 from ..protocol.params import Params
 from ..store import StoreUnavailable
 from .consent import ConsentTokens
-from .http import read_form
+from .http import read_form, request_url
 from .openid import FreshSignIn
 from .pages import PAGE_HEADERS, ConsentRenderer, ConsentView, ErrorRenderer, ScopeLine
 
@@ -148,7 +148,7 @@ class AuthorizationEndpoint:
     ) -> Response:
         if self.user_resolver is None:
             return self._error_page("Sign-in is not configured for this authorization server.", 500)
-        back = f"{request.url.path}?{urlencode(req.params())}"
+        back = f"{request_url(request.scope).path}?{urlencode(req.params())}"
         login = self.ctx.settings.login_url
         query = {"next": back}
         if req.oidc is not None:  # OpenID Connect: tell the host's sign-in page what the client asked for
@@ -164,7 +164,13 @@ class AuthorizationEndpoint:
         )
         hidden = {**req.params(), "csrf_token": self.consent_tokens.issue(user, req)}
         view = ConsentView(
-            req.client.name, req.client.client_id, user, lines, request.url.path, hidden, req.redirect_uri
+            req.client.name,
+            req.client.client_id,
+            user,
+            lines,
+            request_url(request.scope).path,
+            hidden,
+            req.redirect_uri,
         )
         return HTMLResponse(self.consent_renderer(view), 200, headers=PAGE_HEADERS)
 

@@ -37,7 +37,7 @@ from ..protocol.params import Params
 from ..protocol.ratelimit import Attempt
 from ..store import StoreUnavailable
 from .authorize import UserResolver
-from .http import peer, read_form
+from .http import peer, read_form, request_url
 from .pages import PAGE_HEADERS, ErrorRenderer, ScopeLine, hidden_inputs, page, scope_list
 
 logger = logging.getLogger("asgi_oauth")
@@ -169,7 +169,7 @@ class DeviceVerification:
         except TooManyAttempts as blocked:
             message = f"Too many wrong codes. Try again in {blocked.retry_after} seconds."
             headers = {"Retry-After": str(blocked.retry_after)}
-            return self._render(DeviceView("enter", request.url.path, error=message), 429, headers)
+            return self._render(DeviceView("enter", request_url(request.scope).path, error=message), 429, headers)
         except OAuthError as error:
             return self._error_page(error.description or error.error, error.status_code)
         except StoreUnavailable as exc:
@@ -185,7 +185,7 @@ class DeviceVerification:
         return self.devices.user_attempt(name, peer(request.scope), request.cookies.get(COOKIE_NAME))
 
     async def _show(self, request: Request) -> Response:
-        path = request.url.path
+        path = request_url(request.scope).path
         params = Params.parse(request.scope["query_string"])
         typed = params.get("user_code")
         if typed is None:
@@ -226,7 +226,7 @@ class DeviceVerification:
         return self._render(view)
 
     async def _decide(self, request: Request) -> Response:
-        path = request.url.path
+        path = request_url(request.scope).path
         form = await read_form(request.scope, request.receive, self.ctx.settings.max_body_size)
         user = await self._user(request)
         if user is None:
@@ -246,7 +246,7 @@ class DeviceVerification:
     def _to_login(self, request: Request, typed: str | None) -> Response:
         if self.user_resolver is None:
             return self._error_page("Sign-in is not configured for this authorization server.", 500)
-        back = request.url.path + (f"?{urlencode({'user_code': typed})}" if typed else "")
+        back = request_url(request.scope).path + (f"?{urlencode({'user_code': typed})}" if typed else "")
         login = self.ctx.settings.login_url
         return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': back})}", 302)
 

@@ -11,13 +11,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
 from ..asgi import header as header
 from ..asgi import peer as peer
 from ..asgi import route_path as route_path
 from ..errors import InvalidRequest, MethodNotAllowed, OAuthError, RequestTooLarge
-from ..protocol.params import Params
+from ..protocol.params import Params, parse_json
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
@@ -64,17 +65,22 @@ async def read_form(scope: Scope, receive: Receive, max_size: int) -> Params:
     return Params.parse(await read_body(scope, receive, max_size, FORM_TYPE))
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def read_json(scope: Scope, receive: Receive, max_size: int) -> Any:
-    """The ``application/json`` body, parsed; malformed JSON (or NaN, Infinity) is ``invalid_request``."""
+    """The ``application/json`` body, parsed by :func:`parse_json`; what it refuses is ``invalid_request``."""
     body = await read_body(scope, receive, max_size, JSON_TYPE)
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise InvalidRequest("the body must be one JSON value in UTF-8") from None
+        return parse_json(body)
+    except ValueError:
+        raise InvalidRequest("the body must be one JSON value in UTF-8, its strings Unicode text") from None
+
+
+def request_url(scope: Scope) -> URL:
+    """The request's URL without its query string: what a page needs (its path, scheme and host) to link back.
+
+    Starlette's ``Request.url`` decodes the query string as strict UTF-8, while servers hand it on as the bytes
+    that came; a page that read it would fail for a query of other bytes, which it does not even use.
+    """
+    return URL(scope={**scope, "query_string": b""})
 
 
 def encode_json(body: Any) -> bytes:

@@ -6,6 +6,9 @@ Both endpoints are switched on by ``enable_oidc``; the signing itself lives in :
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -58,6 +61,9 @@ class FreshSignIn:
     request comes back through ``next`` carrying this marker, so the server can tell a new sign-in (the
     host's ``auth_time`` after the marker) from the old session, and never loops: a marker that is still
     not satisfied answers ``login_required``.
+
+    The marker signs a digest of the nonce, not the nonce: a signer's output starts with the signed value
+    as it is, and the nonce may be any Unicode, while the marker must stay short URL-safe ASCII.
     """
 
     def __init__(self, settings: OAuthSettings) -> None:
@@ -66,7 +72,7 @@ class FreshSignIn:
         self._max_age = round(settings.consent_form_lifetime)
 
     def issue(self, nonce: str) -> str:
-        return self._signer.sign(nonce.encode("utf-8")).decode("ascii")
+        return self._signer.sign(_nonce_digest(nonce)).decode("ascii")
 
     def since(self, marker: str | None, nonce: str) -> float | None:
         """When the marker was made, if it is ours, live and for this ``nonce``; else ``None``."""
@@ -76,7 +82,11 @@ class FreshSignIn:
             value, made = self._signer.unsign(marker, max_age=self._max_age, return_timestamp=True)
         except BadSignature:
             return None
-        return made.timestamp() if value == nonce.encode("utf-8") else None
+        return made.timestamp() if hmac.compare_digest(value, _nonce_digest(nonce)) else None
+
+
+def _nonce_digest(nonce: str) -> bytes:
+    return base64.urlsafe_b64encode(hashlib.sha256(nonce.encode("utf-8")).digest()).rstrip(b"=")
 
 
 class UserInfo:
@@ -95,7 +105,10 @@ class UserInfo:
             body = await self._answer(scope, receive)
         except ClientGone:
             return
-        except OAuthError as error:  # the form body: too large, malformed
+        except OAuthError as error:  # the form body: too large, malformed; or the method
+            if error.status_code == 400:  # RFC 6750 section 3: no usable token, so a Bearer challenge too
+                await self._refuse(scope, receive, send, Denial(400, error.error, error.description))
+                return
             await send_json(send, error.status_code, error.body(), {**NO_STORE, **error.headers()})
             return
         if isinstance(body, Denial):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from asgi_oauth import Store
 
-from .harness import EXAMPLES, REQUESTS, Fuzz, make_fuzz
+from .harness import EXAMPLES, REQUESTS, Fuzz, make_demo, make_fuzz
 
 SCALE = float(os.environ.get("ASGI_OAUTH_FUZZ_SCALE", "1"))
 
@@ -40,7 +40,22 @@ async def fuzz(store: Store, request: pytest.FixtureRequest, caplog: pytest.LogC
         yield made
     finally:
         await http.aclose()
-    # Nothing was swallowed and logged either: no error records, no traceback in any record.
+    no_error_logged(caplog)
+
+
+@pytest.fixture
+async def demo(store: Store, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Fuzz]:
+    """The demo ``asgi-oauth serve`` runs (sign-in page, session, demo client pages), on the test's store."""
+    made, http = await make_demo(store, request.node.nodeid)
+    try:
+        yield made
+    finally:
+        await http.aclose()
+    no_error_logged(caplog)
+
+
+def no_error_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing was swallowed and logged either: no error records, no traceback in any record."""
     for record in caplog.records:
         assert record.levelno < logging.ERROR and record.exc_info is None, record.getMessage()
 

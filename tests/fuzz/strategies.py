@@ -8,7 +8,9 @@ non-ASCII digits, huge values, non-UTF-8 bytes, and real credentials mutated a l
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
+from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
@@ -18,17 +20,19 @@ from . import harness
 from .harness import CALLBACK, CALLBACK_2, LOOPBACK, Fuzz
 
 FORM = "application/x-www-form-urlencoded"
-# Characters that mean something to form encoding, URLs, headers, HTML or Unicode handling.
+# Characters that mean something to form encoding, URLs, headers, HTML or Unicode handling: controls, bidi
+# overrides and right-to-left letters, combining marks, line separators, emoji, the last code point.
 AWKWARD = (
     "\x00\x01\x08\x1c\x1f\x7f\x85\xa0\t\r\n &=+%;,#?/\\\"'<>:@[]{}()*!$~._-"
     "\u00e9\u00b2\u00b9\u0663\uff11\u2603\u202e\u200b\ufeff\u0130\u017f\uffff\U0001d518"
+    "\u05d0\u0627\u0301\u2028\U0001f600\U0010ffff"
 )
 awkward_text = st.text(alphabet=st.sampled_from(AWKWARD) | st.characters(codec="utf-8"), max_size=24)
-#: Long runs of one unit, cheap to generate: around and over the 64 KiB body limit, and far beyond.
+#: Long runs of one unit, cheap to generate: around and over the 64 KiB body limit, and megabytes beyond.
 huge_text = st.builds(
     lambda unit, n: unit * n,
-    st.sampled_from(["a", "\u00e9", "%", "%00", "read ", "&x=1", "\x00", "+"]),
-    st.sampled_from([300, 4_000, 16_000, 40_000, 65_536, 70_000]),
+    st.sampled_from(["a", "\u00e9", "%", "%00", "read ", "&x=1", "\x00", "+", "\U0001f600"]),
+    st.sampled_from([300, 4_000, 16_000, 40_000, 65_536, 70_000, 1_000_000]),
 )
 JUNK = ["", " ", "null", "undefined", "[]", "{}", "0", "-1", "true", "%", "%%", "%zz", "%ff", "%00", "\x00", "\u00b2"]
 
@@ -217,3 +221,74 @@ def uri_like() -> st.SearchStrategy[str]:
 
 def redirect_uris() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(REDIRECT_URIS), uri_like(), uri_like(), values())
+
+
+#: Any JSON value, its strings awkward.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | awkward_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(awkward_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+T = TypeVar("T")
+
+
+def weighted(*choices: tuple[int, st.SearchStrategy[T]]) -> st.SearchStrategy[T]:
+    """One of the strategies, each ``weight`` times as likely. (``a | a | b`` is not: Hypothesis runs each
+    distinct input once, so a branch with few values is used up early and the rest of the run draws others.)"""
+    return st.sampled_from([s for weight, s in choices for _ in range(weight)]).flatmap(lambda s: s)
+
+
+#: A DNS label, from many values.
+label = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+#: https URLs: mostly usable ones with an ASCII or IDN host, the rest with a punycode, empty, overlong or any
+#: host, a port out of range or not a number, a path or query in any script.
+https_urls = st.builds(
+    lambda host, port, path: f"https://{host}{port}/{path}",
+    weighted(
+        (4, st.builds(lambda a, b: f"{a}.{b}", label, st.sampled_from(["test", "\u00e9xample.test", "xn--zz.test"]))),
+        (1, st.sampled_from(["a..b.test", "\u200b.test", "a" * 64 + ".test", ""]) | awkward_text),
+    ),
+    weighted(
+        (4, st.just("")),
+        (2, st.sampled_from([":443", ":8443", ":0"])),
+        (2, st.sampled_from([":99999", ":x", ":\u0663", ":"])),
+    ),
+    weighted(
+        (
+            3,
+            st.from_regex(
+                r"[a-z\u00e0-\u00ff\u05d0-\u05ea]{1,8}(/[a-z]{1,8})?(\?x=[\u00e0-\u00ff]{0,3})?", fullmatch=True
+            ),
+        ),
+        (1, st.sampled_from(["%zz", "../c", "a\u0301/cb", "c#f"]) | awkward_text),
+    ),
+)
+
+
+@st.composite
+def json_bodies(draw: st.DrawFn, value: st.SearchStrategy[object]) -> bytes:
+    """``value`` as JSON text (ASCII-escaped or not), or JSON as parsers disagree on it: lone surrogate escapes,
+    a byte order mark, UTF-16, nesting thousands deep, a huge array, a repeated key, or any bytes."""
+    text = json.dumps(draw(value), ensure_ascii=draw(st.booleans()))
+    odd = ["surrogate", "surrogate", "bom", "utf-16", "deep", "deep", "wide", "repeated", "bytes"]
+    how = draw(st.sampled_from(["as is"] * 12 + odd))
+    quotes = [at for at, c in enumerate(text) if c == '"']
+    if how == "surrogate" and quotes:  # at the start of a key or a string value: still valid JSON
+        at = draw(st.sampled_from(quotes)) + 1
+        return (text[:at] + draw(st.sampled_from(["\\ud800", "\\udfff", "\\ud83d\\u0041"])) + text[at:]).encode()
+    if how == "bom":
+        return b"\xef\xbb\xbf" + text.encode()
+    if how == "utf-16":
+        return text.encode("utf-16")
+    if how == "deep":
+        depth = draw(st.sampled_from([1_000, 5_000, 100_000]))  # Python's parser gives up near 1000
+        return b"[" * depth + b"]" * depth
+    if how == "wide":
+        return b'{"redirect_uris": [' + b'"https://app.test/cb",' * draw(st.sampled_from([3_000, 60_000])) + b'""]}'
+    if how == "repeated":
+        return b'{"redirect_uris": ["https://app.test/a"], "redirect_uris": ["http://evil.test/"]}'
+    if how == "bytes":
+        return draw(st.binary(max_size=100))
+    return text.encode()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from . import checks
 from .conftest import budget
-from .harness import CALLBACK, CALLBACK_2, FORM_ENDPOINTS, MOUNTS, Fuzz
+from .harness import CALLBACK, CALLBACK_2, DEVICE_GRANT, FORM_ENDPOINTS, FULL, MOUNTS, RESOURCE, Fuzz
 from .strategies import (
     CONTENT_LENGTHS,
     FORM,
@@ -31,7 +31,15 @@ from .strategies import (
 )
 
 Headers = list[tuple[bytes, bytes]]
-GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token", "password", "implicit", "urn:x"]
+GRANT_TYPES = [
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "password",
+    DEVICE_GRANT,
+    "implicit",
+    "urn:x",
+]
 TOKEN_NAMES = [
     "grant_type",
     "code",
@@ -43,6 +51,8 @@ TOKEN_NAMES = [
     "password",
     "client_id",
     "client_secret",
+    "device_code",
+    "resource",
 ]
 TOKEN_OPERATION_NAMES = ["token", "token_type_hint", "scope", "client_id", "client_secret"]
 PKCE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
@@ -133,38 +143,30 @@ async def test_methods_content_types_and_headers(
     await post(fuzz, mount, endpoint, body, headers, method)
 
 
-def authenticate(fuzz: Fuzz, client_id: str, form: dict[str, str]) -> Headers:
-    """Headers (and body fields, into ``form``) that authenticate ``client_id`` the way it registered."""
-    registered = fuzz.clients[client_id]
-    headers: Headers = [(b"content-type", FORM.encode())]
-    if registered.client.token_endpoint_auth_method == "client_secret_basic":
-        headers.append((b"authorization", fuzz.basic(client_id).encode()))
-    else:
-        form["client_id"] = client_id
-        if registered.secret is not None:
-            form["client_secret"] = registered.secret
-    return headers
-
-
 @budget(150)
 @given(data=st.data(), mount=mounts, coherent=st.booleans())
 async def test_token_grants(fuzz: Fuzz, data: st.DataObject, mount: str, coherent: bool) -> None:
     """Each grant with its parameters: either a valid request with one or two parameters replaced by hostile
     values (so the checks deep in the grant see them), or any mix of grant, client and parameters."""
     fuzz.example()
-    grant_type = data.draw(st.sampled_from(GRANT_TYPES[:4]) if coherent else st.sampled_from(GRANT_TYPES) | values())
+    # The device grant is on at /full only.
+    grants = GRANT_TYPES[: 5 if mount == FULL else 4]
+    grant_type = data.draw(st.sampled_from(grants) if coherent else st.sampled_from(GRANT_TYPES) | values())
     code, refresh, verifier, code_client = fuzz.live["code"], fuzz.live["app_refresh"], fuzz.live["verifier"], "web"
+    device_code = fuzz.live["device_code"]
     if coherent or data.draw(st.booleans(), label="fresh credentials"):
         # A code and a refresh token nobody used yet, so the example gets past "already used".
         verifier = data.draw(st.just(verifier) | st.from_regex(PKCE, fullmatch=True), label="verifier")
         code_client = data.draw(st.sampled_from(["web", "public"]), label="code for")
         code = await fuzz.code(code_client, verifier)
         refresh = await fuzz.refresh_token()
+        device_code = (await fuzz.device_authorization())["device_code"]
     valid: dict[str, tuple[str, dict[str, str]]] = {
         "authorization_code": (code_client, {"code": code, "code_verifier": verifier, "redirect_uri": CALLBACK}),
         "refresh_token": ("app", {"refresh_token": refresh}),
         "password": ("app", {"username": "alice", "password": "wonderland"}),
         "client_credentials": ("m2m", {}),
+        DEVICE_GRANT: ("tv", {"device_code": device_code}),
     }
     hostile = {
         "code": mutated(code) | values(huge=False),
@@ -174,6 +176,9 @@ async def test_token_grants(fuzz: Fuzz, data: st.DataObject, mount: str, coheren
         "scope": scopes(),
         "username": st.sampled_from(["alice", "bob", "ALICE"]) | values(huge=False),
         "password": st.sampled_from(["wonderland", "builder"]) | values(),
+        "device_code": mutated(device_code) | values(huge=False),
+        "resource": st.sampled_from([RESOURCE, RESOURCE + "/", "urn:x", "https://\u00e9.test/", "https://a:x/"])
+        | values(),
     }
     if coherent:
         client_id, form = valid[grant_type][0], {"grant_type": grant_type, **valid[grant_type][1]}
@@ -186,7 +191,7 @@ async def test_token_grants(fuzz: Fuzz, data: st.DataObject, mount: str, coheren
         form[name] = data.draw(hostile[name], label=name)
     for name in dropped:
         del form[name]
-    headers = authenticate(fuzz, client_id, form)
+    headers = fuzz.authenticate(client_id, form)
     await post(fuzz, mount, "token", urlencode(form).encode(), headers)
 
 
@@ -212,5 +217,5 @@ async def test_introspect_and_revoke(
     if endpoint == "introspect" and data.draw(st.booleans(), label="with scope"):
         form["scope"] = data.draw(scopes(), label="scope")
     client_id = data.draw(st.sampled_from(["rs", "m2m", "app", "public", "m2m-post"]), label="client")
-    headers = authenticate(fuzz, client_id, form)
+    headers = fuzz.authenticate(client_id, form)
     await post(fuzz, mount, endpoint, urlencode(form).encode(), headers)

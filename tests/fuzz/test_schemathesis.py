@@ -31,8 +31,9 @@ from starlette.routing import Mount
 from asgi_oauth import MemoryStore, OAuthServer, RedisStore, Store, register_client
 
 from ..web.helpers import Registered, basic, settings_for, verify_password
+from ..web.test_cimd import Documents
 from .conftest import SCALE
-from .harness import BASE_URL, EXAMPLES, REQUESTS, fuzz_clients, resolve_user
+from .harness import BASE_URL, EXAMPLES, FULL, MOUNTS, REQUESTS, fuzz_clients, resolve_user, user_claims
 
 CHECKS = [
     not_a_server_error,
@@ -59,11 +60,15 @@ def host(store: Store) -> Host:
         yield
         await store.aclose()
 
+    # The /full mount's features, so every operation there is published and fuzzed (registration, userinfo, jwks).
+    features = {**MOUNTS[FULL], "metrics": False}
     oauth = OAuthServer(
-        settings_for(issuer=f"{BASE_URL}/oauth", enable_password_grant=True, enable_device_authorization=True),
+        settings_for(issuer=f"{BASE_URL}/oauth", **features),
         store=store,
         user_resolver=resolve_user,
         password_verifier=verify_password,
+        document_fetcher=Documents(),
+        user_claims=user_claims,
     )
     app = Starlette(routes=[Mount("/oauth", app=oauth)], lifespan=lifespan)
     return Host(app, {c.client_id: c for c in clients})

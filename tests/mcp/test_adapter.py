@@ -78,3 +78,17 @@ async def test_tool_scopes_refuse_only_calls_that_need_more_and_pass_the_body_on
         # No token: not this layer's to refuse (the SDK answers its 401); the body reaches the app whole.
         assert (await http.post("/mcp", json=call)).status_code == 200
     assert [json.loads(body) for body in seen] == [other, call]
+
+
+async def test_tool_scopes_pass_a_body_nested_too_deep_to_read_on_to_the_app(store: Store) -> None:
+    """JSON nested deeper than the parser goes names no tool call this layer can judge; the MCP app refuses it."""
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse({"length": len(await request.body())})
+
+    inner = Starlette(routes=[Route("/mcp", echo, methods=["POST"])])
+    app = ToolScopes(inner, validator=LocalValidator(store), required={"admin": ["mcp:admin"]})
+    body = b"[" * 100_000 + b"]" * 100_000
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        answer = await http.post("/mcp", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200 and answer.json() == {"length": len(body)}

@@ -14,8 +14,8 @@ import pytest
 from asgi_oauth import OAuthServer, Store
 from asgi_oauth.protocol.oidc import SCOPE_DESCRIPTIONS
 
-from ..web.helpers import build_server, settings_for
-from .conftest import ISSUER, MakeProvider, Provider, redirect_params
+from ..web.helpers import build_server, pkce_pair, settings_for
+from .conftest import CALLBACK, ISSUER, MakeProvider, Provider, redirect_params
 
 
 def login_query(response: httpx.Response) -> dict[str, str]:
@@ -156,6 +156,24 @@ async def test_a_forged_freshness_marker_does_not_count(provider: Provider) -> N
     provider.auth_time = time.time() - 100
     to_login = await provider.authorize(prompt="login", fresh_after="n-0S6_WzA2Mj.AAAAAA.forged")
     assert to_login.status_code == 302 and to_login.headers["location"].startswith("/login?")
+
+
+@pytest.mark.parametrize("nonce", ["n\u00f6nce", "\u202e\U0001f600 \u00a0x", "\u4e2d" * 512])
+async def test_any_unicode_nonce_survives_the_sign_in_hand_off_into_the_id_token(
+    provider: Provider, nonce: str
+) -> None:
+    """The nonce is the relying party's own string (OIDC Core 3.1.2.1 puts no bound on its characters): a
+    request that must sign in first still goes to the sign-in page, and the ID token carries it unchanged."""
+    provider.user = None
+    verifier, challenge = pkce_pair()
+    back = back_from_login(await provider.authorize(nonce=nonce, code_challenge=challenge))
+    assert back["nonce"] == nonce and back["fresh_after"].isascii()
+    provider.user, provider.auth_time = "alice", time.time() + 1
+    page = await provider.http.get("/oauth/authorize", params=back, headers=provider.headers())
+    code = redirect_params(await provider.allow(page))["code"]
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier}
+    tokens = await provider.token("rp", **exchange)
+    assert (await provider.verify(tokens["id_token"], audience="rp"))["nonce"] == nonce
 
 
 async def test_max_age_sends_a_stale_session_to_sign_in_and_accepts_a_fresh_one(provider: Provider) -> None:

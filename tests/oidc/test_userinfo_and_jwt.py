@@ -57,6 +57,16 @@ async def test_userinfo_refusals_are_rfc_6750_challenges(provider: Provider) -> 
     assert gone.status_code == 401
 
 
+@pytest.mark.parametrize("body", [b"access_token=a&access_token=b", b"access_token=a%00", b"access_token=\xff"])
+async def test_a_malformed_userinfo_form_is_a_challenged_invalid_request(provider: Provider, body: bytes) -> None:
+    """RFC 6750 section 3: a request the resource cannot read has no usable token, so it is challenged too."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = await provider.http.post("/oauth/userinfo", content=body, headers=form)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert response.headers["www-authenticate"].startswith('Bearer realm="')
+    assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
 async def introspect(provider: Provider, token: str) -> dict[str, object]:
     rs = provider.clients["rs"]
     assert rs.secret is not None

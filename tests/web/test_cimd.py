@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from asgi_oauth import Store
-from asgi_oauth.fetch import public_address
+from asgi_oauth.fetch import document_fetcher, public_address
 from asgi_oauth.protocol.cimd import DocumentError, Fetched, cache_seconds, is_document_url
 
 from .conftest import MakeServer
@@ -97,9 +97,12 @@ async def test_off_by_default(make_server: MakeServer, documents: Documents) -> 
         (document(token_endpoint_auth_method="client_secret_basic"), "only public clients"),
         (document(redirect_uris=[]), "needs redirect_uris"),
         (document(redirect_uris=["https://app.example/cb#frag"]), "needs redirect_uris"),
+        (document(redirect_uris=["http://127.0.0.1:99999/callback"]), "needs redirect_uris"),
         (b"<html>not json</html>", "not valid JSON"),
         ([CLIENT], "not a JSON object"),
         (b"{" + b" " * 6000 + b"}", "larger than 5120 bytes"),
+        (b"[" * 5000, "not valid JSON"),  # deeper than Python's JSON parser goes
+        (json.dumps(document(redirect_uris=["http://127.0.0.1/\ud800"])).encode(), "not valid JSON"),  # no text
     ],
 )
 async def test_a_document_that_says_something_else_is_refused_on_a_page(
@@ -151,6 +154,14 @@ async def test_a_failing_document_is_fetched_once_however_often_it_is_named(
         ("https://127.0.0.1/client.json", False),
         ("https://[::1]/client.json", False),
         ("demo-client", False),
+        ("https://\u00e9xample.test/client.json", True),  # an IDN host is a name
+        ("https://app.example:99999/client.json", False),  # not URLs: no port, no DNS name, control characters
+        ("https://app.example:x/client.json", False),
+        ("https://a..b.example/client.json", False),
+        ("https://\u200b.example/client.json", False),
+        ("https://" + "a" * 64 + ".example/client.json", False),
+        ("https://app.example/client\x00.json", False),
+        ("https://app.example/my client.json", False),
     ],
 )
 def test_which_client_ids_name_a_document(client_id: str, is_document: bool) -> None:
@@ -163,6 +174,37 @@ def test_which_client_ids_name_a_document(client_id: str, is_document: bool) -> 
 )
 def test_documents_are_kept_as_their_cache_headers_allow_within_bounds(control: str, seconds: float) -> None:
     assert cache_seconds({"cache-control": control}, least=60, most=86400) == seconds
+
+
+#: Client ids the https fetcher cannot take apart; each is refused before any name is resolved.
+MALFORMED = ["https://app.example:99999/client.json", "https://app.example:x/client.json"]
+MALFORMED += ["https://a..b.example/client.json", "https://\u200b.example/client.json"]
+
+
+@pytest.mark.parametrize("client_id", MALFORMED)
+async def test_a_malformed_document_url_is_an_unknown_client_with_the_real_fetcher(
+    make_server: MakeServer, client_id: str
+) -> None:
+    server = await make_server(
+        stored=[],
+        password_verifier=None,
+        oauth_options={"user_resolver": resolve_user},
+        enable_client_id_metadata_documents=True,
+    )
+    _, challenge = pkce_pair()
+    query = {"response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK, "code_challenge": challenge}
+    page = await server.http.get("/oauth/authorize", params=query)
+    assert page.status_code == 400 and "location" not in page.headers
+    token = await server.http.post(
+        TOKEN, data={"grant_type": "authorization_code", "code": "x", "client_id": client_id}
+    )
+    assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("url", [*MALFORMED, "https://app.example/client\x00.json"])
+async def test_the_fetcher_refuses_a_url_it_cannot_take_apart(url: str) -> None:
+    with pytest.raises(DocumentError):
+        await document_fetcher()(url)
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1"])

@@ -197,6 +197,8 @@ async def test_accepted_redirect_uris(server: Server, uri: str) -> None:
         ({"redirect_uris": ["http://127.0.0.1.evil.example/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["com.example.app:/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://a.example:99999/cb"]}, "invalid_redirect_uri"),  # no port
+        ({"redirect_uris": ["http://127.0.0.1:x/cb"]}, "invalid_redirect_uri"),
         ({"redirect_uris": ["https://a.example/" + str(i) for i in range(21)]}, "invalid_redirect_uri"),
         ({**CONFIDENTIAL, "token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata"),
         ({**CONFIDENTIAL, "token_endpoint_auth_method": 1}, "invalid_client_metadata"),
@@ -230,6 +232,23 @@ async def test_malformed_json_and_other_methods(server: Server) -> None:
     headers = {"content-type": "application/json"}
     assert_error(await server.http.post(REGISTER, content=b"{", headers=headers), "invalid_request")
     assert (await server.http.get(REGISTER)).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"redirect_uris": ["https://a.example/\\ud800"]}',
+        b'{"redirect_uris": ["https://a.example/cb"], "software_id": "\\udfff"}',
+        b'{"redirect_uris": ["https://a.example/cb"], "\\ud83d": 1}',
+    ],
+)
+async def test_json_whose_escapes_are_no_unicode_text_is_refused_and_nothing_stored(
+    server: Server, store: Store, body: bytes
+) -> None:
+    """A lone surrogate escape (RFC 7493 section 2.1) decodes to no text a store or response can encode."""
+    response = await server.http.post(REGISTER, content=body, headers={"content-type": "application/json"})
+    assert_error(response, "invalid_request")
+    assert await store.count_dynamic_clients() == 0
 
 
 async def test_without_a_scope_cap_no_scope_can_be_registered(make_server: MakeServer) -> None:
