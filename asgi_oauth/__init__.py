@@ -116,6 +116,11 @@ if _typing.TYPE_CHECKING:
     from .web.pages import ScopeLine as ScopeLine
     from .web.pages import default_consent_page as default_consent_page
     from .web.pages import default_error_page as default_error_page
+    from .web.signin import HostSignIn as HostSignIn
+    from .web.signin import OpenIDSignIn as OpenIDSignIn
+    from .web.signin import PasswordSignIn as PasswordSignIn
+    from .web.signin import SignIn as SignIn
+    from .web.signin import SignInHook as SignInHook
 
 #: Where each public name lives; the TYPE_CHECKING block above must list the same names.
 _SOURCES = {
@@ -179,6 +184,11 @@ _SOURCES = {
     "Outcome": ".models",
     "Params": ".protocol.params",
     "PasswordVerifier": ".protocol.context",
+    "HostSignIn": ".web.signin",
+    "OpenIDSignIn": ".web.signin",
+    "PasswordSignIn": ".web.signin",
+    "SignIn": ".web.signin",
+    "SignInHook": ".web.signin",
     "REGISTRATION_ENDPOINT": ".web.endpoints",
     "RedisStore": ".store",
     "RemoteValidator": ".remote",
@@ -261,6 +271,7 @@ __all__ = [
     "Fetched",
     "Fetcher",
     "GrantSpec",
+    "HostSignIn",
     "Incoming",
     "InvalidClient",
     "InvalidClientMetadata",
@@ -280,8 +291,10 @@ __all__ = [
     "OAuthError",
     "OAuthServer",
     "OAuthSettings",
+    "OpenIDSignIn",
     "Outcome",
     "Params",
+    "PasswordSignIn",
     "PasswordVerifier",
     "RedisStore",
     "RemoteValidator",
@@ -290,6 +303,8 @@ __all__ = [
     "ScopeLine",
     "ServerError",
     "SettingsError",
+    "SignIn",
+    "SignInHook",
     "SigningKey",
     "Store",
     "StoreUnavailable",
