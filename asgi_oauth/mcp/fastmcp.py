@@ -72,7 +72,7 @@ class AuthorizationServer(RemoteAuthProvider):
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         sign_in: SignIn | None = None,
         scopes: Sequence[str] = ("mcp",),

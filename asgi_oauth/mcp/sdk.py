@@ -24,7 +24,7 @@ from .server import Guard, MCPAuthorization
 
 def authorized_app(
     mcp: MCPServer[Any],
-    url: str,
+    url: str | None = None,
     *,
     sign_in: SignIn | None = None,
     scopes: Sequence[str] = ("mcp",),

@@ -36,6 +36,9 @@ NO_SIGN_IN = (
 class MCPAuthorization:
     """The authorization server for the MCP endpoint ``<url><path>``, mounted at ``<url><mount>``.
 
+    Without ``url``, the issuer (``ASGI_OAUTH_ISSUER``, default ``http://127.0.0.1:8000/oauth``) names it: the
+    same code then serves ``https://mcp.example.com/mcp`` with ``ASGI_OAUTH_ISSUER=https://mcp.example.com/oauth``.
+
     MCP's defaults, each overridable by its ``ASGI_OAUTH_*`` variable or by passing ``settings``: tokens are
     issued only for this endpoint's resource (RFC 8707); Client ID Metadata Documents are accepted (MCP's
     recommended registration); dynamic registration (RFC 7591, deprecated by MCP 2026-07-28) only with
@@ -46,7 +49,7 @@ class MCPAuthorization:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         sign_in: SignIn | None = None,
         scopes: Sequence[str] = ("mcp",),
@@ -60,6 +63,8 @@ class MCPAuthorization:
     ) -> None:
         if sign_in is None:
             raise SettingsError(NO_SIGN_IN)
+        if url is None:
+            url = _url_from_issuer(settings, mount)
         base = url.rstrip("/")
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -95,6 +100,16 @@ class MCPAuthorization:
 
     async def aclose(self) -> None:
         await self.oauth.aclose()
+
+
+def _url_from_issuer(settings: OAuthSettings | None, mount: str) -> str:
+    issuer = settings.issuer if settings is not None else os.environ.get(f"{ENV_PREFIX}ISSUER")
+    if issuer is None:
+        issuer = str(OAuthSettings.model_fields["issuer"].default)
+    issuer = issuer.rstrip("/")
+    if not issuer.endswith(mount):
+        raise SettingsError(f"{ENV_PREFIX}ISSUER: must be the MCP server's URL followed by {mount}, not {issuer!r}")
+    return issuer[: -len(mount)]
 
 
 def _mcp_settings(issuer: str, resource: str, scopes: Iterable[str], registration: bool | None) -> OAuthSettings:
