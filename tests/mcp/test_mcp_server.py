@@ -1,5 +1,5 @@
-"""``examples/mcp_server.py`` run as documented, on two workers sharing Redis: the ``mcp`` SDK's MCPServer with
-:class:`asgi_oauth.mcp.TokenVerifier`, beside the authorization server that issues its tokens.
+"""``examples/mcp_server.py`` (the ``mcp`` SDK) and ``examples/fastmcp_server.py`` (FastMCP) run as documented, on
+two workers sharing Redis, each one call away from the authorization server that issues its tokens.
 
 A token for the MCP resource opens the tool; no token is a 401 naming the protected resource metadata; a
 token bound to another resource (RFC 8707), or to none, is refused; an unreachable store is a 503, never a
@@ -48,13 +48,15 @@ class Example:
             return http.post(f"{self.base}/mcp", json=body, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
+@pytest.fixture(scope="module", params=["mcp_server", "fastmcp_server"])
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[Example]:
     port = free_port()
     key_prefix = f"mcpx{uuid.uuid4().hex[:10]}"
     env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_SECRET_KEY=SECRET_KEY, ASGI_OAUTH_KEY_PREFIX=key_prefix)
-    argv = [sys.executable, "examples/mcp_server.py", "--port", str(port), "--workers", "2"]
-    logs = tmp_path_factory.mktemp("mcp-example")
+    argv = [sys.executable, f"examples/{request.param}.py", "--port", str(port), "--workers", "2"]
+    logs = tmp_path_factory.mktemp(request.param)
     with running(argv, env, port, logs, ready_path="/.well-known/oauth-protected-resource/mcp", workers=2) as server:
         yield Example(server, port, key_prefix)
 

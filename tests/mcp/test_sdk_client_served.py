@@ -1,4 +1,5 @@
-"""The ``mcp`` SDK's own OAuth client against ``examples/mcp_server.py`` run as documented on two workers sharing
+"""The ``mcp`` SDK's own OAuth client against ``examples/mcp_server.py`` and ``examples/fastmcp_server.py`` run as
+documented on two workers sharing
 Redis, over real HTTP: discovery from the 401, dynamic client registration (RFC 7591), sign-in and consent in
 the browser step, PKCE with ``resource``, a tool call, a refresh, and a 403 step-up for the admin tool. Once
 with dynamic client registration (RFC 7591), once with a Client ID Metadata Document that the example reads
@@ -55,8 +56,10 @@ class Example:
         self.base = f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
+@pytest.fixture(scope="module", params=["mcp_server", "fastmcp_server"])
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[Example]:
     port = free_port()
     documents = tmp_path_factory.mktemp("documents") / "documents.json"
     document = {
@@ -68,15 +71,12 @@ def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
     documents.write_text(json.dumps({DOCUMENT_URL: document}))
     env = clean_env(
         EXAMPLE_CLIENT_DOCUMENTS=str(documents),
-        ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS="1",
         ASGI_OAUTH_REDIS_URL=redis_url,
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=f"sdk{uuid.uuid4().hex[:10]}",
-        ASGI_OAUTH_ENABLE_DYNAMIC_REGISTRATION="1",
-        ASGI_OAUTH_DYNAMIC_REGISTRATION_SCOPES="mcp mcp:admin",
         ASGI_OAUTH_ACCESS_TOKEN_LIFETIME="2",
     )
-    argv = [sys.executable, "examples/mcp_server.py", "--port", str(port), "--workers", "2"]
+    argv = [sys.executable, f"examples/{request.param}.py", "--port", str(port), "--workers", "2"]
     logs = tmp_path_factory.mktemp("mcp-sdk-served")
     with running(argv, env, port, logs, ready_path="/.well-known/oauth-protected-resource/mcp", workers=2) as server:
         yield Example(server, port)
@@ -96,7 +96,7 @@ class Browser:
             page = await http.get(url)
             while page.status_code in (302, 303) and page.headers["location"].startswith(("/", self.base)):
                 target = urljoin(self.base, page.headers["location"])
-                if urlsplit(target).path == "/login":
+                if urlsplit(target).path.endswith("/login"):
                     login = await http.get(target)
                     fields = _fields(login.text)
                     data = {**fields, "username": "alice", "password": "wonderland"}
