@@ -17,9 +17,7 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 import uuid
-import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,31 +170,6 @@ async def test_the_sdk_client_credentials_provider_calls_a_tool(served: Running)
 
 
 # -- FastMCP's clients -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def person(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Stands in for the browser FastMCP's OAuth client opens: signs in and allows, then lands on the client's
-    callback server, in a thread (the client starts that server only after opening the browser)."""
-    visited: list[str] = []
-    failures: list[BaseException] = []
-
-    def open_browser(url: str, *args: object, **kwargs: object) -> bool:
-        visited.append(url)
-        site = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
-
-        def walk() -> None:
-            try:
-                Browser(site, timeout=20).authorize(url)
-            except BaseException as exc:  # reported by the test through ``visited``
-                failures.append(exc)
-                visited.append(f"failed: {exc!r}")
-
-        threading.Thread(target=walk, daemon=True).start()
-        return True
-
-    monkeypatch.setattr(webbrowser, "open", open_browser)
-    return visited
 
 
 async def test_fastmcps_client_with_its_default_localhost_callback_signs_in_and_steps_up(

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 CALLBACK = "http://127.0.0.1:33419/callback"
 DOCUMENT_URL = "https://client.example/mcp-client.json"
+FASTMCP_DOCUMENT_URL = "https://client.example/fastmcp-client.json"
 
 
 class Storage:
@@ -68,7 +69,14 @@ def example(
         "redirect_uris": ["http://127.0.0.1/callback"],
         "token_endpoint_auth_method": "none",
     }
-    documents.write_text(json.dumps({DOCUMENT_URL: document}))
+    # FastMCP's client listens on http://localhost:<random port>/callback: its document names localhost.
+    fastmcp_document = {
+        "client_id": FASTMCP_DOCUMENT_URL,
+        "client_name": "FastMCP client (document)",
+        "redirect_uris": ["http://localhost/callback"],
+        "token_endpoint_auth_method": "none",
+    }
+    documents.write_text(json.dumps({DOCUMENT_URL: document, FASTMCP_DOCUMENT_URL: fastmcp_document}))
     env = clean_env(
         EXAMPLE_CLIENT_DOCUMENTS=str(documents),
         ASGI_OAUTH_REDIS_URL=redis_url,
@@ -164,3 +172,20 @@ async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(ex
         assert stepped.structured_content == {"result": 2}
         assert len(browser.scopes_asked) == 2
         assert set(browser.scopes_asked[1].split()) >= {"mcp", "mcp:admin"}
+
+
+@pytest.mark.filterwarnings("ignore:Using in-memory token storage:UserWarning")
+async def test_fastmcps_client_by_a_metadata_document_with_its_default_localhost_callback(
+    example: Example, person: list[str]
+) -> None:
+    """FastMCP's client offering a Client ID Metadata Document, listening on ``localhost`` at a random port."""
+    from fastmcp import Client
+    from fastmcp.client.auth import OAuth
+
+    async with Client(f"{example.base}/mcp", auth=OAuth(client_metadata_url=FASTMCP_DOCUMENT_URL)) as client:
+        answer = await client.call_tool("whoami", {})
+        assert answer.structured_content == {"client_id": FASTMCP_DOCUMENT_URL, "subject": "alice"}
+    (asked,) = person
+    query = parse_qs(urlsplit(asked).query)
+    assert query["client_id"] == [FASTMCP_DOCUMENT_URL]
+    assert re.fullmatch(r"http://localhost:\d+/callback", query["redirect_uri"][0])
