@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -115,3 +116,66 @@ def test_an_admin_tool_asks_a_token_without_its_scope_to_step_up(example: Exampl
     answer = example.call(wide, call)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["structuredContent"] == {"result": 2}
+
+
+def test_a_revoked_or_expired_token_is_refused_at_once_on_every_worker(example: Example) -> None:
+    issued = example.token(resource=example.resource).json()["access_token"]
+    for _ in range(6):  # both workers validate it, and keep it in their validation cache
+        assert example.call(issued).status_code == 200
+    revoked = httpx.post(
+        f"{example.base}/oauth/revoke",
+        data={"token": issued},
+        auth=("mcp-example", "example-secret-change-me"),
+        timeout=10,
+    )
+    assert revoked.status_code == 200
+    for _ in range(6):
+        refused = example.call(issued)
+        assert refused.status_code == 401, refused.text
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+async def test_an_expired_token_is_refused(example: Example, redis_url: str) -> None:
+    family_id, expired = crypto.new_token()
+    record = AccessToken("mcp-example", "mcp", None, 0, 1_000_000_000, resource=example.resource)
+    store = RedisStore.from_url(redis_url, key_prefix=example.key_prefix)
+    try:
+        await store.put_access(family_id, crypto.digest(expired, "access"), record)
+    finally:
+        await store.aclose()
+    refused = example.call(expired)
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+def test_a_flood_of_metadata_document_ids_is_refused_without_a_5xx(example: Example) -> None:
+    """Client ids that look like documents but describe no client: each an error page, nothing accepted."""
+    with httpx.Client(timeout=10) as http:
+        for n in range(60):
+            answer = http.get(
+                f"{example.base}/oauth/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": f"https://flood{n}.example/client.json",
+                    "redirect_uri": "http://127.0.0.1/callback",
+                    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    "code_challenge_method": "S256",
+                },
+            )
+            assert answer.status_code == 400, answer.text
+            assert "location" not in answer.headers
+
+
+@pytest.mark.parametrize("name", ["mcp_server", "fastmcp_server"])
+def test_an_unreachable_store_is_a_503_with_a_challenge(name: str, tmp_path: Path) -> None:
+    port = free_port()
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    env = clean_env(ASGI_OAUTH_REDIS_URL=dead, ASGI_OAUTH_SECRET_KEY=SECRET_KEY, ASGI_OAUTH_REDIS_TIMEOUT="0.5")
+    argv = [sys.executable, f"examples/{name}.py", "--port", str(port)]
+    with running(argv, env, port, tmp_path, ready_path="/.well-known/oauth-protected-resource/mcp"):
+        headers = {**HEADERS, "Authorization": f"Bearer {crypto.new_token()[1]}"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/mcp", json=WHOAMI, headers=headers, timeout=10)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert answer.headers["retry-after"] == "1"
+    prm = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+    assert answer.headers["www-authenticate"] == f'Bearer realm="asgi_oauth", resource_metadata="{prm}"'
