@@ -1,7 +1,8 @@
 """asgi_oauth: an OAuth 2.0 authorization server to mount into any Starlette or FastAPI app.
 
 The names here (``__all__``) and the optional modules :mod:`asgi_oauth.testing` (the store contract, needs
-pytest) and :mod:`asgi_oauth.mcp` (the ``mcp`` SDK adapter, needs the ``mcp`` extra) are the public API;
+pytest), :mod:`asgi_oauth.mcp` (MCP servers on the ``mcp`` SDK, the ``mcp`` extra) and
+:mod:`asgi_oauth.mcp.fastmcp` (the FastMCP auth provider, the ``fastmcp`` extra) are the public API;
 examples and the README import only from them. The modules behind them are internal and may change between releases.
 
 Public names are imported on first use (PEP 562), so ``import asgi_oauth.protocol`` and the memory
