@@ -23,7 +23,7 @@ SOURCES = ["asgi_oauth", "tests", "examples", "benchmarks", "noxfile.py"]
 #: ``nox -s lock`` (then run the suite and commit both), never by a release elsewhere.
 CONSTRAINTS = Path(__file__).parent / "constraints.txt"
 #: Everything the sessions install, so the lock covers each of them.
-EVERYTHING = [".[dev,hiredis,remote,mcp,oidc,metrics]", "-r", "benchmarks/requirements.txt"]
+EVERYTHING = [".[dev,hiredis,remote,mcp,fastmcp,oidc,metrics]", "-r", "benchmarks/requirements.txt"]
 
 
 def install(session: nox.Session, *requirements: str) -> None:

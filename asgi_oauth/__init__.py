@@ -1,7 +1,8 @@
 """asgi_oauth: an OAuth 2.0 authorization server to mount into any Starlette or FastAPI app.
 
 The names here (``__all__``) and the optional modules :mod:`asgi_oauth.testing` (the store contract, needs
-pytest) and :mod:`asgi_oauth.mcp` (the ``mcp`` SDK adapter, needs the ``mcp`` extra) are the public API;
+pytest), :mod:`asgi_oauth.mcp` (MCP servers on the ``mcp`` SDK, the ``mcp`` extra) and
+:mod:`asgi_oauth.mcp.fastmcp` (the FastMCP auth provider, the ``fastmcp`` extra) are the public API;
 examples and the README import only from them. The modules behind them are internal and may change between releases.
 
 Public names are imported on first use (PEP 562), so ``import asgi_oauth.protocol`` and the memory
@@ -118,6 +119,11 @@ if _typing.TYPE_CHECKING:
     from .web.pages import ScopeLine as ScopeLine
     from .web.pages import default_consent_page as default_consent_page
     from .web.pages import default_error_page as default_error_page
+    from .web.signin import HostSignIn as HostSignIn
+    from .web.signin import OpenIDSignIn as OpenIDSignIn
+    from .web.signin import PasswordSignIn as PasswordSignIn
+    from .web.signin import SignIn as SignIn
+    from .web.signin import SignInHook as SignInHook
 
 #: The modules behind public names that need an extra (pip install 'asgi-oauth[...]').
 _NEEDS_EXTRAS = {".jwks": ("oidc", "remote"), ".keys": ("oidc",), ".remote": ("remote",)}
@@ -184,6 +190,11 @@ _SOURCES = {
     "Outcome": ".models",
     "Params": ".protocol.params",
     "PasswordVerifier": ".protocol.context",
+    "HostSignIn": ".web.signin",
+    "OpenIDSignIn": ".web.signin",
+    "PasswordSignIn": ".web.signin",
+    "SignIn": ".web.signin",
+    "SignInHook": ".web.signin",
     "REGISTRATION_ENDPOINT": ".web.endpoints",
     "RedisStore": ".store",
     "RemoteValidator": ".remote",
@@ -266,6 +277,7 @@ __all__ = [
     "Fetched",
     "Fetcher",
     "GrantSpec",
+    "HostSignIn",
     "Incoming",
     "InvalidClient",
     "InvalidClientMetadata",
@@ -285,8 +297,10 @@ __all__ = [
     "OAuthError",
     "OAuthServer",
     "OAuthSettings",
+    "OpenIDSignIn",
     "Outcome",
     "Params",
+    "PasswordSignIn",
     "PasswordVerifier",
     "RedisStore",
     "RemoteValidator",
@@ -295,6 +309,8 @@ __all__ = [
     "ScopeLine",
     "ServerError",
     "SettingsError",
+    "SignIn",
+    "SignInHook",
     "SigningKey",
     "Store",
     "StoreUnavailable",

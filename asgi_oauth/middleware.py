@@ -180,6 +180,12 @@ class Denial:
             # RFC 6750 section 3: every refusal of a request without a usable token challenges, the 400s
             # included; clients (MCP's among them) find the authorization server through it.
             headers["WWW-Authenticate"] = self.challenge(realm, resource_metadata)
+        else:
+            headers["Retry-After"] = "1"
+            if resource_metadata is not None:
+                # A protected resource still says where its authorization server is, with no error code
+                # (RFC 6750 has none for an outage): clients retry rather than sign in again.
+                headers["WWW-Authenticate"] = Denial(503).challenge(realm, resource_metadata)
         content = json.dumps(body, separators=(",", ":")).encode()
         return Response(content, self.status, headers=headers, media_type="application/json")
 

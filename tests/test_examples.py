@@ -76,7 +76,9 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Mounting into your app": 1,
         "Publishing the metadata at its RFC 8414 location": 1,
         "Protecting your routes": 1,
-        "MCP servers": 1,
+        "With the `mcp` SDK": 1,  # tests/mcp/test_readme_servers.py runs both files with their clients
+        "With FastMCP": 2,
+        "The pieces, for any MCP app": 1,
         "Failed attempts": 1,
         "Extending": 3,
         "Dynamic client registration": 1,  # tests/test_registration_serve.py
@@ -222,7 +224,7 @@ async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_mcp_servers_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     """The section's app: 401 pointing at the PRM, the PRM naming the issuer, the issuer's metadata, CORS."""
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(readme_section("MCP servers"), "python")
+    (snippet,) = fenced(readme_section("The pieces, for any MCP app"), "python")
     namespace = exec_snippet(snippet, {})
     store = namespace["store"]
     client, secret = new_client(name="Agent", grant_types=["client_credentials"], scope="tools.read")

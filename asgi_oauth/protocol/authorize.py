@@ -31,7 +31,12 @@ from .params import Params
 from .scopes import narrow
 from .targets import requested_resource
 
-_LOOPBACK_IPS = frozenset({"127.0.0.1", "::1"})  # RFC 8252 section 7.3: IP literals, not "localhost"
+#: Hosts whose http redirect URIs a public client may use on any port: RFC 8252 section 7.3's loopback IP
+#: literals, and ``localhost``, which MCP clients use by default (FastMCP's client among them). Section 8.3
+#: calls ``localhost`` NOT RECOMMENDED because a name can resolve off the device; browsers resolve it to
+#: loopback themselves (the W3C secure-context rules), a registration names the same host the request does
+#: (``localhost`` never matches ``127.0.0.1``), and the port is the only part left free, as for the literals.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # RFC 6749 appendix A.3: response-name *( SP response-name ), response-char = "_" / DIGIT / ALPHA
 _RESPONSE_TYPE = re.compile(r"[A-Za-z0-9_]+( [A-Za-z0-9_]+)*")
 
@@ -138,25 +143,31 @@ def _loopback_http(parts: SplitResult) -> bool:
         parts.port  # noqa: B018 (raises ValueError for a malformed port)
     except ValueError:
         return False
-    return parts.scheme == "http" and parts.hostname in _LOOPBACK_IPS and parts.username is None
+    return parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS and parts.username is None
 
 
-def _split(uri: str) -> SplitResult | None:
+def _split(uri: str, *, registered: bool = False) -> SplitResult | None:
     try:
-        return urlsplit(uri)
+        parts = urlsplit(uri)
     except ValueError:  # e.g. "http://[::1/cb": an unclosed IPv6 literal
         return None
+    if registered and parts.netloc.endswith(":*"):
+        # A registered loopback URI may spell "any port" as a wildcard (as FastMCP's own server accepts): the
+        # rule below already allows any port, so the wildcard is read as no port at all.
+        parts = parts._replace(netloc=parts.netloc[:-2])
+    return parts
 
 
 def redirect_uri_matches(client: Client, given: str) -> bool:
-    """Exact string match, except that a public client's http loopback URI may use any port (RFC 8252 7.3)."""
+    """Exact string match, except that a public client's http loopback URI (an IP literal or ``localhost``,
+    matched to the same host) may use any port (RFC 8252 section 7.3)."""
     if given in client.redirect_uris:
         return True
     given_parts = _split(given)
     if given_parts is None or not client.public or given_parts.fragment or not _loopback_http(given_parts):
         return False
     for registered in client.redirect_uris:
-        parts = _split(registered)
+        parts = _split(registered, registered=True)
         if (
             parts is not None
             and _loopback_http(parts)

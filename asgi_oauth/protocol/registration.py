@@ -3,9 +3,15 @@
 Registration is open to the internet, so every step is bounded, and none of the bounds can reach clients
 that already exist:
 
-* each address may send ``dynamic_registration_rate_limit`` registration requests a window, counted before
-  the body is read, refused and unreadable ones too (one store round trip, in the failed-attempt buckets' own
-  key space, so a flood fills only registration buckets);
+* each address may send ten times ``dynamic_registration_rate_limit`` registration requests a window, counted
+  before the body is read, refused and unreadable ones too; of those, ``dynamic_registration_rate_limit`` may
+  make new clients, refused metadata counting as new (one store round trip each, in the failed-attempt
+  buckets' own key space, so a flood fills only registration buckets);
+* the limit counts client *software*, not runs of it: a public client that registers again with the same
+  metadata (as every run of an MCP client does) gets the same client back, its id derived from that metadata
+  (and RFC 7591 ``software_id``), with no new record, so one developer re-running a client never meets the
+  limit of new clients, while varying the metadata to make new clients is still limited per address. Public
+  clients hold no secret, so two people sharing one is harmless, as for Client ID Metadata Documents;
 * at most ``dynamic_client_limit`` dynamic clients live at once; past it registration is refused;
 * a dynamic client that completes no token request within ``dynamic_client_unused_lifetime`` is deleted,
   so abandoned registrations free their place; one that did stays (until its secret expires, if it does);
@@ -19,6 +25,8 @@ stranger should get. Redirect URIs are ``https``, or ``http`` on a loopback host
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import ipaddress
 import math
@@ -93,6 +101,19 @@ class Registration:
     response_types: tuple[str, ...]
     scope: str
     client_name: str | None
+    #: RFC 7591 ``software_id``: the same for every instance of one piece of software (not verified).
+    software_id: str | None = None
+
+    def software(self) -> str:
+        """The registration's identity: a public client registering the same again is the same client.
+
+        Loopback redirect URIs are taken without their port, which a public client may change on every run
+        (RFC 8252 section 7.3; matched on any port at ``/authorize``)."""
+        fields = [self.software_id or "", self.client_name or "", self.token_endpoint_auth_method, self.scope]
+        uris = {_without_loopback_port(uri) for uri in self.redirect_uris}
+        fields += ["|".join(self.grant_types), "|".join(self.response_types), *sorted(uris)]
+        digest = hashlib.sha256("\0".join(["asgi_oauth.software", *fields]).encode("utf-8", "surrogatepass"))
+        return base64.urlsafe_b64encode(digest.digest()).decode()[:22]
 
 
 def loopback(host: str | None) -> bool:
@@ -162,7 +183,20 @@ def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[s
     if name is not None and (not name.strip() or len(name) > _MAX_NAME or not name.isprintable()):
         raise InvalidClientMetadata(f"client_name must be 1-{_MAX_NAME} printable characters")
 
-    return Registration(tuple(dict.fromkeys(uris)), method, tuple(grants), tuple(responses), scope, name)
+    software_id = _string(body, "software_id", default=None)
+    if software_id is not None and (not software_id.isprintable() or len(software_id) > _MAX_NAME):
+        raise InvalidClientMetadata(f"software_id must be at most {_MAX_NAME} printable characters")
+    return Registration(tuple(dict.fromkeys(uris)), method, tuple(grants), tuple(responses), scope, name, software_id)
+
+
+def _without_loopback_port(uri: str) -> str:
+    """``http://localhost:51234/callback`` as ``http://localhost/callback``: a public client's loopback URI is
+    matched on any port, so the port it registers with does not make it another client."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "http" or not loopback(parts.hostname) or parts.port is None:
+        return uri
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return parts._replace(netloc=host).geturl()
 
 
 def _check_redirect_uri(uri: str) -> None:
@@ -221,8 +255,13 @@ def check_initial_token(settings: OAuthSettings, authorization: str | None) -> N
         )
 
 
-async def count_registration(ctx: Context, address: str | None) -> None:
-    """Count one registration from ``address``; raise :class:`TooManyRegistrations` past the allowance.
+#: How many registration requests an address may send a window, per new client it may make.
+REQUESTS_PER_NEW_CLIENT = 10
+
+
+async def count_registration(ctx: Context, address: str | None, *, new: bool = False) -> None:
+    """Count one registration request from ``address`` (``new``: one that makes a new client, or is refused);
+    raise :class:`TooManyRegistrations` past the allowance.
 
     One round trip through the failed-attempt buckets (:meth:`~asgi_oauth.store.base.LimitStore.record_failure`):
     a bucket of ``limit + 1`` is full only once the request over the allowance is counted, and a full bucket
@@ -232,7 +271,8 @@ async def count_registration(ctx: Context, address: str | None) -> None:
     if limit <= 0:
         return
     origin = f"address:{address or 'unknown'}"
-    key = f"register:{crypto.digest(origin, 'limit')}"
+    kind, limit = ("register", limit) if new else ("register-request", limit * REQUESTS_PER_NEW_CLIENT)
+    key = f"{kind}:{crypto.digest(origin, 'limit')}"
     bucket = Bucket(key, limit + 1, ctx.settings.dynamic_registration_window)
     wait = await ctx.store.record_failure([bucket], known="register:never-known")
     if wait > 0:
@@ -245,16 +285,30 @@ async def register(
     body: Any,
     *,
     authorization: str | None,
+    address: str | None,
 ) -> dict[str, Any]:
     """Register a client from RFC 7591 metadata; the RFC 7591 section 3.2.1 response body (status 201).
 
     The request was counted by :func:`count_registration` before its body was read, so that unreadable
-    bodies count too."""
+    bodies count too; here a new client (or refused metadata) counts once more, against the smaller limit."""
     settings = ctx.settings
-    check_initial_token(settings, authorization)
-    metadata = check_metadata(body, settings, enabled_grants)
+    try:
+        check_initial_token(settings, authorization)
+        metadata = check_metadata(body, settings, enabled_grants)
+    except OAuthError:
+        await count_registration(ctx, address, new=True)  # refused metadata counts as a new client
+        raise
+    public = metadata.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
+    # A public client's id is its software's: registering the same again finds it.
+    client_id = metadata.software() if public else None
+    if client_id is not None:
+        again = await _registered_before(ctx, client_id)
+        if again is not None:
+            return response_body(again, metadata, None)
+    await count_registration(ctx, address, new=True)
     try:
         client, secret = new_client(
+            client_id=client_id,
             name=metadata.client_name or "Unnamed client",
             public=metadata.token_endpoint_auth_method == "none",  # noqa: S105 (a method name)
             grant_types=metadata.grant_types,
@@ -276,9 +330,19 @@ async def register(
     outcome = await ctx.store.add_dynamic_client(client, limit=settings.dynamic_client_limit)
     if outcome == "full":
         raise RegistrationClosed("the server holds as many registered clients as it allows; try again later")
-    if outcome == "taken":  # a random 128-bit id collided: nothing to do but try again
-        raise RegistrationClosed("registration failed; try again")
+    if outcome == "taken":
+        # Another worker registered the same public client just now; a random 128-bit id cannot collide.
+        again = await _registered_before(ctx, client_id) if client_id is not None else None
+        if again is None:
+            raise RegistrationClosed("registration failed; try again")
+        return response_body(again, metadata, None)
     return response_body(client, metadata, secret)
+
+
+async def _registered_before(ctx: Context, client_id: str) -> Client | None:
+    """The dynamic public client of that software, if it is registered."""
+    client = await ctx.store.get_client(client_id)
+    return client if client is not None and client.dynamic else None
 
 
 def response_body(client: Client, metadata: Registration, secret: str | None) -> dict[str, Any]:

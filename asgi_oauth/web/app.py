@@ -51,6 +51,7 @@ from .http import (
 )
 from .openapi import openapi_document
 from .pages import ConsentRenderer, ErrorRenderer, default_consent_page, default_error_page
+from .signin import SignIn, SignInHook
 
 if TYPE_CHECKING:
     from ..keys import KeyRing
@@ -98,11 +99,14 @@ class OAuthServer:
         user_claims: UserClaims | None = None,
         events: Iterable[EventHook] = (),
         device_renderer: DeviceRenderer = default_device_page,
+        sign_in: SignIn | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         check_settings(self.settings, own_fetcher=document_fetcher is not None)
         if self.settings.enable_password_grant and password_verifier is None:
             raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
+        if sign_in is not None and user_resolver is not None:
+            raise ValueError("pass sign_in or user_resolver, not both (HostSignIn(user_resolver, login_url) wraps one)")
         self.store = store if store is not None else store_from_settings(self.settings)
         #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
         self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
@@ -139,11 +143,22 @@ class OAuthServer:
             self.settings,
             [*(DEFAULT_ENDPOINTS if endpoints is None else endpoints), *operations_endpoints(self.settings)],
         )
+        #: How people sign in (``sign_in=``), or ``None`` with a bare ``user_resolver`` and ``LOGIN_URL``.
+        self.sign_in: SignInHook | None = sign_in.attach(self) if sign_in is not None else None
+        login_url = None
+        if self.sign_in is not None:
+            user_resolver, login_url = self.sign_in.resolver, self.sign_in.login_url
+        elif user_resolver is None and "code" in self.response_types:
+            logger.warning(
+                "OAuthServer has no sign_in (or user_resolver): /authorize cannot sign anyone in and answers 503; "
+                "pass sign_in=PasswordSignIn(verify), HostSignIn(resolver, login_url) or OpenIDSignIn(...)"
+            )
         # With OpenID Connect on, its scopes read as what they allow unless the host says otherwise.
         described = {**(OIDC_SCOPE_DESCRIPTIONS if self.keys is not None else {}), **(scope_descriptions or {})}
         self.authorization = AuthorizationEndpoint(
             self.context,
             self.response_types,
+            login_url=login_url,
             user_resolver=user_resolver,
             consent_tokens=ConsentTokens(
                 self.settings.signing_keys, self.settings.consent_form_lifetime, self.store, clock
@@ -155,6 +170,7 @@ class OAuthServer:
         #: The device authorization grant's verification page (RFC 8628), served at ``/device`` when enabled.
         self.device_verification = DeviceVerification(
             self.context,
+            login_url=login_url,
             user_resolver=user_resolver,
             scope_descriptions=described,
             renderer=device_renderer,
@@ -178,6 +194,8 @@ class OAuthServer:
         self.openapi = openapi_document(self.settings.issuer, paths, errors)
         # Built last: the documents serve the metadata and OpenAPI above.
         self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
+        for path, app in (self.sign_in.endpoints if self.sign_in is not None else {}).items():
+            self._routes.setdefault(path, app)
 
     def _serve(self, spec: EndpointSpec) -> ASGIApp:
         if spec.app is not None:

@@ -26,6 +26,8 @@ logger = logging.getLogger("asgi_oauth")
 
 #: Returns the signed-in resource owner for a browser request, or ``None`` (then /authorize sends them to log in).
 UserResolver = Callable[[Request], Awaitable[User | None]]
+#: The page a browser gets when the server was given no way to sign people in (its log says what to pass).
+NO_SIGN_IN = "Sign-in is not configured for this authorization server."
 
 
 class AuthorizationEndpoint:
@@ -39,8 +41,11 @@ class AuthorizationEndpoint:
         scope_descriptions: Mapping[str, str],
         consent_renderer: ConsentRenderer,
         error_renderer: ErrorRenderer,
+        login_url: str | None = None,
     ) -> None:
         self.ctx = ctx
+        #: Where a browser without a signed-in user goes (the sign-in hook's page, else ``LOGIN_URL``).
+        self.login_url = login_url if login_url is not None else ctx.settings.login_url
         self.response_types = response_types
         self.user_resolver = user_resolver
         self.consent_tokens = consent_tokens
@@ -147,9 +152,9 @@ class AuthorizationEndpoint:
         self, request: Request, req: authorize.AuthorizationRequest, *, reauthenticate: bool = False
     ) -> Response:
         if self.user_resolver is None:
-            return self._error_page("Sign-in is not configured for this authorization server.", 500)
+            return self._error_page(NO_SIGN_IN, 503)
         back = f"{request_url(request.scope).path}?{urlencode(req.params())}"
-        login = self.ctx.settings.login_url
+        login = self.login_url
         query = {"next": back}
         if req.oidc is not None:  # OpenID Connect: tell the host's sign-in page what the client asked for
             if req.oidc.login_hint is not None:

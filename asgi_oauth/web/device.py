@@ -36,7 +36,7 @@ from ..protocol.context import Context
 from ..protocol.params import Params
 from ..protocol.ratelimit import Attempt
 from ..store import StoreUnavailable
-from .authorize import UserResolver
+from .authorize import NO_SIGN_IN, UserResolver
 from .http import peer, read_form, request_url
 from .pages import PAGE_HEADERS, ErrorRenderer, ScopeLine, hidden_inputs, page, scope_list
 
@@ -151,9 +151,11 @@ class DeviceVerification:
         scope_descriptions: Mapping[str, str],
         renderer: DeviceRenderer,
         error_renderer: ErrorRenderer,
+        login_url: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.user_resolver = user_resolver
+        self.login_url = login_url if login_url is not None else ctx.settings.login_url
         self.scope_descriptions = dict(scope_descriptions)
         self.renderer = renderer
         self.error_renderer = error_renderer
@@ -245,9 +247,9 @@ class DeviceVerification:
 
     def _to_login(self, request: Request, typed: str | None) -> Response:
         if self.user_resolver is None:
-            return self._error_page("Sign-in is not configured for this authorization server.", 500)
+            return self._error_page(NO_SIGN_IN, 503)
         back = request_url(request.scope).path + (f"?{urlencode({'user_code': typed})}" if typed else "")
-        login = self.ctx.settings.login_url
+        login = self.login_url
         return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': back})}", 302)
 
     def _render(self, view: DeviceView, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

@@ -140,7 +140,9 @@ _KEEPING: WeakKeyDictionary[OAuthServer, Mapping[str, GrantSpec]] = WeakKeyDicti
 
 async def registration_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 7591 section 3: register a client from JSON metadata; 201 with its id (and secret)."""
-    body = await registration.register(server.context, server.grants, request.json, authorization=request.authorization)
+    body = await registration.register(
+        server.context, server.grants, request.json, authorization=request.authorization, address=request.peer
+    )
     return EndpointResponse(201, body)
 
 

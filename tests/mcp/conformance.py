@@ -207,8 +207,18 @@ class Browser:
     redirect URI) and requests it, so the client receives the authorization response.
     """
 
-    def __init__(self, site: str, user: tuple[str, str] = DEMO_USER, *, timeout: float = 10.0, steps: int = 12):
+    def __init__(
+        self,
+        site: str,
+        user: tuple[str, str] = DEMO_USER,
+        *,
+        timeout: float = 10.0,
+        steps: int = 12,
+        deliver: bool = True,
+    ):
         self.site = _origin(site)
+        #: Whether to request the client's redirect URI (a client without a callback server takes the URL instead).
+        self.deliver = deliver
         self.user = user
         self.timeout = timeout
         self.steps = steps
@@ -226,7 +236,8 @@ class Browser:
                     target = urljoin(str(response.url), response.headers["location"])
                     method, data = "GET", None
                     if _origin(target) != self.site:
-                        self._deliver(http, target)
+                        if self.deliver:
+                            self._deliver(http, target)
                         return target
                     continue
                 if response.status_code != 200:

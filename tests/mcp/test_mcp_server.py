@@ -1,5 +1,5 @@
-"""``examples/mcp_server.py`` run as documented, on two workers sharing Redis: the ``mcp`` SDK's MCPServer with
-:class:`asgi_oauth.mcp.TokenVerifier`, beside the authorization server that issues its tokens.
+"""``examples/mcp_server.py`` (the ``mcp`` SDK) and ``examples/fastmcp_server.py`` (FastMCP) run as documented, on
+two workers sharing Redis, each one call away from the authorization server that issues its tokens.
 
 A token for the MCP resource opens the tool; no token is a 401 naming the protected resource metadata; a
 token bound to another resource (RFC 8707), or to none, is refused; an unreachable store is a 503, never a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,13 +49,15 @@ class Example:
             return http.post(f"{self.base}/mcp", json=body, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
+@pytest.fixture(scope="module", params=["mcp_server", "fastmcp_server"])
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[Example]:
     port = free_port()
     key_prefix = f"mcpx{uuid.uuid4().hex[:10]}"
     env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_SECRET_KEY=SECRET_KEY, ASGI_OAUTH_KEY_PREFIX=key_prefix)
-    argv = [sys.executable, "examples/mcp_server.py", "--port", str(port), "--workers", "2"]
-    logs = tmp_path_factory.mktemp("mcp-example")
+    argv = [sys.executable, f"examples/{request.param}.py", "--port", str(port), "--workers", "2"]
+    logs = tmp_path_factory.mktemp(request.param)
     with running(argv, env, port, logs, ready_path="/.well-known/oauth-protected-resource/mcp", workers=2) as server:
         yield Example(server, port, key_prefix)
 
@@ -113,3 +116,66 @@ def test_an_admin_tool_asks_a_token_without_its_scope_to_step_up(example: Exampl
     answer = example.call(wide, call)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["structuredContent"] == {"result": 2}
+
+
+def test_a_revoked_or_expired_token_is_refused_at_once_on_every_worker(example: Example) -> None:
+    issued = example.token(resource=example.resource).json()["access_token"]
+    for _ in range(6):  # both workers validate it, and keep it in their validation cache
+        assert example.call(issued).status_code == 200
+    revoked = httpx.post(
+        f"{example.base}/oauth/revoke",
+        data={"token": issued},
+        auth=("mcp-example", "example-secret-change-me"),
+        timeout=10,
+    )
+    assert revoked.status_code == 200
+    for _ in range(6):
+        refused = example.call(issued)
+        assert refused.status_code == 401, refused.text
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+async def test_an_expired_token_is_refused(example: Example, redis_url: str) -> None:
+    family_id, expired = crypto.new_token()
+    record = AccessToken("mcp-example", "mcp", None, 0, 1_000_000_000, resource=example.resource)
+    store = RedisStore.from_url(redis_url, key_prefix=example.key_prefix)
+    try:
+        await store.put_access(family_id, crypto.digest(expired, "access"), record)
+    finally:
+        await store.aclose()
+    refused = example.call(expired)
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+def test_a_flood_of_metadata_document_ids_is_refused_without_a_5xx(example: Example) -> None:
+    """Client ids that look like documents but describe no client: each an error page, nothing accepted."""
+    with httpx.Client(timeout=10) as http:
+        for n in range(60):
+            answer = http.get(
+                f"{example.base}/oauth/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": f"https://flood{n}.example/client.json",
+                    "redirect_uri": "http://127.0.0.1/callback",
+                    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    "code_challenge_method": "S256",
+                },
+            )
+            assert answer.status_code == 400, answer.text
+            assert "location" not in answer.headers
+
+
+@pytest.mark.parametrize("name", ["mcp_server", "fastmcp_server"])
+def test_an_unreachable_store_is_a_503_with_a_challenge(name: str, tmp_path: Path) -> None:
+    port = free_port()
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    env = clean_env(ASGI_OAUTH_REDIS_URL=dead, ASGI_OAUTH_SECRET_KEY=SECRET_KEY, ASGI_OAUTH_REDIS_TIMEOUT="0.5")
+    argv = [sys.executable, f"examples/{name}.py", "--port", str(port)]
+    with running(argv, env, port, tmp_path, ready_path="/.well-known/oauth-protected-resource/mcp"):
+        headers = {**HEADERS, "Authorization": f"Bearer {crypto.new_token()[1]}"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/mcp", json=WHOAMI, headers=headers, timeout=10)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert answer.headers["retry-after"] == "1"
+    prm = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+    assert answer.headers["www-authenticate"] == f'Bearer realm="asgi_oauth", resource_metadata="{prm}"'

@@ -1,4 +1,5 @@
-"""The ``mcp`` SDK's own OAuth client against ``examples/mcp_server.py`` run as documented on two workers sharing
+"""The ``mcp`` SDK's own OAuth client against ``examples/mcp_server.py`` and ``examples/fastmcp_server.py`` run as
+documented on two workers sharing
 Redis, over real HTTP: discovery from the 401, dynamic client registration (RFC 7591), sign-in and consent in
 the browser step, PKCE with ``resource``, a tool call, a refresh, and a 403 step-up for the admin tool. Once
 with dynamic client registration (RFC 7591), once with a Client ID Metadata Document that the example reads
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 CALLBACK = "http://127.0.0.1:33419/callback"
 DOCUMENT_URL = "https://client.example/mcp-client.json"
+FASTMCP_DOCUMENT_URL = "https://client.example/fastmcp-client.json"
 
 
 class Storage:
@@ -55,8 +57,10 @@ class Example:
         self.base = f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Example]:
+@pytest.fixture(scope="module", params=["mcp_server", "fastmcp_server"])
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[Example]:
     port = free_port()
     documents = tmp_path_factory.mktemp("documents") / "documents.json"
     document = {
@@ -65,18 +69,22 @@ def example(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
         "redirect_uris": ["http://127.0.0.1/callback"],
         "token_endpoint_auth_method": "none",
     }
-    documents.write_text(json.dumps({DOCUMENT_URL: document}))
+    # FastMCP's client listens on http://localhost:<random port>/callback: its document names localhost.
+    fastmcp_document = {
+        "client_id": FASTMCP_DOCUMENT_URL,
+        "client_name": "FastMCP client (document)",
+        "redirect_uris": ["http://localhost/callback"],
+        "token_endpoint_auth_method": "none",
+    }
+    documents.write_text(json.dumps({DOCUMENT_URL: document, FASTMCP_DOCUMENT_URL: fastmcp_document}))
     env = clean_env(
         EXAMPLE_CLIENT_DOCUMENTS=str(documents),
-        ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS="1",
         ASGI_OAUTH_REDIS_URL=redis_url,
         ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
         ASGI_OAUTH_KEY_PREFIX=f"sdk{uuid.uuid4().hex[:10]}",
-        ASGI_OAUTH_ENABLE_DYNAMIC_REGISTRATION="1",
-        ASGI_OAUTH_DYNAMIC_REGISTRATION_SCOPES="mcp mcp:admin",
         ASGI_OAUTH_ACCESS_TOKEN_LIFETIME="2",
     )
-    argv = [sys.executable, "examples/mcp_server.py", "--port", str(port), "--workers", "2"]
+    argv = [sys.executable, f"examples/{request.param}.py", "--port", str(port), "--workers", "2"]
     logs = tmp_path_factory.mktemp("mcp-sdk-served")
     with running(argv, env, port, logs, ready_path="/.well-known/oauth-protected-resource/mcp", workers=2) as server:
         yield Example(server, port)
@@ -96,7 +104,7 @@ class Browser:
             page = await http.get(url)
             while page.status_code in (302, 303) and page.headers["location"].startswith(("/", self.base)):
                 target = urljoin(self.base, page.headers["location"])
-                if urlsplit(target).path == "/login":
+                if urlsplit(target).path.endswith("/login"):
                     login = await http.get(target)
                     fields = _fields(login.text)
                     data = {**fields, "username": "alice", "password": "wonderland"}
@@ -164,3 +172,20 @@ async def test_the_sdk_client_registers_signs_in_calls_refreshes_and_steps_up(ex
         assert stepped.structured_content == {"result": 2}
         assert len(browser.scopes_asked) == 2
         assert set(browser.scopes_asked[1].split()) >= {"mcp", "mcp:admin"}
+
+
+@pytest.mark.filterwarnings("ignore:Using in-memory token storage:UserWarning")
+async def test_fastmcps_client_by_a_metadata_document_with_its_default_localhost_callback(
+    example: Example, person: list[str]
+) -> None:
+    """FastMCP's client offering a Client ID Metadata Document, listening on ``localhost`` at a random port."""
+    from fastmcp import Client
+    from fastmcp.client.auth import OAuth
+
+    async with Client(f"{example.base}/mcp", auth=OAuth(client_metadata_url=FASTMCP_DOCUMENT_URL)) as client:
+        answer = await client.call_tool("whoami", {})
+        assert answer.structured_content == {"client_id": FASTMCP_DOCUMENT_URL, "subject": "alice"}
+    (asked,) = person
+    query = parse_qs(urlsplit(asked).query)
+    assert query["client_id"] == [FASTMCP_DOCUMENT_URL]
+    assert re.fullmatch(r"http://localhost:\d+/callback", query["redirect_uri"][0])

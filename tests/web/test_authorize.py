@@ -200,19 +200,39 @@ async def test_confidential_client_gets_no_loopback_port_leniency(make_browser: 
     assert response.status_code == 400
 
 
-async def test_localhost_is_matched_exactly_not_on_any_port(make_browser: MakeBrowser, store: Store) -> None:
-    """RFC 8252 section 8.3: the any-port rule is for IP literals; ``localhost`` may resolve off the device."""
-    native = register("native", public=True, grant_types=["authorization_code"], redirect_uris=["http://localhost/cb"])
-    await register_client(store, native.client)
+async def test_localhost_is_a_loopback_host_on_any_port_but_only_for_itself(
+    make_browser: MakeBrowser, store: Store
+) -> None:
+    """MCP clients (FastMCP's by default) listen on ``http://localhost:<random port>/callback``: a public
+    client's registered ``localhost`` URI matches on any port, as the loopback literals do (RFC 8252 section
+    7.3), and never stands for another host, another path, or a confidential client."""
+    native = register(
+        "native",
+        public=True,
+        grant_types=["authorization_code"],
+        redirect_uris=["http://localhost/cb", "http://localhost:*/any"],
+    )
+    secret = register("secret", grant_types=["authorization_code"], redirect_uris=["http://localhost/cb"])
+    for made in (native, secret):
+        await register_client(store, made.client)
     b = await make_browser()
     _, challenge = pkce_pair()
     pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
-    other_port = await b.authorize(
-        response_type="code", client_id="native", redirect_uri="http://localhost:8080/cb", **pkce
-    )
-    assert other_port.status_code == 400
-    exact = await b.authorize(response_type="code", client_id="native", redirect_uri="http://localhost/cb", **pkce)
-    assert exact.status_code == 200, exact.text
+
+    async def status(client_id: str, redirect_uri: str) -> int:
+        answer = await b.authorize(response_type="code", client_id=client_id, redirect_uri=redirect_uri, **pkce)
+        return answer.status_code
+
+    assert await status("native", "http://localhost:8080/cb") == 200
+    assert await status("native", "http://localhost:51234/any") == 200  # the wildcard spelling
+    assert await status("native", "http://localhost/cb") == 200
+    for elsewhere in (
+        "http://127.0.0.1:8080/cb",
+        "http://localhost:8080/other",
+        "http://localhost.evil.example:8080/cb",
+    ):
+        assert await status("native", elsewhere) == 400, elsewhere
+    assert await status("secret", "http://localhost:8080/cb") == 400
 
 
 # -- errors after the redirect URI is known go back to the client ------------------------------------

@@ -307,16 +307,59 @@ async def test_each_address_registers_its_allowance_then_gets_429(make_server: M
 
 
 async def test_unreadable_bodies_count_towards_the_allowance_too(make_server: MakeServer) -> None:
-    """Every request counts, as the settings say: malformed JSON, another media type, an oversized body."""
-    server = await open_server(make_server, dynamic_registration_rate_limit=3, max_body_size=1024)
+    """Every request counts, as the settings say, against ten requests per new client: malformed JSON, another
+    media type, an oversized body."""
+    server = await open_server(make_server, dynamic_registration_rate_limit=1, max_body_size=1024)
     async with sender(server, "198.51.100.9") as sloppy, sender(server, "198.51.100.10") as neighbour:
-        unreadable = await sloppy.post(REGISTER, content=b"{", headers={"content-type": "application/json"})
-        assert_error(unreadable, "invalid_request")
-        assert_error(await sloppy.post(REGISTER, data={"client_name": "form"}), "invalid_request")
-        oversized = await sloppy.post(REGISTER, json={"client_name": "x" * 2048})
-        assert oversized.status_code == 413
+        for _ in range(4):
+            unreadable = await sloppy.post(REGISTER, content=b"{", headers={"content-type": "application/json"})
+            assert_error(unreadable, "invalid_request")
+            assert_error(await sloppy.post(REGISTER, data={"client_name": "form"}), "invalid_request")
+        for _ in range(2):
+            oversized = await sloppy.post(REGISTER, json={"client_name": "x" * 2048})
+            assert oversized.status_code == 413
         assert_error(await sloppy.post(REGISTER, json=CONFIDENTIAL), "temporarily_unavailable", 429)
         await registered(neighbour, CONFIDENTIAL)
+
+
+async def test_re_running_one_client_software_is_one_client_and_never_meets_the_limit(
+    make_server: MakeServer, store: Store
+) -> None:
+    """Every run of an MCP client registers again, on a new loopback port: the same public client comes back,
+    no new record, far past the limit of new clients."""
+    server = await open_server(make_server, dynamic_registration_rate_limit=3, dynamic_registration_window=600)
+    async with sender(server, "198.51.100.7") as developer:
+        runs = [
+            await registered(developer, {**MCP_METADATA, "redirect_uris": [f"http://127.0.0.1:{port}/callback"]})
+            for port in range(40000, 40025)
+        ]
+        assert len({run["client_id"] for run in runs}) == 1
+        stored = await store.get_client(runs[0]["client_id"])
+        assert stored is not None and stored.dynamic
+        # Other software (another name) is a new client, and those are what the limit counts: the first run was
+        # one of three, so two more.
+        others = [await developer.post(REGISTER, json={**MCP_METADATA, "client_name": f"Tool {n}"}) for n in range(4)]
+        assert [answer.status_code for answer in others] == [201, 201, 429, 429]
+        # A confidential client is never shared: each registration is its own (and counted as new).
+        assert (await developer.post(REGISTER, json=CONFIDENTIAL)).status_code == 429
+
+
+async def test_varied_metadata_is_limited_per_address_and_repeats_have_a_bound_too(make_server: MakeServer) -> None:
+    """An attacker varying software_id, name or redirect URIs makes new clients, limited per address; another
+    address is unaffected; re-registering one client endlessly stops at ten requests per new client allowed."""
+    server = await open_server(make_server, dynamic_registration_rate_limit=2, dynamic_registration_window=600)
+    async with sender(server, "127.0.0.5") as attacker, sender(server, "127.0.0.6") as neighbour:
+        varied = [
+            {**MCP_METADATA, "software_id": "a"},
+            {**MCP_METADATA, "client_name": "b"},
+            {**MCP_METADATA, "redirect_uris": ["https://c.example/cb"]},
+            {**MCP_METADATA, "software_id": "d"},
+        ]
+        statuses = [(await attacker.post(REGISTER, json=metadata)).status_code for metadata in varied]
+        assert statuses == [201, 201, 429, 429]
+        assert (await neighbour.post(REGISTER, json=varied[2])).status_code == 201
+        repeats = [(await attacker.post(REGISTER, json=varied[0])).status_code for _ in range(25)]
+        assert repeats == [201] * 16 + [429] * 9  # 2 x 10 requests in all, 4 of them spent above
 
 
 # -- the cap ------------------------------------------------------------------------------------------------

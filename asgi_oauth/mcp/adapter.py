@@ -1,4 +1,4 @@
-"""The ``mcp`` SDK's side of an MCP server whose tokens this authorization server issues.
+"""The pieces behind :func:`asgi_oauth.mcp.authorized_app`, for apps that wire the ``mcp`` SDK by hand.
 
 ``MCPServer(token_verifier=TokenVerifier(LocalValidator(store)), auth=AuthSettings(...))``: the SDK asks
 :meth:`TokenVerifier.verify_token` for every request to the MCP endpoint, and gets the SDK's ``AccessToken``
@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .middleware import TokenValidator, ValidationUnavailable, bearer_token
-from .models import scope_set
+from ..middleware import TokenValidator, ValidationUnavailable, bearer_token
+from ..models import AccessToken, scope_set
 
-__all__ = ["TokenVerifier", "ToolScopes", "unavailable_as_503"]
+__all__ = ["TokenVerifier", "ToolScopes", "sdk_token", "unavailable_as_503"]
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -40,14 +40,19 @@ class TokenVerifier:
         found = await self._validator.validate(token)
         if found is None:
             return None
-        return McpAccessToken(
-            token=token,
-            client_id=found.client_id,
-            scopes=sorted(scope_set(found.scope)),
-            expires_at=int(found.exp),
-            resource=found.resource,
-            subject=found.sub,
-        )
+        return sdk_token(token, found)
+
+
+def sdk_token(token: str, found: AccessToken) -> McpAccessToken:
+    """The SDK's ``AccessToken`` for a token this server validated."""
+    return McpAccessToken(
+        token=token,
+        client_id=found.client_id,
+        scopes=sorted(scope_set(found.scope)),
+        expires_at=int(found.exp),
+        resource=found.resource,
+        subject=found.sub,
+    )
 
 
 _UNAVAILABLE = json.dumps(
@@ -89,7 +94,9 @@ class ToolScopes:
     MCP clients (the ``mcp`` SDK's among them) step up on an HTTP 403 whose ``WWW-Authenticate`` carries
     ``error="insufficient_scope"`` and the ``scope`` to ask for. ``required`` maps tool names to their scopes;
     ``base`` are the scopes every call needs (the server's ``required_scopes``). Requests without a usable
-    token pass through: the SDK's own middleware answers those with its 401.
+    token pass through: the SDK's own middleware answers those with its 401. The token already validated in
+    front of it (by :class:`~asgi_oauth.BearerTokenMiddleware`, or the SDK's authentication middleware) is
+    used as it is; only without one is it validated here. ``path`` limits it to the MCP endpoint.
     """
 
     def __init__(
@@ -101,8 +108,10 @@ class ToolScopes:
         base: Sequence[str] = (),
         resource_metadata: str | None = None,
         max_body: int = 1024 * 1024,
+        path: str | None = None,
     ) -> None:
         self.app = app
+        self._path = path
         self._validator = validator
         self._required = {name: tuple(scopes) for name, scopes in required.items()}
         self._base = tuple(base)
@@ -110,18 +119,34 @@ class ToolScopes:
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or not self._required:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or not self._required
+            or (self._path is not None and scope["path"] != self._path)
+        ):
             await self.app(scope, receive, send)
             return
         body, more = await _read(receive, self._max_body)
         needed = self._needed(body) if not more else set()
         if needed:
-            token = bearer_token(scope)
-            found = await self._validator.validate(token) if isinstance(token, str) else None
-            if found is not None and not needed <= scope_set(found.scope):
+            granted = await self._granted(scope)
+            if granted is not None and not needed <= granted:
                 await self._refuse(sorted(needed | set(self._base)), scope, receive, send)
                 return
         await self.app(scope, _replay(body, more, receive), send)
+
+    async def _granted(self, scope: Scope) -> frozenset[str] | None:
+        """The scopes of the request's token, ``None`` without a valid one."""
+        known = scope.get("state", {}).get("token")
+        if isinstance(known, AccessToken):
+            return scope_set(known.scope)
+        sdk = getattr(scope.get("user"), "access_token", None)
+        if isinstance(sdk, McpAccessToken):
+            return frozenset(sdk.scopes)
+        token = bearer_token(scope)
+        found = await self._validator.validate(token) if isinstance(token, str) else None
+        return scope_set(found.scope) if found is not None else None
 
     def _needed(self, body: bytes) -> set[str]:
         try:
