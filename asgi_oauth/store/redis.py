@@ -997,7 +997,33 @@ class RedisStore:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:
-        await self._run(self._exec("PING"))
+        """Whether the store can serve: its server answers; on a Cluster, every primary answers and sees every
+        slot covered (one dead primary makes a share of all requests fail, so the whole is not ready). Bounded
+        by the connection's timeout."""
+        if self._cluster is None:
+            await self._run(self._exec("PING"))
+            return
+        cluster = self._cluster
+        try:
+            async with asyncio.timeout(_timeout_of(cluster)):
+                try:
+                    await self._primaries_ready(cluster)
+                except (rexc.RedisError, OSError, StoreUnavailable):  # the map may be stale after a failover
+                    await cluster.nodes_manager.initialize()
+                    await self._primaries_ready(cluster)
+        except TimeoutError:
+            raise StoreUnavailable("redis unavailable: a Cluster primary did not answer in time") from None
+        except (rexc.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+
+    @staticmethod
+    async def _primaries_ready(cluster: RedisCluster) -> None:
+        primaries = cluster.get_primaries()
+        infos = await asyncio.gather(*(cluster.execute_command("CLUSTER INFO", target_nodes=n) for n in primaries))
+        for node, info in zip(primaries, infos, strict=True):
+            state = info.get("cluster_state") if isinstance(info, dict) else None
+            if state != "ok":
+                raise StoreUnavailable(f"redis unavailable: Cluster node {node.name} reports cluster_state {state}")
 
     async def aclose(self) -> None:
         if self._ring is not None:

@@ -203,6 +203,11 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
             down_token = await m2m_token_on(app, cluster, key_prefix, victim)
             up_token = await m2m_token_on(app, cluster, key_prefix, healthy)
             down, up = grant_on(cluster, key_prefix, victim), grant_on(cluster, key_prefix, healthy)
+
+            async def ready() -> int:
+                return (await app.http.get("/oauth/health/ready")).status_code
+
+            assert await ready() == 200
             for grant in (down, up):
                 await store.put_code(grant.family_id, grant.code_digest, code_record())
                 await store.put_family(
@@ -231,9 +236,12 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
                 assert response.status_code == 503, response.text
                 assert response.json()["error"] == "temporarily_unavailable"
                 assert frozen_http < LATENCY_BOUND
-                # The other masters' slots are served meanwhile.
+                # The other masters' slots are served meanwhile; the whole is not ready: a share of requests fail.
                 assert await app.active(up_token)
                 assert (await store.lookup(up.family_id)).family is not None
+                started = time.monotonic()
+                assert await ready() == 503
+                assert time.monotonic() - started < LATENCY_BOUND
             finally:
                 cluster.thaw(victim)
             assert await app.active(down_token)
@@ -242,6 +250,7 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
             cluster.stop(victim)
             stopped = max([await assert_unavailable_in_time(call) for call in verbs(down)])
             assert await app.active(up_token)
+            assert await ready() == 503
 
             # 3. Restarted on the same port with the same nodes.conf: the same store and app recover.
             cluster.start(victim)
@@ -265,6 +274,7 @@ async def test_a_master_that_freezes_then_restarts(tmp_path: Path, key_prefix: s
             )
             assert await app.active(up_token)
             cluster.wait_ok()
+            assert await ready() == 200
             print(
                 f"\nmaster frozen: store call failed in {frozen_store:.2f}s, /introspect answered 503 in "
                 f"{frozen_http:.2f}s; master stopped: slowest failure {stopped:.2f}s; "
