@@ -137,6 +137,10 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+#: Whatever a Cluster readiness probe may meet: any failure there means "not ready", not a bug to report.
+_FAULTS = (rexc.RedisError, rexc.RedisClusterException, OSError)
+
+
 def _unavailable(exc: Exception) -> bool:
     if isinstance(exc, _UNAVAILABLE):
         return True
@@ -1008,17 +1012,20 @@ class RedisStore:
             async with asyncio.timeout(_timeout_of(cluster)):
                 try:
                     await self._primaries_ready(cluster)
-                except (rexc.RedisError, OSError, StoreUnavailable):  # the map may be stale after a failover
+                except (*_FAULTS, StoreUnavailable):  # the map may be stale after a failover
                     await cluster.nodes_manager.initialize()
                     await self._primaries_ready(cluster)
         except TimeoutError:
             raise StoreUnavailable("redis unavailable: a Cluster primary did not answer in time") from None
-        except (rexc.RedisError, OSError) as exc:
+        except _FAULTS as exc:
             raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
     @staticmethod
     async def _primaries_ready(cluster: RedisCluster) -> None:
+        await cluster.initialize()  # a no-op once the map is read
         primaries = cluster.get_primaries()
+        if not primaries:
+            raise StoreUnavailable("redis unavailable: no Cluster primary is known")
         infos = await asyncio.gather(*(cluster.execute_command("CLUSTER INFO", target_nodes=n) for n in primaries))
         for node, info in zip(primaries, infos, strict=True):
             state = info.get("cluster_state") if isinstance(info, dict) else None
