@@ -1,6 +1,6 @@
 """TCP proxies in front of a real Redis, each bending one thing on purpose: :class:`ReplyDropper` loses one reply
-(the command reached Redis and ran, its answer never gets back); :class:`SubscriptionDelayer` holds back what
-Redis sends to revocation subscribers, widening the gap between a revocation's reply and its announcement."""
+(the command reached Redis and ran, its answer never gets back); :class:`DelayingProxy` holds back what Redis
+sends (to revocation subscribers, or to a replica), widening the gap between a write's reply and its arrival."""
 
 from __future__ import annotations
 
@@ -142,14 +142,15 @@ class ReplyDropper(Proxy):
             dst.write(data)
 
 
-class SubscriptionDelayer(Proxy):
-    """Delivers what Redis sends on revocation subscriptions (connections named ``*-revocations``) ``delay`` seconds
-    late, in order; every other connection passes untouched, and :attr:`commands` counts what they send, so a
-    test can tell a request answered from memory (no command) from one that read the store."""
+class DelayingProxy(Proxy):
+    """Delivers what Redis sends ``delay`` seconds late, in order, on the connections whose first write contains
+    ``marker`` (every connection without one); the others pass untouched, and :attr:`commands` counts what they
+    send, so a test can tell a request answered from memory (no command) from one that read the store."""
 
-    def __init__(self, upstream_port: int, delay: float) -> None:
+    def __init__(self, upstream_port: int, delay: float, *, marker: bytes | None = None) -> None:
         super().__init__(upstream_port)
         self.delay = delay
+        self.marker = marker
         self.commands = 0
 
     async def pump(
@@ -157,11 +158,11 @@ class SubscriptionDelayer(Proxy):
     ) -> None:
         loop = asyncio.get_running_loop()
         while data := await src.read(65536):
-            if not replies and "subscription" not in conn:
-                conn["subscription"] = b"-revocations" in data  # the subscriber names itself in its first write
-            if replies and conn.get("subscription"):
+            if not replies and "delayed" not in conn:
+                conn["delayed"] = self.marker is None or self.marker in data
+            if replies and conn.get("delayed"):
                 loop.call_later(self.delay, dst.write, data)  # later chunks are scheduled later: order kept
                 continue
-            if not replies and not conn.get("subscription"):
+            if not replies and not conn.get("delayed"):
                 self.commands += 1
             dst.write(data)

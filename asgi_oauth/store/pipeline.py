@@ -69,6 +69,9 @@ _ERROR_CODES: dict[str, type[rexc.RedisError]] = {
     "TRYAGAIN": rexc.TryAgainError,
     "CLUSTERDOWN": rexc.ClusterDownError,
     "CROSSSLOT": rexc.ClusterCrossSlotError,
+    # "<slot> <host>:<port>": only a connection of its own to a Cluster node meets these (store/replicas.py).
+    "MOVED": rexc.MovedError,
+    "ASK": rexc.AskError,
 }
 
 #: ``ERR`` replies that are not about the command: the server refused the connection or its sign-in.
@@ -93,7 +96,12 @@ def error_reply(line: str) -> rexc.RedisError:
             return rexc.AuthenticationError(message)
         return rexc.ResponseError(message)
     kind = _ERROR_CODES.get(code)
-    return kind(message) if kind is not None else rexc.ResponseError(line)
+    if kind is None:
+        return rexc.ResponseError(line)
+    try:
+        return kind(message)
+    except ValueError:  # a MOVED or ASK without its "<slot> <host>:<port>"
+        return rexc.ResponseError(line)
 
 
 def _error(line: bytes) -> rexc.RedisError:

@@ -111,6 +111,7 @@ from .base import AddOutcome, StoreUnavailable
 from .host_ring import HostRing
 from .pipeline import Endpoint, PipelinedRedis
 from .records import ACCESS, CODE, DEVICE, FAMILY, LUA_PRELUDE, Keys, grant_member
+from .replicas import Locate, ReplicaWait
 from .subscriber import Endpoints, RevocationSubscriber
 
 logger = logging.getLogger("asgi_oauth")
@@ -469,6 +470,35 @@ def _subscription_endpoints(client: aioredis.Redis | RedisCluster) -> Endpoints 
     return server
 
 
+def _primary_locator(client: aioredis.Redis | RedisCluster) -> Locate | None:
+    """Where the primary owning a key is now: the one server, the master Sentinel names, or the Cluster node
+    serving the key's slot; ``None`` when connections sign in by more than a password (RESP3, credential
+    providers), which :mod:`asgi_oauth.store.replicas` cannot open."""
+    if isinstance(client, RedisCluster):
+        cluster = client
+
+        async def node_of(key: str) -> Endpoint | None:
+            try:
+                await cluster.initialize()
+                node = cluster.get_node_from_key(key)
+                return None if node is None else Endpoint.of_connection(node.connection_class, node.connection_kwargs)
+            except _MOVED as exc:
+                _redis_py_moved(exc)
+                return None
+
+        return node_of
+    endpoints = _subscription_endpoints(client)  # the same places a subscription goes: one server, one master
+    if endpoints is None:
+        return None
+    found = endpoints
+
+    async def primary(key: str) -> Endpoint | None:
+        now = await found()
+        return now[0] if now else None
+
+    return primary
+
+
 def _timeout_of(client: aioredis.Redis | RedisCluster) -> float:
     kwargs = client.get_connection_kwargs()
     timeout = kwargs.get("socket_timeout")
@@ -554,6 +584,15 @@ class RedisStore:
         #: This machine's other workers, told of each revocation before it is answered (``None`` where no file
         #: can be shared: then only this worker's own memory is told directly).
         self._ring = HostRing.open(self._keys.revoked)
+        #: Waits for the replicas after each revocation, so a failover cannot bring a revoked token back.
+        locate = _fast_path(_primary_locator, client)
+        self._replicas = ReplicaWait(locate, timeout=_timeout_of(client)) if locate is not None else None
+        if locate is None:
+            logger.warning(
+                "asgi_oauth: this Redis connection signs in by more than a password (RESP3 or a credential "
+                "provider), so revocations are answered without waiting for replicas: a failover right after "
+                "one may bring the token back"
+            )
         if cache is not None and endpoints is not None:
             kept = self.validation_cache = ValidationCache(cache, clock=clock)
             self._subscriber = RevocationSubscriber(endpoints, self._keys.revoked, kept, timeout=_timeout_of(client))
@@ -599,15 +638,21 @@ class RedisStore:
                 raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
             raise
 
-    def _announce(self, *messages: str) -> None:
-        """Tell this machine's workers what a write just revoked (Redis's channel told everyone already, but may
-        reach them after this worker answers): called after the write committed and before the answer."""
+    async def _revoked(self, key: str, *messages: str) -> None:
+        """What a write that revoked (``key`` names its slot) owes before it is answered: tell this machine's
+        workers (Redis's channel told everyone already, but may reach them after this worker answers), then wait
+        until the primary's replicas have it."""
         encoded = [message.encode() for message in messages]
         if self._ring is not None:
             self._ring.announce(encoded)
         elif self.validation_cache is not None:
             for message in encoded:
                 self.validation_cache.announced(message)
+        await self._settle(key)
+
+    async def _settle(self, key: str) -> None:
+        if self._replicas is not None:
+            await self._run(self._replicas.settle(key))
 
     # -- clients ---------------------------------------------------------------------------------
     def _client_keys(self) -> list[str]:
@@ -642,7 +687,7 @@ class RedisStore:
         args: list[str | int] = ["delete", self._now_ms(), client_id, self._keys.revoked]
         deleted = bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
         if deleted:
-            self._announce(f"client:{client_id}")
+            await self._revoked(self._keys.clients, f"client:{client_id}")
         return deleted
 
     async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
@@ -684,7 +729,7 @@ class RedisStore:
         if raw is None:
             return None
         if raw == b"replayed":
-            self._announce(f"family:{family_id}")
+            await self._revoked(k.family(family_id), f"family:{family_id}")
             return CodeReplayed()
         return _decode_code(raw)
 
@@ -711,7 +756,7 @@ class RedisStore:
         expires = access.exp if family is None else family.exp
         outcome = _OUTCOMES[int(await self._listed(self._redeem_code, keys, args, owners, family_id, expires))]
         if outcome is Outcome.REUSED:  # a replayed code: the family issued from it was revoked
-            self._announce(f"family:{family_id}")
+            await self._revoked(k.family(family_id), f"family:{family_id}")
         return outcome
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -792,7 +837,7 @@ class RedisStore:
         owners = self._owners(family.client_id, family.sub)
         outcome = _OUTCOMES[int(await self._listed(self._rotate, keys, args, owners, family_id, family.exp))]
         if outcome is Outcome.REUSED:  # a rotated-away refresh token presented again: the family was revoked
-            self._announce(f"family:{family_id}")
+            await self._revoked(k.family(family_id), f"family:{family_id}")
         return outcome
 
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
@@ -801,7 +846,7 @@ class RedisStore:
         args = [client_id or "", k.access_prefix(family_id), family_id, k.revoked]
         revoked = bool(await self._run(self._revoke_family(keys=keys, args=args)))
         if revoked:
-            self._announce(f"family:{family_id}")
+            await self._revoked(k.family(family_id), f"family:{family_id}")
         return revoked
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
@@ -811,7 +856,7 @@ class RedisStore:
             await self._run(self._delete_access(keys=keys, args=[client_id, self._keys.revoked, announcement]))
         )
         if revoked:
-            self._announce(announcement)
+            await self._revoked(keys[0], announcement)
         return revoked
 
     # -- owner indexes: everything of a user or a client --------------------------------------------
@@ -857,7 +902,7 @@ class RedisStore:
         if self._cluster is None:
             args: list[str | int] = [k.revoked, announcement, *parts]
             ended = int(await self._run(self._revoke_grants(keys=[index], args=args)))
-            self._announce(announcement)
+            await self._revoked(index, announcement)
             return ended
         members: list[bytes] = await self._run(self._exec("ZRANGE", index, 0, -1))
         names = [raw.decode() for raw in members]
@@ -871,7 +916,9 @@ class RedisStore:
             ended += sum(await asyncio.gather(*map(end, names[start : start + 64])))
         forget: list[str | int] = [k.revoked, announcement, *names]
         await self._run(self._forget_grants(keys=[index], args=forget))
-        self._announce(announcement)
+        # The families live on every primary: each owner of one of them waits for its replicas.
+        slots = {self._keys.family(name.partition(":")[0]) for name in names}
+        await asyncio.gather(self._revoked(index, announcement), *(self._settle(key) for key in slots))
         return ended
 
     # -- consents --------------------------------------------------------------------------------
@@ -1035,6 +1082,8 @@ class RedisStore:
     async def aclose(self) -> None:
         if self._ring is not None:
             self._ring.close()
+        if self._replicas is not None:
+            await self._replicas.aclose()
         if self._subscriber is not None:
             await self._subscriber.aclose()
         if self._pipeline is not None:

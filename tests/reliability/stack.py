@@ -81,8 +81,10 @@ class RedisProcess:
 
 
 @contextmanager
-def redis_server(directory: Path, *, persistent: bool = False) -> Iterator[RedisProcess]:
+def redis_server(directory: Path, *extra: str, persistent: bool = False) -> Iterator[RedisProcess]:
+    """A private redis-server, with ``extra`` command-line options, stopped on the way out."""
     server = RedisProcess(directory, persistent=persistent)
+    server.extra = (*server.extra, *extra)
     server.start()
     try:
         yield server

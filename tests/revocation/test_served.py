@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from ..proxy import SubscriptionDelayer, proxy_thread, redis_port
+from ..proxy import DelayingProxy, proxy_thread, redis_port
 from ..reliability.stack import DemoClient, redis_server, serve_env
 from ..serving import Server, run_cli, serving
 
@@ -175,7 +175,7 @@ def test_a_deleted_client_is_refused_by_every_worker_at_once(tmp_path: Path) -> 
 DELAY = 0.5
 
 
-async def answered_from_memory(client: DemoClient, token: str, proxy: SubscriptionDelayer) -> None:
+async def answered_from_memory(client: DemoClient, token: str, proxy: DelayingProxy) -> None:
     """Wait (bounded) until ``client``'s server answers ``token`` without sending Redis a command."""
     deadline = time.monotonic() + 30
     while True:
@@ -196,7 +196,7 @@ async def test_no_worker_of_the_machine_accepts_a_token_once_its_revocation_answ
     at once and refuse anyway: an access token revoked alone, and one whose family ended with its refresh token."""
     with (
         redis_server(tmp_path / "redis") as store,
-        proxy_thread(SubscriptionDelayer(redis_port(store.url), DELAY)) as proxy,
+        proxy_thread(DelayingProxy(redis_port(store.url), DELAY, marker=b"-revocations")) as proxy,
         two_servers(tmp_path, proxy.url, **DELAYED) as (server_a, server_b),
     ):
         async with demo_clients(server_a, server_b) as (a, b):
