@@ -31,6 +31,9 @@ def check_redirect_uri(uri: str) -> str:
     """RFC 6749 section 3.1.2: absolute, no fragment. Custom schemes (native apps) need no host."""
     try:
         parts = urlsplit(uri)
+        if parts.scheme == "http" and parts.netloc.endswith(":*"):
+            # A loopback URI's "any port" (RFC 8252 section 7.3), as FastMCP spells it: checked without it.
+            parts = parts._replace(netloc=parts.netloc[:-2])
         parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
     except ValueError:  # e.g. an unclosed IPv6 literal: "http://[::1/cb", or "https://app.example:99999/cb"
         raise ClientError(f"redirect URI {uri!r} is not a valid URI") from None
