@@ -209,9 +209,14 @@ class DemoClient:
         )
 
 
-def http_client(base_url: str, *, connections: int = 64, timeout: float = 10.0) -> httpx.AsyncClient:
-    """An httpx client for the loopback server with room for ``connections`` concurrent requests."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+def http_client(
+    base_url: str, *, connections: int = 64, keepalive: int | None = None, timeout: float = 10.0
+) -> httpx.AsyncClient:
+    """An httpx client for the loopback server with room for ``connections`` concurrent requests, of which
+    ``keepalive`` (all by default) stay open when idle: fewer keeps opening new ones, which the server's workers
+    accept in turn, so traffic reaches every worker however the first connections were spread."""
+    kept = connections if keepalive is None else keepalive
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=kept)
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout)
 
 
