@@ -135,6 +135,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
     rexc.SlotNotCoveredError,  # a master is gone and no replica took over its slots
     rexc.OutOfMemoryError,  # maxmemory with noeviction: writes are refused until memory is freed
+    rexc.ClusterError,  # redirections that never settle ("TTL exhausted") while slots move
 )
 
 
@@ -561,11 +562,15 @@ class RedisStore:
         self._delete_access = _Script(self._once, _lua("delete_access"))
         self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
         self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
-        self._dynamic_clients = _Script(self._once, _lua("dynamic_clients"))
+        # Adding, creating and keeping recognise their own earlier run; deleting does not (a second run finds
+        # nothing), so only deleting is sent once.
+        self._dynamic_clients = _Script(self._exec, _lua("dynamic_clients"))
+        self._delete_dynamic = _Script(self._once, _lua("dynamic_clients"))
+        self._claim = _Script(self._exec, _lua("claim"))
         self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
         self._device_put = _Script(self._exec, _lua("device_put"))
-        # A resent poll would count twice (a slow_down the device never earned), so it is sent once.
-        self._device_poll = _Script(self._once, _lua("device_poll"))
+        # Each poll carries an id, so a resent one answers as it did instead of counting twice (a slow_down).
+        self._device_poll = _Script(self._exec, _lua("device_poll"))
         self._device_decide = _Script(self._exec, _lua("device_decide", "revoke_family_fn", "grants_fn"))
         redeem_device = _lua("device_redeem", "store_family_fn", "revoke_family_fn", "grants_fn")
         self._device_redeem = _Script(self._exec, redeem_device)
@@ -665,8 +670,8 @@ class RedisStore:
         return round(self._clock() * 1000)
 
     async def create_client(self, client: Client) -> bool:
-        encoded = _encode_client(client)
-        return bool(await self._run(self._once("HSETNX", self._keys.clients, client.client_id, encoded)))
+        args: list[str | int] = ["create", self._now_ms(), client.client_id, _encode_client(client)]
+        return bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
 
     async def get_client(self, client_id: str) -> Client | None:
         raw = await self._run(self._exec("HGET", self._keys.clients, client_id))
@@ -685,9 +690,9 @@ class RedisStore:
 
     async def delete_client(self, client_id: str) -> bool:
         args: list[str | int] = ["delete", self._now_ms(), client_id, self._keys.revoked]
-        deleted = bool(await self._run(self._dynamic_clients(keys=self._client_keys(), args=args)))
-        if deleted:
-            await self._revoked(self._keys.clients, f"client:{client_id}")
+        deleted = bool(await self._run(self._delete_dynamic(keys=self._client_keys(), args=args)))
+        # Told and settled even when nothing was found: a first run whose reply was lost may have deleted it.
+        await self._revoked(self._keys.clients, f"client:{client_id}")
         return deleted
 
     async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
@@ -845,8 +850,8 @@ class RedisStore:
         keys = [k.family(family_id), k.index(family_id)]
         args = [client_id or "", k.access_prefix(family_id), family_id, k.revoked]
         revoked = bool(await self._run(self._revoke_family(keys=keys, args=args)))
-        if revoked:
-            await self._revoked(k.family(family_id), f"family:{family_id}")
+        # Told and settled even when nothing was found: a first run whose reply was lost may have revoked it.
+        await self._revoked(k.family(family_id), f"family:{family_id}")
         return revoked
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
@@ -855,8 +860,7 @@ class RedisStore:
         revoked = bool(
             await self._run(self._delete_access(keys=keys, args=[client_id, self._keys.revoked, announcement]))
         )
-        if revoked:
-            await self._revoked(keys[0], announcement)
+        await self._revoked(keys[0], announcement)  # even when not found, as revoke_family does
         return revoked
 
     # -- owner indexes: everything of a user or a client --------------------------------------------
@@ -935,8 +939,8 @@ class RedisStore:
 
     # -- single-use values -----------------------------------------------------------------------
     async def claim_once(self, name: str, *, expires_at: float) -> bool:
-        key = self._keys.once(name)
-        return bool(await self._run(self._once("SET", key, "1", "NX", "PX", self._ttl_ms(expires_at))))
+        claim: list[str | int] = [secrets.token_urlsafe(12), self._ttl_ms(expires_at)]
+        return bool(await self._run(self._claim(keys=[self._keys.once(name)], args=claim)))
 
     # -- failed attempts (rate limiting) ---------------------------------------------------------
     def _limit_keys(self, buckets: Sequence[Bucket], known: str) -> list[str]:
@@ -979,9 +983,8 @@ class RedisStore:
         k = self._keys
         where = f"{family_id}:{device_digest}"
         # The index first: a user code already taken stores nothing. It is another slot than the grant's.
-        taken = await self._run(
-            self._once("SET", k.user_code(user_code_digest), where, "NX", "PX", self._ttl_ms(grant.exp))
-        )
+        claim: list[str | int] = [where, self._ttl_ms(grant.exp)]
+        taken = await self._run(self._claim(keys=[k.user_code(user_code_digest)], args=claim))
         if not taken:
             return False
         record = DEVICE.encode(
@@ -1007,7 +1010,7 @@ class RedisStore:
     async def poll_device(
         self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
     ) -> DevicePoll | None:
-        args: list[str | int] = [self._now_ms(), client_id, step, round(leeway * 1000)]
+        args: list[str | int] = [self._now_ms(), client_id, step, round(leeway * 1000), secrets.token_urlsafe(12)]
         reply = await self._run(self._device_poll(keys=[self._keys.device(family_id, device_digest)], args=args))
         if reply is None:
             return None
