@@ -139,22 +139,25 @@ def free_cluster_port() -> int:
 
 
 class LocalCluster:
-    """A Redis Cluster of private ``redis-server`` masters (no replicas) on free ports.
+    """A Redis Cluster of private ``redis-server`` masters on free ports, each with ``replicas`` replicas.
 
-    Each node keeps its ``nodes.conf`` and an append-only file in its own directory, so :meth:`start`
-    after :meth:`stop` brings the same node back: same port, same slots, same data.
+    Nodes ``0 .. masters - 1`` start as the masters (slots split evenly, in order); node ``masters + i`` starts as
+    a replica of master ``i % masters``. Each node keeps its ``nodes.conf`` and an append-only file in its own
+    directory, so :meth:`start` after :meth:`stop` brings the same node back: same port, same slots, same data.
     """
 
-    def __init__(self, tmp: Path, masters: int = 3, *, node_timeout_ms: int = 15000) -> None:
+    def __init__(self, tmp: Path, masters: int = 3, *, replicas: int = 0, node_timeout_ms: int = 15000) -> None:
         self.tmp = tmp
-        self.ports = [free_cluster_port() for _ in range(masters)]
+        self.masters = masters
+        self.ports = [free_cluster_port() for _ in range(masters * (1 + replicas))]
         self.node_timeout_ms = node_timeout_ms
-        self.procs: list[subprocess.Popen[bytes] | None] = [None] * masters
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.ports)
         try:
-            for index in range(masters):
+            for index in range(len(self.ports)):
                 self.start(index)
             self._assign_slots()
             self.wait_ok()
+            self._replicate()
         except BaseException:
             self.close()
             raise
@@ -165,9 +168,9 @@ class LocalCluster:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
     def owner(self, key: str) -> int:
-        """Index of the node serving ``key`` (the slots are split evenly, in order)."""
+        """Index of the master first given ``key``'s slot (the slots are split evenly, in order)."""
         slot = key_slot(key.encode())
-        return max(i for i in range(len(self.ports)) if slot >= i * CLUSTER_SLOTS // len(self.ports))
+        return max(i for i in range(self.masters) if slot >= i * CLUSTER_SLOTS // self.masters)
 
     def node(self, index: int) -> redis.Redis:
         """A plain client on one node (the caller closes it)."""
@@ -176,6 +179,9 @@ class LocalCluster:
     def start(self, index: int) -> None:
         args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         args += ["--cluster-node-timeout", str(self.node_timeout_ms), "--appendonly", "yes"]
+        # A replica syncs at once, and may take over however long its master has been gone (a test kills it
+        # when it likes; production keeps Redis's defaults).
+        args += ["--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0"]
         self.procs[index] = start_redis(self.tmp / f"node{index}", self.ports[index], *args)
 
     def stop(self, index: int) -> None:
@@ -197,13 +203,55 @@ class LocalCluster:
         proc.send_signal(signal.SIGCONT)
 
     def _assign_slots(self) -> None:
-        count = len(self.ports)
-        for index in range(count):
+        count = self.masters
+        for index in range(len(self.ports)):
             with self.node(index) as node:
-                slots = range(index * CLUSTER_SLOTS // count, (index + 1) * CLUSTER_SLOTS // count)
-                node.execute_command("CLUSTER ADDSLOTS", *slots)
+                if index < count:
+                    slots = range(index * CLUSTER_SLOTS // count, (index + 1) * CLUSTER_SLOTS // count)
+                    node.execute_command("CLUSTER ADDSLOTS", *slots)
                 if index:
                     node.execute_command("CLUSTER MEET", "127.0.0.1", self.ports[0])
+
+    def _replicate(self, timeout: float = 30) -> None:
+        """Make each replica follow its master, and wait until every master has its replicas online."""
+        if len(self.ports) == self.masters:
+            return
+        for index in range(self.masters, len(self.ports)):
+            with self.node(index % self.masters) as master:
+                master_id = master.execute_command("CLUSTER MYID")
+            with self.node(index) as replica:
+                replica.execute_command("CLUSTER REPLICATE", master_id)
+        wanted = len(self.ports) // self.masters - 1
+        deadline = time.monotonic() + timeout
+        for index in range(self.masters):
+            with self.node(index) as master:
+                while (
+                    sum(
+                        1
+                        for name, value in master.info("replication").items()
+                        if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+                    )
+                    < wanted
+                ):
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"the replicas of node {index} never connected; logs in {self.tmp}")
+                    time.sleep(0.05)
+        self.wait_ok(timeout)
+
+    def primary_of(self, key: str) -> int:
+        """Index of the node that serves ``key``'s slot now, as a live node sees it (after a failover, a former
+        replica)."""
+        return self.primary_of_slot(key_slot(key.encode()))
+
+    def primary_of_slot(self, slot: int) -> int:
+        for index, proc in enumerate(self.procs):
+            if proc is None:
+                continue
+            with self.node(index) as node:
+                for start, end, (_, port, *_), *_ in node.execute_command("CLUSTER SLOTS"):
+                    if start <= slot <= end:
+                        return self.ports.index(int(port))
+        raise AssertionError(f"no live node knows who serves slot {slot}")
 
     def wait_ok(self, timeout: float = 20) -> None:
         """Until every running node says ``cluster_state:ok`` and knows every other node."""
@@ -215,7 +263,7 @@ class LocalCluster:
                     continue
                 with self.node(index) as node:
                     info = node.cluster("info")
-                states.append(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == len(self.ports))
+                states.append(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) >= len(self.ports))
             if all(states):
                 return
             if time.monotonic() > deadline:
