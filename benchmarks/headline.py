@@ -84,12 +84,18 @@ def table(figs: Mapping[str, Figures]) -> list[str]:
     return lines
 
 
-def latency_table(figs: Mapping[str, Figures], http: Mapping[str, list[dict[str, Any]]]) -> list[str]:
-    """Every target of the table: req/s spread, p50/p99, and how many of its samples other work disturbed."""
+def latency_table(
+    figs: Mapping[str, Figures],
+    http: Mapping[str, list[dict[str, Any]]],
+    inproc: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> list[str]:
+    """Every target of the table: req/s spread, p50/p99, in-process CPU per request (median), and how many of
+    its HTTP samples other work disturbed."""
     keys = [CEILING] + [f"{app}/{s}" for _, s in ROWS for app in (OURS, *(p for p, _ in PEER_COLUMNS))]
     lines = [
-        "| app / route | req/s (median) | min-max | p50 ms | p99 ms | p99 x constant JSON's | disturbed samples |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| app / route | req/s (median) | min-max | p50 ms | p99 ms | p99 x constant JSON's | in-process CPU µs "
+        "| disturbed samples |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ceiling = figs.get(CEILING)
     for key in keys:
@@ -98,9 +104,11 @@ def latency_table(figs: Mapping[str, Figures], http: Mapping[str, list[dict[str,
             continue
         p99 = f"{f.p99_ms / ceiling.p99_ms:.2f}" if ceiling is not None and ceiling.p99_ms else ""
         bad = sum(1 for s in http.get(key, []) if _disturbed(s))
+        cpu = (inproc or {}).get(key)
+        cpu_cell = f"{statistics.median(float(x['cpu_us']) for x in cpu):.1f}" if cpu else ""
         lines.append(
             f"| {key} | {f.rps:,.0f} | {f.rps_min:,.0f}-{f.rps_max:,.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {p99} | "
-            f"{bad} of {f.samples} |"
+            f"{cpu_cell} | {bad} of {f.samples} |"
         )
     return lines
 
@@ -261,7 +269,7 @@ def section(results: Mapping[str, Any]) -> list[str]:
         "",
         "Latency and spread (HTTP, medians over rounds):",
         "",
-        *latency_table(figs, http),
+        *latency_table(figs, http, results.get("inproc")),
         "",
     ]
     scaling = scaling_table(figs)

@@ -105,7 +105,7 @@ def memory_usage(client: redis_sync.Redis) -> list[tuple[str, int]]:
     def flush() -> None:
         pipe = client.pipeline(transaction=False)
         for key in batch:
-            pipe.execute_command("MEMORY USAGE", key, "SAMPLES", 0)
+            pipe.memory_usage(key, samples=0)
         out.extend((k, int(v or 0)) for k, v in zip(batch, pipe.execute(), strict=True))
         batch.clear()
 

@@ -509,7 +509,10 @@ class Runner:
                     self.results.memory = await memory.run(opts, self.redis, config, log)
             if opts.scale:
                 with _phase(phases, "scale"):
+                    before = machine.read() if machine.available() else None
                     self.results.scale = await scale.run(opts, self.redis, config, self.apps, verified, log)
+                    if before is not None:
+                        self.results.machine["scale"] = machine.window(before, machine.read()).as_dict()
         finally:
             for app in self.apps.values():
                 close: Callable[[], Any] | None = getattr(app.state, "bench_close", None)
