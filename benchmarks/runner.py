@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from . import loadgen, machine, memory, oidc_provider, scale
+from . import loadgen, machine, memory, oidc_provider, profile, scale
 from .apps import APPS, CEILING_OF, AppSpec
 from .apps.common import BenchConfig
 from .asgi_driver import InProcessTransport
@@ -311,7 +311,8 @@ class Runner:
             stats.sort_stats("cumulative").print_stats(30)
             path = self.opts.output / f"profile-{target.spec.name}-{target.scenario}.txt"
             head = f"{len(reqs)} in-process requests of {target.key} (ncalls of coroutines count each resumption)"
-            path.write_text(f"{head}\n{out.getvalue()}")
+            per_request = "\n".join(profile.table(profile.traced_rows(stats, len(reqs))))
+            path.write_text(f"{head}\n\n{per_request}\n{out.getvalue()}")
             self.results.profiles[target.key] = path.name
         log(f"  profiles written under {self.opts.output}")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from asgi_oauth.store.records import Keys
-from benchmarks import headline, machine, memory, oidc_provider
+from benchmarks import headline, machine, memory, oidc_provider, profile
 from benchmarks.cli import options_from
 from benchmarks.loadgen import parse_wrk
 from benchmarks.options import JUDGED_DURATION, JUDGED_ROUNDS
@@ -304,3 +304,26 @@ def test_the_node_peer_is_locked_to_node_22() -> None:
     assert lock["packages"][""]["dependencies"] == pinned
     for name, version in pinned.items():
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
+
+
+# -- profiles --------------------------------------------------------------------------------------
+
+PY_SPY_RAW = """\
+run (asyncio/runners.py:118);main (/x/site-packages/app/a.py:10);parse (/x/site-packages/app/b.py:20) 30
+run (asyncio/runners.py:118);main (/x/site-packages/app/a.py:11);parse (/x/site-packages/app/b.py:21) 10
+run (asyncio/runners.py:118);main (/x/site-packages/app/a.py:12) 60
+not a stack line
+"""
+
+
+def test_sampled_stacks_become_microseconds_per_request() -> None:
+    own, total, samples = profile.collapse(PY_SPY_RAW)
+    assert samples == 100
+    assert own == {"parse (app/b.py)": 40, "main (app/a.py)": 60}
+    assert total["main (app/a.py)"] == 100
+    # 100 samples at 1,000 Hz = 0.1 s on CPU, over 1,000 requests: 100 µs per request.
+    rows, on_cpu = profile.sampled_rows(PY_SPY_RAW, rate=1000, requests=1000)
+    assert on_cpu == pytest.approx(100.0)
+    assert rows[0] == profile.Row("main (app/a.py)", pytest.approx(60.0), pytest.approx(100.0))
+    assert profile.table(rows)[2] == "| `main (app/a.py)` | 60.00 | 100.00 |"
+    assert profile.short_path("/usr/lib/python3.11/urllib/parse.py") == "urllib/parse.py"
