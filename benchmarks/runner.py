@@ -323,7 +323,9 @@ class Runner:
         if loadgen.wrk_path() is not None:
             return "wrk"
         if self.opts.loadgen == "wrk":
-            raise SystemExit("--loadgen wrk was asked for but wrk is not on PATH")
+            raise SystemExit("--loadgen wrk was asked for but wrk is not on PATH (Debian: apt-get install wrk)")
+        log("wrk is not on PATH (Debian: apt-get install wrk): the Python load generator runs instead, unpinned, "
+            "so no target is judged")  # fmt: skip
         return "python"
 
     def _seed_count(self, target: Target) -> int:
