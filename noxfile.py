@@ -40,12 +40,17 @@ SYSTEM_NEEDS = {
     "curl": "curl",
     "npm": "npm",
 }
+#: What ``nox -s bench`` runs: a private Redis, wrk as the load generator, taskset to pin it and the servers to
+#: CPUs, and npm for Node 22 and node-oidc-provider (benchmarks/node).
+BENCH_NEEDS = {"redis-server": "redis-server", "wrk": "wrk", "taskset": "util-linux", "npm": "npm"}
 
 
-def ensure_system_programs(session: nox.Session) -> None:
-    """The tests start private redis-servers and drive Chromium; get them or say exactly what is missing."""
-    needed = {program: package for program, package in SYSTEM_NEEDS.items() if not shutil.which(program)}
-    if os.environ.get("ASGI_OAUTH_TEST_REDIS_URL"):
+def ensure_system_programs(session: nox.Session, needs: dict[str, str] = SYSTEM_NEEDS) -> None:
+    """The programs a session runs (the tests: private redis-servers, Chromium...); get them with apt-get or say
+    exactly what is missing."""
+    needed = {program: package for program, package in needs.items() if not shutil.which(program)}
+    tests = needs is SYSTEM_NEEDS
+    if tests and os.environ.get("ASGI_OAUTH_TEST_REDIS_URL"):
         needed.pop("redis-server", None)
     if not needed:
         return
@@ -57,10 +62,10 @@ def ensure_system_programs(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-qq", *packages, external=True, env=apt_env)
         if all(shutil.which(program) for program in needed):
             return
+    shared_redis = "; for Redis you may instead set ASGI_OAUTH_TEST_REDIS_URL to a Redis the tests may flush"
     session.error(
-        f"the tests need {', '.join(needed)} on PATH. Install them (Debian/Ubuntu: sudo apt-get install "
-        f"{' '.join(packages)}); for Redis you may instead set ASGI_OAUTH_TEST_REDIS_URL to a Redis the tests "
-        "may flush."
+        f"nox -s {session.name} needs {', '.join(needed)} on PATH. Install them (Debian/Ubuntu: sudo apt-get install "
+        f"{' '.join(packages)}){shared_redis if tests else ''}."
     )
 
 
@@ -107,6 +112,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against peer libraries; not part of the default sessions (slow, needs Redis)."""
     install(session, "-e", ".", "-r", "benchmarks/requirements.txt")
+    ensure_system_programs(session, BENCH_NEEDS)
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .messages import Req
+from .processes import pinned
 
 
 @dataclass(slots=True)
@@ -87,11 +88,19 @@ def _wrk_script(req: Req, single_use: bool) -> str:
     return script + _WRK_DONE
 
 
-def run_wrk(base_url: str, req: Req, bodies: Sequence[bytes] | None, duration: float, connections: int) -> LoadResult:
-    """One wrk run (one thread, so the load generator takes at most one of the cores)."""
+def run_wrk(
+    base_url: str,
+    req: Req,
+    bodies: Sequence[bytes] | None,
+    duration: float,
+    connections: int,
+    *,
+    cpus: str | None = None,
+) -> LoadResult:
+    """One wrk run (one thread, so the load generator takes at most one core), pinned to ``cpus`` if given."""
     exe = wrk_path()
     if exe is None:
-        raise RuntimeError("wrk is not on PATH")
+        raise RuntimeError("wrk is not on PATH (Debian: apt-get install wrk)")
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "script.lua"
         script.write_text(_wrk_script(req, bodies is not None))
@@ -103,10 +112,19 @@ def run_wrk(base_url: str, req: Req, bodies: Sequence[bytes] | None, duration: f
             data = Path(tmp) / "bodies.txt"
             data.write_bytes(b"\n".join(bodies) + b"\n")
             args += ["--", str(data)]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60, check=False)
-    match = re.search(r"^BENCH_WRK (.+)$", out.stdout, re.MULTILINE)
-    if out.returncode != 0 or match is None:
+        out = subprocess.run(pinned(args, cpus), capture_output=True, text=True, timeout=duration + 60, check=False)
+    if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    return parse_wrk(out.stdout, None if bodies is None else len(bodies))
+
+
+def parse_wrk(stdout: str, bodies: int | None = None) -> LoadResult:
+    """The ``BENCH_WRK`` line our script's ``done`` hook prints: requests, duration (µs), errors by kind (status,
+    connect, read, write, timeout) and the p50/p99 latency (µs) of wrk's own histogram. ``bodies``: how many
+    single-use bodies there were (more requests than that means replays)."""
+    match = re.search(r"^BENCH_WRK (.+)$", stdout, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no BENCH_WRK line in wrk's output: {stdout[-500:]}")
     n, dur_us, status, conn, read, write, timeout, p50, p99 = (float(x) for x in match.group(1).split())
     seconds = dur_us / 1e6
     return LoadResult(
@@ -117,7 +135,7 @@ def run_wrk(base_url: str, req: Req, bodies: Sequence[bytes] | None, duration: f
         p99_ms=p99 / 1000,
         non_2xx=int(status),
         socket_errors=int(conn + read + write + timeout),
-        exhausted=bodies is not None and n > len(bodies),
+        exhausted=bodies is not None and n > bodies,
     )
 
 

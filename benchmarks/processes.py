@@ -46,11 +46,12 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
 class RedisServer:
     """A private ``redis-server``: no persistence, loopback only, its own temporary directory."""
 
-    def __init__(self, executable: str = "redis-server") -> None:
+    def __init__(self, executable: str = "redis-server", *, cpus: str | None = None) -> None:
         path = shutil.which(executable)
         if path is None:
             raise ProcessError(f"{executable} not found on PATH: install Redis (e.g. apt-get install redis-server)")
         self.executable = path
+        self.cpus = cpus
         self.port = 0
         self._dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
         self._proc: subprocess.Popen[bytes] | None = None
@@ -72,7 +73,7 @@ class RedisServer:
                 "--logfile", "",
                 "--loglevel", "warning",
             ]  # fmt: skip
-            self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._proc = subprocess.Popen(pinned(args, self.cpus), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self._wait_ready():
                 return self
             _stop(self._proc)
@@ -117,13 +118,33 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-class UvicornServer:
-    """One app under ``uvicorn --factory``, 1 worker, on a free loopback port."""
+def taskset() -> str | None:
+    """util-linux's ``taskset``, which pins a command to CPUs, when it is on PATH."""
+    return shutil.which("taskset")
 
-    def __init__(self, name: str, target: str, env: dict[str, str]) -> None:
+
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """``command`` run on ``cpus`` (a ``taskset -c`` list such as ``0`` or ``0,1``), or as is for ``None``.
+
+    taskset execs the command, so the child's pid is the command's, and every thread and child process it
+    starts inherits the CPUs."""
+    if cpus is None:
+        return command
+    exe = taskset()
+    if exe is None:
+        raise ProcessError("taskset is not on PATH (Debian: apt-get install util-linux); run with --no-pin")
+    return [exe, "-c", cpus, *command]
+
+
+class Server:
+    """One HTTP server child process on a free loopback port, optionally pinned to CPUs; subclasses say
+    which command serves it."""
+
+    def __init__(self, name: str, env: dict[str, str], *, cpus: str | None = None, workers: int = 1) -> None:
         self.name = name
-        self.target = target
         self.env = env
+        self.cpus = cpus
+        self.workers = workers
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server; closed in stop)
@@ -132,36 +153,30 @@ class UvicornServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> UvicornServer:
-        # --host/--port rather than handing over a bound socket: uvicorn treats an inherited --fd as a UNIX
-        # socket, which leaves TCP_NODELAY off and adds the 40 ms delayed-ACK stall to every response.
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def cwd(self) -> Path:
+        return REPO_ROOT
+
+    def start(self) -> Server:
         self.port = free_port()
-        loop, http = uvicorn_options()
-        args = [
-            sys.executable, "-m", "uvicorn", self.target, "--factory",
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--workers", "1",
-            "--loop", loop,
-            "--http", http,
-            "--log-level", "warning",
-            "--no-access-log",
-            "--lifespan", "on",
-        ]  # fmt: skip
-        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO_ROOT)}
-        self._proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO_ROOT), "PORT": str(self.port)}
+        args = pinned(self.command(), self.cpus)
+        self._proc = subprocess.Popen(args, cwd=self.cwd(), env=env, stdout=self._log, stderr=subprocess.STDOUT)
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> None:
+        """Any HTTP answer counts (the apps answer 404 for the probe path; what counts is that they listen)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
-                raise ProcessError(f"uvicorn for {self.name} exited: {self.log_tail()}")
+                raise ProcessError(f"the server for {self.name} exited: {self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(self.base_url + "/_bench/ready", timeout=0.5)
                 return
             time.sleep(0.1)
-        raise ProcessError(f"uvicorn for {self.name} did not answer within {timeout:.0f}s: {self.log_tail()}")
+        raise ProcessError(f"the server for {self.name} did not answer within {timeout:.0f}s: {self.log_tail()}")
 
     def log_tail(self, limit: int = 1500) -> str:
         self._log.seek(0)
@@ -173,3 +188,29 @@ class UvicornServer:
             _stop(self._proc)
             self._proc = None
         self._log.close()
+
+
+class UvicornServer(Server):
+    """One app under ``uvicorn --factory`` with ``workers`` worker processes."""
+
+    def __init__(
+        self, name: str, target: str, env: dict[str, str], *, cpus: str | None = None, workers: int = 1
+    ) -> None:
+        super().__init__(name, env, cpus=cpus, workers=workers)
+        self.target = target
+
+    def command(self) -> list[str]:
+        # --host/--port rather than handing over a bound socket: uvicorn treats an inherited --fd as a UNIX
+        # socket, which leaves TCP_NODELAY off and adds the 40 ms delayed-ACK stall to every response.
+        loop, http = uvicorn_options()
+        return [
+            sys.executable, "-m", "uvicorn", self.target, "--factory",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--workers", str(self.workers),
+            "--loop", loop,
+            "--http", http,
+            "--log-level", "warning",
+            "--no-access-log",
+            "--lifespan", "on",
+        ]  # fmt: skip

@@ -1,5 +1,9 @@
 """The run: build every app, verify each scenario, then time them in interleaved rounds, in-process and
 over HTTP, so that machine drift (other work on a shared 2-core box) hits every app alike.
+
+Over HTTP each server runs pinned to one CPU (``taskset``), wrk and Redis to the other, and every sample is
+taken beside a reading of the CPU other work used meanwhile (:mod:`benchmarks.machine`), so the report can
+say which figures a loaded machine disturbed.
 """
 
 from __future__ import annotations
@@ -19,17 +23,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from . import loadgen, scale
-from .apps import APPS, AppSpec
+from . import loadgen, machine, memory, oidc_provider, profile, scale
+from .apps import APPS, CEILING_OF, AppSpec
 from .apps.common import BenchConfig
 from .asgi_driver import InProcessTransport
 from .messages import Req, Resp
-from .options import Options
-from .processes import RedisServer, UvicornServer, uvicorn_options
+from .options import HEADLINE_APPS, HEADLINE_SCENARIOS, Options
+from .processes import RedisServer, Server, UvicornServer, taskset, uvicorn_options
 from .scenarios import VerifyError, Workload, prepare, seed_bodies
 from .timing import time_inproc
 
@@ -41,14 +46,28 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: The scaling rows: these routes again with 2 uvicorn workers (the ceiling's, and our defaults').
+SCALING = (("ceiling", "json"), *(("ours-redis-cache", s) for s in HEADLINE_SCENARIOS))
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     spec: AppSpec
     scenario: str
+    #: uvicorn workers serving it over HTTP (more than 1: a scaling row, not timed in-process).
+    workers: int = 1
 
     @property
     def key(self) -> str:
-        return f"{self.spec.name}/{self.scenario}"
+        return target_key(self.spec.name, self.scenario, self.workers)
+
+    @property
+    def inproc(self) -> bool:
+        return self.spec.runtime == "asgi" and self.workers == 1
+
+
+def target_key(app: str, scenario: str, workers: int = 1) -> str:
+    return f"{app}/{scenario}" if workers == 1 else f"{app}/{scenario}@{workers}w"
 
 
 class HttpTransport:
@@ -74,6 +93,10 @@ class Results:
     scale: dict[str, Any] = field(default_factory=dict)
     #: Profile file names (under the output directory) by target, with ``--profile``.
     profiles: dict[str, str] = field(default_factory=dict)
+    #: Machine load: windows before and after the run, and the waits for a quiet machine before rounds.
+    machine: dict[str, Any] = field(default_factory=dict)
+    #: Redis MEMORY USAGE per live token (:mod:`benchmarks.memory`).
+    memory: dict[str, Any] = field(default_factory=dict)
 
     def skip(self, key: str, why: str) -> None:
         self.skipped[key] = why
@@ -95,7 +118,10 @@ def _meta(opts: Options, load: str) -> dict[str, Any]:
     loop, http = uvicorn_options()
     return {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "command": opts.command,
         "quick": opts.quick,
+        "all": opts.all,
+        "not_judged": opts.judgeable,
         "rounds": opts.rounds,
         "duration_s": opts.duration,
         "inproc_requests": opts.inproc_requests,
@@ -107,10 +133,25 @@ def _meta(opts: Options, load: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "versions": {
-            d: _version(d)
-            for d in ("asgi-oauth", "starlette", "redis", "hiredis", "uvicorn", "authlib", "aioauth", "uvloop")
+            **{
+                d: _version(d)
+                for d in ("asgi-oauth", "starlette", "redis", "hiredis", "uvicorn", "authlib", "aioauth", "uvloop")
+            },
+            **{f"npm:{name}": version for name, version in oidc_provider.TREE.pinned.items()},
         },
     }
+
+
+def pinning(opts: Options) -> tuple[dict[str, str | None], str | None]:
+    """CPUs for the servers, the load generator and Redis, or why they run unpinned."""
+    unpinned: dict[str, str | None] = {"server": None, "load": None, "redis": None}
+    if not opts.pin:
+        return unpinned, "--no-pin"
+    if (os.cpu_count() or 1) < 2:
+        return unpinned, "fewer than 2 CPUs"
+    if taskset() is None:
+        return unpinned, "taskset is not on PATH (Debian: apt-get install util-linux)"
+    return {"server": opts.server_cpus, "load": opts.load_cpus, "redis": opts.load_cpus}, None
 
 
 async def _requests_for(target: Target, work: Workload, transport: Any, config: BenchConfig, n: int) -> list[Req]:
@@ -128,20 +169,40 @@ class Runner:
         self.work: dict[str, Workload] = {}
         self.targets: list[Target] = []
         self.redis: RedisServer | None = None
+        self.node: Path | None = None
+        self.cpus, self.unpinned = pinning(opts)
+
+    # -- what runs ---------------------------------------------------------------------------------
+    def _headline(self) -> bool:
+        """The ratios table only (the default): its apps, scenarios and the constant-JSON ceiling."""
+        return not self.opts.all and not self.opts.apps
 
     # -- set-up ----------------------------------------------------------------------------------
     def _specs(self) -> list[AppSpec]:
-        wanted = set(self.opts.apps)
-        return [s for s in APPS if not wanted or s.name in wanted or s.kind == "ceiling"]
+        wanted = set(HEADLINE_APPS if self._headline() else self.opts.apps)
+        if self._headline() or self.opts.apps:
+            wanted.add("ceiling")
+        return [s for s in APPS if not wanted or s.name in wanted]
+
+    def _scenarios(self) -> tuple[str, ...]:
+        if self.opts.scenarios:
+            return tuple(self.opts.scenarios)
+        return HEADLINE_SCENARIOS if self._headline() else ()
 
     def _scenario_wanted(self, spec: AppSpec, scenario: str) -> bool:
-        if not self.opts.scenarios or spec.kind == "ceiling":
+        scenarios = self._scenarios()
+        if not scenarios:
             return True
-        return scenario in self.opts.scenarios
+        if spec.kind == "ceiling":  # constant JSON always; SET/GET when a scenario is measured against them
+            return scenario == "json" or (not self._headline() and scenario in {CEILING_OF[s] for s in scenarios})
+        return scenario in scenarios
 
     def build_apps(self, config: BenchConfig) -> None:
         log("building apps (in-process)")
         for spec in self._specs():
+            if spec.runtime == "node":
+                self._add_node(spec)
+                continue
             try:
                 app = spec.build(config)
             except ImportError as exc:
@@ -161,10 +222,36 @@ class Runner:
                 else:
                     self.targets.append(Target(spec, scenario))
 
+    def _add_node(self, spec: AppSpec) -> None:
+        """node-oidc-provider runs over HTTP only; installing Node 22 and its packages may take a while once."""
+        try:
+            self.node = oidc_provider.install()
+        except oidc_provider.NpmUnavailable as exc:
+            self.results.skip(f"{spec.name}/*", str(exc))
+            return
+        for scenario in spec.scenarios:
+            if not self._scenario_wanted(spec, scenario):
+                continue
+            if why := spec.skipped.get(scenario):
+                self.results.skip(f"{spec.name}/{scenario}", why)
+            else:
+                self.targets.append(Target(spec, scenario))
+
+    def add_scaling(self) -> None:
+        """The scaling rows' routes again with 2 workers, for those verified with 1."""
+        present = {(t.spec.name, t.scenario) for t in self.targets}
+        for app, scenario in SCALING:
+            if (app, scenario) in present:
+                self.targets.append(Target(_spec(app), scenario, workers=2))
+
     async def verify_inproc(self, config: BenchConfig) -> None:
         log("verifying every scenario in-process before timing it")
         kept = []
         for target in self.targets:
+            if not target.inproc:
+                kept.append(target)
+                log(f"  http   {target.key} (verified over HTTP only)")
+                continue
             try:
                 self.work[target.key] = await prepare(
                     target.spec, target.scenario, InProcessTransport(self.apps[target.spec.name]), config
@@ -180,11 +267,12 @@ class Runner:
     # -- in-process rounds -----------------------------------------------------------------------
     async def run_inproc(self, config: BenchConfig) -> None:
         n = self.opts.inproc_requests
-        log(f"in-process: {self.opts.rounds} rounds x {len(self.targets)} targets x {n} sequential requests")
-        for target in list(self.targets):  # warm-up: imports, caches, pool connections
+        targets = [t for t in self.targets if t.inproc]
+        log(f"in-process: {self.opts.rounds} rounds x {len(targets)} targets x {n} sequential requests")
+        for target in targets:  # warm-up: imports, caches, pool connections
             await self._inproc_sample(target, config, min(n, 100), record=False)
         for rnd in range(self.opts.rounds):
-            for target in list(self.targets):
+            for target in [t for t in targets if t in self.targets]:
                 await self._inproc_sample(target, config, n, record=True)
             log(f"  round {rnd + 1}/{self.opts.rounds} done")
 
@@ -208,7 +296,7 @@ class Runner:
     async def run_profiles(self, config: BenchConfig) -> None:
         """cProfile our app's in-process loop per scenario: where the time between us and the ceiling goes."""
         self.opts.output.mkdir(parents=True, exist_ok=True)
-        for target in [t for t in self.targets if t.spec.kind == "ours"]:
+        for target in [t for t in self.targets if t.spec.kind == "ours" and t.inproc]:
             app = self.apps[target.spec.name]
             reqs = await _requests_for(
                 target, self.work[target.key], InProcessTransport(app), config, self.opts.inproc_requests
@@ -223,7 +311,8 @@ class Runner:
             stats.sort_stats("cumulative").print_stats(30)
             path = self.opts.output / f"profile-{target.spec.name}-{target.scenario}.txt"
             head = f"{len(reqs)} in-process requests of {target.key} (ncalls of coroutines count each resumption)"
-            path.write_text(f"{head}\n{out.getvalue()}")
+            per_request = "\n".join(profile.table(profile.traced_rows(stats, len(reqs))))
+            path.write_text(f"{head}\n\n{per_request}\n{out.getvalue()}")
             self.results.profiles[target.key] = path.name
         log(f"  profiles written under {self.opts.output}")
 
@@ -234,7 +323,9 @@ class Runner:
         if loadgen.wrk_path() is not None:
             return "wrk"
         if self.opts.loadgen == "wrk":
-            raise SystemExit("--loadgen wrk was asked for but wrk is not on PATH")
+            raise SystemExit("--loadgen wrk was asked for but wrk is not on PATH (Debian: apt-get install wrk)")
+        log("wrk is not on PATH (Debian: apt-get install wrk): the Python load generator runs instead, unpinned, "
+            "so no target is judged")  # fmt: skip
         return "python"
 
     def _seed_count(self, target: Target) -> int:
@@ -250,43 +341,88 @@ class Runner:
         return min(self.opts.max_seed, int(self.opts.duration * rate) + 200)
 
     async def _load(
-        self, kind: str, server: UvicornServer, work: Workload, bodies: list[bytes] | None, duration: float
-    ) -> loadgen.LoadResult:
+        self, kind: str, server: Server, work: Workload, bodies: list[bytes] | None, duration: float
+    ) -> dict[str, Any]:
+        """One sample, with the machine's load beside it."""
+        before = machine.read() if machine.available() else None
         if kind == "wrk":
-            return await asyncio.to_thread(
-                loadgen.run_wrk, server.base_url, work.template, bodies, duration, self.opts.connections
+            result = await asyncio.to_thread(
+                loadgen.run_wrk,
+                server.base_url,
+                work.template,
+                bodies,
+                duration,
+                self.opts.connections,
+                cpus=self.cpus["load"],
             )
-        return await loadgen.run_python(
-            "127.0.0.1", server.port, work.template, bodies, duration, self.opts.connections
-        )
+        else:
+            result = await loadgen.run_python(
+                "127.0.0.1", server.port, work.template, bodies, duration, self.opts.connections
+            )
+        sample: dict[str, Any] = result.as_dict()
+        if before is not None:
+            sample["machine"] = machine.window(before, machine.read()).as_dict()
+        return sample
+
+    def _server(self, target: Target, config: BenchConfig) -> Server:
+        env = config.to_env()
+        if target.spec.runtime == "node":
+            assert self.node is not None
+            return oidc_provider.NodeServer(target.spec.name, self.node, env, cpus=self.cpus["server"])
+        cpus = self.cpus["server"]
+        if target.workers > 1 and cpus is not None:
+            cpus = f"{cpus},{self.cpus['load']}"  # the second worker shares the load generator's CPU
+        return UvicornServer(target.spec.name, target.spec.uvicorn_target, env, cpus=cpus, workers=target.workers)
+
+    async def _wait_quiet(self) -> None:
+        """Before a round: wait (bounded) until other work stays under the quiet limit for a second."""
+        if self.opts.wait_quiet <= 0 or not machine.available():
+            return
+        started = time.monotonic()
+        while True:
+            w = await asyncio.to_thread(machine.measure, 1.0)
+            waited = time.monotonic() - started
+            if not w.disturbed() or waited >= self.opts.wait_quiet:
+                break
+        waits = self.results.machine.setdefault("waits", [])
+        waits.append({"waited_s": round(waited, 1), "quiet": not w.disturbed(), **w.as_dict()})
+        if waited >= 1.5:
+            log(f"  waited {waited:.0f} s for a quiet machine ({'quiet' if not w.disturbed() else 'still loaded'})")
 
     async def run_http(self, config: BenchConfig) -> None:
         kind = self._loadgen()
         self.results.meta["loadgen"] = kind
-        names = sorted({t.spec.name for t in self.targets})
-        log(f"HTTP: uvicorn for {', '.join(names)}; load: {kind}, {self.opts.connections} connections")
-        servers: dict[str, UvicornServer] = {}
-        clients: dict[str, httpx.AsyncClient] = {}
+        pins = (
+            "unpinned: " + self.unpinned
+            if self.unpinned
+            else (f"servers on CPU {self.cpus['server']}, load generator and Redis on CPU {self.cpus['load']}")
+        )
+        log(f"HTTP: {len(self.targets)} targets; load: {kind}, {self.opts.connections} connections; {pins}")
+        servers: dict[tuple[str, int], Server] = {}
+        clients: dict[tuple[str, int], httpx.AsyncClient] = {}
         try:
-            for name in names:
-                servers[name] = UvicornServer(name, _spec(name).uvicorn_target, config.to_env()).start()
-            for server in servers.values():
+            for target in self.targets:
+                at = (target.spec.name, target.workers)
+                if at not in servers:
+                    servers[at] = self._server(target, config).start()
+            for at, server in servers.items():
                 await asyncio.to_thread(server.wait_ready)
-                clients[server.name] = httpx.AsyncClient(base_url=server.base_url, timeout=30)
+                clients[at] = httpx.AsyncClient(base_url=server.base_url, timeout=30)
             work = await self._verify_http(config, servers, clients)
             targets = [t for t in self.targets if t.key in work]
             for rnd in range(self.opts.rounds):
+                await self._wait_quiet()
                 for target in list(targets):
-                    server = servers[target.spec.name]
+                    at = (target.spec.name, target.workers)
                     try:
-                        bodies = await self._bodies(target, work[target.key], clients, config)
-                        result = await self._load(kind, server, work[target.key], bodies, self.opts.duration)
+                        bodies = await self._bodies(target, work[target.key], clients[at], config)
+                        sample = await self._load(kind, servers[at], work[target.key], bodies, self.opts.duration)
                     except Exception as exc:
                         self.results.refuse(target.key, f"HTTP run crashed: {exc!r}")
                         self.results.http.pop(target.key, None)
                         targets.remove(target)
                         continue
-                    self.results.http.setdefault(target.key, []).append(result.as_dict())
+                    self.results.http.setdefault(target.key, []).append(sample)
                 log(f"  round {rnd + 1}/{self.opts.rounds} done")
         finally:
             for client in clients.values():
@@ -295,30 +431,31 @@ class Runner:
                 server.stop()
 
     async def _bodies(
-        self, target: Target, work: Workload, clients: dict[str, httpx.AsyncClient], config: BenchConfig
+        self, target: Target, work: Workload, client: httpx.AsyncClient, config: BenchConfig
     ) -> list[bytes] | None:
         if work.seed_kind is None:
             return None
-        transport = HttpTransport(clients[target.spec.name])
+        transport = HttpTransport(client)
         return await seed_bodies(target.spec, transport, config, work.seed_kind, self._seed_count(target))
 
     async def _verify_http(
         self,
         config: BenchConfig,
-        servers: dict[str, UvicornServer],
-        clients: dict[str, httpx.AsyncClient],
+        servers: dict[tuple[str, int], Server],
+        clients: dict[tuple[str, int], httpx.AsyncClient],
     ) -> dict[str, Workload]:
         """Verify again over the wire, then a short concurrent warm-up that must be all 2xx."""
         log("verifying every scenario over HTTP, with a warm-up that must answer only 2xx")
         work: dict[str, Workload] = {}
         for target in self.targets:
-            transport = HttpTransport(clients[target.spec.name])
+            at = (target.spec.name, target.workers)
+            transport = HttpTransport(clients[at])
             try:
                 w = await prepare(target.spec, target.scenario, transport, config)
                 bodies = None
                 if w.seed_kind is not None:
                     bodies = await seed_bodies(target.spec, transport, config, w.seed_kind, WARM_UP_SEEDS)
-                port = servers[target.spec.name].port
+                port = servers[at].port
                 warm = await loadgen.run_python("127.0.0.1", port, w.template, bodies, 0.3, self.opts.connections)
             except VerifyError as exc:
                 self.results.refuse(target.key, f"HTTP verification failed: {exc}")
@@ -339,7 +476,12 @@ class Runner:
         opts = self.opts
         self.results.meta = _meta(opts, opts.loadgen)
         started = time.monotonic()
-        self.redis = RedisServer().start()
+        self.results.meta["pinning"] = {**self.cpus, "unpinned": self.unpinned}
+        quiet_window = 1.0 if opts.quick else 3.0
+        if machine.available():
+            log(f"machine load before the run ({quiet_window:g} s)")
+            self.results.machine["before"] = (await asyncio.to_thread(machine.measure, quiet_window)).as_dict()
+        self.redis = RedisServer(cpus=self.cpus["redis"]).start()
         log(f"private redis-server on port {self.redis.port}")
         config = BenchConfig(
             redis_url=self.redis.url,
@@ -353,6 +495,8 @@ class Runner:
             with _phase(phases, "build_and_verify"):
                 self.build_apps(config)
                 await self.verify_inproc(config)
+                if opts.scaling and opts.http:
+                    self.add_scaling()
             verified = {t.key for t in self.targets}
             if opts.inproc and self.targets:
                 with _phase(phases, "inproc"):
@@ -363,15 +507,23 @@ class Runner:
             if opts.http and self.targets:
                 with _phase(phases, "http"):
                     await self.run_http(config)
+            if opts.memory:
+                with _phase(phases, "memory"):
+                    self.results.memory = await memory.run(opts, self.redis, config, log)
             if opts.scale:
                 with _phase(phases, "scale"):
+                    before = machine.read() if machine.available() else None
                     self.results.scale = await scale.run(opts, self.redis, config, self.apps, verified, log)
+                    if before is not None:
+                        self.results.machine["scale"] = machine.window(before, machine.read()).as_dict()
         finally:
             for app in self.apps.values():
                 close: Callable[[], Any] | None = getattr(app.state, "bench_close", None)
                 if close is not None:
                     await close()
             self.redis.stop()
+        if machine.available():
+            self.results.machine["after"] = (await asyncio.to_thread(machine.measure, quiet_window)).as_dict()
         self.results.meta["elapsed_s"] = round(time.monotonic() - started, 1)
         return self.results
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from .common import BenchConfig
 
 Kind = Literal["ceiling", "ours", "peer"]
+#: What serves the app: a Starlette app (in-process and under uvicorn) or node-oidc-provider (HTTP only).
+Runtime = Literal["asgi", "node"]
 
 #: Scenarios of the OAuth apps, in report order.
 OAUTH_SCENARIOS = ("cc_token", "introspect", "protected", "code_exchange", "refresh")
@@ -53,6 +55,7 @@ class AppSpec:
     skipped: dict[str, str] = field(default_factory=dict)
     #: Keyword arguments for the in-process factory call.
     factory_kwargs: dict[str, Any] = field(default_factory=dict)
+    runtime: Runtime = "asgi"
 
     @property
     def uvicorn_target(self) -> str:
@@ -86,13 +89,13 @@ APPS: tuple[AppSpec, ...] = (
         introspect_path="/oauth/introspect",
         factory_kwargs={"memory": False},
     ),
-    # Validation from each worker's memory, kept honest by the revocation channel.
+    # The defaults with Redis: validation from each worker's memory, kept honest by the revocation channel.
     AppSpec(
         "ours-redis-cache",
         "asgi_oauth (Redis, validation cache)",
         "ours",
         "ours:create_cached_app",
-        ("introspect", "protected"),
+        ("cc_token", "introspect", "protected"),
         token_path="/oauth/token",
         introspect_path="/oauth/introspect",
         factory_kwargs={"memory": False, "cache": True},
@@ -116,6 +119,21 @@ APPS: tuple[AppSpec, ...] = (
         OAUTH_SCENARIOS,
         protected_path=None,
         skipped={"protected": "aioauth ships no resource-server component (nothing of aioauth's to measure)"},
+    ),
+    AppSpec(
+        "node-oidc-provider",
+        "node-oidc-provider (Node 22, same Redis)",
+        "peer",
+        "",
+        OAUTH_SCENARIOS,
+        introspect_path="/token/introspection",
+        protected_path=None,
+        skipped={
+            "protected": "node-oidc-provider ships no resource-server component",
+            "code_exchange": "its codes come from the interactive /auth flow (sign-in, consent), not driven here",
+            "refresh": "its refresh tokens come from the interactive /auth flow, not driven here",
+        },
+        runtime="node",
     ),
 )
 

@@ -71,7 +71,14 @@ def _bearer_middleware(store: Any, settings: OAuthSettings) -> tuple[Middleware 
         return None, f"could not configure BearerTokenMiddleware: {exc!r}"
 
 
-def create_app(config: BenchConfig | None = None, *, memory: bool = False, cache: bool = False) -> Starlette:
+def client_ids(config: BenchConfig, n: int) -> list[str]:
+    """The benchmark client's id, then ``n - 1`` more (all with the same secret), for the many-clients checks."""
+    return [config.client_id, *(f"{config.client_id}-{i}" for i in range(1, n))]
+
+
+def create_app(
+    config: BenchConfig | None = None, *, memory: bool = False, cache: bool = False, clients: int = 1
+) -> Starlette:
     config = config or BenchConfig.from_env()
     prefix = config.key_prefix("oauth")
     settings = OAuthSettings(
@@ -85,17 +92,24 @@ def create_app(config: BenchConfig | None = None, *, memory: bool = False, cache
     # ``cache``: the worker-local validation cache, as store_from_settings turns it on by default.
     options = CacheOptions() if cache else None
     store: Any = MemoryStore() if memory else RedisStore.from_url(config.redis_url, key_prefix=prefix, cache=options)
-    client, _ = new_client(
-        name=CLIENT_NAME,
-        client_id=config.client_id,
-        grant_types=["client_credentials", "authorization_code", "refresh_token"],
-        redirect_uris=[REDIRECT_URI],
-        scope=SCOPE,
-    )
     # The runner hands every process the same generated secret, so tokens minted in-process validate
     # against the uvicorn subprocess too; store its hash the way a generated secret is stored.
-    client = dataclasses.replace(client, secret_hash=crypto.hash_secret(config.client_secret, generated=True))
-    server = OAuthServer(settings, store=store, clients=[client])
+    secret_hash = crypto.hash_secret(config.client_secret, generated=True)
+    registered = [
+        dataclasses.replace(
+            new_client(
+                name=CLIENT_NAME,
+                client_id=client_id,
+                grant_types=["client_credentials", "authorization_code", "refresh_token"],
+                redirect_uris=[REDIRECT_URI],
+                scope=SCOPE,
+            )[0],
+            secret_hash=secret_hash,
+        )
+        for client_id in client_ids(config, clients)
+    ]
+    client = registered[0]
+    server = OAuthServer(settings, store=store, clients=registered)
 
     async def seed_codes(n: int) -> list[dict[str, str]]:
         expires = time.time() + CODE_LIFETIME

