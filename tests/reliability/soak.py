@@ -63,18 +63,38 @@ class Family:
     spent: list[str] = field(default_factory=list)
 
 
+#: Seconds around an access token's expiry in which the model asks nothing of it (clocks and request times).
+EXPIRY_MARGIN = 10.0
+
+
 @dataclass
 class Model:
-    """Every token the load generator was given, and whether it must be active."""
+    """Every token the load generator was given, and whether it must be active. With ``lifetime`` (the server's
+    access token lifetime), an access token is used only while well within it, and expected expired after it."""
 
+    lifetime: float | None = None
+    issued_at: dict[str, float] = field(default_factory=dict)
     lone: deque[str] = field(default_factory=deque)
     families: deque[Family] = field(default_factory=deque)
     retired_lone: list[str] = field(default_factory=list)
     retired_families: list[Family] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
 
+    def issued(self, token: str) -> str:
+        self.issued_at[token] = time.monotonic()
+        return token
+
+    def age(self, token: str) -> float:
+        return time.monotonic() - self.issued_at.get(token, time.monotonic())
+
+    def fresh(self, token: str) -> bool:
+        return self.lifetime is None or self.age(token) < self.lifetime - EXPIRY_MARGIN
+
+    def expired(self, token: str) -> bool:
+        return self.lifetime is not None and self.age(token) > self.lifetime + EXPIRY_MARGIN
+
     def add_lone(self, token: str) -> None:
-        self.lone.append(token)
+        self.lone.append(self.issued(token))
         if len(self.lone) > MAX_LONE:
             self.retired_lone.append(self.lone.popleft())
 
@@ -85,11 +105,13 @@ class Model:
 
     def expected_active(self) -> list[str]:
         live = [*self.families, *self.retired_families]
-        return [*self.lone, *self.retired_lone, *(t for f in live for t in (*f.access, f.refresh))]
+        access = [*self.lone, *self.retired_lone, *(t for f in live for t in f.access)]
+        return [*(t for t in access if self.fresh(t)), *(f.refresh for f in live)]
 
     def expected_inactive(self) -> list[str]:
         live = [*self.families, *self.retired_families]
-        return [*self.revoked, *(t for f in live for t in f.spent)]
+        access = [*self.lone, *self.retired_lone, *(t for f in live for t in f.access)]
+        return [*self.revoked, *(t for f in live for t in f.spent), *(t for t in access if self.expired(t))]
 
 
 @dataclass
@@ -110,6 +132,8 @@ class Result:
     rss_start: dict[int, int] = field(default_factory=dict)
     rss_warm: dict[int, int] = field(default_factory=dict)
     rss_end: dict[int, int] = field(default_factory=dict)
+    #: (seconds into the run, RSS by worker), sampled while the load runs.
+    rss_timeline: list[tuple[float, dict[int, int]]] = field(default_factory=list)
     by_worker: Counter[str] = field(default_factory=Counter)
     redis_keys: int = 0
     redis_memory: int = 0
@@ -156,6 +180,10 @@ class Result:
             f"still active {self.zombies}; model mismatches during the run {len(self.mismatches)}",
             f"redis: {self.redis_keys} keys, {self.redis_memory / MIB:.1f} MiB used",
         ]
+        for at, rss in self.rss_timeline:
+            lines.append(
+                f"at {at:4.0f} s: " + ", ".join(f"worker {p} {v / MIB:.1f} MiB" for p, v in sorted(rss.items()))
+            )
         for pid in sorted(self.rss_start):
             start, warm, end = self.rss_start[pid], self.rss_warm.get(pid, 0), self.rss_end.get(pid, 0)
             lines.append(
@@ -189,12 +217,13 @@ class Load:
         deadline: float,
         max_requests: int,
         min_requests: int = 0,
+        lifetime: float | None = None,
     ) -> None:
         self.min_requests = min_requests
         self.demo = demo
         self.user_password = password
         self.result = result
-        self.model = Model()
+        self.model = Model(lifetime=lifetime)
         self.deadline = deadline
         self.max_requests = max_requests
 
@@ -270,16 +299,23 @@ class Load:
             self._new_family(response.json())
 
     def _new_family(self, body: dict[str, str]) -> None:
-        self.model.add_family(Family(body["refresh_token"], [body["access_token"]]))
+        self.model.add_family(Family(body["refresh_token"], [self.model.issued(body["access_token"])]))
         self.result.issued += 2
 
     def _take_token(self, rng: random.Random) -> tuple[str, Family | None] | None:
-        """An access token (or a family, for its tokens) taken out of the pool; put it back after use."""
-        if self.model.families and (not self.model.lone or rng.random() < 0.5):
-            family = self.model.families.popleft()
-            return rng.choice(family.access), family
-        if self.model.lone:
-            return self.model.lone.popleft(), None
+        """An access token (or a family, for its tokens) taken out of the pool; put it back after use. Tokens
+        near their expiry are retired instead (kept for the audit)."""
+        model = self.model
+        while model.lone and not model.fresh(model.lone[0]):
+            model.retired_lone.append(model.lone.popleft())
+        if model.families and (not model.lone or rng.random() < 0.5):
+            family = model.families.popleft()
+            usable = [t for t in family.access if model.fresh(t)]
+            if usable:
+                return rng.choice(usable), family
+            model.families.append(family)  # its refresh token lives on; a refresh gives it a new access token
+        if model.lone:
+            return model.lone.popleft(), None
         return None
 
     def _put_back(self, token: str, family: Family | None) -> None:
@@ -323,17 +359,16 @@ class Load:
         if not self.model.families:
             return await self.password(rng)
         family = self.model.families.popleft()
-        try:
-            response = await self.call("refresh", self.demo.refresh(family.refresh))
-            if self.expect("refresh", response):
-                assert response is not None
-                body = response.json()
-                family.spent.append(family.refresh)
-                family.refresh = body["refresh_token"]
-                family.access.append(body["access_token"])
-                self.result.issued += 2
-        finally:
-            self.model.families.append(family)
+        response = await self.call("refresh", self.demo.refresh(family.refresh))
+        if response is None:
+            return  # unanswered: rotated or not, nobody knows, so the family leaves the model (and the audit)
+        if self.expect("refresh", response):
+            body = response.json()
+            family.spent.append(family.refresh)
+            family.refresh = body["refresh_token"]
+            family.access.append(self.model.issued(body["access_token"]))
+            self.result.issued += 2
+        self.model.families.append(family)
 
     async def revoke(self, rng: random.Random) -> None:
         if self.model.families and (not self.model.lone or rng.random() < 0.4):
@@ -396,6 +431,8 @@ async def drive(
     max_requests: int = 2_000_000,
     min_requests: int = 0,
     check_limit: int = 5000,
+    lifetime: float | None = None,
+    rss_every: float = 60.0,
 ) -> Result:
     """Run the mixed load against ``server`` for ``duration`` seconds, then audit every token."""
     result = Result(duration=duration)
@@ -406,13 +443,25 @@ async def drive(
         result.rss_start = worker_rss(server)
         started = time.monotonic()
         load = Load(
-            demo, password, result, deadline=started + duration, max_requests=max_requests, min_requests=min_requests
+            demo,
+            password,
+            result,
+            deadline=started + duration,
+            max_requests=max_requests,
+            min_requests=min_requests,
+            lifetime=lifetime,
         )
         loops = [asyncio.create_task(load.loop(seed)) for seed in range(concurrency)]
         try:
             await asyncio.sleep(min(duration * 0.2, 10))
             result.rss_warm = worker_rss(server)
-            await asyncio.wait_for(asyncio.gather(*loops), timeout=duration + 60)
+            running = asyncio.gather(*loops)
+            while not running.done():  # the workers' memory over time, to see it level off
+                done, _ = await asyncio.wait([running], timeout=rss_every)
+                if not done:
+                    result.rss_timeline.append((time.monotonic() - started, worker_rss(server)))
+                assert time.monotonic() < started + duration + 60 + SPREAD_GRACE, "the load never ended"
+            await running
         finally:
             for task in loops:
                 task.cancel()
@@ -427,11 +476,15 @@ async def drive(
 
 
 @contextmanager
-def soak_stack(directory: Path, *, workers: int = 2) -> Iterator[tuple[Server, RedisProcess, str]]:
-    """A private redis-server and ``asgi-oauth serve --workers N`` on it, with the password grant on."""
+def soak_stack(
+    directory: Path, *, workers: int = 2, lifetime: float | None = None
+) -> Iterator[tuple[Server, RedisProcess, str]]:
+    """A private redis-server and ``asgi-oauth serve --workers N`` on it, with the password grant on (and
+    access tokens that live ``lifetime`` seconds)."""
     password = secrets.token_urlsafe(12)
     with redis_server(directory / "redis") as redis_process:
-        env = serve_env(redis_process.url, enable_password_grant="1", demo_users=f"alice:{password}")
+        extra = {} if lifetime is None else {"access_token_lifetime": str(round(lifetime))}
+        env = serve_env(redis_process.url, enable_password_grant="1", demo_users=f"alice:{password}", **extra)
         with serving(directory / "serve", env, workers=workers) as server:
             yield server, redis_process, password
 
@@ -444,10 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="stop after this many requests")
     parser.add_argument("--check-limit", type=int, default=5000, help="tokens audited per kind (sampled beyond)")
     parser.add_argument("--rss-limit-mib", type=float, default=50.0, help="allowed RSS growth per worker")
+    parser.add_argument(
+        "--access-token-lifetime",
+        type=float,
+        default=None,
+        help="seconds (the server's default otherwise); shorter than the run, tokens expire while it runs",
+    )
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory(prefix="asgi-oauth-soak-") as tmp,
-        soak_stack(Path(tmp), workers=args.workers) as (server, redis_process, password),
+        soak_stack(Path(tmp), workers=args.workers, lifetime=args.access_token_lifetime) as (
+            server,
+            redis_process,
+            password,
+        ),
     ):
         result = asyncio.run(
             drive(
@@ -458,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=args.concurrency,
                 max_requests=args.max_requests,
                 check_limit=args.check_limit,
+                lifetime=args.access_token_lifetime,
             )
         )
         tracebacks = server.stderr.count("Traceback")
