@@ -518,11 +518,13 @@ class _Script:
         self._source = source
         self._sha = hashlib.sha1(self._source.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | int], execute: Execute | None = None) -> Any:
+        """Run on the store's connection, or on ``execute``'s."""
+        run = execute or self._execute
         try:
-            return await self._execute("EVALSHA", self._sha, len(keys), *keys, *args)
+            return await run("EVALSHA", self._sha, len(keys), *keys, *args)
         except rexc.NoScriptError:
-            return await self._execute("EVAL", self._source, len(keys), *keys, *args)
+            return await run("EVAL", self._source, len(keys), *keys, *args)
 
 
 _OUTCOMES = {1: Outcome.DONE, 0: Outcome.MISSING, -1: Outcome.REUSED}
@@ -643,17 +645,35 @@ class RedisStore:
                 raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
             raise
 
+    async def _revoke(self, script: _Script, keys: list[str], args: Sequence[str | int], *messages: str) -> Any:
+        """Run a revoking script so that it is answered only once the primary's replicas have it, then tell this
+        machine's workers (Redis's channel told everyone already, but may reach them after this worker answers).
+        Told even when the script found nothing: a first run whose reply was lost may have done it."""
+        if self._replicas is None:
+            result = await self._run(script(keys=keys, args=args))
+        else:
+            replicas = self._replicas
+
+            async def write(execute: Execute) -> Any:
+                return await script(keys=keys, args=args, execute=execute)
+
+            result = await self._run(replicas.run(keys[0], write, lambda: script(keys=keys, args=args)))
+        self._tell(*messages)
+        return result
+
     async def _revoked(self, key: str, *messages: str) -> None:
-        """What a write that revoked (``key`` names its slot) owes before it is answered: tell this machine's
-        workers (Redis's channel told everyone already, but may reach them after this worker answers), then wait
-        until the primary's replicas have it."""
+        """What a write that revoked besides its main work (a replay found by an issuing script; ``key`` names its
+        slot) owes before it is answered: tell this machine's workers, then wait until the replicas have it."""
+        self._tell(*messages)
+        await self._settle(key)
+
+    def _tell(self, *messages: str) -> None:
         encoded = [message.encode() for message in messages]
         if self._ring is not None:
             self._ring.announce(encoded)
         elif self.validation_cache is not None:
             for message in encoded:
                 self.validation_cache.announced(message)
-        await self._settle(key)
 
     async def _settle(self, key: str) -> None:
         if self._replicas is not None:
@@ -690,10 +710,7 @@ class RedisStore:
 
     async def delete_client(self, client_id: str) -> bool:
         args: list[str | int] = ["delete", self._now_ms(), client_id, self._keys.revoked]
-        deleted = bool(await self._run(self._delete_dynamic(keys=self._client_keys(), args=args)))
-        # Told and settled even when nothing was found: a first run whose reply was lost may have deleted it.
-        await self._revoked(self._keys.clients, f"client:{client_id}")
-        return deleted
+        return bool(await self._revoke(self._delete_dynamic, self._client_keys(), args, f"client:{client_id}"))
 
     async def add_dynamic_client(self, client: Client, *, limit: int) -> AddOutcome:
         expiry = round(client.expires_at * 1000)
@@ -849,19 +866,13 @@ class RedisStore:
         k = self._keys
         keys = [k.family(family_id), k.index(family_id)]
         args = [client_id or "", k.access_prefix(family_id), family_id, k.revoked]
-        revoked = bool(await self._run(self._revoke_family(keys=keys, args=args)))
-        # Told and settled even when nothing was found: a first run whose reply was lost may have revoked it.
-        await self._revoked(k.family(family_id), f"family:{family_id}")
-        return revoked
+        return bool(await self._revoke(self._revoke_family, keys, args, f"family:{family_id}"))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
         keys = [self._keys.access(family_id, access_digest)]
         announcement = f"access:{family_id}:{access_digest}"
-        revoked = bool(
-            await self._run(self._delete_access(keys=keys, args=[client_id, self._keys.revoked, announcement]))
-        )
-        await self._revoked(keys[0], announcement)  # even when not found, as revoke_family does
-        return revoked
+        args: list[str | int] = [client_id, self._keys.revoked, announcement]
+        return bool(await self._revoke(self._delete_access, keys, args, announcement))
 
     # -- owner indexes: everything of a user or a client --------------------------------------------
     def _owners(self, client_id: str, sub: str | None) -> list[str]:
@@ -905,9 +916,7 @@ class RedisStore:
         parts = list(k.grant_parts())
         if self._cluster is None:
             args: list[str | int] = [k.revoked, announcement, *parts]
-            ended = int(await self._run(self._revoke_grants(keys=[index], args=args)))
-            await self._revoked(index, announcement)
-            return ended
+            return int(await self._revoke(self._revoke_grants, [index], args, announcement))
         members: list[bytes] = await self._run(self._exec("ZRANGE", index, 0, -1))
         names = [raw.decode() for raw in members]
 
@@ -922,7 +931,8 @@ class RedisStore:
         await self._run(self._forget_grants(keys=[index], args=forget))
         # The families live on every primary: each owner of one of them waits for its replicas.
         slots = {self._keys.family(name.partition(":")[0]) for name in names}
-        await asyncio.gather(self._revoked(index, announcement), *(self._settle(key) for key in slots))
+        self._tell(announcement)
+        await asyncio.gather(*(self._settle(key) for key in {index, *slots}))
         return ended
 
     # -- consents --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ LATENCY_BOUND = 4 * TIMEOUT + 0.5
 #: Longest wait for the restarted master to serve again.
 RECOVERY_LIMIT = 15.0
 
-FAMILY_KEY = re.compile(r"[^:]+:\{([A-Za-z0-9_-]+)\}:(?:[a-z]|settled)(:.*)?")  # settled: store/replicas.py
+FAMILY_KEY = re.compile(r"[^:]+:\{([A-Za-z0-9_-]+)\}:[a-z](:.*)?")
 
 
 @pytest.fixture

@@ -149,8 +149,7 @@ async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefi
     assert owners == {redis_store._keys.client_grants("web"), redis_store._keys.user_grants("alice")}
     shared |= owners
 
-    # (":settled": the short-lived marker written after a revocation, for WAIT; see store/replicas.py.)
-    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|settled|[acs]:[A-Za-z0-9_-]{{32}})")
+    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|[acs]:[A-Za-z0-9_-]{{32}})")
     tagged: dict[str, set[str]] = {}
     for key in mine - shared:
         match = layout.fullmatch(key)
