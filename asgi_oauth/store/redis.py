@@ -671,6 +671,9 @@ class RedisStore:
         encoded = [message.encode() for message in messages]
         if self._ring is not None:
             self._ring.announce(encoded)
+            if self.validation_cache is not None:
+                # This worker forgets at once too, rather than at its next trust check (once per loop iteration).
+                self.validation_cache.local_news()
         elif self.validation_cache is not None:
             for message in encoded:
                 self.validation_cache.announced(message)
