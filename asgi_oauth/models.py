@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from .types import AuthMethod, CodeChallengeMethod, GrantType
 
@@ -14,6 +15,15 @@ from .types import AuthMethod, CodeChallengeMethod, GrantType
 def scope_set(scope: str) -> frozenset[str]:
     # Cached: the same few scope strings are split on every validated request.
     return frozenset(scope.split())
+
+
+#: What features add to a record (a claim set, a binding, an actor), by the feature's own key. Stored as one
+#: encoded field that the stores' scripts never read, so a feature adds data without any store changing.
+Extra = Mapping[str, Any]
+
+
+def no_extra() -> Extra:
+    return {}
 
 
 def scope_str(scopes: frozenset[str] | set[str]) -> str:
@@ -42,6 +52,8 @@ class Client:
     unused_expires_at: float = 0.0
     #: RFC 7591 ``client_secret_expires_at``: when the secret, and so the client, stops working; 0 never.
     secret_expires_at: int = 0
+    #: What switched-on features added (:data:`Extra`); not part of the record's hash.
+    extra: Extra = field(default_factory=no_extra, hash=False)
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -69,6 +81,8 @@ class AccessToken:
     username: str | None = None
     #: The resource the token is for (RFC 8707), its audience; ``None`` when the client named none.
     resource: str | None = None
+    #: What switched-on features added (:data:`Extra`); not part of the record's hash.
+    extra: Extra = field(default_factory=no_extra, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,8 @@ class TokenFamily:
     resource: str | None = None
     #: When the resource owner authenticated (OpenID Connect ``auth_time``), kept for refreshed ID tokens.
     auth_time: int | None = None
+    #: What switched-on features added (:data:`Extra`); not part of the record's hash.
+    extra: Extra = field(default_factory=no_extra, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,8 @@ class AuthorizationCode:
     #: OpenID Connect: the request's ``nonce``, echoed in the ID token, and when the user authenticated.
     nonce: str | None = None
     auth_time: int | None = None
+    #: What switched-on features added (:data:`Extra`); not part of the record's hash.
+    extra: Extra = field(default_factory=no_extra, hash=False)
 
 
 class Outcome(enum.Enum):

@@ -6,6 +6,11 @@ access tokens are most of what the store holds. The names live here instead. Pyt
 through :class:`Layout`; each Lua script is prepended with the same layouts as tables of positions
 (``ACCESS.client_id``) and reads a field with ``field(record, ACCESS.client_id)``, never a bare index.
 
+Every layout and its codec are derived from the record's dataclass (:class:`ArrayRecord`): the fields in
+their declared order, each converted by the codec its type gets (:func:`field_codec`). A field whose type
+has no codec fails here, at import, never by being stored as null; a feature's data goes in the records'
+``extra`` field, stored as one encoded string the scripts never read.
+
 Versions: fields are only ever appended, and a record without its trailing fields decodes them as
 ``None``. Records written before versioning (arrays starting with a string, not a version number) are
 read with their fields one position earlier, so tokens issued by an older release keep working.
@@ -15,13 +20,24 @@ Internal to :mod:`asgi_oauth.store.redis`; not a public API.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, Literal, NamedTuple, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from ..models import AccessToken, AuthorizationCode, Client, DeviceGrant, TokenFamily
 
 #: The version written into every new record.
 VERSION = 1
+
+R = TypeVar("R")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +51,10 @@ class Layout:
         row = [VERSION, *(values.get(f) for f in self.fields)]
         while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
             row.pop()
-        return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(row)
 
     def decode(self, raw: bytes | str) -> dict[str, Any]:
-        row = json.loads(raw)
-        values = row[1:] if row and isinstance(row[0], int) else row  # unversioned: written before VERSION 1
+        values = _values(raw)
         return {name: values[i] if i < len(values) else None for i, name in enumerate(self.fields)}
 
     def lua(self) -> str:
@@ -48,44 +63,167 @@ class Layout:
         return f"local {self.name} = {{{positions}}}\n"
 
 
-ACCESS = Layout("ACCESS", ("client_id", "scope", "sub", "iat", "exp_ms", "username", "resource"))
-FAMILY = Layout(
-    "FAMILY",
-    (
-        "refresh_digest",
-        "client_id",
-        "scope",
-        "sub",
-        "iat",
-        "exp_ms",
-        "username",
-        "previous_digest",
-        "rotated_at_ms",
-        "resource",
-        "auth_time",
-    ),
-)
-CODE = Layout(
-    "CODE",
-    (
-        "client_id",
-        "redirect_uri",
-        "redirect_uri_sent",
-        "scope",
-        "sub",
-        "exp_ms",
-        "code_challenge",
-        "code_challenge_method",
-        "username",
-        "resource",
-        "nonce",
-        "auth_time",
-    ),
-)
+def _values(raw: bytes | str) -> list[Any]:
+    row = json.loads(raw)
+    return row[1:] if row and isinstance(row[0], int) else row  # type: ignore[no-any-return]  # unversioned: pre-1
+
+
+class FieldCodec(NamedTuple):
+    """How one field is stored: a suffix to its stored name (``_ms``) and the conversions (``None``: as it is)."""
+
+    suffix: str = ""
+    encode: Callable[[Any], Any] | None = None
+    decode: Callable[[Any], Any] | None = None
+
+
+def _millis(value: float | None) -> int | None:
+    return None if value is None else round(value * 1000)
+
+
+def _seconds(value: int | None) -> float | None:
+    return None if value is None else value / 1000
+
+
+def _pack_extra(value: Mapping[str, Any]) -> str | None:
+    return _dumps(dict(value)) if value else None  # empty: nothing stored, so no record grows
+
+
+def _unpack_extra(value: str | None) -> Mapping[str, Any]:
+    return {} if value is None else dict(json.loads(value))
+
+
+_PLAIN = FieldCodec()
+_MILLIS = FieldCodec("_ms", _millis, _seconds)
+_FLAG = FieldCodec("", int, bool)
+_TUPLE = FieldCodec("", list, tuple)
+_EXTRA = FieldCodec("", _pack_extra, _unpack_extra)
+
+
+def field_codec(hint: Any, *, millis: bool) -> FieldCodec:
+    """The codec of a field annotated ``hint``; ``millis`` stores floats (epoch times) as integer milliseconds.
+
+    Raises :class:`TypeError` for a type it does not know, so a new field cannot be silently stored as null.
+    """
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        (inner, *others) = [a for a in args if a is not type(None)]
+        if others or len(args) != 2:
+            raise TypeError(f"no codec for {hint!r}: only X | None unions are stored")
+        codec = field_codec(inner, millis=millis)
+        if codec is _FLAG or codec is _TUPLE:
+            raise TypeError(f"no codec for {hint!r}")
+        return codec
+    if hint in (str, int) or (origin is Literal and all(isinstance(a, str) for a in args)):
+        return _PLAIN
+    if hint is float:
+        return _MILLIS if millis else _PLAIN
+    if hint is bool:
+        return _FLAG
+    if origin is tuple and args[1:] == (Ellipsis,) and (args[0] is str or get_origin(args[0]) is Literal):
+        return _TUPLE
+    if origin is Mapping and args == (str, Any):
+        return _EXTRA
+    raise TypeError(f"no codec for {hint!r}")
+
+
+def _codecs(record: type, names: tuple[str, ...], *, millis: bool) -> tuple[FieldCodec, ...]:
+    hints = get_type_hints(record)
+    codecs = []
+    for name in names:
+        try:
+            codecs.append(field_codec(hints[name], millis=millis))
+        except TypeError as error:
+            raise TypeError(f"{record.__name__}.{name}: {error}") from None
+    return tuple(codecs)
+
+
+class ArrayRecord(Generic[R]):
+    """A record dataclass stored as a versioned JSON array: its :class:`Layout` and codec, both derived."""
+
+    def __init__(self, name: str, record: type[R], only: tuple[str, ...] | None = None) -> None:
+        self.record = record
+        self.names = only if only is not None else tuple(f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+        self.codecs = _codecs(record, self.names, millis=True)
+        stored = (field + codec.suffix for field, codec in zip(self.names, self.codecs, strict=True))
+        self.layout = Layout(name, tuple(stored))
+        self._whole = only is None
+        self._decoders = tuple(codec.decode for codec in self.codecs)
+
+    def pack(self, record: R) -> str:
+        row: list[Any] = [VERSION]
+        for name, codec in zip(self.names, self.codecs, strict=True):
+            value = getattr(record, name)
+            row.append(value if codec.encode is None else codec.encode(value))
+        while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
+            row.pop()
+        return _dumps(row)
+
+    def _decoded(self, raw: bytes | str) -> list[Any]:
+        values = _values(raw)
+        values += [None] * (len(self.names) - len(values))  # fields appended since the record was written
+        return [v if decode is None else decode(v) for v, decode in zip(values, self._decoders, strict=False)]
+
+    def unpack_fields(self, raw: bytes | str) -> dict[str, Any]:
+        """The decoded fields by attribute name (for a layout holding only some of the record's fields)."""
+        return dict(zip(self.names, self._decoded(raw), strict=True))
+
+    def unpack(self, raw: bytes | str) -> R:
+        if not self._whole:
+            raise TypeError(f"{self.layout.name} holds only some fields of {self.record.__name__}")
+        return self.record(*self._decoded(raw))  # every field, in declared order
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+class ObjectRecord(Generic[R]):
+    """A record dataclass stored as a JSON object by field name (clients: few, read once and cached).
+
+    Fields at their default are left out, so records stay readable by releases that predate a field;
+    names this release does not know (written by a newer one) are ignored."""
+
+    def __init__(self, record: type[R]) -> None:
+        self.record = record
+        fields = dataclasses.fields(record)  # type: ignore[arg-type]
+        self.names = tuple(f.name for f in fields)
+        self.codecs = dict(zip(self.names, _codecs(record, self.names, millis=False), strict=True))
+        self._defaults = {f.name: _default(f) for f in fields if _default(f) is not dataclasses.MISSING}
+
+    def pack(self, record: R) -> str:
+        data: dict[str, Any] = {}
+        for name, codec in self.codecs.items():
+            value = getattr(record, name)
+            if name in self._defaults and value == self._defaults[name]:
+                continue
+            data[name] = value if codec.encode is None else codec.encode(value)
+        return _dumps(data)
+
+    def unpack(self, raw: bytes | str) -> R:
+        data = json.loads(raw)
+        decoded = {}
+        for name, value in data.items():
+            codec = self.codecs.get(name)
+            if codec is not None:
+                decoded[name] = value if codec.decode is None else codec.decode(value)
+        return self.record(**decoded)
+
+
+ACCESS_RECORD = ArrayRecord("ACCESS", AccessToken)
+FAMILY_RECORD = ArrayRecord("FAMILY", TokenFamily)
+CODE_RECORD = ArrayRecord("CODE", AuthorizationCode)
+CLIENT_RECORD = ObjectRecord(Client)
+
+ACCESS = ACCESS_RECORD.layout
+FAMILY = FAMILY_RECORD.layout
+CODE = CODE_RECORD.layout
 
 #: What a device authorization (RFC 8628) asks for; its changing state (status, user, interval, last poll) is
 #: kept beside it in the same Redis hash, so a script updates one field without re-encoding the record.
-DEVICE = Layout("DEVICE", ("client_id", "scope", "exp_ms", "resource"))
+DEVICE_RECORD = ArrayRecord("DEVICE", DeviceGrant, only=("client_id", "scope", "exp", "resource"))
+DEVICE = DEVICE_RECORD.layout
 
 #: Prepended to every script: the layouts, and the one way a script reads a field.
 LUA_PRELUDE = (

@@ -110,7 +110,16 @@ from ..types import Clock
 from .base import AddOutcome, StoreUnavailable
 from .host_ring import HostRing
 from .pipeline import Endpoint, PipelinedRedis
-from .records import ACCESS, CODE, DEVICE, FAMILY, LUA_PRELUDE, Keys, grant_member
+from .records import (
+    ACCESS_RECORD,
+    CLIENT_RECORD,
+    CODE_RECORD,
+    DEVICE_RECORD,
+    FAMILY_RECORD,
+    LUA_PRELUDE,
+    Keys,
+    grant_member,
+)
 from .replicas import Locate, ReplicaWait
 from .subscriber import Endpoints, RevocationSubscriber
 
@@ -168,127 +177,14 @@ def _window_ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-def _encode_access(t: AccessToken) -> str:
-    return ACCESS.encode(
-        {
-            "client_id": t.client_id,
-            "scope": t.scope,
-            "sub": t.sub,
-            "iat": t.iat,
-            "exp_ms": round(t.exp * 1000),
-            "username": t.username,
-            "resource": t.resource,
-        }
-    )
-
-
-def _decode_access(raw: bytes) -> AccessToken:
-    r = ACCESS.decode(raw)
-    return AccessToken(r["client_id"], r["scope"], r["sub"], r["iat"], r["exp_ms"] / 1000, r["username"], r["resource"])
-
-
-def _encode_family(f: TokenFamily) -> str:
-    return FAMILY.encode(
-        {
-            "refresh_digest": f.refresh_digest,
-            "client_id": f.client_id,
-            "scope": f.scope,
-            "sub": f.sub,
-            "iat": f.iat,
-            "exp_ms": round(f.exp * 1000),
-            "username": f.username,
-            "previous_digest": f.previous_digest,
-            "rotated_at_ms": None if f.rotated_at is None else round(f.rotated_at * 1000),
-            "resource": f.resource,
-            "auth_time": f.auth_time,
-        }
-    )
-
-
-def _decode_family(raw: bytes) -> TokenFamily:
-    r = FAMILY.decode(raw)
-    rotated_at_ms = r["rotated_at_ms"]
-    return TokenFamily(
-        refresh_digest=r["refresh_digest"],
-        client_id=r["client_id"],
-        scope=r["scope"],
-        sub=r["sub"],
-        iat=r["iat"],
-        exp=r["exp_ms"] / 1000,
-        username=r["username"],
-        previous_digest=r["previous_digest"],
-        rotated_at=None if rotated_at_ms is None else rotated_at_ms / 1000,
-        resource=r["resource"],
-        auth_time=r["auth_time"],
-    )
-
-
-def _encode_code(c: AuthorizationCode) -> str:
-    return CODE.encode(
-        {
-            "client_id": c.client_id,
-            "redirect_uri": c.redirect_uri,
-            "redirect_uri_sent": int(c.redirect_uri_sent),
-            "scope": c.scope,
-            "sub": c.sub,
-            "exp_ms": round(c.exp * 1000),
-            "code_challenge": c.code_challenge,
-            "code_challenge_method": c.code_challenge_method,
-            "username": c.username,
-            "resource": c.resource,
-            "nonce": c.nonce,
-            "auth_time": c.auth_time,
-        }
-    )
-
-
-def _decode_code(raw: bytes) -> AuthorizationCode:
-    r = CODE.decode(raw)
-    return AuthorizationCode(
-        client_id=r["client_id"],
-        redirect_uri=r["redirect_uri"],
-        redirect_uri_sent=bool(r["redirect_uri_sent"]),
-        scope=r["scope"],
-        sub=r["sub"],
-        exp=r["exp_ms"] / 1000,
-        code_challenge=r["code_challenge"],
-        code_challenge_method=r["code_challenge_method"],
-        username=r["username"],
-        resource=r["resource"],
-        nonce=r["nonce"],
-        auth_time=r["auth_time"],
-    )
-
-
-def _encode_client(c: Client) -> str:
-    return _dumps(
-        {
-            "client_id": c.client_id,
-            "name": c.name,
-            "secret_hash": c.secret_hash,
-            "redirect_uris": list(c.redirect_uris),
-            "grant_types": list(c.grant_types),
-            "scope": c.scope,
-            "public": c.public,
-            "first_party": c.first_party,
-            "token_endpoint_auth_method": c.token_endpoint_auth_method,
-            "introspect_any": c.introspect_any,
-            "created_at": c.created_at,
-            # Only dynamic clients carry these, so releases that predate them still read every other client.
-            **(
-                {"dynamic": True, "unused_expires_at": c.unused_expires_at, "secret_expires_at": c.secret_expires_at}
-                if c.dynamic
-                else {}
-            ),
-        }
-    )
-
-
-def _decode_client(raw: bytes) -> Client:
-    data = json.loads(raw)
-    data["redirect_uris"] = tuple(data["redirect_uris"])
-    data["grant_types"] = tuple(data["grant_types"])
-    return Client(**data)
+_encode_access = ACCESS_RECORD.pack
+_decode_access = ACCESS_RECORD.unpack
+_encode_family = FAMILY_RECORD.pack
+_decode_family = FAMILY_RECORD.unpack
+_encode_code = CODE_RECORD.pack
+_decode_code = CODE_RECORD.unpack
+_encode_client = CLIENT_RECORD.pack
+_decode_client = CLIENT_RECORD.unpack
 
 
 _DEVICE_FIELDS = ("grant", "status", "interval", "polled", "sub", "username")
@@ -298,15 +194,11 @@ _DEVICE_STATUSES: dict[str, DeviceStatus] = {s: s for s in ("pending", "approved
 def _decode_device(values: Sequence[Any]) -> DeviceGrant:
     """A device grant from its hash's ``_DEVICE_FIELDS``, in that order."""
     record, status, interval, polled, sub, username = (v.decode() if isinstance(v, bytes) else v for v in values)
-    r = DEVICE.decode(record)
     if status not in _DEVICE_STATUSES:
         raise ValueError(f"unknown device grant status {status!r}")
     return DeviceGrant(
-        client_id=r["client_id"],
-        scope=r["scope"],
-        exp=r["exp_ms"] / 1000,
+        **DEVICE_RECORD.unpack_fields(record),
         interval=int(interval),
-        resource=r["resource"],
         status=_DEVICE_STATUSES[status],
         sub=sub,
         username=username,
@@ -1000,14 +892,7 @@ class RedisStore:
         taken = await self._run(self._claim(keys=[k.user_code(user_code_digest)], args=claim))
         if not taken:
             return False
-        record = DEVICE.encode(
-            {
-                "client_id": grant.client_id,
-                "scope": grant.scope,
-                "exp_ms": round(grant.exp * 1000),
-                "resource": grant.resource,
-            }
-        )
+        record = DEVICE_RECORD.pack(grant)
         args: list[str | int] = [record, grant.interval, self._ttl_ms(keep_until)]
         await self._run(self._device_put(keys=[k.device(family_id, device_digest)], args=args))
         return True

@@ -61,6 +61,7 @@ class TokenContract:
             dynamic=True,
             unused_expires_at=round(time.time() + 3600.5, 3),
             secret_expires_at=int(time.time()) + 7200,
+            extra={"par": {"required": True}, "note": "ünïcode", "n": 3},
         )
         # The sample must differ from every default, or a store that dropped a field would still pass.
         defaults = Client(client_id="x", name="x", secret_hash=None)
@@ -522,14 +523,25 @@ class TokenContract:
         assert (await store.lookup(grant.family_id)).family == retried_family
 
     async def test_every_token_field_round_trips(self, store: Store) -> None:
-        """Each record comes back whole, the optional fields set: audience, rotation, PKCE, user name."""
+        """Each record comes back whole, every field set: audience, rotation, PKCE, user name, features' extra."""
         grant = Grant.mint()
         resource = "https://api.example/mcp"
-        code = code_record(resource=resource)
+        extra = {"feature": {"bound": "ünïcode", "n": 1}}
+        code = code_record(resource=resource, nonce="n-1", auth_time=1_712_345_678, extra=extra)
         await store.put_code(grant.family_id, grant.code_digest, code)
         assert await store.get_code(grant.family_id, grant.code_digest) == code
-        access = access_record(resource=resource)
-        family = family_record(grant.refresh_digest, resource=resource, previous_digest="p" * 32, rotated_at=at(0))
+        access = access_record(resource=resource, extra=extra)
+        family = family_record(
+            grant.refresh_digest,
+            resource=resource,
+            previous_digest="p" * 32,
+            rotated_at=at(0),
+            auth_time=1_712_345_678,
+            extra=extra,
+        )
+        for record in (code, access, family):  # a field left at its default would pass even if dropped
+            unset = [f.name for f in dataclasses.fields(record) if getattr(record, f.name) in (None, {})]
+            assert unset == [], f"{type(record).__name__} sample leaves {unset} unset"
         assert await redeem(store, grant, access, family) is Outcome.DONE
         found = await store.lookup(grant.family_id, access_digest=grant.access_digest)
         assert found.access == access

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
 
-from asgi_oauth.models import Outcome
+from asgi_oauth.models import AccessToken, Client, Outcome
 from asgi_oauth.store import RedisStore
-from asgi_oauth.store.records import ACCESS, CODE, FAMILY, LUA_PRELUDE, VERSION, Keys
+from asgi_oauth.store.records import (
+    ACCESS,
+    ACCESS_RECORD,
+    CLIENT_RECORD,
+    CODE,
+    FAMILY,
+    LUA_PRELUDE,
+    VERSION,
+    ArrayRecord,
+    Keys,
+)
 from asgi_oauth.testing.records import Grant, access_record, family_record
 
 from ..conftest import open_redis_store
@@ -28,6 +39,7 @@ def test_a_record_is_the_version_then_its_fields_in_order_without_trailing_nulls
         "exp_ms": 9000,
         "username": None,
         "resource": None,
+        "extra": None,
     }
 
 
@@ -44,6 +56,62 @@ def test_unversioned_records_of_earlier_releases_decode_by_the_same_names() -> N
     assert ACCESS.decode(legacy_access)["exp_ms"] == 9000
     legacy_code = json.dumps(["app", "https://a/cb", 1, "read", "alice", 9000, "c" * 43, "S256", None])
     assert CODE.decode(legacy_code)["code_challenge_method"] == "S256"
+
+
+def test_layouts_are_derived_from_the_records_with_the_names_the_scripts_read() -> None:
+    assert ACCESS.fields == ("client_id", "scope", "sub", "iat", "exp_ms", "username", "resource", "extra")
+    assert FAMILY.fields[-4:] == ("rotated_at_ms", "resource", "auth_time", "extra")
+    assert CODE.fields[2] == "redirect_uri_sent"
+
+
+def test_a_field_without_a_codec_fails_when_the_layout_is_built() -> None:
+    @dataclass(frozen=True)
+    class Odd:
+        client_id: str
+        when: complex
+
+    with pytest.raises(TypeError, match=r"Odd\.when: no codec"):
+        ArrayRecord("ODD", Odd)
+
+
+def test_extra_is_one_encoded_field_and_absent_when_empty() -> None:
+    plain = AccessToken("app", "read", None, 5, 9.0)
+    assert json.loads(ACCESS_RECORD.pack(plain)) == [VERSION, "app", "read", None, 5, 9000]
+    bound = AccessToken("app", "read", None, 5, 9.0, extra={"cnf": {"jkt": "abc"}})
+    row = json.loads(ACCESS_RECORD.pack(bound))
+    assert row[-1] == '{"cnf":{"jkt":"abc"}}'  # a string: the scripts never look inside
+    assert ACCESS_RECORD.unpack(ACCESS_RECORD.pack(bound)) == bound
+    assert ACCESS_RECORD.unpack(json.dumps([VERSION, "app", "read", None, 5, 9000])).extra == {}
+
+
+def test_clients_stored_by_an_earlier_release_decode_and_unknown_names_are_ignored() -> None:
+    earlier = {
+        "client_id": "web",
+        "name": "Web",
+        "secret_hash": None,
+        "redirect_uris": ["https://a/cb"],
+        "grant_types": ["authorization_code"],
+        "scope": "read",
+        "public": True,
+        "first_party": False,
+        "token_endpoint_auth_method": "none",
+        "introspect_any": False,
+        "created_at": 5,
+    }
+    client = CLIENT_RECORD.unpack(json.dumps({**earlier, "from_a_later_release": 1}))
+    assert client == Client(
+        "web",
+        "Web",
+        None,
+        ("https://a/cb",),
+        ("authorization_code",),
+        "read",
+        public=True,
+        token_endpoint_auth_method="none",
+        created_at=5,
+    )
+    assert CLIENT_RECORD.unpack(CLIENT_RECORD.pack(client)) == client
+    assert "extra" not in json.loads(CLIENT_RECORD.pack(client))  # earlier releases read what this one writes
 
 
 def test_the_key_schema_keeps_every_key_of_a_family_in_its_hash_tag() -> None:
