@@ -55,6 +55,9 @@ class OAuthSettings(BaseSettings):
     #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     key_prefix: str = "oauth"
+    #: Features switched on by name (:data:`asgi_oauth.features.BUILTIN`), comma-separated; each reads its own
+    #: section of settings (``ASGI_OAUTH_<NAME>_...``). Ignored when ``OAuthServer(features=...)`` is given.
+    features: Annotated[tuple[str, ...], NoDecode] = ()
 
     access_token_lifetime: float = Field(default=3600, gt=0, le=86400)
     refresh_token_lifetime: float = Field(default=14 * 86400, gt=0)
@@ -256,7 +259,7 @@ class OAuthSettings(BaseSettings):
 
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("secret_key", "resources", "dynamic_registration_tokens", mode="before")
+    @field_validator("secret_key", "resources", "dynamic_registration_tokens", "features", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Lists arrive comma-separated from the environment."""

@@ -49,6 +49,8 @@ class TokenResponse:
     user: str | None = None
     #: OpenID Connect: the ID token of an ``openid`` grant.
     id_token: str | None = None
+    #: Fields the switched-on features add (:meth:`asgi_oauth.features.Feature.token_fields`).
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -62,6 +64,8 @@ class TokenResponse:
             body["refresh_token_expires_in"] = self.refresh_token_expires_in
         if self.id_token is not None:
             body["id_token"] = self.id_token
+        if self.fields:
+            body.update(self.fields)
         return body
 
 
@@ -153,6 +157,8 @@ async def issue(
     minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
     if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
         minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
+    if ctx.features:
+        minted = await _with_extra(ctx, client, scope, user, minted)
     minted = await _as_jwt(ctx, minted)
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
@@ -166,6 +172,25 @@ async def issue(
     else:
         await ctx.store.put_family(minted.family_id, minted.family, access_digest, minted.access_record)
     return minted.response(ctx)
+
+
+async def _with_extra(ctx: Context, client: Client, scope: str, user: User | None, minted: _Minted) -> _Minted:
+    """The minted records with what the switched-on features keep with them (``extra``, by feature)."""
+    extra: dict[str, Any] = {}
+    for feature in ctx.features:
+        extra.update(await feature.token_extra(ctx, client, scope, user))
+    if not extra:
+        return minted
+    family = None if minted.family is None else replace(minted.family, extra=extra)
+    return replace(minted, access_record=replace(minted.access_record, extra=extra), family=family)
+
+
+async def _with_fields(ctx: Context, client: Client, response: TokenResponse) -> TokenResponse:
+    """The response with the fields the switched-on features add to it."""
+    fields: dict[str, Any] = {}
+    for feature in ctx.features:
+        fields.update(await feature.token_fields(ctx, client, response.body()))
+    return replace(response, fields=fields) if fields else response
 
 
 async def _as_jwt(ctx: Context, minted: _Minted) -> _Minted:
@@ -523,6 +548,8 @@ async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming
             family_id = crypto.family_of(code) if code is not None else None
             events.emit("code_replayed", client_id=client.client_id, family_id=family_id, address=request.peer)
         raise
+    if ctx.features:
+        response = await _with_fields(ctx, client, response)
     if events.active:
         family_id = response.family_id or crypto.family_of(response.access_token)
         kind: EventKind = "refreshed" if grant_type == "refresh_token" else "issued"
