@@ -99,10 +99,10 @@ class Feature:
     #: The store Protocol (``runtime_checkable``) the feature keeps its data in; ``None``: it keeps none.
     store: ClassVar[type[Any] | None] = None
 
-    def store_part(self, store: object) -> object:
-        """The object that keeps this feature's data, given the server's store: the store itself (a third-party
-        backend implements the Protocol), or a part the feature brings for the built-in stores."""
-        return store
+    def store_part(self, server: OAuthServer) -> object:
+        """The object that keeps this feature's data: the server's store itself (a third-party backend implements
+        the Protocol), or a part the feature brings for the built-in stores."""
+        return server.store
 
     def attach(self, server: OAuthServer, store: Any) -> None:
         """Called once while the server is built, with its store part (checked against :attr:`store`)."""
@@ -161,13 +161,13 @@ def _builtin(name: str) -> Feature:
     return feature
 
 
-def store_of(feature: Feature, store: object) -> Any:
+def store_of(feature: Feature, server: OAuthServer) -> Any:
     """The feature's store part, checked against its Protocol so a backend lacking it fails at start-up."""
-    part = feature.store_part(store)
+    part = feature.store_part(server)
     wanted = feature.store
     if wanted is not None and not isinstance(part, wanted):
         raise SettingsError(
             f"feature {feature.name!r} needs a store implementing {wanted.__name__}, "
-            f"which {type(store).__name__} does not"
+            f"which {type(server.store).__name__} does not"
         )
     return part

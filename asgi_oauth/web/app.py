@@ -112,7 +112,6 @@ class OAuthServer:
         self.store = store if store is not None else store_from_settings(self.settings)
         #: The switched-on features (``features=``, else those ``ASGI_OAUTH_FEATURES`` names).
         self.features = load_features(self.settings, features)
-        parts = [store_of(feature, self.store) for feature in self.features]
         #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
         self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
         #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
@@ -140,8 +139,8 @@ class OAuthServer:
             events=self.events,
             features=self.features,
         )
-        for feature, part in zip(self.features, parts, strict=True):
-            feature.attach(self, part)
+        for feature in self.features:
+            feature.attach(self, store_of(feature, self))
         #: The enabled grants, response types and endpoints.
         self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
         self.response_types = enabled_response_types(
