@@ -394,8 +394,17 @@ _warned: set[str] = set()
 def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
     known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
+    # A switched-on feature's section (ASGI_OAUTH_PAR_* for "par") is read, and checked, by the feature.
+    switched_on = {v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}FEATURES"}
+    sections = tuple(
+        f"{ENV_PREFIX}{name.strip().upper()}_" for v in switched_on for name in v.split(",") if name.strip()
+    )
     # Variable names are matched case-insensitively, as pydantic-settings reads them.
-    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not name.upper().startswith(sections)
+    )
 
 
 def unknown_variable_warning(name: str) -> str:

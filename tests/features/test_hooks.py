@@ -112,3 +112,11 @@ def test_features_are_named_in_the_settings_and_unknown_names_refused() -> None:
     with pytest.raises(SettingsError, match="stamp switched on twice"):
         load_features(OAuthSettings(), [Stamp(), Stamp()])
     assert load_features(OAuthSettings(features="nope"), []) == ()  # type: ignore[arg-type]
+
+
+def test_a_switched_on_features_settings_section_is_not_reported_as_unknown() -> None:
+    from asgi_oauth.settings import unknown_variables
+
+    environ = {"ASGI_OAUTH_FEATURES": "stamp", "ASGI_OAUTH_STAMP_COLOUR": "red", "ASGI_OAUTH_STAMPS": "x"}
+    assert unknown_variables(environ) == ["ASGI_OAUTH_STAMPS"]
+    assert unknown_variables({"ASGI_OAUTH_STAMP_COLOUR": "red"}) == ["ASGI_OAUTH_STAMP_COLOUR"]
