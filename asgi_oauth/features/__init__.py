@@ -65,7 +65,9 @@ __all__ = [
 
 #: The built-in features by the name ``ASGI_OAUTH_FEATURES`` uses: ``module:class``, built with no arguments
 #: (each reads its own settings section from the environment).
-BUILTIN: Mapping[str, str] = {}
+BUILTIN: Mapping[str, str] = {
+    "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
+}
 
 
 @dataclass(frozen=True, slots=True)
