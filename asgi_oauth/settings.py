@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .uris import canonical_resource
+
 logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
@@ -235,8 +237,6 @@ class OAuthSettings(BaseSettings):
     @field_validator("jwt_access_token_resources")
     @classmethod
     def _canonical_jwt_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .protocol.resources import canonical_resource
-
         try:
             return tuple(canonical_resource(uri) for uri in value)
         except ValueError:
@@ -270,8 +270,6 @@ class OAuthSettings(BaseSettings):
     @field_validator("resources")
     @classmethod
     def _canonical_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .protocol.resources import canonical_resource
-
         canonical = []
         for uri in value:
             try:
