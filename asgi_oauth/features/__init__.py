@@ -60,6 +60,7 @@ __all__ = [
     "ResponseTypeSpec",
     "authenticate",
     "load_features",
+    "store_of",
     "validate",
 ]
 
