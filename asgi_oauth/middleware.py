@@ -36,6 +36,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import crypto
 from .asgi import route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .models import AccessToken, scope_set
@@ -64,6 +65,14 @@ class TokenValidator(Protocol):
         """The live token, ``None`` if unknown/expired/revoked; raises :class:`ValidationUnavailable`."""
 
 
+class MemoryValidator(TokenValidator, Protocol):
+    """A validator that can also answer from memory, synchronously: the middleware's success path then
+    awaits nothing. ``None`` from :meth:`remembered` only means "ask :meth:`validate`"."""
+
+    def remembered(self, token: str) -> AccessToken | None:
+        """The live token when memory can vouch for it now, else ``None``."""
+
+
 class LocalValidator:
     """Validates against the authorization server's own store, revocation visible at once: from the store's
     worker-local cache while its revocation subscription is proven live (no round trip), else one round trip."""
@@ -78,6 +87,16 @@ class LocalValidator:
             return await find_access_token(self._store, token, self._clock(), self._cache)
         except StoreUnavailable as exc:
             raise ValidationUnavailable(str(exc)) from exc
+
+    def remembered(self, token: str) -> AccessToken | None:
+        """The token from the worker's validation cache while it is trusted (no round trip), else ``None``."""
+        cache = self._cache
+        if cache is None:
+            return None
+        family_id = crypto.family_of(token)
+        if family_id is None:
+            return None
+        return cache.access(family_id, crypto.digest(token, "access"), self._clock())
 
 
 class TokenUser(BaseUser):
@@ -248,6 +267,9 @@ class _Bearer:
         self.canonical = canonical_resource(resource) if resource is not None else None
         self.allow_unbound = allow_unbound
         self.resource_metadata = resource_metadata_url(resource) if resource is not None else None
+        remembered = getattr(validator, "remembered", None)
+        #: The validator's synchronous answer from memory (:class:`MemoryValidator`), when it has one.
+        self.remembered: Callable[[str], AccessToken | None] | None = remembered if callable(remembered) else None
 
     def response(self, denial: Denial) -> Response:
         return denial.response(self.realm, self.resource_metadata)
@@ -261,6 +283,33 @@ class _Bearer:
         if token.resource == self.resource or token.resource == self.canonical:
             return None  # the common case, without parsing the URI
         return None if same_resource(token.resource, self.canonical) else OTHER_AUDIENCE
+
+    def accepted_from_memory(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> bool:
+        """The success path, synchronous: a well-formed token the validator remembers, for this resource, with
+        the scopes required, is attached to the request as :meth:`authenticate` would. ``False`` means nothing
+        was decided (and nothing attached): :meth:`check` then runs the full path, refusals included."""
+        remembered = self.remembered
+        if remembered is None:
+            return False
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        elif "token" in state:
+            return False  # attached before (a decorator behind a rule, a backend): the full path reuses it
+        token = bearer_token(scope, allow_query=self.allow_query)
+        if token.__class__ is not str:
+            return False
+        found = remembered(token)
+        if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
+            return False
+        scopes = scope_set(found.scope)
+        if required and not has_scopes(scopes, required, mode):
+            return False
+        state["token"] = found
+        state["scopes"] = scopes
+        scope["auth"] = AuthCredentials(_sorted_scopes(found.scope))
+        scope["user"] = TokenUser(found)
+        return True
 
     async def authenticate(self, scope: Scope) -> AccessToken | Denial:
         """Validate once per request; later calls reuse the result stored in the scope's state."""
@@ -286,7 +335,7 @@ class _Bearer:
         scopes = scope_set(found.scope)
         state["token"] = found
         state["scopes"] = scopes
-        scope["auth"] = AuthCredentials(sorted(scopes))
+        scope["auth"] = AuthCredentials(_sorted_scopes(found.scope))
         scope["user"] = TokenUser(found)
         return found
 
@@ -307,11 +356,21 @@ class _Bearer:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _sorted_scopes(scope: str) -> tuple[str, ...]:
+    """A scope string's scopes in order, as ``request.auth.scopes`` lists them (a list made per request)."""
+    return tuple(sorted(scope_set(scope)))
+
+
 def _needed(scope: Scope, required: Sequence[str]) -> str:
     """``required`` after the scopes of the rule that already let the request in, each once."""
     rule_scopes: tuple[str, ...] = scope.get(_RULE_SCOPES_KEY, ())
     return " ".join(dict.fromkeys((*rule_scopes, *required)))
 
+
+_UNKNOWN = object()
+#: Most (method, path) pairs whose rule a middleware remembers.
+_RULE_MEMO = 4096
 
 # Shared by every anonymous request (neither holds per-request state), so none pays for new objects.
 _ANONYMOUS_AUTH = AuthCredentials()
@@ -357,28 +416,45 @@ class BearerTokenMiddleware:
             )
             self.metadata_path = urlsplit(self._bearer.resource_metadata).path
             self._metadata_app = _MetadataDocument(json.dumps(self.metadata, separators=(",", ":")).encode())
+        #: The rule of each (method, path) seen, ``None`` for none: rules are matched in order once per path, not
+        #: on every request. Bounded: past ``_RULE_MEMO`` paths it starts over.
+        self._rule_of: dict[tuple[str, str], Rule | None] = {}
+
+    def rule_for(self, method: str, path: str) -> Rule | None:
+        """The first rule covering ``method`` on ``path`` (relative to the root path), or ``None``."""
+        key = (method, path)
+        known = self._rule_of.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        rule = next((r for r in self.rules if r.matches(method, path)), None)
+        if len(self._rule_of) >= _RULE_MEMO:
+            self._rule_of.clear()  # many distinct paths (ids in them): matching each anew costs what it did
+        self._rule_of[key] = rule
+        return rule
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         path = route_path(scope)
-        if path == self.metadata_path and scope["type"] == "http":
+        if path == self.metadata_path and kind == "http":
             await self._metadata_app(scope, receive, send)
             return
-        scope[_SCOPE_KEY] = self._bearer
+        bearer = self._bearer
+        scope[_SCOPE_KEY] = bearer
         # Anonymous until a token is validated, as AuthenticationMiddleware does: ``requires(...)`` then
         # answers 403 on an uncovered route instead of failing its ``request.auth`` assertion with a 500.
         if "auth" not in scope:
             scope["auth"] = _ANONYMOUS_AUTH
             scope["user"] = _ANONYMOUS_USER
-        method = scope.get("method", "GET")
-        rule = next((r for r in self.rules if r.matches(method, path)), None)
+        rule = self.rule_for(scope.get("method", "GET"), path)
         if rule is not None:
-            denial = await self._bearer.check(scope, rule.scopes, rule.mode)
-            if denial is not None:
-                await _deny(denial, self._bearer, scope, receive, send)
-                return
+            if not bearer.accepted_from_memory(scope, rule.scopes, rule.mode):
+                denial = await bearer.check(scope, rule.scopes, rule.mode)
+                if denial is not None:
+                    await _deny(denial, bearer, scope, receive, send)
+                    return
             if rule.scopes:
                 scope[_RULE_SCOPES_KEY] = rule.scopes
         await self.app(scope, receive, send)

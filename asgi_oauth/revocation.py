@@ -19,6 +19,7 @@ Nothing here talks to Redis: :mod:`asgi_oauth.store.subscriber` feeds it.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import time
 from collections.abc import Callable
@@ -111,6 +112,9 @@ class ValidationCache:
         #: Reads what this machine's other workers revoked and answered meanwhile (handing it to
         #: :meth:`announced`): they tell the machine before they answer, so no later request here misses it.
         self.local_news: Callable[[], None] = _nothing
+        #: The event loop in whose current iteration the full check last passed (``None``: not since the last
+        #: iteration ended); see :meth:`trusted`.
+        self._quiet: asyncio.AbstractEventLoop | None = None
 
     # -- what the subscriber reports ---------------------------------------------------------------------------
     def subscribed(self) -> None:
@@ -121,6 +125,7 @@ class ValidationCache:
     def lost(self) -> None:
         """The subscription dropped: announcements may be lost until it is back."""
         self._subscribed = False
+        self._quiet = None
         self.lease.lost()
         self.flush()
 
@@ -151,14 +156,34 @@ class ValidationCache:
     def trusted(self) -> bool:
         """Whether answers from memory are safe now. A lapsed lease only suspends them: the connection still
         delivers in order, so the next answered heartbeat proves the entries current again. A dropped
-        subscription (:meth:`lost`) empties the cache, since what it would have delivered is gone."""
+        subscription (:meth:`lost`) empties the cache, since what it would have delivered is gone.
+
+        The full check (the subscriber running, this machine's ring read, the lease, no byte waiting unread on
+        the subscription: a system call) is made once per event-loop iteration. Once it passed, it holds for
+        the rest of the iteration: every request the loop runs now was read from its socket before the
+        iteration began, so before the check, and an announcement that reached this machine before such a
+        request was either read already or seen waiting by the check. Nothing is read from a socket until the
+        iteration ends, and the callback that ends the quiet spell is queued before anything the next poll
+        wakes. Announcements read meanwhile (the ring, this worker's own) still drop their entries at once.
+        """
+        if self._quiet is not None and self._subscribed and self._quiet is asyncio._get_running_loop():
+            return True
         self.keep_subscribed()
         self.local_news()
-        return self._subscribed and self.lease.valid() and self.caught_up()
+        if not (self._subscribed and self.lease.valid() and self.caught_up()):
+            return False
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            self._quiet = loop
+            loop.call_soon(self._iteration_over)
+        return True
+
+    def _iteration_over(self) -> None:
+        self._quiet = None
 
     def access(self, family_id: str, digest: str, now: float) -> AccessToken | None:
         """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store"."""
-        if not self.trusted():
+        if not self.trusted():  # first: it may read announcements that drop the entry
             return None
         tokens = self._families.get(family_id)
         token = tokens.get(digest) if tokens is not None else None

@@ -207,3 +207,15 @@ def test_pkce_non_ascii_input_is_a_mismatch_not_an_error(
     # Whatever reaches the token endpoint, the comparison answers instead of raising (no 500).
     expected = method == "plain" and verifier == challenge
     assert crypto.pkce_matches(verifier, challenge, method) is expected
+
+
+def test_digest_is_hmac_sha256_of_the_purpose_key() -> None:
+    """The precomputed pads give exactly what the standard library's HMAC gives: stored digests stay valid."""
+    import base64
+    import hashlib
+    import hmac
+
+    for value in ("", "x" * 300, "F" * 22 + "." + "s" * 43, "\udc80é"):
+        for purpose, key in crypto._KEYS.items():
+            raw = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+            assert crypto.digest(value, purpose) == base64.urlsafe_b64encode(raw).decode()[: crypto.DIGEST_LENGTH]

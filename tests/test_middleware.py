@@ -591,3 +591,25 @@ def test_challenge_helper_rejects_a_malformed_header() -> None:
     response = httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="a", error=invalid_token'})
     with pytest.raises(AssertionError):
         challenge(response)
+
+
+def test_rules_are_matched_once_per_path_in_order() -> None:
+    """The rule of a (method, path) is remembered: the first matching rule, as before; a bounded memo."""
+    from asgi_oauth import middleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("not called")
+
+    rules = [protect("/api/admin", "admin", methods=["POST"]), protect("/api", "read"), protect("/items/{id}", "x")]
+    guard = BearerTokenMiddleware(
+        app, validator=LocalValidator(RedisStore.from_url("redis://127.0.0.1:1")), rules=rules
+    )
+    for _ in range(2):  # computed, then remembered
+        assert guard.rule_for("POST", "/api/admin") is guard.rules[0]
+        assert guard.rule_for("GET", "/api/admin") is guard.rules[1]
+        assert guard.rule_for("HEAD", "/api") is guard.rules[1]
+        assert guard.rule_for("GET", "/apix") is None
+        assert guard.rule_for("GET", "/items/7") is guard.rules[2]
+    for i in range(middleware._RULE_MEMO + 10):
+        assert guard.rule_for("GET", f"/other/{i}") is None
+    assert len(guard._rule_of) <= middleware._RULE_MEMO

@@ -98,15 +98,16 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
         raise InvalidClient(
             f"this client is registered to authenticate with {registered}; use that method", realm=realm
         )
-    attempt = Attempt.client(creds.client_id, request.peer)
     guessable = client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash)
+    if not guessable and client is not None and CHECKS[creds.method](client, creds):
+        return client  # the common case: a generated secret, one keyed hash, nothing to count
+    attempt = Attempt.client(creds.client_id, request.peer)
     known = await ctx.limiter.check(attempt) if guessable else False
     if client is None:
         if creds.secret is not None:
             crypto.verify_secret(creds.secret, _DUMMY_HASH)
-    elif CHECKS[creds.method](client, creds):
-        if guessable:
-            await ctx.limiter.succeeded(attempt, known=known)
+    elif guessable and CHECKS[creds.method](client, creds):
+        await ctx.limiter.succeeded(attempt, known=known)
         return client
     ctx.events.emit("client_auth_failed", client_id=creds.client_id, address=request.peer, what=creds.method)
     if not guessable:  # not checked before the secret: a place past its limit is refused now, and not counted

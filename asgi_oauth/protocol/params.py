@@ -26,7 +26,11 @@ class Params:
         """Parse ``application/x-www-form-urlencoded`` data (a body or a query string)."""
         try:
             text = raw.decode("ascii") if isinstance(raw, bytes) else raw
-            pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+            if "%" in text or "+" in text or ";" in text:
+                pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+            else:
+                # Nothing to decode: what parse_qsl gives, without its per-pair unquoting.
+                pairs = [(name, value) for name, _, value in (p.partition("=") for p in text.split("&") if p)]
         except (UnicodeDecodeError, ValueError):
             raise InvalidRequest("parameters must be percent-encoded UTF-8") from None
         if len(pairs) > _MAX_PARAMS:

@@ -23,14 +23,14 @@ from starlette.types import ASGIApp
 
 from ..protocol import device, registration
 from ..protocol import metadata as rfc8414
-from ..protocol.grants import SCOPE_PATTERN, GrantSpec, always, token
+from ..protocol.grants import SCOPE_PATTERN, GrantSpec, TokenResponse, always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
 from ..registry import switched_on
 from ..settings import OAuthSettings
 from . import openapi, openid
-from .http import Document, encode_json
+from .http import Document, EncodedJSON, encode_json, json_string
 
 if TYPE_CHECKING:
     from .app import OAuthServer
@@ -131,7 +131,18 @@ async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> Endpo
     grants: Mapping[str, GrantSpec] = server.grants
     if server.settings.enable_dynamic_registration:  # a dynamic client's first tokens keep it from expiring
         grants = _KEEPING.get(server) or _KEEPING.setdefault(server, registration.keeping_used_clients(grants))
-    return EndpointResponse(200, (await token(server.context, grants, request)).body())
+    return EndpointResponse(200, _token_json(await token(server.context, grants, request)))
+
+
+def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
+    """The answer without a refresh or ID token from an exact template (the bytes ``encode_json`` would give
+    for ``issued.body()``), without building and encoding the dict; others as the dict."""
+    if issued.refresh_token is not None or issued.id_token is not None or type(issued.expires_in) is not int:
+        return issued.body()
+    return EncodedJSON(
+        f'{{"access_token":{json_string(issued.access_token)},"token_type":"Bearer",'
+        f'"expires_in":{issued.expires_in},"scope":{json_string(issued.scope)}}}'.encode()
+    )
 
 
 #: Per server, its grants wrapped to mark dynamic clients used (built once, on the first token request).
@@ -153,7 +164,27 @@ async def count_registration(server: OAuthServer, request: EndpointRequest) -> N
 
 async def introspection_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 7662."""
-    return EndpointResponse(200, await introspect(server.context, request))
+    return EndpointResponse(200, _introspection_json(await introspect(server.context, request)))
+
+
+_INACTIVE = EncodedJSON(b'{"active":false}')
+#: The answer for an access token without user or audience (client_credentials), in ``describe``'s order.
+_TOKEN_KEYS = ("active", "scope", "client_id", "token_type", "exp", "iat", "iss")
+
+
+def _introspection_json(body: dict[str, Any]) -> EncodedJSON | dict[str, Any]:
+    """The two common answers from exact templates (the bytes ``encode_json`` would give); others as they are."""
+    if len(body) == 1 and body.get("active") is False:
+        return _INACTIVE
+    if tuple(body) == _TOKEN_KEYS and body["active"] is True and type(body["exp"]) is int and type(body["iat"]) is int:
+        return EncodedJSON(
+            (
+                f'{{"active":true,"scope":{json_string(body["scope"])},"client_id":{json_string(body["client_id"])},'
+                f'"token_type":{json_string(body["token_type"])},"exp":{body["exp"]},"iat":{body["iat"]},'
+                f'"iss":{json_string(body["iss"])}}}'
+            ).encode()
+        )
+    return body
 
 
 async def revocation_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:

@@ -24,12 +24,36 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 #: RFC 6749 section 5.1: responses carrying tokens must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_JSON_NO_STORE = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 _DOCUMENT_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 #: Where :func:`send_error` notes the OAuth error code in the ASGI scope, for the metrics to count.
 ERROR_KEY = "asgi_oauth.error"
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json's C encoder, made once (``JSONEncoder.encode`` makes one per call): the same bytes as ``_encode``, minus
+# the circular-reference check, which answers built from plain records never need.
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None where json has no C speedups
+_c_encoder: Any = (
+    _make_encoder(None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _make_encoder is not None
+    else None
+)
+
+#: A JSON string literal for ``text`` (quotes and escapes as ``encode_json`` writes them, non-ASCII kept).
+json_string = json.encoder.encode_basestring
+
+
+class EncodedJSON(bytes):
+    """An answer's JSON already encoded (by an exact template): sent as it is, without a generic JSON pass."""
+
+    __slots__ = ()
 
 
 class ClientGone(Exception):
@@ -84,6 +108,8 @@ def request_url(scope: Scope) -> URL:
 
 
 def encode_json(body: Any) -> bytes:
+    if _c_encoder is not None and isinstance(body, dict):
+        return "".join(_c_encoder(body, 0)).encode("utf-8")
     return _encode(body).encode("utf-8")
 
 
@@ -98,11 +124,15 @@ async def send_bytes(
     extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """``extra``: raw headers built once by the caller (CORS), appended as they are."""
-    raw = [(b"content-length", str(len(content)).encode())]
-    if media_type is not None:
-        raw.append((b"content-type", media_type.encode()))
-    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw += extra
+    if headers is NO_STORE and media_type == "application/json":
+        raw = [(b"content-length", str(len(content)).encode()), *_JSON_NO_STORE]  # the token endpoints' answer
+    else:
+        raw = [(b"content-length", str(len(content)).encode())]
+        if media_type is not None:
+            raw.append((b"content-type", media_type.encode()))
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if extra:
+        raw += extra
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": b"" if head else content})
 
@@ -113,6 +143,8 @@ async def send_json(
     """``body`` as JSON; ``None`` sends an empty body (RFC 7009's answer to a revocation)."""
     if body is None:
         await send_bytes(send, status, b"", headers, media_type=None, extra=extra)
+    elif type(body) is EncodedJSON:
+        await send_bytes(send, status, body, headers, media_type="application/json", extra=extra)
     else:
         await send_bytes(send, status, encode_json(body), headers, media_type="application/json", extra=extra)
 
