@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .uris import canonical_resource
+
 logger = logging.getLogger("asgi_oauth")
 
 ENV_PREFIX = "ASGI_OAUTH_"
@@ -55,6 +57,9 @@ class OAuthSettings(BaseSettings):
     #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     key_prefix: str = "oauth"
+    #: Features switched on by name (:data:`asgi_oauth.features.BUILTIN`), comma-separated; each reads its own
+    #: section of settings (``ASGI_OAUTH_<NAME>_...``). Ignored when ``OAuthServer(features=...)`` is given.
+    features: Annotated[tuple[str, ...], NoDecode] = ()
 
     access_token_lifetime: float = Field(default=3600, gt=0, le=86400)
     refresh_token_lifetime: float = Field(default=14 * 86400, gt=0)
@@ -232,8 +237,6 @@ class OAuthSettings(BaseSettings):
     @field_validator("jwt_access_token_resources")
     @classmethod
     def _canonical_jwt_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .protocol.resources import canonical_resource
-
         try:
             return tuple(canonical_resource(uri) for uri in value)
         except ValueError:
@@ -256,7 +259,7 @@ class OAuthSettings(BaseSettings):
 
     _signing_keys: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("secret_key", "resources", "dynamic_registration_tokens", mode="before")
+    @field_validator("secret_key", "resources", "dynamic_registration_tokens", "features", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Lists arrive comma-separated from the environment."""
@@ -267,8 +270,6 @@ class OAuthSettings(BaseSettings):
     @field_validator("resources")
     @classmethod
     def _canonical_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from .protocol.resources import canonical_resource
-
         canonical = []
         for uri in value:
             try:
@@ -391,8 +392,17 @@ _warned: set[str] = set()
 def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
     known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
+    # A switched-on feature's section (ASGI_OAUTH_PAR_* for "par") is read, and checked, by the feature.
+    switched_on = {v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}FEATURES"}
+    sections = tuple(
+        f"{ENV_PREFIX}{name.strip().upper()}_" for v in switched_on for name in v.split(",") if name.strip()
+    )
     # Variable names are matched case-insensitively, as pydantic-settings reads them.
-    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not name.upper().startswith(sections)
+    )
 
 
 def unknown_variable_warning(name: str) -> str:

@@ -80,7 +80,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "With FastMCP": 2,
         "The pieces, for any MCP app": 1,
         "Failed attempts": 1,
-        "Extending": 3,
+        "Registries": 3,  # the blocks of "Extending"
         "Dynamic client registration": 1,  # tests/test_registration_serve.py
         "OpenID Connect": 1,  # test_openid_connect_snippet below
         "Revoking everything of a user or a client": 1,  # tests/ops/test_readme_ops.py
@@ -379,7 +379,7 @@ async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
     from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client, register_client
     from asgi_oauth.protocol.grants import DEFAULT_GRANTS
 
-    grant, registration, endpoint = fenced(readme_section("Extending"), "python")
+    grant, registration, endpoint = fenced(readme_section("Registries"), "python")
     namespace = exec_snippet(grant, {})
     store = MemoryStore()
     settings = load_settings(issuer="http://127.0.0.1:8001/oauth")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 import asgi_oauth
 
 
@@ -13,6 +17,21 @@ def test_all_lists_exactly_the_public_names() -> None:
     assert len(set(asgi_oauth.__all__)) == len(asgi_oauth.__all__)  # ruff (RUF022) keeps it sorted
     assert set(asgi_oauth.__all__) == public - modules - {"annotations"}
     assert set(asgi_oauth.__all__) <= set(dir(asgi_oauth))
+
+
+@pytest.mark.parametrize(
+    "name", ["asgi_oauth.features", "asgi_oauth.features.par", "asgi_oauth.store", "asgi_oauth.testing"]
+)
+def test_the_modules_for_extenders_and_store_authors_list_exactly_their_public_names(name: str) -> None:
+    """``asgi_oauth.features`` for whoever writes a feature, ``asgi_oauth.store`` and ``asgi_oauth.testing`` for
+    whoever writes a storage backend: each ``__all__`` is what the module offers, no more and no less."""
+    module = importlib.import_module(name)
+    for exported in module.__all__:
+        getattr(module, exported)
+    assert len(set(module.__all__)) == len(module.__all__)
+    # Defined here and public: listed. Names imported for its own use (Any, Mapping) are not offered.
+    defined = {n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", "") == name}
+    assert defined <= set(module.__all__), defined - set(module.__all__)
 
 
 def test_every_exported_name_resolves() -> None:
@@ -33,6 +52,7 @@ def test_the_examples_and_the_readme_import_only_public_names() -> None:
     for index, block in enumerate(re.findall(r"^```(?:python)?\n(.*?)\n```$", readme, re.MULTILINE | re.DOTALL)):
         sources[f"README block {index}"] = block
     allowed = {"asgi_oauth", "asgi_oauth.testing", "asgi_oauth.mcp", "asgi_oauth.mcp.fastmcp"}
+    allowed |= {"asgi_oauth.features", "asgi_oauth.features.par", "asgi_oauth.store"}
     for where, source in sources.items():
         try:
             tree = ast.parse(source)

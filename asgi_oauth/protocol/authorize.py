@@ -98,6 +98,9 @@ class AuthorizationRequest:
     resource: str | None = None
     #: OpenID Connect parameters, for a code request asking for ``openid`` while OpenID Connect is on.
     oidc: OpenIDRequest | None = None
+    #: What carries the request through sign-in and consent instead of its parameters, when a feature said so
+    #: (:class:`asgi_oauth.features.AuthorizationInput`): PAR's ``client_id`` and ``request_uri``.
+    continuation: Mapping[str, str] | None = None
 
     @property
     def response_type(self) -> str:
@@ -110,6 +113,8 @@ class AuthorizationRequest:
 
     def params(self) -> dict[str, str]:
         """The request as parameters, e.g. for hidden consent form fields or a login ``next`` URL."""
+        if self.continuation is not None:
+            return dict(self.continuation)
         values = {
             "response_type": self.response_type,
             "client_id": self.client.client_id,

@@ -82,6 +82,10 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
     looked at. Failures count towards the limits (:mod:`.ratelimit`); a secret a person chose is checked
     against them before it is verified, so a blocked sender cannot keep guessing.
     """
+    for feature in ctx.features:  # a feature's own methods (a client assertion, say) are tried first
+        for method in feature.client_auth_methods():
+            if method.applies(request):
+                return await method.authenticate(ctx, request)
     realm = ctx.settings.realm
     creds = credentials(request.authorization, request.params, realm)
     try:

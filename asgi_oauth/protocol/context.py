@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..events import Events
 from ..models import Client, User
@@ -15,6 +16,9 @@ from ..types import Clock
 from .cimd import MetadataDocuments, is_document_url
 from .oidc import TokenSigner, UserClaims
 from .ratelimit import Limiter
+
+if TYPE_CHECKING:
+    from ..features import Feature
 
 
 class ClientLookup:
@@ -101,3 +105,5 @@ class Context:
     user_claims: UserClaims | None = None
     #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
     events: Events = field(default_factory=Events)
+    #: The switched-on features (:mod:`asgi_oauth.features`), whose hooks the protocol steps call.
+    features: tuple[Feature, ...] = ()

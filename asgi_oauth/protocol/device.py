@@ -25,7 +25,7 @@ from ..models import Client, DeviceFound, DeviceGrant, Outcome, User
 from ..settings import OAuthSettings
 from .client_auth import authenticate
 from .context import Context
-from .grants import DEVICE_CODE_GRANT, TokenResponse, _mint
+from .grants import DEVICE_CODE_GRANT, TokenResponse, mint
 from .params import Incoming
 from .scopes import narrow
 from .targets import requested_resource
@@ -210,7 +210,7 @@ async def device_code(ctx: Context, client: Client, request: Incoming) -> TokenR
         raise InvalidGrant("invalid device code")
     user = User(grant.sub, grant.username)
     refresh = "refresh_token" in client.grant_types
-    minted = _mint(
+    minted = mint(
         ctx, client.client_id, grant.scope, user, refresh=refresh, family_id=where.family_id, resource=grant.resource
     )
     access_digest = crypto.digest(minted.access, "access")

@@ -49,6 +49,8 @@ class TokenResponse:
     user: str | None = None
     #: OpenID Connect: the ID token of an ``openid`` grant.
     id_token: str | None = None
+    #: Fields the switched-on features add (:meth:`asgi_oauth.features.Feature.token_fields`).
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -62,6 +64,8 @@ class TokenResponse:
             body["refresh_token_expires_in"] = self.refresh_token_expires_in
         if self.id_token is not None:
             body["id_token"] = self.id_token
+        if self.fields:
+            body.update(self.fields)
         return body
 
 
@@ -69,7 +73,7 @@ Grant = Callable[[Context, Client, Incoming], Awaitable[TokenResponse]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Minted:
+class Minted:
     family_id: str
     access: str
     access_record: AccessToken
@@ -93,7 +97,7 @@ class _Minted:
         )
 
 
-def _mint(
+def mint(
     ctx: Context,
     client_id: str,
     scope: str,
@@ -103,7 +107,7 @@ def _mint(
     family_id: str | None = None,
     family_scope: str | None = None,
     resource: str | None = None,
-) -> _Minted:
+) -> Minted:
     """New token values and their records; the refresh family keeps ``family_scope`` (default ``scope``) and,
     like the access token, is for ``resource``."""
     now = ctx.clock()
@@ -118,7 +122,7 @@ def _mint(
         resource=resource,
     )
     if not refresh:
-        return _Minted(family_id, access, record, None, None)
+        return Minted(family_id, access, record, None, None)
     _, refresh_token = crypto.new_token(family_id)
     family = TokenFamily(
         refresh_digest=crypto.digest(refresh_token, "refresh"),
@@ -130,7 +134,7 @@ def _mint(
         username=record.username,
         resource=resource,
     )
-    return _Minted(family_id, access, record, refresh_token, family)
+    return Minted(family_id, access, record, refresh_token, family)
 
 
 async def issue(
@@ -150,9 +154,11 @@ async def issue(
     With ``code_digest`` the code is spent in the same step, so only one exchange of a code ever succeeds.
     ``resource`` (RFC 8707) becomes the tokens' audience.
     """
-    minted = _mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
+    minted = mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
     if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
         minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
+    if ctx.features:
+        minted = await _with_extra(ctx, client, scope, user, minted)
     minted = await _as_jwt(ctx, minted)
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
@@ -168,7 +174,26 @@ async def issue(
     return minted.response(ctx)
 
 
-async def _as_jwt(ctx: Context, minted: _Minted) -> _Minted:
+async def _with_extra(ctx: Context, client: Client, scope: str, user: User | None, minted: Minted) -> Minted:
+    """The minted records with what the switched-on features keep with them (``extra``, by feature)."""
+    extra: dict[str, Any] = {}
+    for feature in ctx.features:
+        extra.update(await feature.token_extra(ctx, client, scope, user))
+    if not extra:
+        return minted
+    family = None if minted.family is None else replace(minted.family, extra=extra)
+    return replace(minted, access_record=replace(minted.access_record, extra=extra), family=family)
+
+
+async def _with_fields(ctx: Context, client: Client, response: TokenResponse) -> TokenResponse:
+    """The response with the fields the switched-on features add to it."""
+    fields: dict[str, Any] = {}
+    for feature in ctx.features:
+        fields.update(await feature.token_fields(ctx, client, response.body()))
+    return replace(response, fields=fields) if fields else response
+
+
+async def _as_jwt(ctx: Context, minted: Minted) -> Minted:
     """The minted access token as an RFC 9068 JWT when its client or resource asked for one (OpenID on).
 
     The JWT is the credential: its digest is what the store keeps, exactly as for an opaque token, so
@@ -274,7 +299,7 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
     scope = narrow(params.get("scope"), scope_set(family.scope))
     resource = within(requested_resource(params, ctx.settings.resources), family.resource)
     user = User(family.sub, family.username) if family.sub is not None else None
-    minted = _mint(
+    minted = mint(
         ctx,
         client.client_id,
         scope,
@@ -523,6 +548,8 @@ async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming
             family_id = crypto.family_of(code) if code is not None else None
             events.emit("code_replayed", client_id=client.client_id, family_id=family_id, address=request.peer)
         raise
+    if ctx.features:
+        response = await _with_fields(ctx, client, response)
     if events.active:
         family_id = response.family_id or crypto.family_of(response.access_token)
         kind: EventKind = "refreshed" if grant_type == "refresh_token" else "issued"

@@ -133,6 +133,8 @@ async def introspect(ctx: Context, request: Incoming) -> dict[str, Any]:
     if found is None or not may_see(client, found):
         return {"active": False}
     body = describe(found, ctx.settings.issuer)
+    for feature in ctx.features:
+        body.update(feature.introspection_fields(found.record))
     required = params.get("scope")
     if required is not None and not scope_set(required) <= scope_set(body["scope"]):
         return {"active": False}

@@ -260,11 +260,17 @@ class DeviceStore(Protocol):
 
 
 @runtime_checkable
-class Store(ClientStore, TokenStore, ConsentStore, LimitStore, DeviceStore, KeyStore, Protocol):
-    """Everything the server keeps. A backend implements each part; the contract suite
-    (:mod:`asgi_oauth.testing`) checks it."""
+class CoreStore(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
+    """What every server needs, whatever is switched on: a third-party backend implementing only this starts a
+    server with the device grant, generated OpenID keys and every feature off (:func:`parts_needed`)."""
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Store(CoreStore, DeviceStore, KeyStore, Protocol):
+    """Everything the built-in stores keep. A backend implements the parts its server uses; the contract suite
+    (:mod:`asgi_oauth.testing`) checks each part."""

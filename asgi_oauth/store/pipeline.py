@@ -117,17 +117,17 @@ def pack(args: tuple[Arg, ...]) -> bytes:
     return b"".join(out)
 
 
-_INCOMPLETE = object()
+INCOMPLETE = object()
 
 
 def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
-    """The reply starting at ``pos`` and where the next begins; ``_INCOMPLETE`` while bytes are missing.
+    """The reply starting at ``pos`` and where the next begins; ``INCOMPLETE`` while bytes are missing.
 
     An error reply is returned as its exception, not raised: it answers one command, not the connection.
     """
     end = buf.find(b"\r\n", pos)
     if end < 0:
-        return _INCOMPLETE, pos
+        return INCOMPLETE, pos
     kind, line = buf[pos], bytes(buf[pos + 1 : end])
     if kind == 0x24:  # $ bulk string
         size = int(line)
@@ -135,7 +135,7 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
             return None, end + 2
         stop = end + 2 + size
         if len(buf) < stop + 2:
-            return _INCOMPLETE, pos
+            return INCOMPLETE, pos
         return bytes(buf[end + 2 : stop]), stop + 2
     if kind == 0x3A:  # : integer
         return int(line), end + 2
@@ -151,8 +151,8 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
         at = end + 2
         for _ in range(count):
             item, at = parse(buf, at)
-            if item is _INCOMPLETE:
-                return _INCOMPLETE, pos
+            if item is INCOMPLETE:
+                return INCOMPLETE, pos
             items.append(item)
         return items, at
     raise rexc.InvalidResponse(f"unexpected reply type {chr(kind)!r} from Redis")
@@ -177,7 +177,7 @@ class _HiredisReader:
         except hiredis.ProtocolError as exc:
             raise rexc.InvalidResponse(str(exc)) from None
         if reply is False:
-            return _INCOMPLETE
+            return INCOMPLETE
         if isinstance(reply, _ReplyError):
             return _error(str(reply).encode())
         return reply
@@ -240,7 +240,7 @@ class _Connection(asyncio.Protocol):
         try:
             while waiting:
                 reply = reader.gets()
-                if reply is _INCOMPLETE:
+                if reply is INCOMPLETE:
                     break
                 future = waiting.popleft()[0]
                 if future.done():  # its caller was cancelled; the reply is still consumed in order

@@ -517,6 +517,11 @@ class RedisStore:
     def redis(self) -> aioredis.Redis | RedisCluster:
         return self._r
 
+    @property
+    def key_prefix(self) -> str:
+        """The prefix of every key this store writes; a feature's Redis part puts its keys under it too."""
+        return self._keys.prefix
+
     def _ttl_ms(self, expires_at: float) -> int:
         return max(1, round((expires_at - self._clock()) * 1000))
 

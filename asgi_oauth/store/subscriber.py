@@ -27,7 +27,7 @@ from typing import Any, cast
 from redis import exceptions as rexc
 
 from ..revocation import ValidationCache
-from .pipeline import _INCOMPLETE, Arg, Endpoint, new_reader, pack
+from .pipeline import INCOMPLETE, Arg, Endpoint, new_reader, pack
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -92,7 +92,7 @@ class _Subscription(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
         try:
-            while (reply := self._reader.gets()) is not _INCOMPLETE:
+            while (reply := self._reader.gets()) is not INCOMPLETE:
                 self._take(reply)
         except (ValueError, rexc.RedisError, _Lost) as exc:
             self.close(exc)

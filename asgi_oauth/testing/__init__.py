@@ -1,7 +1,8 @@
 """The store contract, for anyone writing a storage backend: the same tests the memory and Redis stores pass.
 
-Subclass :class:`StoreContract` in a test module and give it a ``store`` fixture that yields a fresh, empty
-store per test (needs pytest and pytest-asyncio)::
+Subclass :class:`StoreContract` (or :class:`CoreStoreContract` plus the parts your backend has) in a test
+module and give it a ``store`` fixture that yields a fresh, empty store per test (needs pytest and
+pytest-asyncio)::
 
     import pytest
     from asgi_oauth.testing import StoreContract
@@ -32,6 +33,7 @@ from .tokens import TokenContract
 
 __all__ = [
     "ConcurrencyContract",
+    "CoreStoreContract",
     "DeviceContract",
     "DynamicClientContract",
     "ExpiryContract",
@@ -43,16 +45,22 @@ __all__ = [
 ]
 
 
-class StoreContract(
+class CoreStoreContract(
     TokenContract,
     LimitContract,
     ConcurrencyContract,
     ExpiryContract,
     DynamicClientContract,
     OwnerContract,
-    SigningKeyContract,
-    DeviceContract,
 ):
+    """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with the device grant,
+    generated OpenID keys and every feature off. Add :class:`DeviceContract` and :class:`SigningKeyContract` for
+    the parts it implements beyond that."""
+
+    pytestmark = pytest.mark.asyncio
+
+
+class StoreContract(CoreStoreContract, SigningKeyContract, DeviceContract):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio

@@ -14,6 +14,7 @@ from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..events import EventHook, Events
 from ..extras import check_settings
+from ..features import Feature, load_features, store_of
 from ..models import Client
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
 from ..protocol.cimd import Fetcher, MetadataDocuments
@@ -100,6 +101,7 @@ class OAuthServer:
         events: Iterable[EventHook] = (),
         device_renderer: DeviceRenderer = default_device_page,
         sign_in: SignIn | None = None,
+        features: Iterable[Feature] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         check_settings(self.settings, own_fetcher=document_fetcher is not None)
@@ -108,6 +110,8 @@ class OAuthServer:
         if sign_in is not None and user_resolver is not None:
             raise ValueError("pass sign_in or user_resolver, not both (HostSignIn(user_resolver, login_url) wraps one)")
         self.store = store if store is not None else store_from_settings(self.settings)
+        #: The switched-on features (``features=``, else those ``ASGI_OAUTH_FEATURES`` names).
+        self.features = load_features(self.settings, features)
         #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
         self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
         #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
@@ -133,7 +137,10 @@ class OAuthServer:
             signer=self.keys,
             user_claims=user_claims,
             events=self.events,
+            features=self.features,
         )
+        for feature in self.features:
+            feature.attach(self, store_of(feature, self))
         #: The enabled grants, response types and endpoints.
         self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
         self.response_types = enabled_response_types(
@@ -141,7 +148,11 @@ class OAuthServer:
         )
         self.endpoints = enabled_endpoints(
             self.settings,
-            [*(DEFAULT_ENDPOINTS if endpoints is None else endpoints), *operations_endpoints(self.settings)],
+            [
+                *(DEFAULT_ENDPOINTS if endpoints is None else endpoints),
+                *operations_endpoints(self.settings),
+                *(spec for feature in self.features for spec in feature.endpoints()),
+            ],
         )
         #: How people sign in (``sign_in=``), or ``None`` with a bare ``user_resolver`` and ``LOGIN_URL``.
         self.sign_in: SignInHook | None = sign_in.attach(self) if sign_in is not None else None
@@ -183,6 +194,7 @@ class OAuthServer:
             grant_types=self.grants,
             response_types=self.response_types.values(),
         )
+        self._add_features_metadata()
         if self.keys is not None and scope_descriptions:  # the host's own scopes are supported too
             listed = self.metadata.get("scopes_supported", [])
             self.metadata["scopes_supported"] = [*listed, *(s for s in scope_descriptions if s not in listed)]
@@ -196,6 +208,15 @@ class OAuthServer:
         self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
         for path, app in (self.sign_in.endpoints if self.sign_in is not None else {}).items():
             self._routes.setdefault(path, app)
+
+    def _add_features_metadata(self) -> None:
+        """The features' metadata keys, and their client authentication methods wherever methods are listed."""
+        methods = [method.name for feature in self.features for method in feature.client_auth_methods()]
+        for key, listed in list(self.metadata.items()):
+            if methods and key.endswith("_auth_methods_supported"):
+                self.metadata[key] = [*listed, *(m for m in methods if m not in listed)]
+        for feature in self.features:
+            self.metadata.update(feature.metadata())
 
     def _serve(self, spec: EndpointSpec) -> ASGIApp:
         if spec.app is not None:

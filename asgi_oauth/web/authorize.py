@@ -74,11 +74,35 @@ class AuthorizationEndpoint:
             raise MethodNotAllowed("GET, POST")
         see_other = 303 if request.method == "POST" else 302
         try:
-            req = await authorize.validate(ctx, params, self.response_types)
+            req = await self._validate(params)
         except authorize.ErrorPage as page:
             return self._error_page(page.message, 400)
         except authorize.RedirectError as error:
             return RedirectResponse(error.redirect.url, see_other)
+        try:
+            return await self._decide(request, params, req, see_other)
+        except authorize.ErrorPage as page:  # a feature refused to answer (authorization_done)
+            return self._error_page(page.message, 400)
+
+    async def _validate(self, params: Params) -> authorize.AuthorizationRequest:
+        """The request as validated, after the features had their say about its parameters."""
+        continuation = None
+        for feature in self.ctx.features:
+            given = await feature.authorization_params(self.ctx, params)
+            if given is not None:
+                params = given.params
+                continuation = given.continuation if given.continuation is not None else continuation
+        req = await authorize.validate(self.ctx, params, self.response_types)
+        return req if continuation is None else replace(req, continuation=continuation)
+
+    async def _answered(self, req: authorize.AuthorizationRequest) -> None:
+        for feature in self.ctx.features:
+            await feature.authorization_done(self.ctx, req)
+
+    async def _decide(
+        self, request: Request, params: Params, req: authorize.AuthorizationRequest, see_other: int
+    ) -> Response:
+        ctx = self.ctx
         user = await self.user_resolver(request) if self.user_resolver is not None else None
         if req.oidc is not None:
             gate = self._openid_sign_in(request, req, user, see_other)
@@ -93,6 +117,7 @@ class AuthorizationEndpoint:
                     "This consent form has expired or was already used. Go back to the application and try again.",
                     400,
                 )
+            await self._answered(req)
             if params.get("decision") != "allow":
                 return RedirectResponse(authorize.deny(ctx, req).url, 303)
             if ctx.settings.consent_lifetime > 0:
@@ -101,6 +126,7 @@ class AuthorizationEndpoint:
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, 303)
         ask = req.oidc is not None and "consent" in req.oidc.prompt  # OIDC prompt=consent: ask even if known
         if not ask and (req.client.first_party or await self._remembered(user, req)):
+            await self._answered(req)
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, see_other)
         if req.oidc is not None and "none" in req.oidc.prompt:
             return self._redirect_error(req, ConsentRequired("the user has not consented to this client"), see_other)

@@ -137,7 +137,12 @@ async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> Endpo
 def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
     """The answer without a refresh or ID token from an exact template (the bytes ``encode_json`` would give
     for ``issued.body()``), without building and encoding the dict; others as the dict."""
-    if issued.refresh_token is not None or issued.id_token is not None or type(issued.expires_in) is not int:
+    if (
+        issued.refresh_token is not None
+        or issued.id_token is not None
+        or issued.fields
+        or type(issued.expires_in) is not int
+    ):
         return issued.body()
     return EncodedJSON(
         f'{{"access_token":{json_string(issued.access_token)},"token_type":"Bearer",'

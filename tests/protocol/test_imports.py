@@ -83,3 +83,31 @@ print(sorted(m for m in sys.modules if m == "asgi_oauth.web" or m.startswith("as
     )
 
     assert out.strip() == "[]"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name with a leading underscore is its module's own: another module needing it means it is public."""
+    import ast
+    from pathlib import Path
+
+    import asgi_oauth
+
+    crossings = []
+    for path in Path(asgi_oauth.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                crossings += [f"{path.name}: from {node.module} import {name}" for name in private]
+    assert crossings == []
+
+
+def test_the_settings_import_nothing_above_them() -> None:
+    """Settings sit below the protocol and the web glue: they import neither (nor what imports them)."""
+    import ast
+    from pathlib import Path
+
+    import asgi_oauth.settings
+
+    tree = ast.parse(Path(asgi_oauth.settings.__file__).read_text("utf-8"))
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative <= {"uris"}, relative

@@ -42,7 +42,7 @@ def test_any_backend_is_named_in_settings_and_built_by_store_from_settings() -> 
     [
         ("tests.store.test_contract:missing", "ASGI_OAUTH_STORE=tests.store.test_contract:missing: cannot import it"),
         ("no_such_module_here:make", "ASGI_OAUTH_STORE=no_such_module_here:make: cannot import it"),
-        ("tests.store.test_contract:not_a_store", "the factory returned object, which is not a Store"),
+        ("tests.store.test_contract:not_a_store", "the factory returned object, which is not a CoreStore"),
     ],
 )
 def test_a_backend_that_cannot_be_had_is_a_settings_error(path: str, message: str) -> None:

@@ -23,7 +23,7 @@ from redis import exceptions as rexc
 from redis.credentials import UsernamePasswordCredentialProvider
 
 from asgi_oauth.store import pipeline
-from asgi_oauth.store.pipeline import _INCOMPLETE, Arg, Endpoint, PipelinedRedis, _Connection, pack, parse
+from asgi_oauth.store.pipeline import INCOMPLETE, Arg, Endpoint, PipelinedRedis, _Connection, pack, parse
 from asgi_oauth.store.redis import _unavailable as unavailable
 
 from ..reliability.stack import RedisProcess, redis_server
@@ -147,13 +147,13 @@ def test_parse_every_reply_type(wire: bytes, expected: Any) -> None:
 
 @pytest.mark.parametrize(("wire", "expected"), REPLIES)
 def test_parse_is_incomplete_until_the_last_byte(wire: bytes, expected: Any) -> None:
-    """Fed byte by byte after a consumed reply, a reply is ``_INCOMPLETE`` (position kept) until its last byte."""
+    """Fed byte by byte after a consumed reply, a reply is ``INCOMPLETE`` (position kept) until its last byte."""
     buf = bytearray(b":1\r\n")
     for index in range(len(wire)):
         buf.append(wire[index])
         value, pos = parse(buf, 4)
         if index < len(wire) - 1:
-            assert value is _INCOMPLETE, f"complete after {index + 1} of {len(wire)} bytes"
+            assert value is INCOMPLETE, f"complete after {index + 1} of {len(wire)} bytes"
             assert pos == 4
     assert (value, pos) == (expected, 4 + len(wire))
 
@@ -255,7 +255,7 @@ def test_both_readers_give_the_same_replies_fed_byte_by_byte(reader: Callable[[]
     got: list[Any] = []
     for byte in wire:
         parsed.feed(bytes([byte]))
-        while (reply := parsed.gets()) is not _INCOMPLETE:
+        while (reply := parsed.gets()) is not INCOMPLETE:
             got.append(reply)
     assert got[:-1] == [expected for _, expected in REPLIES]
     assert type(got[-1]) is rexc.NoScriptError
@@ -287,7 +287,7 @@ def test_parse_replies_back_to_back() -> None:
         assert (value, after) == (expected, pos + len(wire))
         pos = after
     assert pos == len(buf)
-    assert parse(buf[:-1], pos - len(REPLIES[-1][0]))[0] is _INCOMPLETE
+    assert parse(buf[:-1], pos - len(REPLIES[-1][0]))[0] is INCOMPLETE
 
 
 @pytest.mark.parametrize(

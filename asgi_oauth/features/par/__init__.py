@@ -1,0 +1,88 @@
+"""Pushed authorization requests (RFC 9126) as a feature: ``POST /par`` and ``/authorize`` honouring it.
+
+Switched on by ``OAuthServer(features=[PushedAuthorizationRequests()])`` or ``ASGI_OAUTH_FEATURES=par``;
+its settings are ``ASGI_OAUTH_PAR_*`` (:class:`ParSettings`). Built only on :mod:`asgi_oauth.features`'
+hooks: the README's "Extending" section walks through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...store.memory import MemoryStore
+from .. import (
+    AuthorizationInput,
+    AuthorizationRequest,
+    Context,
+    EndpointRequest,
+    EndpointResponse,
+    EndpointSpec,
+    Feature,
+    Params,
+)
+from . import protocol
+from .settings import ParSettings
+from .store import MemoryPushedRequests, PushedRequest, PushedRequestStore
+
+if TYPE_CHECKING:
+    from ...web.app import OAuthServer
+
+__all__ = ["URN", "ParSettings", "PushedAuthorizationRequests", "PushedRequest", "PushedRequestStore"]
+
+URN = protocol.URN
+
+
+class PushedAuthorizationRequests(Feature):
+    name = "par"
+    store = PushedRequestStore
+
+    def __init__(self, settings: ParSettings | None = None) -> None:
+        self.settings = settings if settings is not None else ParSettings()
+        self._requests: PushedRequestStore | None = None
+        self._server: OAuthServer | None = None
+
+    def store_part(self, server: OAuthServer) -> object:
+        if isinstance(server.store, PushedRequestStore):  # a backend that keeps pushed requests itself
+            return server.store
+        if isinstance(server.store, MemoryStore):
+            return MemoryPushedRequests(clock=server.context.clock)
+        from ...store.redis import RedisStore
+
+        if isinstance(server.store, RedisStore):
+            from .redis import RedisPushedRequests
+
+            prefix = server.store.key_prefix
+            return RedisPushedRequests(server.store.redis, key_prefix=prefix, clock=server.context.clock)
+        return server.store  # refused at start-up: it is not a PushedRequestStore
+
+    def attach(self, server: OAuthServer, store: Any) -> None:
+        self._server, self._requests = server, store
+
+    @property
+    def requests(self) -> PushedRequestStore:
+        if self._requests is None:
+            raise RuntimeError("PushedAuthorizationRequests is not attached to a server")
+        return self._requests
+
+    def endpoints(self) -> Sequence[EndpointSpec]:
+        return (EndpointSpec("/par", self._push, url_key="pushed_authorization_request_endpoint"),)
+
+    def metadata(self) -> Mapping[str, Any]:
+        return {"require_pushed_authorization_requests": self.settings.required}
+
+    async def _push(self, server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
+        """RFC 9126 section 2.2: 201 with the ``request_uri`` and its lifetime."""
+        answer = await protocol.push(server.context, self.requests, self.settings, server.response_types, request)
+        return EndpointResponse(201, answer)
+
+    async def authorization_params(self, ctx: Context, params: Params) -> AuthorizationInput | None:
+        pushed = await protocol.resolve(ctx, self.requests, self.settings, params)
+        if pushed is None:
+            return None
+        carried = {"client_id": params.require("client_id"), "request_uri": params.require("request_uri")}
+        return AuthorizationInput(pushed, continuation=carried)
+
+    async def authorization_done(self, ctx: Context, request: AuthorizationRequest) -> None:
+        if request.continuation is not None and "request_uri" in request.continuation:
+            await protocol.spend(self.requests, request.continuation)
