@@ -132,8 +132,8 @@ class Result:
     rss_start: dict[int, int] = field(default_factory=dict)
     rss_warm: dict[int, int] = field(default_factory=dict)
     rss_end: dict[int, int] = field(default_factory=dict)
-    #: (seconds into the run, RSS by worker), sampled while the load runs.
-    rss_timeline: list[tuple[float, dict[int, int]]] = field(default_factory=list)
+    #: (seconds into the run, RSS by worker, Redis keys, Redis used_memory), sampled while the load runs.
+    rss_timeline: list[tuple[float, dict[int, int], int, int]] = field(default_factory=list)
     by_worker: Counter[str] = field(default_factory=Counter)
     redis_keys: int = 0
     redis_memory: int = 0
@@ -180,9 +180,11 @@ class Result:
             f"still active {self.zombies}; model mismatches during the run {len(self.mismatches)}",
             f"redis: {self.redis_keys} keys, {self.redis_memory / MIB:.1f} MiB used",
         ]
-        for at, rss in self.rss_timeline:
+        for at, rss, keys, used in self.rss_timeline:
             lines.append(
-                f"at {at:4.0f} s: " + ", ".join(f"worker {p} {v / MIB:.1f} MiB" for p, v in sorted(rss.items()))
+                f"at {at:4.0f} s: "
+                + ", ".join(f"worker {p} {v / MIB:.1f} MiB" for p, v in sorted(rss.items()))
+                + f"; redis {keys} keys, {used / MIB:.1f} MiB"
             )
         for pid in sorted(self.rss_start):
             start, warm, end = self.rss_start[pid], self.rss_warm.get(pid, 0), self.rss_end.get(pid, 0)
@@ -459,7 +461,8 @@ async def drive(
             while not running.done():  # the workers' memory over time, to see it level off
                 done, _ = await asyncio.wait([running], timeout=rss_every)
                 if not done:
-                    result.rss_timeline.append((time.monotonic() - started, worker_rss(server)))
+                    keys, used = redis_usage(redis_url)
+                    result.rss_timeline.append((time.monotonic() - started, worker_rss(server), keys, used))
                 assert time.monotonic() < started + duration + 60 + SPREAD_GRACE, "the load never ended"
             await running
         finally:
@@ -469,10 +472,14 @@ async def drive(
         result.duration = time.monotonic() - started
         result.rss_end = worker_rss(server)
         await audit(demo, result, load.model, check_limit=check_limit)
-    with redis.Redis.from_url(redis_url) as r:
-        result.redis_keys = int(r.dbsize())
-        result.redis_memory = int(r.info("memory")["used_memory"])
+    result.redis_keys, result.redis_memory = redis_usage(redis_url)
     return result
+
+
+def redis_usage(redis_url: str) -> tuple[int, int]:
+    """Keys and ``used_memory`` of the soak's private Redis."""
+    with redis.Redis.from_url(redis_url) as r:
+        return int(r.dbsize()), int(r.info("memory")["used_memory"])
 
 
 @contextmanager
