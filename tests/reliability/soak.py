@@ -125,6 +125,8 @@ class Result:
     issued: int = 0
     checked_active: int = 0
     lost: int = 0
+    #: Expected-active tokens that came near their expiry before the audit reached them (not judged).
+    expired_in_audit: int = 0
     checked_inactive: int = 0
     zombies: int = 0
     expected_active: int = 0
@@ -176,7 +178,8 @@ class Result:
             ),
             f"answered by workers: {dict(self.by_worker)}",
             f"tokens issued: {self.issued}; expected active {self.expected_active}, checked {self.checked_active}, "
-            f"lost {self.lost}; expected inactive {self.expected_inactive}, checked {self.checked_inactive}, "
+            f"lost {self.lost} (and {self.expired_in_audit} expired before their check); "
+            f"expected inactive {self.expected_inactive}, checked {self.checked_inactive}, "
             f"still active {self.zombies}; model mismatches during the run {len(self.mismatches)}",
             f"redis: {self.redis_keys} keys, {self.redis_memory / MIB:.1f} MiB used",
         ]
@@ -413,9 +416,18 @@ async def audit(demo: DemoClient, result: Result, model: Model, *, check_limit: 
                 return None
             return None
 
-    actives = await asyncio.gather(*(state(t) for t in sample_active))
+    async def still_active(token: str) -> bool | None:
+        """``None`` when the token reached its expiry margin before its answer came (a long audit), so an
+        inactive answer proves nothing."""
+        if await state(token):
+            return True
+        return False if model.fresh(token) else None
+
+    actives = await asyncio.gather(*(still_active(t) for t in sample_active))
     inactives = await asyncio.gather(*(state(t) for t in sample_inactive))
-    result.checked_active, result.lost = len(sample_active), sum(a is not True for a in actives)
+    result.expired_in_audit = sum(a is None for a in actives)
+    result.checked_active = len(sample_active) - result.expired_in_audit
+    result.lost = sum(a is False for a in actives)
     result.checked_inactive, result.zombies = len(sample_inactive), sum(a is not False for a in inactives)
 
 
