@@ -25,6 +25,7 @@ from ..protocol.oidc import SCOPE_DESCRIPTIONS as OIDC_SCOPE_DESCRIPTIONS
 from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
+from ..protocol.registration import keeping_used_clients
 from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
@@ -143,6 +144,11 @@ class OAuthServer:
             feature.attach(self, store_of(feature, self))
         #: The enabled grants, response types and endpoints.
         self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
+        #: What ``/token`` runs: with dynamic registration on, each grant also marks a dynamic client as used
+        #: once it got tokens, so it no longer expires.
+        self.token_grants: Mapping[str, GrantSpec] = (
+            keeping_used_clients(self.grants) if self.settings.enable_dynamic_registration else self.grants
+        )
         self.response_types = enabled_response_types(
             self.settings, DEFAULT_RESPONSE_TYPES if response_types is None else response_types
         )

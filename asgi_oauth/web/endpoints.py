@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from weakref import WeakKeyDictionary
 
 from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from ..protocol import device, registration
 from ..protocol import metadata as rfc8414
-from ..protocol.grants import SCOPE_PATTERN, GrantSpec, TokenResponse, always, token
+from ..protocol.grants import SCOPE_PATTERN, TokenResponse, always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
@@ -128,10 +127,7 @@ _EMPTY = EndpointResponse()
 
 async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 6749 section 3.2: run the grant the client asked for."""
-    grants: Mapping[str, GrantSpec] = server.grants
-    if server.settings.enable_dynamic_registration:  # a dynamic client's first tokens keep it from expiring
-        grants = _KEEPING.get(server) or _KEEPING.setdefault(server, registration.keeping_used_clients(grants))
-    return EndpointResponse(200, _token_json(await token(server.context, grants, request)))
+    return EndpointResponse(200, _token_json(await token(server.context, server.token_grants, request)))
 
 
 def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
@@ -148,10 +144,6 @@ def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
         f'{{"access_token":{json_string(issued.access_token)},"token_type":"Bearer",'
         f'"expires_in":{issued.expires_in},"scope":{json_string(issued.scope)}}}'.encode()
     )
-
-
-#: Per server, its grants wrapped to mark dynamic clients used (built once, on the first token request).
-_KEEPING: WeakKeyDictionary[OAuthServer, Mapping[str, GrantSpec]] = WeakKeyDictionary()
 
 
 async def registration_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
