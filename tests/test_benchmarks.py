@@ -250,7 +250,6 @@ def test_the_section_states_the_machine_scaling_and_targets() -> None:
 
 
 def test_the_chart_is_drawn(tmp_path: Any) -> None:
-    pytest.importorskip("matplotlib")
     path = tmp_path / "ratios.png"
     assert headline.chart(results(), path)
     assert path.read_bytes().startswith(b"\x89PNG")
