@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='space-separated scopes the client may ask for, e.g. "read write" (without it: none, with a warning)',
     )
     create.add_argument(
+        "--require-par",
+        action="store_true",
+        help="the client must push its authorization requests (RFC 9126); applies where the par feature is on",
+    )
+    create.add_argument(
         "--auth-method",
         choices=["client_secret_basic", "client_secret_post"],
         help="token endpoint auth method of a confidential client (default: client_secret_basic)",
@@ -242,6 +247,8 @@ def client_summary(client: Client) -> dict[str, Any]:
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "created_at": client.created_at,
+        # What features keep with the client, such as ``{"par": {"require": true}}``.
+        **({"extra": dict(client.extra)} if client.extra else {}),
         # Registered through POST /register (RFC 7591): when it goes unless used, and when its secret expires.
         **(
             {
@@ -311,6 +318,12 @@ def _clients_create(args: argparse.Namespace) -> int:
         token_endpoint_auth_method=method,
         introspect_any=args.introspect_any,
     )
+    if args.require_par:
+        if "authorization_code" not in client.grant_types:
+            raise CommandError("--require-par applies to clients with the authorization_code grant")
+        from .features.par import must_push
+
+        client = must_push(client)
     _with_store(settings, lambda store: register_client(store, client))
     if args.scope is None:
         # Not refused: a resource server (--introspect-any) or a client_credentials job may need none.

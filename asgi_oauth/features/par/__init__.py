@@ -28,9 +28,10 @@ from .store import MemoryPushedRequests, PushedRequest, PushedRequestStore
 if TYPE_CHECKING:
     from ...web.app import OAuthServer
 
-__all__ = ["URN", "ParSettings", "PushedAuthorizationRequests", "PushedRequest", "PushedRequestStore"]
+__all__ = ["URN", "ParSettings", "PushedAuthorizationRequests", "PushedRequest", "PushedRequestStore", "must_push"]
 
 URN = protocol.URN
+must_push = protocol.must_push
 
 
 class PushedAuthorizationRequests(Feature):

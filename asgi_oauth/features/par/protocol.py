@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
 from ...errors import (
@@ -51,6 +52,11 @@ class TooManyPushes(OAuthError):
 def digest(request_uri: str) -> str:
     """What is stored instead of the ``request_uri`` (256 random bits: a plain SHA-256 is enough)."""
     return hashlib.sha256(request_uri.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def must_push(client: Client) -> Client:
+    """``client``, marked as having to push every authorization request (the flag :func:`required` reads)."""
+    return replace(client, extra={**client.extra, "par": {"require": True}})
 
 
 def required(settings: ParSettings, client: Client) -> bool:
