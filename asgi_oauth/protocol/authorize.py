@@ -114,7 +114,10 @@ class AuthorizationRequest:
     def params(self) -> dict[str, str]:
         """The request as parameters, e.g. for hidden consent form fields or a login ``next`` URL."""
         if self.continuation is not None:
-            return dict(self.continuation)
+            carried = dict(self.continuation)
+            if self.oidc is not None and self.oidc.fresh_after is not None:
+                carried["fresh_after"] = self.oidc.fresh_after  # the server's own marker, beside what a feature carries
+            return carried
         values = {
             "response_type": self.response_type,
             "client_id": self.client.client_id,

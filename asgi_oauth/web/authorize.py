@@ -86,14 +86,21 @@ class AuthorizationEndpoint:
 
     async def _validate(self, params: Params) -> authorize.AuthorizationRequest:
         """The request as validated, after the features had their say about its parameters."""
-        continuation = None
+        sent, continuation = params, None
         for feature in self.ctx.features:
             given = await feature.authorization_params(self.ctx, params)
             if given is not None:
                 params = given.params
                 continuation = given.continuation if given.continuation is not None else continuation
         req = await authorize.validate(self.ctx, params, self.response_types)
-        return req if continuation is None else replace(req, continuation=continuation)
+        if continuation is None:
+            return req
+        # prompt=login's marker travels beside the continuation (see AuthorizationRequest.params), not in the
+        # parameters a feature stands in for the sent ones: take it from what the browser sent.
+        marker = sent.get("fresh_after")
+        if marker is not None and req.oidc is not None:
+            req = replace(req, oidc=replace(req.oidc, fresh_after=marker))
+        return replace(req, continuation=continuation)
 
     async def _answered(self, req: authorize.AuthorizationRequest) -> None:
         for feature in self.ctx.features:
