@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from asgi_oauth.features.par import PushedAuthorizationRequests
 
 from ..web.helpers import pkce_pair
@@ -12,10 +14,11 @@ from .conftest import CALLBACK, MakeProvider, Provider, redirect_params
 from .test_id_tokens import back_from_login
 
 
-async def pushed_login(provider: Provider, challenge: str) -> dict[str, str]:
-    """Push a ``prompt=login`` request as ``rp``, open its ``request_uri``; the request ``next`` brings back."""
+async def pushed_login(provider: Provider, challenge: str, ask: dict[str, str] | None = None) -> dict[str, str]:
+    """Push a request as ``rp`` that must sign in anew (``ask``, by default ``prompt=login``), open its
+    ``request_uri``; the request the sign-in page's ``next`` brings back."""
     request = {"response_type": "code", "client_id": "rp", "redirect_uri": CALLBACK, "state": "st"}
-    request |= {"scope": "openid profile", "nonce": "n-pushed", "prompt": "login"}
+    request |= {"scope": "openid profile", "nonce": "n-pushed", **(ask or {"prompt": "login"})}
     request |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     push = await provider.server.post("/oauth/par", request, client="rp")
     assert push.status_code == 201, push.text
@@ -23,11 +26,14 @@ async def pushed_login(provider: Provider, challenge: str) -> dict[str, str]:
     return back_from_login(await provider.http.get("/oauth/authorize", params=query, headers=provider.headers()))
 
 
-async def test_a_new_sign_in_satisfies_prompt_login_on_a_pushed_request(make_provider: MakeProvider) -> None:
+@pytest.mark.parametrize("ask", [{"prompt": "login"}, {"max_age": "60"}])
+async def test_a_new_sign_in_satisfies_prompt_login_on_a_pushed_request(
+    make_provider: MakeProvider, ask: dict[str, str]
+) -> None:
     provider = await make_provider(oauth_options={"features": [PushedAuthorizationRequests()]})
     provider.auth_time = time.time() - 100
     verifier, challenge = pkce_pair()
-    back = await pushed_login(provider, challenge)
+    back = await pushed_login(provider, challenge, ask)
     assert set(back) == {"client_id", "request_uri", "fresh_after"}  # the pushed parameters stay pushed
     provider.auth_time = time.time() + 1  # the host signed the user in anew
     page = await provider.http.get("/oauth/authorize", params=back, headers=provider.headers())
