@@ -112,7 +112,7 @@ class AuthorizationEndpoint:
         ctx = self.ctx
         user = await self.user_resolver(request) if self.user_resolver is not None else None
         if req.oidc is not None:
-            gate = self._openid_sign_in(request, req, user, see_other)
+            gate = await self._openid_sign_in(request, req, user, see_other)
             if gate is not None:
                 return gate
         if user is None:
@@ -136,10 +136,11 @@ class AuthorizationEndpoint:
             await self._answered(req)
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, see_other)
         if req.oidc is not None and "none" in req.oidc.prompt:
-            return self._redirect_error(req, ConsentRequired("the user has not consented to this client"), see_other)
+            refused = ConsentRequired("the user has not consented to this client")
+            return await self._redirect_error(req, refused, see_other)
         return self._consent_page(request, req, user)
 
-    def _openid_sign_in(
+    async def _openid_sign_in(
         self, request: Request, req: authorize.AuthorizationRequest, user: User | None, see_other: int
     ) -> Response | None:
         """OIDC Core 3.1.2.3: ``prompt`` and ``max_age`` decide whether the session is good enough.
@@ -164,14 +165,16 @@ class AuthorizationEndpoint:
         if not stale:
             return None
         if "none" in openid.prompt:
-            return self._redirect_error(req, LoginRequired("the user must sign in"), see_other)
+            return await self._redirect_error(req, LoginRequired("the user must sign in"), see_other)
         if fresh_after is not None and user is not None:
             message = "the user did not sign in again" if user.auth_time is not None else "auth_time is unknown"
-            return self._redirect_error(req, LoginRequired(message), see_other)
+            return await self._redirect_error(req, LoginRequired(message), see_other)
         marked = replace(req, oidc=replace(openid, fresh_after=self.fresh.issue(openid.nonce)))
         return self._to_login(request, marked, reauthenticate=user is not None)
 
-    def _redirect_error(self, req: authorize.AuthorizationRequest, error: OAuthError, status: int) -> Response:
+    async def _redirect_error(self, req: authorize.AuthorizationRequest, error: OAuthError, status: int) -> Response:
+        """An error answered to the client: the request is done, as after a code or a denial."""
+        await self._answered(req)
         target = authorize.error_redirect(self.ctx, req.redirect_uri, error, req.state, fragment=req.fragment)
         return RedirectResponse(target.url, status)
 

@@ -51,6 +51,10 @@ async def test_the_old_session_coming_back_is_login_required_not_a_loop(make_pro
     back = await pushed_login(provider, pkce_pair()[1])
     stale = redirect_params(await provider.http.get("/oauth/authorize", params=back, headers=provider.headers()))
     assert stale["error"] == "login_required" and stale["state"] == "st"
+    # That answered the request, as a code or a denial would: its request_uri is spent.
+    provider.auth_time = time.time() + 1
+    replayed = await provider.http.get("/oauth/authorize", params=back, headers=provider.headers())
+    assert replayed.status_code == 400 and "already used" in replayed.text
 
 
 async def test_a_forged_marker_beside_a_request_uri_does_not_count(make_provider: MakeProvider) -> None:
