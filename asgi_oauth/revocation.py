@@ -140,6 +140,8 @@ class ValidationCache:
             tokens = self._families.get(family_id)
             if tokens is not None and tokens.pop(digest, None) is not None:
                 self._count -= 1
+                if not tokens:  # its last token: an empty family left here would stay until the next flush
+                    del self._families[family_id]
         else:
             # client:<id>, user:<sub> (whose tokens are not indexed here) and any kind a newer release
             # announces: dropping everything is rare (an operator's act) and always safe.

@@ -200,3 +200,20 @@ def test_the_expiry_queue_stays_bounded_when_tokens_are_evicted_long_before_they
         cache.keep_access(f"F{n}", "d", token(exp=1_000_000.0), cache.epoch)
     assert len(cache) == 100
     assert len(cache._expiries) <= 2 * (100 + 512) + 1
+
+
+def test_tokens_revoked_one_by_one_leave_no_family_behind() -> None:
+    """A revoked access token (``access:<F>:<digest>``) was its family's only entry: the family goes too, so a
+    worker's memory does not grow with every token ever revoked (a soak's workers grew steadily before)."""
+    cache, _ = proven_cache(size=100_000)
+    wall = cache._clock
+    assert isinstance(wall, Clock)
+    for second in range(600):  # ten minutes, ten tokens a second, each revoked the moment after it was kept
+        for n in range(10):
+            family = f"F{second}-{n}"
+            cache.keep_access(family, "d", token(exp=wall.now + 60), cache.epoch)
+            cache.announced(f"access:{family}:d".encode())
+        wall.now += 1
+    assert len(cache) == 0
+    assert cache._families == {}
+    assert len(cache._expiries) <= 10 * 61  # the queue's entries of revoked tokens leave when their time comes
