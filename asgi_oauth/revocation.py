@@ -138,10 +138,8 @@ class ValidationCache:
         elif kind == "access":
             family_id, _, digest = rest.partition(":")
             tokens = self._families.get(family_id)
-            if tokens is not None and tokens.pop(digest, None) is not None:
-                self._count -= 1
-                if not tokens:  # its last token: an empty family left here would stay until the next flush
-                    del self._families[family_id]
+            if tokens is not None and digest in tokens:
+                self._forget(family_id, tokens, digest)
         else:
             # client:<id>, user:<sub> (whose tokens are not indexed here) and any kind a newer release
             # announces: dropping everything is rare (an operator's act) and always safe.
@@ -228,10 +226,7 @@ class ValidationCache:
             kept = tokens.get(digest) if tokens is not None else None
             if tokens is None or kept is None or kept.exp != exp:
                 continue  # dropped or kept anew since
-            del tokens[digest]
-            self._count -= 1
-            if not tokens:
-                del self._families[family_id]
+            self._forget(family_id, tokens, digest)
 
     def client(self, client_id: str) -> Client | None:
         if not self.trusted():
@@ -251,6 +246,13 @@ class ValidationCache:
 
     def __len__(self) -> int:
         return self._count + len(self._clients)
+
+    def _forget(self, family_id: str, tokens: dict[str, AccessToken], digest: str) -> None:
+        """Drop one kept token, and its family with its last one (an empty family would stay until a flush)."""
+        del tokens[digest]
+        self._count -= 1
+        if not tokens:
+            del self._families[family_id]
 
     def _drop_family(self, family_id: str) -> None:
         tokens = self._families.pop(family_id, None)
