@@ -146,6 +146,9 @@ class RedirectError(Exception):
         self.redirect = redirect
 
 
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _loopback_http(parts: SplitResult) -> bool:
     try:
         parts.port  # noqa: B018 (raises ValueError for a malformed port)
@@ -155,6 +158,10 @@ def _loopback_http(parts: SplitResult) -> bool:
 
 
 def _split(uri: str, *, registered: bool = False) -> SplitResult | None:
+    if _CONTROL_OR_SPACE.search(uri):
+        # urlsplit drops tabs and newlines anywhere and control characters and spaces at either end: the parts
+        # would be those of another URI, which the loopback rule would then match and redirect to.
+        return None
     try:
         parts = urlsplit(uri)
     except ValueError:  # e.g. "http://[::1/cb": an unclosed IPv6 literal

@@ -190,6 +190,30 @@ async def test_public_client_loopback_redirect_accepts_any_port(browser: Browser
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1\t:5000/native",
+        "http://127.0.0.1:5000/nat\nive",
+        "http://127.0.0.1:5000/native\r",
+        " http://127.0.0.1:5000/native",
+        "\x01http://127.0.0.1:5000/native",
+        "http://127.0.0.1:5000/native\x7f",
+    ],
+)
+async def test_a_loopback_uri_that_only_matches_once_its_control_characters_are_dropped_is_refused(
+    browser: Browser, uri: str
+) -> None:
+    """urlsplit drops tabs and newlines anywhere and control characters and spaces at either end, so such a URI
+    would pass the any-port rule as the registered one: it is not that URI, so it gets a page, not a redirect."""
+    _, challenge = pkce_pair()
+    page = await browser.authorize(
+        response_type="code", client_id="spa", redirect_uri=uri, code_challenge=challenge, code_challenge_method="S256"
+    )
+    assert page.status_code == 400, page.text
+    assert "location" not in page.headers
+
+
 async def test_confidential_client_gets_no_loopback_port_leniency(make_browser: MakeBrowser, store: Store) -> None:
     await register_client(
         store,
