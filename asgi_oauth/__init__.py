@@ -39,6 +39,12 @@ if _typing.TYPE_CHECKING:
     from .events import Event as Event
     from .events import EventHook as EventHook
     from .events import json_lines as json_lines
+    from .features.device import DEVICE_CODE_GRANT as DEVICE_CODE_GRANT
+    from .features.device import DeviceAuthorization as DeviceAuthorization
+    from .features.device import DeviceRenderer as DeviceRenderer
+    from .features.device import DeviceSettings as DeviceSettings
+    from .features.device import DeviceView as DeviceView
+    from .features.device import default_device_page as default_device_page
     from .jwks import JWKSValidator as JWKSValidator
     from .keys import KeyRing as KeyRing
     from .keys import SigningKey as SigningKey
@@ -57,9 +63,6 @@ if _typing.TYPE_CHECKING:
     from .models import Bucket as Bucket
     from .models import Client as Client
     from .models import CodeReplayed as CodeReplayed
-    from .models import DeviceFound as DeviceFound
-    from .models import DeviceGrant as DeviceGrant
-    from .models import DevicePoll as DevicePoll
     from .models import LimitCheck as LimitCheck
     from .models import Outcome as Outcome
     from .models import TokenFamily as TokenFamily
@@ -74,7 +77,6 @@ if _typing.TYPE_CHECKING:
     from .protocol.context import Context as Context
     from .protocol.context import PasswordVerifier as PasswordVerifier
     from .protocol.grants import DEFAULT_GRANTS as DEFAULT_GRANTS
-    from .protocol.grants import DEVICE_CODE_GRANT as DEVICE_CODE_GRANT
     from .protocol.grants import GrantSpec as GrantSpec
     from .protocol.grants import TokenResponse as TokenResponse
     from .protocol.grants import issue as issue
@@ -97,18 +99,12 @@ if _typing.TYPE_CHECKING:
     from .store import store_from_settings as store_from_settings
     from .store.base import ClientStore as ClientStore
     from .store.base import ConsentStore as ConsentStore
-    from .store.base import DeviceStore as DeviceStore
     from .store.base import KeyStore as KeyStore
     from .store.base import LimitStore as LimitStore
     from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
     from .web.authorize import UserResolver as UserResolver
-    from .web.device import DeviceRenderer as DeviceRenderer
-    from .web.device import DeviceView as DeviceView
-    from .web.device import default_device_page as default_device_page
     from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
-    from .web.endpoints import DEVICE_AUTHORIZATION_ENDPOINT as DEVICE_AUTHORIZATION_ENDPOINT
-    from .web.endpoints import DEVICE_VERIFICATION_ENDPOINT as DEVICE_VERIFICATION_ENDPOINT
     from .web.endpoints import REGISTRATION_ENDPOINT as REGISTRATION_ENDPOINT
     from .web.endpoints import EndpointRequest as EndpointRequest
     from .web.endpoints import EndpointResponse as EndpointResponse
@@ -148,15 +144,11 @@ _SOURCES = {
     "DEFAULT_ENDPOINTS": ".web.endpoints",
     "DEFAULT_GRANTS": ".protocol.grants",
     "DEFAULT_RESPONSE_TYPES": ".protocol.authorize",
-    "DEVICE_AUTHORIZATION_ENDPOINT": ".web.endpoints",
-    "DEVICE_CODE_GRANT": ".protocol.grants",
-    "DEVICE_VERIFICATION_ENDPOINT": ".web.endpoints",
-    "DeviceFound": ".models",
-    "DeviceGrant": ".models",
-    "DevicePoll": ".models",
-    "DeviceRenderer": ".web.device",
-    "DeviceStore": ".store.base",
-    "DeviceView": ".web.device",
+    "DEVICE_CODE_GRANT": ".features.device",
+    "DeviceAuthorization": ".features.device",
+    "DeviceRenderer": ".features.device",
+    "DeviceSettings": ".features.device",
+    "DeviceView": ".features.device",
     "DocumentError": ".protocol.cimd",
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
@@ -225,7 +217,7 @@ _SOURCES = {
     "bearer_refusal": ".middleware",
     "canonical_resource": ".protocol.resources",
     "default_consent_page": ".web.pages",
-    "default_device_page": ".web.device",
+    "default_device_page": ".features.device",
     "default_error_page": ".web.pages",
     "discovery_routes": ".discovery",
     "issue": ".protocol.grants",
@@ -242,9 +234,7 @@ __all__ = [
     "DEFAULT_ENDPOINTS",
     "DEFAULT_GRANTS",
     "DEFAULT_RESPONSE_TYPES",
-    "DEVICE_AUTHORIZATION_ENDPOINT",
     "DEVICE_CODE_GRANT",
-    "DEVICE_VERIFICATION_ENDPOINT",
     "REGISTRATION_ENDPOINT",
     "AccessDenied",
     "AccessToken",
@@ -261,11 +251,9 @@ __all__ = [
     "ConsentStore",
     "ConsentView",
     "Context",
-    "DeviceFound",
-    "DeviceGrant",
-    "DevicePoll",
+    "DeviceAuthorization",
     "DeviceRenderer",
-    "DeviceStore",
+    "DeviceSettings",
     "DeviceView",
     "DocumentError",
     "EndpointRequest",

@@ -37,11 +37,11 @@ from .devices import KnownDevices
 from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
 from .events import json_lines
+from .features.device import DEVICE_CODE_GRANT
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .protocol.cimd import DocumentError
 from .protocol.context import ClientLookup
-from .protocol.grants import DEVICE_CODE_GRANT
 from .protocol.params import Params
 from .protocol.ratelimit import Limiter
 from .settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
@@ -215,7 +215,7 @@ def demo_client(settings: OAuthSettings) -> tuple[Client, str]:
     grants = ["authorization_code", "refresh_token", "client_credentials"]
     if settings.enable_password_grant:
         grants.append("password")
-    if settings.enable_device_authorization:  # so the device flow can be tried with the demo client too
+    if "device" in settings.named_features:  # so the device flow can be tried with the demo client too
         grants.append(DEVICE_CODE_GRANT)
     client, secret = new_client(
         name="asgi-oauth demo client",
@@ -343,7 +343,7 @@ class DemoHost:
             (f"{WELL_KNOWN}{urlsplit(issuer).path}", "Server metadata at its RFC 8414 location"),
             ("/api/me", "GET /api/me (needs a bearer token)"),
         ]
-        if self.settings.enable_device_authorization:
+        if "device" in self.settings.named_features:
             links.insert(1, (f"{MOUNT_PATH}/device", "Connect a device: enter the code a device shows (RFC 8628)"))
         items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links)
         body = (

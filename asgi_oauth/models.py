@@ -6,7 +6,7 @@ import enum
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .types import AuthMethod, CodeChallengeMethod, GrantType
 
@@ -191,49 +191,3 @@ class LimitCheck:
     blocked_for: float
     #: The principal signed in from this place before (its ``known`` key exists).
     known: bool
-
-
-#: Where a device authorization (RFC 8628) stands: waiting for the user, decided, or its tokens issued.
-DeviceStatus = Literal["pending", "approved", "denied", "issued"]
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceGrant:
-    """A device authorization request (RFC 8628 section 3.1) from the moment it is made until its tokens are issued.
-
-    The device polls with its ``device_code`` and the user approves with the ``user_code``; only digests of
-    both are stored, as keys.
-    """
-
-    client_id: str
-    scope: str
-    #: When the device code stops working (epoch seconds); the record is kept a while longer so that a late
-    #: poll is told ``expired_token`` rather than ``invalid_grant``.
-    exp: float
-    #: Seconds the device must wait between polls; each ``slow_down`` adds 5 (RFC 8628 section 3.5).
-    interval: int
-    resource: str | None = None
-    status: DeviceStatus = "pending"
-    #: The user who approved (or denied) it.
-    sub: str | None = None
-    username: str | None = None
-    #: When the device last polled (epoch seconds), to tell a poll that came too soon.
-    polled_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceFound:
-    """A pending device authorization found by its user code: where it is stored, and what it asks for."""
-
-    family_id: str
-    device_digest: str
-    grant: DeviceGrant
-
-
-@dataclass(frozen=True, slots=True)
-class DevicePoll:
-    """What one poll of a device code found: the grant as it now stands, and whether the poll came too soon
-    (then the store has raised the grant's ``interval`` by the step it was given)."""
-
-    grant: DeviceGrant
-    too_soon: bool = False

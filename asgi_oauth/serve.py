@@ -39,8 +39,8 @@ from .demo import (
     site_url,
 )
 from .extras import check_settings
+from .features.device import DEVICE_CODE_GRANT
 from .models import Client
-from .protocol.grants import DEVICE_CODE_GRANT
 from .settings import (
     ENV_PREFIX,
     EPHEMERAL_KEY_WARNING,
@@ -148,7 +148,7 @@ class ServePlan:
             f"             (the code_verifier for that URL: {verifier})",
             "",
         ]
-        if settings.enable_device_authorization:
+        if "device" in settings.named_features:
             lines[-1:-1] = [f"  device:    {issuer}/device  (where users enter a device's code, RFC 8628)"]
         if self.registered is not None:
             client, secret = self.registered
@@ -196,7 +196,7 @@ class ServePlan:
     def _device_lines(self, secret: str) -> list[str]:
         """The device flow by hand (RFC 8628), when the grant is on and the demo client has it."""
         demo = next((c for c in self.clients if c.client_id == DEMO_CLIENT_ID), None)
-        if not self.settings.enable_device_authorization or demo is None or DEVICE_CODE_GRANT not in demo.grant_types:
+        if "device" not in self.settings.named_features or demo is None or DEVICE_CODE_GRANT not in demo.grant_types:
             return []
         start, poll = device_curls(self.settings.issuer, secret)
         return [

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
@@ -133,24 +133,10 @@ class OAuthSettings(BaseSettings):
     dynamic_registration_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
 
     #: RFC 8628 device authorization grant: ``/device_authorization``, the ``/device`` verification page and the
-    #: device_code grant at ``/token``; see the README's "Device authorization grant (RFC 8628)".
+    #: device_code grant at ``/token``; the same as naming ``device`` in ``FEATURES``. Its own settings are
+    #: ``ASGI_OAUTH_DEVICE_*`` (:class:`~asgi_oauth.features.device.DeviceSettings`); see the README's "Device
+    #: authorization grant (RFC 8628)".
     enable_device_authorization: bool = False
-    #: How long a device code and its user code work (RFC 8628 ``expires_in``).
-    device_code_lifetime: float = Field(default=600, gt=0, le=1800)
-    #: Seconds a device waits between polls (RFC 8628 ``interval``); each ``slow_down`` adds 5 for that device.
-    device_poll_interval: int = Field(default=5, ge=1, le=60)
-    #: The verification URI shown to users (a short one suits a TV); unset: the server's own ``<issuer>/device``.
-    device_verification_uri: str | None = None
-
-    @field_validator("device_verification_uri")
-    @classmethod
-    def _verification_uri_absolute(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
-            raise ValueError("must be an absolute http(s) URL without a fragment")
-        return value
 
     @field_validator("dynamic_registration_scopes", mode="before")
     @classmethod
@@ -362,6 +348,13 @@ class OAuthSettings(BaseSettings):
         return self._signing_keys
 
     @property
+    def named_features(self) -> tuple[str, ...]:
+        """The features these settings switch on by name: ``FEATURES``, and ``device`` for
+        ``ENABLE_DEVICE_AUTHORIZATION`` (its switch from before features)."""
+        device = ("device",) if self.enable_device_authorization and "device" not in self.features else ()
+        return (*self.features, *device)
+
+    @property
     def ephemeral_key(self) -> bool:
         return not self.secret_key
 
@@ -369,8 +362,18 @@ class OAuthSettings(BaseSettings):
 def load_settings(**overrides: Any) -> OAuthSettings:
     """Build settings, turning validation errors into one :class:`SettingsError` naming the variables."""
     _warn_unknown_variables()
+    return load_section(OAuthSettings, **overrides)
+
+
+_Section = TypeVar("_Section", bound=BaseSettings)
+
+
+def load_section(model: type[_Section], **overrides: Any) -> _Section:
+    """Build ``model`` (the core's settings, or a feature's section) from the environment and ``overrides``; a
+    validation error becomes one :class:`SettingsError` naming each variable (``ASGI_OAUTH_<SECTION>_<FIELD>``)."""
+    prefix = str(model.model_config.get("env_prefix", ENV_PREFIX))
     try:
-        return OAuthSettings(**overrides)
+        return model(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -379,9 +382,13 @@ def load_settings(**overrides: Any) -> OAuthSettings:
             if not name and ":" in message:
                 name, _, message = message.partition(": ")
                 name = name.upper()
-            problems.append(f"{ENV_PREFIX}{name}: {message}" if name else message)
+            problems.append(f"{prefix}{name}: {message}" if name else message)
         raise SettingsError("; ".join(problems)) from None
 
+
+#: The built-in features' settings sections (``ASGI_OAUTH_DEVICE_*``...): the names of
+#: :data:`asgi_oauth.features.BUILTIN`, which a test holds equal, kept here so that settings import no feature.
+BUILTIN_SECTIONS = ("device", "par")
 
 #: ``ASGI_OAUTH_*`` variables that are not settings but are read elsewhere: by the demo
 #: (``asgi-oauth serve``) and by this project's test suite.
@@ -392,11 +399,11 @@ _warned: set[str] = set()
 def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
     known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
-    # A switched-on feature's section (ASGI_OAUTH_PAR_* for "par") is read, and checked, by the feature.
+    # A feature's section (ASGI_OAUTH_PAR_* for "par") is read, and checked, by the feature: the built-in ones'
+    # and those ASGI_OAUTH_FEATURES switches on.
     switched_on = {v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}FEATURES"}
-    sections = tuple(
-        f"{ENV_PREFIX}{name.strip().upper()}_" for v in switched_on for name in v.split(",") if name.strip()
-    )
+    names = [*BUILTIN_SECTIONS, *(name.strip() for v in switched_on for name in v.split(",") if name.strip())]
+    sections = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in names)
     # Variable names are matched case-insensitively, as pydantic-settings reads them.
     return sorted(
         name

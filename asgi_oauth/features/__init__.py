@@ -10,6 +10,7 @@ switched on by passing it, ``OAuthServer(features=[PushedAuthorizationRequests()
 Hooks, in the order a request meets them:
 
 - :meth:`Feature.endpoints`: the paths it serves (:class:`EndpointSpec`, back channel or any ASGI app).
+- :meth:`Feature.grants`: grant types it adds at ``/token`` (:class:`GrantSpec`), listed in the metadata.
 - :meth:`Feature.authorization_params`: an authorization request's parameters, before the core validates
   them (PAR swaps a ``request_uri`` for the pushed parameters here).
 - :meth:`Feature.authorization_done`: an authorization request about to be answered (code or denial).
@@ -36,6 +37,7 @@ from ..models import AccessToken, Client, TokenFamily, User
 from ..protocol.authorize import AuthorizationRequest, ErrorPage, ResponseTypeSpec, validate
 from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
+from ..protocol.grants import GrantSpec, TokenResponse
 from ..protocol.params import Incoming, Params
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from ..web.endpoints import EndpointRequest, EndpointResponse, EndpointSpec
@@ -54,10 +56,12 @@ __all__ = [
     "EndpointSpec",
     "ErrorPage",
     "Feature",
+    "GrantSpec",
     "Incoming",
     "OAuthError",
     "Params",
     "ResponseTypeSpec",
+    "TokenResponse",
     "authenticate",
     "load_features",
     "store_of",
@@ -67,6 +71,7 @@ __all__ = [
 #: The built-in features by the name ``ASGI_OAUTH_FEATURES`` uses: ``module:class``, built with no arguments
 #: (each reads its own settings section from the environment).
 BUILTIN: Mapping[str, str] = {
+    "device": "asgi_oauth.features.device:DeviceAuthorization",
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
 }
 
@@ -114,6 +119,10 @@ class Feature:
         """The paths the feature serves, relative to the mount."""
         return ()
 
+    def grants(self) -> Sequence[GrantSpec]:
+        """Grant types the token endpoint runs for the feature, after the built-in ones."""
+        return ()
+
     def metadata(self) -> Mapping[str, Any]:
         """Keys to add to the RFC 8414 metadata document (an endpoint's URL comes from its ``url_key``)."""
         return {}
@@ -145,9 +154,12 @@ class Feature:
 
 
 def load_features(settings: OAuthSettings, given: Iterable[Feature] | None) -> tuple[Feature, ...]:
-    """The features passed in code, else those ``ASGI_OAUTH_FEATURES`` names; a name twice is an error."""
-    features = tuple(given) if given is not None else tuple(_builtin(name) for name in settings.features)
+    """The features passed in code, else those ``ASGI_OAUTH_FEATURES`` names; a name twice is an error.
+    ``ENABLE_DEVICE_AUTHORIZATION``, the device flow's switch from before features, adds it when missing."""
+    features = tuple(given) if given is not None else tuple(_builtin(name) for name in settings.named_features)
     names = [feature.name for feature in features]
+    if given is not None and settings.enable_device_authorization and "device" not in names:
+        features, names = (*features, _builtin("device")), [*names, "device"]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise SettingsError(f"{ENV_PREFIX}FEATURES: {', '.join(twice)} switched on twice")

@@ -469,29 +469,8 @@ _SCOPE_PARAM = {
 }
 
 
-async def _device_code(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-    """RFC 8628's grant, in :mod:`.device`; imported when first used, since that module builds on this one."""
-    from .device import device_code
-
-    return await device_code(ctx, client, request)
-
-
-def _device_enabled(settings: OAuthSettings) -> bool:
-    return settings.enable_device_authorization
-
-
-#: RFC 8628 section 3.4; on with ``enable_device_authorization`` (kept here so the name needs no import cycle).
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-DEVICE_CODE = GrantSpec(
-    DEVICE_CODE_GRANT,
-    _device_code,
-    enabled=_device_enabled,
-    params={"device_code": _param("RFC 8628: from the device authorization response")},
-    errors=("authorization_pending", "slow_down", "expired_token", "access_denied"),
-)
-#: The grants built in, in the order metadata lists them; ``password`` follows ``enable_password_grant``, the
-#: device code grant ``enable_device_authorization``.
+#: The grants built in, in the order metadata lists them; ``password`` follows ``enable_password_grant``.
+#: Features add theirs after these (:meth:`asgi_oauth.features.Feature.grants`).
 DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
     GrantSpec(
         "authorization_code",
@@ -519,7 +498,6 @@ DEFAULT_GRANTS: tuple[GrantSpec, ...] = (
             **_SCOPE_PARAM,
         },
     ),
-    DEVICE_CODE,
 )
 
 

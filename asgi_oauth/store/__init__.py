@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..revocation import CacheOptions
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from .base import CoreStore as CoreStore
-from .base import DeviceStore, KeyStore
+from .base import KeyStore
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
 from .memory import MemoryStore as MemoryStore
@@ -66,8 +66,6 @@ def _from_factory(path: str, settings: OAuthSettings) -> Store:
 def parts_needed(settings: OAuthSettings) -> tuple[type, ...]:
     """The store Protocols beyond :class:`CoreStore` that ``settings`` switch on (features check their own)."""
     parts: list[type] = []
-    if settings.enable_device_authorization:
-        parts.append(DeviceStore)
     if settings.enable_oidc and not settings.oidc_signing_keys:  # keys generated into the store
         parts.append(KeyStore)
     return tuple(parts)

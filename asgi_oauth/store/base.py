@@ -19,9 +19,6 @@ from ..models import (
     Bucket,
     Client,
     CodeReplayed,
-    DeviceFound,
-    DeviceGrant,
-    DevicePoll,
     LimitCheck,
     Outcome,
     TokenFamily,
@@ -218,51 +215,10 @@ class KeyStore(Protocol):
 
 
 @runtime_checkable
-class DeviceStore(Protocol):
-    """Device authorization requests (RFC 8628), found by the device code's digest (under its family id, the
-    Cluster hash tag) or by the user code's digest (an index pointing at the former)."""
-
-    async def put_device(
-        self, family_id: str, device_digest: str, user_code_digest: str, grant: DeviceGrant, *, keep_until: float
-    ) -> bool:
-        """Store a new pending grant and index it by ``user_code_digest`` until ``grant.exp``; ``False`` (and
-        nothing stored) when that user code is already taken. The record itself is kept until ``keep_until``
-        (past ``grant.exp``) so that a late poll can be told the code expired."""
-
-    async def find_device(self, user_code_digest: str) -> DeviceFound | None:
-        """The grant a user code names while the index lives (whatever its status), else ``None``."""
-
-    async def poll_device(
-        self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
-    ) -> DevicePoll | None:
-        """One poll by ``client_id``: the grant as it stands, ``None`` when unknown. A pending, unexpired grant
-        of that client records the poll; a poll sooner than ``interval - leeway`` seconds after the previous one
-        is ``too_soon`` and raises the interval by ``step`` seconds for good (RFC 8628 ``slow_down``). One
-        atomic step, so concurrent polls are each counted."""
-
-    async def decide_device(
-        self, family_id: str, device_digest: str, *, approve: bool, sub: str, username: str | None
-    ) -> bool:
-        """Approve or deny a pending, unexpired grant as user ``sub``; ``False`` when it is gone, expired or
-        already decided (the same decision made again answers ``True``)."""
-
-    async def redeem_device(
-        self,
-        family_id: str,
-        device_digest: str,
-        access_digest: str,
-        access: AccessToken,
-        family: TokenFamily | None,
-    ) -> Outcome:
-        """Mark an approved grant issued and store its tokens (as :meth:`TokenStore.redeem_code` does) in one
-        atomic step, so of concurrent polls exactly one gets tokens. ``REUSED``: already issued by another
-        redemption; ``MISSING``: gone, or not approved. The same call run twice answers ``DONE`` both times."""
-
-
-@runtime_checkable
 class CoreStore(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
     """What every server needs, whatever is switched on: a third-party backend implementing only this starts a
-    server with the device grant, generated OpenID keys and every feature off (:func:`parts_needed`)."""
+    server with generated OpenID keys and every feature off (:func:`parts_needed`); each feature checks its own
+    store Protocol."""
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
@@ -271,6 +227,6 @@ class CoreStore(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
 
 
 @runtime_checkable
-class Store(CoreStore, DeviceStore, KeyStore, Protocol):
+class Store(CoreStore, KeyStore, Protocol):
     """Everything the built-in stores keep. A backend implements the parts its server uses; the contract suite
     (:mod:`asgi_oauth.testing`) checks each part."""

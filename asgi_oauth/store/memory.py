@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Hashable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, Literal, TypeVar
 
 from ..models import (
@@ -18,10 +17,6 @@ from ..models import (
     Bucket,
     Client,
     CodeReplayed,
-    DeviceFound,
-    DeviceGrant,
-    DevicePoll,
-    DeviceStatus,
     LimitCheck,
     Outcome,
     TokenFamily,
@@ -32,11 +27,13 @@ from .base import AddOutcome
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+P = TypeVar("P")
 
 
-class _Expiring(Generic[K, V]):
-    """A dict whose entries vanish at their expiry time. A heap of expiry times lets each write drop what
-    has expired since the last one, so memory stays bounded without ever scanning the whole dict."""
+class Expiring(Generic[K, V]):
+    """A dict whose entries vanish at their expiry time (a feature's memory part keeps its data in these too).
+    A heap of expiry times lets each write drop what has expired since the last one, so memory stays bounded
+    without ever scanning the whole dict."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -82,8 +79,8 @@ class _Expiring(Generic[K, V]):
         return len(self._data)
 
 
-#: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code),
-#: "d" (an approved device authorization).
+#: An owner index's member: (family id, kind, digest); kind "" (a family), "a" (a lone token), "c" (a code), or
+#: a feature's own letter (:meth:`MemoryStore.on_revoke`).
 _Member = tuple[str, str, str]
 
 
@@ -119,24 +116,36 @@ class MemoryStore:
         self._clock = clock
         self._clients: dict[str, Client] = {}
         self._dynamic: set[str] = set()
-        self._codes: _Expiring[tuple[str, str], _CodeState] = _Expiring(clock)
-        self._access: _Expiring[tuple[str, str], AccessToken] = _Expiring(clock)
-        self._families: _Expiring[str, TokenFamily] = _Expiring(clock)
+        self._codes: Expiring[tuple[str, str], _CodeState] = Expiring(clock)
+        self._access: Expiring[tuple[str, str], AccessToken] = Expiring(clock)
+        self._families: Expiring[str, TokenFamily] = Expiring(clock)
         # Each family's access tokens, so that revoking the family deletes them (as Redis does).
-        self._members: _Expiring[str, set[str]] = _Expiring(clock)
-        self._spent: _Expiring[tuple[str, str], bool] = _Expiring(clock)
-        self._consents: _Expiring[tuple[str, str], str] = _Expiring(clock)
-        self._claimed: _Expiring[str, bool] = _Expiring(clock)
-        self._failures: _Expiring[str, list[float]] = _Expiring(clock)
-        self._known: _Expiring[str, bool] = _Expiring(clock)
-        self._documents: _Expiring[str, Client] = _Expiring(clock)
+        self._members: Expiring[str, set[str]] = Expiring(clock)
+        self._spent: Expiring[tuple[str, str], bool] = Expiring(clock)
+        self._consents: Expiring[tuple[str, str], str] = Expiring(clock)
+        self._claimed: Expiring[str, bool] = Expiring(clock)
+        self._failures: Expiring[str, list[float]] = Expiring(clock)
+        self._known: Expiring[str, bool] = Expiring(clock)
+        self._documents: Expiring[str, Client] = Expiring(clock)
         self._signing_keys: str | None = None
-        # Device grants by (family id, device digest), with the access digest they issued; and the user code index.
-        self._devices: _Expiring[tuple[str, str], tuple[DeviceGrant, str]] = _Expiring(clock)
-        self._user_codes: _Expiring[str, tuple[str, str]] = _Expiring(clock)
         # What each user and client holds, as Redis' owner indexes: member -> expiry. A member is
         # (family id, "", "") for a family, (family id, "a", digest) for a lone token, (.., "c", digest) for a code.
-        self._owners: _Expiring[tuple[str, str], _Holdings] = _Expiring(clock)
+        self._owners: Expiring[tuple[str, str], _Holdings] = Expiring(clock)
+        # How a feature's members end (kind -> what deletes (family id, digest)), see on_revoke.
+        self._enders: dict[str, Callable[[str, str], object]] = {"c": lambda f, d: self._codes.pop((f, d))}
+
+        # Features' parts kept with this store (see part), so every server sharing it shares them.
+        self._parts: dict[str, object] = {}
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def part(self, name: str, make: Callable[[], P]) -> P:
+        """The feature ``name``'s memory part of this store, made by ``make`` the first time it is asked for."""
+        if name not in self._parts:
+            self._parts[name] = make()
+        return self._parts[name]  # type: ignore[return-value]  # made by the same feature's make
 
     # -- clients ---------------------------------------------------------------------------------
     async def create_client(self, client: Client) -> bool:
@@ -194,7 +203,7 @@ class MemoryStore:
 
     # -- authorization codes ---------------------------------------------------------------------
     async def put_code(self, family_id: str, code_digest: str, code: AuthorizationCode) -> None:
-        self._list(code.client_id, code.sub, (family_id, "c", code_digest), code.exp)
+        self.list_grant(code.client_id, code.sub, (family_id, "c", code_digest), code.exp)
         self._codes.set((family_id, code_digest), code, code.exp)
 
     async def take_code(
@@ -242,15 +251,20 @@ class MemoryStore:
             return Outcome.REUSED
         if spent == "again":
             return Outcome.DONE
+        self.issue(family_id, access_digest, access, family)
+        return Outcome.DONE
+
+    def issue(self, family_id: str, access_digest: str, access: AccessToken, family: TokenFamily | None) -> None:
+        """Store what a redemption issues (an access token, and its family when refresh tokens come too), listed
+        under its owners; synchronous, so a feature's memory part stores it in the same step as its own change."""
         if family is not None:
             self._families.set(family_id, family, family.exp)
-        self._list(access.client_id, access.sub, (family_id, "", ""), family.exp if family else access.exp)
+        self.list_grant(access.client_id, access.sub, (family_id, "", ""), family.exp if family else access.exp)
         self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
-        return Outcome.DONE
 
     # -- tokens ----------------------------------------------------------------------------------
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
-        self._list(token.client_id, token.sub, (family_id, "a", access_digest), token.exp)
+        self.list_grant(token.client_id, token.sub, (family_id, "a", access_digest), token.exp)
         self._access.set((family_id, access_digest), token, token.exp)
 
     async def put_family(
@@ -261,7 +275,7 @@ class MemoryStore:
         access: AccessToken,
     ) -> None:
         self._families.set(family_id, family, family.exp)
-        self._list(family.client_id, family.sub, (family_id, "", ""), family.exp)
+        self.list_grant(family.client_id, family.sub, (family_id, "", ""), family.exp)
         self._add_member(family.exp, family_id, access_digest, access)
 
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
@@ -293,7 +307,7 @@ class MemoryStore:
             return Outcome.REUSED
         self._spent.set((family_id, current_digest), True, current.exp)
         self._families.set(family_id, family, family.exp)
-        self._list(family.client_id, family.sub, (family_id, "", ""), family.exp)
+        self.list_grant(family.client_id, family.sub, (family_id, "", ""), family.exp)
         self._add_member(family.exp, family_id, access_digest, access)
         return Outcome.DONE
 
@@ -326,8 +340,16 @@ class MemoryStore:
         return family is not None or members is not None
 
     # -- owner indexes: everything of a user or a client -------------------------------------------
-    def _list(self, client_id: str, sub: str | None, member: _Member, expires_at: float) -> None:
-        """As lua/grants_fn.lua's list_grant: list ``member`` in its client's and its user's index."""
+    def on_revoke(self, kind: str, end: Callable[[str, str], object]) -> None:
+        """Have revoking an owner call ``end(family_id, digest)`` for each member of a feature's ``kind`` (one
+        letter, not ``a`` or ``c``) listed with :meth:`list_grant`."""
+        if kind in ("", "a", "c") or len(kind) != 1:
+            raise ValueError(f"grant kind {kind!r} is the core's or not one letter")
+        self._enders[kind] = end
+
+    def list_grant(self, client_id: str, sub: str | None, member: _Member, expires_at: float) -> None:
+        """As lua/grants_fn.lua's list_grant: list ``member`` (family id, kind, digest) in its client's and its
+        user's index until ``expires_at``."""
         now = self._clock()
         owners = [("client", client_id)] if sub is None else [("client", client_id), ("user", sub)]
         for owner in owners:
@@ -349,10 +371,8 @@ class MemoryStore:
                 ended += self._drop_family(family_id)
             elif kind == "a":
                 ended += self._access.pop((family_id, digest)) is not None
-            elif kind == "d":
-                self._devices.pop((family_id, digest))
-            else:
-                self._codes.pop((family_id, digest))
+            elif kind in self._enders:
+                self._enders[kind](family_id, digest)
         return ended
 
     async def revoke_user(self, sub: str) -> int:
@@ -411,87 +431,6 @@ class MemoryStore:
 
     async def remember_known(self, known: str, *, expires_at: float) -> None:
         self._known.set(known, True, expires_at)
-
-    # -- device authorization (RFC 8628) ---------------------------------------------------------
-    async def put_device(
-        self, family_id: str, device_digest: str, user_code_digest: str, grant: DeviceGrant, *, keep_until: float
-    ) -> bool:
-        if self._user_codes.get(user_code_digest) is not None:
-            return False
-        self._user_codes.set(user_code_digest, (family_id, device_digest), grant.exp)
-        self._devices.set((family_id, device_digest), (grant, ""), keep_until)
-        return True
-
-    async def find_device(self, user_code_digest: str) -> DeviceFound | None:
-        where = self._user_codes.get(user_code_digest)
-        stored = self._devices.get(where) if where is not None else None
-        if where is None or stored is None:
-            return None
-        return DeviceFound(where[0], where[1], stored[0])
-
-    def _device(self, family_id: str, device_digest: str) -> tuple[DeviceGrant, str, float] | None:
-        """The stored grant, the access digest it issued, and until when it is kept."""
-        entry = self._devices.entry((family_id, device_digest))
-        if entry is None:
-            return None
-        (grant, issued), keep_until = entry
-        return grant, issued, keep_until
-
-    async def poll_device(
-        self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
-    ) -> DevicePoll | None:
-        found = self._device(family_id, device_digest)
-        if found is None:
-            return None
-        grant, issued, keep_until = found
-        now = self._clock()
-        if grant.client_id != client_id or grant.status != "pending" or grant.exp <= now:
-            return DevicePoll(grant)
-        too_soon = grant.polled_at is not None and now - grant.polled_at < grant.interval - leeway
-        grant = replace(grant, polled_at=now, interval=grant.interval + step if too_soon else grant.interval)
-        self._devices.set((family_id, device_digest), (grant, issued), keep_until)
-        return DevicePoll(grant, too_soon)
-
-    async def decide_device(
-        self, family_id: str, device_digest: str, *, approve: bool, sub: str, username: str | None
-    ) -> bool:
-        found = self._device(family_id, device_digest)
-        if found is None:
-            return False
-        grant, issued, keep_until = found
-        status: DeviceStatus = "approved" if approve else "denied"
-        if grant.status == status and grant.sub == sub:
-            return True  # the same decision again
-        if grant.status != "pending" or grant.exp <= self._clock():
-            return False
-        decided = replace(grant, status=status, sub=sub, username=username)
-        self._devices.set((family_id, device_digest), (decided, issued), keep_until)
-        if approve:  # as lua/device_decide.lua: revoking the user or the client before redemption ends it
-            self._list(grant.client_id, sub, (family_id, "d", device_digest), grant.exp)
-        return True
-
-    async def redeem_device(
-        self,
-        family_id: str,
-        device_digest: str,
-        access_digest: str,
-        access: AccessToken,
-        family: TokenFamily | None,
-    ) -> Outcome:
-        found = self._device(family_id, device_digest)
-        if found is None:
-            return Outcome.MISSING
-        grant, issued, keep_until = found
-        if grant.status == "issued":
-            return Outcome.DONE if issued == access_digest else Outcome.REUSED
-        if grant.status != "approved":
-            return Outcome.MISSING
-        self._devices.set((family_id, device_digest), (replace(grant, status="issued"), access_digest), keep_until)
-        if family is not None:
-            self._families.set(family_id, family, family.exp)
-        self._list(access.client_id, access.sub, (family_id, "", ""), family.exp if family else access.exp)
-        self._add_member(family.exp if family is not None else access.exp, family_id, access_digest, access)
-        return Outcome.DONE
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def get_signing_keys(self) -> str | None:

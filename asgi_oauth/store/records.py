@@ -15,7 +15,8 @@ Versions: fields are only ever appended, and a record without its trailing field
 ``None``. Records written before versioning (arrays starting with a string, not a version number) are
 read with their fields one position earlier, so tokens issued by an older release keep working.
 
-Internal to :mod:`asgi_oauth.store.redis`; not a public API.
+Read by :mod:`asgi_oauth.store.redis` and by features' Redis parts (:class:`ArrayRecord` for their records,
+:func:`lua_prelude` for their scripts' layouts); not an API for applications.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from ..models import AccessToken, AuthorizationCode, Client, DeviceGrant, TokenFamily
+from ..models import AccessToken, AuthorizationCode, Client, TokenFamily
 
 #: The version written into every new record.
 VERSION = 1
@@ -220,15 +221,8 @@ ACCESS = ACCESS_RECORD.layout
 FAMILY = FAMILY_RECORD.layout
 CODE = CODE_RECORD.layout
 
-#: What a device authorization (RFC 8628) asks for; its changing state (status, user, interval, last poll) is
-#: kept beside it in the same Redis hash, so a script updates one field without re-encoding the record.
-DEVICE_RECORD = ArrayRecord("DEVICE", DeviceGrant, only=("client_id", "scope", "exp", "resource"))
-DEVICE = DEVICE_RECORD.layout
-
-#: Prepended to every script: the layouts, and the one way a script reads a field.
-LUA_PRELUDE = (
-    "".join(layout.lua() for layout in (ACCESS, FAMILY, CODE, DEVICE))
-    + """-- A field of a decoded record by its layout position; unversioned records hold it one place earlier.
+#: The shared function every script reads fields with (after the layouts it reads).
+_FIELD_FN = """-- A field of a decoded record by its layout position; unversioned records hold it one place earlier.
 local function field(record, position)
   local value
   if type(record[1]) == 'number' then value = record[position] else value = record[position - 1] end
@@ -236,7 +230,14 @@ local function field(record, position)
   return value
 end
 """
-)
+
+
+def lua_prelude(*more: Layout) -> str:
+    """Prepended to every script: the core layouts and ``more`` (a feature's), and the one way to read a field."""
+    return "".join(layout.lua() for layout in (ACCESS, FAMILY, CODE, *more)) + _FIELD_FN
+
+
+LUA_PRELUDE = lua_prelude()
 
 
 class Keys:
@@ -272,15 +273,13 @@ class Keys:
         return f"{self.prefix}:{{{family_id}}}:s:{digest}"
 
     def code(self, family_id: str, digest: str) -> str:
-        return f"{self.prefix}:{{{family_id}}}:c:{digest}"
+        return self.member(family_id, "c", digest)
 
-    def device(self, family_id: str, digest: str) -> str:
-        """A device authorization (a hash: the record and its state), under the device code's family."""
-        return f"{self.prefix}:{{{family_id}}}:d:{digest}"
-
-    def user_code(self, digest: str) -> str:
-        """The user code index: names the family and device digest of the grant a user code belongs to."""
-        return f"{self.prefix}:usercode:{digest}"
+    def member(self, family_id: str, kind: str, digest: str) -> str:
+        """The key an owner index's member ``F:<kind>:<digest>`` names (:func:`grant_member`), in the family's
+        slot: revoking its owner deletes it. ``c`` is a code; a feature picks its own letter (the device flow
+        ``d``); ``a`` (a lone access token) and the empty kind (a family) are ended otherwise."""
+        return f"{self.prefix}:{{{family_id}}}:{kind}:{digest}"
 
     def consent(self, sub: str, client_id: str) -> str:
         return f"{self.prefix}:consent:{client_id}:{sub}"
@@ -321,25 +320,24 @@ class Keys:
             tail(self.family(marker)),
             tail(self.index(marker)),
             tail(self.access_prefix(marker)),
-            tail(self.code(marker, "")),
-            tail(self.device(marker, "")),
+            tail(self.member(marker, "", "")).removesuffix(":"),
         )
 
 
 class GrantKeyParts(NamedTuple):
-    """The keys of family ``F`` are ``head + F + <tail>``; the access and code tails end where the digest goes."""
+    """The keys of family ``F`` are ``head + F + <tail>``; the access tail ends where the digest goes, and a
+    member of kind ``k`` is ``head + F + member + k + ":" + digest``."""
 
     head: str
     family: str
     listing: str  # the family's access-token index
     access: str
-    code: str
-    device: str
+    member: str
 
 
 def grant_member(family_id: str, kind: str = "", digest: str = "") -> str:
     """An owner index's member: ``F`` (a family, or a code redemption's tokens), ``F:a:<digest>`` (a lone
-    access token), ``F:c:<digest>`` (an authorization code not yet redeemed) or ``F:d:<digest>`` (a device
-    authorization its user approved and the device has not yet redeemed). Family ids and digests are
+    access token), ``F:c:<digest>`` (an authorization code not yet redeemed) or ``F:<kind>:<digest>`` (what a
+    feature lists, say an approved device authorization, at :meth:`Keys.member`). Family ids and digests are
     base64url, so ``:`` separates them unambiguously."""
     return f"{family_id}:{kind}:{digest}" if kind else family_id

@@ -17,16 +17,15 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{limits}:<bucket>       sorted set of recent failure times, TTL = the bucket's window
     p:{limits}:known:<digest> string marker: a principal signed in from this place, TTL = known lifetime
     p:document:<sha256>       string client a Client ID Metadata Document described, TTL = its cache lifetime
-    p:{F}:d:<digest>          hash   device authorization (RFC 8628): record, status, user, interval, last poll,
-                                     TTL = device code expiry + the lifetime again (to answer expired_token)
-    p:usercode:<digest>       string "<F>:<device digest>" of the grant a user code names, TTL = code expiry
+    p:{F}:<kind>:<digest>     what a feature keeps in a family's slot (the device flow's ``d``), see its package
     p:{u:<sha256(sub)>}:g     zset   what a user holds (score: expiry, ms); members below, TTL = longest member's
     p:{c:<sha256(id)>}:g      zset   what a client holds, the same way (sha256 hex cut to 32 characters)
     p:revoked                 pub/sub channel the revoking scripts announce on (messages below)
 
 Owner index members: ``F`` (a refresh family, or the tokens a code redemption stored without one),
 ``F:a:<digest>`` (a lone access token: client_credentials, or a grant without refresh tokens) and
-``F:c:<digest>`` (an authorization code, listed when issued). Every verb that stores a grant lists it under
+``F:c:<digest>`` (an authorization code, listed when issued), and ``F:<kind>:<digest>`` for what a feature lists
+through :class:`RedisParts` (deleted with its owner). Every verb that stores a grant lists it under
 its client and its user in the same script; on a Cluster the indexes live in their own slots, so the
 store lists the grant first (one call per index) and then runs the storing script.
 
@@ -96,10 +95,6 @@ from ..models import (
     Bucket,
     Client,
     CodeReplayed,
-    DeviceFound,
-    DeviceGrant,
-    DevicePoll,
-    DeviceStatus,
     LimitCheck,
     Outcome,
     TokenFamily,
@@ -114,11 +109,11 @@ from .records import (
     ACCESS_RECORD,
     CLIENT_RECORD,
     CODE_RECORD,
-    DEVICE_RECORD,
     FAMILY_RECORD,
-    LUA_PRELUDE,
     Keys,
+    Layout,
     grant_member,
+    lua_prelude,
 )
 from .replicas import Locate, ReplicaWait
 from .subscriber import Endpoints, RevocationSubscriber
@@ -164,8 +159,12 @@ def _unavailable(exc: Exception) -> bool:
 
 def _lua(name: str, *helpers: str) -> str:
     """A script's source after the record layouts and the shared functions it calls (``lua/<helper>_fn.lua``)."""
-    parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in (*helpers, name))
-    return LUA_PRELUDE + "".join(parts)
+    return _with_helpers((files(__package__) / "lua" / f"{name}.lua").read_text("utf-8"), helpers)
+
+
+def _with_helpers(source: str, helpers: Sequence[str], layouts: Sequence[Layout] = ()) -> str:
+    parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in helpers)
+    return lua_prelude(*layouts) + "".join(parts) + source
 
 
 def _dumps(value: Any) -> str:
@@ -185,25 +184,6 @@ _encode_code = CODE_RECORD.pack
 _decode_code = CODE_RECORD.unpack
 _encode_client = CLIENT_RECORD.pack
 _decode_client = CLIENT_RECORD.unpack
-
-
-_DEVICE_FIELDS = ("grant", "status", "interval", "polled", "sub", "username")
-_DEVICE_STATUSES: dict[str, DeviceStatus] = {s: s for s in ("pending", "approved", "denied", "issued")}
-
-
-def _decode_device(values: Sequence[Any]) -> DeviceGrant:
-    """A device grant from its hash's ``_DEVICE_FIELDS``, in that order."""
-    record, status, interval, polled, sub, username = (v.decode() if isinstance(v, bytes) else v for v in values)
-    if status not in _DEVICE_STATUSES:
-        raise ValueError(f"unknown device grant status {status!r}")
-    return DeviceGrant(
-        **DEVICE_RECORD.unpack_fields(record),
-        interval=int(interval),
-        status=_DEVICE_STATUSES[status],
-        sub=sub,
-        username=username,
-        polled_at=None if polled is None else int(polled) / 1000,
-    )
 
 
 def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
@@ -398,7 +378,7 @@ def _timeout_of(client: aioredis.Redis | RedisCluster) -> float:
     return float(timeout) if timeout else 5.0
 
 
-class _Script:
+class Script:
     """A Lua script run with EVALSHA, and with EVAL when the node answering does not know it yet.
 
     Both are routed by the script's KEYS alone, so on a cluster only the node owning them is asked. (redis-py's
@@ -447,34 +427,28 @@ class RedisStore:
         #: Runs a command that may be sent again after a lost connection; ``_once`` one that must not be.
         self._exec: Execute = pipeline.execute if pipeline is not None else client.execute_command
         self._once: Execute = pipeline.execute_once if pipeline is not None else client.execute_command
-        self._take_code = _Script(self._once, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
-        self._put_family = _Script(self._exec, _lua("put_family", "store_family_fn", "revoke_family_fn", "grants_fn"))
+        self._take_code = Script(self._once, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
+        self._put_family = Script(self._exec, _lua("put_family", "store_family_fn", "revoke_family_fn", "grants_fn"))
         redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn", "grants_fn")
-        self._redeem_code = _Script(self._exec, redeem)
-        self._rotate = _Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "grants_fn"))
-        self._revoke_family = _Script(self._once, _lua("revoke_family", "revoke_family_fn"))
-        self._delete_access = _Script(self._once, _lua("delete_access"))
-        self._check_limits = _Script(self._exec, _lua("check_limits", "limits_fn"))
-        self._record_failure = _Script(self._once, _lua("record_failure", "limits_fn"))
+        self._redeem_code = Script(self._exec, redeem)
+        self._rotate = Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "grants_fn"))
+        self._revoke_family = Script(self._once, _lua("revoke_family", "revoke_family_fn"))
+        self._delete_access = Script(self._once, _lua("delete_access"))
+        self._check_limits = Script(self._exec, _lua("check_limits", "limits_fn"))
+        self._record_failure = Script(self._once, _lua("record_failure", "limits_fn"))
         # Adding, creating and keeping recognise their own earlier run; deleting does not (a second run finds
         # nothing), so only deleting is sent once.
-        self._dynamic_clients = _Script(self._exec, _lua("dynamic_clients"))
-        self._delete_dynamic = _Script(self._once, _lua("dynamic_clients"))
-        self._claim = _Script(self._exec, _lua("claim"))
-        self._swap_keys = _Script(self._exec, _lua("swap_signing_keys"))
-        self._device_put = _Script(self._exec, _lua("device_put"))
-        # Each poll carries an id, so a resent one answers as it did instead of counting twice (a slow_down).
-        self._device_poll = _Script(self._exec, _lua("device_poll"))
-        self._device_decide = _Script(self._exec, _lua("device_decide", "revoke_family_fn", "grants_fn"))
-        redeem_device = _lua("device_redeem", "store_family_fn", "revoke_family_fn", "grants_fn")
-        self._device_redeem = _Script(self._exec, redeem_device)
+        self._dynamic_clients = Script(self._exec, _lua("dynamic_clients"))
+        self._delete_dynamic = Script(self._once, _lua("dynamic_clients"))
+        self._claim = Script(self._exec, _lua("claim"))
+        self._swap_keys = Script(self._exec, _lua("swap_signing_keys"))
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
-        self._put_access = _Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
-        self._put_code = _Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
-        self._list_grant = _Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
-        self._revoke_grants = _Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
-        self._end_grant = _Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
-        self._forget_grants = _Script(self._once, _lua("forget_grants"))
+        self._put_access = Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
+        self._put_code = Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
+        self._list_grant = Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
+        self._revoke_grants = Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
+        self._end_grant = Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
+        self._forget_grants = Script(self._once, _lua("forget_grants"))
         #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.revocation`), kept honest by
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
@@ -522,6 +496,10 @@ class RedisStore:
         """The prefix of every key this store writes; a feature's Redis part puts its keys under it too."""
         return self._keys.prefix
 
+    def parts(self) -> RedisParts:
+        """What a feature's Redis part builds on (:class:`RedisParts`)."""
+        return RedisParts(self)
+
     def _ttl_ms(self, expires_at: float) -> int:
         return max(1, round((expires_at - self._clock()) * 1000))
 
@@ -542,7 +520,7 @@ class RedisStore:
                 raise StoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
             raise
 
-    async def _revoke(self, script: _Script, keys: list[str], args: Sequence[str | int], *messages: str) -> Any:
+    async def _revoke(self, script: Script, keys: list[str], args: Sequence[str | int], *messages: str) -> Any:
         """Run a revoking script so that it is answered only once the primary's replicas have it, then tell this
         machine's workers (Redis's channel told everyone already, but may reach them after this worker answers).
         Told even when the script found nothing: a first run whose reply was lost may have done it."""
@@ -783,7 +761,7 @@ class RedisStore:
         return owners
 
     async def _listed(
-        self, script: _Script, keys: list[str], args: list[str | int], owners: list[str], member: str, expires: float
+        self, script: Script, keys: list[str], args: list[str | int], owners: list[str], member: str, expires: float
     ) -> Any:
         """Run an issuing script that lists ``member`` in ``owners`` until ``expires``.
 
@@ -886,72 +864,6 @@ class RedisStore:
         args = ["" if expected is None else expected, document]
         return bool(await self._run(self._swap_keys(keys=[self._keys.signing_keys], args=args)))
 
-    # -- device authorization (RFC 8628) ---------------------------------------------------------
-    async def put_device(
-        self, family_id: str, device_digest: str, user_code_digest: str, grant: DeviceGrant, *, keep_until: float
-    ) -> bool:
-        k = self._keys
-        where = f"{family_id}:{device_digest}"
-        # The index first: a user code already taken stores nothing. It is another slot than the grant's.
-        claim: list[str | int] = [where, self._ttl_ms(grant.exp)]
-        taken = await self._run(self._claim(keys=[k.user_code(user_code_digest)], args=claim))
-        if not taken:
-            return False
-        record = DEVICE_RECORD.pack(grant)
-        args: list[str | int] = [record, grant.interval, self._ttl_ms(keep_until)]
-        await self._run(self._device_put(keys=[k.device(family_id, device_digest)], args=args))
-        return True
-
-    async def find_device(self, user_code_digest: str) -> DeviceFound | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._keys.user_code(user_code_digest)))
-        if raw is None:
-            return None
-        family_id, _, device_digest = raw.decode().partition(":")
-        values = await self._run(self._exec("HMGET", self._keys.device(family_id, device_digest), *_DEVICE_FIELDS))
-        return None if values[0] is None else DeviceFound(family_id, device_digest, _decode_device(values))
-
-    async def poll_device(
-        self, family_id: str, device_digest: str, *, client_id: str, step: int, leeway: float
-    ) -> DevicePoll | None:
-        args: list[str | int] = [self._now_ms(), client_id, step, round(leeway * 1000), secrets.token_urlsafe(12)]
-        reply = await self._run(self._device_poll(keys=[self._keys.device(family_id, device_digest)], args=args))
-        if reply is None:
-            return None
-        return DevicePoll(_decode_device(reply[:6]), bool(int(reply[6])))
-
-    async def decide_device(
-        self, family_id: str, device_digest: str, *, approve: bool, sub: str, username: str | None
-    ) -> bool:
-        args: list[str | int] = [self._now_ms(), "approved" if approve else "denied", sub, username or ""]
-        keys = [self._keys.device(family_id, device_digest)]
-        if not approve:
-            return bool(await self._run(self._device_decide(keys=keys, args=args)))
-        # An approval is listed under its client and its user until it expires (read first: the record names
-        # the client), so that revoking either before the device redeems it ends it.
-        values = await self._run(self._exec("HMGET", keys[0], *_DEVICE_FIELDS))
-        if values[0] is None:
-            return False
-        grant = _decode_device(values)
-        member = grant_member(family_id, "d", device_digest)
-        owners = self._owners(grant.client_id, sub)
-        return bool(await self._listed(self._device_decide, keys, args, owners, member, grant.exp))
-
-    async def redeem_device(
-        self,
-        family_id: str,
-        device_digest: str,
-        access_digest: str,
-        access: AccessToken,
-        family: TokenFamily | None,
-    ) -> Outcome:
-        k = self._keys
-        keys = [k.device(family_id, device_digest), k.family(family_id), k.access(family_id, access_digest)]
-        keys.append(k.index(family_id))
-        args = self._store_family_args(family, access_digest, access)
-        owners = self._owners(access.client_id, access.sub)  # so revoking the user or the client ends them too
-        expires = access.exp if family is None else family.exp
-        return _OUTCOMES[int(await self._listed(self._device_redeem, keys, args, owners, family_id, expires))]
-
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:
         """Whether the store can serve: its server answers; on a Cluster, every primary answers and sees every
@@ -998,3 +910,86 @@ class RedisStore:
         pool = getattr(self._r, "connection_pool", None)
         if isinstance(pool, SentinelConnectionPool):
             await pool.sentinel_manager.aclose()
+
+
+class RedisParts:
+    """What a feature's Redis part builds on: the store's connection, key schema and issuing steps, so that its
+    scripts store tokens and list grants exactly as the store's own verbs do (one atomic step on one server,
+    listed first on a Cluster), are sent again after a lost connection only when safe, and fail as 503.
+
+    Scripts are a feature's own Lua, after the record layouts (the core's and ``layouts``) and any of the shared
+    functions: ``store_family_fn`` (a family and its first access token), ``revoke_family_fn`` and
+    ``grants_fn`` (``list_grant``: the owner indexes), the latter two needed together.
+    """
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+
+    @property
+    def redis(self) -> aioredis.Redis | RedisCluster:
+        return self._store.redis
+
+    def key(self, name: str) -> str:
+        """A key of the feature's own under the store's prefix, outside every family (its own hash tag if any)."""
+        return f"{self._store.key_prefix}:{name}"
+
+    def member_key(self, family_id: str, kind: str, digest: str) -> str:
+        """A key in family ``family_id``'s slot that revoking its owner deletes once listed as
+        :meth:`member` ``(family_id, kind, digest)``; ``kind`` one letter of the feature's (not ``a`` or ``c``)."""
+        return self._store._keys.member(family_id, kind, digest)
+
+    @staticmethod
+    def member(family_id: str, kind: str, digest: str) -> str:
+        return grant_member(family_id, kind, digest)
+
+    def family_keys(self, family_id: str, access_digest: str) -> list[str]:
+        """The keys ``store_family`` writes, in its order: the family, the access token, the family's index."""
+        keys = self._store._keys
+        return [keys.family(family_id), keys.access(family_id, access_digest), keys.index(family_id)]
+
+    def family_args(self, family: TokenFamily | None, access_digest: str, access: AccessToken) -> list[str | int]:
+        """The arguments of ``store_family``, in its order."""
+        return self._store._store_family_args(family, access_digest, access)
+
+    def owners(self, client_id: str, sub: str | None) -> list[str]:
+        """The owner indexes a grant of ``client_id`` (and user ``sub``) is listed in, for :meth:`listed`."""
+        return self._store._owners(client_id, sub)
+
+    def script(
+        self, source: str, *, helpers: Sequence[str] = (), layouts: Sequence[Layout] = (), resend: bool = True
+    ) -> Script:
+        """A script of the feature's; ``resend=False`` when a second run would not answer as the first."""
+        store = self._store
+        return Script(store._exec if resend else store._once, _with_helpers(source, helpers, layouts))
+
+    async def run(self, step: Awaitable[_T]) -> _T:
+        """``step`` (a script call or :meth:`command`), failing as :class:`StoreUnavailable` when Redis is."""
+        result: _T = await self._store._run(step)
+        return result
+
+    def command(self, *args: Any) -> Awaitable[Any]:
+        """A command that may be sent again after a lost connection (a read, a plain overwrite); :meth:`run` it."""
+        return self._store._exec(*args)
+
+    async def listed(
+        self, script: Script, keys: list[str], args: list[str | int], owners: list[str], member: str, expires: float
+    ) -> Any:
+        """Run ``script``, which ends by calling ``list_grant(first owner key's position, ...)`` with its last
+        three arguments, so that ``member`` is listed in ``owners`` until ``expires``: revoking either ends it."""
+        return await self._store._listed(script, keys, args, owners, member, expires)
+
+    async def claim(self, key: str, value: str, *, expires_at: float) -> bool:
+        """Set ``key`` to ``value`` unless it is held; a resent claim is recognised as its own."""
+        store = self._store
+        return bool(await store._run(store._claim(keys=[key], args=[value, store._ttl_ms(expires_at)])))
+
+    def ttl_ms(self, expires_at: float) -> int:
+        return self._store._ttl_ms(expires_at)
+
+    def now_ms(self) -> int:
+        return self._store._now_ms()
+
+    @staticmethod
+    def outcome(reply: Any) -> Outcome:
+        """An issuing script's ``1``/``0``/``-1`` as DONE/MISSING/REUSED."""
+        return _OUTCOMES[int(reply)]

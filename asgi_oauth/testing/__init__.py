@@ -24,7 +24,6 @@ import pytest
 
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
-from .device import DeviceContract
 from .expiry import ExpiryContract
 from .keys import SigningKeyContract
 from .limits import LimitContract
@@ -34,7 +33,6 @@ from .tokens import TokenContract
 __all__ = [
     "ConcurrencyContract",
     "CoreStoreContract",
-    "DeviceContract",
     "DynamicClientContract",
     "ExpiryContract",
     "LimitContract",
@@ -53,14 +51,14 @@ class CoreStoreContract(
     DynamicClientContract,
     OwnerContract,
 ):
-    """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with the device grant,
-    generated OpenID keys and every feature off. Add :class:`DeviceContract` and :class:`SigningKeyContract` for
-    the parts it implements beyond that."""
+    """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with generated OpenID
+    keys and every feature off. Add :class:`SigningKeyContract` when it keeps generated keys, and a feature's own
+    contract (``asgi_oauth.features.<name>.testing``) for each feature it keeps the data of."""
 
     pytestmark = pytest.mark.asyncio
 
 
-class StoreContract(CoreStoreContract, SigningKeyContract, DeviceContract):
+class StoreContract(CoreStoreContract, SigningKeyContract):
     """Every part of :class:`~asgi_oauth.store.Store`, checked."""
 
     pytestmark = pytest.mark.asyncio

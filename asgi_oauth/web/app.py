@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from ..metrics import Metrics
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
-from .device import DeviceRenderer, DeviceVerification, default_device_page
 from .endpoints import DEFAULT_ENDPOINTS, Admission, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
 from .health import operations_endpoints
 from .http import (
@@ -100,7 +99,6 @@ class OAuthServer:
         document_fetcher: Fetcher | None = None,
         user_claims: UserClaims | None = None,
         events: Iterable[EventHook] = (),
-        device_renderer: DeviceRenderer = default_device_page,
         sign_in: SignIn | None = None,
         features: Iterable[Feature] | None = None,
     ) -> None:
@@ -143,7 +141,13 @@ class OAuthServer:
         for feature in self.features:
             feature.attach(self, store_of(feature, self))
         #: The enabled grants, response types and endpoints.
-        self.grants = enabled_grants(self.settings, DEFAULT_GRANTS if grants is None else grants)
+        self.grants = enabled_grants(
+            self.settings,
+            [
+                *(DEFAULT_GRANTS if grants is None else grants),
+                *(spec for feature in self.features for spec in feature.grants()),
+            ],
+        )
         #: What ``/token`` runs: with dynamic registration on, each grant also marks a dynamic client as used
         #: once it got tokens, so it no longer expires.
         self.token_grants: Mapping[str, GrantSpec] = (
@@ -182,15 +186,6 @@ class OAuthServer:
             ),
             scope_descriptions=described,
             consent_renderer=consent_renderer,
-            error_renderer=error_renderer,
-        )
-        #: The device authorization grant's verification page (RFC 8628), served at ``/device`` when enabled.
-        self.device_verification = DeviceVerification(
-            self.context,
-            login_url=login_url,
-            user_resolver=user_resolver,
-            scope_descriptions=described,
-            renderer=device_renderer,
             error_renderer=error_renderer,
         )
         self.metadata = metadata(

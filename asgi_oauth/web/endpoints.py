@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.routing import request_response
 from starlette.types import ASGIApp
 
-from ..protocol import device, registration
 from ..protocol import metadata as rfc8414
-from ..protocol.grants import SCOPE_PATTERN, TokenResponse, always, token
+from ..protocol import registration
+from ..protocol.grants import TokenResponse, always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
@@ -190,77 +190,6 @@ async def revocation_endpoint(server: OAuthServer, request: EndpointRequest) -> 
     return _EMPTY
 
 
-async def device_authorization_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
-    """RFC 8628 section 3.1: a device code, a user code and where the user enters it."""
-    return EndpointResponse(200, await device.authorize_device(server.context, request))
-
-
-def _device_verification_app(server: OAuthServer) -> ASGIApp:
-    return request_response(server.device_verification)
-
-
-def _device_authorization_path(server: OAuthServer) -> Mapping[str, Any]:
-    """The OpenAPI path item of ``/device_authorization`` (RFC 8628 section 3.1-3.2)."""
-    text = {"type": "string"}
-    client_auth = {
-        "client_id": {**text, "description": "a public client's id (others authenticate as at /token)"},
-        "client_secret": {**text, "description": "client_secret_post"},
-    }
-    fields = {
-        "scope": {**text, "pattern": SCOPE_PATTERN, "description": "a subset of the client's scope"},
-        "resource": {**text, "format": "uri", "description": "RFC 8707: the resource the tokens are for"},
-        **client_auth,
-    }
-    issued = {
-        "device_code": text,
-        "user_code": text,
-        "verification_uri": {**text, "format": "uri"},
-        "verification_uri_complete": {**text, "format": "uri"},
-        "expires_in": {"type": "integer"},
-        "interval": {"type": "integer"},
-    }
-    answer = {"type": "object", "required": [k for k in issued if k != "verification_uri_complete"]}
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    responses: dict[str, Any] = {
-        "200": {
-            "description": "a device authorization was started",
-            "content": {"application/json": {"schema": {**answer, "properties": issued}}},
-        },
-        "400": {
-            "description": "invalid_request, unauthorized_client, invalid_scope or invalid_target",
-            "content": error,
-        },
-        "401": {"description": "invalid_client", "content": error},
-        "405": {"description": "method not allowed", "content": error},
-        "413": {"description": "body too large", "content": error},
-        "429": {"description": "too many failed client authentications", "content": error},
-        "503": {"description": "the store is down", "content": error},
-    }
-    body = {"type": "object", "properties": fields}
-    return {
-        "post": {
-            "summary": "Device authorization (RFC 8628)",
-            "security": [{"client_secret_basic": []}, {}],
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": body}}},
-            "responses": responses,
-        }
-    }
-
-
-#: RFC 8628: the device authorization endpoint, on with ``enable_device_authorization``.
-DEVICE_AUTHORIZATION_ENDPOINT = EndpointSpec(
-    "/device_authorization",
-    device_authorization_endpoint,
-    url_key="device_authorization_endpoint",
-    openapi=_device_authorization_path,
-    enabled=device.device_enabled,
-)
-#: RFC 8628 section 3.3: the verification page where the user enters the code (a browser page, like /authorize).
-DEVICE_VERIFICATION_ENDPOINT = EndpointSpec(
-    "/device", app=_device_verification_app, methods=("GET", "POST"), enabled=device.device_enabled
-)
-
-
 def _authorization_app(server: OAuthServer) -> ASGIApp:
     return request_response(server.authorization)
 
@@ -368,8 +297,6 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         cors=True,
     ),
     REGISTRATION_ENDPOINT,
-    DEVICE_AUTHORIZATION_ENDPOINT,
-    DEVICE_VERIFICATION_ENDPOINT,
     EndpointSpec(
         "/.well-known/oauth-authorization-server",
         app=_metadata_document,

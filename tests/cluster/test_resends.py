@@ -17,9 +17,10 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from asgi_oauth.features.device.redis import RedisDevices
+from asgi_oauth.features.device.testing import device_record, user_code_digest
 from asgi_oauth.store import RedisStore
 from asgi_oauth.store.pipeline import PipelinedRedis
-from asgi_oauth.testing.device import device_record, user_code_digest
 from asgi_oauth.testing.records import CLIENT_ID, Grant
 
 from ..conftest import open_redis_store
@@ -65,7 +66,9 @@ async def test_every_flow_answers_as_if_each_command_ran_once(twice: RedisStore)
 
 
 async def test_a_device_poll_sent_twice_is_one_poll(twice: RedisStore) -> None:
-    grant, record = Grant.mint(), device_record()
-    assert await twice.put_device(grant.family_id, grant.code_digest, user_code_digest(), record, keep_until=record.exp)
-    polled = await twice.poll_device(grant.family_id, grant.code_digest, client_id=CLIENT_ID, step=5, leeway=0.5)
+    grant, record, devices = Grant.mint(), device_record(), RedisDevices(twice.parts())
+    assert await devices.put_device(
+        grant.family_id, grant.code_digest, user_code_digest(), record, keep_until=record.exp
+    )
+    polled = await devices.poll_device(grant.family_id, grant.code_digest, client_id=CLIENT_ID, step=5, leeway=0.5)
     assert polled is not None and polled.too_soon is False and polled.grant.interval == 5

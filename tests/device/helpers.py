@@ -14,7 +14,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
 
-from asgi_oauth import OAuthServer, Store, User, load_settings, new_client, register_client
+from asgi_oauth import (
+    DeviceAuthorization,
+    DeviceSettings,
+    OAuthServer,
+    Store,
+    User,
+    load_settings,
+    new_client,
+    register_client,
+)
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 BASE_URL = "https://auth.example.test"
@@ -74,9 +83,12 @@ async def device_app(
     peer: str = "203.0.113.7",
     declared: bool = False,
     oauth_options: dict[str, Any] | None = None,
+    device: dict[str, Any] | None = None,
+    switched_on: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Device]:
-    """The server mounted at ``/oauth`` with the device grant on; ``peer`` is the sender's address.
+    """The server mounted at ``/oauth`` with the device grant on; ``peer`` is the sender's address, ``device``
+    the feature's settings (:class:`DeviceSettings`, a 1 s poll interval unless given) and ``renderer``.
 
     Clients: ``tv`` (public, with refresh tokens), ``box`` (confidential) and ``web`` (without the grant),
     registered in the store, or with ``declared`` passed in code (for a store that cannot be reached);
@@ -85,10 +97,11 @@ async def device_app(
     options: dict[str, Any] = {
         "issuer": ISSUER,
         "secret_key": SECRET_KEY,
-        "enable_device_authorization": True,
-        "device_poll_interval": 1,
         **settings,
     }
+    device_options = {"poll_interval": 1, **(device or {})}
+    renderer = device_options.pop("renderer", None)
+    feature = DeviceAuthorization(DeviceSettings(**device_options), **({"renderer": renderer} if renderer else {}))
     grants = [DEVICE_GRANT, "refresh_token"]
     tv, _ = new_client(name="Living room TV", client_id="tv", public=True, grant_types=grants, scope="read write")
     box, box_secret = new_client(name="Set-top box", client_id="box", grant_types=[DEVICE_GRANT], scope="read")
@@ -99,7 +112,12 @@ async def device_app(
     assert box_secret is not None
     clients = (tv, box, web) if declared else ()
     oauth = OAuthServer(
-        load_settings(**options), store=store, user_resolver=resolve_user, clients=clients, **(oauth_options or {})
+        load_settings(**options),
+        store=store,
+        user_resolver=resolve_user,
+        clients=clients,
+        features=[feature] if switched_on else [],
+        **(oauth_options or {}),
     )
     app = Starlette(routes=[Mount("/oauth", app=oauth)])
     transport = httpx.ASGITransport(app, client=(peer, 50000))

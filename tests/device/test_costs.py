@@ -28,7 +28,7 @@ async def device(request: pytest.FixtureRequest, redis_url: str, key_prefix: str
     options = {"connection_class": CountingConnection} if request.param == "redis-py" else {}
     pool = aioredis.ConnectionPool.from_url(redis_url, **options)
     store = RedisStore(aioredis.Redis(connection_pool=pool), key_prefix=key_prefix)
-    async with device_app(store, device_poll_interval=30) as app:
+    async with device_app(store, device={"poll_interval": 30}) as app:
         warm = (await app.authorize()).json()  # connections made, scripts loaded, the client cached
         await app.poll(warm["device_code"])
         await app.approve(warm["user_code"])

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from asgi_oauth import Attempt, DeviceView, Event, OAuthServer, Store, crypto, load_settings
-from asgi_oauth.protocol.device import USER_CODE_ALPHABET, normalize_user_code
+from asgi_oauth.features.device.protocol import USER_CODE_ALPHABET, normalize_user_code
 
 from .helpers import DEVICE_GRANT, ISSUER, SECRET_KEY, device_app
 
@@ -93,7 +93,7 @@ async def test_user_codes_are_normalised_from_what_people_type(store: Store) -> 
 
 
 async def test_slow_down_raises_the_interval_by_five_seconds_for_good(store: Store) -> None:
-    async with device_app(store, device_poll_interval=30) as device:  # every poll here comes too soon
+    async with device_app(store, device={"poll_interval": 30}) as device:  # every poll here comes too soon
         body = (await device.authorize()).json()
         assert body["interval"] == 30
         assert (await device.poll(body["device_code"])).json()["error"] == "authorization_pending"
@@ -121,7 +121,7 @@ async def test_a_denied_request_answers_access_denied(store: Store) -> None:
 
 
 async def test_an_expired_device_code_answers_expired_token(store: Store) -> None:
-    async with device_app(store, device_code_lifetime=2) as device:
+    async with device_app(store, device={"code_lifetime": 2}) as device:
         expires = time.monotonic() + 2
         body = (await device.authorize()).json()
         pending_page = await device.page(body["user_code"])
@@ -280,7 +280,7 @@ async def test_the_grant_is_advertised_only_when_enabled(store: Store) -> None:
         assert "/device_authorization" in openapi["paths"]
         assert DEVICE_GRANT in openapi["paths"]["/token"]["post"]["requestBody"]["content"][
             "application/x-www-form-urlencoded"]["schema"]["properties"]["grant_type"]["enum"]  # fmt: skip
-    async with device_app(store, enable_device_authorization=False) as off:
+    async with device_app(store, switched_on=False) as off:
         metadata = (await off.http.get("/oauth/.well-known/oauth-authorization-server")).json()
         assert "device_authorization_endpoint" not in metadata
         assert DEVICE_GRANT not in metadata["grant_types_supported"]
@@ -291,7 +291,7 @@ async def test_the_grant_is_advertised_only_when_enabled(store: Store) -> None:
 
 
 async def test_the_verification_uri_can_be_set(store: Store) -> None:
-    async with device_app(store, device_verification_uri="https://tv.example/link") as device:
+    async with device_app(store, device={"verification_uri": "https://tv.example/link"}) as device:
         body = (await device.authorize()).json()
         assert body["verification_uri"] == "https://tv.example/link"
         assert body["verification_uri_complete"] == f"https://tv.example/link?user_code={body['user_code']}"
@@ -305,7 +305,7 @@ async def test_the_page_is_the_hosts_to_render(store: Store) -> None:
         fields = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in view.hidden.items())
         return f"<p>my {view.step} page {view.user_code} {view.client_name}</p>{fields}"
 
-    async with device_app(store, oauth_options={"device_renderer": render}) as device:
+    async with device_app(store, device={"renderer": render}) as device:
         assert (await device.page(None)).text == "<p>my enter page  </p>"
         body = (await device.authorize()).json()
         page = await device.page(body["user_code"])

@@ -120,3 +120,23 @@ def test_a_switched_on_features_settings_section_is_not_reported_as_unknown() ->
     environ = {"ASGI_OAUTH_FEATURES": "stamp", "ASGI_OAUTH_STAMP_COLOUR": "red", "ASGI_OAUTH_STAMPS": "x"}
     assert unknown_variables(environ) == ["ASGI_OAUTH_STAMPS"]
     assert unknown_variables({"ASGI_OAUTH_STAMP_COLOUR": "red"}) == ["ASGI_OAUTH_STAMP_COLOUR"]
+
+
+def test_the_built_in_sections_are_the_built_in_features() -> None:
+    """settings.py names the built-in sections without importing the features; they must stay the same names."""
+    from asgi_oauth.features import BUILTIN
+    from asgi_oauth.settings import BUILTIN_SECTIONS, unknown_variables
+
+    assert sorted(BUILTIN_SECTIONS) == sorted(BUILTIN)
+    environ = {"ASGI_OAUTH_DEVICE_POLL_INTERVAL": "2", "ASGI_OAUTH_PAR_REQUIRED": "true", "ASGI_OAUTH_DEVICES": "x"}
+    assert unknown_variables(environ) == ["ASGI_OAUTH_DEVICES"]
+
+
+def test_the_device_flows_old_switch_and_its_name_switch_on_one_feature() -> None:
+    for settings in (OAuthSettings(enable_device_authorization=True), OAuthSettings(features="device")):  # type: ignore[arg-type]
+        assert [feature.name for feature in load_features(settings, None)] == ["device"]
+    both = OAuthSettings(enable_device_authorization=True, features="device,par")  # type: ignore[arg-type]
+    assert [feature.name for feature in load_features(both, None)] == ["device", "par"]
+    assert [feature.name for feature in load_features(OAuthSettings(enable_device_authorization=True), [])] == [
+        "device"
+    ]

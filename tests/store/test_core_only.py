@@ -9,9 +9,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from asgi_oauth import MemoryStore, OAuthServer, OAuthSettings, SettingsError, new_client, register_client
+from asgi_oauth.features.device import DeviceAuthorization, DeviceStore
 from asgi_oauth.features.par import PushedAuthorizationRequests
 from asgi_oauth.store import CoreStore, Store, store_from_settings
-from asgi_oauth.store.base import DeviceStore, KeyStore
+from asgi_oauth.store.base import KeyStore
 from asgi_oauth.testing import CoreStoreContract
 
 #: The verbs of the core Protocols and nothing more.
@@ -68,8 +69,10 @@ async def test_a_core_only_store_starts_a_server_with_no_feature_switched_on() -
 
 
 def test_what_is_switched_on_asks_for_its_own_part_by_name() -> None:
-    with pytest.raises(SettingsError, match="which is not a DeviceStore"):
-        store_from_settings(settings(enable_device_authorization=True))
+    with pytest.raises(SettingsError, match="'device' needs a store implementing DeviceStore, which CoreOnly"):
+        OAuthServer(settings(enable_device_authorization=True), store=store_from_settings(settings()))
+    with pytest.raises(SettingsError, match="'device' needs a store implementing DeviceStore, which CoreOnly"):
+        OAuthServer(settings(), store=store_from_settings(settings()), features=[DeviceAuthorization()])
     with pytest.raises(SettingsError, match="'par' needs a store implementing PushedRequestStore, which CoreOnly"):
         OAuthServer(settings(), store=store_from_settings(settings()), features=[PushedAuthorizationRequests()])
 

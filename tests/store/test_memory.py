@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asgi_oauth.store.memory import _Expiring
+from asgi_oauth.store.memory import Expiring
 
 
 class Clock:
@@ -15,7 +15,7 @@ class Clock:
 
 def test_expired_entries_are_dropped_by_later_writes() -> None:
     clock = Clock()
-    entries: _Expiring[str, int] = _Expiring(clock)
+    entries: Expiring[str, int] = Expiring(clock)
     for i in range(10_000):
         entries.set(f"short{i}", i, clock.now + 60)
     entries.set("long", 1, clock.now + 3600)
@@ -32,7 +32,7 @@ def test_expired_entries_are_dropped_by_later_writes() -> None:
 
 def test_overwriting_one_key_keeps_memory_bounded() -> None:
     clock = Clock()
-    entries: _Expiring[str, int] = _Expiring(clock)
+    entries: Expiring[str, int] = Expiring(clock)
     for i in range(50_000):  # a family record rewritten by every rotation, with a long lifetime
         entries.set("family", i, clock.now + 14 * 86400)
     assert entries.get("family") == 49_999
@@ -41,7 +41,7 @@ def test_overwriting_one_key_keeps_memory_bounded() -> None:
 
 def test_an_entry_written_already_expired_is_never_returned() -> None:
     clock = Clock()
-    entries: _Expiring[str, int] = _Expiring(clock)
+    entries: Expiring[str, int] = Expiring(clock)
     entries.set("late", 1, clock.now - 1)
     assert entries.get("late") is None
     assert len(entries) == 0

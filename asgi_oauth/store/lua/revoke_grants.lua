@@ -1,10 +1,10 @@
 -- End everything a user or a client holds, in one step, on one Redis server (a Cluster goes member by member).
 -- KEYS[1]  the owner index (a user's or a client's)
 -- ARGV[1]  the revocation channel    ARGV[2]  what to announce last ("user:<sub>" or "client:<id>")
--- ARGV[3..8]  key parts: head, then the family, index, access-prefix, code-prefix and device-prefix tails
+-- ARGV[3..7]  key parts: head, then the family, index, access-prefix and member tails
 -- Each family is announced ("family:<F>"), each lone access token ("access:<F>:<digest>"), then ARGV[2].
 -- returns  how many grants (families, lone access tokens) still lived and are now ended
-local p, ended = {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]}, 0
+local p, ended = {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   ended = ended + end_grant(member, p, ARGV[1])
 end

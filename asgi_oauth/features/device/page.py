@@ -6,7 +6,7 @@ a signed-in user to the host's sign-in (``LOGIN_URL`` with ``next``) and back; f
 code up and shows what the device asks for, with the code to compare against the device's screen (RFC 8628
 section 5.4: a user must not approve a code a stranger sent them). "Allow" or "Deny" posts the decision.
 
-Guessing codes is bounded by the failed-attempt limits (:mod:`..protocol.ratelimit`): an unknown code counts as
+Guessing codes is bounded by the failed-attempt limits (:mod:`asgi_oauth.protocol.ratelimit`): an unknown code counts as
 a failed attempt of the signed-in user from the browser's place (its known-device cookie, else its address),
 so a guesser is refused after a few tries while the user, at places where they signed in before, is not. The
 decision form carries a signed, expiring, single-use token bound to the user and to the device request; the
@@ -28,17 +28,18 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..devices import COOKIE_NAME, KnownDevices
-from ..errors import OAuthError, TooManyAttempts
-from ..models import DeviceFound, User, scope_set
-from ..protocol import device
-from ..protocol.context import Context
-from ..protocol.params import Params
-from ..protocol.ratelimit import Attempt
-from ..store import StoreUnavailable
-from .authorize import NO_SIGN_IN, UserResolver
-from .http import peer, read_form, request_url
-from .pages import PAGE_HEADERS, ErrorRenderer, ScopeLine, hidden_inputs, page, scope_list
+from ...devices import COOKIE_NAME, KnownDevices
+from ...errors import OAuthError, TooManyAttempts
+from ...models import User, scope_set
+from ...protocol.context import Context
+from ...protocol.params import Params
+from ...protocol.ratelimit import Attempt
+from ...store import StoreUnavailable
+from ...web.authorize import NO_SIGN_IN, UserResolver
+from ...web.http import peer, read_form, request_url
+from ...web.pages import PAGE_HEADERS, ErrorRenderer, ScopeLine, hidden_inputs, page, scope_list
+from . import protocol as device
+from .store import DeviceFound, DeviceStore
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -146,6 +147,7 @@ class DeviceVerification:
     def __init__(
         self,
         ctx: Context,
+        devices: DeviceStore,
         *,
         user_resolver: UserResolver | None,
         scope_descriptions: Mapping[str, str],
@@ -154,6 +156,7 @@ class DeviceVerification:
         login_url: str | None = None,
     ) -> None:
         self.ctx = ctx
+        self.store = devices
         self.user_resolver = user_resolver
         self.login_url = login_url if login_url is not None else ctx.settings.login_url
         self.scope_descriptions = dict(scope_descriptions)
@@ -200,7 +203,7 @@ class DeviceVerification:
             return self._render(view, 400)
         attempt = self._attempt(request, user)
         await self.ctx.limiter.check(attempt)  # a refused place never reaches the lookup
-        found = await device.find_pending(self.ctx, typed)
+        found = await device.find_pending(self.ctx, self.store, typed)
         if found is None:
             await self.ctx.limiter.failed(attempt)
             view = DeviceView("enter", path, user, typed, "That code is not valid, or it has expired.")
@@ -240,7 +243,7 @@ class DeviceVerification:
             )
         family_id, device_digest, client_name = where
         approve = form.get("decision") == "allow"
-        if not await device.decide(self.ctx, family_id, device_digest, user, approve=approve):
+        if not await device.decide(self.store, family_id, device_digest, user, approve=approve):
             return self._error_page("This code has expired or was already used. Start again on your device.", 400)
         view = DeviceView("done", path, user, client_name=client_name, approved=approve)
         return self._render(view)

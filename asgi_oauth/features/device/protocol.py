@@ -19,16 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .. import crypto
-from ..errors import AccessDenied, InvalidGrant, OAuthError, TemporarilyUnavailable, UnauthorizedClient
-from ..models import Client, DeviceFound, DeviceGrant, Outcome, User
-from ..settings import OAuthSettings
-from .client_auth import authenticate
-from .context import Context
-from .grants import DEVICE_CODE_GRANT, TokenResponse, mint
-from .params import Incoming
-from .scopes import narrow
-from .targets import requested_resource
+from ... import crypto
+from ...errors import AccessDenied, InvalidGrant, OAuthError, TemporarilyUnavailable, UnauthorizedClient
+from ...models import Client, Outcome, User
+from ...protocol.client_auth import authenticate
+from ...protocol.context import Context
+from ...protocol.grants import TokenResponse, mint
+from ...protocol.params import Incoming
+from ...protocol.scopes import narrow
+from ...protocol.targets import requested_resource
+from .settings import DeviceSettings
+from .store import DeviceFound, DeviceGrant, DeviceStore
+
+#: RFC 8628 section 3.4's grant type.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 #: RFC 8628 section 6.1's example alphabet: 20 consonants, no vowels (no words spelled by accident), none that
 #: look alike (no I/1, O/0). Eight of them give 20^8 (about 2^34.6) codes; shown as ``XXXX-XXXX``.
@@ -96,16 +100,14 @@ def user_code_digests(code: str, keys: tuple[str, ...]) -> list[str]:
     ]
 
 
-def verification_uri(settings: OAuthSettings) -> str:
+def verification_uri(settings: DeviceSettings, issuer: str) -> str:
     """Where the user enters the code: ``DEVICE_VERIFICATION_URI``, else the server's own page."""
-    return settings.device_verification_uri or f"{settings.issuer}/device"
+    return settings.verification_uri or f"{issuer}/device"
 
 
-def device_enabled(settings: OAuthSettings) -> bool:
-    return settings.enable_device_authorization
-
-
-async def authorize_device(ctx: Context, request: Incoming) -> dict[str, Any]:
+async def authorize_device(
+    ctx: Context, devices: DeviceStore, settings: DeviceSettings, request: Incoming
+) -> dict[str, Any]:
     """RFC 8628 section 3.1-3.2: authenticate the client as at the token endpoint (public clients send their
     ``client_id``), and start a device authorization for the scope it may have."""
     client = await authenticate(ctx, request)
@@ -114,56 +116,53 @@ async def authorize_device(ctx: Context, request: Incoming) -> dict[str, Any]:
     params = request.params
     scope = narrow(params.get("scope"), client.scopes)
     resource = requested_resource(params, ctx.settings.resources)
-    settings = ctx.settings
     now = ctx.clock()
-    lifetime = settings.device_code_lifetime
+    lifetime = settings.code_lifetime
     grant = DeviceGrant(
         client_id=client.client_id,
         scope=scope,
         exp=now + lifetime,
-        interval=settings.device_poll_interval,
+        interval=settings.poll_interval,
         resource=resource,
     )
     family_id, device_code = crypto.new_token()
     device_digest = crypto.digest(device_code, "code")
     for _ in range(_USER_CODE_TRIES):
         user_code = new_user_code()
-        digest = user_code_digests(user_code, settings.signing_keys)[0]
+        digest = user_code_digests(user_code, ctx.settings.signing_keys)[0]
         # Kept past its expiry as long again, so that a late poll hears expired_token, not invalid_grant.
-        if await ctx.store.put_device(family_id, device_digest, digest, grant, keep_until=grant.exp + lifetime):
+        if await devices.put_device(family_id, device_digest, digest, grant, keep_until=grant.exp + lifetime):
             break
     else:
         raise TemporarilyUnavailable("no free user code; try again")  # each try collides with p = live codes / 20^8
     shown = display_user_code(user_code)
-    uri = verification_uri(settings)
+    uri = verification_uri(settings, ctx.settings.issuer)
     return {
         "device_code": device_code,
         "user_code": shown,
         "verification_uri": uri,
         "verification_uri_complete": f"{uri}{'&' if '?' in uri else '?'}{urlencode({'user_code': shown})}",
         "expires_in": round(lifetime),
-        "interval": settings.device_poll_interval,
+        "interval": settings.poll_interval,
     }
 
 
-async def find_pending(ctx: Context, typed: str) -> DeviceFound | None:
+async def find_pending(ctx: Context, devices: DeviceStore, typed: str) -> DeviceFound | None:
     """The pending, unexpired device authorization a typed user code names, else ``None``."""
     code = normalize_user_code(typed)
     if code is None:
         return None
     for digest in user_code_digests(code, ctx.settings.signing_keys):
-        found = await ctx.store.find_device(digest)
+        found = await devices.find_device(digest)
         if found is not None:
             pending = found.grant.status == "pending" and found.grant.exp > ctx.clock()
             return found if pending else None
     return None
 
 
-async def decide(ctx: Context, family_id: str, device_digest: str, user: User, *, approve: bool) -> bool:
+async def decide(devices: DeviceStore, family_id: str, device_digest: str, user: User, *, approve: bool) -> bool:
     """Record the user's decision on the request stored there; ``False`` when it expired or was decided meanwhile."""
-    return await ctx.store.decide_device(
-        family_id, device_digest, approve=approve, sub=user.sub, username=user.username
-    )
+    return await devices.decide_device(family_id, device_digest, approve=approve, sub=user.sub, username=user.username)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ def _locate(device_code: str) -> _Located:
     return _Located(family_id, crypto.digest(device_code, "code"))
 
 
-async def device_code(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+async def device_code(ctx: Context, devices: DeviceStore, client: Client, request: Incoming) -> TokenResponse:
     """The token endpoint's ``urn:ietf:params:oauth:grant-type:device_code`` (RFC 8628 section 3.4-3.5).
 
     Pending: ``authorization_pending``, or ``slow_down`` for a poll that came too soon (the stored interval
@@ -188,7 +187,7 @@ async def device_code(ctx: Context, client: Client, request: Incoming) -> TokenR
     and one already used: ``invalid_grant``.
     """
     where = _locate(request.params.require("device_code"))
-    polled = await ctx.store.poll_device(
+    polled = await devices.poll_device(
         where.family_id, where.device_digest, client_id=client.client_id, step=SLOW_DOWN_STEP, leeway=POLL_LEEWAY
     )
     if polled is None:
@@ -214,7 +213,7 @@ async def device_code(ctx: Context, client: Client, request: Incoming) -> TokenR
         ctx, client.client_id, grant.scope, user, refresh=refresh, family_id=where.family_id, resource=grant.resource
     )
     access_digest = crypto.digest(minted.access, "access")
-    outcome = await ctx.store.redeem_device(
+    outcome = await devices.redeem_device(
         where.family_id, where.device_digest, access_digest, minted.access_record, minted.family
     )
     if outcome is Outcome.REUSED:
