@@ -226,7 +226,10 @@ class Sent:
 
 
 def _loopback_parts(uri: str) -> tuple[str | None, str, str] | None:
-    """(host, path, query) of an http loopback IP literal URI without userinfo or fragment, else ``None``."""
+    """(host, path, query) of an http loopback IP literal URI without userinfo or fragment, else ``None``. A space
+    or control character makes no URI (RFC 3986 section 2), though urlsplit would drop or keep it silently."""
+    if any(c <= " " or c == "\x7f" for c in uri):
+        return None
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 (raises ValueError for a bad port)
