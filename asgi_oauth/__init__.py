@@ -45,9 +45,12 @@ if _typing.TYPE_CHECKING:
     from .features.device import DeviceSettings as DeviceSettings
     from .features.device import DeviceView as DeviceView
     from .features.device import default_device_page as default_device_page
+    from .features.oidc import OIDCSettings as OIDCSettings
+    from .features.oidc import OpenIDConnect as OpenIDConnect
+    from .features.oidc import UserClaims as UserClaims
+    from .features.oidc.keys import KeyRing as KeyRing
+    from .features.oidc.keys import SigningKey as SigningKey
     from .jwks import JWKSValidator as JWKSValidator
-    from .keys import KeyRing as KeyRing
-    from .keys import SigningKey as SigningKey
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -80,7 +83,6 @@ if _typing.TYPE_CHECKING:
     from .protocol.grants import GrantSpec as GrantSpec
     from .protocol.grants import TokenResponse as TokenResponse
     from .protocol.grants import issue as issue
-    from .protocol.oidc import UserClaims as UserClaims
     from .protocol.params import Incoming as Incoming
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
@@ -99,7 +101,6 @@ if _typing.TYPE_CHECKING:
     from .store import store_from_settings as store_from_settings
     from .store.base import ClientStore as ClientStore
     from .store.base import ConsentStore as ConsentStore
-    from .store.base import KeyStore as KeyStore
     from .store.base import LimitStore as LimitStore
     from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
@@ -122,7 +123,7 @@ if _typing.TYPE_CHECKING:
     from .web.signin import SignInHook as SignInHook
 
 #: The modules behind public names that need an extra (pip install 'asgi-oauth[...]').
-_NEEDS_EXTRAS = {".jwks": ("oidc", "remote"), ".keys": ("oidc",), ".remote": ("remote",)}
+_NEEDS_EXTRAS = {".jwks": ("oidc", "remote"), ".features.oidc.keys": ("oidc",), ".remote": ("remote",)}
 
 #: Where each public name lives; the TYPE_CHECKING block above must list the same names.
 _SOURCES = {
@@ -168,8 +169,7 @@ _SOURCES = {
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
     "JWKSValidator": ".jwks",
-    "KeyRing": ".keys",
-    "KeyStore": ".store.base",
+    "KeyRing": ".features.oidc.keys",
     "KnownDevices": ".devices",
     "LimitCheck": ".models",
     "LimitStore": ".store.base",
@@ -179,6 +179,8 @@ _SOURCES = {
     "OAuthError": ".errors",
     "OAuthServer": ".web.app",
     "OAuthSettings": ".settings",
+    "OIDCSettings": ".features.oidc",
+    "OpenIDConnect": ".features.oidc",
     "Outcome": ".models",
     "Params": ".protocol.params",
     "PasswordVerifier": ".protocol.context",
@@ -195,7 +197,7 @@ _SOURCES = {
     "ScopeLine": ".web.pages",
     "ServerError": ".errors",
     "SettingsError": ".settings",
-    "SigningKey": ".keys",
+    "SigningKey": ".features.oidc.keys",
     "Store": ".store",
     "StoreUnavailable": ".store",
     "TemporarilyUnavailable": ".errors",
@@ -210,7 +212,7 @@ _SOURCES = {
     "UnsupportedGrantType": ".errors",
     "UnsupportedResponseType": ".errors",
     "User": ".models",
-    "UserClaims": ".protocol.oidc",
+    "UserClaims": ".features.oidc",
     "UserResolver": ".web.authorize",
     "ValidationUnavailable": ".middleware",
     "authenticate": ".protocol.client_auth",
@@ -275,7 +277,6 @@ __all__ = [
     "InvalidScope",
     "JWKSValidator",
     "KeyRing",
-    "KeyStore",
     "KnownDevices",
     "LimitCheck",
     "LimitStore",
@@ -285,6 +286,8 @@ __all__ = [
     "OAuthError",
     "OAuthServer",
     "OAuthSettings",
+    "OIDCSettings",
+    "OpenIDConnect",
     "OpenIDSignIn",
     "Outcome",
     "Params",

@@ -28,6 +28,7 @@ from .settings import (
     ENV_PREFIX,
     OAuthSettings,
     SettingsError,
+    load_section,
     load_settings,
     unknown_variable_warning,
     unknown_variables,
@@ -36,7 +37,7 @@ from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
 
 if TYPE_CHECKING:
-    from .keys import KeyRing, SigningKey
+    from .features.oidc.keys import KeyRing, SigningKey
 
 T = TypeVar("T")
 #: Short names ``--grant-type`` also takes for the grants whose names are URIs.
@@ -353,16 +354,23 @@ def _clients_delete(args: argparse.Namespace) -> int:
 
 
 def _key_ring(settings: OAuthSettings, store: Store) -> KeyRing:
-    """The store's :class:`~asgi_oauth.keys.KeyRing`; PyJWT is the ``oidc`` extra."""
+    """The :class:`~asgi_oauth.features.oidc.keys.KeyRing` of keys generated into the store; PyJWT is the
+    ``oidc`` extra."""
     require("keys commands", "oidc")
-    from .keys import KeyRing
+    from .features.oidc import OIDCSettings, OpenIDConnect
+    from .features.oidc.keys import KeyRing
+    from .features.oidc.store import KeyStore
 
-    if settings.oidc_signing_keys:
+    oidc = OpenIDConnect(load_section(OIDCSettings))
+    if oidc.settings.oidc_signing_keys:
         raise CommandError(
             f"{ENV_PREFIX}OIDC_SIGNING_KEYS is set: configured keys rotate by configuration "
             "(put the new key first, keep the old one until its tokens expired)"
         )
-    return KeyRing(settings, store)
+    keys = oidc.key_store(store)
+    if not isinstance(keys, KeyStore):
+        raise CommandError(f"{type(store).__name__} keeps no generated signing keys")
+    return KeyRing(oidc.settings, keys, access_token_lifetime=settings.access_token_lifetime)
 
 
 def _key_summary(key: SigningKey) -> dict[str, Any]:

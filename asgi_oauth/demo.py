@@ -37,7 +37,9 @@ from .devices import KnownDevices
 from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
 from .events import json_lines
+from .features import load_features
 from .features.device import DEVICE_CODE_GRANT
+from .features.oidc import OpenIDConnect
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .protocol.cimd import DocumentError
@@ -600,7 +602,13 @@ def create_demo_app(
         user_resolver=host.resolve_user,
         password_verifier=host.verify_password,
         scope_descriptions=DEMO_SCOPE_DESCRIPTIONS,
-        user_claims=host.user_claims,
+        # The features the settings name, OpenID Connect's with the demo users' claims for /userinfo.
+        features=[
+            OpenIDConnect(feature.settings, user_claims=host.user_claims)
+            if isinstance(feature, OpenIDConnect)
+            else feature
+            for feature in load_features(settings, None)
+        ],
         # Every event as one JSON line on the asgi_oauth.events logger (serve prints it on stdout).
         events=[json_lines()],
     )

@@ -125,8 +125,10 @@ class AuthorizationCode:
     username: str | None = None
     #: The resource the authorization request named (RFC 8707), which the tokens will be for.
     resource: str | None = None
-    #: OpenID Connect: the request's ``nonce``, echoed in the ID token, and when the user authenticated.
+    #: OpenID Connect's ``nonce`` as releases before it was a feature wrote it (now in ``extra["oidc"]``); kept
+    #: at its place so that codes they issued, and every later field, still read right.
     nonce: str | None = None
+    #: When the user authenticated (the host's ``User.auth_time``), kept for ``auth_time`` claims.
     auth_time: int | None = None
     #: What switched-on features added (:data:`Extra`); not part of the record's hash.
     extra: Extra = field(default_factory=no_extra, hash=False)

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
@@ -42,7 +42,25 @@ def is_loopback(host: str | None) -> bool:
     return host is not None and (host in _LOOPBACK_HOSTS or host.endswith(".localhost"))
 
 
-class OAuthSettings(BaseSettings):
+class StrictSettings(BaseSettings):
+    """Settings whose keyword arguments must name fields. The environment may hold anything (unknown variables
+    are warned about), but a misspelt name in code, or one that moved to a feature's section, must not be
+    dropped silently."""
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).model_fields
+        unknown = sorted(name for name in values if not name.startswith("_") and name not in fields)
+        if unknown:
+            problems = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.7)
+                hint = f"did you mean {close[0]}?" if close else "a feature's settings are its own section"
+                problems.append(f"{type(self).__name__} has no setting {name!r}: {hint}")
+            raise SettingsError("; ".join(problems) + " (see the README's Settings)")
+        super().__init__(**values)
+
+
+class OAuthSettings(StrictSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     #: The issuer identifier (RFC 8414, RFC 9207): the URL where the sub-app is mounted.
@@ -164,69 +182,11 @@ class OAuthSettings(BaseSettings):
     #: Seconds a Redis command may take before the request fails with 503 instead of hanging.
     redis_timeout: float = Field(default=2.0, gt=0)
 
-    #: OpenID Connect: ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are
-    #: served. Needs the ``oidc`` extra (PyJWT with cryptography).
+    #: OpenID Connect: ``openid`` requests get an ID token, and ``/userinfo`` and ``/jwks`` are served; the
+    #: same as naming ``oidc`` in ``FEATURES``. Needs the ``oidc`` extra (PyJWT with cryptography). Its own
+    #: settings (``OIDC_SIGNING_KEYS``, ``ID_TOKEN_LIFETIME``...) are
+    #: :class:`~asgi_oauth.features.oidc.OIDCSettings`.
     enable_oidc: bool = False
-    #: Signing keys, newest first: PEM private keys (one after another) or private JWKs (one JSON object, or a
-    #: JSON array of them). The first key of ``oidc_signing_alg``'s type signs; every key is
-    #: published in the JWKS and verifies, so an old key kept after a new one keeps its tokens valid.
-    #: Empty: a key is generated into the store (shared by every worker), for demos and tests.
-    oidc_signing_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
-    #: The algorithm ID tokens and JWT access tokens are signed with (OIDC Core requires RS256 support).
-    oidc_signing_alg: Literal["RS256", "ES256"] = "RS256"
-    id_token_lifetime: float = Field(default=3600, gt=0, le=86400)
-    #: Clients whose access tokens are JWTs (RFC 9068; ``*`` for every client), comma-separated.
-    jwt_access_token_clients: Annotated[tuple[str, ...], NoDecode] = ()
-    #: Resources (RFC 8707) whose access tokens are JWTs, comma-separated absolute URIs (canonical form).
-    jwt_access_token_resources: Annotated[tuple[str, ...], NoDecode] = ()
-
-    @field_validator("oidc_signing_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        """PEM blocks as they are (several may follow one another); JWKs comma- or newline-separated."""
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return ()
-            if "-----BEGIN" in text:
-                blocks = re.findall(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", text, flags=re.S)
-                return tuple(blocks) if blocks else (text,)
-            if text.startswith("["):
-                import json
-
-                return tuple(json.dumps(item) for item in json.loads(text))
-            return (text,)
-        return value
-
-    @field_validator("jwt_access_token_clients", mode="before")
-    @classmethod
-    def _split_client_ids(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("jwt_access_token_resources", mode="before")
-    @classmethod
-    def _split_jwt_resources(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @model_validator(mode="after")
-    def _jwt_needs_oidc(self) -> OAuthSettings:
-        # JWT access tokens are signed with the OpenID provider's keys; without them the lists would be ignored.
-        for name in ("jwt_access_token_clients", "jwt_access_token_resources", "oidc_signing_keys"):
-            if getattr(self, name) and not self.enable_oidc:
-                raise ValueError(f"{name}: needs {ENV_PREFIX}ENABLE_OIDC=true")
-        return self
-
-    @field_validator("jwt_access_token_resources")
-    @classmethod
-    def _canonical_jwt_resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        try:
-            return tuple(canonical_resource(uri) for uri in value)
-        except ValueError:
-            raise ValueError("each must be an absolute URI without a fragment (RFC 8707)") from None
 
     #: Liveness and readiness probes under the mount (readiness answers 503 while the store is unreachable);
     #: an empty path switches one off.
@@ -349,10 +309,10 @@ class OAuthSettings(BaseSettings):
 
     @property
     def named_features(self) -> tuple[str, ...]:
-        """The features these settings switch on by name: ``FEATURES``, and ``device`` for
-        ``ENABLE_DEVICE_AUTHORIZATION`` (its switch from before features)."""
-        device = ("device",) if self.enable_device_authorization and "device" not in self.features else ()
-        return (*self.features, *device)
+        """The features these settings switch on by name: ``FEATURES``, and ``device`` and ``oidc`` for
+        ``ENABLE_DEVICE_AUTHORIZATION`` and ``ENABLE_OIDC`` (their switches from before features)."""
+        switches = {"device": self.enable_device_authorization, "oidc": self.enable_oidc}
+        return (*self.features, *(name for name, on in switches.items() if on and name not in self.features))
 
     @property
     def ephemeral_key(self) -> bool:
@@ -386,10 +346,6 @@ def load_section(model: type[_Section], **overrides: Any) -> _Section:
         raise SettingsError("; ".join(problems)) from None
 
 
-#: The built-in features' settings sections (``ASGI_OAUTH_DEVICE_*``...): the names of
-#: :data:`asgi_oauth.features.BUILTIN`, which a test holds equal, kept here so that settings import no feature.
-BUILTIN_SECTIONS = ("device", "par")
-
 #: ``ASGI_OAUTH_*`` variables that are not settings but are read elsewhere: by the demo
 #: (``asgi-oauth serve``) and by this project's test suite.
 OTHER_VARIABLES = frozenset({f"{ENV_PREFIX}DEMO_USERS", f"{ENV_PREFIX}TEST_REDIS_URL", f"{ENV_PREFIX}FUZZ_SCALE"})
@@ -398,11 +354,10 @@ _warned: set[str] = set()
 
 def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
-    # A feature's section (ASGI_OAUTH_PAR_* for "par") is read, and checked, by the feature: the built-in ones'
-    # and those ASGI_OAUTH_FEATURES switches on.
+    known = _known_variables()
+    # A third-party feature's section (ASGI_OAUTH_<NAME>_*) is read, and checked, by the feature once switched on.
     switched_on = {v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}FEATURES"}
-    names = [*BUILTIN_SECTIONS, *(name.strip() for v in switched_on for name in v.split(",") if name.strip())]
+    names = [name.strip() for v in switched_on for name in v.split(",") if name.strip()]
     sections = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in names)
     # Variable names are matched case-insensitively, as pydantic-settings reads them.
     return sorted(
@@ -412,11 +367,20 @@ def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     )
 
 
+def _known_variables() -> set[str]:
+    """The core's variables, the built-in features' sections' and :data:`OTHER_VARIABLES`."""
+    from .features import BUILTIN, section_variables  # the features build on this module: imported when used
+
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
+    for feature in BUILTIN:
+        known |= section_variables(feature)
+    return known
+
+
 def unknown_variable_warning(name: str) -> str:
     """``"<name> is not a setting; did you mean <closest>?"``, without the question when nothing is close."""
     # Compared without the prefix, which every candidate shares and which would make anything look close.
-    known = [field.upper() for field in OAuthSettings.model_fields]
-    known += [other.removeprefix(ENV_PREFIX) for other in sorted(OTHER_VARIABLES)]
+    known = [variable.removeprefix(ENV_PREFIX) for variable in sorted(_known_variables())]
     close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), known, n=1, cutoff=0.7)
     message = f"{name} is not a setting and is ignored"
     return f"{message}; did you mean {ENV_PREFIX}{close[0]}?" if close else f"{message} (see the README's Settings)"

@@ -20,7 +20,15 @@ def test_all_lists_exactly_the_public_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["asgi_oauth.features", "asgi_oauth.features.par", "asgi_oauth.store", "asgi_oauth.testing"]
+    "name",
+    [
+        "asgi_oauth.features",
+        "asgi_oauth.features.device",
+        "asgi_oauth.features.oidc",
+        "asgi_oauth.features.par",
+        "asgi_oauth.store",
+        "asgi_oauth.testing",
+    ],
 )
 def test_the_modules_for_extenders_and_store_authors_list_exactly_their_public_names(name: str) -> None:
     """``asgi_oauth.features`` for whoever writes a feature, ``asgi_oauth.store`` and ``asgi_oauth.testing`` for
@@ -52,7 +60,8 @@ def test_the_examples_and_the_readme_import_only_public_names() -> None:
     for index, block in enumerate(re.findall(r"^```(?:python)?\n(.*?)\n```$", readme, re.MULTILINE | re.DOTALL)):
         sources[f"README block {index}"] = block
     allowed = {"asgi_oauth", "asgi_oauth.testing", "asgi_oauth.mcp", "asgi_oauth.mcp.fastmcp"}
-    allowed |= {"asgi_oauth.features", "asgi_oauth.features.par", "asgi_oauth.store"}
+    allowed |= {"asgi_oauth.features", "asgi_oauth.features.device", "asgi_oauth.features.oidc"}
+    allowed |= {"asgi_oauth.features.par", "asgi_oauth.store"}
     for where, source in sources.items():
         try:
             tree = ast.parse(source)

@@ -13,33 +13,43 @@ Hooks, in the order a request meets them:
 - :meth:`Feature.grants`: grant types it adds at ``/token`` (:class:`GrantSpec`), listed in the metadata.
 - :meth:`Feature.authorization_params`: an authorization request's parameters, before the core validates
   them (PAR swaps a ``request_uri`` for the pushed parameters here).
+- :meth:`Feature.authorization_request`: the validated request, to which the feature adds its own parameters
+  (OpenID Connect's ``nonce``, ``prompt``, ``max_age``), carried through sign-in and consent.
+- :meth:`Feature.authorization_user`: the signed-in user (or none), who may have to sign in again first.
+- :meth:`Feature.authorization_consent`: whether to answer without asking the user (or to refuse).
 - :meth:`Feature.authorization_done`: an authorization request about to be answered (code or denial).
-- :meth:`Feature.token_extra` and :meth:`Feature.token_fields`: data stored with issued tokens (in the
-  records' ``extra``) and fields added to the token response.
+- :meth:`Feature.code_extra`: data kept with the authorization code (its ``extra``).
+- :meth:`Feature.refreshable`, :meth:`Feature.access_token_value` and :meth:`Feature.token_extra`: whether a
+  code's exchange issues a refresh token, another form of the access token (a JWT), data stored with
+  issued tokens (the records' ``extra``).
+- :meth:`Feature.token_fields`: fields added to the token response (an ID token).
 - :meth:`Feature.introspection_fields`: fields added to an active token's introspection answer.
 - :meth:`Feature.client_auth_methods`: more ways for a client to authenticate.
-- :meth:`Feature.metadata`: keys of the RFC 8414 document.
+- :meth:`Feature.metadata`: keys of the RFC 8414 document; :meth:`Feature.scope_descriptions`: what the
+  consent and device pages say the feature's scopes allow.
 
 At start-up, :meth:`Feature.attach` gives the feature the server, and :meth:`Feature.store_part` picks the
 object that keeps its data, which must satisfy the feature's :attr:`Feature.store` Protocol: the server
-checks that, and only that, for each switched-on feature.
+checks that, and only that, for each switched-on feature. Its settings section is
+:attr:`Feature.settings_model` (:class:`~asgi_oauth.settings.StrictSettings`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import OAuthError
 from ..models import AccessToken, Client, TokenFamily, User
-from ..protocol.authorize import AuthorizationRequest, ErrorPage, ResponseTypeSpec, validate
+from ..protocol.authorize import AuthorizationRequest, ErrorPage, RequestPart, ResponseTypeSpec, SignInAgain, validate
 from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
 from ..protocol.grants import GrantSpec, TokenResponse
 from ..protocol.params import Incoming, Params
-from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
+from ..settings import ENV_PREFIX, OAuthSettings, SettingsError, StrictSettings
 from ..web.endpoints import EndpointRequest, EndpointResponse, EndpointSpec
 
 if TYPE_CHECKING:
@@ -60,10 +70,13 @@ __all__ = [
     "Incoming",
     "OAuthError",
     "Params",
+    "RequestPart",
     "ResponseTypeSpec",
+    "SignInAgain",
     "TokenResponse",
     "authenticate",
     "load_features",
+    "section_variables",
     "store_of",
     "validate",
 ]
@@ -72,6 +85,7 @@ __all__ = [
 #: (each reads its own settings section from the environment).
 BUILTIN: Mapping[str, str] = {
     "device": "asgi_oauth.features.device:DeviceAuthorization",
+    "oidc": "asgi_oauth.features.oidc:OpenIDConnect",
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
 }
 
@@ -106,6 +120,8 @@ class Feature:
     name: ClassVar[str] = ""
     #: The store Protocol (``runtime_checkable``) the feature keeps its data in; ``None``: it keeps none.
     store: ClassVar[type[Any] | None] = None
+    #: Its settings section, read from the environment when the feature is built without one.
+    settings_model: ClassVar[type[StrictSettings] | None] = None
 
     def store_part(self, server: OAuthServer) -> object:
         """The object that keeps this feature's data: the server's store itself (a third-party backend implements
@@ -132,16 +148,51 @@ class Feature:
         to show the user an error (no redirect: the redirect URI is not established yet)."""
         return None
 
+    async def authorization_request(
+        self, ctx: Context, request: AuthorizationRequest, params: Params, sent: Params
+    ) -> RequestPart | None:
+        """After the core validated an authorization request (``params``, a pushed request's when PAR stood in;
+        ``sent``, what the browser sent): the feature's part of it, kept in ``request.extra[name]`` and carried
+        through sign-in and consent. Raise an :class:`OAuthError` to answer the client with it."""
+        return None
+
+    async def authorization_user(
+        self, ctx: Context, request: AuthorizationRequest, user: User | None
+    ) -> SignInAgain | None:
+        """Whether the signed-in ``user`` (``None``: nobody) may go on, or must sign in (again) first
+        (:class:`SignInAgain`); raise an :class:`OAuthError` to answer the client with it."""
+        return None
+
+    async def authorization_consent(self, ctx: Context, request: AuthorizationRequest, *, known: bool) -> bool:
+        """Whether to answer without asking the user; ``known``: the consent is given (remembered, or a first-party
+        client). Raise an :class:`OAuthError` to answer the client with it instead of asking."""
+        return known
+
     async def authorization_done(self, ctx: Context, request: AuthorizationRequest) -> None:
         """Just before the authorization request is answered (a code issued, or the denial sent back); raise
         :class:`ErrorPage` to refuse instead."""
+
+    async def code_extra(self, ctx: Context, request: AuthorizationRequest, user: User) -> Mapping[str, Any]:
+        """Data to keep with the authorization code being issued, under the feature's own key of its ``extra``
+        (the token endpoint's hooks find it in ``TokenResponse.issued``)."""
+        return {}
+
+    def refreshable(self, ctx: Context, client: Client, scope: str) -> bool:
+        """Whether exchanging a code for ``scope`` may issue a refresh token (the client's grants allowing)."""
+        return True
+
+    async def access_token_value(self, ctx: Context, record: AccessToken, family_id: str) -> str | None:
+        """Another value for the access token being issued (an RFC 9068 JWT), or ``None`` to keep the opaque
+        one; the store keeps its digest either way."""
+        return None
 
     async def token_extra(self, ctx: Context, client: Client, scope: str, user: User | None) -> Mapping[str, Any]:
         """Data to keep with the tokens being issued, under the feature's own key of the records' ``extra``."""
         return {}
 
-    async def token_fields(self, ctx: Context, client: Client, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Fields to add to a successful token response ``body``."""
+    async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
+        """Fields to add to a successful token response (``response.body()``; ``response.issued``: the code or
+        refresh family it was issued from, when a grant tells)."""
         return {}
 
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
@@ -152,18 +203,52 @@ class Feature:
         """Client authentication methods the feature adds."""
         return ()
 
+    def scope_descriptions(self) -> Mapping[str, str]:
+        """What the consent and device pages say the feature's scopes allow (the host's own descriptions win)."""
+        return {}
+
 
 def load_features(settings: OAuthSettings, given: Iterable[Feature] | None) -> tuple[Feature, ...]:
     """The features passed in code, else those ``ASGI_OAUTH_FEATURES`` names; a name twice is an error.
     ``ENABLE_DEVICE_AUTHORIZATION``, the device flow's switch from before features, adds it when missing."""
     features = tuple(given) if given is not None else tuple(_builtin(name) for name in settings.named_features)
     names = [feature.name for feature in features]
-    if given is not None and settings.enable_device_authorization and "device" not in names:
-        features, names = (*features, _builtin("device")), [*names, "device"]
+    if given is not None:  # the switches from before features add theirs to those given in code
+        for name in settings.named_features:
+            if name not in names and name in ("device", "oidc"):
+                features, names = (*features, _builtin(name)), [*names, name]
+    _refuse_sections_of_features_off(names)
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise SettingsError(f"{ENV_PREFIX}FEATURES: {', '.join(twice)} switched on twice")
     return features
+
+
+def _feature_class(name: str) -> type[Feature]:
+    module, _, attribute = BUILTIN[name].partition(":")
+    feature: type[Feature] = getattr(importlib.import_module(module), attribute)
+    return feature
+
+
+def section_variables(name: str) -> frozenset[str]:
+    """The environment variables of built-in feature ``name``'s settings section."""
+    model = _feature_class(name).settings_model
+    if model is None:
+        return frozenset()
+    prefix = str(model.model_config.get("env_prefix", ENV_PREFIX)).upper()
+    return frozenset(f"{prefix}{field.upper()}" for field in model.model_fields)
+
+
+def _refuse_sections_of_features_off(names: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
+    """A built-in feature's variable set while the feature is off would be ignored: refuse it at start-up."""
+    given = {name.upper() for name in environ}
+    for name in BUILTIN:
+        if name in names:
+            continue
+        stray = sorted(given & section_variables(name))
+        if stray:
+            switch = "ENABLE_OIDC=true" if name == "oidc" else f"FEATURES={name}"
+            raise SettingsError(f"{', '.join(stray)}: the {name} feature is off (set {ENV_PREFIX}{switch})")
 
 
 def _builtin(name: str) -> Feature:
@@ -171,9 +256,7 @@ def _builtin(name: str) -> Feature:
     if path is None:
         known = ", ".join(sorted(BUILTIN)) or "none"
         raise SettingsError(f"{ENV_PREFIX}FEATURES: unknown feature {name!r} (known: {known})")
-    module, _, attribute = path.partition(":")
-    feature: Feature = getattr(importlib.import_module(module), attribute)()
-    return feature
+    return _feature_class(name)()
 
 
 def store_of(feature: Feature, server: OAuthServer) -> Any:

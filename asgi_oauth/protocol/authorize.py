@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from .. import crypto
@@ -26,7 +26,6 @@ from ..types import CodeChallengeMethod
 from .cimd import DocumentError
 from .context import Context
 from .grants import PKCE_VALUE, always, issue
-from .oidc import OpenIDRequest, is_openid, parse_request
 from .params import Params
 from .scopes import narrow
 from .targets import requested_resource
@@ -84,6 +83,17 @@ class ResponseTypeSpec:
             raise ValueError(f"response type {self.name!r} is not one by RFC 6749 appendix A.3")
 
 
+class RequestPart(Protocol):
+    """A feature's part of an authorization request (:meth:`asgi_oauth.features.Feature.authorization_request`)."""
+
+    def params(self) -> Mapping[str, str]:
+        """Its parameters, carried through sign-in and consent with the request's own."""
+
+    def marks(self) -> Mapping[str, str]:
+        """The parameters the server itself added (a signed marker), carried even when a feature's continuation
+        stands in for the request's parameters."""
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
     client: Client
@@ -96,8 +106,8 @@ class AuthorizationRequest:
     code_challenge_method: CodeChallengeMethod | None
     #: The resource (RFC 8707, canonical) the tokens will be for; ``None`` when the client named none.
     resource: str | None = None
-    #: OpenID Connect parameters, for a code request asking for ``openid`` while OpenID Connect is on.
-    oidc: OpenIDRequest | None = None
+    #: The switched-on features' parts of the request, by feature name (OpenID Connect's ``nonce``, ``prompt``...).
+    extra: Mapping[str, RequestPart] = field(default_factory=dict, hash=False)
     #: What carries the request through sign-in and consent instead of its parameters, when a feature said so
     #: (:class:`asgi_oauth.features.AuthorizationInput`): PAR's ``client_id`` and ``request_uri``.
     continuation: Mapping[str, str] | None = None
@@ -115,8 +125,8 @@ class AuthorizationRequest:
         """The request as parameters, e.g. for hidden consent form fields or a login ``next`` URL."""
         if self.continuation is not None:
             carried = dict(self.continuation)
-            if self.oidc is not None and self.oidc.fresh_after is not None:
-                carried["fresh_after"] = self.oidc.fresh_after  # the server's own marker, beside what a feature carries
+            for part in self.extra.values():
+                carried.update(part.marks())  # the server's own markers, beside what a feature carries
             return carried
         values = {
             "response_type": self.response_type,
@@ -128,14 +138,28 @@ class AuthorizationRequest:
             "code_challenge_method": self.code_challenge_method,
             "resource": self.resource,
         }
-        if self.oidc is not None:
-            values.update(self.oidc.params())
+        for part in self.extra.values():
+            values.update(part.params())
         return {k: v for k, v in values.items() if v is not None}
+
+    def with_part(self, name: str, part: RequestPart) -> AuthorizationRequest:
+        """This request with feature ``name``'s part replaced (say, with a marker added)."""
+        return replace(self, extra={**self.extra, name: part})
 
     def fingerprint(self) -> str:
         """A digest binding a consent form to exactly this request."""
         canonical = urlencode(sorted(self.params().items()))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAgain:
+    """What :meth:`asgi_oauth.features.Feature.authorization_user` answers when the user must sign in (again)
+    first: the request to come back with (carrying what tells the new sign-in from the old session) and what
+    to add to the sign-in page's URL (``login_hint``, ``prompt=login``)."""
+
+    request: AuthorizationRequest
+    query: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 class RedirectError(Exception):
@@ -216,9 +240,10 @@ def error_redirect(
 
 
 async def validate(
-    ctx: Context, params: Params, response_types: Mapping[str, ResponseTypeSpec]
+    ctx: Context, params: Params, response_types: Mapping[str, ResponseTypeSpec], *, sent: Params | None = None
 ) -> AuthorizationRequest:
-    """Check an authorization request against the enabled ``response_types``.
+    """Check an authorization request against the enabled ``response_types``, then let the switched-on features
+    add their parts (``sent``: what the browser sent, when a feature stood other ``params`` in for it).
 
     Raises :class:`ErrorPage` or :class:`RedirectError`.
     """
@@ -246,7 +271,13 @@ async def validate(
     spec = response_types.get(params.get("response_type") or "")
     fragment = spec is not None and spec.response_mode == "fragment"
     try:
-        return _validate_rest(ctx, params, client, redirect_uri, given_uri is not None, state, response_types)
+        req = _validate_rest(ctx, params, client, redirect_uri, given_uri is not None, state, response_types)
+        parts: dict[str, RequestPart] = {}
+        for feature in ctx.features:
+            part = await feature.authorization_request(ctx, req, params, params if sent is None else sent)
+            if part is not None:
+                parts[feature.name] = part
+        return replace(req, extra=parts) if parts else req
     except OAuthError as error:
         raise RedirectError(error_redirect(ctx, redirect_uri, error, state, fragment=fragment)) from None
 
@@ -292,8 +323,6 @@ def _validate_rest(
                 raise InvalidRequest("code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~")
     elif challenge is not None:
         raise InvalidRequest(f"PKCE does not apply to response_type {response_type}")
-    # OpenID Connect's code flow; other response types stay plain OAuth (no id_token response types here).
-    openid = parse_request(params) if ctx.signer is not None and spec.name == "code" and is_openid(scope) else None
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -304,7 +333,6 @@ def _validate_rest(
         code_challenge=challenge,
         code_challenge_method=checked_method,
         resource=resource,
-        oidc=openid,
     )
 
 
@@ -335,11 +363,18 @@ async def respond_code(ctx: Context, req: AuthorizationRequest, user: User) -> M
         code_challenge_method=req.code_challenge_method,
         username=user.username,
         resource=req.resource,
-        nonce=req.oidc.nonce if req.oidc is not None else None,
         auth_time=None if user.auth_time is None else int(user.auth_time),
+        extra=await _code_extra(ctx, req, user),
     )
     await ctx.store.put_code(family_id, crypto.digest(code, "code"), record_code)
     return {"code": code}
+
+
+async def _code_extra(ctx: Context, req: AuthorizationRequest, user: User) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for feature in ctx.features:
+        extra.update(await feature.code_extra(ctx, req, user))
+    return extra
 
 
 async def respond_token(ctx: Context, req: AuthorizationRequest, user: User) -> Mapping[str, str | None]:

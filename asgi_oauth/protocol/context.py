@@ -14,7 +14,6 @@ from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
 from .cimd import MetadataDocuments, is_document_url
-from .oidc import TokenSigner, UserClaims
 from .ratelimit import Limiter
 
 if TYPE_CHECKING:
@@ -99,10 +98,6 @@ class Context:
     limiter: Limiter
     clock: Clock = time.time
     password_verifier: PasswordVerifier | None = None
-    #: OpenID Connect (``enable_oidc``): signs ID tokens and JWT access tokens; ``None`` when it is off.
-    signer: TokenSigner | None = None
-    #: The host's user claims for ``/userinfo`` (OpenID Connect); ``None``: only ``sub`` is known.
-    user_claims: UserClaims | None = None
     #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
     events: Events = field(default_factory=Events)
     #: The switched-on features (:mod:`asgi_oauth.features`), whose hooks the protocol steps call.

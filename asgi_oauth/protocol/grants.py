@@ -19,7 +19,6 @@ from ..events import EventKind
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from ..registry import switched_on
 from ..settings import OAuthSettings
-from . import oidc
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming
@@ -47,10 +46,11 @@ class TokenResponse:
     #: For events, never sent: the family the tokens belong to and their user's subject.
     family_id: str | None = None
     user: str | None = None
-    #: OpenID Connect: the ID token of an ``openid`` grant.
-    id_token: str | None = None
+    #: Never sent: what the tokens were issued from (the code exchanged, or the refresh family before this
+    #: rotation), for the features' :meth:`~asgi_oauth.features.Feature.token_fields`; ``None`` for other grants.
+    issued: AuthorizationCode | TokenFamily | None = None
     #: Fields the switched-on features add (:meth:`asgi_oauth.features.Feature.token_fields`).
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -62,8 +62,6 @@ class TokenResponse:
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
             body["refresh_token_expires_in"] = self.refresh_token_expires_in
-        if self.id_token is not None:
-            body["id_token"] = self.id_token
         if self.fields:
             body.update(self.fields)
         return body
@@ -159,7 +157,7 @@ async def issue(
         minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
     if ctx.features:
         minted = await _with_extra(ctx, client, scope, user, minted)
-    minted = await _as_jwt(ctx, minted)
+    minted = await _access_value(ctx, minted)
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
         window = ctx.settings.access_token_lifetime
@@ -189,43 +187,21 @@ async def _with_fields(ctx: Context, client: Client, response: TokenResponse) ->
     """The response with the fields the switched-on features add to it."""
     fields: dict[str, Any] = {}
     for feature in ctx.features:
-        fields.update(await feature.token_fields(ctx, client, response.body()))
+        fields.update(await feature.token_fields(ctx, client, response))
     return replace(response, fields=fields) if fields else response
 
 
-async def _as_jwt(ctx: Context, minted: Minted) -> Minted:
-    """The minted access token as an RFC 9068 JWT when its client or resource asked for one (OpenID on).
+async def _access_value(ctx: Context, minted: Minted) -> Minted:
+    """The minted access token in the form a feature gives it (an RFC 9068 JWT), else as minted.
 
-    The JWT is the credential: its digest is what the store keeps, exactly as for an opaque token, so
-    introspection, revocation and local validation treat both alike; its ``jti`` starts with the family id,
-    which is how :func:`asgi_oauth.crypto.family_of` finds the family (and the Cluster slot) of a JWT.
+    Whatever the form, its digest is what the store keeps, so introspection, revocation and local validation
+    treat every form alike.
     """
-    record = minted.access_record
-    if ctx.signer is None or not oidc.wants_jwt(ctx.settings, record.client_id, record.resource):
-        return minted
-    jti = f"{minted.family_id}.{crypto.new_jti()}"
-    claims = oidc.access_token_claims(ctx.settings.issuer, record, jti)
-    return replace(minted, access=await ctx.signer.sign(claims, typ="at+jwt"))
-
-
-async def _with_id_token(
-    ctx: Context, response: TokenResponse, client: Client, sub: str, *, nonce: str | None, auth_time: int | None
-) -> TokenResponse:
-    """OIDC Core 3.1.3.3: the token response of an ``openid`` grant carries an ID token for the client."""
-    if ctx.signer is None:
-        return response
-    claims = oidc.id_token_claims(
-        issuer=ctx.settings.issuer,
-        client_id=client.client_id,
-        sub=sub,
-        now=ctx.clock(),
-        lifetime=ctx.settings.id_token_lifetime,
-        access_token=response.access_token,
-        alg=ctx.signer.alg,
-        nonce=nonce,
-        auth_time=auth_time,
-    )
-    return replace(response, id_token=await ctx.signer.sign(claims, typ="JWT"))
+    for feature in ctx.features:
+        value = await feature.access_token_value(ctx, minted.access_record, minted.family_id)
+        if value is not None:
+            return replace(minted, access=value)
+    return minted
 
 
 def _refuse_unless_done(outcome: Outcome, *, reused: str, missing: str) -> None:
@@ -309,7 +285,7 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         family_scope=family.scope,
         resource=resource,
     )
-    minted = await _as_jwt(ctx, minted)
+    minted = await _access_value(ctx, minted)
     if minted.family is None:
         raise RuntimeError("a refresh mint always has a family")
     # The window starts at the first rotation away from the presented token, however often it is retried.
@@ -331,11 +307,7 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
             "refresh_reused", client_id=client.client_id, user=family.sub, family_id=family_id, address=request.peer
         )
     _refuse_unless_done(outcome, reused=REFRESH_REUSED, missing=REFRESH_MISSING)
-    response = minted.response(ctx)
-    if ctx.signer is not None and family.sub is not None and oidc.is_openid(family.scope):
-        # OIDC Core 12.2: a new ID token for the same user and client, with the original auth_time, no nonce.
-        response = await _with_id_token(ctx, response, client, family.sub, nonce=None, auth_time=family.auth_time)
-    return response
+    return replace(minted.response(ctx), issued=family)
 
 
 def _within_grace(ctx: Context, family: TokenFamily, presented_digest: str, now: float) -> bool:
@@ -378,9 +350,9 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
         await ctx.store.take_code(family_id, code_digest, replay_window=window)  # single use, failed or not
         raise
     user = User(found.sub, found.username)
-    openid = ctx.signer is not None and oidc.is_openid(found.scope)
-    # OIDC Core section 11: an OpenID grant is refreshable only with offline_access.
-    refresh = "refresh_token" in client.grant_types and (not openid or oidc.grants_refresh(found.scope))
+    refresh = "refresh_token" in client.grant_types and all(
+        feature.refreshable(ctx, client, found.scope) for feature in ctx.features
+    )
     response = await issue(
         ctx,
         client,
@@ -392,9 +364,7 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
         resource=resource,
         auth_time=found.auth_time,
     )
-    if openid:
-        response = await _with_id_token(ctx, response, client, found.sub, nonce=found.nonce, auth_time=found.auth_time)
-    return response
+    return replace(response, issued=found)
 
 
 def _code_problem(

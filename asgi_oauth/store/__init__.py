@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from ..revocation import CacheOptions
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from .base import CoreStore as CoreStore
-from .base import KeyStore
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
 from .memory import MemoryStore as MemoryStore
@@ -20,7 +19,7 @@ from .memory import MemoryStore as MemoryStore
 if TYPE_CHECKING:
     from .redis import RedisStore as RedisStore
 
-__all__ = ["CoreStore", "MemoryStore", "RedisStore", "Store", "StoreUnavailable", "parts_needed", "store_from_settings"]
+__all__ = ["CoreStore", "MemoryStore", "RedisStore", "Store", "StoreUnavailable", "store_from_settings"]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,16 +55,6 @@ def _from_factory(path: str, settings: OAuthSettings) -> Store:
     except (ImportError, AttributeError) as exc:
         raise SettingsError(f"{where}: cannot import it ({exc})") from None
     store = factory(settings)
-    missing = [part.__name__ for part in (CoreStore, *parts_needed(settings)) if not isinstance(store, part)]
-    if missing:
-        what = type(store).__name__
-        raise SettingsError(f"{where}: the factory returned {what}, which is not a {' nor a '.join(missing)}")
-    return store  # type: ignore[no-any-return]  # checked: the parts these settings use
-
-
-def parts_needed(settings: OAuthSettings) -> tuple[type, ...]:
-    """The store Protocols beyond :class:`CoreStore` that ``settings`` switch on (features check their own)."""
-    parts: list[type] = []
-    if settings.enable_oidc and not settings.oidc_signing_keys:  # keys generated into the store
-        parts.append(KeyStore)
-    return tuple(parts)
+    if not isinstance(store, CoreStore):
+        raise SettingsError(f"{where}: the factory returned {type(store).__name__}, which is not a CoreStore")
+    return store

@@ -201,24 +201,9 @@ class LimitStore(Protocol):
 
 
 @runtime_checkable
-class KeyStore(Protocol):
-    """The OpenID provider's generated signing keys (:mod:`asgi_oauth.keys`), one opaque document shared by
-    every worker. Only used when no keys are configured; the document holds private keys, so such a store
-    is for demos and tests (configured keys never reach the store)."""
-
-    async def get_signing_keys(self) -> str | None:
-        """The key document, or ``None`` when none was stored yet."""
-
-    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
-        """Store ``document`` if the stored one is still ``expected`` (``None``: none yet); a compare-and-set,
-        so two workers generating or rotating at once agree on one result. ``False`` when another won."""
-
-
-@runtime_checkable
 class CoreStore(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
     """What every server needs, whatever is switched on: a third-party backend implementing only this starts a
-    server with generated OpenID keys and every feature off (:func:`parts_needed`); each feature checks its own
-    store Protocol."""
+    server with every feature off. Each feature checks its own store Protocol (:mod:`asgi_oauth.features`)."""
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
@@ -226,7 +211,5 @@ class CoreStore(ClientStore, TokenStore, ConsentStore, LimitStore, Protocol):
     async def aclose(self) -> None: ...
 
 
-@runtime_checkable
-class Store(CoreStore, KeyStore, Protocol):
-    """Everything the built-in stores keep. A backend implements the parts its server uses; the contract suite
-    (:mod:`asgi_oauth.testing`) checks each part."""
+#: The store every part of the server takes: :class:`CoreStore` (the name type hints have always used).
+Store = CoreStore

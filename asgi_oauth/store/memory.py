@@ -127,7 +127,6 @@ class MemoryStore:
         self._failures: Expiring[str, list[float]] = Expiring(clock)
         self._known: Expiring[str, bool] = Expiring(clock)
         self._documents: Expiring[str, Client] = Expiring(clock)
-        self._signing_keys: str | None = None
         # What each user and client holds, as Redis' owner indexes: member -> expiry. A member is
         # (family id, "", "") for a family, (family id, "a", digest) for a lone token, (.., "c", digest) for a code.
         self._owners: Expiring[tuple[str, str], _Holdings] = Expiring(clock)
@@ -433,15 +432,6 @@ class MemoryStore:
         self._known.set(known, True, expires_at)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def get_signing_keys(self) -> str | None:
-        return self._signing_keys
-
-    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
-        if self._signing_keys not in (expected, document):
-            return False
-        self._signing_keys = document
-        return True
-
     async def ping(self) -> None:
         return None
 

@@ -252,8 +252,6 @@ class Keys:
         #: The pub/sub channel every write that ends a token's or a client's life announces it on, in the same
         #: atomic step: ``family:<id>``, ``access:<family id>:<digest>``, ``client:<id>``, ``user:<sub>``.
         self.revoked = f"{prefix}:revoked"
-        #: The OpenID provider's generated signing keys (one document, compare-and-set).
-        self.signing_keys = f"{prefix}:signing-keys"
 
     def family(self, family_id: str) -> str:
         return f"{self.prefix}:{{{family_id}}}:f"

@@ -441,7 +441,6 @@ class RedisStore:
         self._dynamic_clients = Script(self._exec, _lua("dynamic_clients"))
         self._delete_dynamic = Script(self._once, _lua("dynamic_clients"))
         self._claim = Script(self._exec, _lua("claim"))
-        self._swap_keys = Script(self._exec, _lua("swap_signing_keys"))
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
         self._put_access = Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
         self._put_code = Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
@@ -854,15 +853,6 @@ class RedisStore:
 
     async def remember_known(self, known: str, *, expires_at: float) -> None:
         await self._run(self._exec("SET", self._keys.limit(known), "1", "PX", self._ttl_ms(expires_at)))
-
-    # -- signing keys (OpenID Connect, generated) -----------------------------------------------
-    async def get_signing_keys(self) -> str | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._keys.signing_keys))
-        return None if raw is None else raw.decode()
-
-    async def swap_signing_keys(self, expected: str | None, document: str) -> bool:
-        args = ["" if expected is None else expected, document]
-        return bool(await self._run(self._swap_keys(keys=[self._keys.signing_keys], args=args)))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def ping(self) -> None:

@@ -25,7 +25,6 @@ import pytest
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
 from .expiry import ExpiryContract
-from .keys import SigningKeyContract
 from .limits import LimitContract
 from .owners import OwnerContract
 from .tokens import TokenContract
@@ -37,7 +36,6 @@ __all__ = [
     "ExpiryContract",
     "LimitContract",
     "OwnerContract",
-    "SigningKeyContract",
     "StoreContract",
     "TokenContract",
 ]
@@ -51,14 +49,12 @@ class CoreStoreContract(
     DynamicClientContract,
     OwnerContract,
 ):
-    """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with generated OpenID
-    keys and every feature off. Add :class:`SigningKeyContract` when it keeps generated keys, and a feature's own
-    contract (``asgi_oauth.features.<name>.testing``) for each feature it keeps the data of."""
+    """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with every feature
+    off. Add a feature's own contract (``asgi_oauth.features.<name>.testing``) for each feature whose data the
+    backend keeps itself."""
 
     pytestmark = pytest.mark.asyncio
 
 
-class StoreContract(CoreStoreContract, SigningKeyContract):
-    """Every part of :class:`~asgi_oauth.store.Store`, checked."""
-
-    pytestmark = pytest.mark.asyncio
+#: The name the contract had before features kept their own parts: the same suite.
+StoreContract = CoreStoreContract

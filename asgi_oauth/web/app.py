@@ -21,8 +21,6 @@ from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
-from ..protocol.oidc import SCOPE_DESCRIPTIONS as OIDC_SCOPE_DESCRIPTIONS
-from ..protocol.oidc import UserClaims
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
 from ..protocol.registration import keeping_used_clients
@@ -53,9 +51,6 @@ from .http import (
 from .openapi import openapi_document
 from .pages import ConsentRenderer, ErrorRenderer, default_consent_page, default_error_page
 from .signin import SignIn, SignInHook
-
-if TYPE_CHECKING:
-    from ..keys import KeyRing
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -97,7 +92,6 @@ class OAuthServer:
         response_types: Iterable[ResponseTypeSpec] | None = None,
         endpoints: Iterable[EndpointSpec] | None = None,
         document_fetcher: Fetcher | None = None,
-        user_claims: UserClaims | None = None,
         events: Iterable[EventHook] = (),
         sign_in: SignIn | None = None,
         features: Iterable[Feature] | None = None,
@@ -111,8 +105,6 @@ class OAuthServer:
         self.store = store if store is not None else store_from_settings(self.settings)
         #: The switched-on features (``features=``, else those ``ASGI_OAUTH_FEATURES`` names).
         self.features = load_features(self.settings, features)
-        #: The OpenID provider's signing keys (``enable_oidc``), else ``None``.
-        self.keys: KeyRing | None = _key_ring(self.settings, self.store, clock)
         #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
         self.metrics: Metrics | None = None
         if self.settings.metrics:
@@ -133,8 +125,6 @@ class OAuthServer:
             limiter=Limiter.from_settings(self.store, self.settings, clock=clock, events=self.events),
             clock=clock,
             password_verifier=password_verifier,
-            signer=self.keys,
-            user_claims=user_claims,
             events=self.events,
             features=self.features,
         )
@@ -174,8 +164,9 @@ class OAuthServer:
                 "OAuthServer has no sign_in (or user_resolver): /authorize cannot sign anyone in and answers 503; "
                 "pass sign_in=PasswordSignIn(verify), HostSignIn(resolver, login_url) or OpenIDSignIn(...)"
             )
-        # With OpenID Connect on, its scopes read as what they allow unless the host says otherwise.
-        described = {**(OIDC_SCOPE_DESCRIPTIONS if self.keys is not None else {}), **(scope_descriptions or {})}
+        # The features' scopes (OpenID Connect's) read as what they allow unless the host says otherwise.
+        described = {key: text for feature in self.features for key, text in feature.scope_descriptions().items()}
+        described.update(scope_descriptions or {})
         self.authorization = AuthorizationEndpoint(
             self.context,
             self.response_types,
@@ -196,7 +187,7 @@ class OAuthServer:
             response_types=self.response_types.values(),
         )
         self._add_features_metadata()
-        if self.keys is not None and scope_descriptions:  # the host's own scopes are supported too
+        if "scopes_supported" in self.metadata and scope_descriptions:  # a feature listed scopes: the host's too
             listed = self.metadata.get("scopes_supported", [])
             self.metadata["scopes_supported"] = [*listed, *(s for s in scope_descriptions if s not in listed)]
         #: The metadata as served: every discovery URL (:mod:`asgi_oauth.discovery`) sends these bytes.
@@ -305,15 +296,6 @@ class OAuthServer:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def _key_ring(settings: OAuthSettings, store: Store, clock: Clock) -> KeyRing | None:
-    """The signing keys when OpenID Connect is on; its PyJWT dependency is the ``oidc`` extra (checked before)."""
-    if not settings.enable_oidc:
-        return None
-    from ..keys import KeyRing
-
-    return KeyRing(settings, store, clock=clock)
 
 
 class _BackChannel:

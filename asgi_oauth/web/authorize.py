@@ -14,12 +14,10 @@ from ..errors import MethodNotAllowed, OAuthError
 from ..models import User, scope_set
 from ..protocol import authorize
 from ..protocol.context import Context
-from ..protocol.oidc import ConsentRequired, LoginRequired
 from ..protocol.params import Params
 from ..store import StoreUnavailable
 from .consent import ConsentTokens
 from .http import read_form, request_url
-from .openid import FreshSignIn
 from .pages import PAGE_HEADERS, ConsentRenderer, ConsentView, ErrorRenderer, ScopeLine
 
 logger = logging.getLogger("asgi_oauth")
@@ -52,8 +50,6 @@ class AuthorizationEndpoint:
         self.scope_descriptions = dict(scope_descriptions)
         self.consent_renderer = consent_renderer
         self.error_renderer = error_renderer
-        #: Signs the freshness marker of ``prompt=login`` (OpenID Connect).
-        self.fresh = FreshSignIn(ctx.settings)
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -92,15 +88,8 @@ class AuthorizationEndpoint:
             if given is not None:
                 params = given.params
                 continuation = given.continuation if given.continuation is not None else continuation
-        req = await authorize.validate(self.ctx, params, self.response_types)
-        if continuation is None:
-            return req
-        # prompt=login's marker travels beside the continuation (see AuthorizationRequest.params), not in the
-        # parameters a feature stands in for the sent ones: take it from what the browser sent.
-        marker = sent.get("fresh_after")
-        if marker is not None and req.oidc is not None:
-            req = replace(req, oidc=replace(req.oidc, fresh_after=marker))
-        return replace(req, continuation=continuation)
+        req = await authorize.validate(self.ctx, params, self.response_types, sent=sent)
+        return req if continuation is None else replace(req, continuation=continuation)
 
     async def _answered(self, req: authorize.AuthorizationRequest) -> None:
         for feature in self.ctx.features:
@@ -111,10 +100,13 @@ class AuthorizationEndpoint:
     ) -> Response:
         ctx = self.ctx
         user = await self.user_resolver(request) if self.user_resolver is not None else None
-        if req.oidc is not None:
-            gate = await self._openid_sign_in(request, req, user, see_other)
-            if gate is not None:
-                return gate
+        try:
+            for feature in ctx.features:
+                again = await feature.authorization_user(ctx, req, user)
+                if again is not None:
+                    return self._to_login(request, again.request, again.query)
+        except OAuthError as error:
+            return await self._redirect_error(req, error, see_other)
         if user is None:
             return self._to_login(request, req)
         csrf = params.get("csrf_token")
@@ -131,46 +123,16 @@ class AuthorizationEndpoint:
                 expires_at = ctx.clock() + ctx.settings.consent_lifetime
                 await ctx.store.put_consent(user.sub, req.client.client_id, req.scope, expires_at=expires_at)
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, 303)
-        ask = req.oidc is not None and "consent" in req.oidc.prompt  # OIDC prompt=consent: ask even if known
-        if not ask and (req.client.first_party or await self._remembered(user, req)):
+        known = req.client.first_party or await self._remembered(user, req)
+        try:
+            for feature in ctx.features:  # OpenID Connect's prompt=consent asks anyway; prompt=none never asks
+                known = await feature.authorization_consent(ctx, req, known=known)
+        except OAuthError as error:
+            return await self._redirect_error(req, error, see_other)
+        if known:
             await self._answered(req)
             return RedirectResponse((await authorize.approve(ctx, req, user)).url, see_other)
-        if req.oidc is not None and "none" in req.oidc.prompt:
-            refused = ConsentRequired("the user has not consented to this client")
-            return await self._redirect_error(req, refused, see_other)
         return self._consent_page(request, req, user)
-
-    async def _openid_sign_in(
-        self, request: Request, req: authorize.AuthorizationRequest, user: User | None, see_other: int
-    ) -> Response | None:
-        """OIDC Core 3.1.2.3: ``prompt`` and ``max_age`` decide whether the session is good enough.
-
-        ``None`` lets the flow go on. Otherwise the browser goes to sign in (again), carrying a signed marker
-        back; a marker that comes back unsatisfied (the host did not sign the user in anew, or does not report
-        ``auth_time``), and ``prompt=none`` without a fresh enough session, answer ``login_required``.
-        """
-        openid = req.oidc
-        if openid is None:
-            return None
-        now = self.ctx.clock()
-        fresh_after = self.fresh.since(openid.fresh_after, openid.nonce)
-        # Signed in after this very request was sent to sign in: fresh, whatever max_age or prompt said
-        # (a second of slack for hosts that round their sign-in time down).
-        signed_in = None if user is None else user.auth_time
-        if signed_in is not None and fresh_after is not None and signed_in >= fresh_after - 1:
-            return None
-        stale = user is None or bool(openid.prompt & {"login", "select_account"})
-        if user is not None and openid.max_age is not None:
-            stale = stale or user.auth_time is None or now - user.auth_time > openid.max_age
-        if not stale:
-            return None
-        if "none" in openid.prompt:
-            return await self._redirect_error(req, LoginRequired("the user must sign in"), see_other)
-        if fresh_after is not None and user is not None:
-            message = "the user did not sign in again" if user.auth_time is not None else "auth_time is unknown"
-            return await self._redirect_error(req, LoginRequired(message), see_other)
-        marked = replace(req, oidc=replace(openid, fresh_after=self.fresh.issue(openid.nonce)))
-        return self._to_login(request, marked, reauthenticate=user is not None)
 
     async def _redirect_error(self, req: authorize.AuthorizationRequest, error: OAuthError, status: int) -> Response:
         """An error answered to the client: the request is done, as after a code or a denial."""
@@ -185,18 +147,15 @@ class AuthorizationEndpoint:
         return granted is not None and scope_set(req.scope) <= scope_set(granted)
 
     def _to_login(
-        self, request: Request, req: authorize.AuthorizationRequest, *, reauthenticate: bool = False
+        self, request: Request, req: authorize.AuthorizationRequest, hints: Mapping[str, str] | None = None
     ) -> Response:
+        """To the host's sign-in page, coming back to this request; ``hints`` tell the page what the client asked
+        for (OpenID Connect's ``login_hint``, ``prompt=login``)."""
         if self.user_resolver is None:
             return self._error_page(NO_SIGN_IN, 503)
         back = f"{request_url(request.scope).path}?{urlencode(req.params())}"
         login = self.login_url
-        query = {"next": back}
-        if req.oidc is not None:  # OpenID Connect: tell the host's sign-in page what the client asked for
-            if req.oidc.login_hint is not None:
-                query["login_hint"] = req.oidc.login_hint
-            if reauthenticate:
-                query["prompt"] = "login"
+        query = {"next": back, **(hints or {})}
         return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode(query)}", 302)
 
     def _consent_page(self, request: Request, req: authorize.AuthorizationRequest, user: User) -> Response:

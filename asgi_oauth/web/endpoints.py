@@ -28,7 +28,7 @@ from ..protocol.params import Incoming
 from ..protocol.revoke import revoke
 from ..registry import switched_on
 from ..settings import OAuthSettings
-from . import openapi, openid
+from . import openapi
 from .http import Document, EncodedJSON, encode_json, json_string
 
 if TYPE_CHECKING:
@@ -133,12 +133,7 @@ async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> Endpo
 def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
     """The answer without a refresh or ID token from an exact template (the bytes ``encode_json`` would give
     for ``issued.body()``), without building and encoding the dict; others as the dict."""
-    if (
-        issued.refresh_token is not None
-        or issued.id_token is not None
-        or issued.fields
-        or type(issued.expires_in) is not int
-    ):
+    if issued.refresh_token is not None or issued.fields or type(issued.expires_in) is not int:
         return issued.body()
     return EncodedJSON(
         f'{{"access_token":{json_string(issued.access_token)},"token_type":"Bearer",'
@@ -305,30 +300,9 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         cors=True,
     ),
     # The same RFC 8414 document where OpenID Connect discovery looks (MCP clients and the conformance
-    # suite try it third for an issuer with a path); with enable_oidc it carries the OpenID keys too.
+    # suite try it third for an issuer with a path); with OpenID Connect on it carries the OpenID keys too.
     EndpointSpec("/.well-known/openid-configuration", app=_metadata_document, methods=("GET", "HEAD"), cors=True),
     EndpointSpec(
         "/openapi.json", app=_openapi_document, methods=("GET", "HEAD"), openapi=openapi.openapi_path, cors=True
-    ),
-    # OpenID Connect (enable_oidc): OIDC Core 5.3 userinfo, which also adds the provider's discovery keys,
-    # and the JWK Set the ID tokens and JWT access tokens verify against.
-    EndpointSpec(
-        "/userinfo",
-        app=openid.userinfo_app,
-        methods=("GET", "POST"),
-        url_key="userinfo_endpoint",
-        metadata=openid.discovery_keys,
-        openapi=openid.userinfo_path,
-        enabled=openid.openid_enabled,
-        cors=True,
-    ),
-    EndpointSpec(
-        "/jwks",
-        app=openid.jwks_app,
-        methods=("GET", "HEAD"),
-        url_key="jwks_uri",
-        openapi=openid.jwks_path,
-        enabled=openid.openid_enabled,
-        cors=True,
     ),
 )

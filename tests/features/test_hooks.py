@@ -17,6 +17,7 @@ from asgi_oauth.features import (
     EndpointSpec,
     Feature,
     Incoming,
+    TokenResponse,
     load_features,
 )
 from asgi_oauth.models import AccessToken, Client, TokenFamily, User
@@ -55,8 +56,8 @@ class Stamp(Feature):
     async def token_extra(self, ctx: Context, client: Client, scope: str, user: User | None) -> Mapping[str, Any]:
         return {"stamp": {"tag": f"for-{client.client_id}"}}
 
-    async def token_fields(self, ctx: Context, client: Client, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        return {"stamped": body["token_type"]}
+    async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
+        return {"stamped": response.body()["token_type"]}
 
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
         return {"tag": record.extra["stamp"]["tag"]}
@@ -122,14 +123,27 @@ def test_a_switched_on_features_settings_section_is_not_reported_as_unknown() ->
     assert unknown_variables({"ASGI_OAUTH_STAMP_COLOUR": "red"}) == ["ASGI_OAUTH_STAMP_COLOUR"]
 
 
-def test_the_built_in_sections_are_the_built_in_features() -> None:
-    """settings.py names the built-in sections without importing the features; they must stay the same names."""
-    from asgi_oauth.features import BUILTIN
-    from asgi_oauth.settings import BUILTIN_SECTIONS, unknown_variables
+def test_the_built_in_features_sections_are_known_variables() -> None:
+    from asgi_oauth.settings import unknown_variables
 
-    assert sorted(BUILTIN_SECTIONS) == sorted(BUILTIN)
-    environ = {"ASGI_OAUTH_DEVICE_POLL_INTERVAL": "2", "ASGI_OAUTH_PAR_REQUIRED": "true", "ASGI_OAUTH_DEVICES": "x"}
-    assert unknown_variables(environ) == ["ASGI_OAUTH_DEVICES"]
+    environ = {
+        "ASGI_OAUTH_DEVICE_POLL_INTERVAL": "2",
+        "ASGI_OAUTH_PAR_REQUIRED": "true",
+        "ASGI_OAUTH_ID_TOKEN_LIFETIME": "60",
+        "ASGI_OAUTH_DEVICE_POLL_INTERVALL": "x",
+    }
+    assert unknown_variables(environ) == ["ASGI_OAUTH_DEVICE_POLL_INTERVALL"]
+
+
+def test_a_built_in_features_variable_set_while_it_is_off_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASGI_OAUTH_JWT_ACCESS_TOKEN_CLIENTS", "*")
+    with pytest.raises(SettingsError, match="ASGI_OAUTH_JWT_ACCESS_TOKEN_CLIENTS: the oidc feature is off"):
+        load_features(OAuthSettings(), None)
+    monkeypatch.setenv("ASGI_OAUTH_DEVICE_POLL_INTERVAL", "2")
+    monkeypatch.delenv("ASGI_OAUTH_JWT_ACCESS_TOKEN_CLIENTS")
+    with pytest.raises(SettingsError, match="ASGI_OAUTH_DEVICE_POLL_INTERVAL: the device feature is off"):
+        load_features(OAuthSettings(), None)
+    assert [f.name for f in load_features(OAuthSettings(features="device"), None)] == ["device"]  # type: ignore[arg-type]
 
 
 def test_the_device_flows_old_switch_and_its_name_switch_on_one_feature() -> None:

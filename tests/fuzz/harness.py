@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from asgi_oauth import OAuthServer, Store, User, register_client
+from asgi_oauth import OAuthServer, OIDCSettings, OpenIDConnect, Store, User, register_client
 from asgi_oauth.demo import create_demo_app, ensure_demo_client
 from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect, requires_scopes
 
@@ -193,20 +193,24 @@ def raw_query(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
+def fuzz_server(store: Store, documents: Documents, issuer: str, overrides: dict[str, Any]) -> OAuthServer:
+    """The server of one mount: ``overrides`` hold the core's settings and OpenID Connect's section's."""
+    core = {name: value for name, value in overrides.items() if name not in OIDCSettings.model_fields}
+    section = {name: value for name, value in overrides.items() if name in OIDCSettings.model_fields}
+    openid = [OpenIDConnect(OIDCSettings(**section), user_claims=user_claims)] if core.get("enable_oidc") else []
+    return OAuthServer(
+        settings_for(issuer=issuer, login_url=LOGIN_URL, **core),
+        store=store,
+        user_resolver=resolve_user,
+        password_verifier=verify_password,
+        document_fetcher=documents,
+        features=openid,
+    )
+
+
 def build_app(store: Store, documents: Documents) -> Starlette:
     mounts = [
-        Mount(
-            path,
-            app=OAuthServer(
-                settings_for(issuer=BASE_URL + path, login_url=LOGIN_URL, **overrides),
-                store=store,
-                user_resolver=resolve_user,
-                password_verifier=verify_password,
-                document_fetcher=documents,
-                user_claims=user_claims,
-            ),
-        )
-        for path, overrides in MOUNTS.items()
+        Mount(path, app=fuzz_server(store, documents, BASE_URL + path, overrides)) for path, overrides in MOUNTS.items()
     ]
     bearer = Middleware(
         BearerTokenMiddleware,

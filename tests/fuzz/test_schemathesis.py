@@ -28,12 +28,12 @@ from schemathesis.specs.openapi.checks import (
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from asgi_oauth import MemoryStore, OAuthServer, RedisStore, Store, register_client
+from asgi_oauth import MemoryStore, RedisStore, Store, register_client
 
-from ..web.helpers import Registered, basic, settings_for, verify_password
+from ..web.helpers import Registered, basic
 from ..web.test_cimd import Documents
 from .conftest import SCALE
-from .harness import BASE_URL, EXAMPLES, FULL, MOUNTS, REQUESTS, fuzz_clients, resolve_user, user_claims
+from .harness import BASE_URL, EXAMPLES, FULL, MOUNTS, REQUESTS, fuzz_clients, fuzz_server
 
 CHECKS = [
     not_a_server_error,
@@ -61,15 +61,7 @@ def host(store: Store) -> Host:
         await store.aclose()
 
     # The /full mount's features, so every operation there is published and fuzzed (registration, userinfo, jwks).
-    features = {**MOUNTS[FULL], "metrics": False}
-    oauth = OAuthServer(
-        settings_for(issuer=f"{BASE_URL}/oauth", **features),
-        store=store,
-        user_resolver=resolve_user,
-        password_verifier=verify_password,
-        document_fetcher=Documents(),
-        user_claims=user_claims,
-    )
+    oauth = fuzz_server(store, Documents(), f"{BASE_URL}/oauth", {**MOUNTS[FULL], "metrics": False})
     app = Starlette(routes=[Mount("/oauth", app=oauth)], lifespan=lifespan)
     return Host(app, {c.client_id: c for c in clients})
 

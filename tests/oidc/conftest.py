@@ -20,7 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from asgi_oauth import BearerTokenMiddleware, LocalValidator, Store, User, protect, register_client
+from asgi_oauth import (
+    BearerTokenMiddleware,
+    LocalValidator,
+    OAuthServer,
+    OIDCSettings,
+    OpenIDConnect,
+    Store,
+    User,
+    protect,
+    register_client,
+)
 
 from ..web.helpers import ISSUER, Registered, Server, basic, build_server, pkce_pair, register, settings_for
 
@@ -41,6 +51,11 @@ async def resolve_user(request: Request) -> User | None:
 async def user_claims(sub: str, scopes: frozenset[str]) -> dict[str, Any]:
     # More than any scope releases: the server must filter.
     return {**USER_CLAIMS.get(sub, {}), "email_verified": True, "secret_note": "never released"}
+
+
+def oidc_of(oauth: OAuthServer) -> OpenIDConnect:
+    """The server's OpenID Connect feature."""
+    return next(feature for feature in oauth.features if isinstance(feature, OpenIDConnect))
 
 
 def clients() -> list[Registered]:
@@ -147,16 +162,17 @@ async def make_provider(store: Store) -> AsyncIterator[MakeProvider]:
 
     async def factory(**settings: Any) -> Provider:
         options = settings.pop("oauth_options", {})
-        settings.setdefault("enable_oidc", True)
-        settings.setdefault("jwt_access_token_clients", "jwt-rp,m2m")
-        oauth_settings = settings_for(**settings)
+        section = {name: settings.pop(name) for name in list(settings) if name in OIDCSettings.model_fields}
+        section.setdefault("jwt_access_token_clients", "jwt-rp,m2m")
+        on = settings.pop("enable_oidc", True)
+        openid = [OpenIDConnect(OIDCSettings(**section), user_claims=user_claims)] if on else []
+        options["features"] = [*openid, *options.get("features", ())]
         built = build_server(
             store,
-            oauth_settings,
+            settings_for(**settings),
             registered,
             password_verifier=None,
             user_resolver=resolve_user,
-            user_claims=user_claims,
             **options,
         )
         # The same app protects /api/me with the middleware, validating locally against the same store.

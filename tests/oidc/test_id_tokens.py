@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from asgi_oauth import OAuthServer, Store
-from asgi_oauth.protocol.oidc import SCOPE_DESCRIPTIONS
+from asgi_oauth.features.oidc.protocol import SCOPE_DESCRIPTIONS
 
 from ..web.helpers import build_server, pkce_pair, settings_for
 from .conftest import CALLBACK, ISSUER, MakeProvider, Provider, redirect_params
@@ -212,7 +212,7 @@ async def test_openid_off_keeps_openid_a_plain_scope(store: Store) -> None:
     tokens = await provider.sign_in("rp-first", scope="openid read", nonce="")
     assert "id_token" not in tokens and tokens["scope"] == "openid read" and tokens["refresh_token"]
     await server.http.aclose()
-    assert isinstance(server.oauth, OAuthServer) and server.oauth.keys is None
+    assert isinstance(server.oauth, OAuthServer) and server.oauth.features == ()
 
 
 async def test_the_consent_page_says_what_each_openid_scope_allows(make_provider: MakeProvider) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from asgi_oauth import JWKSValidator, RedisStore, ValidationUnavailable
+from asgi_oauth import JWKSValidator, OpenIDConnect, RedisStore, ValidationUnavailable
 
 from ..web.helpers import build_server, settings_for
-from .conftest import ISSUER, MakeProvider, Provider
+from .conftest import ISSUER, MakeProvider, Provider, oidc_of
 
 
 def validator_for(provider: Provider, **options: Any) -> JWKSValidator:
@@ -49,9 +49,7 @@ async def test_a_rotated_key_is_fetched_once_and_an_unknown_kid_is_not_refetched
     validator = validator_for(provider, min_refetch=3600)
     first = await provider.token("m2m", grant_type="client_credentials", scope="read")
     assert await validator.validate(first["access_token"]) is not None
-    keys = provider.server.oauth.keys
-    assert keys is not None
-    await keys.rotate()
+    await oidc_of(provider.server.oauth).keys.rotate()
     second = await provider.token("m2m", grant_type="client_credentials", scope="read")
     # The new kid is unknown and the set was read less than min_refetch ago: refused, not refetched.
     assert await validator.validate(second["access_token"]) is None
@@ -71,7 +69,7 @@ async def test_an_unreachable_jwks_is_unavailable_not_invalid(provider: Provider
 
 
 async def test_a_store_down_answers_503_at_jwks_and_userinfo(unreachable_store: RedisStore) -> None:
-    server = build_server(unreachable_store, settings_for(enable_oidc=True), password_verifier=None)
+    server = build_server(unreachable_store, settings_for(), password_verifier=None, features=[OpenIDConnect()])
     jwks = await server.http.get("/oauth/jwks")
     assert jwks.status_code == 503 and jwks.json()["error"] == "temporarily_unavailable"
     info = await server.http.get("/oauth/userinfo", headers={"Authorization": "Bearer a.b"})

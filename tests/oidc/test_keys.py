@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
-from asgi_oauth import OAuthServer, SettingsError, Store
+from asgi_oauth import OAuthServer, OIDCSettings, OpenIDConnect, SettingsError, Store
 
 from ..web.helpers import settings_for
-from .conftest import MakeProvider
+from .conftest import MakeProvider, oidc_of
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
@@ -44,8 +44,8 @@ def ec_jwk(kid: str) -> str:
 async def test_generated_keys_rotate_with_an_overlap(make_provider: MakeProvider) -> None:
     clock = Clock()
     provider = await make_provider(oauth_options={"clock": clock})
-    keys = provider.server.oauth.keys
-    assert keys is not None and keys.generated
+    keys = oidc_of(provider.server.oauth).keys
+    assert keys.generated
     old = await provider.sign_in()
     old_kid = jwt.get_unverified_header(old["id_token"])["kid"]
     assert [k["kid"] for k in (await provider.jwks())["keys"]] == [old_kid]
@@ -66,8 +66,7 @@ async def test_generated_keys_rotate_with_an_overlap(make_provider: MakeProvider
 async def test_workers_agree_on_one_generated_key(store: Store) -> None:
     settings = settings_for(enable_oidc=True)
     first, second = OAuthServer(settings, store=store), OAuthServer(settings, store=store)
-    assert first.keys is not None and second.keys is not None
-    one, two = await first.keys.jwks(), await second.keys.jwks()
+    one, two = await oidc_of(first).keys.jwks(), await oidc_of(second).keys.jwks()
     assert one == two and len(one["keys"]) == 1
 
 
@@ -79,8 +78,7 @@ async def test_jwks_never_holds_private_members_and_logs_hold_no_key(
     await provider.sign_in()
     for key in (await provider.jwks())["keys"]:
         assert not PRIVATE_MEMBERS & set(key) and key["use"] == "sig" and key["alg"] == "RS256"
-    keys = provider.server.oauth.keys
-    assert keys is not None
+    keys = oidc_of(provider.server.oauth).keys
     signer = (await keys.current()).signer
     private = signer.private_jwk()["d"]
     assert private not in caplog.text and private not in repr(signer)
@@ -108,9 +106,9 @@ async def test_configured_pem_and_jwk_keys_sign_and_verify(make_provider: MakePr
 def test_keys_from_the_environment_are_split_into_pem_blocks_and_jwk_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
     pems = rsa_pem() + rsa_pem()
     monkeypatch.setenv("ASGI_OAUTH_OIDC_SIGNING_KEYS", pems)
-    assert len(settings_for(enable_oidc=True).oidc_signing_keys) == 2
+    assert len(OIDCSettings().oidc_signing_keys) == 2
     monkeypatch.setenv("ASGI_OAUTH_OIDC_SIGNING_KEYS", f"[{ec_jwk('a')}, {ec_jwk('b')}]")
-    assert len(settings_for(enable_oidc=True).oidc_signing_keys) == 2
+    assert len(OIDCSettings().oidc_signing_keys) == 2
 
 
 @pytest.mark.parametrize(
@@ -125,20 +123,22 @@ def test_bad_keys_stop_start_up_naming_the_setting_and_no_key_material(
     store: Store, keys: tuple[str, ...], message: str
 ) -> None:
     with pytest.raises(SettingsError, match="ASGI_OAUTH_OIDC_SIGNING_KEYS: " + message):
-        OAuthServer(settings_for(enable_oidc=True, oidc_signing_keys=keys), store=store)
+        OAuthServer(settings_for(), store=store, features=[OpenIDConnect(OIDCSettings(oidc_signing_keys=keys))])
 
 
 def test_a_key_for_another_algorithm_only_is_refused(store: Store) -> None:
     with pytest.raises(SettingsError, match="no key signs ES256"):
-        OAuthServer(
-            settings_for(enable_oidc=True, oidc_signing_keys=(rsa_pem(),), oidc_signing_alg="ES256"), store=store
-        )
+        es256 = OIDCSettings(oidc_signing_keys=(rsa_pem(),), oidc_signing_alg="ES256")
+        OAuthServer(settings_for(), store=store, features=[OpenIDConnect(es256)])
 
 
 @pytest.mark.parametrize("name", ["jwt_access_token_clients", "jwt_access_token_resources", "oidc_signing_keys"])
-def test_openid_settings_without_enable_oidc_are_refused(name: str) -> None:
-    from asgi_oauth import load_settings
-
-    value = "https://api.test" if name == "jwt_access_token_resources" else "x"
-    with pytest.raises(SettingsError, match=f"ASGI_OAUTH_{name.upper()}: needs ASGI_OAUTH_ENABLE_OIDC=true"):
-        load_settings(issuer="https://a.test/oauth", **{name: value})
+def test_openid_settings_without_openid_connect_are_refused(
+    name: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        f"ASGI_OAUTH_{name.upper()}", "https://api.test" if name == "jwt_access_token_resources" else "x"
+    )
+    expected = f"ASGI_OAUTH_{name.upper()}: the oidc feature is off .*ENABLE_OIDC=true"
+    with pytest.raises(SettingsError, match=expected):
+        OAuthServer(settings_for(), store=store)

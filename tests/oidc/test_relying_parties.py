@@ -20,7 +20,8 @@ import jwt
 import pytest
 from authlib.integrations.starlette_client import OAuth
 
-from asgi_oauth import JWKSValidator, KeyRing, load_settings
+from asgi_oauth import JWKSValidator, KeyRing, OIDCSettings
+from asgi_oauth.features.oidc.redis import RedisSigningKeys
 
 from ..conftest import open_redis_store
 from ..serving import Server, banner_value, clean_env, serving
@@ -123,9 +124,8 @@ async def sign_in_and_verify(http: httpx.AsyncClient, server: Server, secret: st
     assert seen is not None and seen.sub == "alice" and "read" in seen.scope.split()
 
     # Rotation in the store (as another worker, or an operator's script, would do it).
-    settings = load_settings(issuer=issuer, key_prefix=prefix, enable_oidc=True, secret_key=SECRET_KEY)
     async with open_redis_store(redis_url, key_prefix=prefix) as store:
-        new_key = await KeyRing(settings, store).rotate()
+        new_key = await KeyRing(OIDCSettings(), RedisSigningKeys(store.parts())).rotate()
     kids = [key["kid"] for key in (await http.get(f"{issuer}/jwks")).json()["keys"]]
     assert kids[0] == new_key.kid and claims and jwt.get_unverified_header(access)["kid"] in kids
     # Tokens signed before the rotation stay valid for every party until they expire.

@@ -10,9 +10,9 @@ from starlette.routing import Mount
 
 from asgi_oauth import MemoryStore, OAuthServer, OAuthSettings, SettingsError, new_client, register_client
 from asgi_oauth.features.device import DeviceAuthorization, DeviceStore
+from asgi_oauth.features.oidc import KeyStore, OpenIDConnect
 from asgi_oauth.features.par import PushedAuthorizationRequests
-from asgi_oauth.store import CoreStore, Store, store_from_settings
-from asgi_oauth.store.base import KeyStore
+from asgi_oauth.store import CoreStore, store_from_settings
 from asgi_oauth.testing import CoreStoreContract
 
 #: The verbs of the core Protocols and nothing more.
@@ -48,7 +48,7 @@ def settings(**more: object) -> OAuthSettings:
 def test_it_is_a_core_store_and_nothing_more() -> None:
     store = CoreOnly()
     assert isinstance(store, CoreStore)
-    assert not isinstance(store, DeviceStore) and not isinstance(store, KeyStore) and not isinstance(store, Store)
+    assert not isinstance(store, DeviceStore) and not isinstance(store, KeyStore)
 
 
 async def test_a_core_only_store_starts_a_server_with_no_feature_switched_on() -> None:
@@ -73,6 +73,10 @@ def test_what_is_switched_on_asks_for_its_own_part_by_name() -> None:
         OAuthServer(settings(enable_device_authorization=True), store=store_from_settings(settings()))
     with pytest.raises(SettingsError, match="'device' needs a store implementing DeviceStore, which CoreOnly"):
         OAuthServer(settings(), store=store_from_settings(settings()), features=[DeviceAuthorization()])
+    with pytest.raises(SettingsError, match="'oidc' needs a store implementing KeyStore, which CoreOnly"):
+        OAuthServer(settings(enable_oidc=True), store=store_from_settings(settings()))
+    with pytest.raises(SettingsError, match="'oidc' needs a store implementing KeyStore, which CoreOnly"):
+        OAuthServer(settings(), store=store_from_settings(settings()), features=[OpenIDConnect()])
     with pytest.raises(SettingsError, match="'par' needs a store implementing PushedRequestStore, which CoreOnly"):
         OAuthServer(settings(), store=store_from_settings(settings()), features=[PushedAuthorizationRequests()])
 

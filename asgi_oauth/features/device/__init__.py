@@ -49,6 +49,7 @@ _GRANT_ERRORS = ("authorization_pending", "slow_down", "expired_token", "access_
 class DeviceAuthorization(Feature):
     name = "device"
     store = DeviceStore
+    settings_model = DeviceSettings
 
     def __init__(self, settings: DeviceSettings | None = None, *, renderer: DeviceRenderer = default_device_page):
         self.settings = settings if settings is not None else load_section(DeviceSettings)

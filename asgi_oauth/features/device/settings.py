@@ -5,12 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from ...settings import ENV_PREFIX
+from ...settings import ENV_PREFIX, StrictSettings
 
 
-class DeviceSettings(BaseSettings):
+class DeviceSettings(StrictSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DEVICE_", extra="ignore", frozen=True)
 
     #: How long a device code and its user code work (RFC 8628 ``expires_in``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...settings import load_section
 from ...store.memory import MemoryStore
 from .. import (
     AuthorizationInput,
@@ -37,9 +38,10 @@ must_push = protocol.must_push
 class PushedAuthorizationRequests(Feature):
     name = "par"
     store = PushedRequestStore
+    settings_model = ParSettings
 
     def __init__(self, settings: ParSettings | None = None) -> None:
-        self.settings = settings if settings is not None else ParSettings()
+        self.settings = settings if settings is not None else load_section(ParSettings)
         self._requests: PushedRequestStore | None = None
         self._server: OAuthServer | None = None
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from ...settings import ENV_PREFIX
+from ...settings import ENV_PREFIX, StrictSettings
 
 
-class ParSettings(BaseSettings):
+class ParSettings(StrictSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}PAR_", extra="ignore", frozen=True)
 
     #: Seconds a ``request_uri`` may be used (RFC 9126 section 2.2 suggests 5 to 600).

@@ -1,7 +1,7 @@
-"""OpenID Connect's HTTP side: ``/userinfo`` (OIDC Core 5.3), ``/jwks`` (the ``jwks_uri``), the discovery keys
-they add, and the signed freshness marker that carries ``prompt=login`` through the host's sign-in page.
+"""OpenID Connect's HTTP side: ``/userinfo`` (OIDC Core 5.3), ``/jwks`` (the ``jwks_uri``), the discovery keys,
+and the signed freshness marker that carries ``prompt=login`` through the host's sign-in page.
 
-Both endpoints are switched on by ``enable_oidc``; the signing itself lives in :mod:`asgi_oauth.keys`.
+The signing itself lives in :mod:`.keys` (PyJWT, the ``oidc`` extra), imported only where keys are used.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, TimestampSigner
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from ..errors import MethodNotAllowed, OAuthError
-from ..middleware import INVALID, MALFORMED, TWO_METHODS, UNAVAILABLE, Denial, bearer_token
-from ..models import scope_set
-from ..protocol import oidc
-from ..protocol.introspect import find_access_token
-from ..settings import OAuthSettings
-from ..store import StoreUnavailable
-from .http import NO_STORE, ClientGone, encode_json, read_form, send_bytes, send_error, send_json
+from ...errors import MethodNotAllowed, OAuthError
+from ...middleware import INVALID, MALFORMED, TWO_METHODS, UNAVAILABLE, Denial, bearer_token
+from ...models import scope_set
+from ...protocol.introspect import find_access_token
+from ...settings import OAuthSettings
+from ...store import StoreUnavailable
+from ...web.http import NO_STORE, ClientGone, encode_json, read_form, send_bytes, send_error, send_json
+from . import protocol as oidc
+from .settings import OIDCSettings
 
 if TYPE_CHECKING:
-    from .app import OAuthServer
+    from ...web.app import OAuthServer
+    from .keys import KeyRing
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -36,11 +38,7 @@ _NO_USER = Denial(401, "invalid_token", "the access token was issued to a client
 _NOT_OPENID = Denial(403, "insufficient_scope", "the access token was not granted the openid scope", "openid")
 
 
-def openid_enabled(settings: OAuthSettings) -> bool:
-    return settings.enable_oidc
-
-
-def discovery_keys(settings: OAuthSettings) -> dict[str, Any]:
+def discovery_keys(settings: OIDCSettings) -> dict[str, Any]:
     """What OpenID Connect Discovery 1.0 section 3 adds to the RFC 8414 document: exactly what is supported."""
     return {
         "scopes_supported": list(oidc.OIDC_SCOPES),
@@ -96,9 +94,10 @@ class UserInfo:
     2.1 and 2.2, one way only). Failures are RFC 6750 section 3 challenges; an unreachable store is a 503.
     """
 
-    def __init__(self, server: OAuthServer) -> None:
+    def __init__(self, server: OAuthServer, user_claims: oidc.UserClaims | None) -> None:
         self.server = server
         self.realm = server.settings.realm
+        self.user_claims = user_claims
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -149,8 +148,8 @@ class UserInfo:
         if access.sub is None:
             return _NO_USER
         claims: Mapping[str, Any] = {}
-        if ctx.user_claims is not None:
-            claims = await ctx.user_claims(access.sub, scopes)
+        if self.user_claims is not None:
+            claims = await self.user_claims(access.sub, scopes)
         return oidc.released_claims(access.sub, claims, scopes)
 
 
@@ -173,17 +172,14 @@ class JWKS:
     everywhere at once; clients may cache the set for a minute.
     """
 
-    def __init__(self, server: OAuthServer) -> None:
-        self.server = server
+    def __init__(self, keys: KeyRing) -> None:
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             await send_error(send, MethodNotAllowed("GET, HEAD"))
             return
-        keys = self.server.keys
-        if keys is None:  # the endpoint is on only with enable_oidc, which builds the key ring
-            await send_json(send, 404, {"error": "invalid_request", "error_description": "no such endpoint"})
-            return
+        keys = self.keys
         try:
             document = await keys.jwks()
         except StoreUnavailable as exc:
@@ -234,11 +230,3 @@ def jwks_path(server: OAuthServer) -> dict[str, Any]:
     key_set = {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}}
     ok = {"description": "the public signing keys", "content": {"application/jwk-set+json": {"schema": key_set}}}
     return {"get": {"summary": "JWK Set", "responses": {"200": ok, "503": {"description": "store unavailable"}}}}
-
-
-def userinfo_app(server: OAuthServer) -> ASGIApp:
-    return UserInfo(server)
-
-
-def jwks_app(server: OAuthServer) -> ASGIApp:
-    return JWKS(server)

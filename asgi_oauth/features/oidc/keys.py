@@ -26,9 +26,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from .settings import OAuthSettings, SettingsError
-from .store.base import KeyStore
-from .types import Clock
+from ...settings import SettingsError
+from ...types import Clock
+from .settings import OIDCSettings
+from .store import KeyStore
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -136,7 +137,7 @@ def generate_key(alg: Alg) -> SigningKey:
     return _checked(private, None, alg)
 
 
-def configured_keys(settings: OAuthSettings) -> tuple[SigningKey, ...]:
+def configured_keys(settings: OIDCSettings) -> tuple[SigningKey, ...]:
     """The keys of ``OIDC_SIGNING_KEYS``, newest first; a bad one is a :class:`SettingsError` naming its place."""
     keys = []
     for position, secret in enumerate(settings.oidc_signing_keys, 1):
@@ -191,12 +192,20 @@ class KeyRing:
     """The provider's keys for one server: configured ones, or generated into ``store``, read again every
     :data:`KEY_CACHE_SECONDS` so a rotation on one worker reaches the others.
 
-    It is the :class:`~asgi_oauth.protocol.oidc.TokenSigner` the protocol signs ID tokens and JWT access
-    tokens with.
+    It is the :class:`~.protocol.TokenSigner` ID tokens and JWT access tokens are signed with. A rotated-away
+    key stays published for the longest a token it signed can live (``access_token_lifetime``, the core's).
     """
 
-    def __init__(self, settings: OAuthSettings, store: KeyStore, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        settings: OIDCSettings,
+        store: KeyStore,
+        *,
+        access_token_lifetime: float = 3600.0,
+        clock: Clock = time.time,
+    ) -> None:
         self._settings = settings
+        self._access_token_lifetime = access_token_lifetime
         self._store = store
         self._clock = clock
         self._configured = configured_keys(settings)
@@ -214,8 +223,7 @@ class KeyRing:
 
     def overlap(self) -> float:
         """How long a rotated-away key stays published: the longest a token signed with it can live."""
-        settings = self._settings
-        return max(settings.id_token_lifetime, settings.access_token_lifetime) + 60.0
+        return max(self._settings.id_token_lifetime, self._access_token_lifetime) + 60.0
 
     async def current(self, *, fresh: bool = False) -> KeySet:
         """The keys now; generated ones are read from the store (and generated there the first time)."""

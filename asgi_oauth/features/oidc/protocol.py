@@ -3,8 +3,8 @@
 What this module decides: which authorization requests are OpenID requests and whether they are well formed
 (``nonce``, ``prompt``, ``max_age``, ``login_hint``), what an ID token and an RFC 9068 access token claim,
 which user claims each scope releases, and when a refresh token is issued (``offline_access``, section 11).
-Signing is the :class:`TokenSigner`'s job (:mod:`asgi_oauth.keys`, on PyJWT), handed in through the
-:class:`~asgi_oauth.protocol.context.Context`, so this module imports neither PyJWT nor Starlette.
+Signing is the :class:`TokenSigner`'s job (:mod:`.keys`, on PyJWT), so this module imports neither PyJWT nor
+Starlette.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import InvalidRequest, OAuthError
-from ..models import AccessToken, scope_set
-from ..settings import OAuthSettings
-from .params import Params
+from ...errors import InvalidRequest, OAuthError
+from ...models import AccessToken, scope_set
+from ...protocol.params import Params
+from .settings import OIDCSettings
 
 #: The scope that makes an authorization request an OpenID Connect one.
 OPENID = "openid"
@@ -106,6 +106,9 @@ class OpenIDRequest:
     #: sign in again for ``prompt=login``; the host's login page carries it back inside ``next``.
     fresh_after: str | None = None
 
+    def marks(self) -> dict[str, str]:
+        return {} if self.fresh_after is None else {"fresh_after": self.fresh_after}
+
     def params(self) -> dict[str, str]:
         values = {
             "nonce": self.nonce,
@@ -128,8 +131,9 @@ def is_openid(scope: str) -> bool:
     return OPENID in scope_set(scope)
 
 
-def parse_request(params: Params) -> OpenIDRequest:
+def parse_request(params: Params, fresh_after: str | None = None) -> OpenIDRequest:
     """The OpenID parameters of a request whose scope holds ``openid``; raises the OAuth error to redirect.
+    ``fresh_after`` is the server's own marker, which the browser carried back.
 
     ``nonce`` is required for every OpenID request here, not only for the implicit flow: it binds the ID
     token to the browser session that started the sign-in, and every relying party library sends it.
@@ -160,7 +164,7 @@ def parse_request(params: Params) -> OpenIDRequest:
         prompt=prompt,
         max_age=None if raw_max_age is None else int(raw_max_age),
         login_hint=login_hint,
-        fresh_after=params.get("fresh_after"),
+        fresh_after=fresh_after,
     )
 
 
@@ -229,7 +233,7 @@ def id_token_claims(
     return claims
 
 
-def wants_jwt(settings: OAuthSettings, client_id: str, resource: str | None) -> bool:
+def wants_jwt(settings: OIDCSettings, client_id: str, resource: str | None) -> bool:
     """Whether this client's (or this resource's) access tokens are JWTs (RFC 9068), by the settings."""
     clients = settings.jwt_access_token_clients
     if "*" in clients or client_id in clients:
