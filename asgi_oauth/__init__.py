@@ -18,6 +18,9 @@ from . import extras as _extras
 
 # Private aliases: every public-looking name in this module must be in __all__ (tests/test_exported_members.py).
 if _typing.TYPE_CHECKING:
+    from .cimd.documents import DocumentError as DocumentError
+    from .cimd.documents import Fetched as Fetched
+    from .cimd.documents import Fetcher as Fetcher
     from .clients import ClientError as ClientError
     from .clients import new_client as new_client
     from .clients import register_client as register_client
@@ -36,9 +39,6 @@ if _typing.TYPE_CHECKING:
     from .errors import UnauthorizedClient as UnauthorizedClient
     from .errors import UnsupportedGrantType as UnsupportedGrantType
     from .errors import UnsupportedResponseType as UnsupportedResponseType
-    from .events import Event as Event
-    from .events import EventHook as EventHook
-    from .events import json_lines as json_lines
     from .features.device import DEVICE_CODE_GRANT as DEVICE_CODE_GRANT
     from .features.device import DeviceAuthorization as DeviceAuthorization
     from .features.device import DeviceRenderer as DeviceRenderer
@@ -50,6 +50,9 @@ if _typing.TYPE_CHECKING:
     from .features.oidc import UserClaims as UserClaims
     from .features.oidc.keys import KeyRing as KeyRing
     from .features.oidc.keys import SigningKey as SigningKey
+    from .features.registration import DynamicRegistration as DynamicRegistration
+    from .features.registration.protocol import InvalidClientMetadata as InvalidClientMetadata
+    from .features.registration.protocol import InvalidRedirectUri as InvalidRedirectUri
     from .jwks import JWKSValidator as JWKSValidator
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
@@ -71,11 +74,11 @@ if _typing.TYPE_CHECKING:
     from .models import TokenFamily as TokenFamily
     from .models import TokenLookup as TokenLookup
     from .models import User as User
+    from .operations.events import Event as Event
+    from .operations.events import EventHook as EventHook
+    from .operations.events import json_lines as json_lines
     from .protocol.authorize import DEFAULT_RESPONSE_TYPES as DEFAULT_RESPONSE_TYPES
     from .protocol.authorize import ResponseTypeSpec as ResponseTypeSpec
-    from .protocol.cimd import DocumentError as DocumentError
-    from .protocol.cimd import Fetched as Fetched
-    from .protocol.cimd import Fetcher as Fetcher
     from .protocol.client_auth import authenticate as authenticate
     from .protocol.context import Context as Context
     from .protocol.context import PasswordVerifier as PasswordVerifier
@@ -87,8 +90,6 @@ if _typing.TYPE_CHECKING:
     from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
     from .protocol.ratelimit import Limiter as Limiter
-    from .protocol.registration import InvalidClientMetadata as InvalidClientMetadata
-    from .protocol.registration import InvalidRedirectUri as InvalidRedirectUri
     from .protocol.resources import canonical_resource as canonical_resource
     from .remote import RemoteValidator as RemoteValidator
     from .settings import OAuthSettings as OAuthSettings
@@ -106,7 +107,6 @@ if _typing.TYPE_CHECKING:
     from .web.app import OAuthServer as OAuthServer
     from .web.authorize import UserResolver as UserResolver
     from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
-    from .web.endpoints import REGISTRATION_ENDPOINT as REGISTRATION_ENDPOINT
     from .web.endpoints import EndpointRequest as EndpointRequest
     from .web.endpoints import EndpointResponse as EndpointResponse
     from .web.endpoints import EndpointSpec as EndpointSpec
@@ -150,22 +150,23 @@ _SOURCES = {
     "DeviceRenderer": ".features.device",
     "DeviceSettings": ".features.device",
     "DeviceView": ".features.device",
-    "DocumentError": ".protocol.cimd",
+    "DynamicRegistration": ".features.registration",
+    "DocumentError": ".cimd.documents",
     "EndpointRequest": ".web.endpoints",
     "EndpointResponse": ".web.endpoints",
     "EndpointSpec": ".web.endpoints",
-    "Event": ".events",
-    "EventHook": ".events",
-    "json_lines": ".events",
+    "Event": ".operations.events",
+    "EventHook": ".operations.events",
+    "json_lines": ".operations.events",
     "ErrorRenderer": ".web.pages",
-    "Fetched": ".protocol.cimd",
-    "Fetcher": ".protocol.cimd",
+    "Fetched": ".cimd.documents",
+    "Fetcher": ".cimd.documents",
     "GrantSpec": ".protocol.grants",
     "Incoming": ".protocol.params",
     "InvalidClient": ".errors",
-    "InvalidClientMetadata": ".protocol.registration",
+    "InvalidClientMetadata": ".features.registration.protocol",
     "InvalidGrant": ".errors",
-    "InvalidRedirectUri": ".protocol.registration",
+    "InvalidRedirectUri": ".features.registration.protocol",
     "InvalidRequest": ".errors",
     "InvalidScope": ".errors",
     "JWKSValidator": ".jwks",
@@ -189,7 +190,6 @@ _SOURCES = {
     "PasswordSignIn": ".web.signin",
     "SignIn": ".web.signin",
     "SignInHook": ".web.signin",
-    "REGISTRATION_ENDPOINT": ".web.endpoints",
     "RedisStore": ".store",
     "RemoteValidator": ".remote",
     "ResponseTypeSpec": ".protocol.authorize",
@@ -237,7 +237,6 @@ __all__ = [
     "DEFAULT_GRANTS",
     "DEFAULT_RESPONSE_TYPES",
     "DEVICE_CODE_GRANT",
-    "REGISTRATION_ENDPOINT",
     "AccessDenied",
     "AccessToken",
     "Attempt",
@@ -258,6 +257,7 @@ __all__ = [
     "DeviceSettings",
     "DeviceView",
     "DocumentError",
+    "DynamicRegistration",
     "EndpointRequest",
     "EndpointResponse",
     "EndpointSpec",

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from .clients import ClientError, new_client, register_client
 from .demo import DEMO_CLIENT_ID, redact_url
+from .environment import unknown_variable_warning, unknown_variables
 from .extras import MissingExtra, require
 from .models import Client
 from .serve import PROG, ServeError, prepare_serve
@@ -30,8 +31,6 @@ from .settings import (
     SettingsError,
     load_section,
     load_settings,
-    unknown_variable_warning,
-    unknown_variables,
 )
 from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES

@@ -38,6 +38,7 @@ from .demo import (
     redact_url,
     site_url,
 )
+from .environment import unknown_variable_warning, unknown_variables
 from .extras import check_settings
 from .features.device import DEVICE_CODE_GRANT
 from .models import Client
@@ -46,8 +47,6 @@ from .settings import (
     EPHEMERAL_KEY_WARNING,
     OAuthSettings,
     load_settings,
-    unknown_variable_warning,
-    unknown_variables,
 )
 from .store import MemoryStore, Store, StoreUnavailable, store_from_settings
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import re
 import secrets
-from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -309,9 +307,14 @@ class OAuthSettings(StrictSettings):
 
     @property
     def named_features(self) -> tuple[str, ...]:
-        """The features these settings switch on by name: ``FEATURES``, and ``device`` and ``oidc`` for
-        ``ENABLE_DEVICE_AUTHORIZATION`` and ``ENABLE_OIDC`` (their switches from before features)."""
-        switches = {"device": self.enable_device_authorization, "oidc": self.enable_oidc}
+        """The features these settings switch on by name: ``FEATURES``, and ``device``, ``oidc`` and
+        ``registration`` for ``ENABLE_DEVICE_AUTHORIZATION``, ``ENABLE_OIDC`` and ``ENABLE_DYNAMIC_REGISTRATION``
+        (their switches from before features)."""
+        switches = {
+            "device": self.enable_device_authorization,
+            "oidc": self.enable_oidc,
+            "registration": self.enable_dynamic_registration,
+        }
         return (*self.features, *(name for name, on in switches.items() if on and name not in self.features))
 
     @property
@@ -320,8 +323,8 @@ class OAuthSettings(StrictSettings):
 
 
 def load_settings(**overrides: Any) -> OAuthSettings:
-    """Build settings, turning validation errors into one :class:`SettingsError` naming the variables."""
-    _warn_unknown_variables()
+    """Build settings, turning validation errors into one :class:`SettingsError` naming the variables (unknown
+    ones are warned about by the server, :func:`asgi_oauth.environment.warn_unknown_variables`)."""
     return load_section(OAuthSettings, **overrides)
 
 
@@ -344,51 +347,3 @@ def load_section(model: type[_Section], **overrides: Any) -> _Section:
                 name = name.upper()
             problems.append(f"{prefix}{name}: {message}" if name else message)
         raise SettingsError("; ".join(problems)) from None
-
-
-#: ``ASGI_OAUTH_*`` variables that are not settings but are read elsewhere: by the demo
-#: (``asgi-oauth serve``) and by this project's test suite.
-OTHER_VARIABLES = frozenset({f"{ENV_PREFIX}DEMO_USERS", f"{ENV_PREFIX}TEST_REDIS_URL", f"{ENV_PREFIX}FUZZ_SCALE"})
-_warned: set[str] = set()
-
-
-def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """``ASGI_OAUTH_*`` variables in ``environ`` that nothing reads: pydantic-settings ignores them silently."""
-    known = _known_variables()
-    # A third-party feature's section (ASGI_OAUTH_<NAME>_*) is read, and checked, by the feature once switched on.
-    switched_on = {v for k, v in environ.items() if k.upper() == f"{ENV_PREFIX}FEATURES"}
-    names = [name.strip() for v in switched_on for name in v.split(",") if name.strip()]
-    sections = tuple(f"{ENV_PREFIX}{name.upper()}_" for name in names)
-    # Variable names are matched case-insensitively, as pydantic-settings reads them.
-    return sorted(
-        name
-        for name in environ
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and not name.upper().startswith(sections)
-    )
-
-
-def _known_variables() -> set[str]:
-    """The core's variables, the built-in features' sections' and :data:`OTHER_VARIABLES`."""
-    from .features import BUILTIN, section_variables  # the features build on this module: imported when used
-
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in OAuthSettings.model_fields} | OTHER_VARIABLES
-    for feature in BUILTIN:
-        known |= section_variables(feature)
-    return known
-
-
-def unknown_variable_warning(name: str) -> str:
-    """``"<name> is not a setting; did you mean <closest>?"``, without the question when nothing is close."""
-    # Compared without the prefix, which every candidate shares and which would make anything look close.
-    known = [variable.removeprefix(ENV_PREFIX) for variable in sorted(_known_variables())]
-    close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), known, n=1, cutoff=0.7)
-    message = f"{name} is not a setting and is ignored"
-    return f"{message}; did you mean {ENV_PREFIX}{close[0]}?" if close else f"{message} (see the README's Settings)"
-
-
-def _warn_unknown_variables() -> None:
-    # Once per variable and process: apps may load settings more than once.
-    for name in unknown_variables():
-        if name not in _warned:
-            _warned.add(name)
-            logger.warning("%s", unknown_variable_warning(name))

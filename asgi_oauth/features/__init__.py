@@ -22,7 +22,8 @@ Hooks, in the order a request meets them:
 - :meth:`Feature.refreshable`, :meth:`Feature.access_token_value` and :meth:`Feature.token_extra`: whether a
   code's exchange issues a refresh token, another form of the access token (a JWT), data stored with
   issued tokens (the records' ``extra``).
-- :meth:`Feature.token_fields`: fields added to the token response (an ID token).
+- :meth:`Feature.token_fields`: fields added to the token response (an ID token); :meth:`Feature.tokens_issued`:
+  told once a grant issued tokens (dynamic registration keeps a client that got some).
 - :meth:`Feature.introspection_fields`: fields added to an active token's introspection answer.
 - :meth:`Feature.client_auth_methods`: more ways for a client to authenticate.
 - :meth:`Feature.metadata`: keys of the RFC 8414 document; :meth:`Feature.scope_descriptions`: what the
@@ -87,6 +88,7 @@ BUILTIN: Mapping[str, str] = {
     "device": "asgi_oauth.features.device:DeviceAuthorization",
     "oidc": "asgi_oauth.features.oidc:OpenIDConnect",
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
+    "registration": "asgi_oauth.features.registration:DynamicRegistration",
 }
 
 
@@ -195,6 +197,9 @@ class Feature:
         refresh family it was issued from, when a grant tells)."""
         return {}
 
+    async def tokens_issued(self, ctx: Context, client: Client, response: TokenResponse) -> None:
+        """Told once a grant issued tokens to ``client``, before they are answered."""
+
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
         """Fields to add to the introspection answer of an active token (``record.extra`` holds the feature's)."""
         return {}
@@ -215,7 +220,7 @@ def load_features(settings: OAuthSettings, given: Iterable[Feature] | None) -> t
     names = [feature.name for feature in features]
     if given is not None:  # the switches from before features add theirs to those given in code
         for name in settings.named_features:
-            if name not in names and name in ("device", "oidc"):
+            if name not in names and name in ("device", "oidc", "registration"):
                 features, names = (*features, _builtin(name)), [*names, name]
     _refuse_sections_of_features_off(names)
     twice = sorted({name for name in names if names.count(name) > 1})

@@ -18,12 +18,12 @@ from typing import Any, Literal, Protocol
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from .. import crypto
+from ..cimd.documents import DocumentError
 from ..errors import AccessDenied, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedResponseType
 from ..models import AuthorizationCode, Client, User
 from ..registry import switched_on
 from ..settings import OAuthSettings
 from ..types import CodeChallengeMethod
-from .cimd import DocumentError
 from .context import Context
 from .grants import PKCE_VALUE, always, issue
 from .params import Params

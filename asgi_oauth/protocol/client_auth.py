@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from .. import crypto
+from ..cimd.documents import DocumentError
 from ..errors import InvalidClient, InvalidRequest
 from ..models import Client
 from ..types import AuthMethod
-from .cimd import DocumentError
 from .context import Context
 from .params import Incoming, Params
 from .ratelimit import Attempt

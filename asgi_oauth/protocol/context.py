@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..events import Events
+from ..cimd.documents import MetadataDocuments, is_document_url
 from ..models import Client, User
+from ..operations.events import Events
 from ..revocation import cache_of
 from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
-from .cimd import MetadataDocuments, is_document_url
 from .ratelimit import Limiter
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class Context:
     limiter: Limiter
     clock: Clock = time.time
     password_verifier: PasswordVerifier | None = None
-    #: Where protocol steps report what happened (:mod:`asgi_oauth.events`); no hooks by default.
+    #: Where protocol steps report what happened (:mod:`asgi_oauth.operations.events`); no hooks by default.
     events: Events = field(default_factory=Events)
     #: The switched-on features (:mod:`asgi_oauth.features`), whose hooks the protocol steps call.
     features: tuple[Feature, ...] = ()

@@ -15,8 +15,8 @@ from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
-from ..events import EventKind
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
+from ..operations.events import EventKind
 from ..registry import switched_on
 from ..settings import OAuthSettings
 from .client_auth import authenticate
@@ -497,6 +497,8 @@ async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming
             events.emit("code_replayed", client_id=client.client_id, family_id=family_id, address=request.peer)
         raise
     if ctx.features:
+        for feature in ctx.features:
+            await feature.tokens_issued(ctx, client, response)
         response = await _with_fields(ctx, client, response)
     if events.active:
         family_id = response.family_id or crypto.family_of(response.access_token)

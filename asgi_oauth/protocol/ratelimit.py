@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from .. import crypto
 from ..errors import TooManyAttempts
-from ..events import Events
 from ..models import Bucket
+from ..operations.events import Events
 from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
@@ -118,7 +118,7 @@ class Limiter:
         self._store = store
         self.policy = policy
         self._clock = clock
-        #: Where a refused attempt is reported (``throttled``, :mod:`asgi_oauth.events`).
+        #: Where a refused attempt is reported (``throttled``, :mod:`asgi_oauth.operations.events`).
         self.events = events if events is not None else Events()
 
     @classmethod

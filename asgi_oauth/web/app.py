@@ -9,31 +9,31 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..cimd.documents import Fetcher, MetadataDocuments
 from ..clients import declared_clients
 from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
+from ..environment import warn_unknown_variables
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
-from ..events import EventHook, Events
 from ..extras import check_settings
 from ..features import Feature, load_features, store_of
 from ..models import Client
+from ..operations.events import EventHook, Events
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
-from ..protocol.cimd import Fetcher, MetadataDocuments
 from ..protocol.context import ClientLookup, Context, PasswordVerifier
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, enabled_grants
 from ..protocol.metadata import metadata
 from ..protocol.params import Params
 from ..protocol.ratelimit import Limiter
-from ..protocol.registration import keeping_used_clients
 from ..settings import OAuthSettings, load_settings
 from ..store import Store, StoreUnavailable, store_from_settings
 from ..types import Clock
 
 if TYPE_CHECKING:
-    from ..metrics import Metrics
+    from ..operations.metrics import Metrics
+from ..operations.health import operations_endpoints
 from .authorize import AuthorizationEndpoint, UserResolver
 from .consent import ConsentTokens
 from .endpoints import DEFAULT_ENDPOINTS, Admission, EndpointRequest, EndpointSpec, Handler, enabled_endpoints
-from .health import operations_endpoints
 from .http import (
     ERROR_KEY,
     FORM_TYPE,
@@ -71,9 +71,10 @@ class OAuthServer:
     each entry decides from the settings whether it is on, and routing, the metadata document and the
     OpenAPI document list exactly the entries that are.
 
-    Operations: ``events=[hook, ...]`` receives every :class:`~asgi_oauth.events.Event` (fire and forget);
+    Operations: ``events=[hook, ...]`` receives every :class:`~asgi_oauth.operations.events.Event` (fire and forget);
     :meth:`revoke_user` and :meth:`revoke_client` end everything of an owner; liveness and readiness probes
-    and, with ``settings.metrics``, a Prometheus endpoint are served under the mount (:mod:`.health`).
+    and, with ``settings.metrics``, a Prometheus endpoint are served under the mount
+    (:mod:`asgi_oauth.operations.health`).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class OAuthServer:
         features: Iterable[Feature] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
+        warn_unknown_variables()
         check_settings(self.settings, own_fetcher=document_fetcher is not None)
         if self.settings.enable_password_grant and password_verifier is None:
             raise ValueError("enable_password_grant is set, so OAuthServer needs a password_verifier")
@@ -105,13 +107,13 @@ class OAuthServer:
         self.store = store if store is not None else store_from_settings(self.settings)
         #: The switched-on features (``features=``, else those ``ASGI_OAUTH_FEATURES`` names).
         self.features = load_features(self.settings, features)
-        #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.metrics`), else ``None``.
+        #: Prometheus metrics when ``settings.metrics`` is on (:mod:`asgi_oauth.operations.metrics`), else ``None``.
         self.metrics: Metrics | None = None
         if self.settings.metrics:
-            from ..metrics import Metrics
+            from ..operations.metrics import Metrics
 
             self.metrics = Metrics()
-        #: The event hooks (:mod:`asgi_oauth.events`), fed by every protocol step.
+        #: The event hooks (:mod:`asgi_oauth.operations.events`), fed by every protocol step.
         self.events = Events(events, counter=self.metrics.count_event if self.metrics is not None else None)
         self.context = Context(
             settings=self.settings,
@@ -137,11 +139,6 @@ class OAuthServer:
                 *(DEFAULT_GRANTS if grants is None else grants),
                 *(spec for feature in self.features for spec in feature.grants()),
             ],
-        )
-        #: What ``/token`` runs: with dynamic registration on, each grant also marks a dynamic client as used
-        #: once it got tokens, so it no longer expires.
-        self.token_grants: Mapping[str, GrantSpec] = (
-            keeping_used_clients(self.grants) if self.settings.enable_dynamic_registration else self.grants
         )
         self.response_types = enabled_response_types(
             self.settings, DEFAULT_RESPONSE_TYPES if response_types is None else response_types
@@ -224,7 +221,7 @@ class OAuthServer:
         if not self.settings.enable_client_id_metadata_documents:
             return None
         if fetcher is None:
-            from ..fetch import document_fetcher
+            from ..cimd.fetch import document_fetcher
 
             fetcher = document_fetcher()
         return MetadataDocuments(fetcher, self.store, scopes=self.settings.dynamic_registration_scopes)

@@ -4,7 +4,7 @@ An :class:`EndpointSpec` is one path: how it is served, the RFC 8414 keys it add
 client authentication methods) and its OpenAPI path item. ``OAuthServer(endpoints=[*DEFAULT_ENDPOINTS, mine])``
 adds one.
 
-Back-channel endpoints (token, introspection, revocation; RFC 7591 registration would be one too) are plain
+Back-channel endpoints (token, introspection, revocation, a feature's RFC 7591 registration) are plain
 async functions from an :class:`EndpointRequest` to an :class:`EndpointResponse`. The server checks the
 method, reads the body (a form, or JSON), renders OAuth errors and a lost store, and sends the answer, all
 in raw ASGI: these run thousands of times a second. Browser-facing endpoints (``/authorize``) and the
@@ -21,7 +21,6 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from ..protocol import metadata as rfc8414
-from ..protocol import registration
 from ..protocol.grants import TokenResponse, always, token
 from ..protocol.introspect import introspect
 from ..protocol.params import Incoming
@@ -127,7 +126,7 @@ _EMPTY = EndpointResponse()
 
 async def token_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
     """RFC 6749 section 3.2: run the grant the client asked for."""
-    return EndpointResponse(200, _token_json(await token(server.context, server.token_grants, request)))
+    return EndpointResponse(200, _token_json(await token(server.context, server.grants, request)))
 
 
 def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
@@ -139,19 +138,6 @@ def _token_json(issued: TokenResponse) -> EncodedJSON | dict[str, Any]:
         f'{{"access_token":{json_string(issued.access_token)},"token_type":"Bearer",'
         f'"expires_in":{issued.expires_in},"scope":{json_string(issued.scope)}}}'.encode()
     )
-
-
-async def registration_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
-    """RFC 7591 section 3: register a client from JSON metadata; 201 with its id (and secret)."""
-    body = await registration.register(
-        server.context, server.grants, request.json, authorization=request.authorization, address=request.peer
-    )
-    return EndpointResponse(201, body)
-
-
-async def count_registration(server: OAuthServer, request: EndpointRequest) -> None:
-    """Every registration request counts towards its address's allowance, before its body is read."""
-    await registration.count_registration(server.context, request.peer)
 
 
 async def introspection_endpoint(server: OAuthServer, request: EndpointRequest) -> EndpointResponse:
@@ -197,68 +183,6 @@ def _openapi_document(server: OAuthServer) -> ASGIApp:
     return Document(encode_json(server.openapi))
 
 
-def _registration_path(server: OAuthServer) -> Mapping[str, Any]:
-    """The OpenAPI path item of ``/register``: RFC 7591 metadata in, the registered client (201) or an error out."""
-    strings = {"type": "array", "items": {"type": "string"}}
-    methods = ["client_secret_basic", "client_secret_post", "none"]
-    properties: dict[str, Any] = {
-        "redirect_uris": strings,
-        "token_endpoint_auth_method": {"type": "string", "enum": methods},
-        "grant_types": strings,
-        "response_types": strings,
-        "scope": {"type": "string"},
-        "client_name": {"type": "string"},
-    }
-    metadata = {
-        "type": "object",
-        "description": "RFC 7591 section 2; other fields are ignored",
-        "properties": properties,
-    }
-    issued = {
-        "client_id": {"type": "string"},
-        "client_id_issued_at": {"type": "integer"},
-        "client_secret": {"type": "string"},
-        "client_secret_expires_at": {"type": "integer"},
-    }
-    required = ["client_id", "client_id_issued_at", "redirect_uris", "token_endpoint_auth_method", "grant_types"]
-    registered = {"type": "object", "required": required, "properties": {**properties, **issued}}
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    text = {"required": True, "schema": {"type": "string"}}
-    responses: dict[str, Any] = {
-        "201": {"description": "registered", "content": {"application/json": {"schema": registered}}},
-        "400": {"description": "invalid_client_metadata, invalid_redirect_uri or invalid_request", "content": error},
-        "401": {
-            "description": "no valid initial access token",
-            "content": error,
-            "headers": {"WWW-Authenticate": {"description": "Bearer challenge", **text}},
-        },
-        "405": {"description": "method not allowed", "content": error},
-        "413": {"description": "body too large", "content": error},
-        "429": {
-            "description": "too many registrations from this address",
-            "content": error,
-            "headers": {"Retry-After": {"description": "seconds to wait", **text}},
-        },
-        "503": {"description": "the cap on dynamic clients is reached, or the store is down", "content": error},
-    }
-    operation = {"summary": "Dynamic client registration (RFC 7591)", "responses": responses}
-    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": metadata}}}
-    return {"post": operation}
-
-
-#: RFC 7591 dynamic client registration, on with ``enable_dynamic_registration`` (:mod:`..protocol.registration`).
-REGISTRATION_ENDPOINT = EndpointSpec(
-    "/register",
-    registration_endpoint,
-    admit=count_registration,
-    body="json",
-    url_key="registration_endpoint",
-    openapi=_registration_path,
-    errors=("invalid_redirect_uri", "invalid_client_metadata", "invalid_token"),
-    enabled=lambda settings: settings.enable_dynamic_registration,
-    cors=True,  # browser-based MCP clients register from script
-)
-
 DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec(
         "/authorize",
@@ -291,7 +215,6 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
         openapi=openapi.revocation_path,
         cors=True,
     ),
-    REGISTRATION_ENDPOINT,
     EndpointSpec(
         "/.well-known/oauth-authorization-server",
         app=_metadata_document,

@@ -116,7 +116,7 @@ def test_features_are_named_in_the_settings_and_unknown_names_refused() -> None:
 
 
 def test_a_switched_on_features_settings_section_is_not_reported_as_unknown() -> None:
-    from asgi_oauth.settings import unknown_variables
+    from asgi_oauth.environment import unknown_variables
 
     environ = {"ASGI_OAUTH_FEATURES": "stamp", "ASGI_OAUTH_STAMP_COLOUR": "red", "ASGI_OAUTH_STAMPS": "x"}
     assert unknown_variables(environ) == ["ASGI_OAUTH_STAMPS"]
@@ -124,7 +124,7 @@ def test_a_switched_on_features_settings_section_is_not_reported_as_unknown() ->
 
 
 def test_the_built_in_features_sections_are_known_variables() -> None:
-    from asgi_oauth.settings import unknown_variables
+    from asgi_oauth.environment import unknown_variables
 
     environ = {
         "ASGI_OAUTH_DEVICE_POLL_INTERVAL": "2",

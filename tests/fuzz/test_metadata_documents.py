@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_oauth.protocol.cimd import DocumentError, Fetched, is_document_url, parse
+from asgi_oauth.cimd.documents import DocumentError, Fetched, is_document_url, parse
 
 from ..web.helpers import Registered
 from . import checks

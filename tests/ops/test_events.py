@@ -11,7 +11,7 @@ import time
 import pytest
 
 from asgi_oauth import AuthorizationCode, Event, crypto
-from asgi_oauth.events import EVENT_KINDS
+from asgi_oauth.operations.events import EVENT_KINDS
 
 from ..web.conftest import MakeServer
 from ..web.helpers import Server, pkce_pair

@@ -1,8 +1,8 @@
 """The README's example endpoint: JSON in, 201 out, with its own metadata key, OpenAPI path item and error code.
 
 A much reduced RFC 7591 registration: an authenticated resource server (``introspect_any``) registers a
-client_credentials client by name. Registered in place of the built-in ``/register`` (a path is listed once):
-``OAuthServer(..., endpoints=[*(e for e in DEFAULT_ENDPOINTS if e.path != "/register"), REGISTER])``.
+client_credentials client by name, ``OAuthServer(..., endpoints=[*DEFAULT_ENDPOINTS, REGISTER])`` (with the
+built-in registration feature off: a path is listed once).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from .example_grant import READ_ONLY
 
 REGISTER_PATH = "/oauth/register"
 #: The example replaces the built-in RFC 7591 endpoint at the same path.
-ENDPOINTS = [*(spec for spec in DEFAULT_ENDPOINTS if spec.path != "/register"), REGISTER]
+ENDPOINTS = [*DEFAULT_ENDPOINTS, REGISTER]
 
 
 def cast() -> list[Registered]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from asgi_oauth import Store
-from asgi_oauth.fetch import document_fetcher, public_address
-from asgi_oauth.protocol.cimd import DocumentError, Fetched, cache_seconds, is_document_url
+from asgi_oauth.cimd.documents import DocumentError, Fetched, cache_seconds, is_document_url
+from asgi_oauth.cimd.fetch import document_fetcher, public_address
 
 from .conftest import MakeServer
 from .helpers import TOKEN, pkce_pair

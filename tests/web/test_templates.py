@@ -16,11 +16,11 @@ def test_token_answers_match_the_generic_encoder() -> None:
         TokenResponse("F" * 22 + "." + "s" * 43, 3600, "read write"),
         TokenResponse("eyJ.x.y", 60, ODD),
         TokenResponse("a", 1, "", refresh_token="r", refresh_token_expires_in=2),
-        TokenResponse("a", 1, "openid", id_token="i"),
+        TokenResponse("a", 1, "openid", fields={"id_token": "i"}),
     ):
         answer = _token_json(issued)
         assert (answer if isinstance(answer, bytes) else encode_json(answer)) == encode_json(issued.body())
-        assert isinstance(answer, EncodedJSON) == (issued.refresh_token is None and issued.id_token is None)
+        assert isinstance(answer, EncodedJSON) == (issued.refresh_token is None and not issued.fields)
 
 
 def test_introspection_answers_match_the_generic_encoder() -> None:

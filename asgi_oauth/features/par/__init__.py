@@ -48,8 +48,9 @@ class PushedAuthorizationRequests(Feature):
     def store_part(self, server: OAuthServer) -> object:
         if isinstance(server.store, PushedRequestStore):  # a backend that keeps pushed requests itself
             return server.store
-        if isinstance(server.store, MemoryStore):
-            return MemoryPushedRequests(clock=server.context.clock)
+        if isinstance(server.store, MemoryStore):  # kept with the store: servers sharing it share the requests
+            clock = server.context.clock
+            return server.store.part(self.name, lambda: MemoryPushedRequests(clock=clock))
         from ...store.redis import RedisStore
 
         if isinstance(server.store, RedisStore):

@@ -13,13 +13,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import MethodNotAllowed, TemporarilyUnavailable
 from ..store import StoreUnavailable
-from .endpoints import EndpointSpec
-from .http import ERROR_KEY, NO_STORE, send_bytes, send_error, send_json
+from ..web.endpoints import EndpointSpec
+from ..web.http import ERROR_KEY, NO_STORE, send_bytes, send_error, send_json
 
 if TYPE_CHECKING:
-    from ..metrics import Metrics
     from ..settings import OAuthSettings
-    from .app import OAuthServer
+    from ..web.app import OAuthServer
+    from .metrics import Metrics
 
 _READ = ("GET", "HEAD")
 

@@ -7,7 +7,7 @@ Exposed at ``<mount><METRICS_PATH>`` (``/oauth/metrics`` in the demo):
 * ``asgi_oauth_request_duration_seconds{endpoint, status}``: a latency histogram per endpoint and status;
 * ``asgi_oauth_store_errors_total{endpoint}``: requests answered 503 because the store was unreachable (the
   server's endpoints; the bearer middleware runs in the host app);
-* ``asgi_oauth_events_total{kind}``: the events of :mod:`asgi_oauth.events`, counted whether or not hooks are set.
+* ``asgi_oauth_events_total{kind}``: the events of :mod:`.events`, counted whether or not hooks are set.
 
 Several worker processes: each keeps its own counts, so a scrape of one port sees one worker's. Set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory (before the workers start; ``asgi-oauth serve`` passes its

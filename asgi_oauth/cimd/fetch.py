@@ -1,4 +1,4 @@
-"""The default fetcher of client metadata documents (:mod:`asgi_oauth.protocol.cimd`), on httpx (the ``remote``
+"""The default fetcher of client metadata documents (:mod:`asgi_oauth.cimd.documents`), on httpx (the ``remote``
 extra): a GET that follows no redirect, reads at most ``max_bytes`` within ``timeout`` seconds, and refuses
 hosts that resolve to loopback, private, link-local or otherwise non-public addresses.
 
@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 import socket
 
-from .protocol.cimd import DocumentError, Fetched, Fetcher
+from .documents import DocumentError, Fetched, Fetcher
 
 
 async def public_address(host: str, port: int) -> str:
@@ -29,7 +29,7 @@ async def public_address(host: str, port: int) -> str:
 
 
 def document_fetcher(*, seconds: float = 5.0, max_bytes: int = 5120) -> Fetcher:
-    """The fetcher :class:`~asgi_oauth.protocol.cimd.MetadataDocuments` uses unless given another."""
+    """The fetcher :class:`~asgi_oauth.cimd.documents.MetadataDocuments` uses unless given another."""
 
     async def fetch(url: str) -> Fetched:
         return await _fetch(url, seconds, max_bytes)

@@ -35,14 +35,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import crypto
-from ..clients import ClientError, check_redirect_uri, new_client, valid_scope_token
-from ..errors import OAuthError
-from ..models import Bucket, Client
-from ..settings import OAuthSettings
-from .context import Context
-from .grants import Grant, GrantSpec, TokenResponse
-from .params import Incoming
+from ... import crypto
+from ...clients import ClientError, check_redirect_uri, new_client, valid_scope_token
+from ...errors import OAuthError
+from ...models import Bucket, Client
+from ...protocol.context import Context
+from ...settings import OAuthSettings
 
 #: The grants a dynamically registered client may ask for, in the order its metadata lists them.
 REGISTRABLE_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
@@ -364,25 +362,13 @@ def response_body(client: Client, metadata: Registration, secret: str | None) ->
 # -- once a client completes a token request, it is kept ------------------------------------------------
 
 
-def keeping_used_clients(grants: Mapping[str, GrantSpec]) -> dict[str, GrantSpec]:
-    """The same grants, each marking a dynamic client as used after it issued tokens, so it no longer expires.
+async def keep_used(ctx: Context, client: Client) -> None:
+    """Mark a dynamic client as used once it got tokens, so it no longer expires unused.
 
-    Ordinary clients, and dynamic ones already marked, cost nothing more; a client seen unused (another
-    worker may still remember the record from before it was marked) costs one more store step, which is
-    idempotent.
+    Ordinary clients, and dynamic ones already marked, cost nothing more; a client seen unused (another worker
+    may still remember the record from before it was marked) costs one more store step, which is idempotent.
     """
-    return {name: replace(spec, handler=_keeping(spec)) for name, spec in grants.items()}
-
-
-def _keeping(spec: GrantSpec) -> Grant:
-    handler = spec.handler
-
-    async def grant(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-        issued = await handler(ctx, client, request)
-        if client.unused_expires_at:
-            used = replace(client, unused_expires_at=0.0)
-            if await ctx.store.keep_client(used):
-                ctx.clients.replace(used)  # so this worker does not mark it again
-        return issued
-
-    return grant
+    if client.unused_expires_at:
+        used = replace(client, unused_expires_at=0.0)
+        if await ctx.store.keep_client(used):
+            ctx.clients.replace(used)  # so this worker does not mark it again

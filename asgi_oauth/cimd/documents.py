@@ -5,7 +5,7 @@ document describing it (its name and redirect URIs). The server fetches that doc
 id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs.
 Fetching a URL a stranger chose is a server-side request on their behalf, so the fetch is guarded: https only,
 no redirects, addresses on loopback and private networks refused, a size and a time cap
-(:mod:`asgi_oauth.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
+(:mod:`asgi_oauth.cimd.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
 their HTTP caching headers allow, within bounds.
 """
 
@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 from ..clients import ClientError, check_redirect_uri
 from ..models import Client
+from ..protocol.params import parse_json
 from ..store.base import ClientStore
 from ..types import Clock
-from .params import parse_json
 
 
 @dataclass(frozen=True, slots=True)
