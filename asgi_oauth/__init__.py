@@ -24,7 +24,6 @@ if _typing.TYPE_CHECKING:
     from .clients import ClientError as ClientError
     from .clients import new_client as new_client
     from .clients import register_client as register_client
-    from .devices import KnownDevices as KnownDevices
     from .discovery import discovery_routes as discovery_routes
     from .discovery import publish_discovery as publish_discovery
     from .errors import AccessDenied as AccessDenied
@@ -54,6 +53,7 @@ if _typing.TYPE_CHECKING:
     from .features.registration.protocol import InvalidClientMetadata as InvalidClientMetadata
     from .features.registration.protocol import InvalidRedirectUri as InvalidRedirectUri
     from .jwks import JWKSValidator as JWKSValidator
+    from .known_devices import KnownDevices as KnownDevices
     from .middleware import BearerAuthBackend as BearerAuthBackend
     from .middleware import BearerTokenMiddleware as BearerTokenMiddleware
     from .middleware import LocalValidator as LocalValidator
@@ -171,7 +171,7 @@ _SOURCES = {
     "InvalidScope": ".errors",
     "JWKSValidator": ".jwks",
     "KeyRing": ".features.oidc.keys",
-    "KnownDevices": ".devices",
+    "KnownDevices": ".known_devices",
     "LimitCheck": ".models",
     "LimitStore": ".store.base",
     "Limiter": ".protocol.ratelimit",

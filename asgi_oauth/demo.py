@@ -33,13 +33,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import crypto
 from .cimd.documents import DocumentError
 from .clients import ClientExists, new_client, register_client
-from .devices import COOKIE_NAME as DEVICE_COOKIE
-from .devices import KnownDevices
 from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
 from .features import load_features
 from .features.device import DEVICE_CODE_GRANT
 from .features.oidc import OpenIDConnect
+from .known_devices import COOKIE_NAME as DEVICE_COOKIE
+from .known_devices import KnownDevices
 from .middleware import BearerTokenMiddleware, LocalValidator, protect
 from .models import Client, User
 from .operations.events import json_lines

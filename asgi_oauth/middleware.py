@@ -42,9 +42,9 @@ from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_prefli
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
-from .revocation import cache_of
 from .store.base import Store, StoreUnavailable
 from .types import Clock
+from .validation_cache import cache_of
 
 logger = logging.getLogger("asgi_oauth")
 

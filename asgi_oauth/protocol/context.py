@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from ..cimd.documents import MetadataDocuments, is_document_url
 from ..models import Client, User
 from ..operations.events import Events
-from ..revocation import cache_of
 from ..settings import OAuthSettings
 from ..store.base import Store
 from ..types import Clock
+from ..validation_cache import cache_of
 from .ratelimit import Limiter
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class ClientLookup:
     """Clients declared in code first, then the store.
 
     What the store answers is remembered so that a token request costs one store round trip: in the store's
-    :class:`~asgi_oauth.revocation.ValidationCache` when it keeps one (a deleted client is then forgotten
+    :class:`~asgi_oauth.validation_cache.ValidationCache` when it keeps one (a deleted client is then forgotten
     everywhere the moment its deletion is announced), else for ``cache_ttl`` seconds, at the price that a client
     deleted elsewhere keeps authenticating on this worker that long. Unknown ids are never remembered, so a
     newly registered client works at once.

@@ -9,8 +9,8 @@ from typing import Any
 from .. import crypto
 from ..errors import InvalidClient
 from ..models import AccessToken, Client, TokenFamily, scope_set
-from ..revocation import ValidationCache
 from ..store.base import Store
+from ..validation_cache import ValidationCache
 from .client_auth import authenticate
 from .context import Context
 from .params import Incoming

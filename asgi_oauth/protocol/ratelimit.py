@@ -1,7 +1,7 @@
 """Failed-attempt limits for client authentication and sign-in, shared by all workers through the store.
 
 An attempt is a *principal* (a user name or a client id) trying a secret from a *place*: the sender's
-address, or a device that proved itself before (a signed cookie, :mod:`asgi_oauth.devices`). Failures
+address, or a device that proved itself before (a signed cookie, :mod:`asgi_oauth.known_devices`). Failures
 are counted in three sliding windows, all in one store round trip:
 
 * the pair (principal, place): the tight limit. Guessing alice from one address stops that address

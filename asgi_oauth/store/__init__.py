@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..revocation import CacheOptions
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
+from ..validation_cache import CacheOptions
 from .base import CoreStore as CoreStore
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable

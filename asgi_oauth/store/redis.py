@@ -100,8 +100,8 @@ from ..models import (
     TokenFamily,
     TokenLookup,
 )
-from ..revocation import CacheOptions, ValidationCache
 from ..types import Clock
+from ..validation_cache import CacheOptions, ValidationCache
 from .base import AddOutcome, StoreUnavailable
 from .host_ring import HostRing
 from .pipeline import Endpoint, PipelinedRedis
@@ -448,7 +448,7 @@ class RedisStore:
         self._revoke_grants = Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
         self._end_grant = Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
         self._forget_grants = Script(self._once, _lua("forget_grants"))
-        #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.revocation`), kept honest by
+        #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.validation_cache`), kept honest by
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
         self._subscriber: RevocationSubscriber | None = None

@@ -1,5 +1,5 @@
-"""The worker's subscription to the revocation channel, which keeps its :class:`~asgi_oauth.revocation.ValidationCache`
-honest.
+"""The worker's subscription to the revocation channel, which keeps its
+:class:`~asgi_oauth.validation_cache.ValidationCache` honest.
 
 redis-py's PubSub reconnects on its own and resubscribes without telling its caller, so announcements sent
 while it was away are lost unnoticed. This subscriber owns its connections instead: it reports every
@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from redis import exceptions as rexc
 
-from ..revocation import ValidationCache
+from ..validation_cache import ValidationCache
 from .pipeline import INCOMPLETE, Arg, Endpoint, new_reader, pack
 
 logger = logging.getLogger("asgi_oauth")

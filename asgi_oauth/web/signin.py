@@ -31,9 +31,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..devices import COOKIE_NAME as DEVICE_COOKIE
-from ..devices import KnownDevices
 from ..errors import TooManyAttempts
+from ..known_devices import COOKIE_NAME as DEVICE_COOKIE
+from ..known_devices import KnownDevices
 from ..models import User
 from ..protocol.context import PasswordVerifier
 from ..settings import SettingsError, is_loopback

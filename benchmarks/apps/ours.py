@@ -23,7 +23,11 @@ from starlette.routing import Mount, Route
 from asgi_oauth import MemoryStore, OAuthServer, OAuthSettings, RedisStore, crypto
 from asgi_oauth.clients import new_client
 from asgi_oauth.models import AccessToken, AuthorizationCode, TokenFamily
-from asgi_oauth.revocation import CacheOptions
+
+try:
+    from asgi_oauth.validation_cache import CacheOptions
+except ImportError:  # a release before the module's rename, benchmarked beside this one
+    from asgi_oauth.revocation import CacheOptions  # type: ignore[no-redef]
 
 from .common import (
     ACCESS_LIFETIME,

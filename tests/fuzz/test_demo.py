@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asgi_oauth.demo import FLOW_COOKIE, SESSION_COOKIE
-from asgi_oauth.devices import COOKIE_NAME as DEVICE_COOKIE
+from asgi_oauth.known_devices import COOKIE_NAME as DEVICE_COOKIE
 
 from . import checks
 from .conftest import budget

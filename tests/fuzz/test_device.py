@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_oauth.devices import COOKIE_NAME
+from asgi_oauth.known_devices import COOKIE_NAME
 
 from . import checks
 from .conftest import budget

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asgi_oauth.models import AccessToken, Client
-from asgi_oauth.revocation import CacheOptions, ValidationCache, cache_of
 from asgi_oauth.store import MemoryStore
+from asgi_oauth.validation_cache import CacheOptions, ValidationCache, cache_of
 
 
 class Clock:

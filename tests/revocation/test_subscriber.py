@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from asgi_oauth import crypto
 from asgi_oauth.middleware import LocalValidator, ValidationUnavailable
 from asgi_oauth.models import AccessToken, Client, TokenFamily
-from asgi_oauth.revocation import CacheOptions, ValidationCache
 from asgi_oauth.settings import OAuthSettings
 from asgi_oauth.store import RedisStore, store_from_settings
+from asgi_oauth.validation_cache import CacheOptions, ValidationCache
 
 from ..conftest import open_redis_store
 from ..reliability.stack import redis_server

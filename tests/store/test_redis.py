@@ -19,10 +19,10 @@ from redis.crc import key_slot
 from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
 from asgi_oauth.models import CodeReplayed, Outcome
-from asgi_oauth.revocation import CacheOptions
 from asgi_oauth.store import RedisStore, StoreUnavailable
 from asgi_oauth.store import redis as store_redis
 from asgi_oauth.testing.records import Grant, access_record, at, client_record, code_record, family_record, redeem
+from asgi_oauth.validation_cache import CacheOptions
 
 from ..conftest import open_redis_store
 

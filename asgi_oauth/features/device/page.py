@@ -28,8 +28,8 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ...devices import COOKIE_NAME, KnownDevices
 from ...errors import OAuthError, TooManyAttempts
+from ...known_devices import COOKIE_NAME, KnownDevices
 from ...models import User, scope_set
 from ...protocol.context import Context
 from ...protocol.params import Params

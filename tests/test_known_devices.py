@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from unittest import mock
 
-from asgi_oauth.devices import KnownDevices
+from asgi_oauth.known_devices import KnownDevices
 
 KEY = "k" * 40
 NEW_KEY = "n" * 40
