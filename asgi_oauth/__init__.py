@@ -1,9 +1,11 @@
 """asgi_oauth: an OAuth 2.0 authorization server to mount into any Starlette or FastAPI app.
 
-The names here (``__all__``) and the optional modules :mod:`asgi_oauth.testing` (the store contract, needs
-pytest), :mod:`asgi_oauth.mcp` (MCP servers on the ``mcp`` SDK, the ``mcp`` extra) and
-:mod:`asgi_oauth.mcp.fastmcp` (the FastMCP auth provider, the ``fastmcp`` extra) are the public API;
-examples and the README import only from them. The modules behind them are internal and may change between releases.
+The public API, by audience: app developers import from here (``__all__``), and from :mod:`asgi_oauth.mcp`
+(MCP servers on the ``mcp`` SDK, the ``mcp`` extra) and :mod:`asgi_oauth.mcp.fastmcp` (the FastMCP auth
+provider, the ``fastmcp`` extra); whoever writes a feature (a grant, an endpoint, a protocol) imports from
+:mod:`asgi_oauth.features`; whoever writes a storage backend from :mod:`asgi_oauth.store` and
+:mod:`asgi_oauth.testing` (the store contract, needs pytest). Examples and the README import only from these;
+the modules behind them are internal and may change between releases.
 
 Public names are imported on first use (PEP 562), so ``import asgi_oauth.protocol`` and the memory
 store need neither Starlette nor redis-py: only the parts you touch load their dependencies.
@@ -65,29 +67,12 @@ if _typing.TYPE_CHECKING:
     from .middleware import protect as protect
     from .middleware import requires_scopes as requires_scopes
     from .models import AccessToken as AccessToken
-    from .models import AuthorizationCode as AuthorizationCode
-    from .models import Bucket as Bucket
     from .models import Client as Client
-    from .models import CodeReplayed as CodeReplayed
-    from .models import LimitCheck as LimitCheck
-    from .models import Outcome as Outcome
-    from .models import TokenFamily as TokenFamily
-    from .models import TokenLookup as TokenLookup
     from .models import User as User
     from .operations.events import Event as Event
     from .operations.events import EventHook as EventHook
     from .operations.events import json_lines as json_lines
-    from .protocol.authorize import DEFAULT_RESPONSE_TYPES as DEFAULT_RESPONSE_TYPES
-    from .protocol.authorize import ResponseTypeSpec as ResponseTypeSpec
-    from .protocol.client_auth import authenticate as authenticate
-    from .protocol.context import Context as Context
     from .protocol.context import PasswordVerifier as PasswordVerifier
-    from .protocol.grants import DEFAULT_GRANTS as DEFAULT_GRANTS
-    from .protocol.grants import GrantSpec as GrantSpec
-    from .protocol.grants import TokenResponse as TokenResponse
-    from .protocol.grants import issue as issue
-    from .protocol.params import Incoming as Incoming
-    from .protocol.params import Params as Params
     from .protocol.ratelimit import Attempt as Attempt
     from .protocol.ratelimit import Limiter as Limiter
     from .protocol.resources import canonical_resource as canonical_resource
@@ -100,16 +85,8 @@ if _typing.TYPE_CHECKING:
     from .store import Store as Store
     from .store import StoreUnavailable as StoreUnavailable
     from .store import store_from_settings as store_from_settings
-    from .store.base import ClientStore as ClientStore
-    from .store.base import ConsentStore as ConsentStore
-    from .store.base import LimitStore as LimitStore
-    from .store.base import TokenStore as TokenStore
     from .web.app import OAuthServer as OAuthServer
     from .web.authorize import UserResolver as UserResolver
-    from .web.endpoints import DEFAULT_ENDPOINTS as DEFAULT_ENDPOINTS
-    from .web.endpoints import EndpointRequest as EndpointRequest
-    from .web.endpoints import EndpointResponse as EndpointResponse
-    from .web.endpoints import EndpointSpec as EndpointSpec
     from .web.pages import ConsentRenderer as ConsentRenderer
     from .web.pages import ConsentView as ConsentView
     from .web.pages import ErrorRenderer as ErrorRenderer
@@ -130,21 +107,12 @@ _SOURCES = {
     "AccessDenied": ".errors",
     "AccessToken": ".models",
     "Attempt": ".protocol.ratelimit",
-    "AuthorizationCode": ".models",
     "BearerAuthBackend": ".middleware",
     "BearerTokenMiddleware": ".middleware",
-    "Bucket": ".models",
     "Client": ".models",
     "ClientError": ".clients",
-    "ClientStore": ".store.base",
-    "CodeReplayed": ".models",
     "ConsentRenderer": ".web.pages",
-    "ConsentStore": ".store.base",
     "ConsentView": ".web.pages",
-    "Context": ".protocol.context",
-    "DEFAULT_ENDPOINTS": ".web.endpoints",
-    "DEFAULT_GRANTS": ".protocol.grants",
-    "DEFAULT_RESPONSE_TYPES": ".protocol.authorize",
     "DEVICE_CODE_GRANT": ".features.device",
     "DeviceAuthorization": ".features.device",
     "DeviceRenderer": ".features.device",
@@ -152,17 +120,12 @@ _SOURCES = {
     "DeviceView": ".features.device",
     "DynamicRegistration": ".features.registration",
     "DocumentError": ".cimd.documents",
-    "EndpointRequest": ".web.endpoints",
-    "EndpointResponse": ".web.endpoints",
-    "EndpointSpec": ".web.endpoints",
     "Event": ".operations.events",
     "EventHook": ".operations.events",
     "json_lines": ".operations.events",
     "ErrorRenderer": ".web.pages",
     "Fetched": ".cimd.documents",
     "Fetcher": ".cimd.documents",
-    "GrantSpec": ".protocol.grants",
-    "Incoming": ".protocol.params",
     "InvalidClient": ".errors",
     "InvalidClientMetadata": ".features.registration.protocol",
     "InvalidGrant": ".errors",
@@ -172,8 +135,6 @@ _SOURCES = {
     "JWKSValidator": ".jwks",
     "KeyRing": ".features.oidc.keys",
     "KnownDevices": ".known_devices",
-    "LimitCheck": ".models",
-    "LimitStore": ".store.base",
     "Limiter": ".protocol.ratelimit",
     "LocalValidator": ".middleware",
     "MemoryStore": ".store",
@@ -182,8 +143,6 @@ _SOURCES = {
     "OAuthSettings": ".settings",
     "OIDCSettings": ".features.oidc",
     "OpenIDConnect": ".features.oidc",
-    "Outcome": ".models",
-    "Params": ".protocol.params",
     "PasswordVerifier": ".protocol.context",
     "HostSignIn": ".web.signin",
     "OpenIDSignIn": ".web.signin",
@@ -192,7 +151,6 @@ _SOURCES = {
     "SignInHook": ".web.signin",
     "RedisStore": ".store",
     "RemoteValidator": ".remote",
-    "ResponseTypeSpec": ".protocol.authorize",
     "Rule": ".middleware",
     "ScopeLine": ".web.pages",
     "ServerError": ".errors",
@@ -201,10 +159,6 @@ _SOURCES = {
     "Store": ".store",
     "StoreUnavailable": ".store",
     "TemporarilyUnavailable": ".errors",
-    "TokenFamily": ".models",
-    "TokenLookup": ".models",
-    "TokenResponse": ".protocol.grants",
-    "TokenStore": ".store.base",
     "TokenUser": ".middleware",
     "TokenValidator": ".middleware",
     "TooManyAttempts": ".errors",
@@ -215,14 +169,12 @@ _SOURCES = {
     "UserClaims": ".features.oidc",
     "UserResolver": ".web.authorize",
     "ValidationUnavailable": ".middleware",
-    "authenticate": ".protocol.client_auth",
     "bearer_refusal": ".middleware",
     "canonical_resource": ".protocol.resources",
     "default_consent_page": ".web.pages",
     "default_device_page": ".features.device",
     "default_error_page": ".web.pages",
     "discovery_routes": ".discovery",
-    "issue": ".protocol.grants",
     "load_settings": ".settings",
     "new_client": ".clients",
     "protect": ".middleware",
@@ -233,42 +185,28 @@ _SOURCES = {
 }
 
 __all__ = [
-    "DEFAULT_ENDPOINTS",
-    "DEFAULT_GRANTS",
-    "DEFAULT_RESPONSE_TYPES",
     "DEVICE_CODE_GRANT",
     "AccessDenied",
     "AccessToken",
     "Attempt",
-    "AuthorizationCode",
     "BearerAuthBackend",
     "BearerTokenMiddleware",
-    "Bucket",
     "Client",
     "ClientError",
-    "ClientStore",
-    "CodeReplayed",
     "ConsentRenderer",
-    "ConsentStore",
     "ConsentView",
-    "Context",
     "DeviceAuthorization",
     "DeviceRenderer",
     "DeviceSettings",
     "DeviceView",
     "DocumentError",
     "DynamicRegistration",
-    "EndpointRequest",
-    "EndpointResponse",
-    "EndpointSpec",
     "ErrorRenderer",
     "Event",
     "EventHook",
     "Fetched",
     "Fetcher",
-    "GrantSpec",
     "HostSignIn",
-    "Incoming",
     "InvalidClient",
     "InvalidClientMetadata",
     "InvalidGrant",
@@ -278,8 +216,6 @@ __all__ = [
     "JWKSValidator",
     "KeyRing",
     "KnownDevices",
-    "LimitCheck",
-    "LimitStore",
     "Limiter",
     "LocalValidator",
     "MemoryStore",
@@ -289,13 +225,10 @@ __all__ = [
     "OIDCSettings",
     "OpenIDConnect",
     "OpenIDSignIn",
-    "Outcome",
-    "Params",
     "PasswordSignIn",
     "PasswordVerifier",
     "RedisStore",
     "RemoteValidator",
-    "ResponseTypeSpec",
     "Rule",
     "ScopeLine",
     "ServerError",
@@ -306,10 +239,6 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TemporarilyUnavailable",
-    "TokenFamily",
-    "TokenLookup",
-    "TokenResponse",
-    "TokenStore",
     "TokenUser",
     "TokenValidator",
     "TooManyAttempts",
@@ -320,14 +249,12 @@ __all__ = [
     "UserClaims",
     "UserResolver",
     "ValidationUnavailable",
-    "authenticate",
     "bearer_refusal",
     "canonical_resource",
     "default_consent_page",
     "default_device_page",
     "default_error_page",
     "discovery_routes",
-    "issue",
     "json_lines",
     "load_settings",
     "new_client",

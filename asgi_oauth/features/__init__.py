@@ -45,19 +45,30 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import OAuthError
 from ..models import AccessToken, Client, TokenFamily, User
-from ..protocol.authorize import AuthorizationRequest, ErrorPage, RequestPart, ResponseTypeSpec, SignInAgain, validate
+from ..protocol.authorize import (
+    DEFAULT_RESPONSE_TYPES,
+    AuthorizationRequest,
+    ErrorPage,
+    RequestPart,
+    ResponseTypeSpec,
+    SignInAgain,
+    validate,
+)
 from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
-from ..protocol.grants import GrantSpec, TokenResponse
+from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue
 from ..protocol.params import Incoming, Params
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError, StrictSettings
-from ..web.endpoints import EndpointRequest, EndpointResponse, EndpointSpec
+from ..web.endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointResponse, EndpointSpec
 
 if TYPE_CHECKING:
     from ..web.app import OAuthServer
 
 __all__ = [
     "BUILTIN",
+    "DEFAULT_ENDPOINTS",
+    "DEFAULT_GRANTS",
+    "DEFAULT_RESPONSE_TYPES",
     "AuthorizationInput",
     "AuthorizationRequest",
     "ClientAuthMethod",
@@ -76,6 +87,7 @@ __all__ = [
     "SignInAgain",
     "TokenResponse",
     "authenticate",
+    "issue",
     "load_features",
     "section_variables",
     "store_of",

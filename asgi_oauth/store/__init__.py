@@ -1,4 +1,5 @@
-"""Storage: the :class:`Store` protocol and its two implementations.
+"""Storage, and the module for whoever writes a storage backend: the :class:`CoreStore` protocols, the records
+they keep and the answers they give, and the two implementations (with :mod:`asgi_oauth.testing`, the contract).
 
 :class:`RedisStore` is imported on first use, so the protocol layer (and the memory store) work without
 redis-py installed.
@@ -9,17 +10,52 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..models import AccessToken as AccessToken
+from ..models import AuthorizationCode as AuthorizationCode
+from ..models import Bucket as Bucket
+from ..models import Client as Client
+from ..models import CodeReplayed as CodeReplayed
+from ..models import LimitCheck as LimitCheck
+from ..models import Outcome as Outcome
+from ..models import TokenFamily as TokenFamily
+from ..models import TokenLookup as TokenLookup
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError
 from ..validation_cache import CacheOptions
+from .base import AddOutcome as AddOutcome
+from .base import ClientStore as ClientStore
+from .base import ConsentStore as ConsentStore
 from .base import CoreStore as CoreStore
+from .base import LimitStore as LimitStore
 from .base import Store as Store
 from .base import StoreUnavailable as StoreUnavailable
+from .base import TokenStore as TokenStore
 from .memory import MemoryStore as MemoryStore
 
 if TYPE_CHECKING:
     from .redis import RedisStore as RedisStore
 
-__all__ = ["CoreStore", "MemoryStore", "RedisStore", "Store", "StoreUnavailable", "store_from_settings"]
+__all__ = [
+    "AccessToken",
+    "AddOutcome",
+    "AuthorizationCode",
+    "Bucket",
+    "Client",
+    "ClientStore",
+    "CodeReplayed",
+    "ConsentStore",
+    "CoreStore",
+    "LimitCheck",
+    "LimitStore",
+    "MemoryStore",
+    "Outcome",
+    "RedisStore",
+    "Store",
+    "StoreUnavailable",
+    "TokenFamily",
+    "TokenLookup",
+    "TokenStore",
+    "store_from_settings",
+]
 
 
 def __getattr__(name: str) -> Any:

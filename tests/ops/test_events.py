@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from asgi_oauth import AuthorizationCode, Event, crypto
+from asgi_oauth import Event, crypto
 from asgi_oauth.operations.events import EVENT_KINDS
+from asgi_oauth.store import AuthorizationCode
 
 from ..web.conftest import MakeServer
 from ..web.helpers import Server, pkce_pair

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from asgi_oauth import DEFAULT_GRANTS, MemoryStore, OAuthServer, Store
+from asgi_oauth import MemoryStore, OAuthServer, Store
+from asgi_oauth.features import DEFAULT_GRANTS
 
 from .conftest import MakeServer
 from .helpers import BASE_URL, ISSUER, METADATA, TOKEN, Server, assert_error, basic, pkce_pair, settings_for
