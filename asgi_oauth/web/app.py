@@ -132,14 +132,28 @@ class OAuthServer:
         )
         for feature in self.features:
             feature.attach(self, store_of(feature, self))
-        #: The enabled grants, response types and endpoints.
-        self.grants = enabled_grants(
-            self.settings,
-            [
-                *(DEFAULT_GRANTS if grants is None else grants),
-                *(spec for feature in self.features for spec in feature.grants()),
-            ],
+        self._registries(grants, response_types, endpoints)
+        #: How people sign in (``sign_in=``), or ``None`` with a bare ``user_resolver`` and ``LOGIN_URL``.
+        self.sign_in: SignInHook | None = sign_in.attach(self) if sign_in is not None else None
+        self.authorization = self._authorization(
+            user_resolver, scope_descriptions or {}, consent_renderer, error_renderer, clock
         )
+        self._documents_served(scope_descriptions or {})
+        # Built last: the documents serve the metadata and OpenAPI above.
+        self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
+        for path, app in (self.sign_in.endpoints if self.sign_in is not None else {}).items():
+            self._routes.setdefault(path, app)
+
+    def _registries(
+        self,
+        grants: Iterable[GrantSpec] | None,
+        response_types: Iterable[ResponseTypeSpec] | None,
+        endpoints: Iterable[EndpointSpec] | None,
+    ) -> None:
+        """The enabled grants, response types and endpoints: the built-ins (or those given), then the features'."""
+        features = self.features
+        given_grants = DEFAULT_GRANTS if grants is None else grants
+        self.grants = enabled_grants(self.settings, [*given_grants, *(g for f in features for g in f.grants())])
         self.response_types = enabled_response_types(
             self.settings, DEFAULT_RESPONSE_TYPES if response_types is None else response_types
         )
@@ -148,11 +162,19 @@ class OAuthServer:
             [
                 *(DEFAULT_ENDPOINTS if endpoints is None else endpoints),
                 *operations_endpoints(self.settings),
-                *(spec for feature in self.features for spec in feature.endpoints()),
+                *(spec for feature in features for spec in feature.endpoints()),
             ],
         )
-        #: How people sign in (``sign_in=``), or ``None`` with a bare ``user_resolver`` and ``LOGIN_URL``.
-        self.sign_in: SignInHook | None = sign_in.attach(self) if sign_in is not None else None
+
+    def _authorization(
+        self,
+        user_resolver: UserResolver | None,
+        scope_descriptions: Mapping[str, str],
+        consent_renderer: ConsentRenderer,
+        error_renderer: ErrorRenderer,
+        clock: Clock,
+    ) -> AuthorizationEndpoint:
+        """``/authorize``, signing people in through the sign-in hook (or the bare ``user_resolver``)."""
         login_url = None
         if self.sign_in is not None:
             user_resolver, login_url = self.sign_in.resolver, self.sign_in.login_url
@@ -163,40 +185,39 @@ class OAuthServer:
             )
         # The features' scopes (OpenID Connect's) read as what they allow unless the host says otherwise.
         described = {key: text for feature in self.features for key, text in feature.scope_descriptions().items()}
-        described.update(scope_descriptions or {})
-        self.authorization = AuthorizationEndpoint(
+        described.update(scope_descriptions)
+        settings = self.settings
+        return AuthorizationEndpoint(
             self.context,
             self.response_types,
             login_url=login_url,
             user_resolver=user_resolver,
-            consent_tokens=ConsentTokens(
-                self.settings.signing_keys, self.settings.consent_form_lifetime, self.store, clock
-            ),
+            consent_tokens=ConsentTokens(settings.signing_keys, settings.consent_form_lifetime, self.store, clock),
             scope_descriptions=described,
             consent_renderer=consent_renderer,
             error_renderer=error_renderer,
         )
+
+    def _documents_served(self, scope_descriptions: Mapping[str, str]) -> None:
+        """The RFC 8414 metadata (its bytes as served) and the OpenAPI document, from what is switched on."""
+        issuer = self.settings.issuer
         self.metadata = metadata(
-            self.settings.issuer,
-            urls={key: self.settings.issuer + path for spec in self.endpoints for key, path in spec.url.items()},
+            issuer,
+            urls={key: issuer + path for spec in self.endpoints for key, path in spec.url.items()},
             endpoints=[spec.metadata(self.settings) for spec in self.endpoints if spec.metadata is not None],
             grant_types=self.grants,
             response_types=self.response_types.values(),
         )
         self._add_features_metadata()
         if "scopes_supported" in self.metadata and scope_descriptions:  # a feature listed scopes: the host's too
-            listed = self.metadata.get("scopes_supported", [])
+            listed = self.metadata["scopes_supported"]
             self.metadata["scopes_supported"] = [*listed, *(s for s in scope_descriptions if s not in listed)]
         #: The metadata as served: every discovery URL (:mod:`asgi_oauth.discovery`) sends these bytes.
         self.metadata_json = encode_json(self.metadata)
         errors = [code for grant in self.grants.values() for code in grant.errors]
         errors += [code for endpoint in self.endpoints for code in endpoint.errors]
         paths = {spec.path: spec.openapi(self) for spec in self.endpoints if spec.openapi is not None}
-        self.openapi = openapi_document(self.settings.issuer, paths, errors)
-        # Built last: the documents serve the metadata and OpenAPI above.
-        self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
-        for path, app in (self.sign_in.endpoints if self.sign_in is not None else {}).items():
-            self._routes.setdefault(path, app)
+        self.openapi = openapi_document(issuer, paths, errors)
 
     def _add_features_metadata(self) -> None:
         """The features' metadata keys, and their client authentication methods wherever methods are listed."""
