@@ -56,7 +56,7 @@ from ..protocol.authorize import (
 )
 from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
-from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue
+from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue, prepare
 from ..protocol.params import Incoming, Params
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError, StrictSettings
 from ..web.endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointResponse, EndpointSpec
@@ -89,6 +89,7 @@ __all__ = [
     "authenticate",
     "issue",
     "load_features",
+    "prepare",
     "section_variables",
     "store_of",
     "validate",

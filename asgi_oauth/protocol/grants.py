@@ -152,12 +152,9 @@ async def issue(
     With ``code_digest`` the code is spent in the same step, so only one exchange of a code ever succeeds.
     ``resource`` (RFC 8707) becomes the tokens' audience.
     """
-    minted = mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
-    if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
-        minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
-    if ctx.features:
-        minted = await _with_extra(ctx, client, scope, user, minted)
-    minted = await _access_value(ctx, minted)
+    minted = await prepare(
+        ctx, client, scope, user, refresh=refresh, family_id=family_id, resource=resource, auth_time=auth_time
+    )
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
         window = ctx.settings.access_token_lifetime
@@ -170,6 +167,29 @@ async def issue(
     else:
         await ctx.store.put_family(minted.family_id, minted.family, access_digest, minted.access_record)
     return minted.response(ctx)
+
+
+async def prepare(
+    ctx: Context,
+    client: Client,
+    scope: str,
+    user: User | None,
+    *,
+    refresh: bool,
+    family_id: str | None = None,
+    resource: str | None = None,
+    auth_time: int | None = None,
+) -> Minted:
+    """New tokens and their records as the switched-on features want them (their data in the records' ``extra``,
+    another form of the access token), not yet stored: :func:`issue` stores them, a grant with its own store
+    step (the device flow's redemption) does it there."""
+    minted = mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
+    if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
+        minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
+    if ctx.features:
+        minted = await _with_extra(ctx, client, scope, user, minted)
+        minted = await _access_value(ctx, minted)
+    return minted
 
 
 async def _with_extra(ctx: Context, client: Client, scope: str, user: User | None, minted: Minted) -> Minted:

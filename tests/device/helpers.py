@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from asgi_oauth import (
     new_client,
     register_client,
 )
+from asgi_oauth.features import Feature
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 BASE_URL = "https://auth.example.test"
@@ -85,6 +86,7 @@ async def device_app(
     oauth_options: dict[str, Any] | None = None,
     device: dict[str, Any] | None = None,
     switched_on: bool = True,
+    more_features: Sequence[Feature] = (),
     **settings: Any,
 ) -> AsyncIterator[Device]:
     """The server mounted at ``/oauth`` with the device grant on; ``peer`` is the sender's address, ``device``
@@ -116,7 +118,7 @@ async def device_app(
         store=store,
         user_resolver=resolve_user,
         clients=clients,
-        features=[feature] if switched_on else [],
+        features=[feature, *more_features] if switched_on else [*more_features],
         **(oauth_options or {}),
     )
     app = Starlette(routes=[Mount("/oauth", app=oauth)])

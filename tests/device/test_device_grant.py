@@ -7,9 +7,20 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 
-from asgi_oauth import Attempt, DeviceView, Event, OAuthServer, Store, crypto, load_settings
+from asgi_oauth import (
+    Attempt,
+    DeviceView,
+    Event,
+    OAuthServer,
+    OIDCSettings,
+    OpenIDConnect,
+    Store,
+    crypto,
+    load_settings,
+)
 from asgi_oauth.features.device.protocol import USER_CODE_ALPHABET, normalize_user_code
 
 from .helpers import DEVICE_GRANT, ISSUER, SECRET_KEY, device_app
@@ -348,3 +359,21 @@ async def test_the_grant_reports_events_like_every_other(store: Store) -> None:
     assert issued.family_id == crypto.family_of(tokens["access_token"])
     assert any(e.kind == "throttled" and e.user == "bob" for e in seen)
     assert all(body["device_code"] not in str(e.as_dict()) for e in seen)  # never a secret
+
+
+async def test_the_grants_tokens_take_the_features_forms_as_every_grant_does(store: Store) -> None:
+    """OpenID Connect switched on with JWT access tokens for the device's client: the device gets a JWT, as the
+    code and client_credentials grants would give, and it validates like any access token."""
+    openid = OpenIDConnect(OIDCSettings(jwt_access_token_clients="tv"))
+    async with device_app(store, more_features=[openid]) as device:
+        body = (await device.authorize(scope="read")).json()
+        await device.approve(body["user_code"])
+        issued = await device.poll(body["device_code"])
+        assert issued.status_code == 200, issued.text
+        access = issued.json()["access_token"]
+        claims = jwt.decode(access, options={"verify_signature": False})
+        assert jwt.get_unverified_header(access)["typ"] == "at+jwt"
+        assert (claims["sub"], claims["client_id"], claims["scope"]) == ("u-alice", "tv", "read")
+        family_id = crypto.family_of(access)
+        assert family_id is not None and claims["jti"].startswith(family_id)
+        assert await store.get_access(family_id, crypto.digest(access, "access")) is not None

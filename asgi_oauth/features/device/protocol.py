@@ -24,7 +24,7 @@ from ...errors import AccessDenied, InvalidGrant, OAuthError, TemporarilyUnavail
 from ...models import Client, Outcome, User
 from ...protocol.client_auth import authenticate
 from ...protocol.context import Context
-from ...protocol.grants import TokenResponse, mint
+from ...protocol.grants import TokenResponse, prepare
 from ...protocol.params import Incoming
 from ...protocol.scopes import narrow
 from ...protocol.targets import requested_resource
@@ -209,8 +209,9 @@ async def device_code(ctx: Context, devices: DeviceStore, client: Client, reques
         raise InvalidGrant("invalid device code")
     user = User(grant.sub, grant.username)
     refresh = "refresh_token" in client.grant_types
-    minted = mint(
-        ctx, client.client_id, grant.scope, user, refresh=refresh, family_id=where.family_id, resource=grant.resource
+    # As every grant issues them: with what the switched-on features keep, in the form they give the access token.
+    minted = await prepare(
+        ctx, client, grant.scope, user, refresh=refresh, family_id=where.family_id, resource=grant.resource
     )
     access_digest = crypto.digest(minted.access, "access")
     outcome = await devices.redeem_device(
