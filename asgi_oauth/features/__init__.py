@@ -202,7 +202,8 @@ class Feature:
         return None
 
     async def token_extra(self, ctx: Context, client: Client, scope: str, user: User | None) -> Mapping[str, Any]:
-        """Data to keep with the tokens being issued, under the feature's own key of the records' ``extra``."""
+        """Data to keep with the tokens being issued, under the feature's own key of the records' ``extra``; asked
+        when a grant is made (every refresh carries it on to the new family and access token)."""
         return {}
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:

@@ -197,8 +197,11 @@ async def _with_extra(ctx: Context, client: Client, scope: str, user: User | Non
     extra: dict[str, Any] = {}
     for feature in ctx.features:
         extra.update(await feature.token_extra(ctx, client, scope, user))
-    if not extra:
-        return minted
+    return _carrying(minted, extra) if extra else minted
+
+
+def _carrying(minted: Minted, extra: Mapping[str, Any]) -> Minted:
+    """The minted records holding ``extra``: what the features keep with a grant, in its family and its tokens."""
     family = None if minted.family is None else replace(minted.family, extra=extra)
     return replace(minted, access_record=replace(minted.access_record, extra=extra), family=family)
 
@@ -305,6 +308,8 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         family_scope=family.scope,
         resource=resource,
     )
+    if family.extra:  # what the features kept with the grant when it was made: every rotation carries it on
+        minted = _carrying(minted, family.extra)
     minted = await _access_value(ctx, minted)
     if minted.family is None:
         raise RuntimeError("a refresh mint always has a family")

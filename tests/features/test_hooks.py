@@ -154,3 +154,18 @@ def test_the_device_flows_old_switch_and_its_name_switch_on_one_feature() -> Non
     assert [feature.name for feature in load_features(OAuthSettings(enable_device_authorization=True), [])] == [
         "device"
     ]
+
+
+async def test_what_a_feature_keeps_with_a_grant_survives_its_refreshes(make_server: MakeServer) -> None:
+    """token_extra is asked once, when the grant is made; every rotation carries it to the new family and to the
+    new access token, so a feature's data (a binding, a tag) is not lost to the first refresh."""
+    server = await make_server(enable_password_grant=True, oauth_options={"features": [Stamp()]})
+    first = await server.password_tokens(scope="read")
+    assert (await server.introspect(first["access_token"]))["tag"] == "for-app"
+    second = await server.refresh(first["refresh_token"])
+    assert second.status_code == 200, second.text
+    refreshed = second.json()
+    assert (await server.introspect(refreshed["access_token"]))["tag"] == "for-app"
+    assert (await server.introspect(refreshed["refresh_token"]))["tag"] == "for-app"
+    third = await server.refresh(refreshed["refresh_token"])
+    assert (await server.introspect(third.json()["access_token"]))["tag"] == "for-app"
