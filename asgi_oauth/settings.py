@@ -40,6 +40,15 @@ def is_loopback(host: str | None) -> bool:
     return host is not None and (host in _LOOPBACK_HOSTS or host.endswith(".localhost"))
 
 
+#: The built-in features with a switch of their own from before features, by name: the setting that turns each on
+#: (``ASGI_OAUTH_ENABLE_OIDC`` as well as ``oidc`` in ``ASGI_OAUTH_FEATURES``).
+FEATURE_SWITCHES = {
+    "device": "enable_device_authorization",
+    "oidc": "enable_oidc",
+    "registration": "enable_dynamic_registration",
+}
+
+
 class StrictSettings(BaseSettings):
     """Settings whose keyword arguments must name fields. The environment may hold anything (unknown variables
     are warned about), but a misspelt name in code, or one that moved to a feature's section, must not be
@@ -306,16 +315,14 @@ class OAuthSettings(StrictSettings):
         return self._signing_keys
 
     @property
+    def switched_features(self) -> tuple[str, ...]:
+        """The built-in features their switches from before features turn on (:data:`FEATURE_SWITCHES`)."""
+        return tuple(name for name, switch in FEATURE_SWITCHES.items() if getattr(self, switch))
+
+    @property
     def named_features(self) -> tuple[str, ...]:
-        """The features these settings switch on by name: ``FEATURES``, and ``device``, ``oidc`` and
-        ``registration`` for ``ENABLE_DEVICE_AUTHORIZATION``, ``ENABLE_OIDC`` and ``ENABLE_DYNAMIC_REGISTRATION``
-        (their switches from before features)."""
-        switches = {
-            "device": self.enable_device_authorization,
-            "oidc": self.enable_oidc,
-            "registration": self.enable_dynamic_registration,
-        }
-        return (*self.features, *(name for name, on in switches.items() if on and name not in self.features))
+        """The features these settings switch on by name: ``FEATURES``, then :attr:`switched_features`."""
+        return (*self.features, *(name for name in self.switched_features if name not in self.features))
 
     @property
     def ephemeral_key(self) -> bool:

@@ -58,7 +58,7 @@ from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue, prepare
 from ..protocol.params import Incoming, Params
-from ..settings import ENV_PREFIX, OAuthSettings, SettingsError, StrictSettings
+from ..settings import ENV_PREFIX, FEATURE_SWITCHES, OAuthSettings, SettingsError, StrictSettings
 from ..web.endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointResponse, EndpointSpec
 
 if TYPE_CHECKING:
@@ -228,13 +228,13 @@ class Feature:
 
 
 def load_features(settings: OAuthSettings, given: Iterable[Feature] | None) -> tuple[Feature, ...]:
-    """The features passed in code, else those ``ASGI_OAUTH_FEATURES`` names; a name twice is an error.
-    ``ENABLE_DEVICE_AUTHORIZATION``, the device flow's switch from before features, adds it when missing."""
+    """The features passed in code, else those ``ASGI_OAUTH_FEATURES`` names; a name twice is an error. The
+    switches from before features (``ENABLE_OIDC``...) add theirs to either when missing."""
     features = tuple(given) if given is not None else tuple(_builtin(name) for name in settings.named_features)
     names = [feature.name for feature in features]
-    if given is not None:  # the switches from before features add theirs to those given in code
-        for name in settings.named_features:
-            if name not in names and name in ("device", "oidc", "registration"):
+    if given is not None:
+        for name in settings.switched_features:
+            if name not in names:
                 features, names = (*features, _builtin(name)), [*names, name]
     _refuse_sections_of_features_off(names)
     twice = sorted({name for name in names if names.count(name) > 1})
@@ -266,7 +266,7 @@ def _refuse_sections_of_features_off(names: Sequence[str], environ: Mapping[str,
             continue
         stray = sorted(given & section_variables(name))
         if stray:
-            switch = "ENABLE_OIDC=true" if name == "oidc" else f"FEATURES={name}"
+            switch = f"{FEATURE_SWITCHES[name].upper()}=true" if name in FEATURE_SWITCHES else f"FEATURES={name}"
             raise SettingsError(f"{', '.join(stray)}: the {name} feature is off (set {ENV_PREFIX}{switch})")
 
 
