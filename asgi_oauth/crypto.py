@@ -125,6 +125,23 @@ def digest(value: str, purpose: Purpose) -> str:
     return _b2a(outer.digest()[:_DIGEST_BYTES], newline=False).translate(_URLSAFE).decode("ascii")
 
 
+#: Keys what a worker's validation cache files tokens under (:func:`memory_key`): drawn per process, never
+#: stored or sent anywhere, so it changes with every restart, as the cache's contents do.
+_MEMORY_HASH = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=16)
+
+
+def memory_key(token: str | bytes) -> bytes:
+    """What a worker's validation cache files ``token`` under: keyed BLAKE2b-128, keyed per process.
+
+    Not :func:`digest`, which stays HMAC-SHA256 so that every token already stored keeps validating: the
+    cache is asked on every protected request, and this costs less than half of that (``benchmarks/PROFILE.md``).
+    A token and its bytes as the header carries them give the same key. The cache never holds a token itself.
+    """
+    keyed = _MEMORY_HASH.copy()
+    keyed.update(token.encode("utf-8", "surrogatepass") if isinstance(token, str) else token)
+    return keyed.digest()
+
+
 def hash_secret(secret: str, *, generated: bool) -> str:
     """Tagged hash for a client secret: ``sha256$...`` for generated secrets, ``scrypt$salt$...`` otherwise."""
     if generated:

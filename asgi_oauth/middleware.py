@@ -52,8 +52,8 @@ ScopeMode = Literal["all", "any"]
 _SCOPE_KEY = "asgi_oauth.bearer"
 #: The scopes of the rule that matched the request, for the challenge of a decorator behind it.
 _RULE_SCOPES_KEY = "asgi_oauth.rule_scopes"
-# RFC 6750 section 2.1: b64token
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 section 2.1: b64token (bytes: the header is checked before anything is decoded)
+_B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
 
 
 class ValidationUnavailable(Exception):
@@ -69,8 +69,9 @@ class MemoryValidator(TokenValidator, Protocol):
     """A validator that can also answer from memory, synchronously: the middleware's success path then
     awaits nothing. ``None`` from :meth:`remembered` only means "ask :meth:`validate`"."""
 
-    def remembered(self, token: str) -> AccessToken | None:
-        """The live token when memory can vouch for it now, else ``None``."""
+    def remembered(self, token: bytes) -> AccessToken | None:
+        """The live token when memory can vouch for it now, else ``None``. ``token`` is as presented, unchecked
+        (bytes from the header): only a token validated before can be remembered, so junk simply misses."""
 
 
 class LocalValidator:
@@ -88,15 +89,10 @@ class LocalValidator:
         except StoreUnavailable as exc:
             raise ValidationUnavailable(str(exc)) from exc
 
-    def remembered(self, token: str) -> AccessToken | None:
+    def remembered(self, token: bytes) -> AccessToken | None:
         """The token from the worker's validation cache while it is trusted (no round trip), else ``None``."""
         cache = self._cache
-        if cache is None:
-            return None
-        family_id = crypto.family_of(token)
-        if family_id is None:
-            return None
-        return cache.access(family_id, crypto.digest(token, "access"), self._clock())
+        return cache.access(crypto.memory_key(token), self._clock()) if cache is not None else None
 
 
 class TokenUser(BaseUser):
@@ -160,7 +156,7 @@ def has_scopes(granted: frozenset[str], required: Sequence[str], mode: ScopeMode
     """``all``: every required scope is granted; ``any``: at least one is (no requirement always passes)."""
     if not required:
         return True
-    return all(s in granted for s in required) if mode == "all" else any(s in granted for s in required)
+    return granted.issuperset(required) if mode == "all" else not granted.isdisjoint(required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +223,10 @@ def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | N
     from_header: str | Denial | None = None
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer":
                 credentials = credentials.strip()
-                from_header = credentials if _B64TOKEN.fullmatch(credentials) else MALFORMED
+                from_header = credentials.decode("ascii") if _B64TOKEN.fullmatch(credentials) else MALFORMED
             break
     if not allow_query:
         return from_header
@@ -238,8 +234,8 @@ def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | N
         if pair.startswith(b"access_token="):
             if from_header is not None:
                 return TWO_METHODS
-            value = pair[len(b"access_token=") :].decode("latin-1")
-            return value if _B64TOKEN.fullmatch(value) else MALFORMED
+            value = pair[len(b"access_token=") :]
+            return value.decode("ascii") if _B64TOKEN.fullmatch(value) else MALFORMED
     return from_header
 
 
@@ -269,7 +265,7 @@ class _Bearer:
         self.resource_metadata = resource_metadata_url(resource) if resource is not None else None
         remembered = getattr(validator, "remembered", None)
         #: The validator's synchronous answer from memory (:class:`MemoryValidator`), when it has one.
-        self.remembered: Callable[[str], AccessToken | None] | None = remembered if callable(remembered) else None
+        self.remembered: Callable[[bytes], AccessToken | None] | None = remembered if callable(remembered) else None
 
     def response(self, denial: Denial) -> Response:
         return denial.response(self.realm, self.resource_metadata)
@@ -285,9 +281,13 @@ class _Bearer:
         return None if same_resource(token.resource, self.canonical) else OTHER_AUDIENCE
 
     def accepted_from_memory(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> bool:
-        """The success path, synchronous: a well-formed token the validator remembers, for this resource, with
-        the scopes required, is attached to the request as :meth:`authenticate` would. ``False`` means nothing
-        was decided (and nothing attached): :meth:`check` then runs the full path, refusals included."""
+        """The success path, synchronous: a token the validator remembers, for this resource, with the scopes
+        required, is attached to the request as :meth:`authenticate` would. ``False`` means nothing was decided
+        (and nothing attached): :meth:`check` then runs the full path, refusals included.
+
+        Only ``Authorization: Bearer <token>`` written the usual way is tried, and its bytes are looked up as
+        they came: a remembered token was parsed and checked when it was first validated, so what matches it
+        is well-formed, and anything else (another spelling, junk) just misses and takes the full path."""
         remembered = self.remembered
         if remembered is None:
             return False
@@ -296,10 +296,14 @@ class _Bearer:
             state = scope["state"] = {}
         elif "token" in state:
             return False  # attached before (a decorator behind a rule, a backend): the full path reuses it
-        token = bearer_token(scope, allow_query=self.allow_query)
-        if token.__class__ is not str:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if not value.startswith(b"Bearer ") or (self.allow_query and b"access_token=" in scope["query_string"]):
+                    return False  # (the full path refuses a token sent two ways)
+                found = remembered(value[7:])
+                break
+        else:
             return False
-        found = remembered(token)
         if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
             return False
         scopes = scope_set(found.scope)

@@ -10,6 +10,10 @@ heartbeat reached Redis has been delivered. The cache answers only while the new
 sent less than ``lease`` seconds ago; otherwise validation reads the store as it would without a cache, and
 the moment the subscription drops the cache is emptied.
 
+Tokens are filed under :func:`~asgi_oauth.crypto.memory_key` (a keyed hash far cheaper than the stored
+digest, which a request answered from memory then never computes), each beside its stored digest, which is
+what an ``access:`` announcement names.
+
 Reads that race an announcement are handled by an epoch: a caller notes :attr:`ValidationCache.epoch` before
 reading the store, and :meth:`ValidationCache.keep_access` refuses to keep the result when any announcement or
 flush happened meanwhile (the record read may be the one just revoked).
@@ -83,7 +87,8 @@ class Lease:
 
 
 class ValidationCache:
-    """Access tokens by family and digest, and client records by id, answered only under a valid lease.
+    """Access tokens by memory key (and by family, for announcements), and client records by id, answered only
+    under a valid lease.
 
     Bounded: past ``size`` entries the oldest family (or client) is dropped. An entry is never answered past
     its token's expiry (``clock`` is the wall clock the records' times are in), and expired entries leave as
@@ -94,12 +99,15 @@ class ValidationCache:
         self.options = options
         self.lease = Lease(options.lease, lease_clock)
         self._clock = clock
-        self._families: dict[str, dict[str, AccessToken]] = {}
-        self._count = 0
+        #: memory key -> (token, family id, stored digest): what a request looks up, by one keyed hash of what
+        #: it presented (no parsing: an opaque token and a JWT alike).
+        self._tokens: dict[bytes, tuple[AccessToken, str, str]] = {}
+        #: family id -> memory key -> stored digest: what announcements name.
+        self._families: dict[str, dict[bytes, str]] = {}
         self._clients: dict[str, Client] = {}
-        #: (expiry, family, digest) of every kept token and (expiry, "", client id) of every kept client that
+        #: (expiry, family, memory key) of every kept token and (expiry, "", client id) of every kept client that
         #: expires, soonest first; an entry dropped or replaced meanwhile is skipped when its time comes.
-        self._expiries: list[tuple[float, str, str]] = []
+        self._expiries: list[tuple[float, str, bytes | str]] = []
         #: Bumped by every announcement and flush: a store read that started before may be stale.
         self.epoch = 0
         self._subscribed = False
@@ -137,9 +145,11 @@ class ValidationCache:
             self._drop_family(rest)
         elif kind == "access":
             family_id, _, digest = rest.partition(":")
-            tokens = self._families.get(family_id)
-            if tokens is not None and digest in tokens:
-                self._forget(family_id, tokens, digest)
+            keys = self._families.get(family_id, {})
+            # A family holds a token or two (one per refresh still alive): a scan costs less than an index.
+            key = next((k for k, d in keys.items() if d == digest), None)
+            if key is not None:
+                self._forget(key)
         else:
             # client:<id>, user:<sub> (whose tokens are not indexed here) and any kind a newer release
             # announces: dropping everything is rare (an operator's act) and always safe.
@@ -147,10 +157,10 @@ class ValidationCache:
 
     def flush(self) -> None:
         self.epoch += 1
+        self._tokens.clear()
         self._families.clear()
         self._clients.clear()
         self._expiries.clear()
-        self._count = 0
 
     # -- what validation asks ----------------------------------------------------------------------------------
     def trusted(self) -> bool:
@@ -181,34 +191,33 @@ class ValidationCache:
     def _iteration_over(self) -> None:
         self._quiet = None
 
-    def access(self, family_id: str, digest: str, now: float) -> AccessToken | None:
-        """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store"."""
+    def access(self, key: bytes, now: float) -> AccessToken | None:
+        """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store". ``key`` is
+        the token's :func:`~asgi_oauth.crypto.memory_key`."""
         if not self.trusted():  # first: it may read announcements that drop the entry
             return None
-        tokens = self._families.get(family_id)
-        token = tokens.get(digest) if tokens is not None else None
-        return token if token is not None and token.exp > now else None
+        kept = self._tokens.get(key)
+        return kept[0] if kept is not None and kept[0].exp > now else None
 
-    def keep_access(self, family_id: str, digest: str, token: AccessToken, epoch: int) -> None:
-        """Keep a token read from the store when the read started at ``epoch``, if nothing was announced since."""
+    def keep_access(self, family_id: str, key: bytes, digest: str, token: AccessToken, epoch: int) -> None:
+        """Keep a token read from the store (under its memory ``key``, beside its stored ``digest``) when the
+        read started at ``epoch``, if nothing was announced since."""
         if epoch != self.epoch or not self._subscribed:
             return
         self._drop_expired()
-        tokens = self._families.get(family_id)
-        if tokens is None or digest not in tokens:
-            while self._count >= self.options.size:  # room for one more, the oldest family going first
+        if key not in self._tokens:
+            while len(self._tokens) >= self.options.size:  # room for one more, the oldest family going first
                 self._drop_family(next(iter(self._families)))
-            tokens = self._families.setdefault(family_id, {})
-            self._count += 1
-        tokens[digest] = token
-        self._expire_at(token.exp, family_id, digest)
+        self._tokens[key] = (token, family_id, digest)
+        self._families.setdefault(family_id, {})[key] = digest
+        self._expire_at(token.exp, family_id, key)
 
-    def _expire_at(self, exp: float, family_id: str, digest: str) -> None:
+    def _expire_at(self, exp: float, family_id: str, key: bytes | str) -> None:
         expiries = self._expiries
-        heapq.heappush(expiries, (exp, family_id, digest))
+        heapq.heappush(expiries, (exp, family_id, key))
         if len(expiries) > 2 * (self.options.size + 512):
             # Mostly entries evicted or revoked long before they expire: keep only those of what is still here.
-            expiries[:] = [(t.exp, f, d) for f, tokens in self._families.items() for d, t in tokens.items()]
+            expiries[:] = [(t.exp, f, k) for k, (t, f, _) in self._tokens.items()]
             expiries += [(c.expires_at, "", c.client_id) for c in self._clients.values() if c.expires_at]
             heapq.heapify(expiries)
 
@@ -216,17 +225,16 @@ class ValidationCache:
         """Forget what expired; each keep pays for a few, so nothing piles up."""
         now, expiries = self._clock(), self._expiries
         while expiries and expiries[0][0] <= now:
-            exp, family_id, digest = heapq.heappop(expiries)
-            if not family_id:
-                client = self._clients.get(digest)
+            exp, _, key = heapq.heappop(expiries)
+            if isinstance(key, str):  # a client's: (expiry, "", client id)
+                client = self._clients.get(key)
                 if client is not None and client.expires_at == exp:
-                    del self._clients[digest]
+                    del self._clients[key]
                 continue
-            tokens = self._families.get(family_id)
-            kept = tokens.get(digest) if tokens is not None else None
-            if tokens is None or kept is None or kept.exp != exp:
+            kept = self._tokens.get(key)
+            if kept is None or kept[0].exp != exp:
                 continue  # dropped or kept anew since
-            self._forget(family_id, tokens, digest)
+            self._forget(key)
 
     def client(self, client_id: str) -> Client | None:
         if not self.trusted():
@@ -245,16 +253,16 @@ class ValidationCache:
             self._expire_at(client.expires_at, "", client.client_id)
 
     def __len__(self) -> int:
-        return self._count + len(self._clients)
+        return len(self._tokens) + len(self._clients)
 
-    def _forget(self, family_id: str, tokens: dict[str, AccessToken], digest: str) -> None:
+    def _forget(self, key: bytes) -> None:
         """Drop one kept token, and its family with its last one (an empty family would stay until a flush)."""
-        del tokens[digest]
-        self._count -= 1
-        if not tokens:
+        _, family_id, _ = self._tokens.pop(key)
+        keys = self._families[family_id]
+        del keys[key]
+        if not keys:
             del self._families[family_id]
 
     def _drop_family(self, family_id: str) -> None:
-        tokens = self._families.pop(family_id, None)
-        if tokens is not None:
-            self._count -= len(tokens)
+        for key in self._families.pop(family_id, ()):
+            del self._tokens[key]

@@ -219,3 +219,16 @@ def test_digest_is_hmac_sha256_of_the_purpose_key() -> None:
         for purpose, key in crypto._KEYS.items():
             raw = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
             assert crypto.digest(value, purpose) == base64.urlsafe_b64encode(raw).decode()[: crypto.DIGEST_LENGTH]
+
+
+def test_memory_key_is_a_keyed_hash_of_the_whole_token() -> None:
+    """The validation cache's key: one per token (any character of it changes it), never the token or its
+    stored digest, and not computable without this process's key."""
+    import hashlib
+
+    token = "F" * 22 + "." + "s" * 43
+    key = crypto.memory_key(token)
+    assert key == crypto.memory_key(token) and len(key) == 16
+    assert crypto.memory_key(token[:-1] + "t") != key and crypto.memory_key("\udc80é") != key
+    assert key != hashlib.blake2b(token.encode(), digest_size=16).digest()  # keyed, not a bare hash
+    assert key.hex() not in token and crypto.digest(token, "access").encode() != key

@@ -35,7 +35,9 @@ from asgi_oauth.middleware import (
     protect,
     requires_scopes,
 )
+from asgi_oauth.validation_cache import CacheOptions
 
+from .conftest import open_redis_store
 from .middleware.helpers import (
     BASE_URL,
     REALM,
@@ -488,6 +490,40 @@ async def test_redis_round_trips_unprotected_zero_protected_one(
             response = await host.get(path, sent)
             assert response.status_code == status, (path, response.text)
             assert await counter.delta(before) == expected, (path, sent is not None)
+
+
+async def test_a_remembered_token_is_answered_from_memory_and_only_as_sent(
+    redis_url: str, key_prefix: str, counter: CommandCounter
+) -> None:
+    """With the validation cache, a token validated once is accepted with no round trip; the memory path looks
+    up the header's bytes as sent, so any other spelling of the same token gets the full checks, refusals
+    included (a token in the query beside it is still two methods, an altered one still unknown)."""
+    async with (
+        open_redis_store(redis_url, key_prefix=key_prefix, cache=CacheOptions()) as store,
+        open_host(store, allow_query_token=True) as host,
+    ):
+        cache = store.validation_cache
+        assert cache is not None
+        deadline = time.monotonic() + 10
+        while not cache.trusted():
+            assert time.monotonic() < deadline, "the cache never trusted its subscription"
+            await asyncio.sleep(0.01)
+        token = await host.token("read")
+        assert (await host.get("/api/whoami", token)).status_code == 200  # read from the store, now remembered
+        cases: list[tuple[dict[str, str], dict[str, str], int]] = [
+            ({"Authorization": f"Bearer {token}"}, {}, 200),
+            ({"Authorization": f"bearer   {token} "}, {}, 200),  # same token, spelled otherwise: full path
+            ({"Authorization": f"Bearer {token}"}, {"access_token": token}, 400),
+            ({"Authorization": f"Bearer {token[:-1]}x"}, {}, 401),
+            ({"Authorization": f"Bearer {token} x"}, {}, 400),
+        ]
+        for headers, params, status in cases:
+            before = await counter.snapshot()
+            response = await host.http.get("/api/whoami", headers=headers, params=params)
+            assert response.status_code == status, (headers, params, response.text)
+            if status == 200:
+                assert response.json()["client_id"] == "m2m"
+                assert await counter.delta(before) == {}, headers  # from memory, every spelling
 
 
 async def test_the_counter_does_see_commands(redis_store: RedisStore, counter: CommandCounter) -> None:

@@ -40,21 +40,23 @@ async def find_access_token(
 ) -> AccessToken | None:
     """The live access token for ``token``: from ``cache`` while it is trusted, else one store round trip
     (kept in ``cache`` unless a revocation was announced meanwhile); none for malformed input."""
+    key = b""
+    epoch = 0
+    if cache is not None:
+        key = crypto.memory_key(token)
+        kept = cache.access(key, now)
+        if kept is not None:
+            return kept
+        epoch = cache.epoch
     family_id = crypto.family_of(token)
     if family_id is None:
         return None
     digest = crypto.digest(token, "access")
-    epoch = 0
-    if cache is not None:
-        kept = cache.access(family_id, digest, now)
-        if kept is not None:
-            return kept
-        epoch = cache.epoch
     access = await store.get_access(family_id, digest)
     if access is None or access.exp <= now:
         return None
     if cache is not None:
-        cache.keep_access(family_id, digest, access, epoch)
+        cache.keep_access(family_id, key, digest, access, epoch)
     return access
 
 
@@ -67,16 +69,18 @@ async def find_token(
     is what resource servers send (from ``cache`` while it is trusted); any other hint, or a wrong one, reads
     both in one ``MGET``.
     """
+    key = b""
+    epoch = 0
+    if cache is not None:
+        key = crypto.memory_key(token)
+        kept = cache.access(key, now)
+        if kept is not None:
+            return Found(kept)
+        epoch = cache.epoch
     family_id = crypto.family_of(token)
     if family_id is None:
         return None
     access_digest = crypto.digest(token, "access")
-    epoch = 0
-    if cache is not None:
-        kept = cache.access(family_id, access_digest, now)
-        if kept is not None:
-            return Found(kept)
-        epoch = cache.epoch
     if hint == "access_token":
         access = await store.get_access(family_id, access_digest)
         family = None
@@ -89,7 +93,7 @@ async def find_token(
         family = found.family
     if access is not None:
         if cache is not None:
-            cache.keep_access(family_id, access_digest, access, epoch)
+            cache.keep_access(family_id, key, access_digest, access, epoch)
         return Found(access)
     refresh_digest = crypto.digest(token, "refresh")
     if family is not None and family.exp > now and hmac.compare_digest(family.refresh_digest, refresh_digest):

@@ -15,6 +15,11 @@ class Clock:
         return self.now
 
 
+def key(family_id: str, digest: str) -> bytes:
+    """A memory key for a token of ``family_id`` stored under ``digest`` (the cache only files by it)."""
+    return f"{family_id}.{digest}".encode()
+
+
 def token(client_id: str = "app", exp: float = 2000.0, sub: str | None = "alice") -> AccessToken:
     return AccessToken(client_id=client_id, scope="read", sub=sub, iat=900, exp=exp)
 
@@ -32,31 +37,31 @@ def proven_cache(size: int = 100, lease: float = 0.25) -> tuple[ValidationCache,
 def test_nothing_is_answered_before_a_heartbeat_is() -> None:
     cache = ValidationCache(CacheOptions(), clock=Clock(), lease_clock=Clock(50.0))
     cache.subscribed()
-    cache.keep_access("F", "d", token(), cache.epoch)
-    assert cache.access("F", "d", 1000.0) is None  # subscribed, but no heartbeat answered yet
+    cache.keep_access("F", key("F", "d"), "d", token(), cache.epoch)
+    assert cache.access(key("F", "d"), 1000.0) is None  # subscribed, but no heartbeat answered yet
     assert len(cache) == 1
     cache.lease.sent()
     cache.lease.answered()
-    assert cache.access("F", "d", 1000.0) == token()
+    assert cache.access(key("F", "d"), 1000.0) == token()
 
 
 def test_a_lapsed_lease_suspends_answers_and_a_lost_subscription_empties_the_cache() -> None:
     cache, monotonic = proven_cache(lease=0.25)
-    cache.keep_access("F", "d", token(), cache.epoch)
+    cache.keep_access("F", key("F", "d"), "d", token(), cache.epoch)
     monotonic.now += 0.25
-    assert cache.access("F", "d", 1000.0) == token()
+    assert cache.access(key("F", "d"), 1000.0) == token()
     monotonic.now += 0.001
-    assert cache.access("F", "d", 1000.0) is None  # Redis silent: read the store
+    assert cache.access(key("F", "d"), 1000.0) is None  # Redis silent: read the store
     cache.lease.sent()
     cache.lease.answered()
     # The connection delivers in order: this answer proves every announcement before it arrived.
-    assert cache.access("F", "d", 1000.0) == token()
+    assert cache.access(key("F", "d"), 1000.0) == token()
     cache.lost()
     assert len(cache) == 0
     cache.subscribed()
     cache.lease.sent()
     cache.lease.answered()
-    assert cache.access("F", "d", 1000.0) is None  # what the lost connection would have said is unknown
+    assert cache.access(key("F", "d"), 1000.0) is None  # what the lost connection would have said is unknown
 
 
 def test_a_heartbeat_proves_only_what_was_sent_before_it() -> None:
@@ -73,21 +78,21 @@ def test_a_heartbeat_proves_only_what_was_sent_before_it() -> None:
 def test_announcements_forget_what_they_revoke() -> None:
     cache, _ = proven_cache()
     for family, digest in (("F1", "a"), ("F1", "b"), ("F2", "c")):
-        cache.keep_access(family, digest, token(), cache.epoch)
+        cache.keep_access(family, key(family, digest), digest, token(), cache.epoch)
     cache.announced(b"access:F1:a")
-    assert cache.access("F1", "a", 1000.0) is None
-    assert cache.access("F1", "b", 1000.0) is not None
+    assert cache.access(key("F1", "a"), 1000.0) is None
+    assert cache.access(key("F1", "b"), 1000.0) is not None
     cache.announced(b"family:F1")
-    assert cache.access("F1", "b", 1000.0) is None
-    assert cache.access("F2", "c", 1000.0) is not None
+    assert cache.access(key("F1", "b"), 1000.0) is None
+    assert cache.access(key("F2", "c"), 1000.0) is not None
     cache.keep_client(Client(client_id="app", name="app", secret_hash=None), cache.epoch)
     cache.announced(b"client:app")
     assert cache.client("app") is None
-    assert cache.access("F2", "c", 1000.0) is None  # a client's tokens are not indexed: all forgotten
-    cache.keep_access("F3", "d", token(), cache.epoch)
+    assert cache.access(key("F2", "c"), 1000.0) is None  # a client's tokens are not indexed: all forgotten
+    cache.keep_access("F3", key("F3", "d"), "d", token(), cache.epoch)
     cache.announced(b"user:alice")
     assert len(cache) == 0
-    cache.keep_access("F4", "e", token(), cache.epoch)
+    cache.keep_access("F4", key("F4", "e"), "e", token(), cache.epoch)
     cache.announced(b"something-newer:x")
     assert len(cache) == 0
 
@@ -97,8 +102,8 @@ def test_a_read_that_raced_an_announcement_is_not_kept() -> None:
     cache, _ = proven_cache()
     epoch = cache.epoch  # the store read starts
     cache.announced(b"family:F")  # the revocation arrives before the read's reply
-    cache.keep_access("F", "d", token(), epoch)
-    assert cache.access("F", "d", 1000.0) is None
+    cache.keep_access("F", key("F", "d"), "d", token(), epoch)
+    assert cache.access(key("F", "d"), 1000.0) is None
     client = Client(client_id="app", name="app", secret_hash=None)
     cache.keep_client(client, epoch)
     assert cache.client("app") is None
@@ -107,18 +112,18 @@ def test_a_read_that_raced_an_announcement_is_not_kept() -> None:
 def test_nothing_is_kept_while_unsubscribed() -> None:
     cache, _ = proven_cache()
     cache.lost()
-    cache.keep_access("F", "d", token(), cache.epoch)
+    cache.keep_access("F", key("F", "d"), "d", token(), cache.epoch)
     cache.subscribed()
     cache.lease.sent()
     cache.lease.answered()
-    assert cache.access("F", "d", 1000.0) is None
+    assert cache.access(key("F", "d"), 1000.0) is None
 
 
 def test_entries_never_outlive_their_token() -> None:
     cache, _ = proven_cache()
-    cache.keep_access("F", "d", token(exp=1500.0), cache.epoch)
-    assert cache.access("F", "d", 1499.0) is not None
-    assert cache.access("F", "d", 1500.0) is None
+    cache.keep_access("F", key("F", "d"), "d", token(exp=1500.0), cache.epoch)
+    assert cache.access(key("F", "d"), 1499.0) is not None
+    assert cache.access(key("F", "d"), 1500.0) is None
     expiring = Client(client_id="dyn", name="d", secret_hash=None, dynamic=True, unused_expires_at=999.0)
     cache.keep_client(expiring, cache.epoch)
     assert cache.client("dyn") is None  # the cache's wall clock says 1000
@@ -127,10 +132,10 @@ def test_entries_never_outlive_their_token() -> None:
 def test_the_cache_is_bounded_and_drops_the_oldest_first() -> None:
     cache, _ = proven_cache(size=3)
     for n in range(5):
-        cache.keep_access(f"F{n}", "d", token(), cache.epoch)
+        cache.keep_access(f"F{n}", key(f"F{n}", "d"), "d", token(), cache.epoch)
     assert len(cache) == 3
-    assert cache.access("F0", "d", 1000.0) is None
-    assert cache.access("F4", "d", 1000.0) is not None
+    assert cache.access(key("F0", "d"), 1000.0) is None
+    assert cache.access(key("F4", "d"), 1000.0) is not None
     for n in range(5):
         cache.keep_client(Client(client_id=f"c{n}", name="c", secret_hash=None), cache.epoch)
     assert cache.client("c0") is None
@@ -146,9 +151,9 @@ def test_one_family_cannot_grow_past_the_bound() -> None:
     """A family gains an access token at every refresh; the bound counts tokens, not families."""
     cache, _ = proven_cache(size=3)
     for n in range(5):
-        cache.keep_access("F", f"d{n}", token(), cache.epoch)
+        cache.keep_access("F", key("F", f"d{n}"), f"d{n}", token(), cache.epoch)
     assert len(cache) <= 3
-    assert cache.access("F", "d4", 1000.0) is not None
+    assert cache.access(key("F", "d4"), 1000.0) is not None
 
 
 def test_expired_tokens_leave_memory_as_new_ones_arrive() -> None:
@@ -161,7 +166,9 @@ def test_expired_tokens_leave_memory_as_new_ones_arrive() -> None:
     sizes = []
     for second in range(600):  # ten minutes, ten new tokens a second, each living a minute
         for n in range(10):
-            cache.keep_access(f"F{second}-{n}", "d", token(exp=wall.now + lifetime), cache.epoch)
+            cache.keep_access(
+                f"F{second}-{n}", key(f"F{second}-{n}", "d"), "d", token(exp=wall.now + lifetime), cache.epoch
+            )
         wall.now += 1
         sizes.append(len(cache))
     assert max(sizes[120:]) <= 10 * (lifetime + 1), max(sizes)
@@ -173,11 +180,13 @@ def test_a_token_kept_again_with_a_later_expiry_is_not_dropped_at_the_first() ->
     cache, _ = proven_cache()
     wall = cache._clock
     assert isinstance(wall, Clock)
-    cache.keep_access("F", "d", token(exp=wall.now + 10), cache.epoch)
-    cache.keep_access("F", "d", token(exp=wall.now + 100), cache.epoch)  # read again after a refresh, say
+    cache.keep_access("F", key("F", "d"), "d", token(exp=wall.now + 10), cache.epoch)
+    cache.keep_access(
+        "F", key("F", "d"), "d", token(exp=wall.now + 100), cache.epoch
+    )  # read again after a refresh, say
     wall.now += 50
-    cache.keep_access("G", "d", token(exp=wall.now + 10), cache.epoch)  # a keep sweeps what expired
-    assert cache.access("F", "d", wall.now) == token(exp=wall.now + 50)
+    cache.keep_access("G", key("G", "d"), "d", token(exp=wall.now + 10), cache.epoch)  # a keep sweeps what expired
+    assert cache.access(key("F", "d"), wall.now) == token(exp=wall.now + 50)
 
 
 def test_expired_clients_leave_memory_too() -> None:
@@ -189,7 +198,7 @@ def test_expired_clients_leave_memory_too() -> None:
     cache.keep_client(short, cache.epoch)
     cache.keep_client(lasting, cache.epoch)
     wall.now += 11
-    cache.keep_access("F", "d", token(exp=wall.now + 10), cache.epoch)
+    cache.keep_access("F", key("F", "d"), "d", token(exp=wall.now + 10), cache.epoch)
     assert "dyn" not in cache._clients and "static" in cache._clients
 
 
@@ -197,7 +206,7 @@ def test_the_expiry_queue_stays_bounded_when_tokens_are_evicted_long_before_they
     """A flood of distinct long-lived tokens through a small cache: evicted entries must not pile up in the queue."""
     cache, _ = proven_cache(size=100)
     for n in range(20_000):
-        cache.keep_access(f"F{n}", "d", token(exp=1_000_000.0), cache.epoch)
+        cache.keep_access(f"F{n}", key(f"F{n}", "d"), "d", token(exp=1_000_000.0), cache.epoch)
     assert len(cache) == 100
     assert len(cache._expiries) <= 2 * (100 + 512) + 1
 
@@ -211,7 +220,7 @@ def test_tokens_revoked_one_by_one_leave_no_family_behind() -> None:
     for second in range(600):  # ten minutes, ten tokens a second, each revoked the moment after it was kept
         for n in range(10):
             family = f"F{second}-{n}"
-            cache.keep_access(family, "d", token(exp=wall.now + 60), cache.epoch)
+            cache.keep_access(family, key(family, "d"), "d", token(exp=wall.now + 60), cache.epoch)
             cache.announced(f"access:{family}:d".encode())
         wall.now += 1
     assert len(cache) == 0

@@ -104,12 +104,12 @@ async def test_an_announcement_waiting_unread_is_never_overtaken(
     cache = await trusted(cached)
     token, family_id = await new_token(other)
     assert await LocalValidator(cached).validate(token) is not None
-    digest = crypto.digest(token, "access")
+    key = crypto.memory_key(token)
     with redis.Redis.from_url(redis_url) as blocking:  # the event loop does not run meanwhile
         assert blocking.publish(f"{cached._keys.prefix}:revoked", f"family:{family_id}") == 1
         time.sleep(0.05)  # noqa: ASYNC251 (the point: the kernel delivers it while the event loop is held)
-    assert cache.access(family_id, digest, time.time()) is None
-    await until(lambda: cache.access(family_id, digest, time.time()) is None and cache.trusted(), "read")
+    assert cache.access(key, time.time()) is None
+    await until(lambda: cache.access(key, time.time()) is None and cache.trusted(), "read")
     assert len(cache) == 0
 
 
