@@ -49,14 +49,12 @@ ISSUER = "http://127.0.0.1:8000/oauth"
 
 
 async def _me(request: Request) -> JSONResponse:
-    """What the demo's ``/api/me`` answers, read from what the middleware attached to the request."""
-    token: Any = getattr(request.state, "token", None)
-
-    def field(name: str) -> Any:
-        return token.get(name) if isinstance(token, dict) else getattr(token, name, None)
-
-    scopes: frozenset[str] = getattr(request.state, "scopes", frozenset())
-    return JSONResponse({"sub": field("sub"), "client_id": field("client_id"), "scopes": sorted(scopes)})
+    """A host's "who am I" route, as the README writes one: what the middleware attached, as JSON (the same
+    fields as the Authlib app's route). Releases before ``AccessToken`` records attached a dict."""
+    token: Any = request.state.token
+    if isinstance(token, dict):
+        return JSONResponse({"sub": token.get("sub"), "client_id": token.get("client_id"), "scope": token.get("scope")})
+    return JSONResponse({"sub": token.sub, "client_id": token.client_id, "scope": token.scope})
 
 
 def _bearer_middleware(store: Any, settings: OAuthSettings) -> tuple[Middleware | None, str | None]:
