@@ -447,11 +447,6 @@ class BearerTokenMiddleware:
             return
         bearer = self._bearer
         scope[_SCOPE_KEY] = bearer
-        # Anonymous until a token is validated, as AuthenticationMiddleware does: ``requires(...)`` then
-        # answers 403 on an uncovered route instead of failing its ``request.auth`` assertion with a 500.
-        if "auth" not in scope:
-            scope["auth"] = _ANONYMOUS_AUTH
-            scope["user"] = _ANONYMOUS_USER
         rule = self.rule_for(scope.get("method", "GET"), path)
         if rule is not None:
             if not bearer.accepted_from_memory(scope, rule.scopes, rule.mode):
@@ -461,6 +456,11 @@ class BearerTokenMiddleware:
                     return
             if rule.scopes:
                 scope[_RULE_SCOPES_KEY] = rule.scopes
+        # Anonymous unless a token was validated, as AuthenticationMiddleware does: ``requires(...)`` then
+        # answers 403 on an uncovered route instead of failing its ``request.auth`` assertion with a 500.
+        if "auth" not in scope:
+            scope["auth"] = _ANONYMOUS_AUTH
+            scope["user"] = _ANONYMOUS_USER
         await self.app(scope, receive, send)
 
 
