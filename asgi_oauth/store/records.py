@@ -22,6 +22,7 @@ Read by :mod:`asgi_oauth.store.redis` and by features' Redis parts (:class:`Arra
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -299,11 +300,11 @@ class Keys:
 
         Its own hash tag (a digest: subjects are anyone's text): on a Cluster it lives apart from the families it
         lists, so revoking a user there is one step per family (see :mod:`.redis`)."""
-        return f"{self.prefix}:{{u:{hashlib.sha256(sub.encode()).hexdigest()[:32]}}}:g"
+        return f"{self.prefix}:{{u:{_owner_tag(sub)}}}:g"
 
     def client_grants(self, client_id: str) -> str:
         """What a client holds, as :meth:`user_grants` for a user."""
-        return f"{self.prefix}:{{c:{hashlib.sha256(client_id.encode()).hexdigest()[:32]}}}:g"
+        return f"{self.prefix}:{{c:{_owner_tag(client_id)}}}:g"
 
     def grant_parts(self) -> GrantKeyParts:
         """How a script that reads family ids from an owner index builds their keys: ``head .. F .. tail``."""
@@ -331,6 +332,12 @@ class GrantKeyParts(NamedTuple):
     listing: str  # the family's access-token index
     access: str
     member: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _owner_tag(name: str) -> str:
+    """An owner index's hash tag: remembered, since every grant issued names its client's (and user's)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def grant_member(family_id: str, kind: str = "", digest: str = "") -> str:
