@@ -52,20 +52,21 @@ def key_kinds(prefix: str) -> list[KeyKind]:
     keys = Keys(prefix)
     family, digest = "\x00", "\x01"
 
-    def shape(example: str, **holes: str) -> re.Pattern[str]:
+    def shape(example: str, tail: str = "", **holes: str) -> re.Pattern[str]:
         text = re.escape(example)
         for hole, matcher in holes.items():
             text = text.replace(re.escape(hole), matcher)
-        return re.compile(text)
+        return re.compile(text + tail)
 
     tag = r"[A-Za-z0-9_\-]+"
     hashed = r"[0-9a-f]{32}"
+    bucket = r"(?::[A-Za-z0-9_\-]{1,3})?"  # an index's buckets: its key, ":" and a family id's first characters
     client_index = keys.client_grants("client")
     user_index = keys.user_grants("user")
     return [
         KeyKind("access token records", shape(keys.access(family, digest), **{family: tag, digest: tag})),
-        KeyKind("client indexes", shape(client_index, **{_hex_of(client_index): hashed})),
-        KeyKind("user indexes", shape(user_index, **{_hex_of(user_index): hashed})),
+        KeyKind("client indexes", shape(client_index, bucket, **{_hex_of(client_index): hashed})),
+        KeyKind("user indexes", shape(user_index, bucket, **{_hex_of(user_index): hashed})),
         KeyKind("refresh families", shape(keys.family(family), **{family: tag})),
         KeyKind("family indexes", shape(keys.index(family), **{family: tag})),
     ]

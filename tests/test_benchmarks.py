@@ -263,6 +263,8 @@ def test_keys_are_classified_by_the_stores_schema() -> None:
     kinds = memory.key_kinds("oauth")
     assert memory.classify(keys.access("AbC-_12", "dIgEsT_-9"), kinds) == "access token records"
     assert memory.classify(keys.client_grants("bench-client-7"), kinds) == "client indexes"
+    assert memory.classify(keys.client_grants("bench-client-7") + ":Ab-", kinds) == "client indexes"  # a bucket
+    assert memory.classify(keys.client_grants("bench-client-7") + ":Ab-_", kinds) == "other keys"
     assert memory.classify(keys.user_grants("alice"), kinds) == "user indexes"
     assert memory.classify(keys.family("AbC"), kinds) == "refresh families"
     assert memory.classify(keys.index("AbC"), kinds) == "family indexes"

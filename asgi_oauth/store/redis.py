@@ -447,7 +447,8 @@ class RedisStore:
         self._list_grant = Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
         self._revoke_grants = Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
         self._end_grant = Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
-        self._forget_grants = Script(self._once, _lua("forget_grants"))
+        self._forget_grants = Script(self._once, _lua("forget_grants", "revoke_family_fn", "grants_fn"))
+        self._grant_members = Script(self._exec, _lua("grant_members", "revoke_family_fn", "grants_fn"))
         #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.validation_cache`), kept honest by
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
@@ -794,7 +795,7 @@ class RedisStore:
         if self._cluster is None:
             args: list[str | int] = [k.revoked, announcement, *parts]
             return int(await self._revoke(self._revoke_grants, [index], args, announcement))
-        members: list[bytes] = await self._run(self._exec("ZRANGE", index, 0, -1))
+        members: list[bytes] = await self._run(self._grant_members(keys=[index], args=[]))
         names = [raw.decode() for raw in members]
 
         async def end(member: str) -> int:

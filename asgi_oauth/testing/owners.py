@@ -104,6 +104,21 @@ class OwnerContract:
         # The user revocation finds alice's family of the other client only.
         assert await store.revoke_user("alice") == 1
 
+    async def test_revoke_ends_thousands_of_grants_of_one_owner(self, store: Store) -> None:
+        """More grants than a Redis index keeps in one bucket (128), many times over: every one is still found."""
+        machine = [await _lone(store, sub=None) for _ in range(2_100)]
+        alices = [await _family(store) for _ in range(300)]
+        other = await _lone(store, sub=None, client_id="other")
+        assert await store.revoke_user("alice") == 300
+        assert not any([await _live(store, grant) for grant in alices])
+        assert await store.revoke_client(CLIENT_ID) == 2_100
+        assert not any([await _live(store, grant) for grant in machine])
+        assert await _live(store, other)
+        assert await store.revoke_client(CLIENT_ID) == 0
+        again = await _lone(store, sub=None)  # listed anew after the revocation emptied the index
+        assert await store.revoke_client(CLIENT_ID) == 1
+        assert not await _live(store, again)
+
     async def test_revoking_races_issuing_without_losing_a_grant(self, store: Store) -> None:
         """Grants issued while a revocation runs are either ended by it or survive it listed, never unlisted."""
 

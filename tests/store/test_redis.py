@@ -325,3 +325,56 @@ async def test_the_fast_path_is_taken_without_a_warning_on_the_tested_redis_py(
         assert store._pipeline is not None
         assert store.validation_cache is not None
     assert not [r for r in caplog.records if "redis-py" in r.getMessage()]
+
+
+def _family_with_prefix(prefix: str) -> tuple[str, str]:
+    """A token whose family id starts with ``prefix``: tokens that crowd one branch of an owner index."""
+    family_id, _ = crypto.new_token()
+    family_id = prefix + family_id[len(prefix) :]
+    return crypto.new_token(family_id)
+
+
+async def test_an_owner_index_stays_in_small_buckets_in_one_slot(redis_store: RedisStore) -> None:
+    """Every bucket of a big index stays in Redis' compact encoding (at most 128 members and a marker), shares
+    the index's Cluster slot, and revoking the owner still ends every grant: 400 tokens of one client, half of
+    them in families starting "AB", so that branch splits twice."""
+    raw = redis_store.redis
+    index = redis_store._keys.client_grants("busy")
+    tokens = [crypto.new_token() for _ in range(200)] + [_family_with_prefix("AB") for _ in range(200)]
+    for family_id, token in tokens:
+        await redis_store.put_access(
+            family_id, crypto.digest(token, "access"), access_record(client_id="busy", sub=None)
+        )
+    buckets = [text(key) async for key in raw.scan_iter(match=index + "*", count=1000)]
+    assert index in buckets and index + ":A" in buckets and index + ":AB" in buckets
+    for key in buckets:
+        assert text(await raw.object("encoding", key)) == "listpack", key
+        assert await raw.zcard(key) <= 129, key
+        assert await raw.pttl(key) > 0, key
+        assert key_slot(key.encode()) == key_slot(index.encode())
+    assert await raw.zscore(index, "~") is not None and await raw.zscore(index + ":AB", "~") is not None
+    assert await redis_store.revoke_client("busy") == 400
+    assert not [key async for key in raw.scan_iter(match=index + "*", count=1000)]
+    for family_id, token in tokens:
+        assert await redis_store.get_access(family_id, crypto.digest(token, "access")) is None
+
+
+async def test_an_index_written_before_buckets_is_read_and_split(redis_store: RedisStore) -> None:
+    """An earlier release kept each owner index as one sorted set, however big: its members are still ended,
+    and the next grant listed splits it."""
+    raw = redis_store.redis
+    index = redis_store._keys.client_grants("old")
+    tokens = [crypto.new_token() for _ in range(300)]
+    expires = round(at(3600) * 1000)
+    for family_id, token in tokens:
+        digest = crypto.digest(token, "access")
+        await raw.set(redis_store._keys.access(family_id, digest), b"x", px=3_600_000)  # overwritten just below
+        await redis_store.put_access(family_id, digest, access_record(client_id="elsewhere", sub=None))
+        await raw.zadd(index, {f"{family_id}:a:{digest}": expires})  # as the earlier release listed it
+    assert await raw.zcard(index) == 300 and await raw.zscore(index, "~") is None
+    extra_family, extra = crypto.new_token()
+    await redis_store.put_access(extra_family, crypto.digest(extra, "access"), access_record(client_id="old", sub=None))
+    assert [text(m) for m in await raw.zrange(index, 0, -1)] == ["~"]  # split: the members moved to its buckets
+    assert await redis_store.revoke_client("old") == 301
+    for family_id, token in [*tokens, (extra_family, extra)]:
+        assert await redis_store.get_access(family_id, crypto.digest(token, "access")) is None

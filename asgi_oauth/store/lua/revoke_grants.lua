@@ -5,9 +5,10 @@
 -- Each family is announced ("family:<F>"), each lone access token ("access:<F>:<digest>"), then ARGV[2].
 -- returns  how many grants (families, lone access tokens) still lived and are now ended
 local p, ended = {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local members, buckets = grant_members(KEYS[1])
+for _, member in ipairs(members) do
   ended = ended + end_grant(member, p, ARGV[1])
 end
-redis.call('DEL', KEYS[1])
+for _, key in ipairs(buckets) do redis.call('DEL', key) end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return ended
