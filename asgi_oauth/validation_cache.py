@@ -102,8 +102,8 @@ class ValidationCache:
         #: memory key -> (token, family id, stored digest): what a request looks up, by one keyed hash of what
         #: it presented (no parsing: an opaque token and a JWT alike).
         self._tokens: dict[bytes, tuple[AccessToken, str, str]] = {}
-        #: family id -> memory key -> stored digest: what announcements name.
-        self._families: dict[str, dict[bytes, str]] = {}
+        #: family id -> the memory keys of its kept tokens: what a ``family:`` announcement drops.
+        self._families: dict[str, set[bytes]] = {}
         self._clients: dict[str, Client] = {}
         #: (expiry, family, memory key) of every kept token and (expiry, "", client id) of every kept client that
         #: expires, soonest first; an entry dropped or replaced meanwhile is skipped when its time comes.
@@ -145,9 +145,9 @@ class ValidationCache:
             self._drop_family(rest)
         elif kind == "access":
             family_id, _, digest = rest.partition(":")
-            keys = self._families.get(family_id, {})
+            keys = self._families.get(family_id, ())
             # A family holds a token or two (one per refresh still alive): a scan costs less than an index.
-            key = next((k for k, d in keys.items() if d == digest), None)
+            key = next((k for k in keys if self._tokens[k][2] == digest), None)
             if key is not None:
                 self._forget(key)
         else:
@@ -194,9 +194,8 @@ class ValidationCache:
     def access(self, key: bytes, now: float) -> AccessToken | None:
         """The kept token while trusted and unexpired at ``now``; ``None`` means "read the store". ``key`` is
         the token's :func:`~asgi_oauth.crypto.memory_key`."""
-        quiet = self._quiet  # trusted()'s own first test, inline: this runs on every protected request
-        if (quiet is None or quiet is not asyncio._get_running_loop() or not self._subscribed) and not self.trusted():
-            return None  # (trusted() first: it may read announcements that drop the entry)
+        if not self.trusted():  # first: it may read announcements that drop the entry
+            return None
         kept = self._tokens.get(key)
         return kept[0] if kept is not None and kept[0].exp > now else None
 
@@ -210,7 +209,7 @@ class ValidationCache:
             while len(self._tokens) >= self.options.size:  # room for one more, the oldest family going first
                 self._drop_family(next(iter(self._families)))
         self._tokens[key] = (token, family_id, digest)
-        self._families.setdefault(family_id, {})[key] = digest
+        self._families.setdefault(family_id, set()).add(key)
         self._expire_at(token.exp, family_id, key)
 
     def _expire_at(self, exp: float, family_id: str, key: bytes | str) -> None:
@@ -260,7 +259,7 @@ class ValidationCache:
         """Drop one kept token, and its family with its last one (an empty family would stay until a flush)."""
         _, family_id, _ = self._tokens.pop(key)
         keys = self._families[family_id]
-        del keys[key]
+        keys.discard(key)
         if not keys:
             del self._families[family_id]
 

@@ -1,8 +1,8 @@
 -- Owner indexes: what a user and a client hold (prepended by RedisStore, not run on its own; end_grant needs
 -- revoke_family). An index is a tree of sorted sets (below) of members scored by expiry (ms): "F" (a family, or
--- the tokens a code redemption stored without one), "F:a:<digest>" (a lone access token), "F:c:<digest>" (a pending code),
--- "F:<kind>:<digest>" (what a feature lists, in the key head .. F .. member tail .. kind .. ':' .. digest; the
--- device flow's approved authorizations are "d").
+-- the tokens a code redemption stored without one), "F:a:<digest>" (a lone access token), "F:c:<digest>" (a
+-- pending code), "F:<kind>:<digest>" (what a feature lists, in the key head .. F .. member tail .. kind .. ':' ..
+-- digest; the device flow's approved authorizations are "d").
 
 -- An index is split into buckets of at most GRANT_BUCKET members, so that each stays in Redis' compact
 -- (listpack) encoding: one big sorted set costs twice the memory per member. A bucket that grows past it is
@@ -17,6 +17,11 @@ local function keep_until(key, ttl)
   if ttl > 0 and redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
 
+-- The bucket of index `root` at `depth` (1 and more) that holds `member`: named by its first `depth` characters.
+local function grant_bucket(root, member, depth)
+  return root .. ':' .. string.sub(member, 1, depth)
+end
+
 -- The buckets of index `root` on the way to the one that holds `member`, root first, that one last; and the
 -- scores of the markers passed (what each covers until).
 local function grant_path(root, member)
@@ -25,7 +30,7 @@ local function grant_path(root, member)
     local until_ms = redis.call('ZSCORE', key, GRANT_SPLIT)
     if not until_ms then break end
     covered[#path] = tonumber(until_ms)
-    key = root .. ':' .. string.sub(member, 1, #path)
+    key = grant_bucket(root, member, #path)
     path[#path + 1] = key
   end
   return path, covered
@@ -50,7 +55,7 @@ local function split_bucket(root, key, depth, now)
   for j = 1, #entries, 2 do
     local member, score = entries[j], tonumber(entries[j + 1])
     if member ~= GRANT_SPLIT then
-      local child = root .. ':' .. string.sub(member, 1, depth + 1)
+      local child = grant_bucket(root, member, depth + 1)
       redis.call('ZADD', child, entries[j + 1], member)
       keep_until(child, score - now)
       if score > latest then latest = score end
