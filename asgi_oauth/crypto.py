@@ -134,7 +134,8 @@ def memory_key(token: str | bytes) -> bytes:
     """What a worker's validation cache files ``token`` under: keyed BLAKE2b-128, keyed per process.
 
     Not :func:`digest`, which stays HMAC-SHA256 so that every token already stored keeps validating: the
-    cache is asked on every protected request, and this costs less than half of that (``benchmarks/PROFILE.md``).
+    cache is asked on every protected request, and this costs less than half of that (timed in
+    ``benchmarks/PROFILE.md``).
     A token and its bytes as the header carries them give the same key. The cache never holds a token itself.
     """
     keyed = _MEMORY_HASH.copy()
