@@ -11,8 +11,8 @@ sent less than ``lease`` seconds ago; otherwise validation reads the store as it
 the moment the subscription drops the cache is emptied.
 
 Tokens are filed under :func:`~asgi_oauth.crypto.memory_key` (a keyed hash far cheaper than the stored
-digest, which a request answered from memory then never computes), each beside its stored digest, which is
-what an ``access:`` announcement names.
+digest, which a request answered from memory then never computes), each beside its stored digest, whose first
+characters (or all of it) are what an ``access:`` announcement names.
 
 Reads that race an announcement are handled by an epoch: a caller notes :attr:`ValidationCache.epoch` before
 reading the store, and :meth:`ValidationCache.keep_access` refuses to keep the result when any announcement or
@@ -144,10 +144,11 @@ class ValidationCache:
         if kind == "family":
             self._drop_family(rest)
         elif kind == "access":
-            family_id, _, digest = rest.partition(":")
+            family_id, _, name = rest.partition(":")
             keys = self._families.get(family_id, ())
-            # A family holds a token or two (one per refresh still alive): a scan costs less than an index.
-            key = next((k for k in keys if self._tokens[k][2] == digest), None)
+            # A family holds a token or two (one per refresh still alive): a scan costs less than an index. The
+            # Redis store names a token by its digest's first characters (store.records.access_name).
+            key = next((k for k in keys if self._tokens[k][2].startswith(name)), None)
             if key is not None:
                 self._forget(key)
         else:

@@ -265,6 +265,12 @@ class Keys:
         return f"{self.prefix}:{{{family_id}}}:a:"
 
     def access(self, family_id: str, digest: str) -> str:
+        """An access token's record, named by :func:`access_name` of its digest."""
+        return self.access_prefix(family_id) + access_name(digest)
+
+    def access_as_before(self, family_id: str, digest: str) -> str:
+        """Where releases before the shorter names kept the record: under the whole digest. Read (and deleted)
+        beside :meth:`access` until the last such token has expired; never written."""
         return self.access_prefix(family_id) + digest
 
     def spent(self, family_id: str, digest: str) -> str:
@@ -334,6 +340,19 @@ class GrantKeyParts(NamedTuple):
     listing: str  # the family's access-token index
     access: str
     member: str
+
+
+#: Characters of an access token's digest that name it in keys and index members: 132 bits, so that the
+#: record's key fits a 64-byte allocation with the default prefix (16 bytes less per token than the whole
+#: 32-character digest; ``benchmarks/memory.py``). A name only has to tell one family's tokens apart and give
+#: nothing of the token away, which 132 bits of a keyed hash do.
+ACCESS_NAME_LENGTH = 22
+
+
+def access_name(digest: str) -> str:
+    """The name of the access token whose digest (:func:`~asgi_oauth.crypto.digest`) is ``digest``, in its
+    record's key, its family's index and its owners' indexes; a revocation announcement names it the same way."""
+    return digest[:ACCESS_NAME_LENGTH]
 
 
 @functools.lru_cache(maxsize=4096)

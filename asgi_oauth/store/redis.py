@@ -8,9 +8,10 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:{p:clients}:expiring    zset   ids of dynamic clients that expire (score: expiry, ms): unused or secret
     p:consent:<client>:<sub>  string granted scope, TTL = remembered-consent lifetime
     p:{F}:f                   string family record, TTL = refresh expiry
-    p:{F}:x                   zset   digests of the family's access tokens (score: expiry), TTL = family's
-    p:{F}:a:<digest>          string access token record, TTL = token expiry
-    p:{F}:c:<digest>          string code record, then "spent[:<access digest>]"/"replayed", TTL = code
+    p:{F}:x                   zset   names of the family's access tokens (score: expiry), TTL = family's
+    p:{F}:a:<name>            string access token record, TTL = token expiry; <name> is the digest's first 22
+                                     characters (records.access_name), the whole digest before (still read)
+    p:{F}:c:<digest>          string code record, then "spent[:<access name>]"/"replayed", TTL = code
                                      expiry / replay window
     p:{F}:s:<digest>          string marker of a rotated-away refresh token, TTL = its former expiry
     p:once:<name>             string marker of a claimed single-use value (consent form nonce)
@@ -23,19 +24,19 @@ Key layout (``p`` is the key prefix, ``F`` a token family id used as the Cluster
     p:revoked                 pub/sub channel the revoking scripts announce on (messages below)
 
 Owner index members: ``F`` (a refresh family, or the tokens a code redemption stored without one),
-``F:a:<digest>`` (a lone access token: client_credentials, or a grant without refresh tokens) and
+``F:a:<name>`` (a lone access token: client_credentials, or a grant without refresh tokens) and
 ``F:c:<digest>`` (an authorization code, listed when issued), and ``F:<kind>:<digest>`` for what a feature lists
 through :class:`RedisParts` (deleted with its owner). Every verb that stores a grant lists it under
 its client and its user in the same script; on a Cluster the indexes live in their own slots, so the
 store lists the grant first (one call per index) and then runs the storing script.
 
 Messages on ``p:revoked``, each PUBLISHed inside the script whose write it announces, so a subscriber never
-misses a committed revocation (text; ``<F>`` a family id, ``<digest>`` an access token's digest; a ``<sub>``
+misses a committed revocation (text; ``<F>`` a family id, ``<name>`` an access token's name; a ``<sub>``
 or ``<id>`` may itself contain colons: split at the first one only):
 
     family:<F>                a family ended: its refresh token and every access token listed in its index
                               (revocation, refresh reuse, code replay, or its user or client revoked)
-    access:<F>:<digest>       one access token ended (RFC 7009 revocation, or its user or client revoked)
+    access:<F>:<name>         one access token ended (RFC 7009 revocation, or its user or client revoked)
     client:<id>               a client deleted, or everything of the client revoked (``revoke_client``)
     user:<sub>                everything of a user revoked (``revoke_user``)
 
@@ -112,6 +113,7 @@ from .records import (
     FAMILY_RECORD,
     Keys,
     Layout,
+    access_name,
     grant_member,
     lua_prelude,
 )
@@ -661,13 +663,16 @@ class RedisStore:
 
     # -- tokens ----------------------------------------------------------------------------------
     async def get_access(self, family_id: str, access_digest: str) -> AccessToken | None:
-        raw: bytes | None = await self._run(self._exec("GET", self._keys.access(family_id, access_digest)))
+        k = self._keys
+        names = (k.access(family_id, access_digest), k.access_as_before(family_id, access_digest))
+        found: list[bytes | None] = await self._run(self._exec("MGET", *names))
+        raw = found[0] if found[0] is not None else found[1]
         return None if raw is None else _decode_access(raw)
 
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         keys = [self._keys.access(family_id, access_digest)]
         args: list[str | int] = [_encode_access(token), self._ttl_ms(token.exp)]
-        member = grant_member(family_id, "a", access_digest)
+        member = grant_member(family_id, "a", access_name(access_digest))
         await self._listed(self._put_access, keys, args, self._owners(token.client_id, token.sub), member, token.exp)
 
     async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
@@ -687,7 +692,7 @@ class RedisStore:
             self._ttl_ms(access.exp if family is None else family.exp),
             _encode_access(access),
             self._ttl_ms(access.exp),
-            access_digest,
+            access_name(access_digest),
             round(access.exp * 1000),
         ]
 
@@ -696,12 +701,15 @@ class RedisStore:
     ) -> TokenLookup:
         keys = [self._keys.family(family_id)]
         if access_digest is not None:
-            keys.append(self._keys.access(family_id, access_digest))
+            keys += [self._keys.access(family_id, access_digest), self._keys.access_as_before(family_id, access_digest)]
         if refresh_digest is not None:
             keys.append(self._keys.spent(family_id, refresh_digest))
         values: list[bytes | None] = await self._run(self._exec("MGET", *keys))
         family = None if values[0] is None else _decode_family(values[0])
-        access = _decode_access(values[1]) if access_digest is not None and values[1] is not None else None
+        access = None
+        if access_digest is not None:
+            raw = values[1] if values[1] is not None else values[2]
+            access = None if raw is None else _decode_access(raw)
         spent = refresh_digest is not None and values[-1] is not None
         return TokenLookup(access=access, family=family, refresh_spent=spent)
 
@@ -726,7 +734,7 @@ class RedisStore:
             self._ttl_ms(family.exp),
             _encode_access(access),
             self._ttl_ms(access.exp),
-            access_digest,
+            access_name(access_digest),
             round(access.exp * 1000),
             round(self._clock() * 1000),
             family.refresh_digest,
@@ -747,8 +755,8 @@ class RedisStore:
         return bool(await self._revoke(self._revoke_family, keys, args, f"family:{family_id}"))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
-        keys = [self._keys.access(family_id, access_digest)]
-        announcement = f"access:{family_id}:{access_digest}"
+        keys = [self._keys.access(family_id, access_digest), self._keys.access_as_before(family_id, access_digest)]
+        announcement = f"access:{family_id}:{access_name(access_digest)}"
         args: list[str | int] = [client_id, self._keys.revoked, announcement]
         return bool(await self._revoke(self._delete_access, keys, args, announcement))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from asgi_oauth.models import AccessToken, Client
 from asgi_oauth.store import MemoryStore
+from asgi_oauth.store.records import access_name
 from asgi_oauth.validation_cache import CacheOptions, ValidationCache, cache_of
 
 
@@ -95,6 +96,21 @@ def test_announcements_forget_what_they_revoke() -> None:
     cache.keep_access("F4", key("F4", "e"), "e", token(), cache.epoch)
     cache.announced(b"something-newer:x")
     assert len(cache) == 0
+
+
+def test_an_announcement_naming_a_digest_by_its_first_characters_forgets_that_token() -> None:
+    """The Redis store names an access token by its digest's first 22 characters (``records.access_name``);
+    releases before named it by the whole digest. Either forgets the token, and only that one."""
+    cache, _ = proven_cache()
+    revoked, kept, older = "A" * 22 + "x" * 10, "B" * 22 + "x" * 10, "C" * 22 + "x" * 10
+    for digest in (revoked, kept, older):
+        cache.keep_access("F1", key("F1", digest), digest, token(), cache.epoch)
+    cache.announced(f"access:F1:{access_name(revoked)}".encode())
+    assert cache.access(key("F1", revoked), 1000.0) is None
+    assert cache.access(key("F1", kept), 1000.0) is not None
+    cache.announced(f"access:F1:{older}".encode())
+    assert cache.access(key("F1", older), 1000.0) is None
+    assert cache.access(key("F1", kept), 1000.0) is not None
 
 
 def test_a_read_that_raced_an_announcement_is_not_kept() -> None:

@@ -159,7 +159,7 @@ async def test_tokens_stored_by_an_earlier_release_keep_working(
     legacy_access = [access.client_id, access.scope, access.sub, access.iat, round(access.exp * 1000), access.username]
     legacy_family = [family.refresh_digest, family.client_id, family.scope, family.sub, family.iat]
     legacy_family += [round(family.exp * 1000), family.username]
-    await raw.set(keys.access(grant.family_id, grant.access_digest), json.dumps(legacy_access), px=60_000)
+    await raw.set(keys.access_as_before(grant.family_id, grant.access_digest), json.dumps(legacy_access), px=60_000)
     await raw.set(keys.family(grant.family_id), json.dumps(legacy_family), px=60_000)
     await raw.zadd(keys.index(grant.family_id), {grant.access_digest: round(access.exp * 1000)})
 

@@ -19,8 +19,9 @@ from redis.crc import key_slot
 from asgi_oauth import crypto
 from asgi_oauth.clients import new_client, register_client
 from asgi_oauth.models import CodeReplayed, Outcome
-from asgi_oauth.store import RedisStore, StoreUnavailable
+from asgi_oauth.store import RedisStore, StoreUnavailable, records
 from asgi_oauth.store import redis as store_redis
+from asgi_oauth.store.records import access_name
 from asgi_oauth.testing.records import Grant, access_record, at, client_record, code_record, family_record, redeem
 from asgi_oauth.validation_cache import CacheOptions
 
@@ -149,7 +150,10 @@ async def test_family_keys_share_one_hash_tag(redis_store: RedisStore, key_prefi
     assert owners == {redis_store._keys.client_grants("web"), redis_store._keys.user_grants("alice")}
     shared |= owners
 
-    layout = re.compile(rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|[acs]:[A-Za-z0-9_-]{{32}})")
+    # An access token is named by its digest's first 22 characters (records.access_name), the rest by the digest.
+    layout = re.compile(
+        rf"{re.escape(key_prefix)}:\{{([A-Za-z0-9_-]{{22}})\}}:(f|x|a:[A-Za-z0-9_-]{{22}}|[cs]:[A-Za-z0-9_-]{{32}})"
+    )
     tagged: dict[str, set[str]] = {}
     for key in mine - shared:
         match = layout.fullmatch(key)
@@ -359,6 +363,39 @@ async def test_an_owner_index_stays_in_small_buckets_in_one_slot(redis_store: Re
         assert await redis_store.get_access(family_id, crypto.digest(token, "access")) is None
 
 
+async def test_access_tokens_named_by_their_whole_digest_before_names_keep_working(
+    redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Releases before access-token names keyed and listed each token under its whole digest: such tokens
+    validate, are revoked one by one, and end with their family and their owner, beside tokens named now."""
+    raw, keys = redis_store.redis, redis_store._keys
+    lone, revoked, family = Grant.mint(), Grant.mint(), Grant.mint()
+    with monkeypatch.context() as earlier:  # the earlier release: a name was the whole digest
+        earlier.setattr(records, "ACCESS_NAME_LENGTH", crypto.DIGEST_LENGTH)
+        for grant in (lone, revoked):
+            await redis_store.put_access(grant.family_id, grant.access_digest, access_record(sub="old-user"))
+        record = family_record(family.refresh_digest, sub="old-user")
+        await redis_store.put_family(family.family_id, record, family.access_digest, access_record(sub="old-user"))
+    for grant in (lone, revoked, family):
+        assert await raw.exists(keys.access_as_before(grant.family_id, grant.access_digest))
+        assert not await raw.exists(keys.access(grant.family_id, grant.access_digest))
+    new = Grant.mint()
+    await redis_store.put_access(new.family_id, new.access_digest, access_record(sub="old-user"))
+    assert await raw.exists(keys.access(new.family_id, new.access_digest))
+
+    assert await redis_store.get_access(lone.family_id, lone.access_digest) is not None
+    found = await redis_store.lookup(family.family_id, access_digest=family.access_digest)
+    assert found.access is not None and found.family is not None
+    assert await redis_store.revoke_access(revoked.family_id, revoked.access_digest, client_id="someone") is False
+    assert await redis_store.revoke_access(revoked.family_id, revoked.access_digest, client_id="app") is True
+    assert await redis_store.get_access(revoked.family_id, revoked.access_digest) is None
+    assert await redis_store.revoke_family(family.family_id) is True
+    assert (await redis_store.lookup(family.family_id, access_digest=family.access_digest)).access is None
+    assert await redis_store.revoke_user("old-user") == 2  # the lone token of each release
+    for grant in (lone, new):
+        assert await redis_store.get_access(grant.family_id, grant.access_digest) is None
+
+
 async def test_an_index_written_before_buckets_is_read_and_split(redis_store: RedisStore) -> None:
     """An earlier release kept each owner index as one sorted set, however big: its members are still ended,
     and the next grant listed splits it."""
@@ -370,7 +407,7 @@ async def test_an_index_written_before_buckets_is_read_and_split(redis_store: Re
         digest = crypto.digest(token, "access")
         await raw.set(redis_store._keys.access(family_id, digest), b"x", px=3_600_000)  # overwritten just below
         await redis_store.put_access(family_id, digest, access_record(client_id="elsewhere", sub=None))
-        await raw.zadd(index, {f"{family_id}:a:{digest}": expires})  # as the earlier release listed it
+        await raw.zadd(index, {f"{family_id}:a:{access_name(digest)}": expires})  # as the earlier release listed it
     assert await raw.zcard(index) == 300 and await raw.zscore(index, "~") is None
     extra_family, extra = crypto.new_token()
     await redis_store.put_access(extra_family, crypto.digest(extra, "access"), access_record(client_id="old", sub=None))

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from asgi_oauth.models import Outcome
 from asgi_oauth.store import RedisStore
+from asgi_oauth.store.records import access_name
 from asgi_oauth.testing.records import Grant, access_record, client_record, code_record, family_record, redeem
 
 from ..conftest import open_redis_store
@@ -77,4 +78,4 @@ async def test_revoking_an_access_token_and_deleting_a_client_are_announced(
     assert await store.delete_client("gone") is True
     assert await store.delete_client("never-was") is False
     await asyncio.sleep(0)
-    assert await announced(pubsub) == [f"access:{grant.family_id}:{grant.access_digest}", "client:gone"]
+    assert await announced(pubsub) == [f"access:{grant.family_id}:{access_name(grant.access_digest)}", "client:gone"]

@@ -1,9 +1,12 @@
 -- Delete one access token if the given client owns it.
--- KEYS[1]  access token key
--- ARGV[1]  client id        ARGV[2]  the revocation channel      ARGV[3]  what to announce ("access:<family>:<digest>")
+-- KEYS     the token's record under each name it may have (Keys.access, then Keys.access_as_before)
+-- ARGV[1]  client id        ARGV[2]  the revocation channel      ARGV[3]  what to announce ("access:<family>:<name>")
 -- returns  1 deleted, 0 absent or owned by another client
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-if field(cjson.decode(v), ACCESS.client_id) ~= ARGV[1] then return 0 end
+local deleted = 0
+for _, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if v and field(cjson.decode(v), ACCESS.client_id) == ARGV[1] then deleted = deleted + redis.call('DEL', key) end
+end
+if deleted == 0 then return 0 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
-return redis.call('DEL', KEYS[1])
+return 1
