@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import crypto
@@ -59,6 +60,7 @@ def new_client(
     introspect_any: bool = False,
     client_secret: str | None = None,
     extension_grants: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[Client, str | None]:
     """Validate and build a client; returns it with its plain secret (``None`` for public clients).
 
@@ -68,6 +70,9 @@ def new_client(
     ``grant_types`` may name the built-in grants and ``extension_grants``: the names of the extra grants
     the server was given (``[spec.name for spec in my_grants]``). Any other name is refused, so a typo
     fails here rather than as ``unauthorized_client`` at the token endpoint.
+
+    A ``private_key_jwt`` client has no secret: its keys go in ``extra``
+    (:func:`asgi_oauth.features.assertions.registered_keys`).
     """
     client_id = client_id if client_id is not None else crypto.new_family_id()
     if not _CLIENT_ID.fullmatch(client_id):
@@ -93,9 +98,12 @@ def new_client(
         raise ClientError("public clients use auth method 'none'; confidential clients need a secret method")
     if public and ("client_credentials" in grants or client_secret is not None):
         raise ClientError("public clients have no secret, so they cannot use client_credentials")
+    keyed = method == "private_key_jwt"
+    if keyed and client_secret is not None:
+        raise ClientError("a private_key_jwt client authenticates with its keys, not a secret")
     secret: str | None = None
     secret_hash: str | None = None
-    if not public:
+    if not public and not keyed:
         secret = client_secret if client_secret is not None else crypto.new_client_secret()
         secret_hash = crypto.hash_secret(secret, generated=client_secret is None)
     client = Client(
@@ -110,6 +118,7 @@ def new_client(
         token_endpoint_auth_method=_auth_method(method),
         introspect_any=introspect_any,
         created_at=int(time.time()),
+        extra=dict(extra or {}),
     )
     return client, secret
 

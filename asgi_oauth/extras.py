@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 #: Each extra's importable modules, with the distribution that provides each (what pip would install).
 EXTRAS: Mapping[str, Mapping[str, str]] = {
     "oidc": {"jwt": "PyJWT", "cryptography": "cryptography"},
+    "assertions": {"jwt": "PyJWT", "cryptography": "cryptography"},
     "remote": {"httpx": "httpx"},
     "metrics": {"prometheus_client": "prometheus-client"},
 }

@@ -16,28 +16,32 @@ import socket
 from .documents import DocumentError, Fetched, Fetcher
 
 
-async def public_address(host: str, port: int) -> str:
-    """An address ``host`` resolves to, if every address it resolves to is public; else :class:`DocumentError`."""
+async def public_address(host: str, port: int, what: str = "the client's metadata document") -> str:
+    """An address ``host`` resolves to, if every address it resolves to is public; else :class:`DocumentError`
+    (saying ``what`` was being fetched)."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):  # UnicodeError: a name the IDNA codec refuses ("a..b", a label over 63)
-        raise DocumentError("the client's metadata document host does not resolve") from None
+        raise DocumentError(f"{what} host does not resolve") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses or not all(address.is_global for address in addresses):
-        raise DocumentError("the client's metadata document host is not on the public internet")
+        raise DocumentError(f"{what} host is not on the public internet")
     return str(addresses[0])
 
 
-def document_fetcher(*, seconds: float = 5.0, max_bytes: int = 5120) -> Fetcher:
-    """The fetcher :class:`~asgi_oauth.cimd.documents.MetadataDocuments` uses unless given another."""
+def document_fetcher(
+    *, seconds: float = 5.0, max_bytes: int = 5120, what: str = "the client's metadata document"
+) -> Fetcher:
+    """The fetcher :class:`~asgi_oauth.cimd.documents.MetadataDocuments` uses unless given another; also the one
+    that gets a client's key set (``what`` names the fetched thing in error messages)."""
 
     async def fetch(url: str) -> Fetched:
-        return await _fetch(url, seconds, max_bytes)
+        return await _fetch(url, seconds, max_bytes, what)
 
     return fetch
 
 
-async def _fetch(url: str, seconds: float, max_bytes: int) -> Fetched:
+async def _fetch(url: str, seconds: float, max_bytes: int, what: str) -> Fetched:
     import httpx  # the 'remote' extra
 
     timeout = seconds
@@ -47,12 +51,12 @@ async def _fetch(url: str, seconds: float, max_bytes: int) -> Fetched:
         parsed = httpx.URL(url)
         host, port, netloc = parsed.raw_host.decode("ascii"), parsed.port or 443, parsed.netloc.decode("ascii")
     except (httpx.InvalidURL, UnicodeError):
-        raise DocumentError("the client's metadata document URL is not one that can be fetched") from None
+        raise DocumentError(f"{what} URL is not one that can be fetched") from None
     if parsed.scheme != "https" or not host or not 0 < port < 65536:
-        raise DocumentError("the client's metadata document URL is not one that can be fetched")
+        raise DocumentError(f"{what} URL is not one that can be fetched")
     try:
         async with asyncio.timeout(timeout):
-            address = await public_address(host, port)
+            address = await public_address(host, port, what)
             pinned = f"[{address}]" if ":" in address else address
             target = f"https://{pinned}:{port}{parsed.raw_path.decode('ascii')}"
             async with (
@@ -68,10 +72,10 @@ async def _fetch(url: str, seconds: float, max_bytes: int) -> Fetched:
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > max_bytes:
-                        raise DocumentError(f"the client's metadata document is larger than {max_bytes} bytes")
+                        raise DocumentError(f"{what} is larger than {max_bytes} bytes")
                 headers = {name.lower(): value for name, value in response.headers.items()}
                 return Fetched(response.status_code, headers, body)
     except TimeoutError:
-        raise DocumentError(f"the client's metadata document did not arrive within {timeout:g} seconds") from None
+        raise DocumentError(f"{what} did not arrive within {timeout:g} seconds") from None
     except httpx.HTTPError as exc:
-        raise DocumentError(f"the client's metadata document could not be fetched ({type(exc).__name__})") from None
+        raise DocumentError(f"{what} could not be fetched ({type(exc).__name__})") from None

@@ -101,6 +101,7 @@ BUILTIN: Mapping[str, str] = {
     "device": "asgi_oauth.features.device:DeviceAuthorization",
     "oidc": "asgi_oauth.features.oidc:OpenIDConnect",
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
+    "private_key_jwt": "asgi_oauth.features.assertions:PrivateKeyJWT",
     "registration": "asgi_oauth.features.registration:DynamicRegistration",
 }
 
@@ -121,11 +122,15 @@ class ClientAuthMethod:
 
     ``applies`` says from the request alone whether it uses this method (say, a ``client_assertion`` is
     present); ``authenticate`` then proves it, returning the client or raising ``InvalidClient``.
+    ``registration``, when given, lets clients register the method themselves (RFC 7591): from their metadata it
+    makes what the client keeps in its ``extra`` (its keys, say) and the metadata the answer repeats, or raises
+    ``ValueError`` saying what is wrong with the metadata.
     """
 
     name: str
     applies: Callable[[Incoming], bool]
     authenticate: Callable[[Context, Incoming], Awaitable[Client]]
+    registration: Callable[[Mapping[str, Any]], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None
 
 
 class Feature:

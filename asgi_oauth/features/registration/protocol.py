@@ -31,7 +31,7 @@ import hmac
 import ipaddress
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ from ...errors import OAuthError
 from ...models import Bucket, Client
 from ...protocol.context import Context
 from ...settings import OAuthSettings
+from .. import ClientAuthMethod
 
 #: The grants a dynamically registered client may ask for, in the order its metadata lists them.
 REGISTRABLE_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
@@ -101,6 +102,9 @@ class Registration:
     client_name: str | None
     #: RFC 7591 ``software_id``: the same for every instance of one piece of software (not verified).
     software_id: str | None = None
+    #: What a feature's auth method keeps with the client (its keys), and the metadata the answer repeats.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    described: Mapping[str, Any] = field(default_factory=dict)
 
     def software(self) -> str:
         """The registration's identity: a public client registering the same again is the same client.
@@ -126,14 +130,30 @@ def loopback(host: str | None) -> bool:
         return False
 
 
-def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[str, object]) -> Registration:
-    """Validate RFC 7591 section 2 client metadata; fields this server does not know are ignored."""
+def check_metadata(
+    body: Any,
+    settings: OAuthSettings,
+    enabled_grants: Mapping[str, object],
+    methods: Mapping[str, ClientAuthMethod] | None = None,
+) -> Registration:
+    """Validate RFC 7591 section 2 client metadata; fields this server does not know are ignored. ``methods``:
+    the switched-on features' auth methods that clients may register (``ClientAuthMethod.registration``)."""
     if not isinstance(body, dict):
         raise InvalidClientMetadata("the body must be a JSON object of client metadata")
 
+    methods = methods or {}
     method = _string(body, "token_endpoint_auth_method", default="client_secret_basic")
-    if method not in _AUTH_METHODS:
-        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(_AUTH_METHODS)}")
+    keeps: Mapping[str, Any] = {}
+    described: Mapping[str, Any] = {}
+    registration = methods[method].registration if method in methods else None
+    if registration is not None:
+        try:
+            keeps, described = registration(body)
+        except ValueError as error:
+            raise InvalidClientMetadata(f"{method}: {error}") from None
+    elif method not in _AUTH_METHODS:
+        known = ", ".join([*_AUTH_METHODS, *methods])
+        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {known}")
 
     allowed = [g for g in REGISTRABLE_GRANTS if g in enabled_grants]
     grants = _strings(body, "grant_types", default=("authorization_code",))
@@ -184,7 +204,8 @@ def check_metadata(body: Any, settings: OAuthSettings, enabled_grants: Mapping[s
     software_id = _string(body, "software_id", default=None)
     if software_id is not None and (not software_id.isprintable() or len(software_id) > _MAX_NAME):
         raise InvalidClientMetadata(f"software_id must be at most {_MAX_NAME} printable characters")
-    return Registration(tuple(dict.fromkeys(uris)), method, tuple(grants), tuple(responses), scope, name, software_id)
+    unique = tuple(dict.fromkeys(uris))
+    return Registration(unique, method, tuple(grants), tuple(responses), scope, name, software_id, keeps, described)
 
 
 def _without_loopback_port(uri: str) -> str:
@@ -290,9 +311,10 @@ async def register(
     The request was counted by :func:`count_registration` before its body was read, so that unreadable
     bodies count too; here a new client (or refused metadata) counts once more, against the smaller limit."""
     settings = ctx.settings
+    methods = {m.name: m for f in ctx.features for m in f.client_auth_methods() if m.registration is not None}
     try:
         check_initial_token(settings, authorization)
-        metadata = check_metadata(body, settings, enabled_grants)
+        metadata = check_metadata(body, settings, enabled_grants, methods)
     except OAuthError:
         await count_registration(ctx, address, new=True)  # refused metadata counts as a new client
         raise
@@ -313,6 +335,7 @@ async def register(
             redirect_uris=metadata.redirect_uris,
             scope=metadata.scope,
             token_endpoint_auth_method=metadata.token_endpoint_auth_method,
+            extra=metadata.extra,
         )
     except ClientError as exc:  # check_metadata should have caught it; still the client's mistake
         raise InvalidClientMetadata("the client metadata is not consistent") from exc
@@ -354,6 +377,7 @@ def response_body(client: Client, metadata: Registration, secret: str | None) ->
     body["token_endpoint_auth_method"] = client.token_endpoint_auth_method
     body["grant_types"] = list(metadata.grant_types)
     body["response_types"] = list(metadata.response_types)
+    body.update(metadata.described)
     if client.scope:
         body["scope"] = client.scope
     return body
