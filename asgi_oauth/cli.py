@@ -164,8 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument(
         "--auth-method",
-        choices=["client_secret_basic", "client_secret_post"],
-        help="token endpoint auth method of a confidential client (default: client_secret_basic)",
+        choices=["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        help=(
+            "token endpoint auth method of a confidential client (default: client_secret_basic); private_key_jwt "
+            "needs --jwks or --jwks-uri, the assertions extra and the private_key_jwt feature on the server"
+        ),
+    )
+    create.add_argument(
+        "--jwks", metavar="FILE", help="private_key_jwt: a file holding the client's public keys as a JWK Set"
+    )
+    create.add_argument(
+        "--jwks-uri", metavar="URL", help="private_key_jwt: the https URL where the client publishes its JWK Set"
     )
 
     actions.add_parser(
@@ -302,11 +311,36 @@ def _with_store(settings: OAuthSettings, work: Callable[[Store], Awaitable[T]]) 
         raise CommandError(f"Redis refused the command: {type(exc).__name__}: {exc}") from None
 
 
+def _client_keys(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``extra`` holding a private_key_jwt client's keys (from --jwks or --jwks-uri); empty for other methods."""
+    if args.auth_method != "private_key_jwt":
+        if args.jwks or args.jwks_uri:
+            raise CommandError("--jwks and --jwks-uri belong to --auth-method private_key_jwt")
+        return {}
+    require("--auth-method private_key_jwt", "assertions")
+    from .features.assertions import KeySetError, registered_keys
+
+    jwks: Any = None
+    if args.jwks is not None:
+        try:
+            with open(args.jwks, encoding="utf-8") as file:
+                jwks = json.load(file)
+        except OSError as exc:
+            raise CommandError(f"cannot read --jwks {args.jwks}: {exc.strerror}") from None
+        except ValueError:
+            raise CommandError(f'--jwks {args.jwks} does not hold JSON (a JWK Set: {{"keys": [...]}})') from None
+    try:
+        return registered_keys(jwks=jwks, jwks_uri=args.jwks_uri)
+    except KeySetError as exc:
+        raise CommandError(f"--jwks/--jwks-uri: {exc}") from None
+
+
 def _clients_create(args: argparse.Namespace) -> int:
     settings = _redis_settings()
     method = args.auth_method or ("none" if args.public else None)
     if args.public and args.auth_method:
         raise CommandError("--auth-method applies to confidential clients only; drop it or --public")
+    extra = _client_keys(args)
     client, secret = new_client(
         name=args.name,
         client_id=args.client_id,
@@ -317,6 +351,7 @@ def _clients_create(args: argparse.Namespace) -> int:
         scope=args.scope or "",
         token_endpoint_auth_method=method,
         introspect_any=args.introspect_any,
+        extra=extra,
     )
     if args.require_par:
         if "authorization_code" not in client.grant_types:

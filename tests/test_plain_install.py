@@ -102,3 +102,22 @@ def test_serve_stops_before_the_banner_without_the_extra_a_setting_needs(
     assert "unexpected" not in line
     # Stopped before registering the demo client, whose secret would then be lost.
     assert json.loads(run_cli("clients", "list", env=env).stdout) == []
+
+
+def test_private_key_jwt_without_its_extra_is_one_line_naming_it(
+    plain_venv: Path, redis_url: str, key_prefix: str
+) -> None:
+    """Naming the feature (serve) or the method (clients create) on a plain install says which extra to add."""
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    command = [str(plain_venv / "bin" / "asgi-oauth")]
+    served = run_cli(
+        "serve", "--port", str(free_port()), env={**env, "ASGI_OAUTH_FEATURES": "private_key_jwt"}, command=command
+    )
+    assert served.returncode == 1 and served.stdout == ""
+    assert_one_line_error(served, "needs the assertions extra", ".venv/bin/pip install '.[assertions]'")
+    created = run_cli(
+        "clients", "create", "--name", "job", "--grant-type", "client_credentials", "--auth-method",
+        "private_key_jwt", "--jwks-uri", "https://keys.example.com/jwks.json", env=env, command=command,
+    )  # fmt: skip
+    assert_one_line_error(created, "needs the assertions extra")
+    assert json.loads(run_cli("clients", "list", env=env).stdout) == []

@@ -1,0 +1,101 @@
+"""``private_key_jwt`` (RFC 7523 section 2.2, OpenID Connect Core section 9): a client proves itself with a JWT
+it signed, at every endpoint where clients authenticate (token, introspection, revocation, PAR, device).
+
+The assertion's ``iss`` and ``sub`` name the client; ``aud`` names this server (its issuer identifier, as
+RFC 7523bis asks, or one of its endpoint URLs, as clients written to RFC 7523 send); ``exp`` bounds it and its
+``jti`` is accepted once, remembered in the store until ``exp`` so that every worker refuses a replay. Every
+refusal is ``invalid_client`` (401), said in words that tell the client's developer what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from ...cimd.documents import DocumentError
+from ...errors import InvalidClient, InvalidRequest
+from ...models import Client
+from .. import Context, Incoming
+from .keys import ClientKeys
+from .settings import AssertionSettings
+from .verify import AssertionRefused, Expected, KeyUnknown, peek, verify
+
+#: RFC 7523 section 2.2: the ``client_assertion_type`` of a JWT.
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+METHOD = "private_key_jwt"
+
+
+def applies(request: Incoming) -> bool:
+    params = request.params
+    return params.get("client_assertion") is not None or params.get("client_assertion_type") is not None
+
+
+def replay_name(client_id: str, jti: str) -> str:
+    """The single-use name an assertion's ``jti`` is claimed under (a digest: both are the client's text)."""
+    return "assertion:" + hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()[:40]
+
+
+async def authenticate(
+    ctx: Context,
+    request: Incoming,
+    *,
+    keys: ClientKeys,
+    settings: AssertionSettings,
+    audiences: Callable[[], frozenset[str]],
+) -> Client:
+    realm = ctx.settings.realm
+    params = request.params
+    if params.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InvalidClient(f"client_assertion_type must be {ASSERTION_TYPE}", realm=realm)
+    assertion = params.get("client_assertion")
+    if assertion is None:
+        raise InvalidRequest("client_assertion is missing")
+    if params.get("client_secret") is not None or (request.authorization or "")[:6].lower() == "basic ":
+        raise InvalidRequest("use one client authentication method: a client_assertion, or a secret, not both")
+    try:
+        seen = peek(assertion)
+    except AssertionRefused as refused:
+        raise InvalidClient(str(refused), realm=realm) from None
+    client_id = seen.issuer
+    if client_id is None:
+        raise InvalidClient("the assertion has no iss claim naming the client", realm=realm)
+    named = params.get("client_id")
+    if named is not None and named != client_id:
+        raise InvalidClient("client_id does not match the assertion's iss", realm=realm)
+    try:
+        client = await ctx.clients.get(client_id)
+    except DocumentError as error:
+        raise InvalidClient(str(error), realm=realm) from None
+    if client is None or client.token_endpoint_auth_method != METHOD:
+        ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=METHOD)
+        if client is None:
+            raise InvalidClient("client authentication failed", realm=realm)
+        registered = client.token_endpoint_auth_method
+        raise InvalidClient(
+            f"this client is registered to authenticate with {registered}; use that method", realm=realm
+        )
+    expected = Expected(
+        issuer=client_id,
+        subject=client_id,
+        audiences=audiences(),
+        algorithms=frozenset(settings.algorithms),
+        leeway=settings.leeway,
+        max_lifetime=settings.max_lifetime,
+    )
+    try:
+        try:
+            claims = verify(seen, await keys.of(client), expected, ctx.clock())
+        except KeyUnknown:
+            if not keys.refetchable(client):
+                raise
+            claims = verify(seen, await keys.of(client, stale=True), expected, ctx.clock())
+    except AssertionRefused as refused:
+        ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=METHOD)
+        raise InvalidClient(str(refused), realm=realm) from None
+    # Claimed only once the signature holds: nobody else can use up a client's jti.
+    if not await ctx.store.claim_once(
+        replay_name(client_id, claims["jti"]), expires_at=claims["exp"] + settings.leeway
+    ):
+        ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=METHOD)
+        raise InvalidClient("this assertion was used before: sign a new one, with a new jti, per request", realm=realm)
+    return client

@@ -1,0 +1,109 @@
+"""A client's verifying keys: registered with it (``jwks``), or fetched from its ``jwks_uri`` and kept a while.
+
+What a client registers lives in its record's ``extra["private_key_jwt"]`` (:func:`registered_keys` builds and
+checks it): exactly one of ``{"jwks": {...}}`` and ``{"jwks_uri": "https://..."}``, as RFC 7591 section 2 asks.
+
+A key set URL is fetched by the same guarded fetcher as client metadata documents (https only, public addresses
+only, the address checked is the one connected to, a size and a time cap) and kept for its ``Cache-Control``
+max-age within bounds. An assertion naming a key the kept set lacks (a rotation) fetches the set once more, at
+most once per ``min_refetch`` seconds per URL: a flood of unknown ``kid`` values costs one fetch, not one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ...cimd.documents import DocumentError, Fetcher, cache_seconds, is_document_url
+from ...models import Client
+from ...types import Clock
+from .verify import AssertionRefused, KeySetError, VerifyingKey, key_set
+
+#: The key of a client's ``extra`` that holds its registered keys.
+EXTRA_KEY = "private_key_jwt"
+#: Key set URLs remembered per worker; past this the memory is emptied (refetched as needed).
+MAX_REMEMBERED = 1000
+
+
+def registered_keys(*, jwks: Mapping[str, Any] | None = None, jwks_uri: str | None = None) -> dict[str, Any]:
+    """The ``extra`` of a ``private_key_jwt`` client with these keys; :class:`KeySetError` when they cannot be
+    used (both or neither given, a private or symmetric key, a URL that is not public https)."""
+    if (jwks is None) == (jwks_uri is None):
+        raise KeySetError("give the client's keys as jwks or as jwks_uri, exactly one of them")
+    if jwks is not None:
+        key_set(jwks)  # refused now rather than at the client's first request
+        return {EXTRA_KEY: {"jwks": dict(jwks)}}
+    if jwks_uri is None or not is_document_url(jwks_uri):
+        raise KeySetError("jwks_uri must be an https URL on a public host, with a path")
+    return {EXTRA_KEY: {"jwks_uri": jwks_uri}}
+
+
+@functools.lru_cache(maxsize=256)
+def _inline(document: str) -> tuple[VerifyingKey, ...]:
+    # Keyed by the set's JSON: a key is built once per worker, not once per request.
+    return key_set(json.loads(document))
+
+
+class ClientKeys:
+    """Finds the keys that verify a client's assertions."""
+
+    def __init__(
+        self, fetcher: Fetcher, *, clock: Clock, least: float = 60.0, most: float = 86400.0, min_refetch: float = 30.0
+    ) -> None:
+        self._fetch = fetcher
+        self._clock = clock
+        self._least, self._most, self._min_refetch = least, most, min_refetch
+        #: jwks_uri -> (keys, fetched at, kept until)
+        self._fetched: dict[str, tuple[tuple[VerifyingKey, ...], float, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def of(self, client: Client, *, stale: bool = False) -> tuple[VerifyingKey, ...]:
+        """The client's keys; ``stale``: the ones at hand did not fit, so fetch again if allowed."""
+        registered = client.extra.get(EXTRA_KEY)
+        if not isinstance(registered, Mapping):
+            raise AssertionRefused("the client has no keys registered for private_key_jwt")
+        if "jwks" in registered:
+            try:
+                return _inline(json.dumps(registered["jwks"], sort_keys=True))
+            except KeySetError as error:
+                raise AssertionRefused(f"the client's registered keys cannot be used: {error}") from None
+        uri = registered.get("jwks_uri")
+        if not isinstance(uri, str):
+            raise AssertionRefused("the client has no keys registered for private_key_jwt")
+        return await self._from_uri(uri, stale=stale)
+
+    def refetchable(self, client: Client) -> bool:
+        """Whether another look could find other keys: only a URL's set changes."""
+        registered = client.extra.get(EXTRA_KEY)
+        return isinstance(registered, Mapping) and "jwks_uri" in registered
+
+    async def _from_uri(self, uri: str, *, stale: bool) -> tuple[VerifyingKey, ...]:
+        kept = self._fetched.get(uri)
+        now = self._clock()
+        if kept is not None and now < kept[2] and not (stale and now - kept[1] >= self._min_refetch):
+            return kept[0]
+        lock = self._locks.setdefault(uri, asyncio.Lock())
+        async with lock:  # requests arriving together wait for one fetch
+            kept = self._fetched.get(uri)
+            now = self._clock()
+            if kept is not None and now < kept[2] and not (stale and now - kept[1] >= self._min_refetch):
+                return kept[0]
+            try:
+                fetched = await self._fetch(uri)
+            except DocumentError as error:
+                raise AssertionRefused(str(error)) from None
+            if fetched.status != 200:
+                raise AssertionRefused(f"the client's jwks_uri answered HTTP {fetched.status}")
+            try:
+                keys = key_set(json.loads(fetched.body))
+            except (ValueError, RecursionError) as error:  # KeySetError is a ValueError, as is bad JSON
+                raise AssertionRefused(f"the client's jwks_uri does not hold a usable JWK Set: {error}") from None
+            if len(self._fetched) >= MAX_REMEMBERED:
+                self._fetched.clear()
+                self._locks = {uri: lock}
+            now = self._clock()
+            self._fetched[uri] = (keys, now, now + cache_seconds(fetched.headers, least=self._least, most=self._most))
+            return keys

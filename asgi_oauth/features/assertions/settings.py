@@ -1,0 +1,43 @@
+"""The JWT assertion features' settings: environment variables ``ASGI_OAUTH_ASSERTION_*``, or keyword arguments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from ...settings import ENV_PREFIX, StrictSettings
+from .verify import ASYMMETRIC
+
+
+class AssertionSettings(StrictSettings):
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}ASSERTION_", extra="ignore", frozen=True)
+
+    #: Algorithms an assertion may be signed with (comma-separated); asymmetric ones only, never ``none`` or HS*.
+    algorithms: Annotated[tuple[str, ...], NoDecode] = ASYMMETRIC
+    #: Seconds of clock difference allowed around ``exp``, ``nbf`` and ``iat``.
+    leeway: float = Field(default=30, ge=0, le=300)
+    #: The furthest ``exp`` may lie ahead (each ``jti`` is remembered until then): Authlib's clients sign for an hour.
+    max_lifetime: float = Field(default=3600, gt=0, le=86400)
+    #: Least seconds between two fetches of one ``jwks_uri`` for a ``kid`` it did not have (a rotation).
+    jwks_min_refetch: float = Field(default=30, ge=1)
+    #: Bounds on how long a fetched key set is kept, whatever its ``Cache-Control`` says.
+    jwks_cache_least: float = Field(default=60, ge=0)
+    jwks_cache_most: float = Field(default=86400, ge=1)
+    #: Caps on fetching a ``jwks_uri``: seconds, and bytes of its body.
+    jwks_fetch_timeout: float = Field(default=5, gt=0, le=30)
+    jwks_max_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [alg for alg in value if alg not in ASYMMETRIC]
+        if refused or not value:
+            raise ValueError(f"choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}")
+        return value

@@ -1,0 +1,230 @@
+"""Checking a JWT assertion (RFC 7521, RFC 7523): the one place a signed claim set from outside is trusted.
+
+Pure: no store, no HTTP. The caller finds the keys (:mod:`.keys`) and claims the ``jti`` (:mod:`.replay`); this
+module says whether the assertion is one to accept, and why not. Times are checked here against the caller's
+clock, not PyJWT's, so that a test moves time as the server sees it.
+
+Only asymmetric algorithms are ever accepted: a symmetric key would be a secret this server keeps in
+plain text, and ``none`` is no signature. A key may only verify the algorithm it was made for (its ``alg``
+when it names one, else its key type and curve), so an RSA key cannot be talked into checking an HMAC.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...extras import missing
+
+try:
+    import jwt
+except ModuleNotFoundError as exc:  # the assertions extra is not installed: say so, not just "no module jwt"
+    raise (missing("JWT assertions (private_key_jwt)", "assertions") or exc) from None
+
+#: Every algorithm an assertion may be signed with (RFC 7518, RFC 8037); a deployment may allow fewer.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+#: An assertion longer than this is refused before it is parsed (a JWT of a few claims is well under 2 KB).
+MAX_LENGTH = 8192
+#: Keys tried for an assertion without a ``kid``: a key set may hold more, but a sender must then name one.
+MAX_UNNAMED_TRIES = 4
+
+#: PyJWT's implementation of each accepted algorithm (what checks a signature with a prepared key).
+_ALGORITHMS = {name: jwt.PyJWS().get_algorithm_by_name(name) for name in ASYMMETRIC}
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+
+
+class AssertionRefused(Exception):
+    """Not an assertion to accept; the message says why in words a client developer can act on."""
+
+
+class KeyUnknown(AssertionRefused):
+    """No key of the set can verify it: a key set fetched from a URL may be stale, worth one refetch."""
+
+
+class KeySetError(ValueError):
+    """A JWK Set that cannot verify assertions (not a set, a private or symmetric key, a key PyJWT cannot use)."""
+
+
+#: Members of a JWK that only a private (or symmetric) key has (RFC 7518 section 6).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: Keys a set may hold: enough for a rotation or two, not a way to make each assertion cost many checks.
+MAX_KEYS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyingKey:
+    """A public key from a JWK Set: the JWK as sent (what it may verify is read from it) and PyJWT's key."""
+
+    jwk: Mapping[str, Any]
+    key: Any
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.jwk.get("kid")
+        return kid if isinstance(kid, str) else None
+
+
+def key_set(document: object) -> tuple[VerifyingKey, ...]:
+    """The public signing keys of a JWK Set (RFC 7517 section 5); :class:`KeySetError` says what is wrong."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise KeySetError('a JWK Set is a JSON object with a "keys" array')
+    entries = document["keys"]
+    if not 0 < len(entries) <= MAX_KEYS:
+        raise KeySetError(f"a JWK Set here holds 1 to {MAX_KEYS} keys")
+    keys = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise KeySetError("each key of a JWK Set is a JSON object")
+        if _PRIVATE_MEMBERS & entry.keys():
+            raise KeySetError("a JWK Set must hold public keys only: a key has private or symmetric parts")
+        if entry.get("alg") is not None and entry.get("alg") not in ASYMMETRIC:
+            raise KeySetError(f"a key's alg {entry.get('alg')!r} is not one of {', '.join(ASYMMETRIC)}")
+        try:
+            parsed = jwt.PyJWK(entry)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError, TypeError):
+            raise KeySetError(f"a key of kty {entry.get('kty')!r} cannot be used to verify signatures") from None
+        keys.append(VerifyingKey(entry, parsed.key))
+    return tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What an accepted assertion must say, and how much clock difference and lifetime it may have."""
+
+    issuer: str
+    audiences: frozenset[str]
+    algorithms: frozenset[str]
+    #: ``sub`` must be this when given (a client's assertion is about itself).
+    subject: str | None = None
+    leeway: float = 30.0
+    #: The longest ``exp`` ahead of now accepted: its ``jti`` is kept that long.
+    max_lifetime: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """An assertion taken apart once, not yet believed: enough to find whose keys should verify it."""
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    #: What the signature covers (``header.payload`` as sent) and the signature itself.
+    signed: bytes
+    signature: bytes
+
+    @property
+    def issuer(self) -> str | None:
+        value = self.claims.get("iss")
+        return value if isinstance(value, str) else None
+
+
+_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+
+
+def peek(assertion: str) -> Unverified:
+    """A compact JWS taken apart (RFC 7515 section 7.1), unverified; :class:`AssertionRefused` for anything else."""
+    if len(assertion) > MAX_LENGTH:
+        raise AssertionRefused(f"the assertion is longer than {MAX_LENGTH} characters")
+    parts = _COMPACT.fullmatch(assertion)
+    if parts is None:
+        raise AssertionRefused("the assertion is not a signed JWT")
+    try:
+        header = json.loads(_unbase64(parts.group(1)))
+        claims = json.loads(_unbase64(parts.group(2)))
+        signature = _unbase64(parts.group(3))
+    except (ValueError, RecursionError):  # bad base64 or JSON (UnicodeDecodeError is a ValueError too)
+        raise AssertionRefused("the assertion is not a signed JWT") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AssertionRefused("the assertion's header and payload must be JSON objects")
+    signed = assertion[: parts.end(2)].encode("ascii")
+    return Unverified(header, claims, signed, signature)
+
+
+def _unbase64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify(seen: Unverified, keys: Sequence[VerifyingKey], expected: Expected, now: float) -> Mapping[str, Any]:
+    """The claims of ``seen`` when one of ``keys`` signed it and every check holds, else :class:`AssertionRefused`
+    (:class:`KeyUnknown` when no key of the set fits it at all)."""
+    alg = seen.header.get("alg")
+    if not isinstance(alg, str) or alg not in expected.algorithms:
+        allowed = ", ".join(sorted(expected.algorithms))
+        raise AssertionRefused(f"the assertion's alg {alg!r} is not accepted here; sign with one of {allowed}")
+    if "crit" in seen.header:  # RFC 7515 section 4.1.11: extensions this server does not know must be refused
+        raise AssertionRefused("the assertion's header has crit extensions this server does not support")
+    kid = seen.header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise AssertionRefused("the assertion's kid is not a string")
+    candidates = [key for key in keys if fits(key, alg) and (kid is None or key.kid == kid)]
+    if not candidates:
+        raise KeyUnknown(f"no key registered for this client verifies {alg}" + (f" with kid {kid!r}" if kid else ""))
+    if kid is None and len(candidates) > MAX_UNNAMED_TRIES:
+        raise AssertionRefused("the client has several keys for this alg: name the one used in the header's kid")
+    algorithm = _ALGORITHMS[alg]
+    if not any(_verifies(algorithm, seen, key) for key in candidates):
+        raise AssertionRefused("the assertion's signature does not verify with the client's keys")
+    _check_claims(seen.claims, expected, now)
+    return seen.claims
+
+
+def _verifies(algorithm: Any, seen: Unverified, key: VerifyingKey) -> bool:
+    try:
+        return bool(algorithm.verify(seen.signed, key.key, seen.signature))
+    except (ValueError, TypeError, jwt.InvalidKeyError):  # a key of the wrong size or kind for the algorithm
+        return False
+
+
+def fits(key: VerifyingKey, alg: str) -> bool:
+    """Whether ``key`` was made for ``alg``: its own ``alg`` when it names one, else its type and curve."""
+    data = key.jwk
+    if data.get("use", "sig") != "sig" or not _operations_allow_verify(data.get("key_ops")):
+        return False
+    if "alg" in data:
+        return bool(data["alg"] == alg)
+    if data.get("kty") != _KEY_TYPES.get(alg[:2]):
+        return False
+    if alg in _CURVES:
+        return bool(data.get("crv") == _CURVES[alg])
+    return alg != "EdDSA" or data.get("crv") in ("Ed25519", "Ed448")
+
+
+def _operations_allow_verify(ops: object) -> bool:
+    return ops is None or (isinstance(ops, list) and "verify" in ops)
+
+
+def _check_claims(claims: Mapping[str, Any], expected: Expected, now: float) -> None:
+    for name in ("iss", "aud", "exp", "jti"):
+        if name not in claims:
+            raise AssertionRefused(f"the assertion has no {name} claim")
+    if claims["iss"] != expected.issuer:
+        raise AssertionRefused("the assertion's iss is not the client authenticating")
+    if expected.subject is not None and claims.get("sub") != expected.subject:
+        raise AssertionRefused("the assertion's sub must be the client id")
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if not any(isinstance(aud, str) and aud in expected.audiences for aud in audiences):
+        raise AssertionRefused(f"the assertion's aud must name this server: {min(expected.audiences, key=len)}")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+        raise AssertionRefused("the assertion's jti must be a string of 1 to 256 characters")
+    exp = _seconds(claims, "exp")
+    if exp is None or exp <= now - expected.leeway:
+        raise AssertionRefused("the assertion has expired")
+    if exp > now + expected.max_lifetime + expected.leeway:
+        raise AssertionRefused(f"the assertion's exp is more than {expected.max_lifetime:g} seconds ahead")
+    for name in ("nbf", "iat"):
+        if name in claims:
+            moment = _seconds(claims, name)
+            if moment is None or moment > now + expected.leeway:
+                raise AssertionRefused(f"the assertion's {name} is in the future")
+
+
+def _seconds(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

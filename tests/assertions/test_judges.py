@@ -1,0 +1,161 @@
+"""The judges of ``private_key_jwt``, which nobody here wrote: Authlib's client and panva's ``openid-client``.
+
+Both run against ``asgi-oauth serve`` with two workers on Redis, the feature switched on by
+``ASGI_OAUTH_FEATURES=private_key_jwt`` and the client registered with ``asgi-oauth clients create
+--auth-method private_key_jwt --jwks FILE``: the way an operator would set it up. Each signs its own
+assertions (Authlib with ``aud`` the token endpoint, openid-client with ``aud`` the issuer) and gets tokens
+from both workers; a replayed assertion is refused by the worker that did not see it first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT as AuthlibPrivateKeyJWT
+from cryptography.hazmat.primitives import serialization
+
+from ..npm import LockedTree, NpmUnavailable
+from ..serving import Server, clean_env, run_cli, serving
+from .signing import Signer, form
+
+SECRET_KEY = "assertions-judge-key-0123456789abcdefghij"
+HERE = Path(__file__).parent
+PAR_NPM = HERE.parent / "par"  # the same locked openid-client and Node 22 as the PAR judge
+INSTALL_DIR = PAR_NPM / ".judge"
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[tuple[Server, dict[str, Signer], dict[str, str]]]:
+    logs = tmp_path_factory.mktemp("private-key-jwt")
+    prefix = logs.name.replace("-", "")
+    env = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_KEY_PREFIX=prefix,
+        ASGI_OAUTH_SECRET_KEY=SECRET_KEY,
+        ASGI_OAUTH_FEATURES="private_key_jwt",
+    )
+    signers = {"authlib": Signer.new("RS256"), "openid-client": Signer.new("ES256")}
+    for name, signer in signers.items():
+        keys = logs / f"{name}.jwks.json"
+        keys.write_text(json.dumps(signer.jwks()))
+        created = run_cli(
+            "clients", "create", "--name", name, "--client-id", name, "--grant-type", "client_credentials",
+            "--scope", "read write", "--auth-method", "private_key_jwt", "--jwks", str(keys), env=env,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        assert json.loads(created.stdout) == {"client_id": name}  # no secret: it has keys
+    with serving(logs, env, workers=2) as server:
+        yield server, signers, env
+
+
+def pem(signer: Signer) -> bytes:
+    return bytes(
+        signer.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
+def tokens_from_both_workers(fetch: Callable[[], str]) -> set[str]:
+    """Call ``fetch`` (a token request on new connections, answering the worker's id) until both workers answered."""
+    workers: set[str] = set()
+    for _ in range(200):
+        workers.add(fetch())
+        if len(workers) == 2:
+            break
+    return workers
+
+
+def test_authlib_client_credentials_with_private_key_jwt_on_two_workers(
+    served: tuple[Server, dict[str, Signer], dict[str, str]],
+) -> None:
+    server, signers, _ = served
+    metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
+    assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
+    assert "RS256" in metadata["token_endpoint_auth_signing_alg_values_supported"]
+    token_endpoint = metadata["token_endpoint"]
+    seen: list[str] = []
+
+    def fetch() -> str:
+        with OAuth2Client(
+            client_id="authlib",
+            client_secret=pem(signers["authlib"]),
+            token_endpoint_auth_method=AuthlibPrivateKeyJWT(token_endpoint),
+            scope="read",
+        ) as client:
+            token = client.fetch_token(token_endpoint, grant_type="client_credentials")
+            assert token["token_type"] == "Bearer" and token["scope"] == "read"
+            seen.append(token["access_token"])
+            # Introspected with the same method (Authlib signs a new assertion, aud the token endpoint).
+            check = client.introspect_token(metadata["introspection_endpoint"], token=token["access_token"])
+        assert check.status_code == 200 and check.json()["client_id"] == "authlib", check.text
+        return str(check.headers["x-demo-worker"])
+
+    assert len(tokens_from_both_workers(fetch)) == 2, "uvicorn never handed a connection to the other worker"
+    print("Authlib private_key_jwt judge:", len(seen), "tokens, both workers")
+
+
+def test_a_replayed_assertion_is_refused_by_the_other_worker(
+    served: tuple[Server, dict[str, Signer], dict[str, str]],
+) -> None:
+    server, signers, _ = served
+    for _ in range(200):
+        assertion = signers["authlib"].assertion("authlib", audience=server.issuer)
+        data = form(assertion, grant_type="client_credentials")
+        first = httpx.post(f"{server.issuer}/token", data=data)
+        assert first.status_code == 200, first.text
+        again = httpx.post(f"{server.issuer}/token", data=data)  # a new connection: maybe the other worker
+        assert again.status_code == 401 and again.json()["error"] == "invalid_client", again.text
+        if again.headers["x-demo-worker"] != first.headers["x-demo-worker"]:
+            return
+    pytest.fail("the replay never reached the other worker")
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    try:
+        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
+    except NpmUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_openid_client_client_credentials_with_private_key_jwt(
+    served: tuple[Server, dict[str, Signer], dict[str, str]], node: Path
+) -> None:
+    server, signers, _ = served
+    script = INSTALL_DIR / "private_key_jwt.mjs"  # beside node_modules, where ES modules resolve packages
+    shutil.copyfile(HERE / "private_key_jwt.mjs", script)
+    signer = signers["openid-client"]
+    key = signer.jwk | {"d": _private_d(signer)}
+    done = subprocess.run(
+        [str(node), str(script), server.issuer, "openid-client", json.dumps(key), "4"],
+        cwd=INSTALL_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    print("openid-client private_key_jwt judge:", json.dumps(answers[-1]))
+    assert len(answers) == 4
+    for answer in answers:
+        assert answer["token_type"].lower() == "bearer" and answer["scope"] == "read"
+        assert answer["active"] is True and answer["client_id"] == "openid-client"
+
+
+def _private_d(signer: Signer) -> str:
+    """The private scalar of an EC key as a JWK ``d`` member (what the judge imports its key from)."""
+    import base64
+
+    value = signer.private.private_numbers().private_value
+    return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()

@@ -1,0 +1,86 @@
+"""The assertion checks on their own (``features/assertions/verify.py``): no store, no HTTP, a clock of our own."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from asgi_oauth.features.assertions.verify import (
+    ASYMMETRIC,
+    AssertionRefused,
+    Expected,
+    KeyUnknown,
+    VerifyingKey,
+    fits,
+    key_set,
+    peek,
+    verify,
+)
+
+from .signing import AUDIENCE, Signer, unsigned
+
+EXPECTED = Expected(issuer="c", subject="c", audiences=frozenset({AUDIENCE}), algorithms=frozenset(ASYMMETRIC))
+
+
+def keys_of(*signers: Signer, **changes: Any) -> tuple[VerifyingKey, ...]:
+    return key_set({"keys": [signer.jwk | changes for signer in signers]})
+
+
+def test_a_key_verifies_only_the_algorithm_it_was_made_for() -> None:
+    rsa, p256 = keys_of(Signer.new("RS256"))[0], keys_of(Signer.new("ES256"))[0]
+    assert fits(rsa, "RS256") and fits(rsa, "PS512") and not fits(rsa, "ES256") and not fits(rsa, "EdDSA")
+    assert fits(p256, "ES256") and not fits(p256, "ES384") and not fits(p256, "RS256")
+    named = key_set({"keys": [Signer.new("RS256").jwk | {"alg": "PS256"}]})[0]
+    assert fits(named, "PS256") and not fits(named, "RS256")  # its own alg, and only that
+    encrypting = key_set({"keys": [Signer.new("RS256").jwk | {"use": "enc"}]})[0]
+    wrapping = key_set({"keys": [Signer.new("RS256").jwk | {"key_ops": ["wrapKey"]}]})[0]
+    assert not fits(encrypting, "RS256") and not fits(wrapping, "RS256")
+
+
+def test_an_rsa_key_under_an_ec_kid_does_not_verify_an_ec_signature() -> None:
+    ec = Signer.new("ES256", kid="shared")
+    rsa = Signer.new("RS256", kid="shared")
+    with pytest.raises(KeyUnknown):
+        verify(peek(ec.assertion("c")), keys_of(rsa), EXPECTED, time.time())
+
+
+def test_crit_headers_and_malformed_parts_are_refused() -> None:
+    signer = Signer.new("ES256")
+    keys = keys_of(signer)
+    header, payload, signature = signer.assertion("c").split(".")
+    with pytest.raises(AssertionRefused, match="not a signed JWT"):
+        peek(f"{header}.{payload[:-1]}!.{signature}")
+    with pytest.raises(AssertionRefused, match="not a signed JWT"):
+        peek(f"{header}.{payload}")
+    array = base64.urlsafe_b64encode(b"[1]").rstrip(b"=").decode()
+    with pytest.raises(AssertionRefused, match="JSON objects"):
+        peek(f"{array}.{payload}.{signature}")
+    crit = unsigned({"iss": "c"}, {"alg": "ES256", "crit": ["exp"], "kid": signer.kid})
+    with pytest.raises(AssertionRefused, match="crit"):
+        verify(peek(crit), keys, EXPECTED, time.time())
+
+
+def test_without_a_kid_only_a_few_keys_are_tried() -> None:
+    signers = [Signer.new("ES256") for _ in range(5)]
+    anonymous = key_set({"keys": [{k: v for k, v in s.jwk.items() if k != "kid"} for s in signers]})
+    now = int(time.time())
+    claims = {"iss": "c", "sub": "c", "aud": AUDIENCE, "exp": now + 60, "jti": "j"}
+    token = jwt.encode(claims, signers[0].private, algorithm="ES256")  # no kid in the header
+    with pytest.raises(AssertionRefused, match="kid"):
+        verify(peek(token), anonymous, EXPECTED, now)
+    assert verify(peek(token), anonymous[:4], EXPECTED, now)["jti"] == "j"
+
+
+def test_times_are_judged_by_the_callers_clock() -> None:
+    signer = Signer.new("EdDSA")
+    assertion = peek(signer.assertion("c"))
+    now = time.time()
+    assert verify(assertion, keys_of(signer), EXPECTED, now)["iss"] == "c"
+    with pytest.raises(AssertionRefused, match="expired"):
+        verify(assertion, keys_of(signer), EXPECTED, now + 200)  # 60 s lifetime + 30 s leeway passed
+    with pytest.raises(AssertionRefused, match="iat"):
+        verify(assertion, keys_of(signer), EXPECTED, now - 200)
