@@ -1,0 +1,151 @@
+"""What ``private_key_jwt`` costs at the token endpoint against a secret: ``python -m benchmarks.assertions``.
+
+Our server with its defaults on a private Redis and the ``private_key_jwt`` feature on, built in this process,
+with three clients: one authenticating with ``client_secret_basic`` (a generated secret: one keyed hash), one
+with an RS256 key and one with an ES256 key. Each client_credentials request is called through ASGI (no
+sockets), in interleaved rounds; each sample is this process's CPU time (``time.process_time``, so Redis's own
+work is left out) over ``--requests`` requests, and the figures are medians over ``--rounds``. Every
+assertion is signed before its round starts (a client signs, not the server) and used once, as the server
+demands. The ratio is basic's CPU per request over the method's, so 1.0 means "as cheap as a secret".
+
+What an assertion adds: parsing it, one signature check, and claiming its ``jti`` in the store (a second
+round trip; the issuance itself is one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import secrets
+import statistics
+import sys
+import time
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, new_client
+from asgi_oauth.features.assertions import ASSERTION_TYPE, PrivateKeyJWT, registered_keys
+from asgi_oauth.validation_cache import CacheOptions
+
+from .asgi_driver import build_scope, call_scope
+from .cli import _run
+from .messages import form_post
+from .processes import RedisServer
+
+ISSUER = "http://127.0.0.1:8000/oauth"
+TOKEN_PATH = "/oauth/token"
+
+
+def _key(alg: str) -> Any:
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _jwk(alg: str, private: Any) -> dict[str, Any]:
+    algorithm = RSAAlgorithm if alg == "RS256" else ECAlgorithm
+    return {**algorithm.to_jwk(private.public_key(), as_dict=True), "kid": alg, "use": "sig"}
+
+
+def _assertion(client_id: str, alg: str, private: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": ISSUER, "iat": now, "exp": now + 300}
+    claims["jti"] = secrets.token_urlsafe(16)
+    return jwt.encode(claims, private, algorithm=alg, headers={"kid": alg})
+
+
+async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[float]]:
+    settings = OAuthSettings(issuer=ISSUER, secret_key=("bench-assertions-signing-key-0123456789",))
+    store = RedisStore.from_url(redis_url, key_prefix="oauth", cache=CacheOptions())
+    keys = {alg: _key(alg) for alg in ("RS256", "ES256")}
+    common: dict[str, Any] = {"grant_types": ["client_credentials"], "scope": "read"}
+    basic, secret = new_client(name="basic", client_id="basic", **common)
+    assert secret is not None
+    keyed = [
+        new_client(
+            name=alg,
+            client_id=f"jwt-{alg}",
+            token_endpoint_auth_method="private_key_jwt",
+            extra=registered_keys(jwks={"keys": [_jwk(alg, private)]}),
+            **common,
+        )[0]
+        for alg, private in keys.items()
+    ]
+    server = OAuthServer(settings, store=store, clients=[basic, *keyed], features=[PrivateKeyJWT()])
+    app = Starlette(routes=[Mount("/oauth", app=server)])
+    auth = "Basic " + base64.b64encode(f"basic:{secret}".encode()).decode()
+    basic_req = form_post(TOKEN_PATH, {"grant_type": "client_credentials", "scope": "read"}, auth=auth)
+
+    def bodies(name: str, n: int) -> list[tuple[dict[str, Any], bytes]]:
+        if name == "client_secret_basic":
+            return [(build_scope(basic_req), basic_req.body)] * n
+        alg = name.rpartition(" ")[2]
+        reqs = [
+            form_post(
+                TOKEN_PATH,
+                {
+                    "grant_type": "client_credentials",
+                    "scope": "read",
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": _assertion(f"jwt-{alg}", alg, keys[alg]),
+                },
+            )
+            for _ in range(n)
+        ]
+        return [(build_scope(req), req.body) for req in reqs]
+
+    async def sample(name: str, n: int) -> float:
+        work = bodies(name, n)  # signed before the clock starts
+        cpu0 = time.process_time()
+        for scope, body in work:
+            answer = await call_scope(app, scope, body)  # type: ignore[arg-type]
+            if answer.status != 200:
+                raise RuntimeError(f"{name}: non-200 answer in the timed loop: {answer.short()}")
+        return (time.process_time() - cpu0) / n * 1e6
+
+    names = ["client_secret_basic", "private_key_jwt RS256", "private_key_jwt ES256"]
+    try:
+        for name in names:  # warm: imports, connections, the client cache, the parsed keys
+            await sample(name, min(requests, 500))
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                samples[name].append(await sample(name, requests))
+        return samples
+    finally:
+        await store.aclose()
+
+
+def table(samples: dict[str, list[float]]) -> list[str]:
+    base = statistics.median(samples["client_secret_basic"])
+    lines = [
+        "| client_credentials issuance, authenticated with | CPU µs/req (median) | min-max | x client_secret_basic |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, values in samples.items():
+        median = statistics.median(values)
+        lines.append(f"| {name} | {median:.1f} | {min(values):.1f}-{max(values):.1f} | {base / median:.2f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.assertions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per sample (default 1000)")
+    args = parser.parse_args(argv)
+    redis = RedisServer().start()
+    try:
+        samples = _run(measure(redis.url, args.rounds, args.requests))
+    finally:
+        redis.stop()
+    print("\n".join(table(samples)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
