@@ -2,7 +2,9 @@
 
 A client that registered nowhere names itself by an https URL: its ``client_id`` is the address of a JSON
 document describing it (its name and redirect URIs). The server fetches that document when it first sees the
-id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs.
+id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs; or,
+where a feature offers a method that proves a client without a secret (``private_key_jwt``, with the keys the
+document names), as a confidential client authenticating with it, which may also use ``client_credentials``.
 Fetching a URL a stranger chose is a server-side request on their behalf, so the fetch is guarded: https only,
 no redirects, addresses on loopback and private networks refused, a size and a time cap
 (:mod:`asgi_oauth.cimd.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
@@ -16,13 +18,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..clients import ClientError, check_redirect_uri
 from ..models import Client
 from ..protocol.params import parse_json
 from ..store.base import ClientStore
-from ..types import Clock
+from ..types import AUTH_METHODS, Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,13 @@ class Fetched:
 
 #: Gets ``url`` (an https URL already checked by :func:`is_document_url`) without following redirects.
 Fetcher = Callable[[str], Awaitable[Fetched]]
+#: A feature's auth method a document may name: from the document, what the client keeps in its ``extra``
+#: (and what it repeats, unused here), or ``ValueError`` (``ClientAuthMethod.registration``).
+MethodRegistration = Callable[[Mapping[str, Any]], tuple[Mapping[str, Any], Mapping[str, Any]]]
+#: The grants a document's client may use: a public one the browser's, one proved by a feature's method also
+#: client_credentials.
+_PUBLIC_GRANTS = ("authorization_code", "refresh_token")
+_KEYED_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
 
 
 class DocumentError(Exception):
@@ -81,8 +91,11 @@ def cache_seconds(headers: Mapping[str, str], *, least: float, most: float) -> f
     return max(least, min(most, float(found.group(1))))
 
 
-def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
-    """The client a fetched document describes; :class:`DocumentError` when it describes none acceptably."""
+def parse(
+    client_id: str, fetched: Fetched, *, max_bytes: int, methods: Mapping[str, MethodRegistration] | None = None
+) -> Client:
+    """The client a fetched document describes; :class:`DocumentError` when it describes none acceptably.
+    ``methods``: the switched-on features' auth methods a document may name besides ``none``."""
     if fetched.status != 200:
         raise DocumentError(f"the client's metadata document answered HTTP {fetched.status}")
     if len(fetched.body) > max_bytes:
@@ -98,11 +111,25 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
         raise DocumentError("the client's metadata document is not a JSON object")
     if document.get("client_id") != client_id:
         raise DocumentError("the document's client_id is not the URL it was fetched from")
+    methods = methods or {}
     method = document.get("token_endpoint_auth_method", "none")
-    if method != "none":
-        raise DocumentError("only public clients (token_endpoint_auth_method none) may use a metadata document")
-    redirect_uris = document.get("redirect_uris")
-    if not isinstance(redirect_uris, list) or not redirect_uris or not all(_absolute(u) for u in redirect_uris):
+    extra: Mapping[str, Any] = {}
+    if method in methods:
+        try:
+            extra = methods[method](document)[0]
+        except ValueError as error:
+            raise DocumentError(f"the document's {method} keys cannot be used: {error}") from None
+    elif method != "none":
+        allowed = " or ".join(["none", *methods])
+        raise DocumentError(f"a metadata document's client must use token_endpoint_auth_method {allowed}")
+    known = next((m for m in AUTH_METHODS if m == method), None)
+    if known is None:
+        raise DocumentError(f"token_endpoint_auth_method {method} cannot be used by a metadata document's client")
+    public = known == "none"
+    grants = _grants(document, _PUBLIC_GRANTS if public else _KEYED_GRANTS)
+    redirect_uris = document.get("redirect_uris", [])
+    usable = isinstance(redirect_uris, list) and all(_absolute(u) for u in redirect_uris)
+    if not usable or ("authorization_code" in grants and not redirect_uris):
         raise DocumentError("the document needs redirect_uris: absolute URIs without fragments")
     name = document.get("client_name")
     scope = document.get("scope", "")
@@ -113,11 +140,23 @@ def parse(client_id: str, fetched: Fetched, *, max_bytes: int) -> Client:
         name=name if isinstance(name, str) and name.strip() else urlsplit(client_id).hostname or client_id,
         secret_hash=None,
         redirect_uris=tuple(redirect_uris),
-        grant_types=("authorization_code", "refresh_token"),
+        grant_types=grants,
         scope=scope,
-        public=True,
-        token_endpoint_auth_method="none",  # noqa: S106 (a method name)
+        public=public,
+        token_endpoint_auth_method=known,
+        extra=extra,
     )
+
+
+def _grants(document: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The document's ``grant_types`` (RFC 7591's default: the code grant, with refresh), within ``allowed``."""
+    asked = document.get("grant_types", list(_PUBLIC_GRANTS))
+    if not isinstance(asked, list) or not asked or not all(isinstance(g, str) for g in asked):
+        raise DocumentError("the document's grant_types must be a non-empty array of strings")
+    refused = [g for g in asked if g not in allowed]
+    if refused:
+        raise DocumentError(f"a metadata document's client may use only {', '.join(allowed)}")
+    return tuple(g for g in allowed if g in asked)
 
 
 def _absolute(uri: object) -> bool:
@@ -144,6 +183,7 @@ class MetadataDocuments:
         store: ClientStore,
         *,
         scopes: tuple[str, ...] = (),
+        methods: Mapping[str, MethodRegistration] | None = None,
         max_bytes: int = 5120,
         least: float = 60.0,
         most: float = 86400.0,
@@ -154,6 +194,7 @@ class MetadataDocuments:
         #: The scopes a client nobody registered may be given (``DYNAMIC_REGISTRATION_SCOPES``, as for dynamic
         #: clients): the document's own ``scope`` within them, all of them when it names none.
         self._scopes = scopes
+        self._methods = dict(methods or {})
         self._max_bytes = max_bytes
         self._least = least
         self._most = most
@@ -174,7 +215,7 @@ class MetadataDocuments:
             return kept
         try:
             fetched = await self._fetch(client_id)
-            client = self._capped(parse(client_id, fetched, max_bytes=self._max_bytes))
+            client = self._capped(parse(client_id, fetched, max_bytes=self._max_bytes, methods=self._methods))
         except DocumentError as error:
             if len(self._failed) >= self._MAX_FAILED:
                 self._failed.clear()

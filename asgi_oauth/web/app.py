@@ -245,7 +245,13 @@ class OAuthServer:
             from ..cimd.fetch import document_fetcher
 
             fetcher = document_fetcher()
-        return MetadataDocuments(fetcher, self.store, scopes=self.settings.dynamic_registration_scopes)
+        methods = {
+            method.name: method.registration
+            for feature in self.features
+            for method in feature.client_auth_methods()
+            if method.registration is not None
+        }
+        return MetadataDocuments(fetcher, self.store, scopes=self.settings.dynamic_registration_scopes, methods=methods)
 
     @property
     def limiter(self) -> Limiter:

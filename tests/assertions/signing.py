@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
@@ -52,6 +53,14 @@ class Signer:
         else:
             data = OKPAlgorithm.to_jwk(public, as_dict=True)
         return {**data, "kid": self.kid, "use": "sig"}
+
+    @property
+    def pem(self) -> bytes:
+        """The private key as PKCS#8 PEM, the way Authlib and the mcp SDK take it."""
+        raw = self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return bytes(raw)
 
     def jwks(self, *more: Signer) -> dict[str, Any]:
         return {"keys": [self.jwk, *(signer.jwk for signer in more)]}

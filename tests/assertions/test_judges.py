@@ -19,7 +19,6 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT as AuthlibPrivateKeyJWT
-from cryptography.hazmat.primitives import serialization
 
 from ..npm import LockedTree, NpmUnavailable
 from ..serving import Server, clean_env, run_cli, serving
@@ -57,14 +56,6 @@ def served(
         yield server, signers, env
 
 
-def pem(signer: Signer) -> bytes:
-    return bytes(
-        signer.private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-
-
 def tokens_from_both_workers(fetch: Callable[[], str]) -> set[str]:
     """Call ``fetch`` (a token request on new connections, answering the worker's id) until both workers answered."""
     workers: set[str] = set()
@@ -88,7 +79,7 @@ def test_authlib_client_credentials_with_private_key_jwt_on_two_workers(
     def fetch() -> str:
         with OAuth2Client(
             client_id="authlib",
-            client_secret=pem(signers["authlib"]),
+            client_secret=signers["authlib"].pem,
             token_endpoint_auth_method=AuthlibPrivateKeyJWT(token_endpoint),
             scope="read",
         ) as client:

@@ -295,3 +295,32 @@ async def test_a_client_registers_its_keys_itself(make_server: MakeServer) -> No
     off = await make_server(enable_dynamic_registration=True, dynamic_registration_scopes=("read",))
     refusal = await off.http.post("/oauth/register", json={**metadata, "jwks": signer.jwks()})
     assert refusal.status_code == 400 and "client_secret_basic" in refusal.json()["error_description"]
+
+
+async def test_a_client_id_metadata_document_may_name_keys_for_client_credentials(make_server: MakeServer) -> None:
+    """MCP's client credentials extension: a client named by its document's URL, proving itself with the keys the
+    document lists (or links to), may use client_credentials; a public document client still may not."""
+    from ..web.test_cimd import Documents
+
+    signer, client_id = Signer.new("ES256"), "https://agent.example/oauth/client.json"
+    documents = Documents()
+    body = {"client_id": client_id, "grant_types": ["client_credentials"], "scope": "read"}
+    documents.serve(client_id, {**body, "token_endpoint_auth_method": "private_key_jwt", "jwks": signer.jwks()})
+    server = await make_server(
+        oauth_options={"features": [PrivateKeyJWT()], "document_fetcher": documents},
+        enable_client_id_metadata_documents=True,
+        dynamic_registration_scopes=("read", "write"),
+    )
+    answer = await token(server, signer.assertion(client_id), scope="read")
+    assert answer.status_code == 200, answer.text
+    refused(await token(server, signer.assertion(client_id), scope="write"), "invalid_scope")
+    refused(await token(server, Signer.new("ES256", kid=signer.kid).assertion(client_id)), words="signature")
+    private = {"keys": [signer.jwk | {"d": "A"}]}
+    for bad, words in (
+        ({**body, "token_endpoint_auth_method": "private_key_jwt", "jwks": private}, "keys cannot be used"),
+        ({**body, "token_endpoint_auth_method": "none"}, "may use only authorization_code"),
+        ({**body, "token_endpoint_auth_method": "client_secret_basic"}, "none or private_key_jwt"),
+    ):
+        other = f"https://agent.example/{len(documents.documents)}.json"
+        documents.serve(other, {**bad, "client_id": other})
+        refused(await token(server, signer.assertion(other)), words=words)
