@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import secrets
-import statistics
 import sys
 import time
 from typing import Any
@@ -35,6 +34,7 @@ from asgi_oauth.validation_cache import CacheOptions
 from .asgi_driver import build_scope, call_scope
 from .cli import _run
 from .messages import form_post
+from .micro import table
 from .processes import RedisServer
 
 ISSUER = "http://127.0.0.1:8000/oauth"
@@ -121,18 +121,6 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
         await store.aclose()
 
 
-def table(samples: dict[str, list[float]]) -> list[str]:
-    base = statistics.median(samples["client_secret_basic"])
-    lines = [
-        "| client_credentials issuance, authenticated with | CPU µs/req (median) | min-max | x client_secret_basic |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, values in samples.items():
-        median = statistics.median(values)
-        lines.append(f"| {name} | {median:.1f} | {min(values):.1f}-{max(values):.1f} | {base / median:.2f} |")
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.assertions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
@@ -143,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         samples = _run(measure(redis.url, args.rounds, args.requests))
     finally:
         redis.stop()
-    print("\n".join(table(samples)))
+    what = "client_credentials issuance, authenticated with"
+    print("\n".join(table(samples, base="client_secret_basic", what=what)))
     return 0
 
 
