@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 #: Short names ``--grant-type`` also takes for the grants whose names are URIs.
-GRANT_ALIASES = {"device_code": "urn:ietf:params:oauth:grant-type:device_code"}
+GRANT_ALIASES = {
+    "device_code": "urn:ietf:params:oauth:grant-type:device_code",
+    "jwt-bearer": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+}
 
 
 class CommandError(Exception):
@@ -142,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         choices=[*GRANT_TYPES, *GRANT_ALIASES],
         metavar="T",
-        help=f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code is short for the RFC 8628 URN)",
+        help=(
+            f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code and jwt-bearer are short for the "
+            "RFC 8628 and RFC 7523 URNs)"
+        ),
     )
     create.add_argument(
         "--redirect-uri",

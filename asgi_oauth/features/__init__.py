@@ -102,6 +102,7 @@ BUILTIN: Mapping[str, str] = {
     "oidc": "asgi_oauth.features.oidc:OpenIDConnect",
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
     "private_key_jwt": "asgi_oauth.features.assertions:PrivateKeyJWT",
+    "jwt_bearer": "asgi_oauth.features.assertions:JWTBearerGrant",
     "registration": "asgi_oauth.features.registration:DynamicRegistration",
 }
 
@@ -264,12 +265,14 @@ def section_variables(name: str) -> frozenset[str]:
 
 
 def _refuse_sections_of_features_off(names: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
-    """A built-in feature's variable set while the feature is off would be ignored: refuse it at start-up."""
+    """A built-in feature's variable set while the feature is off would be ignored: refuse it at start-up (unless
+    a feature that is on reads the same section, as the JWT assertion features share theirs)."""
     given = {name.upper() for name in environ}
+    read = {variable for name in names if name in BUILTIN for variable in section_variables(name)}
     for name in BUILTIN:
         if name in names:
             continue
-        stray = sorted(given & section_variables(name))
+        stray = sorted((given & section_variables(name)) - read)
         if stray:
             switch = f"{FEATURE_SWITCHES[name].upper()}=true" if name in FEATURE_SWITCHES else f"FEATURES={name}"
             raise SettingsError(f"{', '.join(stray)}: the {name} feature is off (set {ENV_PREFIX}{switch})")

@@ -65,12 +65,15 @@ class Signer:
     def jwks(self, *more: Signer) -> dict[str, Any]:
         return {"keys": [self.jwk, *(signer.jwk for signer in more)]}
 
-    def assertion(self, client_id: str, *, audience: str | list[str] = AUDIENCE, **claims: Any) -> str:
-        """A fresh assertion of ``client_id`` about itself; ``claims`` override or (as ``None``) drop claims."""
+    def assertion(
+        self, issuer: str, *, audience: str | list[str] = AUDIENCE, typ: str | None = None, **claims: Any
+    ) -> str:
+        """A fresh assertion by ``issuer`` (a client id, or an identity provider) about itself; ``claims`` override
+        or (as ``None``) drop claims."""
         now = int(time.time())
         body: dict[str, Any] = {
-            "iss": client_id,
-            "sub": client_id,
+            "iss": issuer,
+            "sub": issuer,
             "aud": audience,
             "iat": now,
             "exp": now + 60,
@@ -78,7 +81,13 @@ class Signer:
         }
         body.update(claims)
         body = {name: value for name, value in body.items() if value is not None}
-        return jwt.encode(body, self.private, algorithm=self.alg, headers={"kid": self.kid})
+        header = {"kid": self.kid} if typ is None else {"kid": self.kid, "typ": typ}
+        return jwt.encode(body, self.private, algorithm=self.alg, headers=header)
+
+
+def id_jag(idp: Signer, issuer: str, *, user: str = "alice", client_id: str = "agent", **claims: Any) -> str:
+    """An Identity Assertion JWT Authorization Grant that ``idp`` (as ``issuer``) signed for ``user`` and a client."""
+    return idp.assertion(issuer, typ="oauth-id-jag+jwt", **{"sub": user, "client_id": client_id, **claims})
 
 
 def form(assertion: str, **params: str) -> dict[str, str]:

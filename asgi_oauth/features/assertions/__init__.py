@@ -1,14 +1,16 @@
-"""JWT assertions (RFC 7521, RFC 7523) as features: first ``private_key_jwt`` client authentication.
+"""JWT assertions (RFC 7521, RFC 7523) as features: ``private_key_jwt`` client authentication, and the JWT bearer
+grant with identity assertions (ID-JAG) from trusted identity providers.
 
-:class:`PrivateKeyJWT` is switched on by ``OAuthServer(features=[PrivateKeyJWT()])`` or
-``ASGI_OAUTH_FEATURES=private_key_jwt``; its settings are ``ASGI_OAUTH_ASSERTION_*`` (:class:`AssertionSettings`).
-A client authenticates with it when it is registered with ``token_endpoint_auth_method="private_key_jwt"`` and
-its public keys (:func:`registered_keys`: a JWK Set, or the https URL of one). Needs the ``assertions`` extra
-(PyJWT with ``cryptography``), and the ``remote`` extra (httpx) for keys fetched from a ``jwks_uri``.
+:class:`PrivateKeyJWT` (``ASGI_OAUTH_FEATURES=private_key_jwt``): a client registered with
+``token_endpoint_auth_method="private_key_jwt"`` and its public keys (:func:`registered_keys`: a JWK Set, or the
+https URL of one) authenticates with JWTs it signs. :class:`JWTBearerGrant` (``jwt_bearer``): a client exchanges
+an ID-JAG that a :class:`TrustedIssuer` signed for a user into an access token for that user. Both read the
+``ASGI_OAUTH_ASSERTION_*`` settings (:class:`AssertionSettings`) and need the ``assertions`` extra (PyJWT with
+``cryptography``), and the ``remote`` extra (httpx) for keys fetched from a ``jwks_uri``.
 
 The package holds what every assertion feature shares, each part readable without the server: :mod:`.verify`
-(is this signed claim set one to accept), :mod:`.keys` (whose keys verify it) and the replay rule (a ``jti`` is
-claimed once in the store, :meth:`~asgi_oauth.store.base.ConsentStore.claim_once`, atomic on every store).
+(is this signed claim set one to accept), :mod:`.keys` (whose keys verify it) and :mod:`.replay` (each ``jti``
+accepted once, atomically on every store).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...cimd.documents import Fetcher
-from ...settings import load_section
-from .. import ClientAuthMethod, Context, Feature, Incoming
-from . import client_auth
-from .keys import EXTRA_KEY, ClientKeys, registered_keys
+from ...settings import SettingsError, load_section
+from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse
+from . import bearer, client_auth
+from .issuers import TrustedIssuer
+from .keys import EXTRA_KEY, KeySets, registered_keys
 from .settings import AssertionSettings
 from .verify import ASYMMETRIC, KeySetError
 
@@ -28,9 +31,20 @@ if TYPE_CHECKING:
     from ...models import Client
     from ...web.app import OAuthServer
 
-__all__ = ["ASSERTION_TYPE", "ASYMMETRIC", "AssertionSettings", "KeySetError", "PrivateKeyJWT", "registered_keys"]
+__all__ = [
+    "ASSERTION_TYPE",
+    "ASYMMETRIC",
+    "JWT_BEARER",
+    "AssertionSettings",
+    "JWTBearerGrant",
+    "KeySetError",
+    "PrivateKeyJWT",
+    "TrustedIssuer",
+    "registered_keys",
+]
 
 ASSERTION_TYPE = client_auth.ASSERTION_TYPE
+JWT_BEARER = bearer.GRANT
 #: Endpoints whose metadata lists the algorithms their client authentication accepts (RFC 8414 section 2).
 _SIGNED_AT = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
 
@@ -44,26 +58,12 @@ class PrivateKeyJWT(Feature):
         self.settings = settings if settings is not None else load_section(AssertionSettings)
         self._fetcher = fetcher
         self._server: OAuthServer | None = None
-        self._keys: ClientKeys | None = None
+        self._keys: KeySets | None = None
         self._audiences: frozenset[str] | None = None
 
     def attach(self, server: OAuthServer, store: Any) -> None:
-        settings = self.settings
-        fetcher = self._fetcher
-        if fetcher is None:
-            from ...cimd.fetch import document_fetcher
-
-            fetcher = document_fetcher(
-                seconds=settings.jwks_fetch_timeout, max_bytes=settings.jwks_max_bytes, what="the client's jwks_uri"
-            )
         self._server = server
-        self._keys = ClientKeys(
-            fetcher,
-            clock=server.context.clock,
-            least=settings.jwks_cache_least,
-            most=settings.jwks_cache_most,
-            min_refetch=settings.jwks_min_refetch,
-        )
+        self._keys = _key_sets(self.settings, self._fetcher, server, "the client's jwks_uri")
 
     def client_auth_methods(self) -> Sequence[ClientAuthMethod]:
         return (
@@ -102,3 +102,58 @@ def _registration(metadata: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mappi
         raise KeySetError("jwks_uri must be a string")
     extra = registered_keys(jwks=jwks, jwks_uri=jwks_uri)
     return extra, dict(extra[EXTRA_KEY])
+
+
+def _key_sets(settings: AssertionSettings, fetcher: Fetcher | None, server: OAuthServer, what: str) -> KeySets:
+    """Where a feature finds signers' keys: fetched by ``fetcher``, by default the guarded one of metadata documents."""
+    if fetcher is None:
+        from ...cimd.fetch import document_fetcher
+
+        fetcher = document_fetcher(seconds=settings.jwks_fetch_timeout, max_bytes=settings.jwks_max_bytes, what=what)
+    return KeySets(
+        fetcher,
+        clock=server.context.clock,
+        least=settings.jwks_cache_least,
+        most=settings.jwks_cache_most,
+        min_refetch=settings.jwks_min_refetch,
+    )
+
+
+class JWTBearerGrant(Feature):
+    """RFC 7523 section 2.1 with the ID-JAG profile: :mod:`.bearer` says what is checked."""
+
+    name = "jwt_bearer"
+    settings_model = AssertionSettings
+
+    def __init__(
+        self,
+        settings: AssertionSettings | None = None,
+        *,
+        issuers: Sequence[TrustedIssuer] = (),
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        """``issuers`` are trusted besides ``ASGI_OAUTH_ASSERTION_ISSUERS``; ``fetcher`` gets their ``jwks_uri``."""
+        self.settings = settings if settings is not None else load_section(AssertionSettings)
+        self.issuers = {trusted.issuer: trusted for trusted in (*self.settings.issuers, *issuers)}
+        if not self.issuers:
+            raise SettingsError(
+                "the jwt_bearer feature trusts no identity provider: set ASGI_OAUTH_ASSERTION_ISSUERS (a JSON list of "
+                '{"issuer": ..., "jwks_uri": ...} or "jwks") or pass JWTBearerGrant(issuers=[TrustedIssuer(...)])'
+            )
+        self._fetcher = fetcher
+        self._keys: KeySets | None = None
+
+    def attach(self, server: OAuthServer, store: Any) -> None:
+        self._keys = _key_sets(self.settings, self._fetcher, server, "the identity provider's jwks_uri")
+
+    def grants(self) -> Sequence[GrantSpec]:
+        assertion = {"type": "string", "description": "RFC 7523: the identity assertion grant (ID-JAG), a signed JWT"}
+        errors: tuple[str, ...] = ("invalid_target",)
+        return (GrantSpec(JWT_BEARER, self._grant, params={"assertion": assertion}, errors=errors),)
+
+    async def _grant(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+        if self._keys is None:
+            raise RuntimeError("JWTBearerGrant is not attached to a server")
+        return await bearer.jwt_bearer(
+            ctx, client, request, issuers=self.issuers, keys=self._keys, settings=self.settings
+        )

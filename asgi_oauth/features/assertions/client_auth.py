@@ -9,16 +9,16 @@ refusal is ``invalid_client`` (401), said in words that tell the client's develo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 from ...cimd.documents import DocumentError
 from ...errors import InvalidClient, InvalidRequest
 from ...models import Client
 from .. import Context, Incoming
-from .keys import ClientKeys
+from .keys import EXTRA_KEY, KeySets
+from .replay import first_use
 from .settings import AssertionSettings
-from .verify import AssertionRefused, Expected, KeyUnknown, peek, verify
+from .verify import AssertionRefused, Expected, peek
 
 #: RFC 7523 section 2.2: the ``client_assertion_type`` of a JWT.
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -30,16 +30,11 @@ def applies(request: Incoming) -> bool:
     return params.get("client_assertion") is not None or params.get("client_assertion_type") is not None
 
 
-def replay_name(client_id: str, jti: str) -> str:
-    """The single-use name an assertion's ``jti`` is claimed under (a digest: both are the client's text)."""
-    return "assertion:" + hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()[:40]
-
-
 async def authenticate(
     ctx: Context,
     request: Incoming,
     *,
-    keys: ClientKeys,
+    keys: KeySets,
     settings: AssertionSettings,
     audiences: Callable[[], frozenset[str]],
 ) -> Client:
@@ -83,19 +78,11 @@ async def authenticate(
         max_lifetime=settings.max_lifetime,
     )
     try:
-        try:
-            claims = verify(seen, await keys.of(client), expected, ctx.clock())
-        except KeyUnknown:
-            if not keys.refetchable(client):
-                raise
-            claims = verify(seen, await keys.of(client, stale=True), expected, ctx.clock())
+        claims = await keys.verified(seen, client.extra.get(EXTRA_KEY), expected, whose="the client")
     except AssertionRefused as refused:
         ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=METHOD)
         raise InvalidClient(str(refused), realm=realm) from None
-    # Claimed only once the signature holds: nobody else can use up a client's jti.
-    if not await ctx.store.claim_once(
-        replay_name(client_id, claims["jti"]), expires_at=claims["exp"] + settings.leeway
-    ):
+    if not await first_use(ctx.store, "assertion", claims, leeway=settings.leeway):
         ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=METHOD)
         raise InvalidClient("this assertion was used before: sign a new one, with a new jti, per request", realm=realm)
     return client

@@ -1,7 +1,7 @@
-"""A client's verifying keys: registered with it (``jwks``), or fetched from its ``jwks_uri`` and kept a while.
-
-What a client registers lives in its record's ``extra["private_key_jwt"]`` (:func:`registered_keys` builds and
-checks it): exactly one of ``{"jwks": {...}}`` and ``{"jwks_uri": "https://..."}``, as RFC 7591 section 2 asks.
+"""Verifying keys of whoever signs assertions: given as a JWK Set (``jwks``), or fetched from a ``jwks_uri`` and
+kept a while. A *source* is a mapping with exactly one of ``{"jwks": {...}}`` and ``{"jwks_uri": "https://..."}``
+(RFC 7591 section 2's two members): a client's lives in its record's ``extra["private_key_jwt"]``
+(:func:`registered_keys` builds and checks it), a trusted issuer's in its configuration.
 
 A key set URL is fetched by the same guarded fetcher as client metadata documents (https only, public addresses
 only, the address checked is the one connected to, a size and a time cap) and kept for its ``Cache-Control``
@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...cimd.documents import DocumentError, Fetcher, cache_seconds, is_document_url
-from ...models import Client
 from ...types import Clock
-from .verify import AssertionRefused, KeySetError, VerifyingKey, key_set
+from .verify import AssertionRefused, Expected, KeySetError, KeyUnknown, Unverified, VerifyingKey, key_set, verify
 
 #: The key of a client's ``extra`` that holds its registered keys.
 EXTRA_KEY = "private_key_jwt"
@@ -47,8 +46,8 @@ def _inline(document: str) -> tuple[VerifyingKey, ...]:
     return key_set(json.loads(document))
 
 
-class ClientKeys:
-    """Finds the keys that verify a client's assertions."""
+class KeySets:
+    """Finds the keys a source names, fetching and keeping those at a URL."""
 
     def __init__(
         self, fetcher: Fetcher, *, clock: Clock, least: float = 60.0, most: float = 86400.0, min_refetch: float = 30.0
@@ -60,25 +59,30 @@ class ClientKeys:
         self._fetched: dict[str, tuple[tuple[VerifyingKey, ...], float, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def of(self, client: Client, *, stale: bool = False) -> tuple[VerifyingKey, ...]:
-        """The client's keys; ``stale``: the ones at hand did not fit, so fetch again if allowed."""
-        registered = client.extra.get(EXTRA_KEY)
-        if not isinstance(registered, Mapping):
-            raise AssertionRefused("the client has no keys registered for private_key_jwt")
-        if "jwks" in registered:
+    async def of(self, source: object, *, whose: str, stale: bool = False) -> tuple[VerifyingKey, ...]:
+        """The keys ``source`` names (``whose`` says whose, in refusals); ``stale``: the ones at hand did not fit,
+        so fetch again if allowed."""
+        if not isinstance(source, Mapping):
+            raise AssertionRefused(f"{whose} has no keys registered")
+        if "jwks" in source:
             try:
-                return _inline(json.dumps(registered["jwks"], sort_keys=True))
+                return _inline(json.dumps(source["jwks"], sort_keys=True))
             except KeySetError as error:
-                raise AssertionRefused(f"the client's registered keys cannot be used: {error}") from None
-        uri = registered.get("jwks_uri")
+                raise AssertionRefused(f"the keys of {whose} cannot be used: {error}") from None
+        uri = source.get("jwks_uri")
         if not isinstance(uri, str):
-            raise AssertionRefused("the client has no keys registered for private_key_jwt")
+            raise AssertionRefused(f"{whose} has no keys registered")
         return await self._from_uri(uri, stale=stale)
 
-    def refetchable(self, client: Client) -> bool:
-        """Whether another look could find other keys: only a URL's set changes."""
-        registered = client.extra.get(EXTRA_KEY)
-        return isinstance(registered, Mapping) and "jwks_uri" in registered
+    async def verified(self, seen: Unverified, source: object, expected: Expected, *, whose: str) -> Mapping[str, Any]:
+        """``seen``'s claims once a key ``source`` names verifies it (:func:`~.verify.verify`); when none of the
+        kept keys fits, a URL's set is fetched once more (the signer rotated), within ``min_refetch``."""
+        try:
+            return verify(seen, await self.of(source, whose=whose), expected, self._clock())
+        except KeyUnknown:
+            if not (isinstance(source, Mapping) and "jwks_uri" in source):
+                raise
+            return verify(seen, await self.of(source, whose=whose, stale=True), expected, self._clock())
 
     async def _from_uri(self, uri: str, *, stale: bool) -> tuple[VerifyingKey, ...]:
         kept = self._fetched.get(uri)
@@ -96,11 +100,11 @@ class ClientKeys:
             except DocumentError as error:
                 raise AssertionRefused(str(error)) from None
             if fetched.status != 200:
-                raise AssertionRefused(f"the client's jwks_uri answered HTTP {fetched.status}")
+                raise AssertionRefused(f"the jwks_uri {uri} answered HTTP {fetched.status}")
             try:
                 keys = key_set(json.loads(fetched.body))
             except (ValueError, RecursionError) as error:  # KeySetError is a ValueError, as is bad JSON
-                raise AssertionRefused(f"the client's jwks_uri does not hold a usable JWK Set: {error}") from None
+                raise AssertionRefused(f"the jwks_uri {uri} does not hold a usable JWK Set: {error}") from None
             if len(self._fetched) >= MAX_REMEMBERED:
                 self._fetched.clear()
                 self._locks = {uri: lock}

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ...settings import ENV_PREFIX, StrictSettings
+from .issuers import TrustedIssuer
 from .verify import ASYMMETRIC
 
 
@@ -25,6 +26,9 @@ class AssertionSettings(StrictSettings):
     #: Bounds on how long a fetched key set is kept, whatever its ``Cache-Control`` says.
     jwks_cache_least: float = Field(default=60, ge=0)
     jwks_cache_most: float = Field(default=86400, ge=1)
+    #: Identity providers whose identity assertion grants ``jwt_bearer`` accepts (JSON: a list of objects with
+    #: ``issuer``, ``jwks`` or ``jwks_uri``, and optionally ``algorithms``).
+    issuers: tuple[TrustedIssuer, ...] = ()
     #: Caps on fetching a ``jwks_uri``: seconds, and bytes of its body.
     jwks_fetch_timeout: float = Field(default=5, gt=0, le=30)
     jwks_max_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
