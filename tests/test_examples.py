@@ -86,6 +86,8 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Revoking everything of a user or a client": 1,  # tests/ops/test_readme_ops.py
         "Events": 1,  # tests/ops/test_readme_ops.py
         "Device authorization grant (RFC 8628)": 4,  # tests/device/test_readme.py
+        "JWT client authentication (`private_key_jwt`)": 2,  # tests/assertions/test_readme.py
+        "Identity assertion grants for enterprise MCP (`jwt_bearer`)": 1,  # tests/assertions/test_readme.py
     }
     found: dict[str, int] = {}
     for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):

@@ -1,0 +1,92 @@
+"""The README's JWT assertion sections as written: their commands run (the install line is checked for its
+shape, as the quick start's is), then ``asgi-oauth serve`` with what they exported answers as the sections say."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from pathlib import Path
+
+import httpx
+
+from asgi_oauth.features import BUILTIN
+from asgi_oauth.features.assertions import JWT_BEARER
+
+from ..serving import ROOT, clean_env, installed_commands, serving
+from ..test_examples import fenced, readme_section
+from .signing import Signer, form, id_jag
+
+CLIENT_SECTION = "JWT client authentication (`private_key_jwt`)"
+GRANT_SECTION = "Identity assertion grants for enterprise MCP (`jwt_bearer`)"
+
+
+def exported(block: str) -> dict[str, str]:
+    """The ``export ASGI_OAUTH_...=value`` lines of a block (a trailing comment and single quotes taken off)."""
+    found = {}
+    for line in block.splitlines():
+        if line.startswith("export ASGI_OAUTH_"):
+            name, _, value = line.removeprefix("export ").partition("=")
+            found[name] = value.split("  #")[0].strip().strip("'")
+    return found
+
+
+def run_here(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``script`` as pasted into bash in ``cwd``, with the quick start's ``.venv/bin/`` programs those of this run."""
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", installed_commands(script)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_private_key_jwt_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    install, create = fenced(readme_section(CLIENT_SECTION), "sh")
+    pip = install.splitlines()[0]
+    assert pip == ".venv/bin/pip install -c constraints.txt '.[assertions]'"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dependency.startswith("PyJWT[crypto]") for dependency in extras["assertions"])
+    settings = exported(install)
+    assert settings == {"ASGI_OAUTH_FEATURES": "private_key_jwt"} and "private_key_jwt" in BUILTIN
+
+    signer = Signer.new("RS256")
+    (tmp_path / "billing-job.jwks.json").write_text(json.dumps(signer.jwks()))
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix, **settings)
+    created = run_here(create, tmp_path, env)
+    assert created.returncode == 0, created.stderr
+    client_id = json.loads(created.stdout)["client_id"]
+    assert set(json.loads(created.stdout)) == {"client_id"}  # no secret
+
+    with serving(tmp_path / "serve", env) as server:
+        url = f"{server.issuer}/token"
+        assertion = signer.assertion(client_id, audience=server.issuer)
+        answer = httpx.post(url, data=form(assertion, grant_type="client_credentials", scope="read"))
+        assert answer.status_code == 200, answer.text
+        again = httpx.post(url, data=form(assertion, grant_type="client_credentials"))
+        assert again.status_code == 401 and "used before" in again.json()["error_description"]
+
+
+def test_the_jwt_bearer_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """As written, the trusted provider's keys are at https://idp.example.com, which nothing here can reach: the
+    server starts, advertises the grant, and refuses an ID-JAG saying the keys could not be fetched, never 5xx."""
+    (block,) = fenced(readme_section(GRANT_SECTION), "sh")
+    settings = exported(block)
+    assert settings["ASGI_OAUTH_FEATURES"] == "jwt_bearer"
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix, **settings)
+    created = run_here(block, tmp_path, env)
+    assert created.returncode == 0, created.stderr
+    printed = json.loads(created.stdout)
+
+    with serving(tmp_path / "serve", env) as server:
+        metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
+        assert JWT_BEARER in metadata["grant_types_supported"]
+        assertion = id_jag(Signer.new("ES256"), "https://idp.example.com", client_id=printed["client_id"])
+        data = {"grant_type": JWT_BEARER, "assertion": assertion, "client_id": printed["client_id"]}
+        answer = httpx.post(f"{server.issuer}/token", data={**data, "client_secret": printed["client_secret"]})
+        assert answer.status_code == 400, answer.text
+        body = answer.json()
+        assert body["error"] == "invalid_grant" and "jwks_uri" in body["error_description"], body
