@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx2
 import pytest
@@ -34,31 +35,25 @@ ENTERPRISE_AGENT = "enterprise-agent"
 IDP = "https://idp.example.com"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[str, Signer]]:
-    app_dir = tmp_path_factory.mktemp("mcp-private-key-jwt")
+@contextmanager
+def readme_server(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, settings: dict[str, str], *client: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The README's SDK server file on two workers sharing Redis with ``settings``, after ``asgi-oauth clients
+    create`` with ``client``'s arguments: its URL, and what the command printed."""
+    app_dir = tmp_path_factory.mktemp("mcp-assertions")
     (app_dir / "server.py").write_text(readme_file("sdk"))
     port = free_port()
-    env = env_for(redis_url, port, f"pkjwt{uuid.uuid4().hex[:10]}") | {"ASGI_OAUTH_FEATURES": "private_key_jwt"}
-    signer = Signer.new("RS256")
-    keys = app_dir / "agent.jwks.json"
-    keys.write_text(json.dumps(signer.jwks()))
-    created = run_cli(
-        "clients", "create", "--name", "Agent", "--client-id", AGENT, "--grant-type", "client_credentials",
-        "--scope", "mcp admin", "--auth-method", "private_key_jwt", "--jwks", str(keys), env=env,
-    )  # fmt: skip
+    env = env_for(redis_url, port, f"assert{uuid.uuid4().hex[:10]}") | settings
+    created = run_cli("clients", "create", *client, env=env)
     assert created.returncode == 0, created.stderr
     ready = "/.well-known/oauth-protected-resource/mcp"
     with running(readme_command(port, app_dir), env, port, app_dir, ready_path=ready, workers=2):
-        yield f"http://127.0.0.1:{port}", signer
+        yield f"http://127.0.0.1:{port}", json.loads(created.stdout)
 
 
-async def test_the_sdk_private_key_jwt_provider_calls_a_tool(served: tuple[str, Signer]) -> None:
-    base, signer = served
-    signing = SignedJWTParameters(issuer=AGENT, subject=AGENT, signing_key=signer.pem.decode())  # RS256
-    provider = PrivateKeyJWTOAuthProvider(
-        f"{base}/mcp", Storage(), AGENT, signing.create_assertion_provider(), scope="mcp admin", issuer=f"{base}/oauth"
-    )
+async def calls_tools(base: str, provider: httpx2.Auth) -> None:
+    """What each judge does once authorized: a tool that needs both of its scopes."""
     async with (
         httpx2.AsyncClient(auth=provider, timeout=20) as http,
         streamable_http_client(f"{base}/mcp", http_client=http) as (read, write),
@@ -68,29 +63,41 @@ async def test_the_sdk_private_key_jwt_provider_calls_a_tool(served: tuple[str, 
         result = await session.call_tool("shutdown_all", {})
         assert not result.is_error, result
         assert result.structured_content == {"result": "done"}
-        added = await session.call_tool("add", {"a": 20, "b": 22})
-        assert added.structured_content == {"result": 42}
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[str, Signer]]:
+    signer = Signer.new("RS256")
+    keys = tmp_path_factory.mktemp("keys") / "agent.jwks.json"
+    keys.write_text(json.dumps(signer.jwks()))
+    client = ["--name", "Agent", "--client-id", AGENT, "--grant-type", "client_credentials", "--scope", "mcp admin",
+              "--auth-method", "private_key_jwt", "--jwks", str(keys)]  # fmt: skip
+    with readme_server(tmp_path_factory, redis_url, {"ASGI_OAUTH_FEATURES": "private_key_jwt"}, *client) as (base, _):
+        yield base, signer
+
+
+async def test_the_sdk_private_key_jwt_provider_calls_a_tool(keyed: tuple[str, Signer]) -> None:
+    base, signer = keyed
+    signing = SignedJWTParameters(issuer=AGENT, subject=AGENT, signing_key=signer.pem.decode())  # RS256
+    assertions = signing.create_assertion_provider()
+    provider = PrivateKeyJWTOAuthProvider(
+        f"{base}/mcp", Storage(), AGENT, assertions, scope="mcp admin", issuer=f"{base}/oauth"
+    )
+    await calls_tools(base, provider)
 
 
 @pytest.fixture(scope="module")
 def enterprise(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[str, Signer, str]]:
-    """The same README server trusting one enterprise identity provider (``ASGI_OAUTH_ASSERTION_ISSUERS``), with
-    a confidential client registered for the JWT bearer grant."""
-    app_dir = tmp_path_factory.mktemp("mcp-id-jag")
-    (app_dir / "server.py").write_text(readme_file("sdk"))
-    port = free_port()
+    """The README server trusting one enterprise identity provider, with a confidential client of the grant."""
     idp = Signer.new("ES256")
-    trusted = [{"issuer": IDP, "jwks": idp.jwks()}]
-    env = env_for(redis_url, port, f"idjag{uuid.uuid4().hex[:10]}")
-    env |= {"ASGI_OAUTH_FEATURES": "jwt_bearer", "ASGI_OAUTH_ASSERTION_ISSUERS": json.dumps(trusted)}
-    created = run_cli(
-        "clients", "create", "--name", "Enterprise agent", "--client-id", ENTERPRISE_AGENT, "--grant-type",
-        "jwt-bearer", "--scope", "mcp admin", "--auth-method", "client_secret_post", env=env,
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    ready = "/.well-known/oauth-protected-resource/mcp"
-    with running(readme_command(port, app_dir), env, port, app_dir, ready_path=ready, workers=2):
-        yield f"http://127.0.0.1:{port}", idp, json.loads(created.stdout)["client_secret"]
+    settings = {
+        "ASGI_OAUTH_FEATURES": "jwt_bearer",
+        "ASGI_OAUTH_ASSERTION_ISSUERS": json.dumps([{"issuer": IDP, "jwks": idp.jwks()}]),
+    }
+    client = ["--name", "Enterprise agent", "--client-id", ENTERPRISE_AGENT, "--grant-type", "jwt-bearer",
+              "--scope", "mcp admin", "--auth-method", "client_secret_post"]  # fmt: skip
+    with readme_server(tmp_path_factory, redis_url, settings, *client) as (base, printed):
+        yield base, idp, printed["client_secret"]
 
 
 async def test_the_sdk_identity_assertion_provider_calls_a_tool(enterprise: tuple[str, Signer, str]) -> None:
@@ -100,25 +107,11 @@ async def test_the_sdk_identity_assertion_provider_calls_a_tool(enterprise: tupl
 
     async def from_the_identity_provider(audience: str, resource: str) -> str:
         asked.append((audience, resource))  # the enterprise IdP's token exchange (leg 1) stands here
-        return id_jag(idp, IDP, user="alice", client_id=ENTERPRISE_AGENT, audience=audience, resource=resource,
-                      scope="mcp admin")  # fmt: skip
+        return id_jag(idp, IDP, client_id=ENTERPRISE_AGENT, audience=audience, resource=resource, scope="mcp admin")
 
+    issuer = f"{base}/oauth"
     provider = IdentityAssertionOAuthProvider(
-        f"{base}/mcp",
-        Storage(),
-        ENTERPRISE_AGENT,
-        secret,
-        f"{base}/oauth",
-        from_the_identity_provider,
-        scope="mcp admin",
+        f"{base}/mcp", Storage(), ENTERPRISE_AGENT, secret, issuer, from_the_identity_provider, scope="mcp admin"
     )
-    async with (
-        httpx2.AsyncClient(auth=provider, timeout=20) as http,
-        streamable_http_client(f"{base}/mcp", http_client=http) as (read, write),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
-        result = await session.call_tool("shutdown_all", {})
-        assert not result.is_error, result
-        assert result.structured_content == {"result": "done"}
-    assert asked == [(f"{base}/oauth", f"{base}/mcp")]
+    await calls_tools(base, provider)
+    assert asked == [(issuer, f"{base}/mcp")]
