@@ -1,12 +1,14 @@
-"""What ``private_key_jwt`` costs at the token endpoint against a secret: ``python -m benchmarks.assertions``.
+"""What JWT assertions cost at the token endpoint: ``python -m benchmarks.assertions``.
 
-Our server with its defaults on a private Redis and the ``private_key_jwt`` feature on, built in this process,
-with three clients: one authenticating with ``client_secret_basic`` (a generated secret: one keyed hash), one
-with an RS256 key and one with an ES256 key. Each client_credentials request is called through ASGI (no
-sockets), in interleaved rounds; each sample is this process's CPU time (``time.process_time``, so Redis's own
-work is left out) over ``--requests`` requests, and the figures are medians over ``--rounds``. Every
-assertion is signed before its round starts (a client signs, not the server) and used once, as the server
-demands. The ratio is basic's CPU per request over the method's, so 1.0 means "as cheap as a secret".
+Our server with its defaults on a private Redis and the ``private_key_jwt`` and ``jwt_bearer`` features on,
+built in this process, with four clients: one authenticating with ``client_secret_basic`` (a generated secret:
+one keyed hash), one with an RS256 key and one with an ES256 key (client_credentials requests), and one with a
+secret that exchanges identity assertion grants (ID-JAGs) an ES256 identity provider signed (the jwt-bearer
+grant). Each request is called through ASGI (no sockets), in interleaved rounds; each sample is this process's
+CPU time (``time.process_time``, so Redis's own work is left out) over ``--requests`` requests, and the figures
+are medians over ``--rounds``. Every assertion is signed before its round starts (a client or an identity
+provider signs, not the server) and used once, as the server demands. The ratio is the client_credentials
+request with a secret's CPU per request over the row's, so 1.0 means "as cheap as a secret".
 
 What an assertion adds: parsing it, one signature check, and claiming its ``jti`` in the store (a second
 round trip; the issuance itself is one).
@@ -28,7 +30,14 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from asgi_oauth import OAuthServer, OAuthSettings, RedisStore, new_client
-from asgi_oauth.features.assertions import ASSERTION_TYPE, PrivateKeyJWT, registered_keys
+from asgi_oauth.features.assertions import (
+    ASSERTION_TYPE,
+    JWT_BEARER,
+    JWTBearerGrant,
+    PrivateKeyJWT,
+    TrustedIssuer,
+    registered_keys,
+)
 from asgi_oauth.validation_cache import CacheOptions
 
 from .asgi_driver import build_scope, call_scope
@@ -38,6 +47,8 @@ from .micro import table
 from .processes import RedisServer
 
 ISSUER = "http://127.0.0.1:8000/oauth"
+IDP = "https://idp.example.com"
+ID_JAG = "client_secret_basic, jwt-bearer grant of an ES256 ID-JAG"
 TOKEN_PATH = "/oauth/token"
 
 
@@ -52,11 +63,12 @@ def _jwk(alg: str, private: Any) -> dict[str, Any]:
     return {**algorithm.to_jwk(private.public_key(), as_dict=True), "kid": alg, "use": "sig"}
 
 
-def _assertion(client_id: str, alg: str, private: Any) -> str:
+def _assertion(issuer: str, alg: str, private: Any, **more: str) -> str:
     now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": ISSUER, "iat": now, "exp": now + 300}
+    claims: dict[str, Any] = {"iss": issuer, "sub": issuer, "aud": ISSUER, "iat": now, "exp": now + 300, **more}
     claims["jti"] = secrets.token_urlsafe(16)
-    return jwt.encode(claims, private, algorithm=alg, headers={"kid": alg})
+    header = {"kid": alg, "typ": "oauth-id-jag+jwt"} if "client_id" in more else {"kid": alg}
+    return jwt.encode(claims, private, algorithm=alg, headers=header)
 
 
 async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[float]]:
@@ -76,14 +88,34 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
         )[0]
         for alg, private in keys.items()
     ]
-    server = OAuthServer(settings, store=store, clients=[basic, *keyed], features=[PrivateKeyJWT()])
+    agent, agent_secret = new_client(name="agent", client_id="agent", grant_types=[JWT_BEARER], scope="read")
+    assert agent_secret is not None
+    idp = _key("ES256")
+    trusted = TrustedIssuer(issuer=IDP, jwks={"keys": [_jwk("ES256", idp)]})
+    features = [PrivateKeyJWT(), JWTBearerGrant(issuers=[trusted])]
+    server = OAuthServer(settings, store=store, clients=[basic, *keyed, agent], features=features)
     app = Starlette(routes=[Mount("/oauth", app=server)])
-    auth = "Basic " + base64.b64encode(f"basic:{secret}".encode()).decode()
-    basic_req = form_post(TOKEN_PATH, {"grant_type": "client_credentials", "scope": "read"}, auth=auth)
+    basic_req = form_post(
+        TOKEN_PATH, {"grant_type": "client_credentials", "scope": "read"}, auth=_basic("basic", secret)
+    )
 
     def bodies(name: str, n: int) -> list[tuple[dict[str, Any], bytes]]:
         if name == "client_secret_basic":
             return [(build_scope(basic_req), basic_req.body)] * n
+        if name == ID_JAG:
+            auth = _basic("agent", agent_secret)
+            grants = [
+                form_post(
+                    TOKEN_PATH,
+                    {
+                        "grant_type": JWT_BEARER,
+                        "assertion": _assertion(IDP, "ES256", idp, sub="alice", client_id="agent"),
+                    },
+                    auth=auth,
+                )
+                for _ in range(n)
+            ]
+            return [(build_scope(req), req.body) for req in grants]
         alg = name.rpartition(" ")[2]
         reqs = [
             form_post(
@@ -108,7 +140,7 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
                 raise RuntimeError(f"{name}: non-200 answer in the timed loop: {answer.short()}")
         return (time.process_time() - cpu0) / n * 1e6
 
-    names = ["client_secret_basic", "private_key_jwt RS256", "private_key_jwt ES256"]
+    names = ["client_secret_basic", "private_key_jwt RS256", "private_key_jwt ES256", ID_JAG]
     try:
         for name in names:  # warm: imports, connections, the client cache, the parsed keys
             await sample(name, min(requests, 500))
@@ -121,6 +153,10 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
         await store.aclose()
 
 
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.assertions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
@@ -131,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         samples = _run(measure(redis.url, args.rounds, args.requests))
     finally:
         redis.stop()
-    what = "client_credentials issuance, authenticated with"
+    what = "a token issued for a client authenticated with"
     print("\n".join(table(samples, base="client_secret_basic", what=what)))
     return 0
 
