@@ -36,6 +36,7 @@ from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
 
 if TYPE_CHECKING:
+    from .features.assertions import TrustedIssuer, TrustedIssuerStore
     from .features.oidc.keys import KeyRing, SigningKey
 
 T = TypeVar("T")
@@ -221,6 +222,43 @@ def build_parser() -> argparse.ArgumentParser:
             "plus a minute. Running servers sign with the new key within 30 seconds."
         ),
     )
+    issuers = commands.add_parser(
+        "issuers",
+        help=f"add, list or remove the identity providers jwt_bearer trusts, in {ENV_PREFIX}REDIS_URL",
+        description=(
+            "The identity providers whose identity assertion grants (ID-JAG) the jwt_bearer feature accepts, kept in "
+            f"the store beside those of {ENV_PREFIX}ASSERTION_ISSUERS; every worker sees a change at once. Needs "
+            "the assertions extra."
+        ),
+    )
+    issuer_actions = issuers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = issuer_actions.add_parser(
+        "add",
+        help="trust an identity provider (replacing what was kept for its issuer)",
+        description="Trust an identity provider: its iss, and its public keys as a JWK Set file or an https URL.",
+    )
+    add.add_argument(
+        "--issuer", required=True, metavar="ISS", help="the identity provider's iss, as its tokens carry it"
+    )
+    add_keys = add.add_mutually_exclusive_group(required=True)
+    add_keys.add_argument("--jwks", metavar="FILE", help="a file holding its public keys as a JWK Set")
+    add_keys.add_argument("--jwks-uri", metavar="URL", help="the https URL where it publishes its JWK Set")
+    add.add_argument(
+        "--algorithm",
+        dest="algorithms",
+        action="extend",
+        nargs="+",
+        metavar="ALG",
+        help="the algorithms it signs with (default: every asymmetric one)",
+    )
+    issuer_actions.add_parser(
+        "list", help="print the added identity providers as JSON", description="Print the added identity providers."
+    )
+    remove = issuer_actions.add_parser(
+        "remove", help="stop trusting an identity provider", description="Stop trusting an added identity provider."
+    )
+    remove.add_argument("issuer", metavar="ISS", help="its iss, as 'issuers list' shows it")
+
     tokens = commands.add_parser(
         "tokens",
         help=f"revoke tokens in {ENV_PREFIX}REDIS_URL",
@@ -317,6 +355,17 @@ def _with_store(settings: OAuthSettings, work: Callable[[Store], Awaitable[T]]) 
         raise CommandError(f"Redis refused the command: {type(exc).__name__}: {exc}") from None
 
 
+def _jwks_file(path: str) -> Any:
+    """The JSON of a --jwks file, or a one-line error."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except OSError as exc:
+        raise CommandError(f"cannot read --jwks {path}: {exc.strerror}") from None
+    except ValueError:
+        raise CommandError(f'--jwks {path} does not hold JSON (a JWK Set: {{"keys": [...]}})') from None
+
+
 def _client_keys(args: argparse.Namespace) -> dict[str, Any]:
     """The ``extra`` holding a private_key_jwt client's keys (from --jwks or --jwks-uri); empty for other methods."""
     if args.auth_method != "private_key_jwt":
@@ -326,15 +375,7 @@ def _client_keys(args: argparse.Namespace) -> dict[str, Any]:
     require("--auth-method private_key_jwt", "assertions")
     from .features.assertions import KeySetError, registered_keys
 
-    jwks: Any = None
-    if args.jwks is not None:
-        try:
-            with open(args.jwks, encoding="utf-8") as file:
-                jwks = json.load(file)
-        except OSError as exc:
-            raise CommandError(f"cannot read --jwks {args.jwks}: {exc.strerror}") from None
-        except ValueError:
-            raise CommandError(f'--jwks {args.jwks} does not hold JSON (a JWK Set: {{"keys": [...]}})') from None
+    jwks = _jwks_file(args.jwks) if args.jwks is not None else None
     try:
         return registered_keys(jwks=jwks, jwks_uri=args.jwks_uri)
     except KeySetError as exc:
@@ -439,6 +480,59 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _issuer_store(store: Store) -> TrustedIssuerStore:
+    """The jwt_bearer feature's store part beside ``store`` (its settings' issuers do not matter here)."""
+    from .features.assertions import AssertionSettings, JWTBearerGrant, TrustedIssuerStore
+
+    kept = JWTBearerGrant(load_section(AssertionSettings)).issuer_store(store)
+    if not isinstance(kept, TrustedIssuerStore):
+        raise CommandError(f"{type(store).__name__} keeps no trusted issuers")
+    return kept
+
+
+def _issuers_add(args: argparse.Namespace) -> int:
+    settings = _redis_settings("issuers")
+    require("issuers commands", "assertions")
+    from pydantic import ValidationError
+
+    from .features.assertions import TrustedIssuer
+
+    given: dict[str, Any] = {"issuer": args.issuer}
+    given |= {"jwks": _jwks_file(args.jwks)} if args.jwks is not None else {"jwks_uri": args.jwks_uri}
+    if args.algorithms:
+        given["algorithms"] = tuple(args.algorithms)
+    try:
+        trusted = TrustedIssuer(**given)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise CommandError(f"the identity provider cannot be trusted: {problem}") from None
+    _with_store(settings, lambda store: _issuer_store(store).put_issuer(trusted))
+    _print_json(_issuer_summary(trusted))
+    return 0
+
+
+def _issuers_list(args: argparse.Namespace) -> int:
+    settings = _redis_settings("issuers")
+    require("issuers commands", "assertions")
+    kept = _with_store(settings, lambda store: _issuer_store(store).list_issuers())
+    _print_json([_issuer_summary(trusted) for trusted in kept])
+    return 0
+
+
+def _issuers_remove(args: argparse.Namespace) -> int:
+    settings = _redis_settings("issuers")
+    require("issuers commands", "assertions")
+    issuer: str = args.issuer
+    if not _with_store(settings, lambda store: _issuer_store(store).delete_issuer(issuer)):
+        raise CommandError(f"no added identity provider {issuer!r} (see 'asgi-oauth issuers list')")
+    _print_json({"issuer": issuer, "removed": True})
+    return 0
+
+
+def _issuer_summary(trusted: TrustedIssuer) -> dict[str, Any]:
+    return trusted.model_dump(exclude_none=True) | {"algorithms": list(trusted.algorithms)}
+
+
 def _tokens_revoke(args: argparse.Namespace) -> int:
     settings = _redis_settings("tokens")
     user: str | None = args.user
@@ -469,6 +563,9 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("clients", "delete"): _clients_delete,
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
+    ("issuers", "add"): _issuers_add,
+    ("issuers", "list"): _issuers_list,
+    ("issuers", "remove"): _issuers_remove,
     ("tokens", "revoke"): _tokens_revoke,
 }
 

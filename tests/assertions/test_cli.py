@@ -1,4 +1,5 @@
-"""``asgi-oauth clients create --auth-method private_key_jwt`` through the real entry point, against Redis."""
+"""``asgi-oauth clients create --auth-method private_key_jwt`` and ``asgi-oauth issuers`` through the real entry
+point, against Redis."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
-from ..serving import assert_one_line_error, clean_env, run_cli
-from .signing import Signer
+from asgi_oauth.features.assertions import JWT_BEARER
+
+from ..serving import assert_one_line_error, clean_env, run_cli, serving
+from .signing import Signer, id_jag
 
 
 @pytest.fixture
@@ -57,3 +61,56 @@ def test_wrong_keys_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> 
         (["--jwks-uri", "https://keys.example.com/jwks.json"], "belong to --auth-method private_key_jwt"),
     ):
         assert_one_line_error(create(env, *args), words)
+
+
+def test_issuers_are_added_listed_and_removed_and_a_running_server_follows(env: dict[str, str], tmp_path: Path) -> None:
+    """``asgi-oauth issuers`` against Redis while ``serve`` runs two workers: trust given and taken away by the
+    command reaches both workers at the next grant."""
+    idp = Signer.new("ES256")
+    keys = tmp_path / "idp.jwks.json"
+    keys.write_text(json.dumps(idp.jwks()))
+    issuer = "https://idp.acme.example"
+    served_env = env | {"ASGI_OAUTH_FEATURES": "jwt_bearer", "ASGI_OAUTH_SECRET_KEY": "assertion-cli-" + "k" * 32}
+    created = run_cli(
+        "clients", "create", "--name", "agent", "--client-id", "agent", "--grant-type", "jwt-bearer", "--scope",
+        "mcp", "--auth-method", "client_secret_post", env=env,
+    )  # fmt: skip
+    secret = json.loads(created.stdout)["client_secret"]
+    with serving(tmp_path / "serve", served_env, workers=2) as server:
+
+        def exchange() -> httpx.Response:
+            data = {"grant_type": JWT_BEARER, "assertion": id_jag(idp, issuer, audience=server.issuer)}
+            return httpx.post(f"{server.issuer}/token", data={**data, "client_id": "agent", "client_secret": secret})
+
+        assert exchange().json()["error"] == "invalid_grant"
+        added = run_cli("issuers", "add", "--issuer", issuer, "--jwks", str(keys), "--algorithm", "ES256", env=env)
+        assert added.returncode == 0, added.stderr
+        assert json.loads(added.stdout) == {
+            "issuer": issuer,
+            "jwks": idp.jwks(),
+            "algorithms": ["ES256"],
+            "profile": "id-jag",
+        }
+        answered = [exchange() for _ in range(2)]
+        while len({a.headers["x-demo-worker"] for a in answered}) < 2 and len(answered) < 200:
+            answered.append(exchange())  # each on a new connection, until the other worker answered too
+        assert {a.status_code for a in answered} == {200} and len({a.headers["x-demo-worker"] for a in answered}) == 2
+        listed = json.loads(run_cli("issuers", "list", env=env).stdout)
+        assert [trusted["issuer"] for trusted in listed] == [issuer]
+        removed = run_cli("issuers", "remove", issuer, env=env)
+        assert json.loads(removed.stdout) == {"issuer": issuer, "removed": True}
+        assert {exchange().status_code for _ in range(6)} == {400}
+    assert json.loads(run_cli("issuers", "list", env=env).stdout) == []
+
+
+def test_wrong_issuers_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> None:
+    private = tmp_path / "private.json"
+    private.write_text(json.dumps({"keys": [Signer.new("ES256").jwk | {"d": "AAAA"}]}))
+    for args, words in (
+        (["add", "--issuer", "https://idp.example", "--jwks", str(private)], "public keys only"),
+        (["add", "--issuer", "https://idp.example", "--jwks-uri", "http://idp.example/jwks"], "https"),
+        (["add", "--issuer", "https://idp.example", "--jwks-uri", "https://idp.example/k", "--algorithm", "HS256"],
+         "algorithms"),
+        (["remove", "https://never.example"], "no added identity provider"),
+    ):  # fmt: skip
+        assert_one_line_error(run_cli("issuers", *args, env=env), words)

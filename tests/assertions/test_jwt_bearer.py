@@ -11,8 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from asgi_oauth import new_client
-from asgi_oauth.features.assertions import JWT_BEARER, AssertionSettings, JWTBearerGrant, TrustedIssuer
+from asgi_oauth import Store, new_client
+from asgi_oauth.features.assertions import (
+    JWT_BEARER,
+    AssertionSettings,
+    JWTBearerGrant,
+    TrustedIssuer,
+    TrustedIssuerStore,
+)
 from asgi_oauth.settings import SettingsError, load_section
 
 from ..web.conftest import MakeServer
@@ -142,6 +148,22 @@ def test_trusted_issuers_come_from_the_environment_and_bad_ones_stop_start_up(
         with pytest.raises(SettingsError, match="ASGI_OAUTH_ASSERTION_ISSUERS") as raised:
             load_section(AssertionSettings)
         assert words in str(raised.value)
-    monkeypatch.delenv("ASGI_OAUTH_ASSERTION_ISSUERS")
-    with pytest.raises(SettingsError, match="trusts no identity provider"):
-        JWTBearerGrant()
+
+
+async def test_issuers_added_to_the_store_are_trusted_and_removed_at_once(
+    make_server: MakeServer, store: Store
+) -> None:
+    """Beside the configured ones: what ``asgi-oauth issuers add|remove`` writes, read by every worker per grant."""
+    other = Signer.new("RS256")
+    added = TrustedIssuer(issuer="https://other-idp.example.com", jwks=other.jwks(), algorithms=("RS256",))
+    clients = cast()
+    first, second = await with_grant(make_server, clients), await with_grant(make_server, clients)
+    kept = JWTBearerGrant(issuers=[]).issuer_store(store)
+    assert isinstance(kept, TrustedIssuerStore)
+    refused(await grant(first, id_jag(other, added.issuer)), words="not one this server trusts")
+    await kept.put_issuer(added)
+    assert await kept.list_issuers() == [added] and await kept.get_issuer(added.issuer) == added
+    assert (await grant(second, id_jag(other, added.issuer))).status_code == 200
+    assert await kept.delete_issuer(added.issuer) is True and await kept.delete_issuer(added.issuer) is False
+    refused(await grant(first, id_jag(other, added.issuer)), words="not one this server trusts")
+    assert (await grant(first, id_jag(SIGNER, IDP))).status_code == 200  # the configured one stays

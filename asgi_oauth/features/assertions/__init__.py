@@ -19,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...cimd.documents import Fetcher
-from ...settings import SettingsError, load_section
+from ...settings import load_section
+from ...store.memory import MemoryStore
 from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse
 from . import bearer, client_auth
 from .issuers import TrustedIssuer
 from .keys import EXTRA_KEY, KeySets, registered_keys
 from .settings import AssertionSettings
+from .store import MemoryTrustedIssuers, TrustedIssuerStore
 from .verify import ASYMMETRIC, KeySetError
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
     "KeySetError",
     "PrivateKeyJWT",
     "TrustedIssuer",
+    "TrustedIssuerStore",
     "registered_keys",
 ]
 
@@ -123,6 +126,7 @@ class JWTBearerGrant(Feature):
     """RFC 7523 section 2.1 with the ID-JAG profile: :mod:`.bearer` says what is checked."""
 
     name = "jwt_bearer"
+    store = TrustedIssuerStore
     settings_model = AssertionSettings
 
     def __init__(
@@ -132,19 +136,43 @@ class JWTBearerGrant(Feature):
         issuers: Sequence[TrustedIssuer] = (),
         fetcher: Fetcher | None = None,
     ) -> None:
-        """``issuers`` are trusted besides ``ASGI_OAUTH_ASSERTION_ISSUERS``; ``fetcher`` gets their ``jwks_uri``."""
+        """``issuers`` are trusted besides ``ASGI_OAUTH_ASSERTION_ISSUERS`` and those an operator added to the store
+        (``asgi-oauth issuers add``); ``fetcher`` gets their ``jwks_uri``."""
         self.settings = settings if settings is not None else load_section(AssertionSettings)
         self.issuers = {trusted.issuer: trusted for trusted in (*self.settings.issuers, *issuers)}
-        if not self.issuers:
-            raise SettingsError(
-                "the jwt_bearer feature trusts no identity provider: set ASGI_OAUTH_ASSERTION_ISSUERS (a JSON list of "
-                '{"issuer": ..., "jwks_uri": ...} or "jwks") or pass JWTBearerGrant(issuers=[TrustedIssuer(...)])'
-            )
         self._fetcher = fetcher
         self._keys: KeySets | None = None
+        self._stored: TrustedIssuerStore | None = None
+
+    def store_part(self, server: OAuthServer) -> object:
+        return self.issuer_store(server.store)
+
+    def issuer_store(self, store: object) -> object:
+        """Where added issuers are kept beside ``store``: a backend implementing :class:`TrustedIssuerStore`
+        itself, or the feature's part for the built-in stores (what ``asgi-oauth issuers`` works on, too)."""
+        if isinstance(store, TrustedIssuerStore):
+            return store
+        if isinstance(store, MemoryStore):
+            return store.part(self.name, MemoryTrustedIssuers)
+        from ...store.redis import RedisStore
+
+        if isinstance(store, RedisStore):
+            from .redis import RedisTrustedIssuers
+
+            return RedisTrustedIssuers(store.parts())
+        return store  # refused at start-up: it is not a TrustedIssuerStore
 
     def attach(self, server: OAuthServer, store: Any) -> None:
+        self._stored = store
         self._keys = _key_sets(self.settings, self._fetcher, server, "the identity provider's jwks_uri")
+
+    async def trusted(self, issuer: str) -> TrustedIssuer | None:
+        """The issuer named ``issuer`` if it is trusted: configured, or added to the store (read each time, so
+        removing it there takes effect at once on every worker)."""
+        configured = self.issuers.get(issuer)
+        if configured is not None or self._stored is None:
+            return configured
+        return await self._stored.get_issuer(issuer)
 
     def grants(self) -> Sequence[GrantSpec]:
         assertion = {"type": "string", "description": "RFC 7523: the identity assertion grant (ID-JAG), a signed JWT"}
@@ -155,5 +183,5 @@ class JWTBearerGrant(Feature):
         if self._keys is None:
             raise RuntimeError("JWTBearerGrant is not attached to a server")
         return await bearer.jwt_bearer(
-            ctx, client, request, issuers=self.issuers, keys=self._keys, settings=self.settings
+            ctx, client, request, trusted=self.trusted, keys=self._keys, settings=self.settings
         )

@@ -11,7 +11,7 @@ the user's access. Refusals are ``invalid_grant`` (``invalid_target``, ``invalid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ...errors import InvalidGrant, InvalidTarget, UnauthorizedClient
@@ -36,7 +36,7 @@ async def jwt_bearer(
     client: Client,
     request: Incoming,
     *,
-    issuers: Mapping[str, TrustedIssuer],
+    trusted: Callable[[str], Awaitable[TrustedIssuer | None]],
     keys: KeySets,
     settings: AssertionSettings,
 ) -> TokenResponse:
@@ -47,21 +47,21 @@ async def jwt_bearer(
         seen = peek(params.require("assertion"))
     except AssertionRefused as refused:
         raise InvalidGrant(str(refused)) from None
-    trusted = issuers.get(seen.issuer or "")
-    if trusted is None:
+    issuer = await trusted(seen.issuer) if seen.issuer else None
+    if issuer is None:
         raise InvalidGrant("the assertion's issuer is not one this server trusts")
     typ = seen.header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in (ID_JAG_TYPE, f"application/{ID_JAG_TYPE}"):
         raise InvalidGrant(f"an identity assertion grant's typ must be {ID_JAG_TYPE}")
     expected = Expected(
-        issuer=trusted.issuer,
+        issuer=issuer.issuer,
         audiences=frozenset({ctx.settings.issuer}),
-        algorithms=frozenset(trusted.algorithms) & frozenset(settings.algorithms),
+        algorithms=frozenset(issuer.algorithms) & frozenset(settings.algorithms),
         leeway=settings.leeway,
         max_lifetime=settings.max_lifetime,
     )
     try:
-        claims = await keys.verified(seen, trusted.keys, expected, whose=f"the issuer {trusted.issuer}")
+        claims = await keys.verified(seen, issuer.keys, expected, whose=f"the issuer {issuer.issuer}")
     except AssertionRefused as refused:
         raise InvalidGrant(str(refused)) from None
     sub = claims.get("sub")
