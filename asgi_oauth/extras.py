@@ -31,6 +31,14 @@ SETTING_EXTRAS: Mapping[str, str] = {
 }
 
 
+#: Built-in features named in ``FEATURES`` that need an extra, by name.
+FEATURE_EXTRAS: Mapping[str, str] = {
+    "oidc": "oidc",
+    "private_key_jwt": "assertions",
+    "jwt_bearer": "assertions",
+}
+
+
 class MissingExtra(ModuleNotFoundError):
     """Something needs an extra that is not installed; the message names it and how to install it."""
 
@@ -86,6 +94,9 @@ def check_settings(settings: OAuthSettings, *, own_fetcher: bool = False) -> Non
             continue
         if getattr(settings, field):
             require(f"{ENV_PREFIX}{field.upper()}", extra)
+    for name in settings.features:
+        if name in FEATURE_EXTRAS:
+            require(f"{ENV_PREFIX}FEATURES={name}", FEATURE_EXTRAS[name])
 
 
 def placeholder(name: str, error: MissingExtra) -> type:

@@ -172,7 +172,7 @@ def test_authorization_code_needs_a_redirect_uri() -> None:
 
 
 @pytest.mark.parametrize(
-    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:token-exchange"]
 )
 def test_unknown_grant(grant: str) -> None:
     assert "unknown grant type" in refused(grant_types=["authorization_code", grant])
@@ -185,7 +185,8 @@ def test_bad_scope_characters(scope: str) -> None:
 
 
 def test_unknown_auth_method() -> None:
-    assert "auth method" in refused(token_endpoint_auth_method="private_key_jwt")
+    # client_secret_jwt needs the plain secret to check an HMAC, and secrets are stored hashed: never offered.
+    assert "auth method" in refused(token_endpoint_auth_method="client_secret_jwt")
 
 
 def test_public_client_cannot_use_client_credentials() -> None:

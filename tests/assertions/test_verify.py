@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 import pytest
 
+from asgi_oauth.features.assertions.names import ASYMMETRIC
 from asgi_oauth.features.assertions.verify import (
-    ASYMMETRIC,
     AssertionRefused,
     Expected,
     KeyUnknown,

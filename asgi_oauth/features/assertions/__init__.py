@@ -22,16 +22,15 @@ from ...cimd.documents import Fetcher
 from ...settings import load_section
 from ...store.memory import MemoryStore
 from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse
-from . import bearer, client_auth
 from .issuers import TrustedIssuer
-from .keys import EXTRA_KEY, KeySets, registered_keys
+from .names import ASSERTION_TYPE, ASYMMETRIC, EXTRA_KEY, JWT_BEARER, KeySetError, registered_keys
 from .settings import AssertionSettings
 from .store import MemoryTrustedIssuers, TrustedIssuerStore
-from .verify import ASYMMETRIC, KeySetError
 
 if TYPE_CHECKING:
     from ...models import Client
     from ...web.app import OAuthServer
+    from .keys import KeySets
 
 __all__ = [
     "ASSERTION_TYPE",
@@ -46,8 +45,6 @@ __all__ = [
     "registered_keys",
 ]
 
-ASSERTION_TYPE = client_auth.ASSERTION_TYPE
-JWT_BEARER = bearer.GRANT
 #: Endpoints whose metadata lists the algorithms their client authentication accepts (RFC 8414 section 2).
 _SIGNED_AT = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
 
@@ -58,6 +55,7 @@ class PrivateKeyJWT(Feature):
 
     def __init__(self, settings: AssertionSettings | None = None, *, fetcher: Fetcher | None = None) -> None:
         """``fetcher`` gets a client's ``jwks_uri`` (default: the guarded fetcher of metadata documents)."""
+        _needs_pyjwt()
         self.settings = settings if settings is not None else load_section(AssertionSettings)
         self._fetcher = fetcher
         self._server: OAuthServer | None = None
@@ -69,9 +67,9 @@ class PrivateKeyJWT(Feature):
         self._keys = _key_sets(self.settings, self._fetcher, server, "the client's jwks_uri")
 
     def client_auth_methods(self) -> Sequence[ClientAuthMethod]:
-        return (
-            ClientAuthMethod(client_auth.METHOD, client_auth.applies, self._authenticate, registration=_registration),
-        )
+        from .client_auth import applies
+
+        return (ClientAuthMethod(EXTRA_KEY, applies, self._authenticate, registration=_registration),)
 
     def metadata(self) -> Mapping[str, Any]:
         listed = self._server.metadata if self._server is not None else {}
@@ -83,6 +81,8 @@ class PrivateKeyJWT(Feature):
     async def _authenticate(self, ctx: Context, request: Incoming) -> Client:
         if self._keys is None:
             raise RuntimeError("PrivateKeyJWT is not attached to a server")
+        from . import client_auth
+
         return await client_auth.authenticate(
             ctx, request, keys=self._keys, settings=self.settings, audiences=self._accepted_audiences
         )
@@ -107,8 +107,16 @@ def _registration(metadata: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mappi
     return extra, dict(extra[EXTRA_KEY])
 
 
+def _needs_pyjwt() -> None:
+    """Built without the assertions extra, a feature says which extra to install (:class:`MissingExtra`) at once,
+    not at its first request; the package itself imports without it, so its settings are known everywhere."""
+    from . import verify  # noqa: F401 (imported for its check)
+
+
 def _key_sets(settings: AssertionSettings, fetcher: Fetcher | None, server: OAuthServer, what: str) -> KeySets:
     """Where a feature finds signers' keys: fetched by ``fetcher``, by default the guarded one of metadata documents."""
+    from .keys import KeySets
+
     if fetcher is None:
         from ...cimd.fetch import document_fetcher
 
@@ -138,6 +146,7 @@ class JWTBearerGrant(Feature):
     ) -> None:
         """``issuers`` are trusted besides ``ASGI_OAUTH_ASSERTION_ISSUERS`` and those an operator added to the store
         (``asgi-oauth issuers add``); ``fetcher`` gets their ``jwks_uri``."""
+        _needs_pyjwt()
         self.settings = settings if settings is not None else load_section(AssertionSettings)
         self.issuers = {trusted.issuer: trusted for trusted in (*self.settings.issuers, *issuers)}
         self._fetcher = fetcher
@@ -182,6 +191,8 @@ class JWTBearerGrant(Feature):
     async def _grant(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
         if self._keys is None:
             raise RuntimeError("JWTBearerGrant is not attached to a server")
+        from . import bearer
+
         return await bearer.jwt_bearer(
             ctx, client, request, trusted=self.trusted, keys=self._keys, settings=self.settings
         )

@@ -22,13 +22,10 @@ from ...uris import canonical_resource
 from .. import Context, Incoming, Params, TokenResponse, issue
 from .issuers import TrustedIssuer
 from .keys import KeySets
+from .names import ID_JAG_TYPE
 from .replay import first_use
 from .settings import AssertionSettings
 from .verify import AssertionRefused, Expected, peek
-
-GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: The ``typ`` of an Identity Assertion JWT Authorization Grant.
-ID_JAG_TYPE = "oauth-id-jag+jwt"
 
 
 async def jwt_bearer(

@@ -15,14 +15,14 @@ from ...cimd.documents import DocumentError
 from ...errors import InvalidClient, InvalidRequest
 from ...models import Client
 from .. import Context, Incoming
-from .keys import EXTRA_KEY, KeySets
+from .keys import KeySets
+from .names import ASSERTION_TYPE, EXTRA_KEY
 from .replay import first_use
 from .settings import AssertionSettings
 from .verify import AssertionRefused, Expected, peek
 
 #: RFC 7523 section 2.2: the ``client_assertion_type`` of a JWT.
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-METHOD = "private_key_jwt"
+METHOD = EXTRA_KEY
 
 
 def applies(request: Incoming) -> bool:

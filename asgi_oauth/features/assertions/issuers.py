@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from .keys import registered_keys
-from .verify import ASYMMETRIC
+from .names import ASYMMETRIC, registered_keys
 
 
 class TrustedIssuer(BaseModel):

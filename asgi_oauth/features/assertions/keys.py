@@ -1,7 +1,7 @@
 """Verifying keys of whoever signs assertions: given as a JWK Set (``jwks``), or fetched from a ``jwks_uri`` and
 kept a while. A *source* is a mapping with exactly one of ``{"jwks": {...}}`` and ``{"jwks_uri": "https://..."}``
 (RFC 7591 section 2's two members): a client's lives in its record's ``extra["private_key_jwt"]``
-(:func:`registered_keys` builds and checks it), a trusted issuer's in its configuration.
+(:func:`~.names.registered_keys` builds and checks it), a trusted issuer's in its configuration.
 
 A key set URL is fetched by the same guarded fetcher as client metadata documents (https only, public addresses
 only, the address checked is the one connected to, a size and a time cap) and kept for its ``Cache-Control``
@@ -17,27 +17,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...cimd.documents import DocumentError, Fetcher, cache_seconds, is_document_url
+from ...cimd.documents import DocumentError, Fetcher, cache_seconds
 from ...types import Clock
-from .verify import AssertionRefused, Expected, KeySetError, KeyUnknown, Unverified, VerifyingKey, key_set, verify
+from .names import KeySetError
+from .verify import AssertionRefused, Expected, KeyUnknown, Unverified, VerifyingKey, key_set, verify
 
-#: The key of a client's ``extra`` that holds its registered keys.
-EXTRA_KEY = "private_key_jwt"
 #: Key set URLs remembered per worker; past this the memory is emptied (refetched as needed).
 MAX_REMEMBERED = 1000
-
-
-def registered_keys(*, jwks: Mapping[str, Any] | None = None, jwks_uri: str | None = None) -> dict[str, Any]:
-    """The ``extra`` of a ``private_key_jwt`` client with these keys; :class:`KeySetError` when they cannot be
-    used (both or neither given, a private or symmetric key, a URL that is not public https)."""
-    if (jwks is None) == (jwks_uri is None):
-        raise KeySetError("give the client's keys as jwks or as jwks_uri, exactly one of them")
-    if jwks is not None:
-        key_set(jwks)  # refused now rather than at the client's first request
-        return {EXTRA_KEY: {"jwks": dict(jwks)}}
-    if jwks_uri is None or not is_document_url(jwks_uri):
-        raise KeySetError("jwks_uri must be an https URL on a public host, with a path")
-    return {EXTRA_KEY: {"jwks_uri": jwks_uri}}
 
 
 @functools.lru_cache(maxsize=256)

@@ -9,7 +9,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ...settings import ENV_PREFIX, StrictSettings
 from .issuers import TrustedIssuer
-from .verify import ASYMMETRIC
+from .names import ASYMMETRIC
 
 
 class AssertionSettings(StrictSettings):

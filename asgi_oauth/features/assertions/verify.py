@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...extras import missing
+from .names import ASYMMETRIC, KeySetError
 
 try:
     import jwt
 except ModuleNotFoundError as exc:  # the assertions extra is not installed: say so, not just "no module jwt"
     raise (missing("JWT assertions (private_key_jwt)", "assertions") or exc) from None
 
-#: Every algorithm an assertion may be signed with (RFC 7518, RFC 8037); a deployment may allow fewer.
-ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: An assertion longer than this is refused before it is parsed (a JWT of a few claims is well under 2 KB).
 MAX_LENGTH = 8192
 #: Keys tried for an assertion without a ``kid``: a key set may hold more, but a sender must then name one.
@@ -44,10 +43,6 @@ class AssertionRefused(Exception):
 
 class KeyUnknown(AssertionRefused):
     """No key of the set can verify it: a key set fetched from a URL may be stale, worth one refetch."""
-
-
-class KeySetError(ValueError):
-    """A JWK Set that cannot verify assertions (not a set, a private or symmetric key, a key PyJWT cannot use)."""
 
 
 #: Members of a JWK that only a private (or symmetric) key has (RFC 7518 section 6).
