@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from typing import Any
 
 import jwt
 import pytest
 
-from asgi_oauth.features.assertions.names import ASYMMETRIC
+from asgi_oauth.features.assertions.names import ASYMMETRIC, KeySetError
 from asgi_oauth.features.assertions.verify import (
     AssertionRefused,
     Expected,
@@ -84,3 +85,30 @@ def test_times_are_judged_by_the_callers_clock() -> None:
         verify(assertion, keys_of(signer), EXPECTED, now + 200)  # 60 s lifetime + 30 s leeway passed
     with pytest.raises(AssertionRefused, match="iat"):
         verify(assertion, keys_of(signer), EXPECTED, now - 200)
+
+
+def test_rsa_keys_too_weak_or_too_costly_to_check_are_not_accepted() -> None:
+    """RFC 7518 asks 2048 bits at least; past 4096 a client (or a metadata document) could make each of its
+    assertions cost this server far more CPU."""
+
+    def rsa_jwk(bits: int) -> dict[str, Any]:
+        modulus = secrets.randbits(bits) | (1 << (bits - 1)) | 1
+        encoded = base64.urlsafe_b64encode(modulus.to_bytes(bits // 8, "big")).rstrip(b"=").decode()
+        return {"kty": "RSA", "e": "AQAB", "n": encoded}
+
+    for bits in (1024, 8192):
+        with pytest.raises(KeySetError, match="2048 to 4096 bits"):
+            key_set({"keys": [rsa_jwk(bits)]})
+    assert len(key_set({"keys": [rsa_jwk(4096)]})) == 1
+
+
+def test_a_fetched_set_leaves_out_keys_it_cannot_use_and_a_registered_one_refuses_them() -> None:
+    """An identity provider's published set often holds an encryption key too: that must not make it unusable."""
+    signer = Signer.new("ES256")
+    published = {"keys": [Signer.new("RS256").jwk | {"use": "enc", "alg": "RSA-OAEP"}, signer.jwk]}
+    (kept,) = key_set(published, strict=False)
+    assert kept.kid == signer.kid
+    with pytest.raises(KeySetError, match="RSA-OAEP"):
+        key_set(published)
+    with pytest.raises(KeySetError, match="no key"):
+        key_set({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, strict=False)

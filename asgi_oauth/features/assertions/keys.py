@@ -88,7 +88,7 @@ class KeySets:
             if fetched.status != 200:
                 raise AssertionRefused(f"the jwks_uri {uri} answered HTTP {fetched.status}")
             try:
-                keys = key_set(json.loads(fetched.body))
+                keys = key_set(json.loads(fetched.body), strict=False)
             except (ValueError, RecursionError) as error:  # KeySetError is a ValueError, as is bad JSON
                 raise AssertionRefused(f"the jwks_uri {uri} does not hold a usable JWK Set: {error}") from None
             if len(self._fetched) >= MAX_REMEMBERED:

@@ -49,6 +49,9 @@ class KeyUnknown(AssertionRefused):
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Keys a set may hold: enough for a rotation or two, not a way to make each assertion cost many checks.
 MAX_KEYS = 16
+#: RSA moduli accepted: none weaker than RFC 7518 section 3.3 allows, none so large that checking a signature
+#: becomes a way to spend this server's CPU (verification time grows with the square of the modulus).
+MIN_RSA_BITS, MAX_RSA_BITS = 2048, 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +67,13 @@ class VerifyingKey:
         return kid if isinstance(kid, str) else None
 
 
-def key_set(document: object) -> tuple[VerifyingKey, ...]:
-    """The public signing keys of a JWK Set (RFC 7517 section 5); :class:`KeySetError` says what is wrong."""
+def key_set(document: object, *, strict: bool = True) -> tuple[VerifyingKey, ...]:
+    """The public signing keys of a JWK Set (RFC 7517 section 5); :class:`KeySetError` says what is wrong.
+
+    ``strict`` (what a client registers): every key must be one this server can verify with. Otherwise (a set
+    fetched from a URL, which may also hold encryption keys or algorithms not accepted here) such keys are left
+    out, and only a set left with none is refused.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise KeySetError('a JWK Set is a JSON object with a "keys" array')
     entries = document["keys"]
@@ -73,18 +81,31 @@ def key_set(document: object) -> tuple[VerifyingKey, ...]:
         raise KeySetError(f"a JWK Set here holds 1 to {MAX_KEYS} keys")
     keys = []
     for entry in entries:
-        if not isinstance(entry, dict):
-            raise KeySetError("each key of a JWK Set is a JSON object")
-        if _PRIVATE_MEMBERS & entry.keys():
-            raise KeySetError("a JWK Set must hold public keys only: a key has private or symmetric parts")
-        if entry.get("alg") is not None and entry.get("alg") not in ASYMMETRIC:
-            raise KeySetError(f"a key's alg {entry.get('alg')!r} is not one of {', '.join(ASYMMETRIC)}")
         try:
-            parsed = jwt.PyJWK(entry)
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError, TypeError):
-            raise KeySetError(f"a key of kty {entry.get('kty')!r} cannot be used to verify signatures") from None
-        keys.append(VerifyingKey(entry, parsed.key))
+            keys.append(_verifying_key(entry))
+        except KeySetError:
+            if strict:
+                raise
+    if not keys:
+        raise KeySetError("the JWK Set holds no key this server can verify signatures with")
     return tuple(keys)
+
+
+def _verifying_key(entry: object) -> VerifyingKey:
+    if not isinstance(entry, dict):
+        raise KeySetError("each key of a JWK Set is a JSON object")
+    if _PRIVATE_MEMBERS & entry.keys():
+        raise KeySetError("a JWK Set must hold public keys only: a key has private or symmetric parts")
+    if entry.get("alg") is not None and entry.get("alg") not in ASYMMETRIC:
+        raise KeySetError(f"a key's alg {entry.get('alg')!r} is not one of {', '.join(ASYMMETRIC)}")
+    try:
+        parsed = jwt.PyJWK(entry)
+    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError, TypeError):
+        raise KeySetError(f"a key of kty {entry.get('kty')!r} cannot be used to verify signatures") from None
+    size = getattr(parsed.key, "key_size", 0)
+    if entry.get("kty") == "RSA" and not MIN_RSA_BITS <= size <= MAX_RSA_BITS:
+        raise KeySetError(f"an RSA key must have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {size}")
+    return VerifyingKey(entry, parsed.key)
 
 
 @dataclass(frozen=True, slots=True)
