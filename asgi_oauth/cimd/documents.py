@@ -113,6 +113,8 @@ def parse(
         raise DocumentError("the document's client_id is not the URL it was fetched from")
     methods = methods or {}
     method = document.get("token_endpoint_auth_method", "none")
+    if not isinstance(method, str):
+        raise DocumentError("the document's token_endpoint_auth_method must be a string")
     extra: Mapping[str, Any] = {}
     if method in methods:
         try:

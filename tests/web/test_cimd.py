@@ -96,6 +96,7 @@ async def test_off_by_default(make_server: MakeServer, documents: Documents) -> 
         (document(client_id="https://evil.example/client.json"), "client_id is not the URL it was fetched from"),
         (document(token_endpoint_auth_method="client_secret_basic"), "must use token_endpoint_auth_method none"),
         (document(grant_types=["client_credentials"]), "may use only authorization_code, refresh_token"),
+        (document(token_endpoint_auth_method=["none"]), "must be a string"),  # found by tests/fuzz
         (document(redirect_uris=[]), "needs redirect_uris"),
         (document(redirect_uris=["https://app.example/cb#frag"]), "needs redirect_uris"),
         (document(redirect_uris=["http://127.0.0.1:99999/callback"]), "needs redirect_uris"),
