@@ -249,11 +249,21 @@ async def test_keys_at_a_url_are_fetched_once_and_again_only_for_a_new_kid(make_
     assert (await token(server, old.assertion("fetching"))).status_code == 200 and keys.fetches == 3
 
 
-async def test_a_key_set_url_that_fails_is_a_clear_refusal(make_server: MakeServer) -> None:
-    keys = KeyServer(SIGNER)
+async def test_a_key_set_url_that_fails_is_a_clear_refusal_and_not_fetched_again_at_once(
+    make_server: MakeServer,
+) -> None:
+    keys, clock = KeyServer(SIGNER), Clock()
     keys.status = 503
-    server = await with_feature(make_server, keyed("fetching", jwks_uri="https://keys.example/jwks"), fetcher=keys)
+    fetching = keyed("fetching", jwks_uri="https://keys.example/jwks")
+    server = await with_feature(make_server, fetching, fetcher=keys, clock=clock)
+    flood = await asyncio.gather(*(token(server, SIGNER.assertion("fetching")) for _ in range(10)))
+    for answer in flood:
+        refused(answer, words="HTTP 503")
+    assert keys.fetches == 1  # the failure is remembered: a flood naming the URL costs one fetch
+    keys.status = 200
     refused(await token(server, SIGNER.assertion("fetching")), words="HTTP 503")
+    clock.ahead = 31  # then the URL is tried again
+    assert (await token(server, SIGNER.assertion("fetching"))).status_code == 200 and keys.fetches == 2
 
 
 async def test_a_key_set_url_that_resolves_inward_is_not_fetched() -> None:

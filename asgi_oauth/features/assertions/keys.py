@@ -7,6 +7,7 @@ A key set URL is fetched by the same guarded fetcher as client metadata document
 only, the address checked is the one connected to, a size and a time cap) and kept for its ``Cache-Control``
 max-age within bounds. An assertion naming a key the kept set lacks (a rotation) fetches the set once more, at
 most once per ``min_refetch`` seconds per URL: a flood of unknown ``kid`` values costs one fetch, not one each.
+A URL that failed is not fetched again for as long, so a flood naming it costs one fetch too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ...types import Clock
 from .names import KeySetError
 from .verify import AssertionRefused, Expected, KeyUnknown, Unverified, VerifyingKey, key_set, verify
 
-#: Key set URLs remembered per worker; past this the memory is emptied (refetched as needed).
+#: Key set URLs remembered per worker (kept, failed or being fetched); past this the memory is emptied.
 MAX_REMEMBERED = 1000
 
 
@@ -43,6 +44,8 @@ class KeySets:
         self._least, self._most, self._min_refetch = least, most, min_refetch
         #: jwks_uri -> (keys, fetched at, kept until)
         self._fetched: dict[str, tuple[tuple[VerifyingKey, ...], float, float]] = {}
+        #: jwks_uri -> (why it failed, not fetched again before)
+        self._failed: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def of(self, source: object, *, whose: str, stale: bool = False) -> tuple[VerifyingKey, ...]:
@@ -71,29 +74,51 @@ class KeySets:
             return verify(seen, await self.of(source, whose=whose, stale=True), expected, self._clock())
 
     async def _from_uri(self, uri: str, *, stale: bool) -> tuple[VerifyingKey, ...]:
-        kept = self._fetched.get(uri)
-        now = self._clock()
-        if kept is not None and now < kept[2] and not (stale and now - kept[1] >= self._min_refetch):
-            return kept[0]
+        kept = self._usable(uri, stale=stale)
+        if kept is not None:
+            return kept
+        if len(self._locks) >= MAX_REMEMBERED:  # many URLs named (most failing): start afresh, bounded
+            self._fetched.clear()
+            self._failed.clear()
+            self._locks.clear()
         lock = self._locks.setdefault(uri, asyncio.Lock())
         async with lock:  # requests arriving together wait for one fetch
-            kept = self._fetched.get(uri)
-            now = self._clock()
-            if kept is not None and now < kept[2] and not (stale and now - kept[1] >= self._min_refetch):
-                return kept[0]
+            kept = self._usable(uri, stale=stale)
+            if kept is not None:
+                return kept
             try:
-                fetched = await self._fetch(uri)
-            except DocumentError as error:
-                raise AssertionRefused(str(error)) from None
-            if fetched.status != 200:
-                raise AssertionRefused(f"the jwks_uri {uri} answered HTTP {fetched.status}")
-            try:
-                keys = key_set(json.loads(fetched.body), strict=False)
-            except (ValueError, RecursionError) as error:  # KeySetError is a ValueError, as is bad JSON
-                raise AssertionRefused(f"the jwks_uri {uri} does not hold a usable JWK Set: {error}") from None
-            if len(self._fetched) >= MAX_REMEMBERED:
-                self._fetched.clear()
-                self._locks = {uri: lock}
+                keys, seconds = await self._fetch_keys(uri)
+            except AssertionRefused as refused:
+                # A failing URL is not fetched again for a while: a flood naming it costs one fetch.
+                self._failed[uri] = (str(refused), self._clock() + self._min_refetch)
+                raise
             now = self._clock()
-            self._fetched[uri] = (keys, now, now + cache_seconds(fetched.headers, least=self._least, most=self._most))
+            self._failed.pop(uri, None)
+            self._fetched[uri] = (keys, now, now + seconds)
             return keys
+
+    def _usable(self, uri: str, *, stale: bool) -> tuple[VerifyingKey, ...] | None:
+        """The kept keys of ``uri`` when they may be used without a fetch; raises the kept failure of a URL that
+        failed lately."""
+        now = self._clock()
+        failed = self._failed.get(uri)
+        if failed is not None and now < failed[1]:
+            raise AssertionRefused(failed[0])
+        kept = self._fetched.get(uri)
+        if kept is not None and now < kept[2] and not (stale and now - kept[1] >= self._min_refetch):
+            return kept[0]
+        return None
+
+    async def _fetch_keys(self, uri: str) -> tuple[tuple[VerifyingKey, ...], float]:
+        """The keys at ``uri`` and how long to keep them; :class:`AssertionRefused` saying why not."""
+        try:
+            fetched = await self._fetch(uri)
+        except DocumentError as error:
+            raise AssertionRefused(str(error)) from None
+        if fetched.status != 200:
+            raise AssertionRefused(f"the jwks_uri {uri} answered HTTP {fetched.status}")
+        try:
+            keys = key_set(json.loads(fetched.body), strict=False)
+        except (ValueError, RecursionError) as error:  # KeySetError is a ValueError, as is bad JSON
+            raise AssertionRefused(f"the jwks_uri {uri} does not hold a usable JWK Set: {error}") from None
+        return keys, cache_seconds(fetched.headers, least=self._least, most=self._most)
