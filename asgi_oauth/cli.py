@@ -44,6 +44,7 @@ T = TypeVar("T")
 GRANT_ALIASES = {
     "device_code": "urn:ietf:params:oauth:grant-type:device_code",
     "jwt-bearer": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "token-exchange": "urn:ietf:params:oauth:grant-type:token-exchange",
 }
 
 
@@ -147,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[*GRANT_TYPES, *GRANT_ALIASES],
         metavar="T",
         help=(
-            f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code and jwt-bearer are short for the "
-            "RFC 8628 and RFC 7523 URNs)"
+            f"one or more of: {', '.join(GRANT_TYPES)} (repeatable; device_code, jwt-bearer and token-exchange are "
+            "short for the RFC 8628, RFC 7523 and RFC 8693 URNs)"
         ),
     )
     create.add_argument(

@@ -29,6 +29,7 @@ GRANT_TYPES: tuple[GrantType, ...] = (
     "implicit",
     "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628
     "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523, the jwt_bearer feature
+    "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693, the token_exchange feature
 )
 #: ``private_key_jwt`` is proved by the feature of that name (:mod:`asgi_oauth.features.assertions`): no secret.
 AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")

@@ -172,7 +172,7 @@ def test_authorization_code_needs_a_redirect_uri() -> None:
 
 
 @pytest.mark.parametrize(
-    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:token-exchange"]
+    "grant", ["magic", "AUTHORIZATION_CODE", "token", "urn:ietf:params:oauth:grant-type:saml2-bearer"]
 )
 def test_unknown_grant(grant: str) -> None:
     assert "unknown grant type" in refused(grant_types=["authorization_code", grant])

@@ -103,6 +103,7 @@ BUILTIN: Mapping[str, str] = {
     "par": "asgi_oauth.features.par:PushedAuthorizationRequests",
     "private_key_jwt": "asgi_oauth.features.assertions:PrivateKeyJWT",
     "jwt_bearer": "asgi_oauth.features.assertions:JWTBearerGrant",
+    "token_exchange": "asgi_oauth.features.exchange:TokenExchange",
     "registration": "asgi_oauth.features.registration:DynamicRegistration",
 }
 

@@ -77,16 +77,18 @@ class Minted:
     access_record: AccessToken
     refresh: str | None
     family: TokenFamily | None
+    #: Seconds the access token lives: the setting's, or less when the grant capped its expiry.
+    access_lifetime: float
 
     def response(self, ctx: Context) -> TokenResponse:
         settings = ctx.settings
         sub = self.access_record.sub
         if self.refresh is None:
-            lifetime = round(settings.access_token_lifetime)
+            lifetime = round(self.access_lifetime)
             return TokenResponse(self.access, lifetime, self.access_record.scope, family_id=self.family_id, user=sub)
         return TokenResponse(
             self.access,
-            round(settings.access_token_lifetime),
+            round(self.access_lifetime),
             self.access_record.scope,
             self.refresh,
             round(settings.refresh_token_lifetime),
@@ -105,22 +107,26 @@ def mint(
     family_id: str | None = None,
     family_scope: str | None = None,
     resource: str | None = None,
+    expires: float | None = None,
 ) -> Minted:
     """New token values and their records; the refresh family keeps ``family_scope`` (default ``scope``) and,
-    like the access token, is for ``resource``."""
+    like the access token, is for ``resource``. ``expires``: the access token lives no longer than that."""
     now = ctx.clock()
     family_id, access = crypto.new_token(family_id)
+    lifetime = ctx.settings.access_token_lifetime
+    if expires is not None:
+        lifetime = max(0.0, min(lifetime, expires - now))
     record = AccessToken(
         client_id=client_id,
         scope=scope,
         sub=user.sub if user else None,
         iat=int(now),
-        exp=now + ctx.settings.access_token_lifetime,
+        exp=now + lifetime,
         username=user.username if user else None,
         resource=resource,
     )
     if not refresh:
-        return Minted(family_id, access, record, None, None)
+        return Minted(family_id, access, record, None, None, lifetime)
     _, refresh_token = crypto.new_token(family_id)
     family = TokenFamily(
         refresh_digest=crypto.digest(refresh_token, "refresh"),
@@ -132,7 +138,7 @@ def mint(
         username=record.username,
         resource=resource,
     )
-    return Minted(family_id, access, record, refresh_token, family)
+    return Minted(family_id, access, record, refresh_token, family, lifetime)
 
 
 async def issue(
@@ -146,14 +152,25 @@ async def issue(
     code_digest: str | None = None,
     resource: str | None = None,
     auth_time: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    expires: float | None = None,
 ) -> TokenResponse:
     """Mint and store an access token, plus a new refresh family when ``refresh``; nothing is returned unstored.
 
     With ``code_digest`` the code is spent in the same step, so only one exchange of a code ever succeeds.
-    ``resource`` (RFC 8707) becomes the tokens' audience.
+    ``resource`` (RFC 8707) becomes the tokens' audience. ``extra`` and ``expires``: see :func:`prepare`.
     """
     minted = await prepare(
-        ctx, client, scope, user, refresh=refresh, family_id=family_id, resource=resource, auth_time=auth_time
+        ctx,
+        client,
+        scope,
+        user,
+        refresh=refresh,
+        family_id=family_id,
+        resource=resource,
+        auth_time=auth_time,
+        extra=extra,
+        expires=expires,
     )
     access_digest = crypto.digest(minted.access, "access")
     if code_digest is not None:
@@ -179,24 +196,33 @@ async def prepare(
     family_id: str | None = None,
     resource: str | None = None,
     auth_time: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    expires: float | None = None,
 ) -> Minted:
     """New tokens and their records as the switched-on features want them (their data in the records' ``extra``,
     another form of the access token), not yet stored: :func:`issue` stores them, a grant with its own store
-    step (the device flow's redemption) does it there."""
-    minted = mint(ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource)
+    step (the device flow's redemption) does it there. A grant may add its own ``extra`` (token exchange's
+    ``act``) and cap the access token's expiry (``expires``: never past the token it was exchanged for)."""
+    minted = mint(
+        ctx, client.client_id, scope, user, refresh=refresh, family_id=family_id, resource=resource, expires=expires
+    )
     if auth_time is not None and minted.family is not None:  # kept for the ID tokens of later refreshes
         minted = replace(minted, family=replace(minted.family, auth_time=auth_time))
-    if ctx.features:
-        minted = await _with_extra(ctx, client, scope, user, minted)
+    if ctx.features or extra:
+        minted = await _with_extra(ctx, client, scope, user, minted, extra or {})
         minted = await _access_value(ctx, minted)
     return minted
 
 
-async def _with_extra(ctx: Context, client: Client, scope: str, user: User | None, minted: Minted) -> Minted:
-    """The minted records with what the switched-on features keep with them (``extra``, by feature)."""
+async def _with_extra(
+    ctx: Context, client: Client, scope: str, user: User | None, minted: Minted, granted: Mapping[str, Any]
+) -> Minted:
+    """The minted records with what the switched-on features keep with them (``extra``, by feature), and what
+    the grant itself adds (``granted``)."""
     extra: dict[str, Any] = {}
     for feature in ctx.features:
         extra.update(await feature.token_extra(ctx, client, scope, user))
+    extra.update(granted)
     return _carrying(minted, extra) if extra else minted
 
 
@@ -211,7 +237,7 @@ async def _with_fields(ctx: Context, client: Client, response: TokenResponse) ->
     fields: dict[str, Any] = {}
     for feature in ctx.features:
         fields.update(await feature.token_fields(ctx, client, response))
-    return replace(response, fields=fields) if fields else response
+    return replace(response, fields={**response.fields, **fields}) if fields else response
 
 
 async def _access_value(ctx: Context, minted: Minted) -> Minted:

@@ -14,18 +14,19 @@ from .params import Params
 from .resources import canonical_resource
 
 
-def requested_resource(params: Params, allowed: tuple[str, ...]) -> str | None:
-    """The canonical resource a request names, ``None`` when it names none; :class:`InvalidTarget` when it is
-    not a resource indicator or not one of ``allowed`` (canonical; empty allows any)."""
-    raw = params.get("resource")
+def requested_resource(params: Params, allowed: tuple[str, ...], parameter: str = "resource") -> str | None:
+    """The canonical resource a request names in ``parameter`` (token exchange's ``audience`` is read the same
+    way), ``None`` when it names none; :class:`InvalidTarget` when it is not a resource indicator or not one of
+    ``allowed`` (canonical; empty allows any)."""
+    raw = params.get(parameter)
     if raw is None:
         return None
     try:
         resource = canonical_resource(raw)
     except ValueError:
-        raise InvalidTarget("resource must be an absolute URI without a fragment (RFC 8707 section 2)") from None
+        raise InvalidTarget(f"{parameter} must be an absolute URI without a fragment (RFC 8707 section 2)") from None
     if allowed and resource not in allowed:
-        raise InvalidTarget("this server issues no tokens for that resource")
+        raise InvalidTarget(f"this server issues no tokens for that {parameter}")
     return resource
 
 

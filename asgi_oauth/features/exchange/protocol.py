@@ -1,0 +1,117 @@
+"""Token exchange (RFC 8693) without HTTP: a client holding a user's access token gets another one, for another
+resource, acting for that user.
+
+The case it is built for: an MCP server receives a user's token (issued for the MCP server's resource) and must
+call a downstream API for that user. It may not pass the token through; it exchanges it here for one issued to
+itself, for the downstream resource, that says who acts (``act``, RFC 8693 section 4.1), carries no more scope
+than the user's token and expires no later. What this server decides where the RFC leaves it to policy:
+
+- **Subject tokens** are this server's own access tokens (opaque or JWT), active; anything else is
+  ``invalid_request``, as section 2.2.2 asks for a subject token that is invalid or unacceptable.
+- **Who may exchange one**: the client it was issued to, or a confidential client registered with the token's
+  resource among the audiences it serves (:func:`may_exchange`): the MCP server, for tokens issued for it.
+- **What comes out**: an access token (``issued_token_type`` access_token), for the ``resource`` (or an absolute
+  URI ``audience``) asked, with the scope asked within the subject token's and the client's, never a refresh
+  token, expiring no later than the subject token; ``act`` names the client (and, given an ``actor_token`` of
+  this client, its subject), nesting any ``act`` the subject token carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient
+from ...models import AccessToken, Client, User, scope_set
+from ...protocol.introspect import find_access_token
+from ...protocol.scopes import narrow
+from ...protocol.targets import requested_resource
+from ...uris import canonical_resource
+from ...validation_cache import cache_of
+from .. import Context, Incoming, Params, TokenResponse, issue
+
+GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a type name, RFC 8693 section 3)
+#: The key of the feature's data: in a client's ``extra`` the audiences it may exchange tokens of, in a token's
+#: ``extra`` its ``act`` claim.
+EXTRA_KEY = "token_exchange"
+
+
+def may_exchange(audiences: Iterable[str]) -> dict[str, Any]:
+    """The ``extra`` of a client that may exchange tokens issued for ``audiences`` (resources it serves);
+    :class:`ValueError` for one that is not an absolute URI."""
+    canonical = sorted({canonical_resource(audience) for audience in audiences})
+    if not canonical:
+        raise ValueError("name at least one audience (a resource URI) whose tokens the client may exchange")
+    return {EXTRA_KEY: {"audiences": canonical}}
+
+
+def act_of(record: AccessToken) -> Mapping[str, Any] | None:
+    """The ``act`` claim of a token issued by an exchange, else ``None``."""
+    kept = record.extra.get(EXTRA_KEY)
+    act = kept.get("act") if isinstance(kept, Mapping) else None
+    return act if isinstance(act, Mapping) else None
+
+
+async def exchange(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+    if client.public:
+        raise UnauthorizedClient("token exchange is for confidential clients")
+    params = request.params
+    subject_token = params.require("subject_token")
+    if params.require("subject_token_type") != ACCESS_TOKEN_TYPE:
+        raise InvalidRequest(f"subject_token_type must be {ACCESS_TOKEN_TYPE}: this server exchanges its own tokens")
+    if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
+        raise InvalidRequest(f"requested_token_type: only {ACCESS_TOKEN_TYPE} is issued here")
+    target = _target(params, ctx.settings.resources)
+    now = ctx.clock()
+    subject = await find_access_token(ctx.store, subject_token, now, cache_of(ctx.store))
+    if subject is None:
+        raise InvalidRequest("the subject_token is not an active access token of this server")
+    if not _may_exchange(client, subject):
+        raise InvalidRequest("this client may not exchange that token: it was issued to another client and audience")
+    act: dict[str, Any] = {"sub": client.client_id, "client_id": client.client_id}
+    actor_token = params.get("actor_token")
+    if actor_token is not None or params.get("actor_token_type") is not None:
+        actor = await _actor(ctx, client, actor_token, params.get("actor_token_type"), now)
+        act["sub"] = actor.sub or client.client_id
+    previous = act_of(subject)
+    if previous is not None:
+        act["act"] = dict(previous)
+    scope = narrow(params.get("scope"), scope_set(subject.scope) & client.scopes)
+    user = User(subject.sub, subject.username) if subject.sub is not None else None
+    response = await issue(
+        ctx, client, scope, user, refresh=False, resource=target, extra={EXTRA_KEY: {"act": act}}, expires=subject.exp
+    )
+    return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
+
+
+def _may_exchange(client: Client, subject: AccessToken) -> bool:
+    if subject.client_id == client.client_id:
+        return True
+    allowed = client.extra.get(EXTRA_KEY)
+    audiences = allowed.get("audiences") if isinstance(allowed, Mapping) else None
+    return subject.resource is not None and isinstance(audiences, list) and subject.resource in audiences
+
+
+async def _actor(ctx: Context, client: Client, token: str | None, kind: str | None, now: float) -> AccessToken:
+    """RFC 8693 section 2.1: an ``actor_token`` (with its type) names who acts; here, an access token of the
+    exchanging client itself."""
+    if token is None or kind is None:
+        raise InvalidRequest("actor_token and actor_token_type go together")
+    if kind != ACCESS_TOKEN_TYPE:
+        raise InvalidRequest(f"actor_token_type must be {ACCESS_TOKEN_TYPE}")
+    actor = await find_access_token(ctx.store, token, now, cache_of(ctx.store))
+    if actor is None or actor.client_id != client.client_id:
+        raise InvalidRequest("the actor_token is not an active access token of this client")
+    return actor
+
+
+def _target(params: Params, allowed: tuple[str, ...]) -> str | None:
+    """The resource the new token is for: ``resource`` (RFC 8707) or ``audience`` given as an absolute URI (the
+    logical names section 2.1 also allows mean nothing here); both must then agree."""
+    resource = requested_resource(params, allowed)
+    audience = requested_resource(params, allowed, "audience")
+    if resource is not None and audience is not None and resource != audience:
+        raise InvalidTarget("name one target: resource and audience differ")
+    return resource if resource is not None else audience
