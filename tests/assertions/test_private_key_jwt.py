@@ -17,10 +17,18 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asgi_oauth import MemoryStore, Store, new_client
 from asgi_oauth.cimd.documents import Fetched
-from asgi_oauth.features.assertions import AssertionSettings, KeySetError, PrivateKeyJWT, registered_keys
+from asgi_oauth.features.assertions import (
+    ASSERTION_TYPE,
+    AssertionSettings,
+    KeySetError,
+    PrivateKeyJWT,
+    registered_keys,
+)
 
 from ..web.conftest import MakeServer
 from ..web.helpers import INTROSPECT, METADATA, REVOKE, TOKEN, Registered, Server, default_clients
@@ -334,3 +342,24 @@ async def test_a_client_id_metadata_document_may_name_keys_for_client_credential
         other = f"https://agent.example/{len(documents.documents)}.json"
         documents.serve(other, {**bad, "client_id": other})
         refused(await token(server, signer.assertion(other)), words=words)
+
+
+jwt_like = st.builds(
+    lambda parts: ".".join(parts),
+    st.lists(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/", max_size=60),
+             min_size=1, max_size=4),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    assertion=st.one_of(jwt_like, st.text(max_size=200)), kind=st.one_of(st.just(ASSERTION_TYPE), st.text(max_size=40))
+)
+async def test_any_client_assertion_is_refused_in_words_never_a_5xx(
+    make_server: MakeServer, assertion: str, kind: str
+) -> None:
+    server = await with_feature(make_server)
+    form = {"grant_type": "client_credentials", "client_assertion_type": kind, "client_assertion": assertion}
+    answer = await server.http.post(TOKEN, data=form)
+    assert answer.status_code in (400, 401), answer.text
+    assert answer.json()["error"] in ("invalid_client", "invalid_request")

@@ -39,8 +39,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asgi_oauth import OAuthServer, OIDCSettings, OpenIDConnect, Store, User, register_client
 from asgi_oauth.demo import create_demo_app, ensure_demo_client
+from asgi_oauth.features import Feature
+from asgi_oauth.features.assertions import JWTBearerGrant, PrivateKeyJWT, TrustedIssuer
+from asgi_oauth.features.exchange import TokenExchange
 from asgi_oauth.middleware import BearerTokenMiddleware, LocalValidator, protect, requires_scopes
 
+from ..assertions.signing import Signer
 from ..web.helpers import Registered, basic, register, settings_for, verify_password
 from ..web.test_cimd import Documents
 
@@ -197,15 +201,27 @@ def fuzz_server(store: Store, documents: Documents, issuer: str, overrides: dict
     """The server of one mount: ``overrides`` hold the core's settings and OpenID Connect's section's."""
     core = {name: value for name, value in overrides.items() if name not in OIDCSettings.model_fields}
     section = {name: value for name, value in overrides.items() if name in OIDCSettings.model_fields}
-    openid = [OpenIDConnect(OIDCSettings(**section), user_claims=user_claims)] if core.get("enable_oidc") else []
+    features: list[Feature] = []
+    if core.get("enable_oidc"):  # the full mount: every feature, the JWT assertion ones fetching keys offline
+        trusted = TrustedIssuer(issuer="https://idp.fuzz.test", jwks=IDP.jwks())
+        features += [
+            OpenIDConnect(OIDCSettings(**section), user_claims=user_claims),
+            PrivateKeyJWT(fetcher=documents),
+            JWTBearerGrant(issuers=[trusted], fetcher=documents),
+            TokenExchange(),
+        ]
     return OAuthServer(
         settings_for(issuer=issuer, login_url=LOGIN_URL, **core),
         store=store,
         user_resolver=resolve_user,
         password_verifier=verify_password,
         document_fetcher=documents,
-        features=openid,
+        features=features,
     )
+
+
+#: The identity provider the full mount trusts for identity assertion grants.
+IDP = Signer.new("ES256")
 
 
 def build_app(store: Store, documents: Documents) -> Starlette:
