@@ -184,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--jwks-uri", metavar="URL", help="private_key_jwt: the https URL where the client publishes its JWK Set"
     )
+    create.add_argument(
+        "--exchange-audience",
+        dest="exchange_audiences",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="URI",
+        help=(
+            "token-exchange: a resource this client serves, whose tokens it may exchange (RFC 8693; repeatable); "
+            "it may always exchange its own"
+        ),
+    )
 
     actions.add_parser(
         "list", help="print all clients as JSON (no secrets)", description="Print all clients as JSON, without secrets."
@@ -367,6 +379,20 @@ def _jwks_file(path: str) -> Any:
         raise CommandError(f'--jwks {path} does not hold JSON (a JWK Set: {{"keys": [...]}})') from None
 
 
+def _exchange_audiences(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``extra`` naming the audiences whose tokens the client may exchange (--exchange-audience)."""
+    if not args.exchange_audiences:
+        return {}
+    if GRANT_ALIASES["token-exchange"] not in {GRANT_ALIASES.get(grant, grant) for grant in args.grant_types}:
+        raise CommandError("--exchange-audience belongs to clients with --grant-type token-exchange")
+    from .features.exchange import may_exchange
+
+    try:
+        return may_exchange(args.exchange_audiences)
+    except ValueError:
+        raise CommandError("--exchange-audience takes absolute URIs of resources (RFC 8707)") from None
+
+
 def _client_keys(args: argparse.Namespace) -> dict[str, Any]:
     """The ``extra`` holding a private_key_jwt client's keys (from --jwks or --jwks-uri); empty for other methods."""
     if args.auth_method != "private_key_jwt":
@@ -388,7 +414,7 @@ def _clients_create(args: argparse.Namespace) -> int:
     method = args.auth_method or ("none" if args.public else None)
     if args.public and args.auth_method:
         raise CommandError("--auth-method applies to confidential clients only; drop it or --public")
-    extra = _client_keys(args)
+    extra = _client_keys(args) | _exchange_audiences(args)
     client, secret = new_client(
         name=args.name,
         client_id=args.client_id,
