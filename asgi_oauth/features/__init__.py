@@ -59,9 +59,11 @@ from ..protocol.context import Context
 from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue, prepare
 from ..protocol.params import Incoming, Params
 from ..settings import ENV_PREFIX, FEATURE_SWITCHES, OAuthSettings, SettingsError, StrictSettings
+from ..store.memory import MemoryStore
 from ..web.endpoints import DEFAULT_ENDPOINTS, EndpointRequest, EndpointResponse, EndpointSpec
 
 if TYPE_CHECKING:
+    from ..store.redis import RedisStore
     from ..web.app import OAuthServer
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "authenticate",
     "issue",
     "load_features",
+    "part_for",
     "prepare",
     "section_variables",
     "store_of",
@@ -133,6 +136,29 @@ class ClientAuthMethod:
     applies: Callable[[Incoming], bool]
     authenticate: Callable[[Context, Incoming], Awaitable[Client]]
     registration: Callable[[Mapping[str, Any]], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None
+
+
+def part_for(
+    store: object,
+    protocol: type[Any],
+    name: str,
+    *,
+    memory: Callable[[MemoryStore], object],
+    redis: Callable[[RedisStore], object],
+) -> object:
+    """What keeps a feature's data beside ``store`` (:meth:`Feature.store_part`): the store itself when its backend
+    implements the feature's ``protocol``; for the built-in stores the feature's part, ``memory(store)`` made once
+    per memory store (so servers sharing it share the data) or ``redis(store)``; else the store, which start-up
+    then refuses for not fitting ``protocol``."""
+    if isinstance(store, protocol):
+        return store
+    if isinstance(store, MemoryStore):
+        return store.part(name, lambda: memory(store))
+    from ..store.redis import RedisStore
+
+    if isinstance(store, RedisStore):
+        return redis(store)
+    return store
 
 
 class Feature:

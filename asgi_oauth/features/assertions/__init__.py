@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...cimd.documents import Fetcher
 from ...settings import load_section
-from ...store.memory import MemoryStore
-from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse
+from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse, part_for
 from .issuers import TrustedIssuer
 from .names import ASSERTION_TYPE, ASYMMETRIC, EXTRA_KEY, JWT_BEARER, KeySetError, registered_keys
 from .settings import AssertionSettings
@@ -29,6 +28,7 @@ from .store import MemoryTrustedIssuers, TrustedIssuerStore
 
 if TYPE_CHECKING:
     from ...models import Client
+    from ...store.redis import RedisStore
     from ...web.app import OAuthServer
     from .keys import KeySets
 
@@ -159,17 +159,13 @@ class JWTBearerGrant(Feature):
     def issuer_store(self, store: object) -> object:
         """Where added issuers are kept beside ``store``: a backend implementing :class:`TrustedIssuerStore`
         itself, or the feature's part for the built-in stores (what ``asgi-oauth issuers`` works on, too)."""
-        if isinstance(store, TrustedIssuerStore):
-            return store
-        if isinstance(store, MemoryStore):
-            return store.part(self.name, MemoryTrustedIssuers)
-        from ...store.redis import RedisStore
 
-        if isinstance(store, RedisStore):
+        def redis(store: RedisStore) -> object:
             from .redis import RedisTrustedIssuers
 
             return RedisTrustedIssuers(store.parts())
-        return store  # refused at start-up: it is not a TrustedIssuerStore
+
+        return part_for(store, TrustedIssuerStore, self.name, memory=lambda _: MemoryTrustedIssuers(), redis=redis)
 
     def attach(self, server: OAuthServer, store: Any) -> None:
         self._stored = store

@@ -16,8 +16,7 @@ from starlette.types import ASGIApp
 
 from ...protocol.grants import GrantSpec, TokenResponse
 from ...settings import load_section
-from ...store.memory import MemoryStore
-from .. import Context, EndpointRequest, EndpointResponse, EndpointSpec, Feature, Incoming
+from .. import Context, EndpointRequest, EndpointResponse, EndpointSpec, Feature, Incoming, part_for
 from . import protocol
 from .openapi import device_authorization_path
 from .page import DeviceRenderer, DeviceVerification, DeviceView, default_device_page
@@ -27,6 +26,7 @@ from .store import DeviceFound, DeviceGrant, DevicePoll, DeviceStatus, DeviceSto
 
 if TYPE_CHECKING:
     from ...models import Client
+    from ...store.redis import RedisStore
     from ...web.app import OAuthServer
 
 __all__ = [
@@ -57,18 +57,12 @@ class DeviceAuthorization(Feature):
         self._devices: DeviceStore | None = None
 
     def store_part(self, server: OAuthServer) -> object:
-        store = server.store
-        if isinstance(store, DeviceStore):  # a backend that keeps device authorizations itself
-            return store
-        if isinstance(store, MemoryStore):
-            return store.part(self.name, lambda: MemoryDevices(store))
-        from ...store.redis import RedisStore
-
-        if isinstance(store, RedisStore):
+        def redis(store: RedisStore) -> object:
             from .redis import RedisDevices
 
             return RedisDevices(store.parts())
-        return store  # refused at start-up: it is not a DeviceStore
+
+        return part_for(server.store, DeviceStore, self.name, memory=MemoryDevices, redis=redis)
 
     def attach(self, server: OAuthServer, store: Any) -> None:
         self._devices = store

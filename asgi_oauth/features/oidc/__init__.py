@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ... import crypto
 from ...models import AccessToken, AuthorizationCode, Client, User
 from ...settings import load_section
-from ...store.memory import MemoryStore
-from .. import AuthorizationRequest, Context, EndpointSpec, Feature, Params, SignInAgain, TokenResponse
+from .. import AuthorizationRequest, Context, EndpointSpec, Feature, Params, SignInAgain, TokenResponse, part_for
 from . import protocol
 from .protocol import ConsentRequired, LoginRequired, OpenIDRequest, UserClaims
 from .settings import OIDCSettings
@@ -25,6 +24,7 @@ from .store import KeyStore, MemorySigningKeys
 from .web import JWKS, FreshSignIn, UserInfo, discovery_keys, jwks_path, userinfo_path
 
 if TYPE_CHECKING:
+    from ...store.redis import RedisStore
     from ...web.app import OAuthServer
     from .keys import KeyRing
 
@@ -49,19 +49,15 @@ class OpenIDConnect(Feature):
     def key_store(self, store: object) -> object:
         """Where generated keys are kept beside ``store``: configured keys need none; a backend keeping the
         document itself implements :class:`KeyStore`; the built-in stores get the feature's parts."""
-        if isinstance(store, KeyStore):
-            return store
-        if self.settings.oidc_signing_keys:  # configured keys never reach a store
+        if self.settings.oidc_signing_keys and not isinstance(store, KeyStore):  # configured keys need no store
             return MemorySigningKeys()
-        if isinstance(store, MemoryStore):
-            return store.part(self.name, MemorySigningKeys)
-        from ...store.redis import RedisStore
 
-        if isinstance(store, RedisStore):
+        def redis(store: RedisStore) -> object:
             from .redis import RedisSigningKeys
 
             return RedisSigningKeys(store.parts())
-        return store  # refused at start-up: it is not a KeyStore
+
+        return part_for(store, KeyStore, self.name, memory=lambda _: MemorySigningKeys(), redis=redis)
 
     def attach(self, server: OAuthServer, store: Any) -> None:
         from .keys import KeyRing

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...settings import load_section
-from ...store.memory import MemoryStore
 from .. import (
     AuthorizationInput,
     AuthorizationRequest,
@@ -21,12 +20,15 @@ from .. import (
     EndpointSpec,
     Feature,
     Params,
+    part_for,
 )
 from . import protocol
 from .settings import ParSettings
 from .store import MemoryPushedRequests, PushedRequest, PushedRequestStore
 
 if TYPE_CHECKING:
+    from ...store.memory import MemoryStore
+    from ...store.redis import RedisStore
     from ...web.app import OAuthServer
 
 __all__ = ["URN", "ParSettings", "PushedAuthorizationRequests", "PushedRequest", "PushedRequestStore", "must_push"]
@@ -46,19 +48,17 @@ class PushedAuthorizationRequests(Feature):
         self._server: OAuthServer | None = None
 
     def store_part(self, server: OAuthServer) -> object:
-        if isinstance(server.store, PushedRequestStore):  # a backend that keeps pushed requests itself
-            return server.store
-        if isinstance(server.store, MemoryStore):  # kept with the store: servers sharing it share the requests
-            clock = server.context.clock
-            return server.store.part(self.name, lambda: MemoryPushedRequests(clock=clock))
-        from ...store.redis import RedisStore
+        clock = server.context.clock
 
-        if isinstance(server.store, RedisStore):
+        def redis(store: RedisStore) -> object:
             from .redis import RedisPushedRequests
 
-            prefix = server.store.key_prefix
-            return RedisPushedRequests(server.store.redis, key_prefix=prefix, clock=server.context.clock)
-        return server.store  # refused at start-up: it is not a PushedRequestStore
+            return RedisPushedRequests(store.redis, key_prefix=store.key_prefix, clock=clock)
+
+        def memory(store: MemoryStore) -> object:
+            return MemoryPushedRequests(clock=clock)
+
+        return part_for(server.store, PushedRequestStore, self.name, memory=memory, redis=redis)
 
     def attach(self, server: OAuthServer, store: Any) -> None:
         self._server, self._requests = server, store
