@@ -248,7 +248,8 @@ class Feature:
         """Told once a grant issued tokens to ``client``, before they are answered."""
 
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
-        """Fields to add to the introspection answer of an active token (``record.extra`` holds the feature's)."""
+        """Fields to add to the introspection answer of an active token (``record.extra`` holds the feature's); an
+        access token issued as an RFC 9068 JWT carries them as claims too, never replacing the JWT's own."""
         return {}
 
     def client_auth_methods(self) -> Sequence[ClientAuthMethod]:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import Any
 
 import httpx
 
-from asgi_oauth import Store, new_client
+from asgi_oauth import OIDCSettings, OpenIDConnect, Store, new_client
 from asgi_oauth.features.exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, TokenExchange, may_exchange
 
 from ..web.conftest import MakeServer
@@ -137,3 +139,17 @@ async def test_an_actor_token_of_the_client_names_who_acts(make_server: MakeServ
     assert answer.status_code == 200, answer.text
     seen = await server.introspect(answer.json()["access_token"])
     assert seen["act"] == {"sub": "mcp-server", "client_id": "mcp-server"}  # a client token's subject is itself
+
+
+async def test_an_exchanged_jwt_access_token_carries_act_as_a_claim(make_server: MakeServer) -> None:
+    """RFC 8693 section 4.1 defines ``act`` as a JWT claim: an exchanged token issued as an RFC 9068 JWT has it."""
+    openid = OpenIDConnect(OIDCSettings(jwt_access_token_clients="mcp-server"))
+    options = {"features": [openid, TokenExchange()], "clock": Clock()}
+    server = await make_server(stored=cast(), oauth_options=options, enable_password_grant=True)
+    subject = await user_token(server)
+    exchanged = (await exchange(server, subject["access_token"], resource=API)).json()["access_token"]
+    payload = exchanged.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["act"] == {"sub": "mcp-server", "client_id": "mcp-server"}
+    assert claims["sub"] == "u-alice" and claims["client_id"] == "mcp-server" and claims["aud"] == API
+    assert (await server.introspect(exchanged))["act"] == claims["act"]

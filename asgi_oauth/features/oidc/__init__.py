@@ -178,7 +178,11 @@ class OpenIDConnect(Feature):
         if not protocol.wants_jwt(self.settings, record.client_id, record.resource):
             return None
         jti = f"{family_id}.{crypto.new_jti()}"
-        return await self.keys.sign(protocol.access_token_claims(ctx.settings.issuer, record, jti), typ="at+jwt")
+        claims = protocol.access_token_claims(ctx.settings.issuer, record, jti)
+        for feature in ctx.features:  # what features say of a token (token exchange's act) is a claim of it too
+            for name, value in feature.introspection_fields(record).items():
+                claims.setdefault(name, value)
+        return await self.keys.sign(claims, typ="at+jwt")
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
         """OIDC Core 3.1.3.3: an ``openid`` grant's code exchange answers an ID token for the client; 12.2: so does
