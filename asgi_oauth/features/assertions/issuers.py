@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from .names import ASYMMETRIC, registered_keys
+from .names import ASYMMETRIC, asymmetric_only, registered_keys
 
 
 class TrustedIssuer(BaseModel):
@@ -28,9 +28,7 @@ class TrustedIssuer(BaseModel):
         if not self.issuer:
             raise ValueError("issuer must name the identity provider's iss")
         registered_keys(jwks=self.jwks, jwks_uri=self.jwks_uri)  # KeySetError (a ValueError) says what is wrong
-        refused = [alg for alg in self.algorithms if alg not in ASYMMETRIC]
-        if refused or not self.algorithms:
-            raise ValueError(f"algorithms: choose among {', '.join(ASYMMETRIC)}")
+        asymmetric_only(self.algorithms)
         return self
 
     @property

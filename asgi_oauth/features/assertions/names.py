@@ -21,6 +21,16 @@ ID_JAG_TYPE = "oauth-id-jag+jwt"
 EXTRA_KEY = "private_key_jwt"
 
 
+def asymmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:
+    """``algorithms`` when they are some of :data:`ASYMMETRIC`, else :class:`ValueError` saying which are not."""
+    refused = [alg for alg in algorithms if alg not in ASYMMETRIC]
+    if refused or not algorithms:
+        raise ValueError(
+            f"algorithms: choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}"
+        )
+    return algorithms
+
+
 class KeySetError(ValueError):
     """A JWK Set that cannot verify assertions (not a set, a private or symmetric key, a key PyJWT cannot use)."""
 

@@ -9,7 +9,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ...settings import ENV_PREFIX, StrictSettings
 from .issuers import TrustedIssuer
-from .names import ASYMMETRIC
+from .names import ASYMMETRIC, asymmetric_only
 
 
 class AssertionSettings(StrictSettings):
@@ -41,7 +41,4 @@ class AssertionSettings(StrictSettings):
     @field_validator("algorithms")
     @classmethod
     def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        refused = [alg for alg in value if alg not in ASYMMETRIC]
-        if refused or not value:
-            raise ValueError(f"choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}")
-        return value
+        return asymmetric_only(value)
