@@ -43,6 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..cimd.documents import MethodRegistration
 from ..errors import OAuthError
 from ..models import AccessToken, Client, TokenFamily, User
 from ..protocol.authorize import (
@@ -93,6 +94,7 @@ __all__ = [
     "load_features",
     "part_for",
     "prepare",
+    "registrable_methods",
     "section_variables",
     "store_of",
     "validate",
@@ -135,7 +137,18 @@ class ClientAuthMethod:
     name: str
     applies: Callable[[Incoming], bool]
     authenticate: Callable[[Context, Incoming], Awaitable[Client]]
-    registration: Callable[[Mapping[str, Any]], tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None
+    registration: MethodRegistration | None = None
+
+
+def registrable_methods(features: Iterable[Feature]) -> dict[str, MethodRegistration]:
+    """The features' client authentication methods that clients may register themselves (through ``/register``
+    or a metadata document), by name, each with its ``registration``."""
+    return {
+        method.name: method.registration
+        for feature in features
+        for method in feature.client_auth_methods()
+        if method.registration is not None
+    }
 
 
 def part_for(

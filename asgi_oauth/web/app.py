@@ -15,7 +15,7 @@ from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send
 from ..environment import warn_unknown_variables
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..extras import check_settings
-from ..features import Feature, load_features, store_of
+from ..features import Feature, load_features, registrable_methods, store_of
 from ..models import Client
 from ..operations.events import EventHook, Events
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
@@ -245,12 +245,7 @@ class OAuthServer:
             from ..cimd.fetch import document_fetcher
 
             fetcher = document_fetcher()
-        methods = {
-            method.name: method.registration
-            for feature in self.features
-            for method in feature.client_auth_methods()
-            if method.registration is not None
-        }
+        methods = registrable_methods(self.features)
         return MetadataDocuments(fetcher, self.store, scopes=self.settings.dynamic_registration_scopes, methods=methods)
 
     @property

@@ -56,7 +56,11 @@ class PrivateKeyJWT(Feature):
     def __init__(self, settings: AssertionSettings | None = None, *, fetcher: Fetcher | None = None) -> None:
         """``fetcher`` gets a client's ``jwks_uri`` (default: the guarded fetcher of metadata documents)."""
         _needs_pyjwt()
+        from .client_auth import applies
+
         self.settings = settings if settings is not None else load_section(AssertionSettings)
+        # Built once: the token endpoint asks for the features' methods on every request.
+        self._methods = (ClientAuthMethod(EXTRA_KEY, applies, self._authenticate, registration=_registration),)
         self._fetcher = fetcher
         self._server: OAuthServer | None = None
         self._keys: KeySets | None = None
@@ -67,9 +71,7 @@ class PrivateKeyJWT(Feature):
         self._keys = _key_sets(self.settings, self._fetcher, server, "the client's jwks_uri")
 
     def client_auth_methods(self) -> Sequence[ClientAuthMethod]:
-        from .client_auth import applies
-
-        return (ClientAuthMethod(EXTRA_KEY, applies, self._authenticate, registration=_registration),)
+        return self._methods
 
     def metadata(self) -> Mapping[str, Any]:
         listed = self._server.metadata if self._server is not None else {}

@@ -36,12 +36,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ... import crypto
+from ...cimd.documents import MethodRegistration
 from ...clients import ClientError, check_redirect_uri, new_client, valid_scope_token
 from ...errors import OAuthError
 from ...models import Bucket, Client
 from ...protocol.context import Context
 from ...settings import OAuthSettings
-from .. import ClientAuthMethod
+from .. import registrable_methods
 
 #: The grants a dynamically registered client may ask for, in the order its metadata lists them.
 REGISTRABLE_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
@@ -134,7 +135,7 @@ def check_metadata(
     body: Any,
     settings: OAuthSettings,
     enabled_grants: Mapping[str, object],
-    methods: Mapping[str, ClientAuthMethod] | None = None,
+    methods: Mapping[str, MethodRegistration] | None = None,
 ) -> Registration:
     """Validate RFC 7591 section 2 client metadata; fields this server does not know are ignored. ``methods``:
     the switched-on features' auth methods that clients may register (``ClientAuthMethod.registration``)."""
@@ -145,7 +146,7 @@ def check_metadata(
     method = _string(body, "token_endpoint_auth_method", default="client_secret_basic")
     keeps: Mapping[str, Any] = {}
     described: Mapping[str, Any] = {}
-    registration = methods[method].registration if method in methods else None
+    registration = methods.get(method)
     if registration is not None:
         try:
             keeps, described = registration(body)
@@ -311,7 +312,7 @@ async def register(
     The request was counted by :func:`count_registration` before its body was read, so that unreadable
     bodies count too; here a new client (or refused metadata) counts once more, against the smaller limit."""
     settings = ctx.settings
-    methods = {m.name: m for f in ctx.features for m in f.client_auth_methods() if m.registration is not None}
+    methods = registrable_methods(ctx.features)
     try:
         check_initial_token(settings, authorization)
         metadata = check_metadata(body, settings, enabled_grants, methods)
