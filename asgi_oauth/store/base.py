@@ -119,6 +119,14 @@ class TokenStore(Protocol):
     async def put_access(self, family_id: str, access_digest: str, token: AccessToken) -> None:
         """Store a lone access token (no refresh family), e.g. from client_credentials."""
 
+    async def put_exchanged(
+        self, family_id: str, access_digest: str, token: AccessToken, *, subject_digest: str
+    ) -> bool:
+        """Store an access token exchanged (RFC 8693) for the access token ``subject_digest`` of the same family,
+        only if that one still lives (``False``: nothing stored), so that no exchange outlives a revocation it
+        raced. Ending the subject token (alone, with its family, or with everything of its owner) ends this one
+        in the same step, and whatever was exchanged for this one in turn."""
+
     async def put_family(
         self,
         family_id: str,
@@ -155,7 +163,8 @@ class TokenStore(Protocol):
     async def revoke_family(self, family_id: str, *, client_id: str | None = None) -> bool:
         """Delete the family (so its access tokens stop validating); only if owned by ``client_id`` when given."""
 
-    async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool: ...
+    async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
+        """Delete one access token if ``client_id`` owns it, with what was exchanged for it (:meth:`put_exchanged`)."""
 
     # -- everything of a user or a client
     async def revoke_user(self, sub: str) -> int:

@@ -121,6 +121,8 @@ class MemoryStore:
         self._families: Expiring[str, TokenFamily] = Expiring(clock)
         # Each family's access tokens, so that revoking the family deletes them (as Redis does).
         self._members: Expiring[str, set[str]] = Expiring(clock)
+        # The tokens exchanged for each access token (RFC 8693), by (family id, its digest): ending it ends them.
+        self._exchanged: Expiring[tuple[str, str], set[str]] = Expiring(clock)
         self._spent: Expiring[tuple[str, str], bool] = Expiring(clock)
         self._consents: Expiring[tuple[str, str], str] = Expiring(clock)
         self._claimed: Expiring[str, bool] = Expiring(clock)
@@ -266,6 +268,22 @@ class MemoryStore:
         self.list_grant(token.client_id, token.sub, (family_id, "a", access_digest), token.exp)
         self._access.set((family_id, access_digest), token, token.exp)
 
+    async def put_exchanged(
+        self, family_id: str, access_digest: str, token: AccessToken, *, subject_digest: str
+    ) -> bool:
+        subject = self._access.get((family_id, subject_digest))
+        if subject is None:
+            return False
+        await self.put_access(family_id, access_digest, token)
+        exchanged = self._exchanged.get((family_id, subject_digest))
+        if exchanged is None:
+            self._exchanged.set((family_id, subject_digest), exchanged := set(), subject.exp)
+        exchanged.add(access_digest)
+        members = self._members.get(family_id)
+        if members is not None:  # the subject's family: revoking it ends this token as it ends its own
+            members.add(access_digest)
+        return True
+
     async def put_family(
         self,
         family_id: str,
@@ -321,8 +339,18 @@ class MemoryStore:
         token = self._access.get((family_id, access_digest))
         if token is None or token.client_id != client_id:
             return False
-        self._access.pop((family_id, access_digest))
+        self._end_access(family_id, access_digest)
         return True
+
+    def _end_access(self, family_id: str, access_digest: str) -> bool:
+        """As lua/exchanged_fn.lua: end an access token and, transitively, what was exchanged for it."""
+        ended = self._access.pop((family_id, access_digest)) is not None
+        pending = [access_digest]
+        while pending:
+            for digest in self._exchanged.pop((family_id, pending.pop())) or ():
+                self._access.pop((family_id, digest))
+                pending.append(digest)
+        return ended
 
     def _add_member(self, listed_until: float, family_id: str, access_digest: str, access: AccessToken) -> None:
         self._access.set((family_id, access_digest), access, access.exp)
@@ -369,7 +397,7 @@ class MemoryStore:
             if kind == "":
                 ended += self._drop_family(family_id)
             elif kind == "a":
-                ended += self._access.pop((family_id, digest)) is not None
+                ended += self._end_access(family_id, digest)
             elif kind in self._enders:
                 self._enders[kind](family_id, digest)
         return ended

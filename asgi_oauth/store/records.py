@@ -273,6 +273,13 @@ class Keys:
         beside :meth:`access` until the last such token has expired; never written."""
         return self.access_prefix(family_id) + digest
 
+    def exchanged_prefix(self, family_id: str) -> str:
+        return self.member(family_id, "e", "")
+
+    def exchanged(self, family_id: str, digest: str) -> str:
+        """The names of the tokens exchanged (RFC 8693) for this access token: ending it ends them."""
+        return self.exchanged_prefix(family_id) + access_name(digest)
+
     def spent(self, family_id: str, digest: str) -> str:
         """Marker of a refresh token rotated away."""
         return f"{self.prefix}:{{{family_id}}}:s:{digest}"

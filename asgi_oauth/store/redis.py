@@ -435,7 +435,7 @@ class RedisStore:
         self._redeem_code = Script(self._exec, redeem)
         self._rotate = Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "grants_fn"))
         self._revoke_family = Script(self._once, _lua("revoke_family", "revoke_family_fn"))
-        self._delete_access = Script(self._once, _lua("delete_access"))
+        self._delete_access = Script(self._once, _lua("delete_access", "revoke_family_fn"))
         self._check_limits = Script(self._exec, _lua("check_limits", "limits_fn"))
         self._record_failure = Script(self._once, _lua("record_failure", "limits_fn"))
         # Adding, creating and keeping recognise their own earlier run; deleting does not (a second run finds
@@ -445,6 +445,7 @@ class RedisStore:
         self._claim = Script(self._exec, _lua("claim"))
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
         self._put_access = Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
+        self._put_exchanged = Script(self._exec, _lua("put_exchanged", "revoke_family_fn", "grants_fn"))
         self._put_code = Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
         self._list_grant = Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
         self._revoke_grants = Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
@@ -675,6 +676,23 @@ class RedisStore:
         member = grant_member(family_id, "a", access_name(access_digest))
         await self._listed(self._put_access, keys, args, self._owners(token.client_id, token.sub), member, token.exp)
 
+    async def put_exchanged(
+        self, family_id: str, access_digest: str, token: AccessToken, *, subject_digest: str
+    ) -> bool:
+        k = self._keys
+        keys = [
+            k.access(family_id, access_digest),
+            k.access(family_id, subject_digest),
+            k.access_as_before(family_id, subject_digest),
+            k.exchanged(family_id, subject_digest),
+            k.index(family_id),
+        ]
+        name = access_name(access_digest)
+        args: list[str | int] = [_encode_access(token), self._ttl_ms(token.exp), name]
+        owners = self._owners(token.client_id, token.sub)
+        member = grant_member(family_id, "a", name)
+        return bool(await self._listed(self._put_exchanged, keys, args, owners, member, token.exp))
+
     async def put_family(self, family_id: str, family: TokenFamily, access_digest: str, access: AccessToken) -> None:
         k = self._keys
         keys = [k.family(family_id), k.access(family_id, access_digest), k.index(family_id)]
@@ -755,10 +773,16 @@ class RedisStore:
         return bool(await self._revoke(self._revoke_family, keys, args, f"family:{family_id}"))
 
     async def revoke_access(self, family_id: str, access_digest: str, *, client_id: str) -> bool:
-        keys = [self._keys.access(family_id, access_digest), self._keys.access_as_before(family_id, access_digest)]
-        announcement = f"access:{family_id}:{access_name(access_digest)}"
-        args: list[str | int] = [client_id, self._keys.revoked, announcement]
-        return bool(await self._revoke(self._delete_access, keys, args, announcement))
+        k = self._keys
+        keys = [k.access(family_id, access_digest), k.access_as_before(family_id, access_digest)]
+        name = access_name(access_digest)
+        announcement = f"access:{family_id}:{name}"
+        exchanged = k.exchanged_prefix(family_id)
+        args = [client_id, k.revoked, announcement, k.access_prefix(family_id), exchanged, family_id, name]
+        done = await self._revoke(self._delete_access, keys, args, announcement)
+        if done == 2:  # tokens exchanged for it ended too: the script announced their family
+            self._tell(f"family:{family_id}")
+        return bool(done)
 
     # -- owner indexes: everything of a user or a client --------------------------------------------
     def _owners(self, client_id: str, sub: str | None) -> list[str]:

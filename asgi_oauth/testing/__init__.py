@@ -24,6 +24,7 @@ import pytest
 
 from .clients import DynamicClientContract
 from .concurrency import ConcurrencyContract
+from .exchanged import ExchangeContract
 from .expiry import ExpiryContract
 from .limits import LimitContract
 from .owners import OwnerContract
@@ -33,6 +34,7 @@ __all__ = [
     "ConcurrencyContract",
     "CoreStoreContract",
     "DynamicClientContract",
+    "ExchangeContract",
     "ExpiryContract",
     "LimitContract",
     "OwnerContract",
@@ -48,6 +50,7 @@ class CoreStoreContract(
     ExpiryContract,
     DynamicClientContract,
     OwnerContract,
+    ExchangeContract,
 ):
     """Every part of :class:`~asgi_oauth.store.CoreStore`: what a backend needs for a server with every feature
     off. Add a feature's own contract (``asgi_oauth.features.<name>.testing``) for each feature whose data the

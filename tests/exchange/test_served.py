@@ -1,6 +1,7 @@
 """Token exchange on ``asgi-oauth serve`` with two workers on Redis, set up with the command line as an operator
 would, and driven with plain httpx exactly as RFC 8693 section 2.3's example request is shaped: a user's token
-is exchanged on one worker and what comes out is introspected on the other."""
+is exchanged on one worker and what comes out is introspected on the other; revoking the user's token ends it on
+both."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def test_a_token_exchanged_on_one_worker_is_seen_with_its_actor_on_the_other(
         )
         assert user.status_code == 200, user.text
         workers: set[tuple[str, str]] = set()
+        issued: list[str] = []
         for _ in range(200):  # each pair on new connections, until the exchange and the look differ in worker
             exchanged = httpx.post(
                 token_url,
@@ -63,10 +65,11 @@ def test_a_token_exchanged_on_one_worker_is_seen_with_its_actor_on_the_other(
             )
             assert exchanged.status_code == 200, exchanged.text
             body = exchanged.json()
+            issued.append(body["access_token"])
             assert body["issued_token_type"] == ACCESS_TOKEN_TYPE and body["scope"] == "read"
             seen = httpx.post(
                 f"{server.issuer}/introspect",
-                data={"token": body["access_token"]},
+                data={"token": body["access_token"], "token_type_hint": "access_token"},
                 auth=("mcp-server", printed["mcp-server"]),
             )
             assert seen.json()["act"] == {"sub": "mcp-server", "client_id": "mcp-server"}, seen.text
@@ -75,3 +78,23 @@ def test_a_token_exchanged_on_one_worker_is_seen_with_its_actor_on_the_other(
             if any(minted != looked for minted, looked in workers):
                 break
         assert any(minted != looked for minted, looked in workers), "uvicorn never used the other worker"
+
+        # The user's token revoked on some worker: what was exchanged for it is inactive on every worker, at once,
+        # though each worker had it in memory (introspected with the access-token hint, as resource servers do).
+        ended = httpx.post(
+            f"{server.issuer}/revoke", data={"token": user.json()["access_token"]}, auth=("app", printed["app"])
+        )
+        assert ended.status_code == 200, ended.text
+        answered_by: set[str] = set()
+        for attempt in range(200):  # every token, on new connections, until both workers have answered
+            if len(answered_by) == 2 and attempt >= len(issued):
+                break
+            token = issued[attempt % len(issued)]
+            seen = httpx.post(
+                f"{server.issuer}/introspect",
+                data={"token": token, "token_type_hint": "access_token"},
+                auth=("mcp-server", printed["mcp-server"]),
+            )
+            assert seen.json() == {"active": False}, seen.text
+            answered_by.add(seen.headers["x-demo-worker"])
+        assert len(answered_by) == 2, answered_by

@@ -96,7 +96,7 @@ async def test_revoking_the_user_ends_what_was_exchanged(make_server: MakeServer
     server = await exchanging(make_server)
     subject = await user_token(server)
     exchanged = (await exchange(server, subject["access_token"], resource=API)).json()["access_token"]
-    assert await store.revoke_user("u-alice") >= 2
+    assert await store.revoke_user("u-alice") >= 1  # the grant, and the exchanged token unless it ended with it
     assert not await server.active(exchanged)
 
 
@@ -153,3 +153,31 @@ async def test_an_exchanged_jwt_access_token_carries_act_as_a_claim(make_server:
     assert claims["act"] == {"sub": "mcp-server", "client_id": "mcp-server"}
     assert claims["sub"] == "u-alice" and claims["client_id"] == "mcp-server" and claims["aud"] == API
     assert (await server.introspect(exchanged))["act"] == claims["act"]
+
+
+async def test_revoking_the_subject_token_ends_what_was_exchanged_for_it(make_server: MakeServer) -> None:
+    server = await exchanging(make_server)
+    subject = await user_token(server)
+    first = (await exchange(server, subject["access_token"], resource=API)).json()["access_token"]
+    second = (await exchange(server, first, resource="https://audit.example.com")).json()["access_token"]
+    assert await server.active(first) and await server.active(second)
+    assert (await server.revoke(subject["access_token"], client="app")).status_code == 200
+    assert not await server.active(first) and not await server.active(second)
+    assert await server.active(subject["refresh_token"])  # the user's grant lives on: only that token ended
+    refreshed = (await server.refresh(subject["refresh_token"])).json()
+    third = (await exchange(server, refreshed["access_token"], resource=API)).json()["access_token"]
+    # Revoking the grant (its refresh token) ends every token exchanged for any of its access tokens.
+    assert (await server.revoke(refreshed["refresh_token"], client="app")).status_code == 200
+    assert not await server.active(third)
+
+
+async def test_revoking_the_subject_client_ends_what_was_exchanged(make_server: MakeServer) -> None:
+    server = await exchanging(make_server)
+    own = (await server.token_ok("mcp-server", grant_type="client_credentials"))["access_token"]
+    exchanged = (await exchange(server, own, resource=API)).json()["access_token"]
+    subject = await user_token(server)
+    of_user = (await exchange(server, subject["access_token"], resource=API)).json()["access_token"]
+    assert await server.oauth.revoke_client("app") == 1
+    assert not await server.active(of_user) and await server.active(exchanged)
+    assert await server.oauth.revoke_client("mcp-server") >= 1
+    assert not await server.active(exchanged)

@@ -14,6 +14,9 @@ than the user's token and expires no later. What this server decides where the R
   URI ``audience``) asked, with the scope asked within the subject token's and the client's, never a refresh
   token, expiring no later than the subject token; ``act`` names the client (and, given an ``actor_token`` of
   this client, its subject), nesting any ``act`` the subject token carried.
+- **Revocation**: the new token joins the subject token's family (the same store slot), stored only while the
+  subject token lives (``Store.put_exchanged``); revoking the subject token, its refresh token's grant, its
+  user or its client ends what was exchanged for it, in the same step.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ... import crypto
 from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient
 from ...models import AccessToken, Client, User, scope_set
 from ...protocol.introspect import find_access_token
@@ -29,7 +33,7 @@ from ...protocol.scopes import narrow
 from ...protocol.targets import requested_resource
 from ...uris import canonical_resource
 from ...validation_cache import cache_of
-from .. import Context, Incoming, Params, TokenResponse, issue
+from .. import Context, Incoming, Params, TokenResponse, prepare
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a type name, RFC 8693 section 3)
@@ -80,9 +84,25 @@ async def exchange(ctx: Context, client: Client, request: Incoming) -> TokenResp
         act["act"] = dict(previous)
     scope = narrow(params.get("scope"), scope_set(subject.scope) & client.scopes)
     user = User(subject.sub, subject.username) if subject.sub is not None else None
-    response = await issue(
-        ctx, client, scope, user, refresh=False, resource=target, extra={EXTRA_KEY: {"act": act}}, expires=subject.exp
+    family_id = crypto.family_of(subject_token)
+    if family_id is None:  # found above, so well formed; the check keeps the types honest
+        raise InvalidRequest("the subject_token is not an active access token of this server")
+    minted = await prepare(
+        ctx,
+        client,
+        scope,
+        user,
+        refresh=False,
+        family_id=family_id,
+        resource=target,
+        extra={EXTRA_KEY: {"act": act}},
+        expires=subject.exp,
     )
+    subject_digest = crypto.digest(subject_token, "access")
+    access_digest = crypto.digest(minted.access, "access")
+    if not await ctx.store.put_exchanged(family_id, access_digest, minted.access_record, subject_digest=subject_digest):
+        raise InvalidRequest("the subject_token was revoked or expired meanwhile")
+    response = minted.response(ctx)
     return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
 
 

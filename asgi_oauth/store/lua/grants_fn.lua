@@ -111,6 +111,7 @@ local function end_grant(member, p, channel)
   if kind == 'a' then
     if redis.call('DEL', p[1] .. f .. p[4] .. digest) == 0 then return 0 end
     redis.call('PUBLISH', channel, 'access:' .. f .. ':' .. digest)
+    end_exchanged(p[1] .. f .. p[4], p[1] .. f .. p[5] .. 'e:', f, digest, channel)
     return 1
   end
   -- A code (never redeemed now; its spent marker is the same key) or what a feature listed (an approved device
