@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import crypto
 from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient
@@ -34,12 +34,12 @@ from ...protocol.targets import requested_resource
 from ...uris import canonical_resource
 from ...validation_cache import cache_of
 from .. import Context, Incoming, Params, TokenResponse, prepare
+from .id_jag import issue_id_jag
+from .names import ACCESS_TOKEN_TYPE, EXTRA_KEY, ID_JAG_TOKEN_TYPE
+from .settings import ExchangeSettings
 
-GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a type name, RFC 8693 section 3)
-#: The key of the feature's data: in a client's ``extra`` the audiences it may exchange tokens of, in a token's
-#: ``extra`` its ``act`` claim.
-EXTRA_KEY = "token_exchange"
+if TYPE_CHECKING:
+    from ..oidc.keys import KeyRing
 
 
 def may_exchange(audiences: Iterable[str]) -> dict[str, Any]:
@@ -58,15 +58,20 @@ def act_of(record: AccessToken) -> Mapping[str, Any] | None:
     return act if isinstance(act, Mapping) else None
 
 
-async def exchange(ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+async def exchange(
+    ctx: Context, client: Client, request: Incoming, *, settings: ExchangeSettings, keys: KeyRing | None
+) -> TokenResponse:
+    """``keys`` (OpenID Connect's, when it is on) sign the ID-JAGs asked for (:mod:`.id_jag`)."""
     if client.public:
         raise UnauthorizedClient("token exchange is for confidential clients")
     params = request.params
+    if params.get("requested_token_type") == ID_JAG_TOKEN_TYPE:
+        return await issue_id_jag(ctx, client, params, settings=settings, keys=keys)
     subject_token = params.require("subject_token")
     if params.require("subject_token_type") != ACCESS_TOKEN_TYPE:
         raise InvalidRequest(f"subject_token_type must be {ACCESS_TOKEN_TYPE}: this server exchanges its own tokens")
     if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
-        raise InvalidRequest(f"requested_token_type: only {ACCESS_TOKEN_TYPE} is issued here")
+        raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} or {ID_JAG_TOKEN_TYPE}")
     target = _target(params, ctx.settings.resources)
     now = ctx.clock()
     subject = await find_access_token(ctx.store, subject_token, now, cache_of(ctx.store))

@@ -283,6 +283,29 @@ class KeyRing:
         """The JWK Set document: every published key's public members."""
         return (await self.current(fresh=self.generated)).jwks()
 
+    async def verified(self, token: str, *, typ: str, issuer: str, audience: str) -> dict[str, Any]:
+        """The claims of a JWT this server signed, presented back to it (an ID token as a token exchange's subject),
+        checked as a relying party checks it: ``typ``, one of these keys by ``kid`` and its algorithm, ``iss``,
+        ``aud`` and ``exp`` on this ring's clock. :class:`jwt.InvalidTokenError` says what failed."""
+        header = jwt.get_unverified_header(token)
+        if header.get("typ") != typ:
+            raise jwt.InvalidTokenError(f"its typ is not {typ}")
+        kid = header.get("kid")
+        key = (await self.current()).find(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise jwt.InvalidTokenError("it is not signed with a key of this server")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.public,
+            algorithms=[key.alg],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_exp": False, "verify_iat": False},
+        )
+        if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= self._clock():
+            raise jwt.ExpiredSignatureError("it has expired")
+        return claims
+
     async def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
         key = (await self.current()).signer
         return jwt.encode(dict(claims), key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})

@@ -1,0 +1,118 @@
+"""The judges of ID-JAG issuance, which nobody here wrote: panva's ``openid-client`` signs alice in at ``asgi-oauth
+serve`` (two workers on Redis, set up with the README's block as written) and exchanges her ID token for ID-JAGs,
+and panva's ``jose`` verifies each against the server's published JWK Set as the partner authorization server
+would. The browser's part (the sign-in and consent pages) is played with httpx."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+import pytest
+
+from asgi_oauth.crypto import new_jti, pkce_challenge
+
+from ..assertions.test_readme import exported, run_here
+from ..npm import LockedTree, NpmUnavailable
+from ..serving import Server, clean_env, serving
+from ..test_examples import fenced, readme_section
+
+HERE = Path(__file__).parent
+PAR_NPM = HERE.parent / "par"  # the same locked openid-client (with jose) and Node 22 as the PAR judge
+INSTALL_DIR = PAR_NPM / ".judge"
+SECTION = "Issuing ID-JAGs: this server as the enterprise identity provider"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    try:
+        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
+    except NpmUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def sign_in(server: Server, client_id: str, redirect_uri: str, verifier: str, state: str, nonce: str) -> str:
+    """alice signs in and consents in a browser: the URL her browser is sent back to, with the code."""
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile",
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": pkce_challenge(verifier, "S256"),
+        "code_challenge_method": "S256",
+    }
+    authorize = f"{server.issuer}/authorize?{urlencode(query)}"
+    with httpx.Client(timeout=10) as browser:
+        to_login = browser.get(authorize)
+        assert to_login.status_code == 302, to_login.text
+        login_url = urljoin(authorize, to_login.headers["location"])
+        fields = hidden_fields(browser.get(login_url).text) | {"username": "alice", "password": "wonderland"}
+        signed_in = browser.post(urljoin(login_url, urlsplit(login_url).path), data=fields)
+        assert signed_in.status_code == 303, signed_in.text
+        consent = browser.get(urljoin(login_url, signed_in.headers["location"]))
+        assert consent.status_code == 200, consent.text
+        fields = hidden_fields(consent.text) | {"decision": "allow"}
+        approved = browser.post(f"{server.issuer}/authorize", data=fields)
+        assert approved.status_code == 303, approved.text
+        callback: str = approved.headers["location"]
+    assert callback.startswith(redirect_uri), callback
+    return callback
+
+
+def test_openid_client_gets_id_jags_that_jose_verifies(
+    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+) -> None:
+    (block,) = fenced(readme_section(SECTION), "sh")
+    settings = exported(block)
+    (target,) = json.loads(settings["ASGI_OAUTH_EXCHANGE_ID_JAG_TARGETS"])
+    env = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_KEY_PREFIX=key_prefix,
+        ASGI_OAUTH_SECRET_KEY="id-jag-served-" + "k" * 32,
+        ASGI_OAUTH_DEMO_USERS="alice:wonderland",
+        **settings,
+    )
+    created = run_here(block, tmp_path, env)
+    assert created.returncode == 0, created.stderr
+    printed = json.loads(created.stdout)
+    redirect_uri = re.search(r"--redirect-uri (\S+)", block)
+    assert redirect_uri is not None
+    script = INSTALL_DIR / "id_jag_judge.mjs"  # beside node_modules, where ES modules resolve packages
+    shutil.copyfile(HERE / "id_jag_judge.mjs", script)
+    audience, resource = target["audience"], target["resources"][0]
+    with serving(tmp_path / "serve", env, workers=2) as server:
+        verifier, state, nonce = new_jti() * 3, new_jti(), new_jti()
+        callback = sign_in(server, printed["client_id"], redirect_uri.group(1), verifier, state, nonce)
+        argv = [server.issuer, printed["client_id"], printed["client_secret"], callback, verifier, state, nonce]
+        done = subprocess.run(
+            [str(node), str(script), *argv, audience, resource, "6"],
+            cwd=INSTALL_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    print("openid-client + jose ID-JAG judge:", json.dumps(answers[-1]))
+    assert len(answers) == 6 and len({answer["claims"]["jti"] for answer in answers}) == 6
+    for answer in answers:
+        assert answer["issued_token_type"] == "urn:ietf:params:oauth:token-type:id-jag"
+        claims = answer["claims"]
+        assert claims["iss"] == server.issuer and claims["aud"] == audience and claims["sub"] == answer["user"]
+        assert claims["client_id"] == target["clients"][printed["client_id"]] and claims["scope"] == "tools"
+        assert claims["resource"] == resource and claims["exp"] - claims["iat"] <= 300
