@@ -33,7 +33,9 @@ from ..web.helpers import Registered, register, settings_for
 
 PARTNER = "https://as.partner.example"
 PARTNER_MCP = "https://mcp.partner.example/mcp"
-TARGET = IdJagTarget(audience=PARTNER, clients={"agent": "partner-agent-7"}, scope="read tools", resources=(PARTNER_MCP,))
+TARGET = IdJagTarget(
+    audience=PARTNER, clients={"agent": "partner-agent-7"}, scope="read tools", resources=(PARTNER_MCP,)
+)
 
 
 class Clock:
