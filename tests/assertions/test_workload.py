@@ -214,7 +214,7 @@ def test_workload_issuers_come_from_the_environment_and_bad_rules_stop_start_up(
     issuer = {"profile": "workload", "issuer": CLUSTER, "jwks": KUBE.jwks(), "audience": "asgi-oauth", "rules": [rule]}
     monkeypatch.setenv("ASGI_OAUTH_ASSERTION_ISSUERS", json.dumps([issuer]))
     (loaded,) = load_section(AssertionSettings).issuers
-    assert loaded.rules == (TrustRule(**rule),) and loaded.audience == "asgi-oauth"
+    assert loaded.rules == (TrustRule.model_validate(rule),) and loaded.audience == "asgi-oauth"
     without_sub = {**rule, "claims": {"/kubernetes.io/namespace": "prod"}}
     for bad, words in (
         ({**issuer, "rules": [without_sub]}, "must pin sub"),
