@@ -31,7 +31,7 @@ class TrustRule(BaseModel):
     scope: str = ""
 
     @model_validator(mode="after")
-    def _pins_a_subject(self) -> TrustRule:
+    def _usable(self) -> TrustRule:
         if not self.claims.get("sub"):
             raise ValueError("a trust rule must pin sub: a rule matching every workload of an issuer is refused")
         pointers = [name for name in self.claims if name.startswith("/") and not _POINTER.fullmatch(name)]
