@@ -12,6 +12,7 @@ import asyncio
 import importlib.metadata
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +37,9 @@ from .store import Store, StoreUnavailable, store_from_settings
 from .types import GRANT_TYPES
 
 if TYPE_CHECKING:
-    from .features.assertions import TrustedIssuer, TrustedIssuerStore
+    from pydantic import ValidationError
+
+    from .features.assertions import TrustedIssuer, TrustedIssuerStore, TrustRule
     from .features.oidc.keys import KeyRing, SigningKey
 
 T = TypeVar("T")
@@ -237,11 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     issuers = commands.add_parser(
         "issuers",
-        help=f"add, list or remove the identity providers jwt_bearer trusts, in {ENV_PREFIX}REDIS_URL",
+        help=f"add, list or remove the identity providers and platforms jwt_bearer trusts, in {ENV_PREFIX}REDIS_URL",
         description=(
-            "The identity providers whose identity assertion grants (ID-JAG) the jwt_bearer feature accepts, kept in "
-            f"the store beside those of {ENV_PREFIX}ASSERTION_ISSUERS; every worker sees a change at once. Needs "
-            "the assertions extra."
+            "The identity providers whose identity assertion grants (ID-JAG), and the workload platforms whose "
+            "tokens, the jwt_bearer feature accepts, kept in the store beside those of "
+            f"{ENV_PREFIX}ASSERTION_ISSUERS; every worker sees a change at once. Needs the assertions extra."
         ),
     )
     issuer_actions = issuers.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -263,6 +266,30 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="ALG",
         help="the algorithms it signs with (default: every asymmetric one)",
+    )
+    add.add_argument(
+        "--profile",
+        choices=["id-jag", "workload"],
+        default="id-jag",
+        help="what it signs: ID-JAGs for users (default), or workload identity tokens admitted by --rule",
+    )
+    add.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="workload: the aud its tokens must carry for this server (default: this server's issuer identifier)",
+    )
+    add.add_argument(
+        "--rule",
+        dest="rules",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help=(
+            "workload (repeatable, the first admitting a token decides): NAME=VALUE words pinning claims, sub "
+            "among them (a NAME starting with / is a JSON Pointer into nested claims), plus client_id=ID and "
+            'scope="a b", e.g. \'sub=system:serviceaccount:prod:billing client_id=billing scope="read write"\'; '
+            "or the rule as a JSON object"
+        ),
     )
     issuer_actions.add_parser(
         "list", help="print the added identity providers as JSON", description="Print the added identity providers."
@@ -524,15 +551,17 @@ def _issuers_add(args: argparse.Namespace) -> int:
 
     from .features.assertions import TrustedIssuer
 
-    given: dict[str, Any] = {"issuer": args.issuer}
+    given: dict[str, Any] = {"issuer": args.issuer, "profile": args.profile}
     given |= {"jwks": _jwks_file(args.jwks)} if args.jwks is not None else {"jwks_uri": args.jwks_uri}
     if args.algorithms:
         given["algorithms"] = tuple(args.algorithms)
+    if args.audience is not None:
+        given["audience"] = args.audience
+    given["rules"] = tuple(_trust_rule(rule) for rule in args.rules)
     try:
         trusted = TrustedIssuer(**given)
     except ValidationError as exc:
-        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise CommandError(f"the identity provider cannot be trusted: {problem}") from None
+        raise CommandError(f"the identity provider cannot be trusted: {_problem(exc)}") from None
     _with_store(settings, lambda store: _issuer_store(store).put_issuer(trusted))
     _print_json(_issuer_summary(trusted))
     return 0
@@ -556,8 +585,45 @@ def _issuers_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trust_rule(text: str) -> TrustRule:
+    """A workload issuer's --rule: a JSON object, or ``NAME=VALUE`` words (shell-quoted) where ``client_id`` and
+    ``scope`` are the rule's and every other name a claim it pins."""
+    from pydantic import ValidationError
+
+    from .features.assertions import TrustRule
+
+    try:
+        if text.lstrip().startswith("{"):
+            return TrustRule.model_validate_json(text)
+        given: dict[str, Any] = {"claims": {}}
+        for word in shlex.split(text):
+            name, equals, value = word.partition("=")
+            if not equals or not name:
+                raise CommandError(f"--rule {text!r}: {word!r} is not NAME=VALUE")
+            if name in ("client_id", "scope"):
+                given[name] = value
+            else:
+                given["claims"][name] = value
+        return TrustRule(**given)
+    except ValidationError as exc:
+        raise CommandError(f"--rule {text!r}: {_problem(exc)}") from None
+    except ValueError as exc:  # shlex: an unclosed quote
+        raise CommandError(f"--rule {text!r}: {exc}") from None
+
+
+def _problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, with where it is when that is not the whole object."""
+    error = exc.errors()[0]
+    where = ".".join(str(step) for step in error["loc"])
+    problem = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {problem}" if where else problem
+
+
 def _issuer_summary(trusted: TrustedIssuer) -> dict[str, Any]:
-    return trusted.model_dump(exclude_none=True) | {"algorithms": list(trusted.algorithms)}
+    summary = trusted.model_dump(exclude_none=True) | {"algorithms": list(trusted.algorithms)}
+    if not trusted.rules:
+        del summary["rules"]
+    return summary
 
 
 def _tokens_revoke(args: argparse.Namespace) -> int:

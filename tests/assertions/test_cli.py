@@ -114,3 +114,69 @@ def test_wrong_issuers_are_one_line_errors(env: dict[str, str], tmp_path: Path) 
         (["remove", "https://never.example"], "no added identity provider"),
     ):  # fmt: skip
         assert_one_line_error(run_cli("issuers", *args, env=env), words)
+
+
+def test_a_workload_platform_and_its_public_client_are_added_and_a_running_server_admits_its_workloads(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The workload identity profile as an operator sets it up: a public client registered for the grant only,
+    the cluster added with its rules, then a service-account token exchanged at ``serve``, twice."""
+    cluster, keys = "https://oidc.prod.example.com", tmp_path / "cluster.jwks.json"
+    kube = Signer.new("RS256")
+    keys.write_text(json.dumps(kube.jwks()))
+    created = run_cli(
+        "clients", "create", "--name", "billing", "--client-id", "billing", "--public", "--grant-type",
+        "jwt-bearer", "--scope", "read write", env=env,
+    )  # fmt: skip
+    assert json.loads(created.stdout) == {"client_id": "billing"}, created.stderr
+    rule = "sub=system:serviceaccount:prod:billing /kubernetes.io/namespace=prod client_id=billing scope='read write'"
+    json_rule = json.dumps({"claims": {"sub": "system:serviceaccount:prod:reports"}, "client_id": "reports"})
+    added = run_cli(
+        "issuers", "add", "--profile", "workload", "--issuer", cluster, "--jwks", str(keys), "--audience",
+        "asgi-oauth", "--rule", rule, "--rule", json_rule, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    (listed,) = json.loads(run_cli("issuers", "list", env=env).stdout)
+    assert listed == json.loads(added.stdout)
+    assert listed["profile"] == "workload" and listed["audience"] == "asgi-oauth"
+    assert listed["rules"] == [
+        {
+            "claims": {"sub": "system:serviceaccount:prod:billing", "/kubernetes.io/namespace": "prod"},
+            "client_id": "billing",
+            "scope": "read write",
+        },
+        {"claims": {"sub": "system:serviceaccount:prod:reports"}, "client_id": "reports", "scope": ""},
+    ]
+    served_env = env | {"ASGI_OAUTH_FEATURES": "jwt_bearer", "ASGI_OAUTH_SECRET_KEY": "workload-cli-" + "k" * 32}
+    token = kube.assertion(
+        cluster, audience=["asgi-oauth"], sub="system:serviceaccount:prod:billing", jti=None,
+        **{"kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "billing"}}},
+    )  # fmt: skip
+    with serving(tmp_path / "serve", served_env) as server:
+        data = {"grant_type": JWT_BEARER, "assertion": token, "client_id": "billing", "scope": "write"}
+        answers = [httpx.post(f"{server.issuer}/token", data=data) for _ in range(2)]
+        assert [answer.status_code for answer in answers] == [200, 200], answers[0].text
+        assert answers[1].json()["scope"] == "write"
+
+
+def test_wrong_workload_rules_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> None:
+    keys = tmp_path / "cluster.jwks.json"
+    keys.write_text(json.dumps(Signer.new("RS256").jwks()))
+    add = ["add", "--issuer", "https://oidc.example.com", "--jwks", str(keys)]
+    workload = [*add, "--profile", "workload"]
+    for args, words in (
+        ([*workload], "needs rules"),
+        ([*workload, "--rule", "client_id=billing scope=read"], "must pin sub"),
+        ([*workload, "--rule", "sub=a client_id=billing scope='read"], "quotation"),
+        ([*workload, "--rule", "sub=a billing"], "'billing' is not NAME=VALUE"),
+        ([*workload, "--rule", "sub=a"], "client_id: Field required"),
+        ([*workload, "--rule", '{"claims": {"sub": "a"}, "client_id": "b", "ns": "c"}'], "ns: Extra inputs"),
+        ([*add, "--rule", "sub=a client_id=billing"], "belong to issuers of profile workload"),
+        ([*add, "--audience", "asgi-oauth"], "belong to issuers of profile workload"),
+        ([*add, "--profile", "saml"], "invalid choice"),
+    ):
+        result = run_cli("issuers", *args, env=env)
+        if words == "invalid choice":  # argparse's own usage error
+            assert result.returncode == 2 and words in result.stderr
+        else:
+            assert_one_line_error(result, words)

@@ -9,9 +9,10 @@ import tomllib
 from pathlib import Path
 
 import httpx
+from pydantic import TypeAdapter
 
 from asgi_oauth.features import BUILTIN
-from asgi_oauth.features.assertions import JWT_BEARER
+from asgi_oauth.features.assertions import JWT_BEARER, TrustedIssuer
 
 from ..serving import ROOT, clean_env, installed_commands, serving
 from ..test_examples import fenced, readme_section
@@ -19,6 +20,7 @@ from .signing import Signer, form, id_jag
 
 CLIENT_SECTION = "JWT client authentication (`private_key_jwt`)"
 GRANT_SECTION = "Identity assertion grants for enterprise MCP (`jwt_bearer`)"
+WORKLOAD_SECTION = "Workload identity"
 
 
 def exported(block: str) -> dict[str, str]:
@@ -90,3 +92,39 @@ def test_the_jwt_bearer_section_runs_as_written(tmp_path: Path, redis_url: str, 
         assert answer.status_code == 400, answer.text
         body = answer.json()
         assert body["error"] == "invalid_grant" and "jwks_uri" in body["error_description"], body
+
+
+def test_the_workload_identity_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """The cluster's keys come from a stand-in ``kubectl`` (the one command here that needs a cluster); then the
+    section's commands and the pod's request run as written against ``serve``, the server's issuer identifier
+    put where the section has ``https://auth.example.com/oauth``, and its JSON form is a valid setting."""
+    section = readme_section(WORKLOAD_SECTION)
+    setup, request = fenced(section, "sh")
+    (configured,) = fenced(section, "json")
+    (trusted,) = TypeAdapter(list[TrustedIssuer]).validate_json(configured)
+    assert trusted.profile == "workload" and trusted.rules[0].client_id == "billing"
+    cluster = Signer.new("RS256")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(f"#!/bin/sh\n[ \"$*\" = 'get --raw /openid/v1/jwks' ] && echo '{json.dumps(cluster.jwks())}'\n")
+    kubectl.chmod(0o755)
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    env |= {"PATH": f"{bin_dir}:{env['PATH']}", "ASGI_OAUTH_FEATURES": "jwt_bearer"}
+    with serving(tmp_path / "serve", env) as server:
+        here = "https://auth.example.com/oauth"
+        created = run_here(setup.replace(here, server.issuer), tmp_path, env)
+        assert created.returncode == 0, created.stderr
+        token = cluster.assertion(
+            "https://kubernetes.default.svc.cluster.local",
+            audience=[server.issuer],
+            sub="system:serviceaccount:prod:billing",
+            **{"kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "billing"}}},
+        )
+        (tmp_path / "auth").write_text(token)
+        pod = request.replace(here, server.issuer).replace("/var/run/secrets/tokens/auth", str(tmp_path / "auth"))
+        for _ in range(2):  # the same token, again: not single use
+            answered = run_here(pod, tmp_path, env)
+            assert answered.returncode == 0, answered.stderr
+            body = json.loads(answered.stdout)
+            assert body["scope"] == "invoices:read" and "refresh_token" not in body, body

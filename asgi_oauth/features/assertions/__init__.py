@@ -1,10 +1,12 @@
 """JWT assertions (RFC 7521, RFC 7523) as features: ``private_key_jwt`` client authentication, and the JWT bearer
-grant with identity assertions (ID-JAG) from trusted identity providers.
+grant with identity assertions (ID-JAG) from trusted identity providers or workload identity tokens from trusted
+platforms.
 
 :class:`PrivateKeyJWT` (``ASGI_OAUTH_FEATURES=private_key_jwt``): a client registered with
 ``token_endpoint_auth_method="private_key_jwt"`` and its public keys (:func:`registered_keys`: a JWK Set, or the
 https URL of one) authenticates with JWTs it signs. :class:`JWTBearerGrant` (``jwt_bearer``): a client exchanges
-an ID-JAG that a :class:`TrustedIssuer` signed for a user into an access token for that user. Both read the
+an ID-JAG that a :class:`TrustedIssuer` signed for a user into an access token for that user; a workload does
+the same with its platform's token, acting as the client a :class:`TrustRule` of that issuer names. Both read the
 ``ASGI_OAUTH_ASSERTION_*`` settings (:class:`AssertionSettings`) and need the ``assertions`` extra (PyJWT with
 ``cryptography``), and the ``remote`` extra (httpx) for keys fetched from a ``jwks_uri``.
 
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ...cimd.documents import Fetcher
 from ...settings import load_section
 from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse, part_for
-from .issuers import TrustedIssuer
+from .issuers import TrustedIssuer, TrustRule
 from .names import ASSERTION_TYPE, ASYMMETRIC, EXTRA_KEY, JWT_BEARER, KeySetError, registered_keys
 from .settings import AssertionSettings
 from .store import MemoryTrustedIssuers, TrustedIssuerStore
@@ -40,6 +42,7 @@ __all__ = [
     "JWTBearerGrant",
     "KeySetError",
     "PrivateKeyJWT",
+    "TrustRule",
     "TrustedIssuer",
     "TrustedIssuerStore",
     "registered_keys",
@@ -133,7 +136,7 @@ def _key_sets(settings: AssertionSettings, fetcher: Fetcher | None, server: OAut
 
 
 class JWTBearerGrant(Feature):
-    """RFC 7523 section 2.1 with the ID-JAG profile: :mod:`.bearer` says what is checked."""
+    """RFC 7523 section 2.1 with the ID-JAG and workload identity profiles: :mod:`.bearer` says what is checked."""
 
     name = "jwt_bearer"
     store = TrustedIssuerStore
@@ -182,7 +185,10 @@ class JWTBearerGrant(Feature):
         return await self._stored.get_issuer(issuer)
 
     def grants(self) -> Sequence[GrantSpec]:
-        assertion = {"type": "string", "description": "RFC 7523: the identity assertion grant (ID-JAG), a signed JWT"}
+        assertion = {
+            "type": "string",
+            "description": "RFC 7523: a signed JWT, an identity assertion grant (ID-JAG) or a workload identity token",
+        }
         errors: tuple[str, ...] = ("invalid_target",)
         return (GrantSpec(JWT_BEARER, self._grant, params={"assertion": assertion}, errors=errors),)
 

@@ -1,12 +1,18 @@
-"""The JWT bearer grant (RFC 7523 section 2.1) with the Identity Assertion JWT Authorization Grant profile (ID-JAG,
-draft-ietf-oauth-identity-assertion-authz-grant; MCP's enterprise-managed authorization extension).
+"""The JWT bearer grant (RFC 7523 section 2.1) in two profiles, chosen by the trusted issuer that signed the JWT.
 
-An enterprise identity provider this server trusts (:class:`TrustedIssuer`) signs, for a signed-in user, a JWT
-that lets one client get an access token here for one resource; the client presents it as ``assertion`` at
-``/token``. The server checks it as the draft asks and issues an access token for the user (``sub``) to that
-client, bound to that resource, with no more scope than the assertion, the request and the client allow. No
-refresh token: when the token expires the client gets a new ID-JAG, so the identity provider stays in charge of
-the user's access. Refusals are ``invalid_grant`` (``invalid_target``, ``invalid_scope`` where those fit).
+ID-JAG (draft-ietf-oauth-identity-assertion-authz-grant; MCP's enterprise-managed authorization extension): an
+enterprise identity provider signs, for a signed-in user, a JWT that lets one confidential client get an access
+token here for one resource. The server checks it as the draft asks and issues an access token for the user
+(``sub``) to that client, bound to that resource, with no more scope than the assertion, the request and the
+client allow; each assertion is accepted once.
+
+Workload identity: a platform (a Kubernetes cluster, SPIRE, a CI system) signs a token naming a workload; a
+:class:`~.issuers.TrustRule` of that issuer admits it as one client (a public one registered for this grant
+only, the token being its credential, RFC 7523 section 3.1) with at most the rule's scope. Platform tokens are
+reused until rotated, so they are not single use: the rule, the audience and the short lifetime bound them.
+
+Neither gets a refresh token: when the access token expires the client gets a new JWT, so whoever signs them
+stays in charge. Refusals are ``invalid_grant`` (``invalid_target``, ``invalid_scope`` where those fit).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from .keys import KeySets
 from .names import ID_JAG_TYPE
 from .replay import first_use
 from .settings import AssertionSettings
-from .verify import AssertionRefused, Expected, peek
+from .verify import AssertionRefused, Expected, Unverified, peek
 
 
 async def jwt_bearer(
@@ -37,8 +43,6 @@ async def jwt_bearer(
     keys: KeySets,
     settings: AssertionSettings,
 ) -> TokenResponse:
-    if client.public:
-        raise UnauthorizedClient("an identity assertion grant is for confidential clients")
     params = request.params
     try:
         seen = peek(params.require("assertion"))
@@ -47,20 +51,25 @@ async def jwt_bearer(
     issuer = await trusted(seen.issuer) if seen.issuer else None
     if issuer is None:
         raise InvalidGrant("the assertion's issuer is not one this server trusts")
-    typ = seen.header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in (ID_JAG_TYPE, f"application/{ID_JAG_TYPE}"):
+    grant = _workload if issuer.profile == "workload" else _id_jag
+    return await grant(ctx, client, params, seen, issuer, keys, settings)
+
+
+async def _id_jag(
+    ctx: Context,
+    client: Client,
+    params: Params,
+    seen: Unverified,
+    issuer: TrustedIssuer,
+    keys: KeySets,
+    settings: AssertionSettings,
+) -> TokenResponse:
+    if client.public:
+        raise UnauthorizedClient("an identity assertion grant is for confidential clients")
+    if not _is_id_jag(seen):
         raise InvalidGrant(f"an identity assertion grant's typ must be {ID_JAG_TYPE}")
-    expected = Expected(
-        issuer=issuer.issuer,
-        audiences=frozenset({ctx.settings.issuer}),
-        algorithms=frozenset(issuer.algorithms) & frozenset(settings.algorithms),
-        leeway=settings.leeway,
-        max_lifetime=settings.max_lifetime,
-    )
-    try:
-        claims = await keys.verified(seen, issuer.keys, expected, whose=f"the issuer {issuer.issuer}")
-    except AssertionRefused as refused:
-        raise InvalidGrant(str(refused)) from None
+    expected = _expected(issuer, ctx.settings.issuer, settings, single_use=True)
+    claims = await _verified(keys, seen, issuer, expected)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise InvalidGrant("the assertion has no sub naming the user")
@@ -75,6 +84,58 @@ async def jwt_bearer(
     if not await first_use(ctx.store, "grant-assertion", claims, leeway=settings.leeway):
         raise InvalidGrant("this assertion was used before: ask the identity provider for a new one")
     return await issue(ctx, client, scope, User(sub), refresh=False, resource=resource)
+
+
+async def _workload(
+    ctx: Context,
+    client: Client,
+    params: Params,
+    seen: Unverified,
+    issuer: TrustedIssuer,
+    keys: KeySets,
+    settings: AssertionSettings,
+) -> TokenResponse:
+    """A platform's token for a workload, admitted by a rule naming this client; public clients included, since
+    the rule binds the token to this client_id and the signed token is the credential."""
+    if _is_id_jag(seen):
+        raise InvalidGrant("an ID-JAG is not a workload identity token; this issuer is trusted for workloads")
+    audience = issuer.audience or ctx.settings.issuer
+    expected = _expected(issuer, audience, settings, single_use=False)
+    claims = await _verified(keys, seen, issuer, expected)
+    # Checked only once the signature holds, so the rules cannot be probed with forged claims.
+    rule = issuer.rule_for(claims, client.client_id)
+    if rule is None:
+        raise InvalidGrant(f"no trust rule of this issuer admits the assertion as client {client.client_id}")
+    exp = float(claims["exp"])
+    if exp <= ctx.clock():  # within the leeway, but a token capped at it would be dead on arrival
+        raise InvalidGrant("the assertion has expired")
+    resource = requested_resource(params, ctx.settings.resources)
+    scope = narrow(params.get("scope"), client.scopes & scope_set(rule.scope))
+    user = User(str(claims["sub"]))  # the rule pinned it
+    return await issue(ctx, client, scope, user, refresh=False, resource=resource, expires=exp)
+
+
+def _is_id_jag(seen: Unverified) -> bool:
+    typ = seen.header.get("typ")
+    return isinstance(typ, str) and typ.lower() in (ID_JAG_TYPE, f"application/{ID_JAG_TYPE}")
+
+
+def _expected(issuer: TrustedIssuer, audience: str, settings: AssertionSettings, *, single_use: bool) -> Expected:
+    return Expected(
+        issuer=issuer.issuer,
+        audiences=frozenset({audience}),
+        algorithms=frozenset(issuer.algorithms) & frozenset(settings.algorithms),
+        leeway=settings.leeway,
+        max_lifetime=settings.max_lifetime,
+        single_use=single_use,
+    )
+
+
+async def _verified(keys: KeySets, seen: Unverified, issuer: TrustedIssuer, expected: Expected) -> Mapping[str, Any]:
+    try:
+        return await keys.verified(seen, issuer.keys, expected, whose=f"the issuer {issuer.issuer}")
+    except AssertionRefused as refused:
+        raise InvalidGrant(str(refused)) from None
 
 
 def _resource(claims: Mapping[str, Any], params: Params, allowed: tuple[str, ...]) -> str | None:

@@ -26,8 +26,9 @@ class AssertionSettings(StrictSettings):
     #: Bounds on how long a fetched key set is kept, whatever its ``Cache-Control`` says.
     jwks_cache_least: float = Field(default=60, ge=0)
     jwks_cache_most: float = Field(default=86400, ge=1)
-    #: Identity providers whose identity assertion grants ``jwt_bearer`` accepts (JSON: a list of objects with
-    #: ``issuer``, ``jwks`` or ``jwks_uri``, and optionally ``algorithms``).
+    #: Identity providers and workload platforms whose JWTs ``jwt_bearer`` accepts (JSON: a list of objects with
+    #: ``issuer``, ``jwks`` or ``jwks_uri``, optionally ``algorithms``; a workload platform's also ``profile``
+    #: ``"workload"``, its ``rules`` and optionally ``audience``: :class:`~.issuers.TrustedIssuer`).
     issuers: tuple[TrustedIssuer, ...] = ()
     #: Caps on fetching a ``jwks_uri``: seconds, and bytes of its body.
     jwks_fetch_timeout: float = Field(default=5, gt=0, le=30)

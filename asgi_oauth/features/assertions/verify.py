@@ -120,6 +120,8 @@ class Expected:
     leeway: float = 30.0
     #: The longest ``exp`` ahead of now accepted: its ``jti`` is kept that long.
     max_lifetime: float = 3600.0
+    #: Whether the caller accepts it once (so it must carry a ``jti``); a workload's token is reused by design.
+    single_use: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +216,7 @@ def _operations_allow_verify(ops: object) -> bool:
 
 
 def _check_claims(claims: Mapping[str, Any], expected: Expected, now: float) -> None:
-    for name in ("iss", "aud", "exp", "jti"):
+    for name in ("iss", "aud", "exp", "jti") if expected.single_use else ("iss", "aud", "exp"):
         if name not in claims:
             raise AssertionRefused(f"the assertion has no {name} claim")
     if claims["iss"] != expected.issuer:
@@ -224,8 +226,8 @@ def _check_claims(claims: Mapping[str, Any], expected: Expected, now: float) -> 
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if not any(isinstance(aud, str) and aud in expected.audiences for aud in audiences):
         raise AssertionRefused(f"the assertion's aud must name this server: {min(expected.audiences, key=len)}")
-    jti = claims["jti"]
-    if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+    jti = claims.get("jti")
+    if "jti" in claims and (not isinstance(jti, str) or not 0 < len(jti) <= 256):
         raise AssertionRefused("the assertion's jti must be a string of 1 to 256 characters")
     exp = _seconds(claims, "exp")
     if exp is None or exp <= now - expected.leeway:
