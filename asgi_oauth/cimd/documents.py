@@ -115,6 +115,11 @@ def parse(
     method = document.get("token_endpoint_auth_method", "none")
     if not isinstance(method, str):
         raise DocumentError("the document's token_endpoint_auth_method must be a string")
+    if method == "client_secret_jwt":
+        raise DocumentError(
+            "a metadata document cannot hold a secret, so its client cannot use client_secret_jwt; "
+            "use private_key_jwt with the keys the document names"
+        )
     extra: Mapping[str, Any] = {}
     if method in methods:
         try:
@@ -122,7 +127,7 @@ def parse(
         except ValueError as error:
             raise DocumentError(f"the document's {method} keys cannot be used: {error}") from None
     elif method != "none":
-        allowed = " or ".join(["none", *methods])
+        allowed = " or ".join(["none", *(name for name in methods if name != "client_secret_jwt")])
         raise DocumentError(f"a metadata document's client must use token_endpoint_auth_method {allowed}")
     known = next((m for m in AUTH_METHODS if m == method), None)
     if known is None:
