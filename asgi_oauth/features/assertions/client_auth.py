@@ -24,7 +24,7 @@ from .keys import KeySets
 from .names import ASSERTION_TYPE, EXTRA_KEY, HMAC_METHOD, derived_secret
 from .replay import first_use
 from .settings import AssertionSettings
-from .verify import AssertionRefused, Expected, derived_keys, peek, verify
+from .verify import AssertionRefused, Expected, Unverified, derived_keys, peek, verify
 
 
 def applies(request: Incoming) -> bool:
@@ -70,12 +70,9 @@ async def authenticate(
         ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=method)
         if client is None:
             raise InvalidClient("client authentication failed", realm=realm)
-        registered = client.token_endpoint_auth_method
-        if registered in (EXTRA_KEY, HMAC_METHOD):  # this feature's method, switched off
-            raise InvalidClient(f"{registered} is not accepted by this server", realm=realm)
-        raise InvalidClient(
-            f"this client is registered to authenticate with {registered}; use that method", realm=realm
-        )
+        if method in (EXTRA_KEY, HMAC_METHOD):  # this feature's method, switched off
+            raise InvalidClient(f"{method} is not accepted by this server", realm=realm)
+        raise InvalidClient(f"this client is registered to authenticate with {method}; use that method", realm=realm)
     expected = Expected(
         issuer=client_id,
         subject=client_id,
@@ -85,11 +82,7 @@ async def authenticate(
         max_lifetime=settings.max_lifetime,
     )
     try:
-        if method == HMAC_METHOD:
-            secrets = _secrets(client, ctx.settings.secret_key)
-            claims = verify(seen, derived_keys(secrets), expected, ctx.clock())
-        else:
-            claims = await keys.verified(seen, client.extra.get(EXTRA_KEY), expected, whose="the client")
+        claims = await _verified(ctx, seen, client, expected, keys)
     except AssertionRefused as refused:
         ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=method)
         raise InvalidClient(str(refused), realm=realm) from None
@@ -97,6 +90,15 @@ async def authenticate(
         ctx.events.emit("client_auth_failed", client_id=client_id, address=request.peer, what=method)
         raise InvalidClient("this assertion was used before: sign a new one, with a new jti, per request", realm=realm)
     return client
+
+
+async def _verified(
+    ctx: Context, seen: Unverified, client: Client, expected: Expected, keys: KeySets
+) -> Mapping[str, Any]:
+    """The claims once what the client registered verifies them: its derived secret, or its keys."""
+    if client.token_endpoint_auth_method == HMAC_METHOD:
+        return verify(seen, derived_keys(_secrets(client, ctx.settings.secret_key)), expected, ctx.clock())
+    return await keys.verified(seen, client.extra.get(EXTRA_KEY), expected, whose="the client")
 
 
 def _secrets(client: Client, secret_key: Sequence[SecretStr]) -> list[str]:
