@@ -31,7 +31,8 @@ GRANT_TYPES: tuple[GrantType, ...] = (
     "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523, the jwt_bearer feature
     "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693, the token_exchange feature
 )
-#: ``private_key_jwt`` is proved by the feature of that name (:mod:`asgi_oauth.features.assertions`): no secret.
+#: ``private_key_jwt`` is proved by the feature of that name (:mod:`asgi_oauth.features.assertions`): no secret;
+#: ``client_secret_jwt`` by the same feature, with a secret derived from ``secret_key``, never stored.
 AUTH_METHODS: tuple[AuthMethod, ...] = (
     "client_secret_basic",
     "client_secret_post",

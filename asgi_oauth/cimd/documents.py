@@ -4,7 +4,8 @@ A client that registered nowhere names itself by an https URL: its ``client_id``
 document describing it (its name and redirect URIs). The server fetches that document when it first sees the
 id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs; or,
 where a feature offers a method that proves a client without a secret (``private_key_jwt``, with the keys the
-document names), as a confidential client authenticating with it, which may also use ``client_credentials``.
+document names), as a confidential client authenticating with it, which may also use ``client_credentials``
+(never ``client_secret_jwt``: a public document cannot hold a secret).
 Fetching a URL a stranger chose is a server-side request on their behalf, so the fetch is guarded: https only,
 no redirects, addresses on loopback and private networks refused, a size and a time cap
 (:mod:`asgi_oauth.cimd.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
