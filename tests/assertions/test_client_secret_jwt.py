@@ -6,6 +6,7 @@ Each refusal must be ``invalid_client`` (401) in words, never a 5xx, and the tok
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -15,7 +16,7 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from asgi_oauth import ClientError, Store, new_client
+from asgi_oauth import ClientError, Event, Store, new_client
 from asgi_oauth.features.assertions import AssertionSettings, PrivateKeyJWT
 
 from ..web.conftest import MakeServer
@@ -59,7 +60,8 @@ HMAC = derived("hmac")  # one record for every server of a test: they share the 
 async def with_feature(make_server: MakeServer, *more: Registered, **options: Any) -> Server:
     feature = PrivateKeyJWT(AssertionSettings(**options.pop("settings", {})))
     stored = [*default_clients(), keyed("keyed"), HMAC, *more]
-    return await make_server(stored=stored, oauth_options={"features": [feature]}, **options)
+    oauth_options = {"features": [feature], **options.pop("oauth_options", {})}
+    return await make_server(stored=stored, oauth_options=oauth_options, **options)
 
 
 async def token(server: Server, assertion: str, **params: str) -> httpx.Response:
@@ -90,11 +92,21 @@ async def test_a_client_authenticates_with_its_derived_secret(make_server: MakeS
     assert set(kept.extra["client_secret_jwt"]) == {"salt"} and secret not in repr(kept)
 
 
-async def test_a_wrong_secret_is_refused(make_server: MakeServer) -> None:
-    server = await with_feature(make_server)
+async def test_a_wrong_secret_is_refused_and_told_as_an_event(make_server: MakeServer) -> None:
+    failed: list[Event] = []
+
+    async def record(event: Event) -> None:
+        failed.append(event)
+
+    server = await with_feature(make_server, oauth_options={"events": [record]})
     refused(await token(server, signed("hmac", secrets.token_urlsafe(32))), words="secret")
     other = derived("hmac")  # the same id, another salt: another secret
     refused(await token(server, signed("hmac", str(other.secret))), words="does not verify with the client's secret")
+    for _ in range(100):  # hooks run in tasks of their own
+        if len(failed) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert [(e.kind, e.client_id, e.what) for e in failed] == [("client_auth_failed", "hmac", "client_secret_jwt")] * 2
 
 
 async def test_a_secret_derived_with_an_older_key_works_until_that_key_is_dropped(make_server: MakeServer) -> None:
