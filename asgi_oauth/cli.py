@@ -175,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument(
         "--auth-method",
-        choices=["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"],
         help=(
             "token endpoint auth method of a confidential client (default: client_secret_basic); private_key_jwt "
-            "needs --jwks or --jwks-uri, the assertions extra and the private_key_jwt feature on the server"
+            "needs --jwks or --jwks-uri, the assertions extra and the private_key_jwt feature on the server; "
+            "client_secret_jwt (same feature) gets a secret derived from ASGI_OAUTH_SECRET_KEY, which must be set"
         ),
     )
     create.add_argument(
@@ -453,6 +454,7 @@ def _clients_create(args: argparse.Namespace) -> int:
         token_endpoint_auth_method=method,
         introspect_any=args.introspect_any,
         extra=extra,
+        secret_key=settings.secret_key,
     )
     if args.require_par:
         if "authorization_code" not in client.grant_types:

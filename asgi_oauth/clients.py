@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from . import crypto
 from .models import Client
@@ -61,6 +63,7 @@ def new_client(
     client_secret: str | None = None,
     extension_grants: Iterable[str] = (),
     extra: Mapping[str, Any] | None = None,
+    secret_key: Sequence[SecretStr] = (),
 ) -> tuple[Client, str | None]:
     """Validate and build a client; returns it with its plain secret (``None`` for public clients).
 
@@ -72,7 +75,8 @@ def new_client(
     fails here rather than as ``unauthorized_client`` at the token endpoint.
 
     A ``private_key_jwt`` client has no secret: its keys go in ``extra``
-    (:func:`asgi_oauth.features.assertions.registered_keys`).
+    (:func:`asgi_oauth.features.assertions.registered_keys`). A ``client_secret_jwt`` client's secret is derived
+    from ``secret_key`` (the server's ``OAuthSettings.secret_key``) and a salt kept in ``extra``, never stored.
     """
     client_id = client_id if client_id is not None else crypto.new_family_id()
     if not _CLIENT_ID.fullmatch(client_id):
@@ -103,7 +107,13 @@ def new_client(
         raise ClientError("a private_key_jwt client authenticates with its keys, not a secret")
     secret: str | None = None
     secret_hash: str | None = None
-    if not public and not keyed:
+    extra = dict(extra or {})
+    if method == "client_secret_jwt":
+        if client_secret is not None:
+            raise ClientError("a client_secret_jwt client's secret is derived by the server; it cannot be given")
+        salted, secret = _derived_secret(secret_key, client_id)
+        extra.update(salted)
+    elif not public and not keyed:
         secret = client_secret if client_secret is not None else crypto.new_client_secret()
         secret_hash = crypto.hash_secret(secret, generated=client_secret is None)
     client = Client(
@@ -118,9 +128,18 @@ def new_client(
         token_endpoint_auth_method=_auth_method(method),
         introspect_any=introspect_any,
         created_at=int(time.time()),
-        extra=dict(extra or {}),
+        extra=extra,
     )
     return client, secret
+
+
+def _derived_secret(secret_key: Sequence[SecretStr], client_id: str) -> tuple[dict[str, Any], str]:
+    from .features.assertions.names import salted_secret  # imported late: the feature's names import this module
+
+    try:
+        return salted_secret(secret_key, client_id)
+    except ValueError as error:
+        raise ClientError(str(error)) from None
 
 
 def _auth_method(method: str) -> AuthMethod:

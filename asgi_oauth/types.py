@@ -11,7 +11,7 @@ from typing import Literal
 
 #: A grant type name: one of :data:`GRANT_TYPES` or an extension grant the server was given.
 GrantType = str
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none", "private_key_jwt", "client_secret_jwt"]
 TokenTypeHint = Literal["access_token", "refresh_token"]
 CodeChallengeMethod = Literal["S256", "plain"]
 #: A response type name (RFC 6749 section 3.1.1): ``code``, ``token`` or one the server was given.
@@ -31,5 +31,12 @@ GRANT_TYPES: tuple[GrantType, ...] = (
     "urn:ietf:params:oauth:grant-type:jwt-bearer",  # RFC 7523, the jwt_bearer feature
     "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693, the token_exchange feature
 )
-#: ``private_key_jwt`` is proved by the feature of that name (:mod:`asgi_oauth.features.assertions`): no secret.
-AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
+#: ``private_key_jwt`` is proved by the feature of that name (:mod:`asgi_oauth.features.assertions`): no secret;
+#: ``client_secret_jwt`` by the same feature, with a secret derived from ``secret_key``, never stored.
+AUTH_METHODS: tuple[AuthMethod, ...] = (
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+    "private_key_jwt",
+    "client_secret_jwt",
+)

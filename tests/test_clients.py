@@ -185,8 +185,12 @@ def test_bad_scope_characters(scope: str) -> None:
 
 
 def test_unknown_auth_method() -> None:
-    # client_secret_jwt needs the plain secret to check an HMAC, and secrets are stored hashed: never offered.
-    assert "auth method" in refused(token_endpoint_auth_method="client_secret_jwt")
+    assert "auth method" in refused(token_endpoint_auth_method="client_secret_hmac")
+
+
+def test_client_secret_jwt_needs_the_servers_secret_key() -> None:
+    # Its secret is derived from the server's secret_key (never stored): an ephemeral key would change it.
+    assert "ASGI_OAUTH_SECRET_KEY" in refused(token_endpoint_auth_method="client_secret_jwt")
 
 
 def test_public_client_cannot_use_client_credentials() -> None:

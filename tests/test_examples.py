@@ -87,6 +87,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Events": 1,  # tests/ops/test_readme_ops.py
         "Device authorization grant (RFC 8628)": 4,  # tests/device/test_readme.py
         "JWT client authentication (`private_key_jwt`)": 2,  # tests/assertions/test_readme.py
+        "Secrets the server derives (`client_secret_jwt`)": 1,  # tests/assertions/test_readme.py
         "Identity assertion grants for enterprise MCP (`jwt_bearer`)": 1,  # tests/assertions/test_readme.py
         "Workload identity": 2,  # tests/assertions/test_readme.py
         "Issuing ID-JAGs: this server as the enterprise identity provider": 1,  # tests/exchange/test_id_jag_served.py

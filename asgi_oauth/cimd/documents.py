@@ -4,7 +4,8 @@ A client that registered nowhere names itself by an https URL: its ``client_id``
 document describing it (its name and redirect URIs). The server fetches that document when it first sees the
 id, checks it, and treats the client as a public one (PKCE, no secret) with exactly those redirect URIs; or,
 where a feature offers a method that proves a client without a secret (``private_key_jwt``, with the keys the
-document names), as a confidential client authenticating with it, which may also use ``client_credentials``.
+document names), as a confidential client authenticating with it, which may also use ``client_credentials``
+(never ``client_secret_jwt``: a public document cannot hold a secret).
 Fetching a URL a stranger chose is a server-side request on their behalf, so the fetch is guarded: https only,
 no redirects, addresses on loopback and private networks refused, a size and a time cap
 (:mod:`asgi_oauth.cimd.fetch` is the default fetcher; tests inject their own). Documents are kept for as long as
@@ -115,6 +116,11 @@ def parse(
     method = document.get("token_endpoint_auth_method", "none")
     if not isinstance(method, str):
         raise DocumentError("the document's token_endpoint_auth_method must be a string")
+    if method == "client_secret_jwt":
+        raise DocumentError(
+            "a metadata document cannot hold a secret, so its client cannot use client_secret_jwt; "
+            "use private_key_jwt with the keys the document names"
+        )
     extra: Mapping[str, Any] = {}
     if method in methods:
         try:
@@ -122,7 +128,7 @@ def parse(
         except ValueError as error:
             raise DocumentError(f"the document's {method} keys cannot be used: {error}") from None
     elif method != "none":
-        allowed = " or ".join(["none", *methods])
+        allowed = " or ".join(["none", *(name for name in methods if name != "client_secret_jwt")])
         raise DocumentError(f"a metadata document's client must use token_endpoint_auth_method {allowed}")
     known = next((m for m in AUTH_METHODS if m == method), None)
     if known is None:

@@ -180,3 +180,22 @@ def test_wrong_workload_rules_are_one_line_errors(env: dict[str, str], tmp_path:
             assert result.returncode == 2 and words in result.stderr
         else:
             assert_one_line_error(result, words)
+
+
+def test_a_client_secret_jwt_client_gets_its_derived_secret_printed_once(env: dict[str, str]) -> None:
+    keyed_env = env | {"ASGI_OAUTH_SECRET_KEY": "assertion-cli-" + "k" * 32}
+    created = create(keyed_env, "--client-id", "hmac-job", "--auth-method", "client_secret_jwt")
+    assert created.returncode == 0, created.stderr
+    printed = json.loads(created.stdout)
+    assert set(printed) == {"client_id", "client_secret"} and len(printed["client_secret"]) == 43
+    listed = run_cli("clients", "list", env=keyed_env).stdout
+    job = next(c for c in json.loads(listed) if c["client_id"] == "hmac-job")
+    assert job["token_endpoint_auth_method"] == "client_secret_jwt" and set(job["extra"]["client_secret_jwt"]) == {
+        "salt"
+    }
+    assert printed["client_secret"] not in listed  # derived when needed, never kept
+    for args, words in (
+        (["--auth-method", "client_secret_jwt"], "set ASGI_OAUTH_SECRET_KEY"),  # env has no secret key
+        (["--auth-method", "client_secret_jwt", "--jwks-uri", "https://keys.example.com/jwks.json"], "--jwks"),
+    ):
+        assert_one_line_error(create(env, *args), words)

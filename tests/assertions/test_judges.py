@@ -1,4 +1,5 @@
-"""The judges of ``private_key_jwt``, which nobody here wrote: Authlib's client and panva's ``openid-client``.
+"""The judges of ``private_key_jwt`` and ``client_secret_jwt``, which nobody here wrote: Authlib's client and
+panva's ``openid-client``.
 
 Both run against ``asgi-oauth serve`` with two workers on Redis, the feature switched on by
 ``ASGI_OAUTH_FEATURES=private_key_jwt`` and the client registered with ``asgi-oauth clients create
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import ClientSecretJWT as AuthlibClientSecretJWT
 from authlib.oauth2.rfc7523 import PrivateKeyJWT as AuthlibPrivateKeyJWT
 
 from ..npm import LockedTree, NpmUnavailable
@@ -111,6 +114,45 @@ def test_a_replayed_assertion_is_refused_by_the_other_worker(
     pytest.fail("the replay never reached the other worker")
 
 
+def secret_jwt_client(env: dict[str, str], name: str) -> str:
+    """A ``client_secret_jwt`` client made as an operator would, on the served Redis; its derived secret."""
+    created = run_cli(
+        "clients", "create", "--name", name, "--client-id", name, "--grant-type", "client_credentials",
+        "--scope", "read write", "--auth-method", "client_secret_jwt", env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    return str(json.loads(created.stdout)["client_secret"])
+
+
+def test_authlib_client_credentials_with_client_secret_jwt_on_two_workers(
+    served: tuple[Server, dict[str, Signer], dict[str, str]],
+) -> None:
+    """Authlib signs HS256 with the printed secret (``aud`` the token endpoint); both workers derive it again."""
+    server, _, env = served
+    secret = secret_jwt_client(env, "authlib-hmac")
+    metadata = httpx.get(f"{server.issuer}/.well-known/oauth-authorization-server").json()
+    assert "client_secret_jwt" in metadata["token_endpoint_auth_methods_supported"]
+    assert "HS256" in metadata["token_endpoint_auth_signing_alg_values_supported"]
+    token_endpoint = metadata["token_endpoint"]
+
+    def fetch(secret: str = secret) -> str:
+        with OAuth2Client(
+            client_id="authlib-hmac",
+            client_secret=secret,
+            token_endpoint_auth_method=AuthlibClientSecretJWT(token_endpoint),
+            scope="read",
+        ) as client:
+            token = client.fetch_token(token_endpoint, grant_type="client_credentials")
+            assert token["token_type"] == "Bearer" and token["scope"] == "read"
+            check = client.introspect_token(metadata["introspection_endpoint"], token=token["access_token"])
+        assert check.status_code == 200 and check.json()["client_id"] == "authlib-hmac", check.text
+        return str(check.headers["x-demo-worker"])
+
+    assert len(tokens_from_both_workers(fetch)) == 2, "uvicorn never handed a connection to the other worker"
+    with pytest.raises(OAuthError, match="invalid_client"):
+        fetch(secret[:-1] + ("A" if secret[-1] != "A" else "B"))  # one character off
+
+
 @pytest.fixture(scope="module")
 def node() -> Path:
     try:
@@ -142,6 +184,30 @@ def test_openid_client_client_credentials_with_private_key_jwt(
     for answer in answers:
         assert answer["token_type"].lower() == "bearer" and answer["scope"] == "read"
         assert answer["active"] is True and answer["client_id"] == "openid-client"
+
+
+def test_openid_client_client_credentials_with_client_secret_jwt(
+    served: tuple[Server, dict[str, Signer], dict[str, str]], node: Path
+) -> None:
+    server, _, env = served
+    secret = secret_jwt_client(env, "openid-client-hmac")
+    script = INSTALL_DIR / "client_secret_jwt.mjs"
+    shutil.copyfile(HERE / "client_secret_jwt.mjs", script)
+    done = subprocess.run(
+        [str(node), str(script), server.issuer, "openid-client-hmac", secret, "4"],
+        cwd=INSTALL_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    print("openid-client client_secret_jwt judge:", json.dumps(answers[-1]))
+    assert len(answers) == 4
+    for answer in answers:
+        assert answer["token_type"].lower() == "bearer" and answer["scope"] == "read"
+        assert answer["active"] is True and answer["client_id"] == "openid-client-hmac"
 
 
 def _private_d(signer: Signer) -> str:

@@ -110,7 +110,8 @@ async def test_the_metadata_lists_the_method_and_its_algorithms_only_when_switch
     ).json()
     for endpoint in ("token", "introspection", "revocation"):
         assert "private_key_jwt" in on[f"{endpoint}_endpoint_auth_methods_supported"]
-        assert on[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == ["ES256", "EdDSA"]
+        # client_secret_jwt's HS256 beside them (test_client_secret_jwt: listed only while that method is on).
+        assert on[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == ["ES256", "EdDSA", "HS256"]
     off = (await (await make_server()).http.get(METADATA)).json()
     assert "private_key_jwt" not in off["token_endpoint_auth_methods_supported"]
     assert not any(key.endswith("_auth_signing_alg_values_supported") for key in off)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
 import httpx
+import jwt
 from pydantic import TypeAdapter
 
 from asgi_oauth.features import BUILTIN
@@ -21,6 +23,7 @@ from .signing import Signer, form, id_jag
 CLIENT_SECTION = "JWT client authentication (`private_key_jwt`)"
 GRANT_SECTION = "Identity assertion grants for enterprise MCP (`jwt_bearer`)"
 WORKLOAD_SECTION = "Workload identity"
+SECRET_SECTION = "Secrets the server derives (`client_secret_jwt`)"
 
 
 def exported(block: str) -> dict[str, str]:
@@ -66,6 +69,28 @@ def test_the_private_key_jwt_section_runs_as_written(tmp_path: Path, redis_url: 
     with serving(tmp_path / "serve", env) as server:
         url = f"{server.issuer}/token"
         assertion = signer.assertion(client_id, audience=server.issuer)
+        answer = httpx.post(url, data=form(assertion, grant_type="client_credentials", scope="read"))
+        assert answer.status_code == 200, answer.text
+        again = httpx.post(url, data=form(assertion, grant_type="client_credentials"))
+        assert again.status_code == 401 and "used before" in again.json()["error_description"]
+
+
+def test_the_client_secret_jwt_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """The block makes a secret key and a client with the feature of the section above; a server with that key
+    accepts an HS256 assertion signed with the printed secret, once."""
+    (block,) = fenced(readme_section(SECRET_SECTION), "sh")
+    env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
+    created = run_here(block + '\nprintf %s "$ASGI_OAUTH_SECRET_KEY" > secret-key', tmp_path, env)
+    assert created.returncode == 0, created.stderr
+    printed = json.loads(created.stdout)
+    client_id, secret = printed["client_id"], printed["client_secret"]
+    key = (tmp_path / "secret-key").read_text()
+    served_env = env | {"ASGI_OAUTH_SECRET_KEY": key, "ASGI_OAUTH_FEATURES": "private_key_jwt"}
+
+    with serving(tmp_path / "serve", served_env) as server:
+        claims = {"iss": client_id, "sub": client_id, "aud": server.issuer, "exp": int(time.time()) + 60, "jti": "1"}
+        assertion = jwt.encode(claims, secret.encode(), algorithm="HS256")
+        url = f"{server.issuer}/token"
         answer = httpx.post(url, data=form(assertion, grant_type="client_credentials", scope="read"))
         assert answer.status_code == 200, answer.text
         again = httpx.post(url, data=form(assertion, grant_type="client_credentials"))

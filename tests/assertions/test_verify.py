@@ -10,12 +10,13 @@ from typing import Any
 import jwt
 import pytest
 
-from asgi_oauth.features.assertions.names import ASYMMETRIC, KeySetError
+from asgi_oauth.features.assertions.names import ASYMMETRIC, SYMMETRIC, KeySetError
 from asgi_oauth.features.assertions.verify import (
     AssertionRefused,
     Expected,
     KeyUnknown,
     VerifyingKey,
+    derived_keys,
     fits,
     key_set,
     peek,
@@ -112,3 +113,24 @@ def test_a_fetched_set_leaves_out_keys_it_cannot_use_and_a_registered_one_refuse
         key_set(published)
     with pytest.raises(KeySetError, match="no key"):
         key_set({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, strict=False)
+
+
+def test_a_secret_verifies_hmac_only_and_a_public_key_never_does() -> None:
+    """The two sides of the algorithm confusion: a derived secret cannot check a signature, nor a key an HMAC."""
+    (secret,) = derived_keys(["s" * 43])
+    rsa = keys_of(Signer.new("RS256"))[0]
+    for alg in SYMMETRIC:
+        assert fits(secret, alg) and not fits(rsa, alg)
+    for alg in ASYMMETRIC:
+        assert not fits(secret, alg)
+    now = time.time()
+    claims = {"iss": "c", "sub": "c", "aud": AUDIENCE, "exp": int(now) + 60, "jti": "1"}
+    hmac_only = Expected(issuer="c", subject="c", audiences=frozenset({AUDIENCE}), algorithms=frozenset({"HS256"}))
+    signed = jwt.encode(claims, ("s" * 43).encode(), algorithm="HS256", headers={"kid": "whatever"})
+    assert verify(peek(signed), [secret], hmac_only, now)["iss"] == "c"  # a kid means nothing to a secret
+    with pytest.raises(KeyUnknown):
+        verify(peek(signed), [rsa], hmac_only, now)
+    with pytest.raises(AssertionRefused, match="alg"):
+        verify(peek(Signer.new("RS256").assertion("c")), [secret], hmac_only, now)
+    with pytest.raises(AssertionRefused, match="client's secret"):
+        verify(peek(jwt.encode(claims, b"t" * 43, algorithm="HS256")), derived_keys(["s" * 43] * 6), hmac_only, now)

@@ -1,14 +1,16 @@
-"""JWT assertions (RFC 7521, RFC 7523) as features: ``private_key_jwt`` client authentication, and the JWT bearer
-grant with identity assertions (ID-JAG) from trusted identity providers or workload identity tokens from trusted
-platforms.
+"""JWT assertions (RFC 7521, RFC 7523) as features: ``private_key_jwt`` and ``client_secret_jwt`` client
+authentication, and the JWT bearer grant with identity assertions (ID-JAG) from trusted identity providers or
+workload identity tokens from trusted platforms.
 
 :class:`PrivateKeyJWT` (``ASGI_OAUTH_FEATURES=private_key_jwt``): a client registered with
 ``token_endpoint_auth_method="private_key_jwt"`` and its public keys (:func:`registered_keys`: a JWK Set, or the
-https URL of one) authenticates with JWTs it signs. :class:`JWTBearerGrant` (``jwt_bearer``): a client exchanges
-an ID-JAG that a :class:`TrustedIssuer` signed for a user into an access token for that user; a workload does
-the same with its platform's token, acting as the client a :class:`TrustRule` of that issuer names. Both read the
-``ASGI_OAUTH_ASSERTION_*`` settings (:class:`AssertionSettings`) and need the ``assertions`` extra (PyJWT with
-``cryptography``), and the ``remote`` extra (httpx) for keys fetched from a ``jwks_uri``.
+https URL of one) authenticates with JWTs it signs; one registered with ``client_secret_jwt`` signs them with
+HMAC and a secret the server derives from its ``secret_key`` (unless ``secret_algorithms`` is empty).
+:class:`JWTBearerGrant` (``jwt_bearer``): a client exchanges an ID-JAG that a :class:`TrustedIssuer` signed for a
+user into an access token for that user; a workload does the same with its platform's token, acting as the client
+a :class:`TrustRule` of that issuer names. Both read the ``ASGI_OAUTH_ASSERTION_*`` settings
+(:class:`AssertionSettings`) and need the ``assertions`` extra (PyJWT with ``cryptography``), and the ``remote``
+extra (httpx) for keys fetched from a ``jwks_uri``.
 
 The package holds what every assertion feature shares, each part readable without the server: :mod:`.verify`
 (is this signed claim set one to accept), :mod:`.keys` (whose keys verify it) and :mod:`.replay` (each ``jti``
@@ -24,7 +26,16 @@ from ...cimd.documents import Fetcher
 from ...settings import load_section
 from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse, part_for
 from .issuers import TrustedIssuer, TrustRule
-from .names import ASSERTION_TYPE, ASYMMETRIC, EXTRA_KEY, JWT_BEARER, KeySetError, registered_keys
+from .names import (
+    ASSERTION_TYPE,
+    ASYMMETRIC,
+    EPHEMERAL_KEY_REFUSAL,
+    EXTRA_KEY,
+    HMAC_METHOD,
+    JWT_BEARER,
+    KeySetError,
+    registered_keys,
+)
 from .settings import AssertionSettings
 from .store import MemoryTrustedIssuers, TrustedIssuerStore
 
@@ -62,8 +73,12 @@ class PrivateKeyJWT(Feature):
         from .client_auth import applies
 
         self.settings = settings if settings is not None else load_section(AssertionSettings)
-        # Built once: the token endpoint asks for the features' methods on every request.
-        self._methods = (ClientAuthMethod(EXTRA_KEY, applies, self._authenticate, registration=_registration),)
+        # Built once: the token endpoint asks for the features' methods on every request. Both send a
+        # client_assertion: whichever applies first verifies it by the method its client registered.
+        keyed = ClientAuthMethod(EXTRA_KEY, applies, self._authenticate, registration=_registration)
+        derived = ClientAuthMethod(HMAC_METHOD, applies, self._authenticate, registration=self._secret_registration)
+        self._methods = (keyed, derived) if self.settings.secret_algorithms else (keyed,)
+        self._names = frozenset(method.name for method in self._methods)
         self._fetcher = fetcher
         self._server: OAuthServer | None = None
         self._keys: KeySets | None = None
@@ -78,7 +93,7 @@ class PrivateKeyJWT(Feature):
 
     def metadata(self) -> Mapping[str, Any]:
         listed = self._server.metadata if self._server is not None else {}
-        algorithms = list(self.settings.algorithms)
+        algorithms = [*self.settings.algorithms, *self.settings.secret_algorithms]
         return {
             f"{endpoint}_auth_signing_alg_values_supported": algorithms for endpoint in _SIGNED_AT if endpoint in listed
         }
@@ -89,8 +104,20 @@ class PrivateKeyJWT(Feature):
         from . import client_auth
 
         return await client_auth.authenticate(
-            ctx, request, keys=self._keys, settings=self.settings, audiences=self._accepted_audiences
+            ctx,
+            request,
+            keys=self._keys,
+            settings=self.settings,
+            audiences=self._accepted_audiences,
+            methods=self._names,
         )
+
+    def _secret_registration(self, metadata: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """A client registering ``client_secret_jwt`` (RFC 7591) sends nothing more: its salt and secret are made
+        with its id (:func:`~asgi_oauth.clients.new_client`), once the server's ``secret_key`` is known to be set."""
+        if self._server is None or self._server.settings.ephemeral_key:
+            raise ValueError(EPHEMERAL_KEY_REFUSAL)
+        return {}, {}
 
     def _accepted_audiences(self) -> frozenset[str]:
         """The issuer identifier and every endpoint URL of this server, read once the metadata is built."""

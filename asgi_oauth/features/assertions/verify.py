@@ -4,9 +4,10 @@ Pure: no store, no HTTP. The caller finds the keys (:mod:`.keys`) and claims the
 module says whether the assertion is one to accept, and why not. Times are checked here against the caller's
 clock, not PyJWT's, so that a test moves time as the server sees it.
 
-Only asymmetric algorithms are ever accepted: a symmetric key would be a secret this server keeps in
-plain text, and ``none`` is no signature. A key may only verify the algorithm it was made for (its ``alg``
-when it names one, else its key type and curve), so an RSA key cannot be talked into checking an HMAC.
+A client's registered keys are public: only asymmetric algorithms verify with them, and ``none`` is no signature.
+The one symmetric key is a ``client_secret_jwt`` client's secret, derived by the server (:func:`derived_keys`),
+never registered. A key may only verify the algorithm it was made for (its ``alg`` when it names one, else its
+key type and curve), so an RSA key cannot be talked into checking an HMAC, nor a secret a signature.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...extras import missing
-from .names import ASYMMETRIC, KeySetError
+from .names import ASYMMETRIC, SYMMETRIC, KeySetError
 
 try:
     import jwt
@@ -32,8 +33,8 @@ MAX_LENGTH = 8192
 MAX_UNNAMED_TRIES = 4
 
 #: PyJWT's implementation of each accepted algorithm (what checks a signature with a prepared key).
-_ALGORITHMS = {name: jwt.PyJWS().get_algorithm_by_name(name) for name in ASYMMETRIC}
-_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+_ALGORITHMS = {name: jwt.PyJWS().get_algorithm_by_name(name) for name in (*ASYMMETRIC, *SYMMETRIC)}
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP", "HS": "oct"}
 _CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
 
@@ -65,6 +66,21 @@ class VerifyingKey:
     def kid(self) -> str | None:
         kid = self.jwk.get("kid")
         return kid if isinstance(kid, str) else None
+
+    @property
+    def secret(self) -> bool:
+        """A derived ``client_secret_jwt`` secret: one per configured ``secret_key``, none of them named."""
+        return self.jwk.get("kty") == "oct"
+
+    def named(self, kid: str | None) -> bool:
+        """Whether this key may check an assertion naming ``kid``; a secret has no ``kid``, so any is ignored."""
+        return kid is None or self.secret or self.kid == kid
+
+
+def derived_keys(secrets: Sequence[str]) -> tuple[VerifyingKey, ...]:
+    """A ``client_secret_jwt`` client's secrets (one per ``secret_key`` still accepted) as keys for the HMAC
+    algorithms only (RFC 7523 section 2.2 with OpenID Connect Core section 9: the key is the secret's octets)."""
+    return tuple(VerifyingKey({"kty": "oct", "use": "sig"}, secret.encode()) for secret in secrets)
 
 
 def key_set(document: object, *, strict: bool = True) -> tuple[VerifyingKey, ...]:
@@ -178,14 +194,16 @@ def verify(seen: Unverified, keys: Sequence[VerifyingKey], expected: Expected, n
     kid = seen.header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise AssertionRefused("the assertion's kid is not a string")
-    candidates = [key for key in keys if fits(key, alg) and (kid is None or key.kid == kid)]
+    candidates = [key for key in keys if fits(key, alg) and key.named(kid)]
     if not candidates:
         raise KeyUnknown(f"no key registered for this client verifies {alg}" + (f" with kid {kid!r}" if kid else ""))
-    if kid is None and len(candidates) > MAX_UNNAMED_TRIES:
+    secret = candidates[0].secret
+    if kid is None and len(candidates) > MAX_UNNAMED_TRIES and not secret:  # an HMAC costs next to nothing
         raise AssertionRefused("the client has several keys for this alg: name the one used in the header's kid")
     algorithm = _ALGORITHMS[alg]
     if not any(_verifies(algorithm, seen, key) for key in candidates):
-        raise AssertionRefused("the assertion's signature does not verify with the client's keys")
+        whose = "the client's secret" if secret else "the client's keys"
+        raise AssertionRefused(f"the assertion's signature does not verify with {whose}")
     _check_claims(seen.claims, expected, now)
     return seen.claims
 

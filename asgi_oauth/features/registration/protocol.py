@@ -337,6 +337,7 @@ async def register(
             scope=metadata.scope,
             token_endpoint_auth_method=metadata.token_endpoint_auth_method,
             extra=metadata.extra,
+            secret_key=settings.secret_key,
         )
     except ClientError as exc:  # check_metadata should have caught it; still the client's mistake
         raise InvalidClientMetadata("the client metadata is not consistent") from exc
