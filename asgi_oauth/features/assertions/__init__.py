@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...cimd.documents import Fetcher
 from ...settings import load_section
-from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, TokenResponse, part_for
+from .. import ClientAuthMethod, Context, Feature, GrantSpec, Incoming, Params, TokenResponse, part_for
 from .issuers import TrustedIssuer, TrustRule
 from .names import (
     ASSERTION_TYPE,
@@ -220,10 +220,15 @@ class JWTBearerGrant(Feature):
         return (GrantSpec(JWT_BEARER, self._grant, params={"assertion": assertion}, errors=errors),)
 
     async def _grant(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
+        return await self.grant_for(ctx, client, request.params)
+
+    async def grant_for(self, ctx: Context, client: Client, params: Params) -> TokenResponse:
+        """What the grant answers for ``params``' ``assertion``: the token endpoint's answer, and token exchange's
+        for a JWT of a trusted issuer (``subject_token_type`` jwt), which is taken exactly as an assertion."""
         if self._keys is None:
             raise RuntimeError("JWTBearerGrant is not attached to a server")
         from . import bearer
 
         return await bearer.jwt_bearer(
-            ctx, client, request, trusted=self.trusted, keys=self._keys, settings=self.settings
+            ctx, client, params, trusted=self.trusted, keys=self._keys, settings=self.settings
         )

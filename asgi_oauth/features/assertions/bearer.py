@@ -25,7 +25,7 @@ from ...models import Client, User, scope_set
 from ...protocol.scopes import narrow
 from ...protocol.targets import requested_resource
 from ...uris import canonical_resource
-from .. import Context, Incoming, Params, TokenResponse, issue
+from .. import Context, Params, TokenResponse, issue
 from .issuers import TrustedIssuer
 from .keys import KeySets
 from .names import ID_JAG_TYPE
@@ -37,13 +37,14 @@ from .verify import AssertionRefused, Expected, Unverified, peek
 async def jwt_bearer(
     ctx: Context,
     client: Client,
-    request: Incoming,
+    params: Params,
     *,
     trusted: Callable[[str], Awaitable[TrustedIssuer | None]],
     keys: KeySets,
     settings: AssertionSettings,
 ) -> TokenResponse:
-    params = request.params
+    """The grant for ``params``' ``assertion`` (with its ``resource`` and ``scope``): the token endpoint's, and token
+    exchange's for a subject token of a trusted issuer."""
     try:
         seen = peek(params.require("assertion"))
     except AssertionRefused as refused:

@@ -16,12 +16,13 @@ from ...models import AccessToken, Client, TokenFamily
 from ...settings import SettingsError, load_section
 from .. import Context, Feature, GrantSpec, Incoming, TokenResponse
 from . import protocol
-from .names import ACCESS_TOKEN_TYPE, GRANT, ID_JAG_TOKEN_TYPE, ID_JAG_TYP, ID_TOKEN_TYPE
+from .names import ACCESS_TOKEN_TYPE, GRANT, ID_JAG_TOKEN_TYPE, ID_JAG_TYP, ID_TOKEN_TYPE, JWT_TOKEN_TYPE
 from .protocol import act_of, may_exchange
 from .settings import ExchangeSettings, IdJagTarget
 
 if TYPE_CHECKING:
     from ...web.app import OAuthServer
+    from ..assertions import JWTBearerGrant
     from ..oidc import OpenIDConnect
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ID_JAG_TOKEN_TYPE",
     "ID_JAG_TYP",
     "ID_TOKEN_TYPE",
+    "JWT_TOKEN_TYPE",
     "TOKEN_EXCHANGE",
     "ExchangeSettings",
     "IdJagTarget",
@@ -39,8 +41,11 @@ __all__ = [
 TOKEN_EXCHANGE = GRANT
 
 _PARAMS: Mapping[str, Mapping[str, Any]] = {
-    "subject_token": {"type": "string", "description": "RFC 8693: an access token (or ID token) of this server"},
-    "subject_token_type": {"type": "string", "enum": [ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE]},
+    "subject_token": {
+        "type": "string",
+        "description": "RFC 8693: an access token (or ID token) of this server, or a JWT of a trusted issuer",
+    },
+    "subject_token_type": {"type": "string", "enum": [ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE]},
     "actor_token": {"type": "string", "description": "RFC 8693: an access token of the exchanging client"},
     "actor_token_type": {"type": "string", "enum": [ACCESS_TOKEN_TYPE]},
     "requested_token_type": {"type": "string", "enum": [ACCESS_TOKEN_TYPE, ID_JAG_TOKEN_TYPE]},
@@ -78,7 +83,16 @@ class TokenExchange(Feature):
     async def _exchange(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
         oidc = _oidc(self._server) if self.settings.id_jag_targets else None
         keys = oidc.keys if oidc is not None else None
-        return await protocol.exchange(ctx, client, request, settings=self.settings, keys=keys)
+        bearer = _jwt_bearer(self._server)
+        grant = bearer.grant_for if bearer is not None else None
+        return await protocol.exchange(ctx, client, request, settings=self.settings, keys=keys, bearer=grant)
+
+
+def _jwt_bearer(server: OAuthServer | None) -> JWTBearerGrant | None:
+    """The JWT bearer grant, when it is switched on beside this feature: it checks JWTs of trusted issuers."""
+    from ..assertions import JWTBearerGrant
+
+    return next((f for f in server.features if isinstance(f, JWTBearerGrant)), None) if server is not None else None
 
 
 def _oidc(server: OAuthServer | None) -> OpenIDConnect | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a type name)
+#: RFC 8693 section 3: a JWT, here one of an issuer the ``jwt_bearer`` feature trusts.
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 (a type name)
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 (a type name)
 ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"  # noqa: S105 (a type name)
 #: The JWT ``typ`` of an ID-JAG (the draft's media type, without ``application/``).

@@ -6,7 +6,8 @@ call a downstream API for that user. It may not pass the token through; it excha
 itself, for the downstream resource, that says who acts (``act``, RFC 8693 section 4.1), carries no more scope
 than the user's token and expires no later. What this server decides where the RFC leaves it to policy:
 
-- **Subject tokens** are this server's own access tokens (opaque or JWT), active; anything else is
+- **Subject tokens** are this server's own access tokens (opaque or JWT), active, or (``subject_token_type`` jwt)
+  JWTs of issuers the ``jwt_bearer`` feature trusts, taken as that grant takes them; anything else is
   ``invalid_request``, as section 2.2.2 asks for a subject token that is invalid or unacceptable.
 - **Who may exchange one**: the client it was issued to, or a confidential client registered with the token's
   resource among the audiences it serves (:func:`may_exchange`): the MCP server, for tokens issued for it.
@@ -21,7 +22,7 @@ than the user's token and expires no later. What this server decides where the R
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from ...uris import canonical_resource
 from ...validation_cache import cache_of
 from .. import Context, Incoming, Params, TokenResponse, prepare
 from .id_jag import issue_id_jag
-from .names import ACCESS_TOKEN_TYPE, EXTRA_KEY, ID_JAG_TOKEN_TYPE
+from .names import ACCESS_TOKEN_TYPE, EXTRA_KEY, ID_JAG_TOKEN_TYPE, JWT_TOKEN_TYPE
 from .settings import ExchangeSettings
 
 if TYPE_CHECKING:
@@ -58,18 +59,34 @@ def act_of(record: AccessToken) -> Mapping[str, Any] | None:
     return act if isinstance(act, Mapping) else None
 
 
+#: The ``jwt_bearer`` feature's grant for an assertion (its ``JWTBearerGrant.grant_for``), when it is on.
+Bearer = Callable[[Context, Client, Params], Awaitable[TokenResponse]]
+
+
 async def exchange(
-    ctx: Context, client: Client, request: Incoming, *, settings: ExchangeSettings, keys: KeyRing | None
+    ctx: Context,
+    client: Client,
+    request: Incoming,
+    *,
+    settings: ExchangeSettings,
+    keys: KeyRing | None,
+    bearer: Bearer | None,
 ) -> TokenResponse:
-    """``keys`` (OpenID Connect's, when it is on) sign the ID-JAGs asked for (:mod:`.id_jag`)."""
+    """``keys`` (OpenID Connect's, when it is on) sign the ID-JAGs asked for (:mod:`.id_jag`); ``bearer`` takes
+    JWTs of trusted issuers."""
+    params = request.params
+    if params.get("subject_token_type") == JWT_TOKEN_TYPE:
+        return await _of_trusted_issuer(ctx, client, params, bearer)
     if client.public:
         raise UnauthorizedClient("token exchange is for confidential clients")
-    params = request.params
     if params.get("requested_token_type") == ID_JAG_TOKEN_TYPE:
         return await issue_id_jag(ctx, client, params, settings=settings, keys=keys)
     subject_token = params.require("subject_token")
     if params.require("subject_token_type") != ACCESS_TOKEN_TYPE:
-        raise InvalidRequest(f"subject_token_type must be {ACCESS_TOKEN_TYPE}: this server exchanges its own tokens")
+        raise InvalidRequest(
+            f"subject_token_type must be {ACCESS_TOKEN_TYPE} (a token of this server) or {JWT_TOKEN_TYPE} (of a "
+            "trusted issuer)"
+        )
     if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
         raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} or {ID_JAG_TOKEN_TYPE}")
     target = _target(params, ctx.settings.resources)
@@ -108,6 +125,23 @@ async def exchange(
     if not await ctx.store.put_exchanged(family_id, access_digest, minted.access_record, subject_digest=subject_digest):
         raise InvalidRequest("the subject_token was revoked or expired meanwhile")
     response = minted.response(ctx)
+    return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
+
+
+async def _of_trusted_issuer(ctx: Context, client: Client, params: Params, bearer: Bearer | None) -> TokenResponse:
+    """A JWT of an issuer the ``jwt_bearer`` feature trusts, exchanged exactly as that grant takes it as its
+    assertion: an ID-JAG issued to this client, or a platform's token for a workload that a trust rule admits as
+    this client (a public client too: the token is its credential). One way to check such a JWT, whichever grant
+    carries it; no ``act``, since nobody acts for another here."""
+    if bearer is None:
+        raise InvalidRequest(f"subject_token_type {JWT_TOKEN_TYPE} needs the jwt_bearer feature (trusted issuers)")
+    if params.get("actor_token") is not None or params.get("actor_token_type") is not None:
+        raise InvalidRequest("an actor_token goes with a subject_token of this server")
+    if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
+        raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} for a subject_token of another issuer")
+    target = _target(params, ctx.settings.resources)
+    asked = {"assertion": params.require("subject_token"), "resource": target, "scope": params.get("scope")}
+    response = await bearer(ctx, client, Params({name: value for name, value in asked.items() if value}))
     return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
 
 
