@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ...models import Client
     from ...store.redis import RedisStore
     from ...web.app import OAuthServer
+    from .bearer import Admitted
     from .keys import KeySets
 
 __all__ = [
@@ -220,15 +221,22 @@ class JWTBearerGrant(Feature):
         return (GrantSpec(JWT_BEARER, self._grant, params={"assertion": assertion}, errors=errors),)
 
     async def _grant(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-        return await self.grant_for(ctx, client, request.params)
-
-    async def grant_for(self, ctx: Context, client: Client, params: Params) -> TokenResponse:
-        """What the grant answers for ``params``' ``assertion``: the token endpoint's answer, and token exchange's
-        for a JWT of a trusted issuer (``subject_token_type`` jwt), which is taken exactly as an assertion."""
-        if self._keys is None:
-            raise RuntimeError("JWTBearerGrant is not attached to a server")
         from . import bearer
 
         return await bearer.jwt_bearer(
-            ctx, client, params, trusted=self.trusted, keys=self._keys, settings=self.settings
+            ctx, client, request.params, trusted=self.trusted, keys=self._need_keys(), settings=self.settings
         )
+
+    async def admit(self, ctx: Context, client: Client, params: Params) -> Admitted:
+        """What ``params``' ``assertion`` admits ``client`` to, checked as the grant checks it, without issuing:
+        token exchange takes a JWT of a trusted issuer (``subject_token_type`` or ``actor_token_type`` jwt) so."""
+        from . import bearer
+
+        return await bearer.admit(
+            ctx, client, params, trusted=self.trusted, keys=self._need_keys(), settings=self.settings
+        )
+
+    def _need_keys(self) -> KeySets:
+        if self._keys is None:
+            raise RuntimeError("JWTBearerGrant is not attached to a server")
+        return self._keys

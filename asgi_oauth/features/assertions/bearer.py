@@ -18,6 +18,7 @@ stays in charge. Refusals are ``invalid_grant`` (``invalid_target``, ``invalid_s
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import InvalidGrant, InvalidTarget, UnauthorizedClient
@@ -34,6 +35,19 @@ from .settings import AssertionSettings
 from .verify import AssertionRefused, Expected, Unverified, peek
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """What a verified assertion grants: who the token is for, with what scope, for which resource, until when."""
+
+    sub: str
+    scope: str
+    resource: str | None
+    #: The assertion's own expiry where the token may not outlive it (a workload's token), else ``None``.
+    expires: float | None
+    #: The trusted issuer that signed it.
+    issuer: str
+
+
 async def jwt_bearer(
     ctx: Context,
     client: Client,
@@ -43,8 +57,24 @@ async def jwt_bearer(
     keys: KeySets,
     settings: AssertionSettings,
 ) -> TokenResponse:
-    """The grant for ``params``' ``assertion`` (with its ``resource`` and ``scope``): the token endpoint's, and token
-    exchange's for a subject token of a trusted issuer."""
+    admitted = await admit(ctx, client, params, trusted=trusted, keys=keys, settings=settings)
+    user = User(admitted.sub)
+    return await issue(
+        ctx, client, admitted.scope, user, refresh=False, resource=admitted.resource, expires=admitted.expires
+    )
+
+
+async def admit(
+    ctx: Context,
+    client: Client,
+    params: Params,
+    *,
+    trusted: Callable[[str], Awaitable[TrustedIssuer | None]],
+    keys: KeySets,
+    settings: AssertionSettings,
+) -> Admitted:
+    """Whether ``params``' ``assertion`` (with its ``resource`` and ``scope``) admits ``client``, and to what: the
+    grant's check, and token exchange's for a subject or actor token of a trusted issuer."""
     try:
         seen = peek(params.require("assertion"))
     except AssertionRefused as refused:
@@ -52,8 +82,8 @@ async def jwt_bearer(
     issuer = await trusted(seen.issuer) if seen.issuer else None
     if issuer is None:
         raise InvalidGrant("the assertion's issuer is not one this server trusts")
-    grant = _workload if issuer.profile == "workload" else _id_jag
-    return await grant(ctx, client, params, seen, issuer, keys, settings)
+    profile = _workload if issuer.profile == "workload" else _id_jag
+    return await profile(ctx, client, params, seen, issuer, keys, settings)
 
 
 async def _id_jag(
@@ -64,7 +94,7 @@ async def _id_jag(
     issuer: TrustedIssuer,
     keys: KeySets,
     settings: AssertionSettings,
-) -> TokenResponse:
+) -> Admitted:
     if client.public:
         raise UnauthorizedClient("an identity assertion grant is for confidential clients")
     if not _is_id_jag(seen):
@@ -84,7 +114,7 @@ async def _id_jag(
     scope = narrow(params.get("scope"), allowed)
     if not await first_use(ctx.store, "grant-assertion", claims, leeway=settings.leeway):
         raise InvalidGrant("this assertion was used before: ask the identity provider for a new one")
-    return await issue(ctx, client, scope, User(sub), refresh=False, resource=resource)
+    return Admitted(sub, scope, resource, None, issuer.issuer)
 
 
 async def _workload(
@@ -95,7 +125,7 @@ async def _workload(
     issuer: TrustedIssuer,
     keys: KeySets,
     settings: AssertionSettings,
-) -> TokenResponse:
+) -> Admitted:
     """A platform's token for a workload, admitted by a rule naming this client; public clients included, since
     the rule binds the token to this client_id and the signed token is the credential."""
     if _is_id_jag(seen):
@@ -112,8 +142,7 @@ async def _workload(
         raise InvalidGrant("the assertion has expired")
     resource = requested_resource(params, ctx.settings.resources)
     scope = narrow(params.get("scope"), client.scopes & scope_set(rule.scope))
-    user = User(str(claims["sub"]))  # the rule pinned it
-    return await issue(ctx, client, scope, user, refresh=False, resource=resource, expires=exp)
+    return Admitted(str(claims["sub"]), scope, resource, exp, issuer.issuer)  # the rule pinned sub
 
 
 def _is_id_jag(seen: Unverified) -> bool:

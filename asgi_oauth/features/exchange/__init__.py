@@ -84,8 +84,8 @@ class TokenExchange(Feature):
         oidc = _oidc(self._server) if self.settings.id_jag_targets else None
         keys = oidc.keys if oidc is not None else None
         bearer = _jwt_bearer(self._server)
-        grant = bearer.grant_for if bearer is not None else None
-        return await protocol.exchange(ctx, client, request, settings=self.settings, keys=keys, bearer=grant)
+        admit = bearer.admit if bearer is not None else None
+        return await protocol.exchange(ctx, client, request, settings=self.settings, keys=keys, bearer=admit)
 
 
 def _jwt_bearer(server: OAuthServer | None) -> JWTBearerGrant | None:

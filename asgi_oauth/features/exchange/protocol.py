@@ -27,19 +27,20 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ... import crypto
-from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient
+from ...errors import InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient
 from ...models import AccessToken, Client, User, scope_set
 from ...protocol.introspect import find_access_token
 from ...protocol.scopes import narrow
 from ...protocol.targets import requested_resource
 from ...uris import canonical_resource
 from ...validation_cache import cache_of
-from .. import Context, Incoming, Params, TokenResponse, prepare
+from .. import Context, Incoming, Params, TokenResponse, issue, prepare
 from .id_jag import issue_id_jag
 from .names import ACCESS_TOKEN_TYPE, EXTRA_KEY, ID_JAG_TOKEN_TYPE, JWT_TOKEN_TYPE
 from .settings import ExchangeSettings
 
 if TYPE_CHECKING:
+    from ..assertions.bearer import Admitted
     from ..oidc.keys import KeyRing
 
 
@@ -59,8 +60,8 @@ def act_of(record: AccessToken) -> Mapping[str, Any] | None:
     return act if isinstance(act, Mapping) else None
 
 
-#: The ``jwt_bearer`` feature's grant for an assertion (its ``JWTBearerGrant.grant_for``), when it is on.
-Bearer = Callable[[Context, Client, Params], Awaitable[TokenResponse]]
+#: The ``jwt_bearer`` feature's check of an assertion (its ``JWTBearerGrant.admit``), when it is on.
+Bearer = Callable[[Context, Client, Params], Awaitable["Admitted"]]
 
 
 async def exchange(
@@ -90,8 +91,7 @@ async def exchange(
     if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
         raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} or {ID_JAG_TOKEN_TYPE}")
     target = _target(params, ctx.settings.resources)
-    now = ctx.clock()
-    subject = await find_access_token(ctx.store, subject_token, now, cache_of(ctx.store))
+    subject = await find_access_token(ctx.store, subject_token, ctx.clock(), cache_of(ctx.store))
     if subject is None:
         raise InvalidRequest("the subject_token is not an active access token of this server")
     if not _may_exchange(client, subject):
@@ -99,8 +99,7 @@ async def exchange(
     act: dict[str, Any] = {"sub": client.client_id, "client_id": client.client_id}
     actor_token = params.get("actor_token")
     if actor_token is not None or params.get("actor_token_type") is not None:
-        actor = await _actor(ctx, client, actor_token, params.get("actor_token_type"), now)
-        act["sub"] = actor.sub or client.client_id
+        act = await _actor(ctx, client, actor_token, params.get("actor_token_type"), bearer)
     previous = act_of(subject)
     if previous is not None:
         act["act"] = dict(previous)
@@ -133,16 +132,31 @@ async def _of_trusted_issuer(ctx: Context, client: Client, params: Params, beare
     assertion: an ID-JAG issued to this client, or a platform's token for a workload that a trust rule admits as
     this client (a public client too: the token is its credential). One way to check such a JWT, whichever grant
     carries it; no ``act``, since nobody acts for another here."""
-    if bearer is None:
-        raise InvalidRequest(f"subject_token_type {JWT_TOKEN_TYPE} needs the jwt_bearer feature (trusted issuers)")
     if params.get("actor_token") is not None or params.get("actor_token_type") is not None:
         raise InvalidRequest("an actor_token goes with a subject_token of this server")
     if params.get("requested_token_type") not in (None, ACCESS_TOKEN_TYPE):
         raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} for a subject_token of another issuer")
     target = _target(params, ctx.settings.resources)
-    asked = {"assertion": params.require("subject_token"), "resource": target, "scope": params.get("scope")}
-    response = await bearer(ctx, client, Params({name: value for name, value in asked.items() if value}))
+    admitted = await _admitted(ctx, client, bearer, params.require("subject_token"), target, params.get("scope"))
+    user = User(admitted.sub)
+    response = await issue(
+        ctx, client, admitted.scope, user, refresh=False, resource=admitted.resource, expires=admitted.expires
+    )
     return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
+
+
+async def _admitted(
+    ctx: Context, client: Client, bearer: Bearer | None, token: str, resource: str | None, scope: str | None
+) -> Admitted:
+    """What a trusted issuer's JWT admits this client to; a JWT refused is ``invalid_request`` (RFC 8693 section
+    2.2.2: an invalid or unacceptable subject or actor token), said as the grant says it."""
+    if bearer is None:
+        raise InvalidRequest(f"token type {JWT_TOKEN_TYPE} needs the jwt_bearer feature (trusted issuers)")
+    asked = {"assertion": token, "resource": resource, "scope": scope}
+    try:
+        return await bearer(ctx, client, Params({name: value for name, value in asked.items() if value}))
+    except InvalidGrant as refused:
+        raise InvalidRequest(refused.description) from None
 
 
 def _may_exchange(client: Client, subject: AccessToken) -> bool:
@@ -153,17 +167,23 @@ def _may_exchange(client: Client, subject: AccessToken) -> bool:
     return subject.resource is not None and isinstance(audiences, list) and subject.resource in audiences
 
 
-async def _actor(ctx: Context, client: Client, token: str | None, kind: str | None, now: float) -> AccessToken:
-    """RFC 8693 section 2.1: an ``actor_token`` (with its type) names who acts; here, an access token of the
-    exchanging client itself."""
+async def _actor(
+    ctx: Context, client: Client, token: str | None, kind: str | None, bearer: Bearer | None
+) -> dict[str, Any]:
+    """RFC 8693 section 2.1: an ``actor_token`` (with its type) names who acts, as the ``act`` claim says it: an
+    access token of the exchanging client itself (its subject), or a JWT of a trusted issuer that admits this
+    client (the workload the exchanging client runs as, with its platform's token), whose issuer ``act`` names."""
     if token is None or kind is None:
         raise InvalidRequest("actor_token and actor_token_type go together")
+    if kind == JWT_TOKEN_TYPE:
+        admitted = await _admitted(ctx, client, bearer, token, None, None)
+        return {"sub": admitted.sub, "iss": admitted.issuer, "client_id": client.client_id}
     if kind != ACCESS_TOKEN_TYPE:
-        raise InvalidRequest(f"actor_token_type must be {ACCESS_TOKEN_TYPE}")
-    actor = await find_access_token(ctx.store, token, now, cache_of(ctx.store))
+        raise InvalidRequest(f"actor_token_type must be {ACCESS_TOKEN_TYPE} or {JWT_TOKEN_TYPE}")
+    actor = await find_access_token(ctx.store, token, ctx.clock(), cache_of(ctx.store))
     if actor is None or actor.client_id != client.client_id:
         raise InvalidRequest("the actor_token is not an active access token of this client")
-    return actor
+    return {"sub": actor.sub or client.client_id, "client_id": client.client_id}
 
 
 def _target(params: Params, allowed: tuple[str, ...]) -> str | None:
