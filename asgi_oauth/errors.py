@@ -28,6 +28,12 @@ from typing import ClassVar
 _DESCRIPTION_OK = re.compile(r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$")
 
 
+def describable(text: str) -> str:
+    """``text`` with what RFC 6749 section 5.2 does not allow in an ``error_description`` left out: for words that
+    come from elsewhere (a parameter's name, a library's message)."""
+    return "".join(c for c in text if 0x20 <= ord(c) < 0x7F and c not in '"\\')
+
+
 class OAuthError(Exception):
     error: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400

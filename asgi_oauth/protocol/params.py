@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, describable
 
 _MAX_PARAMS = 64
 
@@ -82,8 +82,7 @@ def parse_json(raw: bytes) -> Any:
 
 def _safe(name: str) -> str:
     """A parameter name fit for an error description (printable ASCII, short)."""
-    cleaned = "".join(c for c in name if 0x20 <= ord(c) < 0x7F and c not in '"\\')
-    return cleaned[:40] or "(unnamed)"
+    return describable(name)[:40] or "(unnamed)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ... import crypto
-from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient
+from ...errors import InvalidRequest, InvalidTarget, UnauthorizedClient, describable
 from ...models import Client, scope_set
 from ...protocol.introspect import find_access_token
 from ...protocol.scopes import narrow
@@ -88,8 +88,8 @@ async def _subject(ctx: Context, client: Client, params: Params, keys: KeyRing) 
         try:
             claims = await keys.verified(token, typ="JWT", issuer=ctx.settings.issuer, audience=client.client_id)
         except jwt.InvalidTokenError as error:
-            why = f"the subject_token is not an ID token this server issued to this client: {error}"
-            raise InvalidRequest(why) from None
+            why = f"the subject_token is not an ID token this server issued to this client: {describable(str(error))}"
+            raise InvalidRequest(why[:300]) from None
         return str(claims["sub"]), float(claims["exp"])
     if kind == ACCESS_TOKEN_TYPE:
         found = await find_access_token(ctx.store, token, ctx.clock(), cache_of(ctx.store))
