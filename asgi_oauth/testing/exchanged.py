@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import crypto
 from ..store.base import Store
-from .owners import _family, _lone
+from .owners import family_grant, lone_grant
 from .records import Grant, access_record
 
 
@@ -29,7 +29,7 @@ class ExchangeContract:
     """``put_exchanged``: stored only while the subject token lives; ended with it, however it ends."""
 
     async def test_an_exchanged_token_is_stored_only_while_its_subject_lives(self, store: Store) -> None:
-        subject = await _lone(store)
+        subject = await lone_grant(store)
         digest, stored = await _exchange(store, subject)
         found = await store.get_access(subject.family_id, digest)
         assert stored and found is not None and found.client_id == "mcp-server"
@@ -41,7 +41,7 @@ class ExchangeContract:
         assert not stored and not await _lives(store, subject.family_id, late)
 
     async def test_revoking_the_subject_token_ends_what_was_exchanged_for_it_and_for_that(self, store: Store) -> None:
-        subject = await _family(store)
+        subject = await family_grant(store)
         _, sibling_digest = subject.next_access()
         await store.put_access(subject.family_id, sibling_digest, access_record())
         first, _ = await _exchange(store, subject)
@@ -56,14 +56,14 @@ class ExchangeContract:
         assert (await store.lookup(subject.family_id)).family is not None
 
     async def test_revoking_an_exchanged_token_leaves_its_subject_alone(self, store: Store) -> None:
-        subject = await _lone(store)
+        subject = await lone_grant(store)
         exchanged, _ = await _exchange(store, subject)
         assert await store.revoke_access(subject.family_id, exchanged, client_id="mcp-server")
         assert await _lives(store, subject.family_id, subject.access_digest)
         assert not await _lives(store, subject.family_id, exchanged)
 
     async def test_revoking_the_subject_family_ends_what_was_exchanged(self, store: Store) -> None:
-        subject = await _family(store)
+        subject = await family_grant(store)
         first, _ = await _exchange(store, subject)
         second, _ = await _exchange(store, subject, first)
         assert await store.revoke_family(subject.family_id)
@@ -71,9 +71,9 @@ class ExchangeContract:
             assert not await _lives(store, subject.family_id, digest)
 
     async def test_revoking_the_subject_client_or_user_ends_what_was_exchanged(self, store: Store) -> None:
-        machine = await _lone(store, sub=None)  # client_credentials: the exchanged token is another client's
+        machine = await lone_grant(store, sub=None)  # client_credentials: the exchanged token is another client's
         of_machine, _ = await _exchange(store, machine)
-        of_family, _ = await _exchange(store, family := await _family(store, sub="bob"))
+        of_family, _ = await _exchange(store, family := await family_grant(store, sub="bob"))
         assert await store.revoke_client("app") == 2
         assert not await _lives(store, machine.family_id, of_machine)
         assert not await _lives(store, family.family_id, of_family)

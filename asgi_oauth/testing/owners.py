@@ -15,7 +15,7 @@ async def _live(store: Store, grant: Grant) -> bool:
     return found.access is not None or found.family is not None
 
 
-async def _family(store: Store, *, sub: str | None = "alice", client_id: str = CLIENT_ID) -> Grant:
+async def family_grant(store: Store, *, sub: str | None = "alice", client_id: str = CLIENT_ID) -> Grant:
     """A refresh family with its first access token, as the password grant stores it."""
     grant = Grant.mint()
     family = family_record(grant.refresh_digest, sub=sub, client_id=client_id)
@@ -23,7 +23,7 @@ async def _family(store: Store, *, sub: str | None = "alice", client_id: str = C
     return grant
 
 
-async def _lone(store: Store, *, sub: str | None = "alice", client_id: str = CLIENT_ID) -> Grant:
+async def lone_grant(store: Store, *, sub: str | None = "alice", client_id: str = CLIENT_ID) -> Grant:
     """A lone access token: client_credentials (no user), or a grant without refresh tokens."""
     grant = Grant.mint()
     await store.put_access(grant.family_id, grant.access_digest, access_record(sub=sub, client_id=client_id))
@@ -34,8 +34,8 @@ class OwnerContract:
     """``revoke_user`` and ``revoke_client``: what each ends, what it leaves alone, and what it counts."""
 
     async def test_revoke_user_ends_every_grant_of_the_user_and_nothing_else(self, store: Store) -> None:
-        family = await _family(store)
-        lone = await _lone(store)
+        family = await family_grant(store)
+        lone = await lone_grant(store)
         exchanged = Grant.mint()  # an authorization code redeemed for a family
         await store.put_code(exchanged.family_id, exchanged.code_digest, code_record())
         assert await redeem(store, exchanged) is Outcome.DONE
@@ -45,9 +45,9 @@ class OwnerContract:
         pending = Grant.mint()  # a code not yet exchanged
         await store.put_code(pending.family_id, pending.code_digest, code_record())
 
-        bobs = await _family(store, sub="bob")
-        machine = await _lone(store, sub=None)
-        other_client = await _family(store, client_id="other")
+        bobs = await family_grant(store, sub="bob")
+        machine = await lone_grant(store, sub=None)
+        other_client = await family_grant(store, client_id="other")
 
         assert await store.revoke_user("alice") == 5  # the code was no grant yet: not counted
         for grant in (family, lone, exchanged, without_refresh):
@@ -61,15 +61,15 @@ class OwnerContract:
         assert await store.revoke_user("alice") == 0
 
     async def test_a_user_revoked_can_be_issued_tokens_again(self, store: Store) -> None:
-        await _family(store)
+        await family_grant(store)
         assert await store.revoke_user("alice") == 1
-        again = await _family(store)
+        again = await family_grant(store)
         assert await _live(store, again)
         assert await store.revoke_user("alice") == 1
         assert not await _live(store, again)
 
     async def test_revoke_user_reaches_a_rotated_family(self, store: Store) -> None:
-        grant = await _family(store)
+        grant = await family_grant(store)
         _, refresh_digest = grant.next_refresh()
         _, access_digest = grant.next_access()
         rotated = family_record(refresh_digest, lifetime=2 * 86400.0)  # rotation extends the family
@@ -82,17 +82,17 @@ class OwnerContract:
         assert found.family is None and found.access is None
 
     async def test_revoke_user_of_nobody_ends_nothing(self, store: Store) -> None:
-        grant = await _family(store)
+        grant = await family_grant(store)
         assert await store.revoke_user("nobody") == 0
         assert await store.revoke_user("ALICE") == 0  # subjects are compared exactly
         assert await _live(store, grant)
 
     async def test_revoke_client_ends_its_machine_and_user_tokens_only(self, store: Store) -> None:
-        machine = await _lone(store, sub=None)
-        users = [await _family(store), await _family(store, sub="bob"), await _lone(store, sub="carol")]
+        machine = await lone_grant(store, sub=None)
+        users = [await family_grant(store), await family_grant(store, sub="bob"), await lone_grant(store, sub="carol")]
         pending = Grant.mint()
         await store.put_code(pending.family_id, pending.code_digest, code_record())
-        others = [await _lone(store, sub=None, client_id="other"), await _family(store, client_id="other")]
+        others = [await lone_grant(store, sub=None, client_id="other"), await family_grant(store, client_id="other")]
 
         assert await store.revoke_client(CLIENT_ID) == 4
         for grant in (machine, *users):
@@ -106,16 +106,16 @@ class OwnerContract:
 
     async def test_revoke_ends_thousands_of_grants_of_one_owner(self, store: Store) -> None:
         """More grants than a Redis index keeps in one bucket (128), many times over: every one is still found."""
-        machine = [await _lone(store, sub=None) for _ in range(2_100)]
-        alices = [await _family(store) for _ in range(300)]
-        other = await _lone(store, sub=None, client_id="other")
+        machine = [await lone_grant(store, sub=None) for _ in range(2_100)]
+        alices = [await family_grant(store) for _ in range(300)]
+        other = await lone_grant(store, sub=None, client_id="other")
         assert await store.revoke_user("alice") == 300
         assert not any([await _live(store, grant) for grant in alices])
         assert await store.revoke_client(CLIENT_ID) == 2_100
         assert not any([await _live(store, grant) for grant in machine])
         assert await _live(store, other)
         assert await store.revoke_client(CLIENT_ID) == 0
-        again = await _lone(store, sub=None)  # listed anew after the revocation emptied the index
+        again = await lone_grant(store, sub=None)  # listed anew after the revocation emptied the index
         assert await store.revoke_client(CLIENT_ID) == 1
         assert not await _live(store, again)
 
@@ -123,7 +123,7 @@ class OwnerContract:
         """Grants issued while a revocation runs are either ended by it or survive it listed, never unlisted."""
 
         async def issue() -> Grant:
-            return await _family(store)
+            return await family_grant(store)
 
         results = await asyncio.gather(*(issue() for _ in range(10)), store.revoke_user("alice"))
         grants = [g for g in results if isinstance(g, Grant)]
