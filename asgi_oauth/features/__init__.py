@@ -19,6 +19,8 @@ Hooks, in the order a request meets them:
 - :meth:`Feature.authorization_consent`: whether to answer without asking the user (or to refuse).
 - :meth:`Feature.authorization_done`: an authorization request about to be answered (code or denial).
 - :meth:`Feature.code_extra`: data kept with the authorization code (its ``extra``).
+- :meth:`Feature.token_request`: what a token request binds its tokens to (DPoP's key), before its grant runs;
+  :meth:`Feature.check_grant`: whether it may redeem that code or rotate that refresh token.
 - :meth:`Feature.refreshable`, :meth:`Feature.access_token_value` and :meth:`Feature.token_extra`: whether a
   code's exchange issues a refresh token, another form of the access token (a JWT), data stored with
   issued tokens (the records' ``extra``).
@@ -45,7 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..cimd.documents import MethodRegistration
 from ..errors import OAuthError
-from ..models import AccessToken, Client, TokenFamily, User
+from ..models import AccessToken, AuthorizationCode, Client, TokenFamily, User
 from ..protocol.authorize import (
     DEFAULT_RESPONSE_TYPES,
     AuthorizationRequest,
@@ -57,7 +59,7 @@ from ..protocol.authorize import (
 )
 from ..protocol.client_auth import authenticate
 from ..protocol.context import Context
-from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, issue, prepare
+from ..protocol.grants import DEFAULT_GRANTS, GrantSpec, TokenResponse, bound, issue, prepare
 from ..protocol.params import Incoming, Params
 from ..settings import ENV_PREFIX, FEATURE_SWITCHES, OAuthSettings, SettingsError, StrictSettings
 from ..store.memory import MemoryStore
@@ -90,6 +92,7 @@ __all__ = [
     "SignInAgain",
     "TokenResponse",
     "authenticate",
+    "bound",
     "issue",
     "load_features",
     "part_for",
@@ -251,6 +254,18 @@ class Feature:
         """Data to keep with the tokens being issued, under the feature's own key of the records' ``extra``; asked
         when a grant is made (every refresh carries it on to the new family and access token)."""
         return {}
+
+    async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
+        """What the token request being answered binds its tokens to (DPoP's proof key), under the feature's own
+        key: kept in the ``extra`` of every record the request issues, refreshes included (it wins over what the
+        grant carries). Asked once the client is authenticated, before the grant runs; raise an ``OAuthError``
+        to refuse the request. The grant's hooks find it in :func:`bound`."""
+        return {}
+
+    async def check_grant(self, ctx: Context, client: Client, issued: AuthorizationCode | TokenFamily) -> None:
+        """Refuse (raise an ``OAuthError``) to redeem a code or rotate a refresh token that this request may not
+        use, say one bound to another key than :func:`bound` holds; asked before anything is spent or stored
+        (a code refused here is spent, as any failed redemption)."""
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
         """Fields to add to a successful token response (``response.body()``; ``response.issued``: the code or

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from .. import crypto
@@ -25,6 +27,17 @@ from .params import Incoming
 from .ratelimit import Attempt
 from .scopes import narrow
 from .targets import requested_resource, within
+
+#: What the features bound the token request being answered to (:meth:`Feature.token_request`), per request.
+_BOUND: ContextVar[Mapping[str, Any] | None] = ContextVar("asgi_oauth_bound", default=None)
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def bound() -> Mapping[str, Any]:
+    """What the features bound the token request being answered to (their ``token_request`` answers, by feature
+    key); empty outside one, or when nothing was bound."""
+    return _BOUND.get() or _NOTHING
+
 
 # RFC 7636 section 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
 PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -223,6 +236,7 @@ async def _with_extra(
     for feature in ctx.features:
         extra.update(await feature.token_extra(ctx, client, scope, user))
     extra.update(granted)
+    extra.update(bound())
     return _carrying(minted, extra) if extra else minted
 
 
@@ -319,6 +333,8 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         raise InvalidGrant("invalid refresh token")
     if family.client_id != client.client_id:
         raise InvalidGrant("refresh token was issued to another client")
+    for feature in ctx.features:
+        await feature.check_grant(ctx, client, family)
     # RFC 6749 section 6: the new refresh token keeps the original scope; the access token may narrow it.
     # RFC 8707 likewise: a grant bound to a resource issues access tokens for that resource only.
     scope = narrow(params.get("scope"), scope_set(family.scope))
@@ -334,8 +350,9 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         family_scope=family.scope,
         resource=resource,
     )
-    if family.extra:  # what the features kept with the grant when it was made: every rotation carries it on
-        minted = _carrying(minted, family.extra)
+    carried = {**family.extra, **bound()}  # what the features kept with the grant, and bound the request to
+    if carried:
+        minted = _carrying(minted, carried)
     minted = await _access_value(ctx, minted)
     if minted.family is None:
         raise RuntimeError("a refresh mint always has a family")
@@ -396,6 +413,8 @@ async def authorization_code(ctx: Context, client: Client, request: Incoming) ->
         problem = _code_problem(found, client, params.get("redirect_uri"), params.get("code_verifier"), ctx.clock())
         if problem is not None:
             raise InvalidGrant(problem)
+        for feature in ctx.features:
+            await feature.check_grant(ctx, client, found)
         resource = within(requested_resource(params, ctx.settings.resources), found.resource)
     except OAuthError:
         await ctx.store.take_code(family_id, code_digest, replay_window=window)  # single use, failed or not
@@ -539,18 +558,27 @@ async def token(ctx: Context, grants: Mapping[str, GrantSpec], request: Incoming
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client may not use the {grant_type} grant")
     events = ctx.events
+    reset = None
+    if ctx.features:
+        binding: dict[str, Any] = {}
+        for feature in ctx.features:
+            binding.update(await feature.token_request(ctx, client, request))
+        reset = _BOUND.set(binding) if binding else None
     try:
         response = await grant.handler(ctx, client, request)
+        if ctx.features:
+            for feature in ctx.features:
+                await feature.tokens_issued(ctx, client, response)
+            response = await _with_fields(ctx, client, response)
     except InvalidGrant as error:
         if error.description == CODE_REUSED:  # found by either step of the exchange; the code's user is gone
             code = request.params.get("code")
             family_id = crypto.family_of(code) if code is not None else None
             events.emit("code_replayed", client_id=client.client_id, family_id=family_id, address=request.peer)
         raise
-    if ctx.features:
-        for feature in ctx.features:
-            await feature.tokens_issued(ctx, client, response)
-        response = await _with_fields(ctx, client, response)
+    finally:
+        if reset is not None:
+            _BOUND.reset(reset)
     if events.active:
         family_id = response.family_id or crypto.family_of(response.access_token)
         kind: EventKind = "refreshed" if grant_type == "refresh_token" else "issued"
