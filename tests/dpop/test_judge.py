@@ -1,0 +1,180 @@
+"""The judge of DPoP (RFC 9449), which nobody here wrote: panva's ``openid-client``, as a public client holding a
+DPoP key, against ``asgi-oauth serve`` (two workers on Redis, ``ASGI_OAUTH_FEATURES=dpop``).
+
+alice's browser (played with httpx) asks for a code bound to the key (``dpop_jkt``, section 10, the key's RFC 7638
+thumbprint computed here); openid-client redeems it with a proof, calls the demo's ``/api/me`` with the DPoP-bound
+token, refreshes with a proof and calls ``/api/me`` again; the new token shown as a Bearer token is refused, and so
+is the bound refresh token without a proof. With server nonces on (section 8) openid-client's first token request
+is answered ``use_dpop_nonce`` and its own retry, with the nonce, gets the tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from asgi_oauth.crypto import new_jti, pkce_challenge
+
+from ..npm import LockedTree, NpmUnavailable
+from ..serving import Server, clean_env, run_cli, serving
+
+HERE = Path(__file__).parent
+PAR_NPM = HERE.parent / "par"  # the same locked openid-client and Node 22 as the PAR judge
+INSTALL_DIR = PAR_NPM / ".judge"
+REDIRECT_URI = "http://127.0.0.1:9/cb"
+SCOPE = "read profile"
+STEPS = ["token", "api", "refresh", "api_after_refresh", "bearer", "refresh_without_dpop"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    try:
+        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
+    except NpmUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def es256_key() -> dict[str, str]:
+    """A fresh P-256 private key as a JWK, the DPoP key openid-client signs its proofs with."""
+    numbers = ec.generate_private_key(ec.SECP256R1()).private_numbers()
+    public = numbers.public_numbers
+    member = {"x": public.x, "y": public.y, "d": numbers.private_value}
+    return {"kty": "EC", "crv": "P-256", **{name: b64url(n.to_bytes(32, "big")) for name, n in member.items()}}
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638: SHA-256 of the required public members, sorted, without whitespace (an EC key's four)."""
+    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    return b64url(hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode()).digest())
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def sign_in(server: Server, client_id: str, verifier: str, state: str, jkt: str) -> str:
+    """alice signs in and consents in a browser to a code bound to the key ``jkt``: the URL she is sent back to."""
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "state": state,
+        "code_challenge": pkce_challenge(verifier, "S256"),
+        "code_challenge_method": "S256",
+        "dpop_jkt": jkt,
+    }
+    authorize = f"{server.issuer}/authorize?{urlencode(query)}"
+    with httpx.Client(timeout=10) as browser:
+        to_login = browser.get(authorize)
+        assert to_login.status_code == 302, to_login.text
+        login_url = urljoin(authorize, to_login.headers["location"])
+        fields = hidden_fields(browser.get(login_url).text) | {"username": "alice", "password": "wonderland"}
+        signed_in = browser.post(urljoin(login_url, urlsplit(login_url).path), data=fields)
+        assert signed_in.status_code == 303, signed_in.text
+        consent = browser.get(urljoin(login_url, signed_in.headers["location"]))
+        assert consent.status_code == 200, consent.text
+        fields = hidden_fields(consent.text) | {"decision": "allow"}
+        approved = browser.post(f"{server.issuer}/authorize", data=fields)
+        assert approved.status_code == 303, approved.text
+        callback: str = approved.headers["location"]
+    assert callback.startswith(REDIRECT_URI) and "code=" in callback, callback
+    return callback
+
+
+def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settings: str) -> list[dict[str, Any]]:
+    """Serve with DPoP on (and ``settings``), let alice sign in, run the judge: its lines, every step checked."""
+    env = clean_env(
+        ASGI_OAUTH_REDIS_URL=redis_url,
+        ASGI_OAUTH_KEY_PREFIX=key_prefix,
+        ASGI_OAUTH_SECRET_KEY="dpop-judge-" + "k" * 32,
+        ASGI_OAUTH_DEMO_USERS="alice:wonderland",
+        ASGI_OAUTH_FEATURES="dpop",
+        **settings,
+    )
+    created = run_cli(
+        *("clients", "create", "--name", "DPoP judge", "--public"),
+        *("--grant-type", "authorization_code", "refresh_token", "--redirect-uri", REDIRECT_URI, "--scope", SCOPE),
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    client_id = json.loads(created.stdout)["client_id"]
+    script = INSTALL_DIR / "dpop_judge.mjs"  # beside node_modules, where ES modules resolve packages
+    shutil.copyfile(HERE / "judge.mjs", script)
+    key = es256_key()
+    jkt = thumbprint(key)
+    with serving(tmp_path / "serve", env, workers=2) as server:
+        metadata = httpx.get(f"{server.base_url}/.well-known/oauth-authorization-server/oauth").json()
+        assert "ES256" in metadata["dpop_signing_alg_values_supported"]
+        verifier, state = new_jti() * 3, new_jti()
+        callback = sign_in(server, client_id, verifier, state, jkt)
+        argv = [server.issuer, client_id, callback, verifier, state, f"{server.base_url}/api/me", json.dumps(key), jkt]
+        done = subprocess.run(
+            [str(node), str(script), *argv],
+            cwd=INSTALL_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        logs = server.stderr
+    for line in done.stdout.splitlines():
+        print("openid-client DPoP judge:", line)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\nserver:\n{logs[-4000:]}"
+    steps = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [step["step"] for step in steps] == STEPS
+    assert all(step["ok"] for step in steps), steps
+    token, api, refresh, api_after, bearer, unbound = steps
+    for issued in (token, refresh):
+        assert issued["status"] == 200 and issued["token_type"] == "dpop" and issued["refresh_token"]
+        assert set(issued["scope"].split()) == set(SCOPE.split())
+        (last,) = [exchange for exchange in issued["exchanges"] if exchange["status"] == 200]
+        assert last["path"] == "/oauth/token" and last["proof"]["htu"] == f"{server.issuer}/token"
+        assert last["proof"]["htm"] == "POST" and last["proof"]["ath"] is None
+    assert refresh["rotated"]
+    for call in (api, api_after):
+        assert call["status"] == 200 and call["sub"] == "alice"
+        (last,) = [exchange for exchange in call["exchanges"] if exchange["status"] == 200]
+        assert last["scheme"] == "DPoP" and last["proof"]["htm"] == "GET"
+        assert last["proof"]["htu"] == f"{server.base_url}/api/me" and last["proof"]["ath"]
+    assert bearer["status"] == 401
+    assert unbound["status"] == 400 and unbound["error"] == "invalid_grant"
+    return steps
+
+
+def test_openid_client_gets_and_uses_dpop_bound_tokens(
+    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+) -> None:
+    token, *_ = judged(tmp_path, redis_url, key_prefix, node)
+    (exchange,) = token["exchanges"]  # no nonces: the first proof is taken
+    assert exchange["proof"]["nonce"] is None
+
+
+def test_openid_client_retries_with_the_servers_nonce(
+    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+) -> None:
+    token, _, refresh, *_ = judged(tmp_path, redis_url, key_prefix, node, ASGI_OAUTH_DPOP_NONCES="true")
+    refused, retried = token["exchanges"]
+    assert refused["status"] == 400 and refused["proof"]["nonce"] is None and refused["dpop_nonce"]
+    assert json.loads(refused["body"])["error"] == "use_dpop_nonce"
+    assert retried["status"] == 200 and retried["proof"]["nonce"] == refused["dpop_nonce"]
+    (refreshed,) = [exchange for exchange in refresh["exchanges"] if exchange["path"] == "/oauth/token"]
+    assert refreshed["status"] == 200 and refreshed["proof"]["nonce"]  # openid-client kept the nonce it was given
