@@ -288,6 +288,8 @@ def test_a_server_asking_for_nonces_refuses_a_proof_without_a_current_one() -> N
 
 def test_a_nonce_is_passed_on_when_the_server_does_not_ask_for_one() -> None:
     assert check(ES256.proof("POST", URL, nonce="n")).nonce == "n"
+    malformed = refused(ES256.proof("POST", URL, extra_claims={"nonce": ["n"]}), "nonce must be the text")
+    assert not isinstance(malformed, NonceRequired)  # a server without nonces does not ask for one
 
 
 def test_every_other_refusal_is_invalid_dpop_proof() -> None:
@@ -387,6 +389,8 @@ def test_a_jwk_that_is_no_valid_key_is_refused() -> None:
     refused(ES256.proof("POST", URL, extra_header={"jwk": ES256.jwk | {"x": 5}}), "needs x as base64url")
     refused(ES256.proof("POST", URL, extra_header={"jwk": ES256.jwk | {"x": "!!"}}), "needs x as base64url")
     refused(KEYS["RS256"].proof("POST", URL, extra_header={"jwk": {"kty": "RSA", "e": "AQAB"}}), "needs n")
+    five = KEYS["RS256"].jwk | {"n": "AAAAA"}  # base64url characters, but no whole number of bytes
+    refused(KEYS["RS256"].proof("POST", URL, extra_header={"jwk": five}), "n or e that is not base64url")
 
 
 def test_a_proof_signed_by_another_key_than_its_jwk_is_refused() -> None:

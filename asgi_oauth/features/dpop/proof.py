@@ -350,7 +350,8 @@ def _nonce(claims: Mapping[str, Any], nonce_valid: Callable[[str], bool] | None)
     """The proof's ``nonce``; when the server asks for one, :class:`NonceRequired` unless it is a current one."""
     nonce = claims.get("nonce")
     if nonce is not None and (not isinstance(nonce, str) or not _encodable(nonce)):
-        raise NonceRequired("the DPoP proof's nonce must be the text of the server's DPoP-Nonce header")
+        refusal = ProofRefused if nonce_valid is None else NonceRequired  # only a server giving nonces asks for one
+        raise refusal("the DPoP proof's nonce must be the text of the server's DPoP-Nonce header")
     if nonce_valid is None:
         return nonce
     if nonce is None:
