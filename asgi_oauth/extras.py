@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 EXTRAS: Mapping[str, Mapping[str, str]] = {
     "oidc": {"jwt": "PyJWT", "cryptography": "cryptography"},
     "assertions": {"jwt": "PyJWT", "cryptography": "cryptography"},
+    "dpop": {"jwt": "PyJWT", "cryptography": "cryptography"},
     "remote": {"httpx": "httpx"},
     "metrics": {"prometheus_client": "prometheus-client"},
 }
@@ -36,6 +37,7 @@ FEATURE_EXTRAS: Mapping[str, str] = {
     "oidc": "oidc",
     "private_key_jwt": "assertions",
     "jwt_bearer": "assertions",
+    "dpop": "dpop",
 }
 
 

@@ -39,6 +39,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import crypto
 from .asgi import route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
+from .errors import describable
+from .features.dpop.resource import ResourceDPoP, bound_key, request_url
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
@@ -167,9 +169,14 @@ class Denial:
     error: str | None = None
     description: str | None = None
     scope: str | None = None
+    #: The authentication scheme challenged: ``Bearer``, or ``DPoP`` (RFC 9449 section 7.1) with its ``algs``.
+    scheme: str = "Bearer"
+    algs: str | None = None
 
     def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
         parts = [f'realm="{realm}"']
+        if self.algs is not None:
+            parts.append(f'algs="{self.algs}"')
         if self.error is not None:
             parts.append(f'error="{self.error}"')
         if self.description is not None:
@@ -179,7 +186,7 @@ class Denial:
         if resource_metadata is not None:
             # RFC 9728 section 5.1: where the client finds the authorization server for this resource.
             parts.append(f'resource_metadata="{resource_metadata}"')
-        return "Bearer " + ", ".join(parts)
+        return f"{self.scheme} " + ", ".join(parts)
 
     def response(self, realm: str, resource_metadata: str | None = None) -> Response:
         body: dict[str, str] = {"error": self.error or "invalid_request"}
@@ -212,6 +219,10 @@ TWO_METHODS = Denial(400, "invalid_request", "send the access token one way only
 UNAVAILABLE = Denial(503, "temporarily_unavailable", "token validation is temporarily unavailable")
 OTHER_AUDIENCE = Denial(401, "invalid_token", "the access token is for another resource")
 UNBOUND = Denial(401, "invalid_token", "the access token names no resource; request one for this resource")
+#: RFC 9449 section 7.2: a DPoP-bound token presented as a bearer token.
+BOUND_AS_BEARER = "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof"
+NOT_BOUND = "the access token is not bound to a DPoP key: send it as a Bearer token"
+NO_DPOP = Denial(400, "invalid_request", "this resource does not accept DPoP")
 
 
 def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | None:
@@ -239,6 +250,18 @@ def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | N
     return from_header
 
 
+def dpop_token(scope: Scope) -> str | Denial | None:
+    """The token of ``Authorization: DPoP <token>`` (RFC 9449 section 7.1), ``None`` for another scheme or none."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() != b"dpop":
+                return None
+            credentials = credentials.strip()
+            return credentials.decode("ascii") if _B64TOKEN.fullmatch(credentials) else MALFORMED
+    return None
+
+
 class _Bearer:
     """The per-app validation core that both the middleware and :func:`requires_scopes` use.
 
@@ -255,8 +278,11 @@ class _Bearer:
         allow_query: bool,
         resource: str | None = None,
         allow_unbound: bool = True,
+        dpop: ResourceDPoP | None = None,
     ) -> None:
         self.validator = validator
+        #: What DPoP this resource accepts (``None``: none, and DPoP-bound tokens are refused).
+        self.dpop = dpop
         self.realm = realm
         self.allow_query = allow_query
         self.resource = resource
@@ -306,6 +332,8 @@ class _Bearer:
             return False
         if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
             return False
+        if found.extra and bound_key(found) is not None:
+            return False  # a DPoP-bound token sent as a bearer token: the full path refuses it
         scopes = scope_set(found.scope)
         if required and not has_scopes(scopes, required, mode):
             return False
@@ -321,11 +349,14 @@ class _Bearer:
         known = state.get("token")
         if isinstance(known, AccessToken):
             return known
-        token = bearer_token(scope, allow_query=self.allow_query)
+        dpop = dpop_token(scope)
+        token = bearer_token(scope, allow_query=self.allow_query) if dpop is None else dpop
         if token is None:
             return MISSING
         if isinstance(token, Denial):
             return token
+        if dpop is not None and self.dpop is None:
+            return NO_DPOP
         try:
             found = await self.validator.validate(token)
         except ValidationUnavailable as exc:
@@ -336,12 +367,33 @@ class _Bearer:
         wrong = self.audience_denial(found)
         if wrong is not None:
             return wrong
+        unproven = await self.dpop_denial(scope, token, found, presented_as_dpop=dpop is not None)
+        if unproven is not None:
+            return unproven
         scopes = scope_set(found.scope)
         state["token"] = found
         state["scopes"] = scopes
         scope["auth"] = AuthCredentials(_sorted_scopes(found.scope))
         scope["user"] = TokenUser(found)
         return found
+
+    async def dpop_denial(
+        self, scope: Scope, token: str, found: AccessToken, *, presented_as_dpop: bool
+    ) -> Denial | None:
+        """Why a token is refused for how it was presented (RFC 9449 section 7): a DPoP-bound one as a bearer
+        token, an unbound one with the DPoP scheme, or a bound one whose proof does not hold; else ``None``."""
+        jkt = bound_key(found) if found.extra else None
+        algs = self.dpop.algs if self.dpop is not None else None
+        if not presented_as_dpop:
+            return None if jkt is None else Denial(401, "invalid_token", BOUND_AS_BEARER, scheme="DPoP", algs=algs)
+        if jkt is None or self.dpop is None:
+            return Denial(401, "invalid_token", NOT_BOUND, scheme="DPoP", algs=algs)
+        proofs = [value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"]
+        method = scope.get("method", "GET")
+        refusal = await self.dpop.refusal(proofs, method=method, url=request_url(scope), token=token, jkt=jkt)
+        if refusal is None:
+            return None
+        return Denial(401, refusal.error, describable(refusal.description)[:200], scheme="DPoP", algs=algs)
 
     async def check(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> Denial | None:
         result = await self.authenticate(scope)
@@ -405,12 +457,13 @@ class BearerTokenMiddleware:
         scopes_supported: Iterable[str] | None = None,
         resource_name: str | None = None,
         allow_unbound_tokens: bool = False,
+        dpop: ResourceDPoP | None = None,
     ) -> None:
         self.app = app
         self.rules = tuple(rules)
         if resource is not None and not authorization_servers:
             raise ValueError("a resource needs its authorization_servers (the issuers whose tokens it accepts)")
-        self._bearer = _Bearer(validator, realm, allow_query_token, resource, allow_unbound_tokens)
+        self._bearer = _Bearer(validator, realm, allow_query_token, resource, allow_unbound_tokens, dpop)
         self.metadata_path: str | None = None
         if resource is not None and self._bearer.resource_metadata is not None:
             scopes = scopes_supported if scopes_supported is not None else (s for r in self.rules for s in r.scopes)

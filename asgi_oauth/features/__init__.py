@@ -112,6 +112,7 @@ BUILTIN: Mapping[str, str] = {
     "private_key_jwt": "asgi_oauth.features.assertions:PrivateKeyJWT",
     "jwt_bearer": "asgi_oauth.features.assertions:JWTBearerGrant",
     "token_exchange": "asgi_oauth.features.exchange:TokenExchange",
+    "dpop": "asgi_oauth.features.dpop:DPoP",
     "registration": "asgi_oauth.features.registration:DynamicRegistration",
 }
 

@@ -1,0 +1,116 @@
+"""DPoP (RFC 9449): sender-constrained tokens. A client proves, with each request, that it holds the private key
+its tokens are bound to, so a token that leaks is useless to whoever finds it.
+
+Switched on by ``OAuthServer(features=[DPoP()])`` or ``ASGI_OAUTH_FEATURES=dpop``; its settings are
+``ASGI_OAUTH_DPOP_*`` (:class:`DPoPSettings`) and it needs the ``dpop`` extra (PyJWT with ``cryptography``).
+At the token endpoint (:mod:`.protocol`) a request with a ``DPoP`` proof gets tokens bound to the proof's key;
+the middleware (:mod:`asgi_oauth.middleware`) then accepts such a token only with a proof made with that key.
+:mod:`.proof` checks a proof, :mod:`.nonces` makes the server's nonces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...models import AccessToken, AuthorizationCode, Client, TokenFamily
+from ...settings import load_section
+from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound
+from .settings import DPoPSettings
+
+if TYPE_CHECKING:
+    from ...web.app import OAuthServer
+    from .nonces import Nonces
+
+__all__ = ["DPoP", "DPoPSettings"]
+
+#: The key of the feature's data in records', codes' and clients' ``extra`` (as :mod:`.protocol` names it).
+EXTRA_KEY = "dpop"
+
+
+class DPoP(Feature):
+    name = "dpop"
+    settings_model = DPoPSettings
+
+    def __init__(self, settings: DPoPSettings | None = None) -> None:
+        from . import proof  # noqa: F401 (says at once which extra is missing, not at the first request)
+
+        self.settings = settings if settings is not None else load_section(DPoPSettings)
+        self._server: OAuthServer | None = None
+        self._nonces: Nonces | None = None
+
+    def attach(self, server: OAuthServer, store: Any) -> None:
+        from .nonces import Nonces
+        from .protocol import nonce_key
+
+        self._server = server
+        if self.settings.nonces:
+            key = nonce_key(server.settings)
+            self._nonces = Nonces(key, period=self.settings.nonce_period, clock=server.context.clock)
+
+    def metadata(self) -> Mapping[str, Any]:
+        return {"dpop_signing_alg_values_supported": list(self.settings.algorithms)}
+
+    # -- /authorize: dpop_jkt (section 10)
+    async def authorization_request(
+        self, ctx: Context, request: AuthorizationRequest, params: Params, sent: Params
+    ) -> Any:
+        from .protocol import requested_jkt
+
+        return requested_jkt(params)
+
+    async def code_extra(self, ctx: Context, request: AuthorizationRequest, user: Any) -> Mapping[str, Any]:
+        from .protocol import binding
+
+        part = request.extra.get(self.name)
+        jkt = getattr(part, "jkt", None)
+        return binding(jkt) if isinstance(jkt, str) else {}
+
+    # -- /token
+    async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
+        from . import protocol
+
+        proofs = _header_values(request, "dpop")
+        proof = protocol.checked(
+            proofs, url=self._token_url(), now=ctx.clock(), settings=self.settings, nonces=self._nonces, client=client
+        )
+        if proof is None:
+            # A refresh without a proof issues an unbound token, whatever bound the grant's earlier tokens.
+            return {EXTRA_KEY: None} if request.params.get("grant_type") == "refresh_token" else {}
+        expires_at = proof.iat + self.settings.proof_lifetime + self.settings.leeway
+        if not await ctx.store.claim_once(protocol.replay_name(proof), expires_at=expires_at):
+            from .errors import InvalidDPoPProof
+
+            raise InvalidDPoPProof("this DPoP proof was used before: make a new one, with a new jti, per request")
+        return protocol.binding(proof.jkt)
+
+    async def check_grant(self, ctx: Context, client: Client, issued: AuthorizationCode | TokenFamily) -> None:
+        from .protocol import check_grant, jkt_of
+
+        check_grant(client, issued, jkt_of(bound()))
+
+    async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
+        from .protocol import jkt_of
+
+        return {"token_type": "DPoP"} if jkt_of(bound()) is not None else {}
+
+    def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
+        """RFC 9449 section 6: ``cnf.jkt`` in introspection, and as a claim of a JWT access token."""
+        from .protocol import jkt_of
+
+        jkt = jkt_of(record.extra) if isinstance(record, AccessToken) else None
+        return {"cnf": {"jkt": jkt}} if jkt is not None else {}
+
+    def _token_url(self) -> str:
+        server = self._server
+        if server is None:
+            raise RuntimeError("DPoP is not attached to a server")
+        url = server.metadata.get("token_endpoint")
+        return url if isinstance(url, str) else f"{server.settings.issuer}/token"
+
+
+def _header_values(request: Incoming, name: str) -> list[str]:
+    """Every value of header ``name`` the request carries (a back-channel request keeps its raw headers)."""
+    raw: Sequence[tuple[bytes, bytes]] = getattr(request, "headers", ())
+    key = name.encode("latin-1")
+    return [value.decode("latin-1") for header, value in raw if header == key]

@@ -1,0 +1,128 @@
+"""DPoP (RFC 9449 section 7) at a protected resource: a DPoP-bound access token is accepted only with a proof,
+made for this very request (method and URL) and this token (``ath``), signed with the key the token is bound
+to (``cnf.jkt``); presented as a bearer token it is refused.
+
+Replay (section 11.1): each worker remembers the ``jti`` of every proof it accepted while the proof's ``iat`` is
+acceptable (``proof_lifetime``, 60 seconds by default, plus ``leeway``), in memory, so a protected route stays
+answered from memory with no store round trip. A proof replayed to the same worker is refused; one replayed to
+another worker within that window is not, which is the trade-off of a stateless resource server that the MCP DPoP
+profile allows: the attacker must also have captured the request itself, within the window, for the same method
+and URL. A deployment that wants every replay refused across workers passes ``replay=store`` (one store round
+trip per proof: measured in ``benchmarks``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ...models import AccessToken
+from ...types import Clock
+from ..assertions.names import ASYMMETRIC, asymmetric_only
+
+#: The key of the feature's data in records' ``extra``.
+EXTRA_KEY = "dpop"
+#: Most proofs one worker remembers: past it the oldest are forgotten first (a flood of valid proofs, each costing
+#: the sender a signature, cannot make the worker refuse the next legitimate one).
+REMEMBERED = 100_000
+
+
+def bound_key(token: AccessToken) -> str | None:
+    """The key thumbprint ``token`` is bound to (``cnf.jkt``), or ``None`` for a bearer token."""
+    kept = token.extra.get(EXTRA_KEY) if token.extra else None
+    jkt = kept.get("jkt") if isinstance(kept, Mapping) else None
+    return jkt if isinstance(jkt, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a DPoP request is refused: RFC 9449's error code and words for the ``DPoP`` challenge."""
+
+    error: str
+    description: str
+
+
+class ResourceDPoP:
+    """What a protected resource accepts of DPoP: pass one to ``BearerTokenMiddleware(dpop=...)``."""
+
+    def __init__(
+        self,
+        *,
+        algorithms: Sequence[str] = ASYMMETRIC,
+        proof_lifetime: float = 60.0,
+        leeway: float = 5.0,
+        replay: Literal["memory", "store"] = "memory",
+        claim_once: Callable[[str, float], Awaitable[bool]] | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        """``claim_once(name, expires_at)``: with ``replay="store"``, the store's single-use claim (every worker
+        shares it), e.g. ``lambda name, at: store.claim_once(name, expires_at=at)``."""
+        from . import proof  # noqa: F401 (says at once which extra is missing)
+
+        self.algorithms = frozenset(asymmetric_only(tuple(algorithms)))
+        self.proof_lifetime = proof_lifetime
+        self.leeway = leeway
+        if replay == "store" and claim_once is None:
+            raise ValueError("replay='store' needs claim_once, the store's single-use claim")
+        self._claim_once = claim_once if replay == "store" else None
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        #: The ``algs`` of a ``DPoP`` challenge.
+        self.algs = " ".join(sorted(self.algorithms))
+
+    async def refusal(self, proofs: list[str], *, method: str, url: str, token: str, jkt: str) -> Refusal | None:
+        """Why this request's proof does not let ``token`` (bound to ``jkt``) in, or ``None`` when it does."""
+        from .proof import ProofRefused, verify_proof
+
+        if len(proofs) != 1:
+            return Refusal("invalid_dpop_proof", "send exactly one DPoP header with a DPoP-bound access token")
+        now = self._clock()
+        try:
+            proof = verify_proof(
+                proofs[0],
+                method=method,
+                url=url,
+                now=now,
+                algorithms=self.algorithms,
+                leeway=self.leeway,
+                max_age=self.proof_lifetime,
+                access_token=token,
+            )
+        except ProofRefused as refused:
+            return Refusal("invalid_dpop_proof", str(refused))
+        if proof.jkt != jkt:
+            return Refusal("invalid_dpop_proof", "the proof is signed with another key than the token is bound to")
+        if not await self._first_use(f"dpop-rs:{proof.jkt}:{proof.jti}", proof.iat, now):
+            return Refusal("invalid_dpop_proof", "this DPoP proof was used before: make a new one per request")
+        return None
+
+    async def _first_use(self, name: str, iat: float, now: float) -> bool:
+        expires_at = iat + self.proof_lifetime + self.leeway
+        if self._claim_once is not None:
+            return await self._claim_once(name, expires_at)
+        seen = self._seen
+        while seen:  # forget what can no longer be replayed (oldest first), and the oldest past the bound
+            oldest, until = next(iter(seen.items()))
+            if until > now and len(seen) < REMEMBERED:
+                break
+            del seen[oldest]
+        if name in seen:
+            return False
+        seen[name] = expires_at
+        return True
+
+
+def request_url(scope: Mapping[str, Any]) -> str:
+    """The URL the request was sent to, as a proof's ``htu`` names it: scheme, ``Host`` and path (no query)."""
+    host = None
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "localhost"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '/')}"
