@@ -1,17 +1,16 @@
 """The judge of DPoP (RFC 9449), which nobody here wrote: panva's ``openid-client``, as a public client holding a
 DPoP key, against ``asgi-oauth serve`` (two workers on Redis, ``ASGI_OAUTH_FEATURES=dpop``).
 
-alice's browser (played with httpx) asks for a code bound to the key (``dpop_jkt``, section 10, the key's RFC 7638
-thumbprint computed here); openid-client redeems it with a proof, calls the demo's ``/api/me`` with the DPoP-bound
-token, refreshes with a proof and calls ``/api/me`` again; the new token shown as a Bearer token is refused, and so
-is the bound refresh token without a proof. With server nonces on (section 8) openid-client's first token request
-is answered ``use_dpop_nonce`` and its own retry, with the nonce, gets the tokens.
+alice's browser (played with httpx) asks for a code bound to the key (``dpop_jkt``, section 10: the key's RFC 7638
+thumbprint, which openid-client computes too); openid-client redeems it with a proof, calls the demo's ``/api/me``
+with the DPoP-bound token, refreshes with a proof and calls ``/api/me`` again; the new token shown as a Bearer token
+is refused, and so is the bound refresh token without a proof. With server nonces on (section 8) openid-client's
+first token request is answered ``use_dpop_nonce`` and its own retry, with the nonce, gets the tokens.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import re
@@ -26,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from asgi_oauth.crypto import new_jti, pkce_challenge
+from asgi_oauth.features.dpop.proof import thumbprint
 
 from ..npm import LockedTree, NpmUnavailable
 from ..serving import Server, clean_env, run_cli, serving
@@ -58,12 +58,6 @@ def es256_key() -> dict[str, str]:
     public = numbers.public_numbers
     member = {"x": public.x, "y": public.y, "d": numbers.private_value}
     return {"kty": "EC", "crv": "P-256", **{name: b64url(n.to_bytes(32, "big")) for name, n in member.items()}}
-
-
-def thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638: SHA-256 of the required public members, sorted, without whitespace (an EC key's four)."""
-    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
-    return b64url(hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode()).digest())
 
 
 def hidden_fields(page: str) -> dict[str, str]:
