@@ -149,7 +149,8 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settin
         (last,) = [exchange for exchange in call["exchanges"] if exchange["status"] == 200]
         assert last["scheme"] == "DPoP" and last["proof"]["htm"] == "GET"
         assert last["proof"]["htu"] == f"{server.base_url}/api/me" and last["proof"]["ath"]
-    assert bearer["status"] == 401
+    assert bearer["status"] == 401  # section 7.2: the challenge names the DPoP scheme
+    assert bearer["www_authenticate"].startswith("DPoP ") and 'error="invalid_token"' in bearer["www_authenticate"]
     assert unbound["status"] == 400 and unbound["error"] == "invalid_grant"
     return steps
 
