@@ -21,6 +21,7 @@ from .settings import DPoPSettings
 if TYPE_CHECKING:
     from ...web.app import OAuthServer
     from .nonces import Nonces
+    from .resource import ResourceDPoP
 
 __all__ = ["DPoP", "DPoPSettings"]
 
@@ -47,6 +48,19 @@ class DPoP(Feature):
         if self.settings.nonces:
             key = nonce_key(server.settings)
             self._nonces = Nonces(key, period=self.settings.nonce_period, clock=server.context.clock)
+
+    def resource(self, **options: Any) -> ResourceDPoP:
+        """What a protected resource of this deployment accepts (for ``BearerTokenMiddleware(dpop=...)``): these
+        settings' algorithms and proof lifetime; ``options`` as :class:`~.resource.ResourceDPoP` takes them."""
+        from .resource import ResourceDPoP
+
+        settings = self.settings
+        return ResourceDPoP(
+            algorithms=settings.algorithms,
+            proof_lifetime=settings.proof_lifetime,
+            leeway=settings.leeway,
+            **options,
+        )
 
     def metadata(self) -> Mapping[str, Any]:
         return {"dpop_signing_alg_values_supported": list(self.settings.algorithms)}

@@ -23,17 +23,16 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...extras import missing
+from ..assertions.names import ASYMMETRIC, asymmetric_only
 
 try:
     import jwt
 except ModuleNotFoundError as exc:  # the dpop extra is not installed: say so, not just "no module jwt"
     raise (missing("DPoP proofs (RFC 9449)", "dpop") or exc) from None
 
-#: The signature algorithms a proof may use (RFC 9449 section 4.3 point 5: asymmetric, never ``none``, never
-#: an HMAC: a proof's key is sent in the proof, so a MAC with it proves nothing). The same as the JWT
-#: assertions' ``ASYMMETRIC``, kept here so DPoP does not import that feature.
-ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-#: What a deployment accepts unless it chooses fewer (every one is safe: the client picks its key).
+#: What a deployment accepts unless it chooses fewer: the JWT assertions' asymmetric algorithms (RFC 9449
+#: section 4.3 point 5: never ``none``, never an HMAC, since a proof carries its key and a MAC with it proves
+#: nothing). Every one is safe: the client picks its key.
 DEFAULT_ALGORITHMS = ASYMMETRIC
 #: RFC 9449 section 4.2: the ``typ`` of a proof, which keeps any other JWT from passing for one.
 PROOF_TYPE = "dpop+jwt"
@@ -46,17 +45,6 @@ MAX_JTI_LENGTH = 256
 MIN_RSA_BITS, MAX_RSA_BITS = 2048, 4096
 #: A larger public exponent makes a signature as costly to check as to make (65537 has 17 bits).
 MAX_RSA_EXPONENT_BITS = 64
-
-
-def asymmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:
-    """``algorithms`` when they are some of :data:`ASYMMETRIC`, else :class:`ValueError` saying which are not
-    (a setting's validator: ``none`` or an HMAC is refused when the server starts, not at a client's request)."""
-    refused = [alg for alg in algorithms if alg not in ASYMMETRIC]
-    if refused or not algorithms:
-        raise ValueError(
-            f"DPoP algorithms: choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}"
-        )
-    return algorithms
 
 
 class ProofRefused(Exception):

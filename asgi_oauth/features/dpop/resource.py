@@ -125,4 +125,6 @@ def request_url(scope: Mapping[str, Any]) -> str:
     if host is None:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "localhost"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '/')}"
+    raw = scope.get("raw_path")  # as sent (the proof names it so), where ``path`` is percent-decoded
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "/")
+    return f"{scope.get('scheme', 'http')}://{host}{path}"
