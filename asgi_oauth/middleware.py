@@ -40,7 +40,7 @@ from . import crypto
 from .asgi import route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .errors import describable
-from .features.dpop.resource import ResourceDPoP, bound_key, request_url
+from .features.dpop.resource import ResourceDPoP, jkt_of, request_url
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
@@ -332,7 +332,7 @@ class _Bearer:
             return False
         if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
             return False
-        if found.extra and bound_key(found) is not None:
+        if found.extra and jkt_of(found.extra) is not None:
             return False  # a DPoP-bound token sent as a bearer token: the full path refuses it
         scopes = scope_set(found.scope)
         if required and not has_scopes(scopes, required, mode):
@@ -382,7 +382,7 @@ class _Bearer:
     ) -> Denial | None:
         """Why a token is refused for how it was presented (RFC 9449 section 7): a DPoP-bound one as a bearer
         token, an unbound one with the DPoP scheme, or a bound one whose proof does not hold; else ``None``."""
-        jkt = bound_key(found) if found.extra else None
+        jkt = jkt_of(found.extra)
         algs = self.dpop.algs if self.dpop is not None else None
         if not presented_as_dpop:
             return None if jkt is None else Denial(401, "invalid_token", BOUND_AS_BEARER, scheme="DPoP", algs=algs)

@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from asgi_oauth import BearerTokenMiddleware, LocalValidator, Store, protect
+from asgi_oauth import BearerTokenMiddleware, LocalValidator, RemoteValidator, Store, protect
 from asgi_oauth.features.dpop import DPoP
-from asgi_oauth.features.dpop.proof import access_token_hash
+from asgi_oauth.features.dpop.proof import access_token_hash, thumbprint
 from asgi_oauth.features.dpop.resource import ResourceDPoP
 
 from ..web.conftest import MakeServer
-from ..web.helpers import BASE_URL, TOKEN, Server
+from ..web.helpers import BASE_URL, INTROSPECT, TOKEN, Server
 from .proofs import ProofKey
 
 API = f"{BASE_URL}/api/me"
@@ -124,3 +124,19 @@ async def test_replays_across_workers_are_refused_with_the_store(
     proof = key.proof("GET", API, ath=access_token_hash(token))
     assert (await call(first, token, proof)).status_code == 200
     refused(await call(second, token, proof), "invalid_dpop_proof", "used before")
+
+
+async def test_a_resource_validating_by_introspection_keeps_the_binding(make_server: MakeServer) -> None:
+    """RFC 9449 section 6.2: introspection says ``token_type`` DPoP and ``cnf.jkt``; a resource server validating
+    remotely then refuses the token as a bearer token as one validating locally does."""
+    server = await make_server(oauth_options={"features": [DPoP()]}, routes=[Route("/api/me", me)])
+    rs = server.clients["rs"]
+    assert rs.secret is not None
+    validator = RemoteValidator(f"{BASE_URL}{INTROSPECT}", "rs", rs.secret, http=server.http)
+    server.app.add_middleware(BearerTokenMiddleware, validator=validator, rules=[protect("/api")], dpop=ResourceDPoP())
+    key = ProofKey.new("ES256")
+    token = await bound_token(server, key)
+    seen = await server.introspect(token)
+    assert seen["token_type"] == "DPoP" and seen["cnf"] == {"jkt": thumbprint(key.jwk)}
+    refused(await call(server, token, scheme="Bearer"), "invalid_token", "DPoP scheme")
+    assert (await call(server, token, key.proof("GET", API, ath=access_token_hash(token)))).status_code == 200

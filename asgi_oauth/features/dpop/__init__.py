@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ...models import AccessToken, AuthorizationCode, Client, TokenFamily
 from ...settings import load_section
 from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound
+from .resource import EXTRA_KEY, bound_to, jkt_of
 from .settings import DPoPSettings
 
 if TYPE_CHECKING:
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from .resource import ResourceDPoP
 
 __all__ = ["DPoP", "DPoPSettings"]
-
-#: The key of the feature's data in records', codes' and clients' ``extra`` (as :mod:`.protocol` names it).
-EXTRA_KEY = "dpop"
 
 
 class DPoP(Feature):
@@ -74,11 +72,9 @@ class DPoP(Feature):
         return requested_jkt(params)
 
     async def code_extra(self, ctx: Context, request: AuthorizationRequest, user: Any) -> Mapping[str, Any]:
-        from .protocol import binding
-
         part = request.extra.get(self.name)
         jkt = getattr(part, "jkt", None)
-        return binding(jkt) if isinstance(jkt, str) else {}
+        return bound_to(jkt) if isinstance(jkt, str) else {}
 
     # -- /token
     async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
@@ -96,24 +92,21 @@ class DPoP(Feature):
             from .errors import InvalidDPoPProof
 
             raise InvalidDPoPProof("this DPoP proof was used before: make a new one, with a new jti, per request")
-        return protocol.binding(proof.jkt)
+        return bound_to(proof.jkt)
 
     async def check_grant(self, ctx: Context, client: Client, issued: AuthorizationCode | TokenFamily) -> None:
-        from .protocol import check_grant, jkt_of
+        from .protocol import check_grant
 
         check_grant(client, issued, jkt_of(bound()))
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
-        from .protocol import jkt_of
-
         return {"token_type": "DPoP"} if jkt_of(bound()) is not None else {}
 
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
-        """RFC 9449 section 6: ``cnf.jkt`` in introspection, and as a claim of a JWT access token."""
-        from .protocol import jkt_of
-
+        """RFC 9449 section 6: ``cnf.jkt`` and ``token_type`` DPoP in introspection; ``cnf`` is a claim of a JWT
+        access token too (``token_type`` is the introspection's word, no claim)."""
         jkt = jkt_of(record.extra) if isinstance(record, AccessToken) else None
-        return {"cnf": {"jkt": jkt}} if jkt is not None else {}
+        return {"cnf": {"jkt": jkt}, "token_type": "DPoP"} if jkt is not None else {}
 
     def _token_url(self) -> str:
         server = self._server
