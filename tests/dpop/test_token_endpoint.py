@@ -174,3 +174,40 @@ def test_the_feature_refuses_symmetric_algorithms() -> None:
 
     with pytest.raises(ValidationError, match="asymmetric only"):
         DPoPSettings(algorithms=("HS256",))
+
+
+async def test_a_dpop_jkt_pushed_with_par_binds_the_code(make_server: MakeServer) -> None:
+    """RFC 9449 section 10 with RFC 9126: ``dpop_jkt`` among the pushed parameters binds the code as it does
+    sent to /authorize."""
+    from asgi_oauth.features.par import PushedAuthorizationRequests
+
+    from ..par.test_par import PAR, clients, request_params
+    from ..web.test_authorize import CALLBACK as WEB_CALLBACK
+    from ..web.test_authorize import Browser, resolve_user
+    from ..web.test_authorize import redirect_params as answered
+
+    features = [PushedAuthorizationRequests(), DPoP()]
+    server = await make_server(stored=clients(), oauth_options={"features": features, "user_resolver": resolve_user})
+    browser = Browser(server.http, server.oauth, server.clients)
+    key, thief = ProofKey.new("ES256"), ProofKey.new("ES256")
+
+    async def code() -> tuple[str, str]:
+        verifier, challenge = pkce_pair()
+        data = {**request_params("web"), "code_challenge": challenge, "dpop_jkt": thumbprint(key.jwk)}
+        pushed = await server.post(PAR, data, client="web")
+        assert pushed.status_code == 201, pushed.text
+        page = await browser.authorize(client_id="web", request_uri=pushed.json()["request_uri"])
+        return answered(await browser.submit(page))["code"], verifier
+
+    async def redeem(proof_key: ProofKey, code: str, verifier: str) -> httpx.Response:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": WEB_CALLBACK,
+            "code_verifier": verifier,
+        }
+        return await server.post(TOKEN, form, client="web", headers={"DPoP": proof_key.proof("POST", TOKEN_URL)})
+
+    assert (await redeem(thief, *await code())).json()["error"] == "invalid_grant"
+    tokens = await redeem(key, *await code())
+    assert tokens.status_code == 200 and tokens.json()["token_type"] == "DPoP", tokens.text
