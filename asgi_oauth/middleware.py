@@ -172,6 +172,8 @@ class Denial:
     #: The authentication scheme challenged: ``Bearer``, or ``DPoP`` (RFC 9449 section 7.1) with its ``algs``.
     scheme: str = "Bearer"
     algs: str | None = None
+    #: A nonce the client must put in its next DPoP proof (RFC 9449 section 9), sent as ``DPoP-Nonce``.
+    nonce: str | None = None
 
     def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
         parts = [f'realm="{realm}"']
@@ -198,6 +200,8 @@ class Denial:
         if self.scope is not None:
             body["scope"] = self.scope
         headers = {"Cache-Control": "no-store"}
+        if self.nonce is not None:
+            headers["DPoP-Nonce"] = self.nonce
         if self.status != 503:
             # RFC 6750 section 3: every refusal of a request without a usable token challenges, the 400s
             # included; clients (MCP's among them) find the authorization server through it.
@@ -393,7 +397,8 @@ class _Bearer:
         refusal = await self.dpop.refusal(proofs, method=method, url=request_url(scope), token=token, jkt=jkt)
         if refusal is None:
             return None
-        return Denial(401, refusal.error, describable(refusal.description)[:200], scheme="DPoP", algs=algs)
+        why = describable(refusal.description)[:200]
+        return Denial(401, refusal.error, why, scheme="DPoP", algs=algs, nonce=refusal.nonce)
 
     async def check(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> Denial | None:
         result = await self.authenticate(scope)

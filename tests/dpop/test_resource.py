@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_oauth import BearerTokenMiddleware, LocalValidator, RemoteValidator, Store, protect
-from asgi_oauth.features.dpop import DPoP
+from asgi_oauth.features.dpop import DPoP, DPoPSettings
 from asgi_oauth.features.dpop.proof import access_token_hash, thumbprint
 from asgi_oauth.features.dpop.resource import ResourceDPoP
 
@@ -140,3 +140,25 @@ async def test_a_resource_validating_by_introspection_keeps_the_binding(make_ser
     assert seen["token_type"] == "DPoP" and seen["cnf"] == {"jkt": thumbprint(key.jwk)}
     refused(await call(server, token, scheme="Bearer"), "invalid_token", "DPoP scheme")
     assert (await call(server, token, key.proof("GET", API, ath=access_token_hash(token)))).status_code == 200
+
+
+async def test_a_resource_asks_for_its_nonce_and_accepts_it(make_server: MakeServer, store: Store) -> None:
+    """RFC 9449 section 9: with nonces on, a proof without the nonce is 401 ``use_dpop_nonce`` with a
+    ``DPoP-Nonce`` header, and the retry with it gets in (the token endpoint's nonce is the same)."""
+    feature = DPoP(DPoPSettings(nonces=True))
+    server = await make_server(oauth_options={"features": [feature]}, routes=[Route("/api/me", me)])
+    server.app.add_middleware(
+        BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect("/api")], dpop=feature.resource()
+    )
+    key = ProofKey.new("ES256")
+    auth_headers, auth_params = server.auth("m2m")
+    form = {"grant_type": "client_credentials", "scope": "read", **auth_params}
+    asked = await server.http.post(TOKEN, data=form, headers={**auth_headers, "DPoP": key.proof("POST", TOKEN_URL)})
+    nonce = asked.headers["DPoP-Nonce"]
+    proof = key.proof("POST", TOKEN_URL, nonce=nonce)
+    token = (await server.http.post(TOKEN, data=form, headers={**auth_headers, "DPoP": proof})).json()["access_token"]
+    ath = access_token_hash(token)
+    first = await call(server, token, key.proof("GET", API, ath=ath))
+    refused(first, "use_dpop_nonce")
+    assert first.headers["DPoP-Nonce"] == nonce
+    assert (await call(server, token, key.proof("GET", API, ath=ath, nonce=nonce))).status_code == 200

@@ -49,7 +49,8 @@ class DPoP(Feature):
 
     def resource(self, **options: Any) -> ResourceDPoP:
         """What a protected resource of this deployment accepts (for ``BearerTokenMiddleware(dpop=...)``): these
-        settings' algorithms and proof lifetime; ``options`` as :class:`~.resource.ResourceDPoP` takes them."""
+        settings' algorithms and proof lifetime, and, with ``ASGI_OAUTH_DPOP_NONCES``, the server's nonces;
+        ``options`` as :class:`~.resource.ResourceDPoP` takes them."""
         from .resource import ResourceDPoP
 
         settings = self.settings
@@ -57,7 +58,7 @@ class DPoP(Feature):
             algorithms=settings.algorithms,
             proof_lifetime=settings.proof_lifetime,
             leeway=settings.leeway,
-            **options,
+            **{"nonces": self._nonces, **options},
         )
 
     def metadata(self) -> Mapping[str, Any]:
