@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +38,7 @@ from asgi_oauth.features.dpop.resource import ResourceDPoP
 from asgi_oauth.validation_cache import CacheOptions
 
 from .asgi_driver import build_scope, call_scope
+from .assertions import signing_key
 from .cli import _run
 from .messages import Req, basic_auth, form_post
 from .micro import table
@@ -49,12 +49,6 @@ TOKEN_URL = f"{ISSUER}/token"
 API_URL = "http://127.0.0.1:8000/api/me"
 BEARER = "bearer token"
 PLAIN = "client_credentials, no proof"
-
-
-def _key(alg: str) -> Any:
-    if alg == "RS256":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
 
 
 def _proof(alg: str, private: Any, method: str, url: str, token: str | None = None) -> str:
@@ -86,7 +80,7 @@ async def measure(redis_url: str, rounds: int, requests: int) -> tuple[dict[str,
     server = OAuthServer(settings, store=store, clients=[client], features=[feature])
     in_memory = _app(server, store, feature.resource())
     in_store = _app(server, store, feature.resource(replay="store", claim_once=_claim(store)))
-    keys = {alg: _key(alg) for alg in ("ES256", "RS256")}
+    keys = {alg: signing_key(alg) for alg in ("ES256", "RS256")}
     issue = form_post("/oauth/token", {"grant_type": "client_credentials", "scope": "read"}, auth=auth)
 
     async def token(alg: str | None) -> str:

