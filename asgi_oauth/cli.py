@@ -174,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the client must push its authorization requests (RFC 9126); applies where the par feature is on",
     )
     create.add_argument(
+        "--dpop-bound",
+        action="store_true",
+        help="every token request of the client must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens); "
+        "applies where the dpop feature is on",
+    )
+    create.add_argument(
         "--auth-method",
         choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"],
         help=(
@@ -442,7 +448,9 @@ def _clients_create(args: argparse.Namespace) -> int:
     method = args.auth_method or ("none" if args.public else None)
     if args.public and args.auth_method:
         raise CommandError("--auth-method applies to confidential clients only; drop it or --public")
-    extra = _client_keys(args) | _exchange_audiences(args)
+    extra = (
+        _client_keys(args) | _exchange_audiences(args) | ({"dpop_bound_access_tokens": True} if args.dpop_bound else {})
+    )
     client, secret = new_client(
         name=args.name,
         client_id=args.client_id,

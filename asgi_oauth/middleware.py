@@ -40,7 +40,7 @@ from . import crypto
 from .asgi import route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .errors import describable
-from .features.dpop.resource import ResourceDPoP, bound_key, request_url
+from .features.dpop.resource import ResourceDPoP, jkt_of, request_url
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource
@@ -172,6 +172,8 @@ class Denial:
     #: The authentication scheme challenged: ``Bearer``, or ``DPoP`` (RFC 9449 section 7.1) with its ``algs``.
     scheme: str = "Bearer"
     algs: str | None = None
+    #: A nonce the client must put in its next DPoP proof (RFC 9449 section 9), sent as ``DPoP-Nonce``.
+    nonce: str | None = None
 
     def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
         parts = [f'realm="{realm}"']
@@ -198,6 +200,8 @@ class Denial:
         if self.scope is not None:
             body["scope"] = self.scope
         headers = {"Cache-Control": "no-store"}
+        if self.nonce is not None:
+            headers["DPoP-Nonce"] = self.nonce
         if self.status != 503:
             # RFC 6750 section 3: every refusal of a request without a usable token challenges, the 400s
             # included; clients (MCP's among them) find the authorization server through it.
@@ -332,7 +336,7 @@ class _Bearer:
             return False
         if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
             return False
-        if found.extra and bound_key(found) is not None:
+        if found.extra and jkt_of(found.extra) is not None:
             return False  # a DPoP-bound token sent as a bearer token: the full path refuses it
         scopes = scope_set(found.scope)
         if required and not has_scopes(scopes, required, mode):
@@ -382,7 +386,7 @@ class _Bearer:
     ) -> Denial | None:
         """Why a token is refused for how it was presented (RFC 9449 section 7): a DPoP-bound one as a bearer
         token, an unbound one with the DPoP scheme, or a bound one whose proof does not hold; else ``None``."""
-        jkt = bound_key(found) if found.extra else None
+        jkt = jkt_of(found.extra)
         algs = self.dpop.algs if self.dpop is not None else None
         if not presented_as_dpop:
             return None if jkt is None else Denial(401, "invalid_token", BOUND_AS_BEARER, scheme="DPoP", algs=algs)
@@ -393,7 +397,8 @@ class _Bearer:
         refusal = await self.dpop.refusal(proofs, method=method, url=request_url(scope), token=token, jkt=jkt)
         if refusal is None:
             return None
-        return Denial(401, refusal.error, describable(refusal.description)[:200], scheme="DPoP", algs=algs)
+        why = describable(refusal.description)[:200]
+        return Denial(401, refusal.error, why, scheme="DPoP", algs=algs, nonce=refusal.nonce)
 
     async def check(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> Denial | None:
         result = await self.authenticate(scope)

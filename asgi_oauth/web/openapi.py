@@ -105,7 +105,7 @@ _COMPONENTS: dict[str, Any] = {
             "required": ["access_token", "token_type", "expires_in", "scope"],
             "properties": {
                 "access_token": {"type": "string"},
-                "token_type": {"type": "string", "enum": ["Bearer"]},
+                "token_type": {"type": "string", "enum": ["Bearer", "DPoP", "N_A"]},
                 "expires_in": {"type": "integer", "minimum": 0},
                 "scope": {"type": "string"},
                 "refresh_token": {"type": "string"},
@@ -122,7 +122,7 @@ _COMPONENTS: dict[str, Any] = {
                 "client_id": {"type": "string"},
                 "sub": {"type": "string"},
                 "username": {"type": "string"},
-                "token_type": {"type": "string", "enum": ["Bearer", "refresh_token"]},
+                "token_type": {"type": "string", "enum": ["Bearer", "DPoP", "refresh_token"]},
                 "exp": {"type": "integer"},
                 "iat": {"type": "integer"},
                 "iss": {"type": "string"},

@@ -11,8 +11,6 @@ from both workers; a replayed assertion is refused by the worker that did not se
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,14 +21,12 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import ClientSecretJWT as AuthlibClientSecretJWT
 from authlib.oauth2.rfc7523 import PrivateKeyJWT as AuthlibPrivateKeyJWT
 
-from ..npm import LockedTree, NpmUnavailable
+from ..npm import run_judge
 from ..serving import Server, clean_env, run_cli, serving
 from .signing import Signer, form
 
 SECRET_KEY = "assertions-judge-key-0123456789abcdefghij"
 HERE = Path(__file__).parent
-PAR_NPM = HERE.parent / "par"  # the same locked openid-client and Node 22 as the PAR judge
-INSTALL_DIR = PAR_NPM / ".judge"
 
 
 @pytest.fixture(scope="module")
@@ -153,32 +149,14 @@ def test_authlib_client_credentials_with_client_secret_jwt_on_two_workers(
         fetch(secret[:-1] + ("A" if secret[-1] != "A" else "B"))  # one character off
 
 
-@pytest.fixture(scope="module")
-def node() -> Path:
-    try:
-        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
-    except NpmUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 def test_openid_client_client_credentials_with_private_key_jwt(
-    served: tuple[Server, dict[str, Signer], dict[str, str]], node: Path
+    served: tuple[Server, dict[str, Signer], dict[str, str]], openid_client: Path
 ) -> None:
     server, signers, _ = served
-    script = INSTALL_DIR / "private_key_jwt.mjs"  # beside node_modules, where ES modules resolve packages
-    shutil.copyfile(HERE / "private_key_jwt.mjs", script)
     signer = signers["openid-client"]
     key = signer.jwk | {"d": _private_d(signer)}
-    done = subprocess.run(
-        [str(node), str(script), server.issuer, "openid-client", json.dumps(key), "4"],
-        cwd=INSTALL_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    script = HERE / "private_key_jwt.mjs"
+    answers = run_judge(script, server.issuer, "openid-client", json.dumps(key), "4")
     print("openid-client private_key_jwt judge:", json.dumps(answers[-1]))
     assert len(answers) == 4
     for answer in answers:
@@ -187,22 +165,11 @@ def test_openid_client_client_credentials_with_private_key_jwt(
 
 
 def test_openid_client_client_credentials_with_client_secret_jwt(
-    served: tuple[Server, dict[str, Signer], dict[str, str]], node: Path
+    served: tuple[Server, dict[str, Signer], dict[str, str]], openid_client: Path
 ) -> None:
     server, _, env = served
     secret = secret_jwt_client(env, "openid-client-hmac")
-    script = INSTALL_DIR / "client_secret_jwt.mjs"
-    shutil.copyfile(HERE / "client_secret_jwt.mjs", script)
-    done = subprocess.run(
-        [str(node), str(script), server.issuer, "openid-client-hmac", secret, "4"],
-        cwd=INSTALL_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    answers = run_judge(HERE / "client_secret_jwt.mjs", server.issuer, "openid-client-hmac", secret, "4")
     print("openid-client client_secret_jwt judge:", json.dumps(answers[-1]))
     assert len(answers) == 4
     for answer in answers:

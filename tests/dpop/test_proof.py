@@ -19,14 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from asgi_oauth.features.assertions.names import ASYMMETRIC, asymmetric_only
 from asgi_oauth.features.dpop.proof import (
-    ASYMMETRIC,
     DEFAULT_ALGORITHMS,
     NonceRequired,
     Proof,
     ProofRefused,
     access_token_hash,
-    asymmetric_only,
     canonical_htu,
     thumbprint,
     verify_proof,

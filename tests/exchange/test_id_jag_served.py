@@ -8,8 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -19,24 +17,14 @@ import pytest
 from asgi_oauth.crypto import new_jti, pkce_challenge
 
 from ..assertions.test_readme import exported, run_here
-from ..npm import LockedTree, NpmUnavailable
+from ..npm import run_judge
 from ..serving import Server, clean_env, serving
 from ..test_examples import fenced, readme_section
 
 HERE = Path(__file__).parent
-PAR_NPM = HERE.parent / "par"  # the same locked openid-client (with jose) and Node 22 as the PAR judge
-INSTALL_DIR = PAR_NPM / ".judge"
 SECTION = "Issuing ID-JAGs: this server as the enterprise identity provider"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    try:
-        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
-    except NpmUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -74,7 +62,7 @@ def sign_in(server: Server, client_id: str, redirect_uri: str, verifier: str, st
 
 
 def test_openid_client_gets_id_jags_that_jose_verifies(
-    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+    tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
     (block,) = fenced(readme_section(SECTION), "sh")
     settings = exported(block)
@@ -91,23 +79,12 @@ def test_openid_client_gets_id_jags_that_jose_verifies(
     printed = json.loads(created.stdout)
     redirect_uri = re.search(r"--redirect-uri (\S+)", block)
     assert redirect_uri is not None
-    script = INSTALL_DIR / "id_jag_judge.mjs"  # beside node_modules, where ES modules resolve packages
-    shutil.copyfile(HERE / "id_jag_judge.mjs", script)
     audience, resource = target["audience"], target["resources"][0]
     with serving(tmp_path / "serve", env, workers=2) as server:
         verifier, state, nonce = new_jti() * 3, new_jti(), new_jti()
         callback = sign_in(server, printed["client_id"], redirect_uri.group(1), verifier, state, nonce)
         argv = [server.issuer, printed["client_id"], printed["client_secret"], callback, verifier, state, nonce]
-        done = subprocess.run(
-            [str(node), str(script), *argv, audience, resource, "6"],
-            cwd=INSTALL_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+        answers = run_judge(HERE / "id_jag_judge.mjs", *argv, audience, resource, "6")
     print("openid-client + jose ID-JAG judge:", json.dumps(answers[-1]))
     assert len(answers) == 6 and len({answer["claims"]["jti"] for answer in answers}) == 6
     for answer in answers:

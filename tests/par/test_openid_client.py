@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -26,22 +25,14 @@ from starlette.routing import Mount
 from asgi_oauth import MemoryStore, OAuthServer, new_client, publish_discovery, register_client
 from asgi_oauth.features.par import ParSettings, PushedAuthorizationRequests
 
-from ..npm import LockedTree, NpmUnavailable
+from ..npm import OPENID_CLIENT
 from ..serving import free_port
 from ..web.helpers import SECRET_KEY, settings_for
 from ..web.test_authorize import consent_fields, resolve_user
 
 HERE = Path(__file__).parent
-INSTALL_DIR = Path(os.environ.get("ASGI_OAUTH_PAR_JUDGE_DIR", HERE / ".judge"))
+INSTALL_DIR = OPENID_CLIENT.install_dir
 CALLBACK = "http://127.0.0.1:9/cb"
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    try:
-        return LockedTree(HERE / "npm", INSTALL_DIR, "openid-client").install()
-    except NpmUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -75,12 +66,14 @@ def issuer() -> Iterator[tuple[str, str, str]]:
         thread.join(10)
 
 
-def test_openid_client_runs_pushed_authorization_requests_end_to_end(node: Path, issuer: tuple[str, str, str]) -> None:
+def test_openid_client_runs_pushed_authorization_requests_end_to_end(
+    openid_client: Path, issuer: tuple[str, str, str]
+) -> None:
     url, client_id, secret = issuer
     script = INSTALL_DIR / "judge.mjs"  # beside node_modules: ES modules resolve packages from where they are
     shutil.copyfile(HERE / "judge.mjs", script)
     judge = subprocess.Popen(
-        [str(node), str(script), url, client_id, secret, CALLBACK],
+        [str(openid_client), str(script), url, client_id, secret, CALLBACK],
         cwd=INSTALL_DIR,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -9,9 +9,10 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import SecretStr
+from pydantic import AfterValidator, BeforeValidator, SecretStr
+from pydantic_settings import NoDecode
 
 from ...cimd.documents import is_document_url
 
@@ -61,6 +62,21 @@ def symmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:
             f"short for longer hashes; RFC 7518 section 3.2), or none; not {', '.join(refused)}"
         )
     return algorithms
+
+
+def comma_separated(value: object) -> object:
+    """A setting the environment gives as comma-separated text, as a tuple; a tuple given in code as it is."""
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+
+#: A setting naming signature algorithms that hold a public key (comma-separated in the environment).
+AsymmetricAlgorithms = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(comma_separated), AfterValidator(asymmetric_only)
+]
+#: A setting naming the HMAC algorithms a derived secret may sign with.
+DerivedAlgorithms = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(comma_separated), AfterValidator(symmetric_only)
+]
 
 
 class KeySetError(ValueError):

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from ...settings import ENV_PREFIX, StrictSettings
 from .issuers import TrustedIssuer
-from .names import ASYMMETRIC, asymmetric_only, symmetric_only
+from .names import ASYMMETRIC, AsymmetricAlgorithms, DerivedAlgorithms
 
 
 class AssertionSettings(StrictSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}ASSERTION_", extra="ignore", frozen=True)
 
     #: Algorithms an assertion may be signed with (comma-separated); asymmetric ones only, never ``none`` or HS*.
-    algorithms: Annotated[tuple[str, ...], NoDecode] = ASYMMETRIC
+    algorithms: AsymmetricAlgorithms = ASYMMETRIC
     #: HMAC algorithms a ``client_secret_jwt`` client may sign with (for those clients only); empty: that method
     #: is off. HS256 only: a derived secret has 256 bits, what RFC 7518 section 3.2 asks of HS256, not of HS384.
-    secret_algorithms: Annotated[tuple[str, ...], NoDecode] = ("HS256",)
+    secret_algorithms: DerivedAlgorithms = ("HS256",)
     #: Seconds of clock difference allowed around ``exp``, ``nbf`` and ``iat``.
     leeway: float = Field(default=30, ge=0, le=300)
     #: The furthest ``exp`` may lie ahead (each ``jti`` is remembered until then): Authlib's clients sign for an hour.
@@ -36,18 +34,3 @@ class AssertionSettings(StrictSettings):
     #: Caps on fetching a ``jwks_uri``: seconds, and bytes of its body.
     jwks_fetch_timeout: float = Field(default=5, gt=0, le=30)
     jwks_max_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
-
-    @field_validator("algorithms", "secret_algorithms", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
-
-    @field_validator("algorithms")
-    @classmethod
-    def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return asymmetric_only(value)
-
-    @field_validator("secret_algorithms")
-    @classmethod
-    def _symmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return symmetric_only(value)

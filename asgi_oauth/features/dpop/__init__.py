@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Any
 from ...models import AccessToken, AuthorizationCode, Client, TokenFamily
 from ...settings import load_section
 from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound
+from .resource import EXTRA_KEY, bound_to, jkt_of
 from .settings import DPoPSettings
 
 if TYPE_CHECKING:
     from ...web.app import OAuthServer
     from .nonces import Nonces
+    from .resource import ResourceDPoP
 
 __all__ = ["DPoP", "DPoPSettings"]
-
-#: The key of the feature's data in records', codes' and clients' ``extra`` (as :mod:`.protocol` names it).
-EXTRA_KEY = "dpop"
 
 
 class DPoP(Feature):
@@ -48,6 +47,20 @@ class DPoP(Feature):
             key = nonce_key(server.settings)
             self._nonces = Nonces(key, period=self.settings.nonce_period, clock=server.context.clock)
 
+    def resource(self, **options: Any) -> ResourceDPoP:
+        """What a protected resource of this deployment accepts (for ``BearerTokenMiddleware(dpop=...)``): these
+        settings' algorithms and proof lifetime, and, with ``ASGI_OAUTH_DPOP_NONCES``, the server's nonces;
+        ``options`` as :class:`~.resource.ResourceDPoP` takes them."""
+        from .resource import ResourceDPoP
+
+        settings = self.settings
+        return ResourceDPoP(
+            algorithms=settings.algorithms,
+            proof_lifetime=settings.proof_lifetime,
+            leeway=settings.leeway,
+            **{"nonces": self._nonces, **options},
+        )
+
     def metadata(self) -> Mapping[str, Any]:
         return {"dpop_signing_alg_values_supported": list(self.settings.algorithms)}
 
@@ -60,11 +73,9 @@ class DPoP(Feature):
         return requested_jkt(params)
 
     async def code_extra(self, ctx: Context, request: AuthorizationRequest, user: Any) -> Mapping[str, Any]:
-        from .protocol import binding
-
         part = request.extra.get(self.name)
         jkt = getattr(part, "jkt", None)
-        return binding(jkt) if isinstance(jkt, str) else {}
+        return bound_to(jkt) if isinstance(jkt, str) else {}
 
     # -- /token
     async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
@@ -82,24 +93,21 @@ class DPoP(Feature):
             from .errors import InvalidDPoPProof
 
             raise InvalidDPoPProof("this DPoP proof was used before: make a new one, with a new jti, per request")
-        return protocol.binding(proof.jkt)
+        return bound_to(proof.jkt)
 
     async def check_grant(self, ctx: Context, client: Client, issued: AuthorizationCode | TokenFamily) -> None:
-        from .protocol import check_grant, jkt_of
+        from .protocol import check_grant
 
         check_grant(client, issued, jkt_of(bound()))
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
-        from .protocol import jkt_of
-
         return {"token_type": "DPoP"} if jkt_of(bound()) is not None else {}
 
     def introspection_fields(self, record: AccessToken | TokenFamily) -> Mapping[str, Any]:
-        """RFC 9449 section 6: ``cnf.jkt`` in introspection, and as a claim of a JWT access token."""
-        from .protocol import jkt_of
-
+        """RFC 9449 section 6: ``cnf.jkt`` and ``token_type`` DPoP in introspection; ``cnf`` is a claim of a JWT
+        access token too (``token_type`` is the introspection's word, no claim)."""
         jkt = jkt_of(record.extra) if isinstance(record, AccessToken) else None
-        return {"cnf": {"jkt": jkt}} if jkt is not None else {}
+        return {"cnf": {"jkt": jkt}, "token_type": "DPoP"} if jkt is not None else {}
 
     def _token_url(self) -> str:
         server = self._server

@@ -13,27 +13,28 @@ then the claims. Anything wrong with a proof, whatever its bytes, is a :class:`P
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...extras import missing
+from ..assertions.names import ASYMMETRIC, asymmetric_only
 
 try:
     import jwt
 except ModuleNotFoundError as exc:  # the dpop extra is not installed: say so, not just "no module jwt"
     raise (missing("DPoP proofs (RFC 9449)", "dpop") or exc) from None
 
-#: The signature algorithms a proof may use (RFC 9449 section 4.3 point 5: asymmetric, never ``none``, never
-#: an HMAC: a proof's key is sent in the proof, so a MAC with it proves nothing). The same as the JWT
-#: assertions' ``ASYMMETRIC``, kept here so DPoP does not import that feature.
-ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-#: What a deployment accepts unless it chooses fewer (every one is safe: the client picks its key).
+#: What a deployment accepts unless it chooses fewer: the JWT assertions' asymmetric algorithms (RFC 9449
+#: section 4.3 point 5: never ``none``, never an HMAC, since a proof carries its key and a MAC with it proves
+#: nothing). Every one is safe: the client picks its key.
 DEFAULT_ALGORITHMS = ASYMMETRIC
 #: RFC 9449 section 4.2: the ``typ`` of a proof, which keeps any other JWT from passing for one.
 PROOF_TYPE = "dpop+jwt"
@@ -46,17 +47,6 @@ MAX_JTI_LENGTH = 256
 MIN_RSA_BITS, MAX_RSA_BITS = 2048, 4096
 #: A larger public exponent makes a signature as costly to check as to make (65537 has 17 bits).
 MAX_RSA_EXPONENT_BITS = 64
-
-
-def asymmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:
-    """``algorithms`` when they are some of :data:`ASYMMETRIC`, else :class:`ValueError` saying which are not
-    (a setting's validator: ``none`` or an HMAC is refused when the server starts, not at a client's request)."""
-    refused = [alg for alg in algorithms if alg not in ASYMMETRIC]
-    if refused or not algorithms:
-        raise ValueError(
-            f"DPoP algorithms: choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}"
-        )
-    return algorithms
 
 
 class ProofRefused(Exception):
@@ -130,6 +120,7 @@ _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
+@functools.lru_cache(maxsize=1024)  # a resource's URLs, and the proofs naming them, repeat request after request
 def canonical_htu(url: str) -> str:
     """``url`` as RFC 9449 section 4.3 point 9 compares it: without query and fragment, scheme and host
     lower-cased, a default port dropped, an empty path as ``/``, percent-encodings normalised (RFC 3986 section
@@ -189,10 +180,8 @@ def verify_proof(
     if not algorithms <= _ACCEPTABLE or not algorithms:
         asymmetric_only(tuple(sorted(algorithms)))
     signed, header_part, payload_part, signature = _split(proof)
-    header = _header(header_part, algorithms)
-    alg: str = header["alg"]
-    jwk = _public_jwk(header.get("jwk"), alg)
-    if not _verifies(alg, jwk, signed, signature):
+    alg, key, jwk, jkt = _signer(header_part, algorithms)
+    if not _verifies(alg, key, signed, signature):
         raise ProofRefused("the DPoP proof's signature does not verify with the jwk in its header")
     claims = _decode(payload_part, "payload")
     jti = _jti(claims)
@@ -200,7 +189,7 @@ def verify_proof(
     nonce = _nonce(claims, nonce_valid)
     iat = _iat(claims, now, leeway, max_age)
     ath = _ath(claims, access_token)
-    return Proof(thumbprint(jwk), jti, iat, htm, htu, ath, nonce, jwk)
+    return Proof(jkt, jti, iat, htm, htu, ath, nonce, jwk)
 
 
 def _split(proof: object) -> tuple[bytes, str, str, bytes]:
@@ -304,19 +293,30 @@ def _check_rsa_size(members: Mapping[str, str]) -> None:
         raise ProofRefused(f"the DPoP proof's RSA exponent is longer than {MAX_RSA_EXPONENT_BITS} bits")
 
 
-def _verifies(alg: str, jwk: Mapping[str, str], signed: bytes, signature: bytes) -> bool:
-    """Whether ``jwk`` verifies ``signature`` over ``signed`` with ``alg``.
+@functools.lru_cache(maxsize=1024)
+def _signer(header_part: str, algorithms: frozenset[str]) -> tuple[str, Any, Mapping[str, str], str]:
+    """The algorithm, prepared public key, ``jwk`` members and thumbprint of a proof's header, checked.
 
-    PyJWT and cryptography turn keys and signatures down with several exception types (a point not on the
-    curve, a modulus that is even, a signature of the wrong length); which ones is theirs to change. Whatever
-    they raise for bytes the client chose is the client's key or signature being no good, so it is a refusal."""
-    algorithm = _ALGORITHMS[alg]
+    A client sends the same header with every proof (its key does not change between requests), so a header is
+    read, its key built and its thumbprint taken once, not per request: this is most of a proof's cost besides
+    the signature. A header refused is not remembered. PyJWT and cryptography turn keys down with several
+    exception types (a point not on the curve, an even modulus); whatever they raise is the client's key being
+    no good, so it is a refusal."""
+    header = _header(header_part, algorithms)
+    alg: str = header["alg"]
+    jwk = _public_jwk(header.get("jwk"), alg)
     try:
-        key = algorithm.from_jwk(dict(jwk))
+        key = _ALGORITHMS[alg].from_jwk(dict(jwk))
     except Exception:
         raise ProofRefused(f"the DPoP proof's jwk is not a valid {jwk['kty']} public key") from None
+    return alg, key, MappingProxyType(jwk), thumbprint(jwk)
+
+
+def _verifies(alg: str, key: Any, signed: bytes, signature: bytes) -> bool:
+    """Whether ``key`` verifies ``signature`` over ``signed`` with ``alg`` (a signature of the wrong length, say,
+    raises in cryptography: that is a signature that does not verify)."""
     try:
-        return bool(algorithm.verify(signed, key, signature))
+        return bool(_ALGORITHMS[alg].verify(signed, key, signature))
     except Exception:
         return False
 

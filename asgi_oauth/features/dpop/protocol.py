@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from ...errors import InvalidGrant, InvalidRequest
 from ...models import AuthorizationCode, Client, TokenFamily
@@ -26,23 +24,11 @@ from .. import Params
 from .errors import InvalidDPoPProof, UseDPoPNonce
 from .nonces import Nonces
 from .proof import NonceRequired, Proof, ProofRefused, verify_proof
+from .resource import jkt_of
 from .settings import DPoPSettings
 
-#: The key of the feature's data in records' and clients' ``extra``.
-EXTRA_KEY = "dpop"
 #: RFC 9449 section 5.2: the client metadata saying every token request of the client carries a proof.
 BOUND_METADATA = "dpop_bound_access_tokens"
-
-
-def jkt_of(extra: Mapping[str, Any]) -> str | None:
-    """The key thumbprint a record (or a code) is bound to, if any."""
-    kept = extra.get(EXTRA_KEY)
-    jkt = kept.get("jkt") if isinstance(kept, Mapping) else None
-    return jkt if isinstance(jkt, str) else None
-
-
-def binding(jkt: str) -> dict[str, Any]:
-    return {EXTRA_KEY: {"jkt": jkt}}
 
 
 def requires_proof(client: Client) -> bool:

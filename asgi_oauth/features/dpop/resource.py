@@ -19,30 +19,37 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...models import AccessToken
 from ...types import Clock
 from ..assertions.names import ASYMMETRIC, asymmetric_only
+from .nonces import Nonces
 
-#: The key of the feature's data in records' ``extra``.
+#: The key of the feature's data in records', codes' and clients' ``extra``.
 EXTRA_KEY = "dpop"
 #: Most proofs one worker remembers: past it the oldest are forgotten first (a flood of valid proofs, each costing
 #: the sender a signature, cannot make the worker refuse the next legitimate one).
 REMEMBERED = 100_000
 
 
-def bound_key(token: AccessToken) -> str | None:
-    """The key thumbprint ``token`` is bound to (``cnf.jkt``), or ``None`` for a bearer token."""
-    kept = token.extra.get(EXTRA_KEY) if token.extra else None
+def jkt_of(extra: Mapping[str, Any]) -> str | None:
+    """The thumbprint of the key a record (a token, a code) is bound to, from its ``extra``; ``None``: unbound."""
+    kept = extra.get(EXTRA_KEY) if extra else None
     jkt = kept.get("jkt") if isinstance(kept, Mapping) else None
     return jkt if isinstance(jkt, str) else None
 
 
+def bound_to(jkt: str) -> dict[str, Any]:
+    """The ``extra`` of a record bound to the key whose thumbprint is ``jkt``."""
+    return {EXTRA_KEY: {"jkt": jkt}}
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a DPoP request is refused: RFC 9449's error code and words for the ``DPoP`` challenge."""
+    """Why a DPoP request is refused: RFC 9449's error code and words for the ``DPoP`` challenge, and the nonce to
+    send back when the proof lacked it (``use_dpop_nonce``, section 9)."""
 
     error: str
     description: str
+    nonce: str | None = None
 
 
 class ResourceDPoP:
@@ -56,10 +63,12 @@ class ResourceDPoP:
         leeway: float = 5.0,
         replay: Literal["memory", "store"] = "memory",
         claim_once: Callable[[str, float], Awaitable[bool]] | None = None,
+        nonces: Nonces | None = None,
         clock: Clock = time.time,
     ) -> None:
         """``claim_once(name, expires_at)``: with ``replay="store"``, the store's single-use claim (every worker
-        shares it), e.g. ``lambda name, at: store.claim_once(name, expires_at=at)``."""
+        shares it), e.g. ``lambda name, at: store.claim_once(name, expires_at=at)``. ``nonces``: require the
+        resource's nonce in every proof (RFC 9449 section 9), answering ``use_dpop_nonce`` with it when missing."""
         from . import proof  # noqa: F401 (says at once which extra is missing)
 
         self.algorithms = frozenset(asymmetric_only(tuple(algorithms)))
@@ -69,13 +78,14 @@ class ResourceDPoP:
             raise ValueError("replay='store' needs claim_once, the store's single-use claim")
         self._claim_once = claim_once if replay == "store" else None
         self._clock = clock
+        self._nonces = nonces
         self._seen: OrderedDict[str, float] = OrderedDict()
         #: The ``algs`` of a ``DPoP`` challenge.
         self.algs = " ".join(sorted(self.algorithms))
 
     async def refusal(self, proofs: list[str], *, method: str, url: str, token: str, jkt: str) -> Refusal | None:
         """Why this request's proof does not let ``token`` (bound to ``jkt``) in, or ``None`` when it does."""
-        from .proof import ProofRefused, verify_proof
+        from .proof import NonceRequired, ProofRefused, verify_proof
 
         if len(proofs) != 1:
             return Refusal("invalid_dpop_proof", "send exactly one DPoP header with a DPoP-bound access token")
@@ -90,7 +100,10 @@ class ResourceDPoP:
                 leeway=self.leeway,
                 max_age=self.proof_lifetime,
                 access_token=token,
+                nonce_valid=self._nonces.valid if self._nonces is not None else None,
             )
+        except NonceRequired as refused:
+            return Refusal("use_dpop_nonce", str(refused), self._nonces.current() if self._nonces else None)
         except ProofRefused as refused:
             return Refusal("invalid_dpop_proof", str(refused))
         if proof.jkt != jkt:
@@ -125,4 +138,6 @@ def request_url(scope: Mapping[str, Any]) -> str:
     if host is None:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "localhost"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '/')}"
+    raw = scope.get("raw_path")  # as sent (the proof names it so), where ``path`` is percent-decoded
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "/")
+    return f"{scope.get('scheme', 'http')}://{host}{path}"

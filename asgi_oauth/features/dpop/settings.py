@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from ...settings import ENV_PREFIX, StrictSettings
-from ..assertions.names import ASYMMETRIC, asymmetric_only
+from ..assertions.names import ASYMMETRIC, AsymmetricAlgorithms
 
 
 class DPoPSettings(StrictSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DPOP_", extra="ignore", frozen=True)
 
     #: Algorithms a proof may be signed with (comma-separated); asymmetric ones only, never ``none`` or HS*.
-    algorithms: Annotated[tuple[str, ...], NoDecode] = ASYMMETRIC
+    algorithms: AsymmetricAlgorithms = ASYMMETRIC
     #: How old a proof's ``iat`` may be, in seconds: a proof is made for one request, at once.
     proof_lifetime: float = Field(default=60, gt=0, le=600)
     #: Seconds a proof's ``iat`` may lie ahead (clock difference).
@@ -24,13 +22,3 @@ class DPoPSettings(StrictSettings):
     nonces: bool = False
     #: Seconds a server nonce is current; the previous one is accepted too, so one lives up to twice this.
     nonce_period: float = Field(default=300, ge=10, le=3600)
-
-    @field_validator("algorithms", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
-
-    @field_validator("algorithms")
-    @classmethod
-    def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return asymmetric_only(value)

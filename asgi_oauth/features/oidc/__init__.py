@@ -179,9 +179,10 @@ class OpenIDConnect(Feature):
             return None
         jti = f"{family_id}.{crypto.new_jti()}"
         claims = protocol.access_token_claims(ctx.settings.issuer, record, jti)
-        for feature in ctx.features:  # what features say of a token (token exchange's act) is a claim of it too
-            for name, value in feature.introspection_fields(record).items():
-                claims.setdefault(name, value)
+        for feature in ctx.features:  # what features say of a token (token exchange's act) is a claim of it too,
+            for name, value in feature.introspection_fields(record).items():  # but for the introspection's type
+                if name != "token_type":
+                    claims.setdefault(name, value)
         return await self.keys.sign(claims, typ="at+jwt")
 
     async def token_fields(self, ctx: Context, client: Client, response: TokenResponse) -> Mapping[str, Any]:
