@@ -14,8 +14,6 @@ import base64
 import html
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -27,25 +25,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from asgi_oauth.crypto import new_jti, pkce_challenge
 from asgi_oauth.features.dpop.proof import thumbprint
 
-from ..npm import LockedTree, NpmUnavailable
+from ..npm import run_judge
 from ..serving import Server, clean_env, run_cli, serving
 
 HERE = Path(__file__).parent
-PAR_NPM = HERE.parent / "par"  # the same locked openid-client and Node 22 as the PAR judge
-INSTALL_DIR = PAR_NPM / ".judge"
 REDIRECT_URI = "http://127.0.0.1:9/cb"
 SCOPE = "read profile"
 STEPS = ["token", "api", "refresh", "api_after_refresh", "bearer", "refresh_without_dpop"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    try:
-        return LockedTree(PAR_NPM / "npm", INSTALL_DIR, "openid-client").install()
-    except NpmUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 def b64url(raw: bytes) -> str:
@@ -94,7 +82,7 @@ def sign_in(server: Server, client_id: str, verifier: str, state: str, jkt: str)
     return callback
 
 
-def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settings: str) -> list[dict[str, Any]]:
+def judged(tmp_path: Path, redis_url: str, key_prefix: str, **settings: str) -> list[dict[str, Any]]:
     """Serve with DPoP on (and ``settings``), let alice sign in, run the judge: its lines, every step checked."""
     env = clean_env(
         ASGI_OAUTH_REDIS_URL=redis_url,
@@ -111,8 +99,6 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settin
     )
     assert created.returncode == 0, created.stderr
     client_id = json.loads(created.stdout)["client_id"]
-    script = INSTALL_DIR / "dpop_judge.mjs"  # beside node_modules, where ES modules resolve packages
-    shutil.copyfile(HERE / "judge.mjs", script)
     key = es256_key()
     jkt = thumbprint(key)
     with serving(tmp_path / "serve", env, workers=2) as server:
@@ -121,19 +107,9 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settin
         verifier, state = new_jti() * 3, new_jti()
         callback = sign_in(server, client_id, verifier, state, jkt)
         argv = [server.issuer, client_id, callback, verifier, state, f"{server.base_url}/api/me", json.dumps(key), jkt]
-        done = subprocess.run(
-            [str(node), str(script), *argv],
-            cwd=INSTALL_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        logs = server.stderr
-    for line in done.stdout.splitlines():
-        print("openid-client DPoP judge:", line)
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\nserver:\n{logs[-4000:]}"
-    steps = [json.loads(line) for line in done.stdout.splitlines()]
+        steps: list[dict[str, Any]] = run_judge(HERE / "dpop_judge.mjs", *argv)
+    for step in steps:
+        print("openid-client DPoP judge:", json.dumps(step))
     assert [step["step"] for step in steps] == STEPS
     assert all(step["ok"] for step in steps), steps
     token, api, refresh, api_after, bearer, unbound = steps
@@ -156,20 +132,24 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, node: Path, **settin
 
 
 def test_openid_client_gets_and_uses_dpop_bound_tokens(
-    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+    tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
-    token, *_ = judged(tmp_path, redis_url, key_prefix, node)
+    token, *_ = judged(tmp_path, redis_url, key_prefix)
     (exchange,) = token["exchanges"]  # no nonces: the first proof is taken
     assert exchange["proof"]["nonce"] is None
 
 
 def test_openid_client_retries_with_the_servers_nonce(
-    tmp_path: Path, redis_url: str, key_prefix: str, node: Path
+    tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
-    token, _, refresh, *_ = judged(tmp_path, redis_url, key_prefix, node, ASGI_OAUTH_DPOP_NONCES="true")
+    token, api, refresh, *_ = judged(tmp_path, redis_url, key_prefix, ASGI_OAUTH_DPOP_NONCES="true")
     refused, retried = token["exchanges"]
     assert refused["status"] == 400 and refused["proof"]["nonce"] is None and refused["dpop_nonce"]
     assert json.loads(refused["body"])["error"] == "use_dpop_nonce"
     assert retried["status"] == 200 and retried["proof"]["nonce"] == refused["dpop_nonce"]
     (refreshed,) = [exchange for exchange in refresh["exchanges"] if exchange["path"] == "/oauth/token"]
     assert refreshed["status"] == 200 and refreshed["proof"]["nonce"]  # openid-client kept the nonce it was given
+    # /api/me shares the token endpoint's origin, so openid-client's proofs there carry the nonce too, which the
+    # resource takes (the token endpoint's nonces serve both): no second use_dpop_nonce round.
+    (called,) = api["exchanges"]
+    assert called["status"] == 200 and called["proof"]["nonce"] == refused["dpop_nonce"]
