@@ -4,8 +4,9 @@ DPoP key, against ``asgi-oauth serve`` (two workers on Redis, ``ASGI_OAUTH_FEATU
 alice's browser (played with httpx) asks for a code bound to the key (``dpop_jkt``, section 10: the key's RFC 7638
 thumbprint, which openid-client computes too); openid-client redeems it with a proof, calls the demo's ``/api/me``
 with the DPoP-bound token, refreshes with a proof and calls ``/api/me`` again; the new token shown as a Bearer token
-is refused, and so is the bound refresh token without a proof. With server nonces on (section 8) openid-client's
-first token request is answered ``use_dpop_nonce`` and its own retry, with the nonce, gets the tokens.
+is refused, and so is the bound refresh token without a proof. With server nonces on (sections 8 and 9)
+openid-client's first proofs at the token endpoint and at the resource are answered ``use_dpop_nonce``, and its own
+retries, with the nonce, get the tokens and alice's answer.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def sign_in(server: Server, client_id: str, verifier: str, state: str, jkt: str)
     return callback
 
 
-def judged(tmp_path: Path, redis_url: str, key_prefix: str, **settings: str) -> list[dict[str, Any]]:
-    """Serve with DPoP on (and ``settings``), let alice sign in, run the judge: its lines, every step checked."""
+def judged(
+    tmp_path: Path, redis_url: str, key_prefix: str, api_host: str = "127.0.0.1", **settings: str
+) -> list[dict[str, Any]]:
+    """Serve with DPoP on (and ``settings``), let alice sign in, run the judge: its lines, every step checked.
+    The judge calls ``/api/me`` at ``api_host`` (the same server, reached under another name if given)."""
     env = clean_env(
         ASGI_OAUTH_REDIS_URL=redis_url,
         ASGI_OAUTH_KEY_PREFIX=key_prefix,
@@ -106,7 +110,8 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, **settings: str) -> 
         assert "ES256" in metadata["dpop_signing_alg_values_supported"]
         verifier, state = new_jti() * 3, new_jti()
         callback = sign_in(server, client_id, verifier, state, jkt)
-        argv = [server.issuer, client_id, callback, verifier, state, f"{server.base_url}/api/me", json.dumps(key), jkt]
+        api_url = f"{server.base_url.replace('127.0.0.1', api_host)}/api/me"
+        argv = [server.issuer, client_id, callback, verifier, state, api_url, json.dumps(key), jkt]
         steps: list[dict[str, Any]] = run_judge(HERE / "dpop_judge.mjs", *argv)
     for step in steps:
         print("openid-client DPoP judge:", json.dumps(step))
@@ -124,7 +129,7 @@ def judged(tmp_path: Path, redis_url: str, key_prefix: str, **settings: str) -> 
         assert call["status"] == 200 and call["sub"] == "alice"
         (last,) = [exchange for exchange in call["exchanges"] if exchange["status"] == 200]
         assert last["scheme"] == "DPoP" and last["proof"]["htm"] == "GET"
-        assert last["proof"]["htu"] == f"{server.base_url}/api/me" and last["proof"]["ath"]
+        assert last["proof"]["htu"] == api_url and last["proof"]["ath"]
     assert bearer["status"] == 401  # section 7.2: the challenge names the DPoP scheme
     assert bearer["www_authenticate"].startswith("DPoP ") and 'error="invalid_token"' in bearer["www_authenticate"]
     assert unbound["status"] == 400 and unbound["error"] == "invalid_grant"
@@ -142,14 +147,22 @@ def test_openid_client_gets_and_uses_dpop_bound_tokens(
 def test_openid_client_retries_with_the_servers_nonce(
     tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
-    token, api, refresh, *_ = judged(tmp_path, redis_url, key_prefix, ASGI_OAUTH_DPOP_NONCES="true")
+    """The resource is reached as ``localhost``: another origin to openid-client, which keeps nonces per origin, so
+    it meets ``use_dpop_nonce`` twice, at the token endpoint (a 400) and at the resource (a 401, section 9)."""
+    steps = judged(tmp_path, redis_url, key_prefix, api_host="localhost", ASGI_OAUTH_DPOP_NONCES="true")
+    token, api, refresh, api_after, *_ = steps
     refused, retried = token["exchanges"]
     assert refused["status"] == 400 and refused["proof"]["nonce"] is None and refused["dpop_nonce"]
     assert json.loads(refused["body"])["error"] == "use_dpop_nonce"
     assert retried["status"] == 200 and retried["proof"]["nonce"] == refused["dpop_nonce"]
-    (refreshed,) = [exchange for exchange in refresh["exchanges"] if exchange["path"] == "/oauth/token"]
-    assert refreshed["status"] == 200 and refreshed["proof"]["nonce"]  # openid-client kept the nonce it was given
-    # /api/me shares the token endpoint's origin, so openid-client's proofs there carry the nonce too, which the
-    # resource takes (the token endpoint's nonces serve both): no second use_dpop_nonce round.
-    (called,) = api["exchanges"]
-    assert called["status"] == 200 and called["proof"]["nonce"] == refused["dpop_nonce"]
+    (refreshed,) = refresh["exchanges"]  # openid-client kept the nonce it was given
+    assert refreshed["status"] == 200 and refreshed["proof"]["nonce"] == refused["dpop_nonce"]
+    challenged, called = api["exchanges"]
+    assert challenged["status"] == 401 and challenged["proof"]["nonce"] is None
+    assert (
+        challenged["www_authenticate"].startswith("DPoP ")
+        and 'error="use_dpop_nonce"' in challenged["www_authenticate"]
+    )
+    assert called["status"] == 200 and called["proof"]["nonce"] == challenged["dpop_nonce"]
+    (again,) = api_after["exchanges"]
+    assert again["status"] == 200 and again["proof"]["nonce"] == challenged["dpop_nonce"]
