@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jwt
 
+from .dpop import bound_to
 from .middleware import ValidationUnavailable
 from .models import AccessToken
 from .types import Clock
@@ -107,6 +108,8 @@ def _access_token(claims: dict[str, Any]) -> AccessToken | None:
     scope = claims.get("scope", "")
     if not isinstance(client_id, str) or not isinstance(sub, str) or not isinstance(scope, str):
         return None
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     return AccessToken(
         client_id=client_id,
         scope=scope,
@@ -115,4 +118,6 @@ def _access_token(claims: dict[str, Any]) -> AccessToken | None:
         iat=int(claims["iat"]),
         exp=float(claims["exp"]),
         resource=resource,
+        # RFC 9449 section 6.1: bound to a key, the middleware accepts it only with a proof of that key.
+        extra=bound_to(jkt) if isinstance(jkt, str) else {},
     )

@@ -39,8 +39,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import crypto
 from .asgi import route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
+from .dpop import jkt_of
+from .dpop.resource import ResourceDPoP, request_url
 from .errors import describable
-from .features.dpop.resource import ResourceDPoP, jkt_of, request_url
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
 from .protocol.resources import canonical_resource, protected_resource_metadata, resource_metadata_url, same_resource

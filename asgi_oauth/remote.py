@@ -15,8 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from .dpop import bound_to
 from .extras import missing
-from .features.dpop.resource import bound_to
 
 try:
     import httpx

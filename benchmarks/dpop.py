@@ -33,9 +33,9 @@ from starlette.routing import Mount, Route
 
 from asgi_oauth import BearerTokenMiddleware, LocalValidator, OAuthServer, OAuthSettings, RedisStore, new_client
 from asgi_oauth import protect as protect_rule
+from asgi_oauth.dpop.proof import access_token_hash
+from asgi_oauth.dpop.resource import ResourceDPoP
 from asgi_oauth.features.dpop import DPoP
-from asgi_oauth.features.dpop.proof import access_token_hash
-from asgi_oauth.features.dpop.resource import ResourceDPoP
 from asgi_oauth.validation_cache import CacheOptions
 
 from .asgi_driver import build_scope, call_scope

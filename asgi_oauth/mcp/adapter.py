@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..features.dpop.resource import jkt_of
+from ..dpop import jkt_of
 from ..middleware import TokenValidator, ValidationUnavailable, bearer_token
 from ..models import AccessToken, scope_set
 

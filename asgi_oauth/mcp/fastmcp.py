@@ -17,7 +17,7 @@ from pydantic import AnyHttpUrl
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from ..features.dpop.resource import jkt_of
+from ..dpop import jkt_of
 from ..middleware import ValidationUnavailable
 from ..models import scope_set
 from ..protocol.resources import same_resource

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from asgi_oauth.crypto import new_jti, pkce_challenge
-from asgi_oauth.features.dpop.proof import thumbprint
+from asgi_oauth.dpop.proof import thumbprint
 
 from ..npm import run_judge
 from ..serving import Server, clean_env, run_cli, serving

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 
 from asgi_oauth import LocalValidator, MemoryStore, PasswordSignIn, crypto
-from asgi_oauth.features.dpop.resource import bound_to
+from asgi_oauth.dpop import bound_to
 from asgi_oauth.mcp.adapter import TokenVerifier
 from asgi_oauth.testing.records import access_record
 
@@ -53,8 +53,8 @@ async def test_the_sdk_app_takes_dpop_bound_tokens_with_their_proofs() -> None:
     from mcp.server.mcpserver import MCPServer
 
     from asgi_oauth import new_client
+    from asgi_oauth.dpop.proof import access_token_hash
     from asgi_oauth.features.dpop import DPoP
-    from asgi_oauth.features.dpop.proof import access_token_hash
     from asgi_oauth.mcp import authorized_app
 
     from .proofs import ProofKey

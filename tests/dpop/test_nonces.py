@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_oauth.features.dpop.nonces import NONCE_LENGTH, Nonces
+from asgi_oauth.dpop.nonces import NONCE_LENGTH, Nonces
 
 KEY = b"k" * 32
 PERIOD = 300.0

@@ -1,4 +1,4 @@
-"""The DPoP proof checks on their own (``features/dpop/proof.py``): no store, no HTTP, a clock of our own.
+"""The DPoP proof checks on their own (``asgi_oauth/dpop/proof.py``): no store, no HTTP, a clock of our own.
 
 Proofs are made as a client makes them (``proofs.py``: PyJWT and ``cryptography``), then bent one way at a time
 into each thing RFC 9449 section 4.3 refuses, and fuzzed: whatever arrives, the answer is a proof or a
@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from asgi_oauth.features.assertions.names import ASYMMETRIC, asymmetric_only
-from asgi_oauth.features.dpop.proof import (
+from asgi_oauth.dpop.proof import (
     DEFAULT_ALGORITHMS,
     NonceRequired,
     Proof,
@@ -30,6 +29,7 @@ from asgi_oauth.features.dpop.proof import (
     thumbprint,
     verify_proof,
 )
+from asgi_oauth.features.assertions.names import ASYMMETRIC, asymmetric_only
 
 from .proofs import ProofKey, b64, part
 

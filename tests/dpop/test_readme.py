@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from asgi_oauth import MemoryStore, new_client, register_client
-from asgi_oauth.features.dpop.proof import access_token_hash
+from asgi_oauth.dpop.proof import access_token_hash
 
 from ..test_examples import fenced, readme_section
 from ..web.helpers import BASE_URL, basic, settings_for

@@ -13,9 +13,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from asgi_oauth import BearerTokenMiddleware, LocalValidator, RemoteValidator, Store, protect
+from asgi_oauth.dpop import jkt_of
+from asgi_oauth.dpop.proof import access_token_hash, thumbprint
+from asgi_oauth.dpop.resource import ResourceDPoP
 from asgi_oauth.features.dpop import DPoP, DPoPSettings
-from asgi_oauth.features.dpop.proof import access_token_hash, thumbprint
-from asgi_oauth.features.dpop.resource import ResourceDPoP
 
 from ..web.conftest import MakeServer
 from ..web.helpers import BASE_URL, INTROSPECT, TOKEN, Server
@@ -162,3 +163,14 @@ async def test_a_resource_asks_for_its_nonce_and_accepts_it(make_server: MakeSer
     refused(first, "use_dpop_nonce")
     assert first.headers["DPoP-Nonce"] == nonce
     assert (await call(server, token, key.proof("GET", API, ath=ath, nonce=nonce))).status_code == 200
+
+
+async def test_a_resource_validating_jwts_by_their_key_set_keeps_the_binding() -> None:
+    """RFC 9449 section 6.1: a JWT access token's ``cnf.jkt`` binds it for ``JWKSValidator`` as for the others."""
+    from asgi_oauth.jwks import _access_token
+
+    claims = {"client_id": "m2m", "sub": "m2m", "scope": "read", "iat": 1, "exp": 2, "cnf": {"jkt": "j" * 43}}
+    bound = _access_token(claims)
+    assert bound is not None and jkt_of(bound.extra) == "j" * 43
+    plain = _access_token({**claims, "cnf": None})
+    assert plain is not None and jkt_of(plain.extra) is None

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from asgi_oauth import Store, new_client, register_client
+from asgi_oauth.dpop.proof import thumbprint
 from asgi_oauth.features.dpop import DPoP, DPoPSettings
-from asgi_oauth.features.dpop.proof import thumbprint
 
 from ..oidc.conftest import CALLBACK, MakeProvider, redirect_params
 from ..web.conftest import MakeServer

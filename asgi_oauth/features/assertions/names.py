@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, SecretStr
 from pydantic_settings import NoDecode
 
+from ...algorithms import ASYMMETRIC as ASYMMETRIC
+from ...algorithms import asymmetric_only as asymmetric_only
 from ...cimd.documents import is_document_url
 
-#: Every algorithm an assertion may be signed with (RFC 7518, RFC 8037); a deployment may allow fewer.
-ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: The HMAC algorithms (RFC 7518 section 3.2); a ``client_secret_jwt`` client's only, never a keyed client's.
 SYMMETRIC = ("HS256", "HS384", "HS512")
 #: Those a derived secret may sign with: RFC 7518 section 3.2 asks for a key at least as long as the hash, and
@@ -40,16 +40,6 @@ EPHEMERAL_KEY_REFUSAL = (
     "client_secret_jwt secrets are derived from the server's secret key: set ASGI_OAUTH_SECRET_KEY "
     "(an ephemeral key changes on restart, and every such secret with it)"
 )
-
-
-def asymmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:
-    """``algorithms`` when they are some of :data:`ASYMMETRIC`, else :class:`ValueError` saying which are not."""
-    refused = [alg for alg in algorithms if alg not in ASYMMETRIC]
-    if refused or not algorithms:
-        raise ValueError(
-            f"algorithms: choose among {', '.join(ASYMMETRIC)} (asymmetric only); not {', '.join(refused)}"
-        )
-    return algorithms
 
 
 def symmetric_only(algorithms: tuple[str, ...]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ Switched on by ``OAuthServer(features=[DPoP()])`` or ``ASGI_OAUTH_FEATURES=dpop`
 ``ASGI_OAUTH_DPOP_*`` (:class:`DPoPSettings`) and it needs the ``dpop`` extra (PyJWT with ``cryptography``).
 At the token endpoint (:mod:`.protocol`) a request with a ``DPoP`` proof gets tokens bound to the proof's key;
 the middleware (:mod:`asgi_oauth.middleware`) then accepts such a token only with a proof made with that key.
-:mod:`.proof` checks a proof, :mod:`.nonces` makes the server's nonces.
+:mod:`asgi_oauth.dpop` holds what both sides share: checking a proof, the server's nonces.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...dpop import EXTRA_KEY, bound_to, jkt_of
 from ...models import AccessToken, AuthorizationCode, Client, TokenFamily
 from ...settings import load_section
 from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound
-from .resource import EXTRA_KEY, bound_to, jkt_of
 from .settings import DPoPSettings
 
 if TYPE_CHECKING:
+    from ...dpop.nonces import Nonces
+    from ...dpop.resource import ResourceDPoP
     from ...web.app import OAuthServer
-    from .nonces import Nonces
-    from .resource import ResourceDPoP
 
 __all__ = ["DPoP", "DPoPSettings"]
 
@@ -32,14 +32,14 @@ class DPoP(Feature):
     settings_model = DPoPSettings
 
     def __init__(self, settings: DPoPSettings | None = None) -> None:
-        from . import proof  # noqa: F401 (says at once which extra is missing, not at the first request)
+        from ...dpop import proof  # noqa: F401 (says at once which extra is missing, not at the first request)
 
         self.settings = settings if settings is not None else load_section(DPoPSettings)
         self._server: OAuthServer | None = None
         self._nonces: Nonces | None = None
 
     def attach(self, server: OAuthServer, store: Any) -> None:
-        from .nonces import Nonces
+        from ...dpop.nonces import Nonces
         from .protocol import nonce_key
 
         self._server = server
@@ -51,7 +51,7 @@ class DPoP(Feature):
         """What a protected resource of this deployment accepts (for ``BearerTokenMiddleware(dpop=...)``): these
         settings' algorithms and proof lifetime, and, with ``ASGI_OAUTH_DPOP_NONCES``, the server's nonces;
         ``options`` as :class:`~.resource.ResourceDPoP` takes them."""
-        from .resource import ResourceDPoP
+        from ...dpop.resource import ResourceDPoP
 
         settings = self.settings
         return ResourceDPoP(

@@ -17,14 +17,14 @@ import hashlib
 import hmac
 import re
 
+from ...dpop import jkt_of
+from ...dpop.nonces import Nonces
+from ...dpop.proof import NonceRequired, Proof, ProofRefused, verify_proof
 from ...errors import InvalidGrant, InvalidRequest
 from ...models import AuthorizationCode, Client, TokenFamily
 from ...settings import OAuthSettings
 from .. import Params
 from .errors import InvalidDPoPProof, UseDPoPNonce
-from .nonces import Nonces
-from .proof import NonceRequired, Proof, ProofRefused, verify_proof
-from .resource import jkt_of
 from .settings import DPoPSettings
 
 #: RFC 9449 section 5.2: the client metadata saying every token request of the client carries a proof.

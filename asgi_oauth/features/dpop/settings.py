@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from ...algorithms import ASYMMETRIC
 from ...settings import ENV_PREFIX, StrictSettings
-from ..assertions.names import ASYMMETRIC, AsymmetricAlgorithms
+from ..assertions.names import AsymmetricAlgorithms
 
 
 class DPoPSettings(StrictSettings):

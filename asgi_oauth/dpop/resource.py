@@ -19,27 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...types import Clock
-from ..assertions.names import ASYMMETRIC, asymmetric_only
+from ..algorithms import ASYMMETRIC, asymmetric_only
+from ..types import Clock
 from .nonces import Nonces
 
-#: The key of the feature's data in records', codes' and clients' ``extra``.
-EXTRA_KEY = "dpop"
 #: Most proofs one worker remembers: past it the oldest are forgotten first (a flood of valid proofs, each costing
 #: the sender a signature, cannot make the worker refuse the next legitimate one).
 REMEMBERED = 100_000
-
-
-def jkt_of(extra: Mapping[str, Any]) -> str | None:
-    """The thumbprint of the key a record (a token, a code) is bound to, from its ``extra``; ``None``: unbound."""
-    kept = extra.get(EXTRA_KEY) if extra else None
-    jkt = kept.get("jkt") if isinstance(kept, Mapping) else None
-    return jkt if isinstance(jkt, str) else None
-
-
-def bound_to(jkt: str) -> dict[str, Any]:
-    """The ``extra`` of a record bound to the key whose thumbprint is ``jkt``."""
-    return {EXTRA_KEY: {"jkt": jkt}}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ...extras import missing
-from ..assertions.names import ASYMMETRIC, asymmetric_only
+from ..algorithms import ASYMMETRIC, asymmetric_only
+from ..extras import missing
 
 try:
     import jwt
