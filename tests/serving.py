@@ -9,6 +9,7 @@ uses the same pieces outside pytest.
 from __future__ import annotations
 
 import ast
+import html
 import importlib.util
 import itertools
 import os
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -319,3 +321,34 @@ def chromium(tmp_path: Path) -> WebDriver:
     ):  # fmt: skip
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+
+
+# -- a person at the demo's pages ---------------------------------------------------------------------------
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of an HTML form (the sign-in and consent pages carry the request in them)."""
+    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def demo_sign_in(
+    server: Server, query: Mapping[str, str], *, username: str = "alice", password: str = "wonderland"
+) -> str:
+    """A person signing in and consenting, in a browser, on ``asgi-oauth serve``'s demo pages (``DEMO_USERS``) for
+    the authorization request ``query``: the URL the browser is sent back to, with the code."""
+    authorize = f"{server.issuer}/authorize?{urlencode(query)}"
+    with httpx.Client(timeout=10) as browser:
+        to_login = browser.get(authorize)
+        assert to_login.status_code == 302, to_login.text
+        login_url = urljoin(authorize, to_login.headers["location"])
+        fields = hidden_fields(browser.get(login_url).text) | {"username": username, "password": password}
+        signed_in = browser.post(urljoin(login_url, urlsplit(login_url).path), data=fields)
+        assert signed_in.status_code == 303, signed_in.text
+        consent = browser.get(urljoin(login_url, signed_in.headers["location"]))
+        assert consent.status_code == 200, consent.text
+        fields = hidden_fields(consent.text) | {"decision": "allow"}
+        approved = browser.post(f"{server.issuer}/authorize", data=fields)
+        assert approved.status_code == 303, approved.text
+        callback: str = approved.headers["location"]
+    assert callback.startswith(query["redirect_uri"]) and "code=" in callback, callback
+    return callback

@@ -8,8 +8,6 @@ the ID token against the provider's JWKS.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +18,7 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 
-from .serving import Server, banner_value, chromium, clean_env, serving
+from .serving import Server, banner_value, chromium, clean_env, hidden_fields, serving
 
 if TYPE_CHECKING:
     pass
@@ -32,10 +30,6 @@ USERS = "alice:wonderland,bob:builder"
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     with serving(tmp_path_factory.mktemp("demo"), clean_env(ASGI_OAUTH_DEMO_USERS=USERS)) as server:
         yield server, banner_value(server.stdout, "client_secret")
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
 
 
 def test_authlib_client_completes_the_code_flow_with_pkce(demo: tuple[Server, str]) -> None:

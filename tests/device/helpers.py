@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +23,8 @@ from asgi_oauth import (
     register_client,
 )
 from asgi_oauth.features import Feature
+
+from ..serving import hidden_fields
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 BASE_URL = "https://auth.example.test"
@@ -65,10 +65,6 @@ class Device:
         page = await self.page(user_code, user)
         assert page.status_code == 200, page.text
         return await self.decide(page, decision, user)
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
 
 
 async def resolve_user(request: Request) -> User | None:

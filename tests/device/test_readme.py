@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..serving import clean_env, run_shell, serving
+from ..serving import clean_env, hidden_fields, run_shell, serving
 from ..test_examples import fenced, readme_section
-from .helpers import hidden_fields
 
 SECTION = "Device authorization grant (RFC 8628)"
 

@@ -12,12 +12,9 @@ retries, with the nonce, get the tokens and alice's answer.
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -27,7 +24,7 @@ from asgi_oauth.crypto import new_jti, pkce_challenge
 from asgi_oauth.dpop.proof import thumbprint
 
 from ..npm import run_judge
-from ..serving import Server, clean_env, run_cli, serving
+from ..serving import Server, clean_env, demo_sign_in, run_cli, serving
 
 HERE = Path(__file__).parent
 REDIRECT_URI = "http://127.0.0.1:9/cb"
@@ -49,10 +46,6 @@ def es256_key() -> dict[str, str]:
     return {"kty": "EC", "crv": "P-256", **{name: b64url(n.to_bytes(32, "big")) for name, n in member.items()}}
 
 
-def hidden_fields(page: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
-
-
 def sign_in(server: Server, client_id: str, verifier: str, state: str, jkt: str) -> str:
     """alice signs in and consents in a browser to a code bound to the key ``jkt``: the URL she is sent back to."""
     query = {
@@ -65,22 +58,7 @@ def sign_in(server: Server, client_id: str, verifier: str, state: str, jkt: str)
         "code_challenge_method": "S256",
         "dpop_jkt": jkt,
     }
-    authorize = f"{server.issuer}/authorize?{urlencode(query)}"
-    with httpx.Client(timeout=10) as browser:
-        to_login = browser.get(authorize)
-        assert to_login.status_code == 302, to_login.text
-        login_url = urljoin(authorize, to_login.headers["location"])
-        fields = hidden_fields(browser.get(login_url).text) | {"username": "alice", "password": "wonderland"}
-        signed_in = browser.post(urljoin(login_url, urlsplit(login_url).path), data=fields)
-        assert signed_in.status_code == 303, signed_in.text
-        consent = browser.get(urljoin(login_url, signed_in.headers["location"]))
-        assert consent.status_code == 200, consent.text
-        fields = hidden_fields(consent.text) | {"decision": "allow"}
-        approved = browser.post(f"{server.issuer}/authorize", data=fields)
-        assert approved.status_code == 303, approved.text
-        callback: str = approved.headers["location"]
-    assert callback.startswith(REDIRECT_URI) and "code=" in callback, callback
-    return callback
+    return demo_sign_in(server, query)
 
 
 def judged(

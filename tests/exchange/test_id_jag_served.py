@@ -5,60 +5,23 @@ would. The browser's part (the sign-in and consent pages) is played with httpx."
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlencode, urljoin, urlsplit
 
-import httpx
 import pytest
 
 from asgi_oauth.crypto import new_jti, pkce_challenge
 
 from ..assertions.test_readme import exported, run_here
 from ..npm import run_judge
-from ..serving import Server, clean_env, serving
+from ..serving import clean_env, demo_sign_in, serving
 from ..test_examples import fenced, readme_section
 
 HERE = Path(__file__).parent
 SECTION = "Issuing ID-JAGs: this server as the enterprise identity provider"
 
 pytestmark = pytest.mark.slow
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
-
-
-def sign_in(server: Server, client_id: str, redirect_uri: str, verifier: str, state: str, nonce: str) -> str:
-    """alice signs in and consents in a browser: the URL her browser is sent back to, with the code."""
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "scope": "openid profile",
-        "state": state,
-        "nonce": nonce,
-        "code_challenge": pkce_challenge(verifier, "S256"),
-        "code_challenge_method": "S256",
-    }
-    authorize = f"{server.issuer}/authorize?{urlencode(query)}"
-    with httpx.Client(timeout=10) as browser:
-        to_login = browser.get(authorize)
-        assert to_login.status_code == 302, to_login.text
-        login_url = urljoin(authorize, to_login.headers["location"])
-        fields = hidden_fields(browser.get(login_url).text) | {"username": "alice", "password": "wonderland"}
-        signed_in = browser.post(urljoin(login_url, urlsplit(login_url).path), data=fields)
-        assert signed_in.status_code == 303, signed_in.text
-        consent = browser.get(urljoin(login_url, signed_in.headers["location"]))
-        assert consent.status_code == 200, consent.text
-        fields = hidden_fields(consent.text) | {"decision": "allow"}
-        approved = browser.post(f"{server.issuer}/authorize", data=fields)
-        assert approved.status_code == 303, approved.text
-        callback: str = approved.headers["location"]
-    assert callback.startswith(redirect_uri), callback
-    return callback
 
 
 def test_openid_client_gets_id_jags_that_jose_verifies(
@@ -82,7 +45,17 @@ def test_openid_client_gets_id_jags_that_jose_verifies(
     audience, resource = target["audience"], target["resources"][0]
     with serving(tmp_path / "serve", env, workers=2) as server:
         verifier, state, nonce = new_jti() * 3, new_jti(), new_jti()
-        callback = sign_in(server, printed["client_id"], redirect_uri.group(1), verifier, state, nonce)
+        query = {
+            "response_type": "code",
+            "client_id": printed["client_id"],
+            "redirect_uri": redirect_uri.group(1),
+            "scope": "openid profile",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": pkce_challenge(verifier, "S256"),
+            "code_challenge_method": "S256",
+        }
+        callback = demo_sign_in(server, query)
         argv = [server.issuer, printed["client_id"], printed["client_secret"], callback, verifier, state, nonce]
         answers = run_judge(HERE / "id_jag_judge.mjs", *argv, audience, resource, "6")
     print("openid-client + jose ID-JAG judge:", json.dumps(answers[-1]))

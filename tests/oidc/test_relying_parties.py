@@ -8,8 +8,6 @@ the JWKS; PyJWT's ``PyJWKClient`` verifies the RFC 9068 access token, and so doe
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +22,7 @@ from asgi_oauth import JWKSValidator, KeyRing, OIDCSettings
 from asgi_oauth.features.oidc.redis import RedisSigningKeys
 
 from ..conftest import open_redis_store
-from ..serving import Server, banner_value, clean_env, serving
+from ..serving import Server, banner_value, clean_env, hidden_fields, serving
 
 SECRET_KEY = "oidc-served-signing-key-0123456789abcdefghij"
 SCOPE = "openid profile email offline_access read"
@@ -43,10 +41,6 @@ def provider(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterat
     )
     with serving(tmp_path_factory.mktemp("oidc"), env, "--workers", "2", workers=2) as server:
         yield server, banner_value(server.stdout, "client_secret"), prefix, redis_url
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page)}
 
 
 async def browser_signs_in(base_url: str, url: str) -> str:
