@@ -149,32 +149,24 @@ def test_authlib_client_credentials_with_client_secret_jwt_on_two_workers(
         fetch(secret[:-1] + ("A" if secret[-1] != "A" else "B"))  # one character off
 
 
-def test_openid_client_client_credentials_with_private_key_jwt(
-    served: tuple[Server, dict[str, Signer], dict[str, str]], openid_client: Path
+@pytest.mark.parametrize("method", ["private_key_jwt", "client_secret_jwt"])
+def test_openid_client_client_credentials_with_a_jwt(
+    served: tuple[Server, dict[str, Signer], dict[str, str]], openid_client: Path, method: str
 ) -> None:
-    server, signers, _ = served
-    signer = signers["openid-client"]
-    key = signer.jwk | {"d": _private_d(signer)}
-    script = HERE / "private_key_jwt.mjs"
-    answers = run_judge(script, server.issuer, "openid-client", json.dumps(key), "4")
-    print("openid-client private_key_jwt judge:", json.dumps(answers[-1]))
+    """openid-client signs a JWT per request with its P-256 key (private_key_jwt) or HS256 with its secret."""
+    server, signers, env = served
+    if method == "private_key_jwt":
+        client_id, signer = "openid-client", signers["openid-client"]
+        credential = json.dumps(signer.jwk | {"d": _private_d(signer)})
+    else:
+        client_id = "openid-client-hmac"
+        credential = secret_jwt_client(env, client_id)
+    answers = run_judge(HERE / "jwt_client_auth.mjs", server.issuer, client_id, method, credential, "4")
+    print(f"openid-client {method} judge:", json.dumps(answers[-1]))
     assert len(answers) == 4
     for answer in answers:
         assert answer["token_type"].lower() == "bearer" and answer["scope"] == "read"
-        assert answer["active"] is True and answer["client_id"] == "openid-client"
-
-
-def test_openid_client_client_credentials_with_client_secret_jwt(
-    served: tuple[Server, dict[str, Signer], dict[str, str]], openid_client: Path
-) -> None:
-    server, _, env = served
-    secret = secret_jwt_client(env, "openid-client-hmac")
-    answers = run_judge(HERE / "client_secret_jwt.mjs", server.issuer, "openid-client-hmac", secret, "4")
-    print("openid-client client_secret_jwt judge:", json.dumps(answers[-1]))
-    assert len(answers) == 4
-    for answer in answers:
-        assert answer["token_type"].lower() == "bearer" and answer["scope"] == "read"
-        assert answer["active"] is True and answer["client_id"] == "openid-client-hmac"
+        assert answer["active"] is True and answer["client_id"] == client_id
 
 
 def _private_d(signer: Signer) -> str:
