@@ -57,8 +57,14 @@ _TOKEN_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{FAMILY_ID_LENGTH}}}\.[A-Za-z0-9_-]{
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
-def _b64(raw: bytes) -> str:
+def b64url(raw: bytes) -> str:
+    """base64url without padding (RFC 7515 section 2), as JOSE and tokens write bytes."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    """The bytes of base64url text, padded or not; :class:`ValueError` (``binascii.Error``) for anything else."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def new_family_id() -> str:
@@ -69,7 +75,7 @@ def new_token(family_id: str | None = None) -> tuple[str, str]:
     """Return ``(family_id, token)``; pass a family id to mint another member of that family."""
     if family_id is None:
         # One read of the OS generator for both parts: 49 bytes give 22 + 43 base64url characters (384+ bits).
-        raw = _b64(secrets.token_bytes(49))
+        raw = b64url(secrets.token_bytes(49))
         family_id = raw[:FAMILY_ID_LENGTH]
         return family_id, f"{family_id}.{raw[FAMILY_ID_LENGTH : FAMILY_ID_LENGTH + 43]}"
     return family_id, f"{family_id}.{secrets.token_urlsafe(32)}"
@@ -106,7 +112,7 @@ def _jwt_family(token: str) -> str | None:
         return None
     payload = shape.group(1)
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(unb64url(payload))
     except (ValueError, RecursionError):  # junk, or JSON nested deeper than the parser goes
         return None
     jti = claims.get("jti") if isinstance(claims, dict) else None
@@ -149,7 +155,7 @@ def hash_secret(secret: str, *, generated: bool) -> str:
         return "sha256$" + digest(secret, "client")
     salt = secrets.token_bytes(16)
     raw = hashlib.scrypt(secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    return f"scrypt${_b64(salt)}${_b64(raw)}"
+    return f"scrypt${b64url(salt)}${b64url(raw)}"
 
 
 def guessable(stored: str) -> bool:
@@ -167,7 +173,7 @@ def verify_secret(secret: str, stored: str) -> bool:
         got = hashlib.scrypt(
             secret.encode("utf-8", "surrogatepass"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
         )
-        return hmac.compare_digest(_b64(got), want)
+        return hmac.compare_digest(b64url(got), want)
     return False
 
 
@@ -176,7 +182,7 @@ def pkce_challenge(verifier: str, method: CodeChallengeMethod) -> str:
         return verifier
     # RFC 7636 hashes ASCII(code_verifier); for ASCII input UTF-8 is the same bytes, and for anything
     # else (never a valid verifier) this must not raise.
-    return _b64(hashlib.sha256(verifier.encode("utf-8", "surrogatepass")).digest())
+    return b64url(hashlib.sha256(verifier.encode("utf-8", "surrogatepass")).digest())
 
 
 def pkce_matches(verifier: str, challenge: str, method: CodeChallengeMethod) -> bool:

@@ -11,7 +11,6 @@ browser without any other software.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import html
@@ -186,7 +185,7 @@ def pkce_pair() -> tuple[str, str]:
 
 def _banner_mac(key: str, purpose: str, nonce: str) -> str:
     mac = hmac.new(key.encode(), f"asgi_oauth.demo.banner.{purpose}\0{nonce}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+    return crypto.b64url(mac.digest())
 
 
 def banner_flow(settings: OAuthSettings) -> tuple[str, str]:

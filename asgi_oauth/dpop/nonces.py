@@ -13,12 +13,13 @@ bounds how long a pre-made proof can be used, whatever the client's clock says.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import math
 import time
 from collections.abc import Callable
+
+from ..crypto import b64url
 
 #: Names what these MACs are for, so no other use of the same key can yield the same bytes.
 _LABEL = b"asgi_oauth dpop nonce v1\x00"
@@ -58,4 +59,4 @@ class Nonces:
 
     def _of(self, index: int) -> str:
         mac = hmac.new(self._key, _LABEL + str(index).encode("ascii"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
+        return b64url(mac[:16])

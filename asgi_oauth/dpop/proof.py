@@ -12,7 +12,6 @@ then the claims. Anything wrong with a proof, whatever its bytes, is a :class:`P
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -25,7 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..algorithms import ASYMMETRIC, asymmetric_only
+from ..crypto import b64url, unb64url
 from ..extras import missing
+from ..protocol.params import refuse_constant
 
 try:
     import jwt
@@ -106,13 +107,13 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
             raise ValueError(f"the {kty} key's {name} must be base64url text")
     # Every value is base64url or a curve name: ASCII with nothing to escape, so this is the RFC's exact JSON.
     canonical = json.dumps(values, separators=(",", ":"), sort_keys=True)
-    return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 def access_token_hash(token: str) -> str:
     """The ``ath`` of a proof sent with ``token`` (RFC 9449 section 4.2): base64url SHA-256 of its ASCII."""
     # For an ASCII token UTF-8 is the same bytes; anything else (never a valid token) must not raise.
-    return _b64(hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest())
+    return b64url(hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest())
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -203,7 +204,7 @@ def _split(proof: object) -> tuple[bytes, str, str, bytes]:
     if parts is None:
         raise ProofRefused("the DPoP proof is not a signed JWT (three base64url parts joined by dots)")
     try:
-        signature = _unbase64(parts.group(3))
+        signature = unb64url(parts.group(3))
     except ValueError:
         raise ProofRefused("the DPoP proof's signature is not base64url") from None
     return proof[: parts.end(2)].encode("ascii"), parts.group(1), parts.group(2), signature
@@ -228,7 +229,7 @@ def _decode(part: str, name: str) -> dict[str, Any]:
     different one), no NaN or Infinity."""
     try:
         value = json.loads(
-            _unbase64(part).decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
+            unb64url(part).decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=refuse_constant
         )
     except (ValueError, RecursionError):  # base64, UTF-8, JSON, a number too long to convert, nested too deep
         raise ProofRefused(f"the DPoP proof's {name} is not base64url-encoded JSON") from None
@@ -242,18 +243,6 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(members) != len(pairs):
         raise ValueError("duplicate member")
     return members
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _unbase64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _public_jwk(jwk: object, alg: str) -> dict[str, str]:
@@ -283,8 +272,8 @@ def _public_jwk(jwk: object, alg: str) -> dict[str, str]:
 
 def _check_rsa_size(members: Mapping[str, str]) -> None:
     try:
-        bits = int.from_bytes(_unbase64(members["n"]), "big").bit_length()
-        exponent_bits = int.from_bytes(_unbase64(members["e"]), "big").bit_length()
+        bits = int.from_bytes(unb64url(members["n"]), "big").bit_length()
+        exponent_bits = int.from_bytes(unb64url(members["e"]), "big").bit_length()
     except ValueError:
         raise ProofRefused("the DPoP proof's RSA jwk has n or e that is not base64url") from None
     if not MIN_RSA_BITS <= bits <= MAX_RSA_BITS:

@@ -61,7 +61,8 @@ class Params:
         return list(self._values.items())
 
 
-def _no_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """``json.loads``' ``parse_constant``: ``NaN``, ``Infinity`` and ``-Infinity`` are no JSON (RFC 8259)."""
     raise ValueError(f"{name} is not JSON")
 
 
@@ -73,7 +74,7 @@ def parse_json(raw: bytes) -> Any:
     JSON and ``NaN``, raise :class:`ValueError` here.
     """
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # raises for a lone surrogate anywhere
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import crypto
 from ..errors import TooManyAttempts
 from ..known_devices import COOKIE_NAME as DEVICE_COOKIE
 from ..known_devices import KnownDevices
@@ -365,7 +366,7 @@ def _unverified_claims(id_token: object) -> dict[str, Any]:
         return {}
     payload = id_token.split(".")[1]
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(crypto.unb64url(payload))
     except ValueError:
         return {}
     return claims if isinstance(claims, dict) else {}

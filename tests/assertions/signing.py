@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from asgi_oauth.crypto import b64url
 from asgi_oauth.features.assertions import ASSERTION_TYPE
 
 AUDIENCE = "https://auth.example.test/oauth"
@@ -96,9 +97,4 @@ def form(assertion: str, **params: str) -> dict[str, str]:
 
 def unsigned(claims: dict[str, Any], header: dict[str, Any]) -> str:
     """A JWT with ``alg: none``-style freedom: any header and claims, and an empty signature."""
-    import base64
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part(header)}.{part(claims)}."
+    return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."

@@ -7,7 +7,6 @@ never a 5xx, and must leave nothing accepted: the token endpoint is asked for a 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 from asgi_oauth import MemoryStore, Store, new_client
 from asgi_oauth.cimd.documents import Fetched
+from asgi_oauth.crypto import b64url
 from asgi_oauth.features.assertions import (
     ASSERTION_TYPE,
     AssertionSettings,
@@ -133,10 +133,6 @@ async def test_a_replay_on_two_workers_at_once_is_accepted_exactly_once(make_ser
         assert sorted(answer.status_code for answer in answers) == [200] + [401] * 7
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _claims(client_id: str = "keyed", **more: Any) -> dict[str, Any]:
     now = int(time.time())
     return {"iss": client_id, "sub": client_id, "aud": AUDIENCE, "exp": now + 60, "jti": str(now), **more}
@@ -148,10 +144,10 @@ async def test_forged_assertions_are_refused(make_server: MakeServer) -> None:
     public_pem = SIGNER.private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    header = _b64(json.dumps({"alg": "HS256", "kid": "k1", "typ": "JWT"}).encode())
-    payload = _b64(json.dumps(_claims()).encode())
+    header = b64url(json.dumps({"alg": "HS256", "kid": "k1", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(_claims()).encode())
     mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    confused = f"{header}.{payload}.{_b64(mac)}"  # HS256 keyed with the client's public key
+    confused = f"{header}.{payload}.{b64url(mac)}"  # HS256 keyed with the client's public key
     cases = {
         "alg none": (unsigned(_claims(), {"alg": "none"}), "alg"),
         "HS256 with the public key": (confused, "alg"),

@@ -6,7 +6,6 @@ any JOSE library would send.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
@@ -16,6 +15,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from asgi_oauth.crypto import b64url
 
 _CURVES: dict[str, ec.EllipticCurve] = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
 
@@ -86,12 +87,9 @@ class ProofKey:
         signing_input = f"{part(header)}.{part(claims)}"
         algorithm = jwt.PyJWS().get_algorithm_by_name(self.alg)
         signature = algorithm.sign(signing_input.encode(), self.private)
-        return f"{signing_input}.{b64(signature)}"
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return f"{signing_input}.{b64url(signature)}"
 
 
 def part(value: Any) -> str:
-    return b64(json.dumps(value).encode())
+    """``value`` as a JWS header or payload: JSON, base64url."""
+    return b64url(json.dumps(value).encode())

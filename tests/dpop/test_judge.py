@@ -11,7 +11,6 @@ retries, with the nonce, get the tokens and alice's answer.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from asgi_oauth.crypto import new_jti, pkce_challenge
+from asgi_oauth.crypto import b64url, new_jti, pkce_challenge
 from asgi_oauth.dpop.proof import thumbprint
 
 from ..npm import run_judge
@@ -32,10 +31,6 @@ SCOPE = "read profile"
 STEPS = ["token", "api", "refresh", "api_after_refresh", "bearer", "refresh_without_dpop"]
 
 pytestmark = pytest.mark.slow
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def es256_key() -> dict[str, str]:

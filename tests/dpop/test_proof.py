@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from asgi_oauth.crypto import b64url
 from asgi_oauth.dpop.proof import (
     DEFAULT_ALGORITHMS,
     NonceRequired,
@@ -31,7 +32,7 @@ from asgi_oauth.dpop.proof import (
 )
 from asgi_oauth.features.assertions.names import ASYMMETRIC, asymmetric_only
 
-from .proofs import ProofKey, b64, part
+from .proofs import ProofKey, part
 
 URL = "https://as.example.test/token"
 ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
@@ -107,7 +108,7 @@ def test_thumbprints_of_each_key_type_are_sha256_of_the_required_members_in_orde
         jwk = key.jwk
         names = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}[jwk["kty"]]
         canonical = "{" + ",".join(f'"{name}":"{jwk[name]}"' for name in names) + "}"
-        assert thumbprint(jwk) == b64(hashlib.sha256(canonical.encode()).digest())
+        assert thumbprint(jwk) == b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @pytest.mark.parametrize(
@@ -319,7 +320,7 @@ def test_an_hmac_made_with_the_public_key_is_refused() -> None:
     header = part({"typ": "dpop+jwt", "alg": "HS256", "jwk": key.jwk})
     signing_input = f"{header}.{part(claims())}"
     mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    refused(f"{signing_input}.{b64(mac)}", "alg 'HS256' is not accepted")
+    refused(f"{signing_input}.{b64url(mac)}", "alg 'HS256' is not accepted")
 
 
 def test_the_checks_cannot_be_configured_with_none_or_an_hmac() -> None:
@@ -363,7 +364,7 @@ def test_an_rsa_key_of_1024_bits_is_refused() -> None:
 
 
 def test_an_rsa_key_with_a_huge_exponent_is_refused() -> None:
-    jwk = KEYS["RS256"].jwk | {"e": b64((2**127 + 1).to_bytes(16, "big"))}
+    jwk = KEYS["RS256"].jwk | {"e": b64url((2**127 + 1).to_bytes(16, "big"))}
     refused(KEYS["RS256"].proof("POST", URL, extra_header={"jwk": jwk}), "exponent")
 
 
@@ -402,7 +403,7 @@ def test_an_altered_proof_is_refused() -> None:
     changed = part(claims() | {"htu": "https://as.example.test/other"})
     refused(f"{header}.{changed}.{signature}", "signature does not verify")
     refused(f"{header}.{payload}.{signature[:-4]}AAAA", "signature does not verify")
-    refused(f"{header}.{payload}.{b64(b'x' * 64)}", "signature does not verify")
+    refused(f"{header}.{payload}.{b64url(b'x' * 64)}", "signature does not verify")
     refused(f"{header}.{payload}.A", "signature is not base64url")
 
 
@@ -413,8 +414,8 @@ def test_crit_is_refused() -> None:
 def test_a_header_with_a_member_twice_is_refused() -> None:
     """Two JSON parsers may each keep a different one of the two: the proof means nothing certain."""
     body = json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": ES256.jwk})
-    twice = b64(('{"alg":"RS256",' + body[1:]).encode())
-    refused(f"{twice}.{part(claims())}.{b64(b'x' * 64)}", "header is not base64url-encoded JSON")
+    twice = b64url(('{"alg":"RS256",' + body[1:]).encode())
+    refused(f"{twice}.{part(claims())}.{b64url(b'x' * 64)}", "header is not base64url-encoded JSON")
 
 
 # Size and shape
@@ -461,7 +462,7 @@ def test_json_that_python_reads_but_a_proof_must_not_hold_is_refused() -> None:
         "[" * 3000 + "]" * 3000,
         '{"jti": "\\ud800"}',
     ):
-        signing_input = f"{header}.{b64(payload.encode())}"
+        signing_input = f"{header}.{b64url(payload.encode())}"
         refused(sign(ES256, signing_input), "payload is not|payload must|jti|DPoP proof")
 
 
@@ -470,7 +471,7 @@ def test_lone_surrogates_in_claims_are_refused_not_raised() -> None:
         body = json.dumps(claims(**{name: "\udc80"}))  # ensure_ascii: sent as the escape \udc80
         assert "\\udc80" in body
         header = part({"typ": "dpop+jwt", "alg": "ES256", "jwk": ES256.jwk})
-        signing_input = f"{header}.{b64(body.encode())}"
+        signing_input = f"{header}.{b64url(body.encode())}"
         with pytest.raises(ProofRefused):
             check(sign(ES256, signing_input), access_token="t", nonce_valid=lambda nonce: True)
 
@@ -534,4 +535,4 @@ def sign(key: ProofKey, signing_input: str) -> str:
     import jwt
 
     signature = jwt.PyJWS().get_algorithm_by_name(key.alg).sign(signing_input.encode(), key.private)
-    return f"{signing_input}.{b64(signature)}"
+    return f"{signing_input}.{b64url(signature)}"

@@ -4,7 +4,6 @@ checked as that authorization server checks it: verified with PyJWT against this
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -17,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from asgi_oauth import OAuthServer, OIDCSettings, OpenIDConnect, SettingsError, Store, register_client
+from asgi_oauth.crypto import b64url
 from asgi_oauth.features.exchange import (
     ACCESS_TOKEN_TYPE,
     ID_JAG_TOKEN_TYPE,
@@ -27,6 +27,7 @@ from asgi_oauth.features.exchange import (
     TokenExchange,
 )
 
+from ..dpop.proofs import part
 from ..oidc.conftest import CALLBACK, ISSUER, MakeProvider, Provider
 from ..oidc.conftest import make_provider as make_provider
 from ..web.helpers import Registered, register, settings_for
@@ -108,22 +109,18 @@ async def test_an_id_token_is_exchanged_for_an_id_jag_the_partner_can_verify(
     assert "resource" not in other and other["jti"] != claims["jti"]
 
 
-def _part(value: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-
 def forged(token: str, alg: str = "RS256") -> str:
     """``token`` signed anew under this server's ``kid``: with a key of the attacker's (RS256), with HMAC keyed by
     this server's public key (HS256: the algorithm confusion attack), or not at all (none)."""
     header = {**jwt.get_unverified_header(token), "alg": alg}
     claims = jwt.decode(token, options={"verify_signature": False})
-    signing_input = f"{_part(header)}.{_part(claims)}"
+    signing_input = f"{part(header)}.{part(claims)}"
     if alg == "none":
         return signing_input + "."
     if alg == "HS256":
         public = json.dumps(header).encode()  # whatever bytes: no HMAC key is ever accepted for our kid
         signature = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
-        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+        return signing_input + "." + b64url(signature)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return jwt.encode(claims, key, algorithm=alg, headers=header)
 

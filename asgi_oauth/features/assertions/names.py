@@ -4,7 +4,6 @@ the registration rule for a signer's keys and its error. Nothing here needs PyJW
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -17,6 +16,7 @@ from pydantic_settings import NoDecode
 from ...algorithms import ASYMMETRIC as ASYMMETRIC
 from ...algorithms import asymmetric_only as asymmetric_only
 from ...cimd.documents import is_document_url
+from ...crypto import b64url
 
 #: The HMAC algorithms (RFC 7518 section 3.2); a ``client_secret_jwt`` client's only, never a keyed client's.
 SYMMETRIC = ("HS256", "HS384", "HS512")
@@ -95,7 +95,7 @@ def derived_secret(key: str, client_id: str, salt: str) -> str:
     client id nor a salt holds, so two different (client id, salt) pairs never give the same input."""
     message = b"\x00".join((_SECRET_LABEL, client_id.encode(), salt.encode()))
     mac = hmac.new(key.encode(), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+    return b64url(mac)
 
 
 def salted_secret(secret_key: Sequence[SecretStr], client_id: str) -> tuple[dict[str, Any], str]:

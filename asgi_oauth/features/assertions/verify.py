@@ -12,13 +12,13 @@ key type and curve), so an RSA key cannot be talked into checking an HMAC, nor a
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...crypto import unb64url
 from ...extras import missing
 from .names import ASYMMETRIC, SYMMETRIC, KeySetError
 
@@ -167,19 +167,15 @@ def peek(assertion: str) -> Unverified:
     if parts is None:
         raise AssertionRefused("the assertion is not a signed JWT")
     try:
-        header = json.loads(_unbase64(parts.group(1)))
-        claims = json.loads(_unbase64(parts.group(2)))
-        signature = _unbase64(parts.group(3))
+        header = json.loads(unb64url(parts.group(1)))
+        claims = json.loads(unb64url(parts.group(2)))
+        signature = unb64url(parts.group(3))
     except (ValueError, RecursionError):  # bad base64 or JSON (UnicodeDecodeError is a ValueError too)
         raise AssertionRefused("the assertion is not a signed JWT") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise AssertionRefused("the assertion's header and payload must be JSON objects")
     signed = assertion[: parts.end(2)].encode("ascii")
     return Unverified(header, claims, signed, signature)
-
-
-def _unbase64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def verify(seen: Unverified, keys: Sequence[VerifyingKey], expected: Expected, now: float) -> Mapping[str, Any]:

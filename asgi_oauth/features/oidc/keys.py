@@ -12,7 +12,6 @@ Private keys never leave this module except into the store document of generated
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from ...crypto import b64url
 from ...settings import SettingsError
 from ...types import Clock
 from .settings import OIDCSettings
@@ -39,10 +39,6 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 _RSA_MIN_BITS = 2048
 #: How long a worker uses the generated keys it read before reading them again.
 KEY_CACHE_SECONDS = 30.0
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,7 @@ def thumbprint(public: PublicKey) -> str:
         jwk = ECAlgorithm.to_jwk(public, as_dict=True)
         required = {"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
     canonical = json.dumps(required, separators=(",", ":"), sort_keys=True)
-    return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 def _checked(private: object, kid: str | None, alg: str | None) -> SigningKey:

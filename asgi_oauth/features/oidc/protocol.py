@@ -9,13 +9,13 @@ Starlette.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ... import crypto
 from ...errors import InvalidRequest, OAuthError
 from ...models import AccessToken, scope_set
 from ...protocol.params import Params
@@ -201,7 +201,7 @@ def token_hash(token: str, alg: str) -> str:
     if not alg.endswith("256"):
         raise ValueError(f"no hash for {alg}")
     half = hashlib.sha256(token.encode("ascii")).digest()[:16]
-    return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
+    return crypto.b64url(half)
 
 
 def id_token_claims(
