@@ -6,7 +6,7 @@ server's glue, and it imports no framework: the scope is a plain mapping.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -19,6 +19,12 @@ def header(scope: Scope, name: bytes) -> str | None:
             decoded: str = value.decode("latin-1")
             return decoded
     return None
+
+
+def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    """Every value of header ``name`` (lower case) among raw ``headers``, in order: for a header that must come once
+    (RFC 9449's ``DPoP``), so that a second one is seen and refused."""
+    return [value.decode("latin-1") for key, value in headers if key == name]
 
 
 def route_path(scope: Scope) -> str:

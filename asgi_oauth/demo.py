@@ -36,7 +36,7 @@ from .discovery import publish_discovery
 from .errors import OAuthError, TooManyAttempts
 from .features import load_features
 from .features.device import DEVICE_CODE_GRANT
-from .features.dpop import DPoP
+from .features.dpop import resource_side
 from .features.oidc import OpenIDConnect
 from .known_devices import COOKIE_NAME as DEVICE_COOKIE
 from .known_devices import KnownDevices
@@ -650,7 +650,7 @@ def create_demo_app(
             # name none; a real resource server leaves this off and accepts only tokens issued for it.
             allow_unbound_tokens=True,
             # With the dpop feature on, /api accepts DPoP-bound tokens with their proofs (RFC 9449 section 7).
-            dpop=next((feature.resource() for feature in server.features if isinstance(feature, DPoP)), None),
+            dpop=resource_side(server.features),
         ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -37,7 +37,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import crypto
-from .asgi import route_path
+from .asgi import header_values, route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .dpop import jkt_of
 from .dpop.resource import ResourceDPoP, request_url
@@ -393,7 +393,7 @@ class _Bearer:
             return None if jkt is None else Denial(401, "invalid_token", BOUND_AS_BEARER, scheme="DPoP", algs=algs)
         if jkt is None or self.dpop is None:
             return Denial(401, "invalid_token", NOT_BOUND, scheme="DPoP", algs=algs)
-        proofs = [value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"]
+        proofs = header_values(scope["headers"], b"dpop")
         method = scope.get("method", "GET")
         refusal = await self.dpop.refusal(proofs, method=method, url=request_url(scope), token=token, jkt=jkt)
         if refusal is None:

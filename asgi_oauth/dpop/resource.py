@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ..algorithms import ASYMMETRIC, asymmetric_only
+from ..asgi import Scope, header
 from ..types import Clock
 from .nonces import Nonces
 
@@ -114,13 +115,9 @@ class ResourceDPoP:
         return True
 
 
-def request_url(scope: Mapping[str, Any]) -> str:
+def request_url(scope: Scope) -> str:
     """The URL the request was sent to, as a proof's ``htu`` names it: scheme, ``Host`` and path (no query)."""
-    host = None
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            host = value.decode("latin-1")
-            break
+    host = header(scope, b"host")
     if host is None:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "localhost"

@@ -43,7 +43,7 @@ import importlib
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..cimd.documents import MethodRegistration
 from ..errors import OAuthError
@@ -93,6 +93,7 @@ __all__ = [
     "TokenResponse",
     "authenticate",
     "bound",
+    "feature_of",
     "issue",
     "load_features",
     "part_for",
@@ -153,6 +154,15 @@ def registrable_methods(features: Iterable[Feature]) -> dict[str, MethodRegistra
         for method in feature.client_auth_methods()
         if method.registration is not None
     }
+
+
+_F = TypeVar("_F", bound="Feature")
+
+
+def feature_of(features: Iterable[Feature], kind: type[_F]) -> _F | None:
+    """The switched-on feature of class ``kind``, if any: how a feature finds another it works with (token exchange
+    signs ID-JAGs with OpenID Connect's keys), or the host finds one to configure its own side (DPoP's)."""
+    return next((feature for feature in features if isinstance(feature, kind)), None)
 
 
 def part_for(
@@ -259,8 +269,9 @@ class Feature:
     async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
         """What the token request being answered binds its tokens to (DPoP's proof key), under the feature's own
         key: kept in the ``extra`` of every record the request issues, refreshes included (it wins over what the
-        grant carries). Asked once the client is authenticated, before the grant runs; raise an ``OAuthError``
-        to refuse the request. The grant's hooks find it in :func:`bound`."""
+        grant carries; ``None`` under the key keeps nothing there, unbinding). Asked once the client is
+        authenticated, before the grant runs; raise an ``OAuthError`` to refuse the request. The grant's hooks find
+        it in :func:`bound`."""
         return {}
 
     async def check_grant(self, ctx: Context, client: Client, issued: AuthorizationCode | TokenFamily) -> None:

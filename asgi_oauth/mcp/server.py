@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..discovery import discovery_routes
-from ..features.dpop import DPoP
+from ..features.dpop import resource_side
 from ..middleware import UNAVAILABLE, LocalValidator, ValidationUnavailable
 from ..protocol.resources import resource_metadata_url
 from ..settings import ENV_PREFIX, OAuthSettings, SettingsError, load_settings
@@ -91,7 +91,7 @@ class MCPAuthorization:
         self.validator = LocalValidator(self.store)
         self.resource_metadata = resource_metadata_url(self.resource)
         #: What the endpoint accepts of DPoP (RFC 9449): the dpop feature's, when it is switched on, else none.
-        self.dpop = next((f.resource() for f in self.oauth.features if isinstance(f, DPoP)), None)
+        self.dpop = resource_side(self.oauth.features)
 
     @property
     def issuer(self) -> str:

@@ -236,8 +236,14 @@ async def _with_extra(
     for feature in ctx.features:
         extra.update(await feature.token_extra(ctx, client, scope, user))
     extra.update(granted)
-    extra.update(bound())
+    extra = _bound_over(extra)
     return _carrying(minted, extra) if extra else minted
+
+
+def _bound_over(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` with what the request was bound to over it; a feature that bound its key to ``None`` unbinds the
+    records (a confidential client refreshing without a DPoP proof), so the key is not kept at all."""
+    return {name: value for name, value in {**extra, **bound()}.items() if value is not None}
 
 
 def _carrying(minted: Minted, extra: Mapping[str, Any]) -> Minted:
@@ -350,7 +356,7 @@ async def refresh_token(ctx: Context, client: Client, request: Incoming) -> Toke
         family_scope=family.scope,
         resource=resource,
     )
-    carried = {**family.extra, **bound()}  # what the features kept with the grant, and bound the request to
+    carried = _bound_over(family.extra)  # what the features kept with the grant, and bound the request to
     if carried:
         minted = _carrying(minted, carried)
     minted = await _access_value(ctx, minted)

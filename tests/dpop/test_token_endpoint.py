@@ -211,3 +211,26 @@ async def test_a_dpop_jkt_pushed_with_par_binds_the_code(make_server: MakeServer
     assert (await redeem(thief, *await code())).json()["error"] == "invalid_grant"
     tokens = await redeem(key, *await code())
     assert tokens.status_code == 200 and tokens.json()["token_type"] == "DPoP", tokens.text
+
+
+async def test_a_confidential_clients_refresh_binds_to_its_own_proof_or_to_none(make_server: MakeServer) -> None:
+    """Section 5: a confidential client's refresh token is not bound; each refresh's access token is bound to the key
+    of that request's proof, or to none without one (nothing of the earlier binding is kept)."""
+    server = await make_server(stored=CLIENTS, oauth_options={"features": [DPoP()]}, enable_password_grant=True)
+    key, other = ProofKey.new("ES256"), ProofKey.new("ES256")
+    auth_headers, auth_params = server.auth("app")
+
+    async def token(proof_key: ProofKey | None, **form: str) -> dict[str, Any]:
+        headers = {**auth_headers, **({"DPoP": proof_key.proof("POST", TOKEN_URL)} if proof_key else {})}
+        answer = await server.http.post(TOKEN, data={**form, **auth_params}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    first = await token(key, grant_type="password", username="alice", password="wonderland", scope="read")
+    assert first["token_type"] == "DPoP"
+    plain = await token(None, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert plain["token_type"] == "Bearer" and "cnf" not in await server.introspect(plain["access_token"])
+    rebound = await token(other, grant_type="refresh_token", refresh_token=plain["refresh_token"])
+    seen = await server.introspect(rebound["access_token"])
+    assert rebound["token_type"] == "DPoP" and seen["cnf"] == {"jkt": thumbprint(other.jwk)}

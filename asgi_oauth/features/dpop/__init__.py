@@ -10,13 +10,14 @@ the middleware (:mod:`asgi_oauth.middleware`) then accepts such a token only wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...asgi import header_values
 from ...dpop import EXTRA_KEY, bound_to, jkt_of
 from ...models import AccessToken, AuthorizationCode, Client, TokenFamily
 from ...settings import load_section
-from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound
+from .. import AuthorizationRequest, Context, Feature, Incoming, Params, TokenResponse, bound, feature_of
 from .settings import DPoPSettings
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ...dpop.resource import ResourceDPoP
     from ...web.app import OAuthServer
 
-__all__ = ["DPoP", "DPoPSettings"]
+__all__ = ["DPoP", "DPoPSettings", "resource_side"]
 
 
 class DPoP(Feature):
@@ -81,13 +82,13 @@ class DPoP(Feature):
     async def token_request(self, ctx: Context, client: Client, request: Incoming) -> Mapping[str, Any]:
         from . import protocol
 
-        proofs = _header_values(request, "dpop")
+        proofs = header_values(getattr(request, "headers", ()), b"dpop")  # a back-channel request keeps its headers
         proof = protocol.checked(
             proofs, url=self._token_url(), now=ctx.clock(), settings=self.settings, nonces=self._nonces, client=client
         )
         if proof is None:
-            # A refresh without a proof issues an unbound token, whatever bound the grant's earlier tokens.
-            return {EXTRA_KEY: None} if request.params.get("grant_type") == "refresh_token" else {}
+            # Unbound tokens: a confidential client's refresh without a proof too, whatever bound the grant before.
+            return {EXTRA_KEY: None}
         expires_at = proof.iat + self.settings.proof_lifetime + self.settings.leeway
         if not await ctx.store.claim_once(protocol.replay_name(proof), expires_at=expires_at):
             from .errors import InvalidDPoPProof
@@ -117,8 +118,8 @@ class DPoP(Feature):
         return url if isinstance(url, str) else f"{server.settings.issuer}/token"
 
 
-def _header_values(request: Incoming, name: str) -> list[str]:
-    """Every value of header ``name`` the request carries (a back-channel request keeps its raw headers)."""
-    raw: Sequence[tuple[bytes, bytes]] = getattr(request, "headers", ())
-    key = name.encode("latin-1")
-    return [value.decode("latin-1") for header, value in raw if header == key]
+def resource_side(features: Iterable[Feature]) -> ResourceDPoP | None:
+    """What a resource served beside the server accepts of DPoP: the dpop feature's (:meth:`DPoP.resource`), or none
+    while the feature is off (bound tokens are then refused there)."""
+    dpop = feature_of(features, DPoP)
+    return dpop.resource() if dpop is not None else None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...models import AccessToken, Client, TokenFamily
 from ...settings import SettingsError, load_section
-from .. import Context, Feature, GrantSpec, Incoming, TokenResponse
+from .. import Context, Feature, GrantSpec, Incoming, TokenResponse, feature_of
 from . import protocol
 from .names import ACCESS_TOKEN_TYPE, GRANT, ID_JAG_TOKEN_TYPE, ID_JAG_TYP, ID_TOKEN_TYPE, JWT_TOKEN_TYPE
 from .protocol import act_of, may_exchange
@@ -22,8 +22,6 @@ from .settings import ExchangeSettings, IdJagTarget
 
 if TYPE_CHECKING:
     from ...web.app import OAuthServer
-    from ..assertions import JWTBearerGrant
-    from ..oidc import OpenIDConnect
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -66,8 +64,10 @@ class TokenExchange(Feature):
         self._server: OAuthServer | None = None
 
     def attach(self, server: OAuthServer, store: Any) -> None:
+        from ..oidc import OpenIDConnect
+
         self._server = server
-        if self.settings.id_jag_targets and _oidc(server) is None:
+        if self.settings.id_jag_targets and feature_of(server.features, OpenIDConnect) is None:
             raise SettingsError(
                 "token_exchange: ID-JAGs (ASGI_OAUTH_EXCHANGE_ID_JAG_TARGETS) are signed with OpenID Connect's keys: "
                 "switch on oidc too"
@@ -81,22 +81,12 @@ class TokenExchange(Feature):
         return {"act": dict(act)} if act is not None else {}
 
     async def _exchange(self, ctx: Context, client: Client, request: Incoming) -> TokenResponse:
-        oidc = _oidc(self._server) if self.settings.id_jag_targets else None
+        from ..assertions import JWTBearerGrant
+        from ..oidc import OpenIDConnect
+
+        features = self._server.features if self._server is not None else ()
+        oidc = feature_of(features, OpenIDConnect) if self.settings.id_jag_targets else None
         keys = oidc.keys if oidc is not None else None
-        bearer = _jwt_bearer(self._server)
+        bearer = feature_of(features, JWTBearerGrant)  # it checks JWTs of trusted issuers
         admit = bearer.admit if bearer is not None else None
         return await protocol.exchange(ctx, client, request, settings=self.settings, keys=keys, bearer=admit)
-
-
-def _jwt_bearer(server: OAuthServer | None) -> JWTBearerGrant | None:
-    """The JWT bearer grant, when it is switched on beside this feature: it checks JWTs of trusted issuers."""
-    from ..assertions import JWTBearerGrant
-
-    return next((f for f in server.features if isinstance(f, JWTBearerGrant)), None) if server is not None else None
-
-
-def _oidc(server: OAuthServer | None) -> OpenIDConnect | None:
-    """OpenID Connect, when it is switched on beside this feature: its keys sign ID-JAGs."""
-    from ..oidc import OpenIDConnect
-
-    return next((f for f in server.features if isinstance(f, OpenIDConnect)), None) if server is not None else None
