@@ -81,6 +81,11 @@ class Proof:
     #: The public key's required members only (RFC 7638 section 3.2), which are all that :attr:`jkt` covers.
     jwk: Mapping[str, Any]
 
+    def acceptable_until(self, max_age: float, leeway: float) -> float:
+        """Until when a proof with this ``iat`` is accepted (``verify_proof`` with these bounds): how long its
+        ``jti`` must be remembered to refuse a replay."""
+        return self.iat + max_age + leeway
+
 
 #: RFC 7638 section 3.2: the members that define each key type, the only ones its thumbprint covers.
 _REQUIRED_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}

@@ -95,12 +95,12 @@ class ResourceDPoP:
             return Refusal("invalid_dpop_proof", str(refused))
         if proof.jkt != jkt:
             return Refusal("invalid_dpop_proof", "the proof is signed with another key than the token is bound to")
-        if not await self._first_use(f"dpop-rs:{proof.jkt}:{proof.jti}", proof.iat, now):
+        expires_at = proof.acceptable_until(self.proof_lifetime, self.leeway)
+        if not await self._first_use(f"dpop-rs:{proof.jkt}:{proof.jti}", expires_at, now):
             return Refusal("invalid_dpop_proof", "this DPoP proof was used before: make a new one per request")
         return None
 
-    async def _first_use(self, name: str, iat: float, now: float) -> bool:
-        expires_at = iat + self.proof_lifetime + self.leeway
+    async def _first_use(self, name: str, expires_at: float, now: float) -> bool:
         if self._claim_once is not None:
             return await self._claim_once(name, expires_at)
         seen = self._seen

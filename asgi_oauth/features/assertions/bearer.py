@@ -47,6 +47,11 @@ class Admitted:
     #: The trusted issuer that signed it.
     issuer: str
 
+    async def issue(self, ctx: Context, client: Client) -> TokenResponse:
+        """The access token it grants ``client``, stored: no refresh token, so whoever signed it stays in charge."""
+        user = User(self.sub)
+        return await issue(ctx, client, self.scope, user, refresh=False, resource=self.resource, expires=self.expires)
+
 
 async def jwt_bearer(
     ctx: Context,
@@ -58,10 +63,7 @@ async def jwt_bearer(
     settings: AssertionSettings,
 ) -> TokenResponse:
     admitted = await admit(ctx, client, params, trusted=trusted, keys=keys, settings=settings)
-    user = User(admitted.sub)
-    return await issue(
-        ctx, client, admitted.scope, user, refresh=False, resource=admitted.resource, expires=admitted.expires
-    )
+    return await admitted.issue(ctx, client)
 
 
 async def admit(

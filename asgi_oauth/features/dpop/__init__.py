@@ -89,7 +89,7 @@ class DPoP(Feature):
         if proof is None:
             # Unbound tokens: a confidential client's refresh without a proof too, whatever bound the grant before.
             return {EXTRA_KEY: None}
-        expires_at = proof.iat + self.settings.proof_lifetime + self.settings.leeway
+        expires_at = proof.acceptable_until(self.settings.proof_lifetime, self.settings.leeway)
         if not await ctx.store.claim_once(protocol.replay_name(proof), expires_at=expires_at):
             from .errors import InvalidDPoPProof
 

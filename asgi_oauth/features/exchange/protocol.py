@@ -34,7 +34,7 @@ from ...protocol.scopes import narrow
 from ...protocol.targets import requested_resource
 from ...uris import canonical_resource
 from ...validation_cache import cache_of
-from .. import Context, Incoming, Params, TokenResponse, issue, prepare
+from .. import Context, Incoming, Params, TokenResponse, prepare
 from .id_jag import issue_id_jag
 from .names import ACCESS_TOKEN_TYPE, EXTRA_KEY, ID_JAG_TOKEN_TYPE, JWT_TOKEN_TYPE
 from .settings import ExchangeSettings
@@ -138,10 +138,7 @@ async def _of_trusted_issuer(ctx: Context, client: Client, params: Params, beare
         raise InvalidRequest(f"requested_token_type: {ACCESS_TOKEN_TYPE} for a subject_token of another issuer")
     target = _target(params, ctx.settings.resources)
     admitted = await _admitted(ctx, client, bearer, params.require("subject_token"), target, params.get("scope"))
-    user = User(admitted.sub)
-    response = await issue(
-        ctx, client, admitted.scope, user, refresh=False, resource=admitted.resource, expires=admitted.expires
-    )
+    response = await admitted.issue(ctx, client)
     return replace(response, fields={**response.fields, "issued_token_type": ACCESS_TOKEN_TYPE})
 
 
