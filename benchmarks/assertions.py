@@ -16,8 +16,6 @@ round trip; the issuance itself is one).
 
 from __future__ import annotations
 
-import argparse
-import base64
 import secrets
 import sys
 import time
@@ -41,10 +39,8 @@ from asgi_oauth.features.assertions import (
 from asgi_oauth.validation_cache import CacheOptions
 
 from .asgi_driver import build_scope, call_scope
-from .cli import _run
-from .messages import form_post
-from .micro import table
-from .processes import RedisServer
+from .messages import basic_auth, form_post
+from .micro import on_private_redis, rounds_parser, table
 
 ISSUER = "http://127.0.0.1:8000/oauth"
 IDP = "https://idp.example.com"
@@ -97,14 +93,14 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
     server = OAuthServer(settings, store=store, clients=[basic, *keyed, agent], features=features)
     app = Starlette(routes=[Mount("/oauth", app=server)])
     basic_req = form_post(
-        TOKEN_PATH, {"grant_type": "client_credentials", "scope": "read"}, auth=_basic("basic", secret)
+        TOKEN_PATH, {"grant_type": "client_credentials", "scope": "read"}, auth=basic_auth("basic", secret)
     )
 
     def bodies(name: str, n: int) -> list[tuple[dict[str, Any], bytes]]:
         if name == "client_secret_basic":
             return [(build_scope(basic_req), basic_req.body)] * n
         if name == ID_JAG:
-            auth = _basic("agent", agent_secret)
+            auth = basic_auth("agent", agent_secret)
             grants = [
                 form_post(
                     TOKEN_PATH,
@@ -154,20 +150,9 @@ async def measure(redis_url: str, rounds: int, requests: int) -> dict[str, list[
         await store.aclose()
 
 
-def _basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.assertions", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per sample (default 1000)")
-    args = parser.parse_args(argv)
-    redis = RedisServer().start()
-    try:
-        samples = _run(measure(redis.url, args.rounds, args.requests))
-    finally:
-        redis.stop()
+    args = rounds_parser("benchmarks.assertions", __doc__ or "").parse_args(argv)
+    samples = on_private_redis(lambda url: measure(url, args.rounds, args.requests))
     what = "a token issued for a client authenticated with"
     print("\n".join(table(samples, base="client_secret_basic", what=what)))
     return 0

@@ -16,7 +16,6 @@ demands. The ratio is the plain row's CPU per request over the row's, so 1.0 mea
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import statistics
 import sys
@@ -40,10 +39,8 @@ from asgi_oauth.validation_cache import CacheOptions
 
 from .asgi_driver import build_scope, call_scope
 from .assertions import signing_key
-from .cli import _run
 from .messages import Req, basic_auth, form_post
-from .micro import table
-from .processes import RedisServer
+from .micro import on_private_redis, rounds_parser, table
 
 ISSUER = "http://127.0.0.1:8000/oauth"
 TOKEN_URL = f"{ISSUER}/token"
@@ -165,15 +162,8 @@ def _claim(store: RedisStore) -> Callable[[str, float], Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dpop", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per sample (default 1000)")
-    args = parser.parse_args(argv)
-    redis = RedisServer().start()
-    try:
-        route, tails, issuance = _run(measure(redis.url, args.rounds, args.requests))
-    finally:
-        redis.stop()
+    args = rounds_parser("benchmarks.dpop", __doc__ or "").parse_args(argv)
+    route, tails, issuance = on_private_redis(lambda url: measure(url, args.rounds, args.requests))
     print("\n".join(table(route, base=BEARER, what="GET /api/me from memory with")))
     print()
     print(f"| GET /api/me from memory with | p99 µs (median of rounds) | x {BEARER} p99 |")

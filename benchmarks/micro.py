@@ -21,6 +21,8 @@ import secrets
 import statistics
 import sys
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from .apps import app_by_name
 from .apps.common import BenchConfig
@@ -77,20 +79,40 @@ def table(
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+T = TypeVar("T")
+
+
+def rounds_parser(prog: str, doc: str, *, rounds: int = 5, requests: int = 1000) -> argparse.ArgumentParser:
+    """The command line of an in-process micro-benchmark: ``--rounds`` and ``--requests`` (and what it adds)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=doc.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"interleaved rounds (default {rounds})")
+    parser.add_argument(
+        "--requests", type=int, default=requests, help=f"requests per sample, one at a time (default {requests})"
+    )
+    return parser
+
+
+def on_private_redis(work: Callable[[str], Coroutine[Any, Any, T]]) -> T:
+    """``work(url)`` against a private redis-server started for it and stopped after, on the loop the servers use."""
     from .cli import _run
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", nargs="+", choices=HEADLINE_SCENARIOS, default=list(HEADLINE_SCENARIOS))
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument("--requests", type=int, default=5000, help="sequential requests per sample (default 5000)")
-    args = parser.parse_args(argv)
     redis = RedisServer().start()
     try:
-        config = BenchConfig(redis_url=redis.url, client_id="bench-client", client_secret=secrets.token_urlsafe(32))
-        samples = _run(measure(config, args.scenarios, args.rounds, args.requests))
+        return _run(work(redis.url))
     finally:
         redis.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = rounds_parser("benchmarks.micro", __doc__ or "", rounds=7, requests=5000)
+    parser.add_argument("--scenarios", nargs="+", choices=HEADLINE_SCENARIOS, default=list(HEADLINE_SCENARIOS))
+    args = parser.parse_args(argv)
+
+    def run(url: str) -> Coroutine[Any, Any, dict[str, list[float]]]:
+        config = BenchConfig(redis_url=url, client_id="bench-client", client_secret=secrets.token_urlsafe(32))
+        return measure(config, args.scenarios, args.rounds, args.requests)
+
+    samples = on_private_redis(run)
     print("\n".join(table(samples)))
     return 0
 
