@@ -90,31 +90,29 @@ const DPoP = client.getDPoPHandle(config, keyPair);
 const jkt = await DPoP.calculateThumbprint();
 if (jkt !== expectedJkt) failed('key', new Error(`openid-client's thumbprint ${jkt} is not the dpop_jkt ${expectedJkt}`));
 
+// A token response as a step's line: DPoP-bound tokens expected.
+function reportTokens(name, answer, more = {}) {
+  report({
+    step: name,
+    ok: answer.token_type === 'dpop',
+    status: 200,
+    token_type: answer.token_type,
+    scope: answer.scope ?? null,
+    refresh_token: Boolean(answer.refresh_token),
+    ...more,
+  });
+}
+
 const tokens = await step('token', () =>
   client.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state }, undefined, {
     DPoP,
   }),
 );
-report({
-  step: 'token',
-  ok: tokens.token_type === 'dpop',
-  status: 200,
-  token_type: tokens.token_type,
-  scope: tokens.scope ?? null,
-  refresh_token: Boolean(tokens.refresh_token),
-});
+reportTokens('token', tokens);
 await callApi('api', tokens.access_token);
 
 const refreshed = await step('refresh', () => client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP }));
-report({
-  step: 'refresh',
-  ok: refreshed.token_type === 'dpop',
-  status: 200,
-  token_type: refreshed.token_type,
-  scope: refreshed.scope ?? null,
-  refresh_token: Boolean(refreshed.refresh_token),
-  rotated: refreshed.refresh_token !== tokens.refresh_token,
-});
+reportTokens('refresh', refreshed, { rotated: refreshed.refresh_token !== tokens.refresh_token });
 await callApi('api_after_refresh', refreshed.access_token);
 
 // Whoever finds the token without the key: the same request as a Bearer token, no proof (section 7.2).
