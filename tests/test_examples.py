@@ -91,7 +91,7 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Identity assertion grants for enterprise MCP (`jwt_bearer`)": 1,  # tests/assertions/test_readme.py
         "Workload identity": 2,  # tests/assertions/test_readme.py
         "Issuing ID-JAGs: this server as the enterprise identity provider": 1,  # tests/exchange/test_id_jag_served.py
-        "Sender-constrained tokens (`dpop`, RFC 9449)": 1,  # tests/dpop/test_readme.py
+        "Sender-constrained tokens (`dpop`, RFC 9449)": 2,  # tests/dpop/test_readme.py
     }
     found: dict[str, int] = {}
     for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):

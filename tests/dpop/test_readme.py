@@ -1,7 +1,12 @@
 """The README's DPoP section as written: its block mounted in a host app runs, and a client then gets a bound
-token and calls the protected route with a proof, as the section says."""
+token and calls the protected route with a proof, as the section says; its timing commands run."""
 
 from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
 
 import httpx
 from starlette.applications import Starlette
@@ -50,3 +55,17 @@ async def test_the_dpop_section_runs_as_written() -> None:
         assert called.status_code == 200 and called.json() == {"client_id": client.client_id}, called.text
         as_bearer = await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert as_bearer.status_code == 401 and as_bearer.headers["www-authenticate"].startswith("DPoP ")
+
+
+def test_the_signature_timings_run_as_written() -> None:
+    """The section's two ``python -m timeit`` commands (what one ES256 and one RS256 verification cost) run as
+    written and print timeit's figure; the figures themselves are the machine's."""
+    (block,) = fenced(readme_section(SECTION), "sh")
+    commands = block.splitlines()
+    assert len(commands) == 2 and all(command.startswith("python -m timeit ") for command in commands)
+    for command in commands:
+        words = shlex.split(command)  # python -m timeit -s SETUP STATEMENT, with few loops: a run, not a figure
+        argv = [sys.executable, *words[1:3], "-n", "20", "-r", "1", *words[3:]]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert re.fullmatch(r"20 loops, best of 1: [\d.]+ (usec|msec) per loop\n", done.stdout), done.stdout
