@@ -227,20 +227,21 @@ UNBOUND = Denial(401, "invalid_token", "the access token names no resource; requ
 #: RFC 9449 section 7.2: a DPoP-bound token presented as a bearer token.
 BOUND_AS_BEARER = "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof"
 NOT_BOUND = "the access token is not bound to a DPoP key: send it as a Bearer token"
-NO_DPOP = Denial(400, "invalid_request", "this resource does not accept DPoP")
 
 
-def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | None:
+def bearer_token(scope: Scope, *, allow_query: bool = False, dpop: bool = False) -> str | Denial | None:
     """The presented token, ``None`` when there is none, or a :class:`Denial` for a malformed one.
 
     RFC 6750 section 2: a client must not send the token in more than one way, so a header token next
-    to a query token (when query tokens are allowed at all) is refused as ``invalid_request``.
+    to a query token (when query tokens are allowed at all) is refused as ``invalid_request``. With ``dpop``,
+    ``Authorization: DPoP <token>`` (RFC 9449 section 7.1) is read as ``Bearer`` is; without, that scheme is
+    as unknown as any other: no token.
     """
     from_header: str | Denial | None = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, credentials = value.partition(b" ")
-            if scheme.lower() == b"bearer":
+            if scheme.lower() == b"bearer" or (dpop and scheme.lower() == b"dpop"):
                 credentials = credentials.strip()
                 from_header = credentials.decode("ascii") if _B64TOKEN.fullmatch(credentials) else MALFORMED
             break
@@ -255,16 +256,12 @@ def bearer_token(scope: Scope, *, allow_query: bool = False) -> str | Denial | N
     return from_header
 
 
-def dpop_token(scope: Scope) -> str | Denial | None:
-    """The token of ``Authorization: DPoP <token>`` (RFC 9449 section 7.1), ``None`` for another scheme or none."""
+def uses_dpop(scope: Scope) -> bool:
+    """Whether the request's ``Authorization`` header names the DPoP scheme: its token is checked with its proof."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, credentials = value.partition(b" ")
-            if scheme.lower() != b"dpop":
-                return None
-            credentials = credentials.strip()
-            return credentials.decode("ascii") if _B64TOKEN.fullmatch(credentials) else MALFORMED
-    return None
+            return bytes(value[:5]).lower() == b"dpop "
+    return False
 
 
 class _Bearer:
@@ -354,14 +351,11 @@ class _Bearer:
         known = state.get("token")
         if isinstance(known, AccessToken):
             return known
-        dpop = dpop_token(scope)
-        token = bearer_token(scope, allow_query=self.allow_query) if dpop is None else dpop
+        token = bearer_token(scope, allow_query=self.allow_query, dpop=self.dpop is not None)
         if token is None:
             return MISSING
         if isinstance(token, Denial):
             return token
-        if dpop is not None and self.dpop is None:
-            return NO_DPOP
         try:
             found = await self.validator.validate(token)
         except ValidationUnavailable as exc:
@@ -372,7 +366,8 @@ class _Bearer:
         wrong = self.audience_denial(found)
         if wrong is not None:
             return wrong
-        unproven = await self.dpop_denial(scope, token, found, presented_as_dpop=dpop is not None)
+        as_dpop = self.dpop is not None and uses_dpop(scope)
+        unproven = await self.dpop_denial(scope, token, found, presented_as_dpop=as_dpop)
         if unproven is not None:
             return unproven
         scopes = scope_set(found.scope)

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..middleware import BearerTokenMiddleware, bearer_token, dpop_token, protect
+from ..middleware import BearerTokenMiddleware, bearer_token, protect
 from ..models import AccessToken
 from ..web.signin import SignIn
 from .adapter import ToolScopes, sdk_token
@@ -96,7 +96,7 @@ class _SdkContext:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = scope.get("state", {}).get("token")
-        token = (dpop_token(scope) or bearer_token(scope)) if isinstance(found, AccessToken) else None
+        token = bearer_token(scope, dpop=True) if isinstance(found, AccessToken) else None
         if isinstance(found, AccessToken) and isinstance(token, str):
             scope["user"] = AuthenticatedUser(sdk_token(token, found))
         await self.app(scope, receive, send)

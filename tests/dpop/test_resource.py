@@ -103,13 +103,18 @@ async def test_what_an_attacker_presents_is_refused(make_server: MakeServer, sto
 
 
 async def test_a_resource_without_dpop_refuses_bound_tokens(make_server: MakeServer, store: Store) -> None:
+    """A bound token as a bearer token is refused; the DPoP scheme is one this resource does not know, so the
+    request carries no token it reads (RFC 6750's 401 with a Bearer challenge and no error), as before DPoP."""
     server = await make_server(oauth_options={"features": [DPoP()]}, routes=[Route("/api/me", me)])
     server.app.add_middleware(BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect("/api")])
     key = ProofKey.new("ES256")
     token = await bound_token(server, key)
     assert (await call(server, token, scheme="Bearer")).status_code == 401
     answer = await call(server, token, key.proof("GET", API, ath=access_token_hash(token)))
-    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", answer.text
+    assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer "), answer.text
+    assert "error=" not in answer.headers["www-authenticate"]
+    bare = await server.http.get(API, headers={"Authorization": "dpop"})  # the scheme alone: still no token
+    assert bare.status_code == 401 and "error=" not in bare.headers["www-authenticate"], bare.text
 
 
 @pytest.mark.parametrize("replay", ["store"])
