@@ -154,6 +154,7 @@ class ClientExists(ClientError):
 
 
 async def register_client(store: Store, client: Client) -> Client:
+    """Keep ``client`` in ``store``; :class:`ClientExists` (a :class:`ClientError`) if its id is taken."""
     if not await store.create_client(client):
         raise ClientExists(f"client id {client.client_id!r} already exists")
     return client

@@ -35,6 +35,9 @@ def describable(text: str) -> str:
 
 
 class OAuthError(Exception):
+    """An OAuth error response (RFC 6749 section 5.2): raise one from a hook or grant and the server answers with
+    its ``error`` code, HTTP status and headers; ``description`` becomes ``error_description``."""
+
     error: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400
 
@@ -56,6 +59,8 @@ class OAuthError(Exception):
 
 
 class InvalidRequest(OAuthError):
+    """``invalid_request`` (400): a parameter is missing, repeated or malformed."""
+
     error = "invalid_request"
 
 
@@ -71,6 +76,8 @@ class MethodNotAllowed(InvalidRequest):
 
 
 class InvalidClient(OAuthError):
+    """``invalid_client`` (401, with a Basic challenge): the client could not be authenticated."""
+
     error = "invalid_client"
     status_code = 401
 
@@ -79,22 +86,32 @@ class InvalidClient(OAuthError):
 
 
 class InvalidGrant(OAuthError):
+    """``invalid_grant``: the code, refresh token or credentials are invalid, expired, revoked or someone else's."""
+
     error = "invalid_grant"
 
 
 class UnauthorizedClient(OAuthError):
+    """``unauthorized_client``: the client is not registered for this grant or response type."""
+
     error = "unauthorized_client"
 
 
 class UnsupportedGrantType(OAuthError):
+    """``unsupported_grant_type``: no grant of that name is switched on."""
+
     error = "unsupported_grant_type"
 
 
 class UnsupportedResponseType(OAuthError):
+    """``unsupported_response_type``: the authorization endpoint does not offer that ``response_type``."""
+
     error = "unsupported_response_type"
 
 
 class InvalidScope(OAuthError):
+    """``invalid_scope``: the scope asked for is malformed or beyond what the client may have."""
+
     error = "invalid_scope"
 
 
@@ -105,11 +122,17 @@ class InvalidTarget(OAuthError):
 
 
 class AccessDenied(OAuthError):
+    """``access_denied``: the user (or a feature's policy) refused; usually redirected to the client, so its
+    status is rarely seen."""
+
     error = "access_denied"
     status_code = 403
 
 
 class TooManyAttempts(OAuthError):
+    """429 with ``Retry-After``: too many failed attempts for this principal or address (see the rate limit
+    settings). Its code is ``temporarily_unavailable``, the closest RFC 6749 has."""
+
     # RFC 6749 has no code for rate limiting; temporarily_unavailable is the closest, and the status
     # and Retry-After header carry the rest.
     error = "temporarily_unavailable"
@@ -123,10 +146,14 @@ class TooManyAttempts(OAuthError):
 
 
 class ServerError(OAuthError):
+    """``server_error`` (500): something failed that the client cannot fix."""
+
     error = "server_error"
     status_code = 500
 
 
 class TemporarilyUnavailable(OAuthError):
+    """``temporarily_unavailable`` (503): the store cannot be reached; the client may retry later."""
+
     error = "temporarily_unavailable"
     status_code = 503

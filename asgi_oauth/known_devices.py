@@ -29,6 +29,9 @@ _MAX_USERS = 5
 
 
 class KnownDevices:
+    """Signs and reads the known-device cookie of a sign-in page, so a user's own browser keeps signing in
+    while someone guesses their password from elsewhere (see the module's docstring)."""
+
     def __init__(self, signing_keys: Sequence[str], *, max_age: float) -> None:
         # itsdangerous signs with the last key and verifies with all; settings list the newest first.
         self._serializer = URLSafeTimedSerializer(list(reversed(signing_keys)), salt="asgi_oauth.known-device")

@@ -64,6 +64,9 @@ class ValidationUnavailable(Exception):
 
 
 class TokenValidator(Protocol):
+    """What the middleware asks about a bearer token: the store (:class:`LocalValidator`), the introspection
+    endpoint (:class:`RemoteValidator`) or JWT signatures (:class:`JWKSValidator`), or your own."""
+
     async def validate(self, token: str) -> AccessToken | None:
         """The live token, ``None`` if unknown/expired/revoked; raises :class:`ValidationUnavailable`."""
 

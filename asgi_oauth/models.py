@@ -33,6 +33,9 @@ def scope_str(scopes: frozenset[str] | set[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Client:
+    """A registered client. Make one with :func:`asgi_oauth.new_client`, which hashes the secret; the record
+    keeps only ``secret_hash``."""
+
     client_id: str
     name: str
     #: ``None`` for public clients; otherwise a tagged hash from :func:`asgi_oauth.crypto.hash_secret`.
@@ -72,6 +75,9 @@ class Client:
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
+    """An access token's record, as validation returns it: whose it is, for which client, scope and resource,
+    until when. The token string itself is never kept, only its digest."""
+
     client_id: str
     scope: str
     sub: str | None
@@ -113,6 +119,9 @@ class TokenFamily:
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationCode:
+    """An authorization code's record, kept until the code is redeemed once or expires: what the token request
+    must match (client, redirect URI, PKCE challenge) and what the tokens will carry."""
+
     client_id: str
     redirect_uri: str
     #: Whether the authorization request carried ``redirect_uri`` (then the token request must repeat it).

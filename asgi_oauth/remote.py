@@ -36,6 +36,9 @@ class RemoteStats:
 
 
 class RemoteValidator:
+    """A token validator for resource servers that cannot reach the store: asks the server's ``/introspect``
+    (RFC 7662) as a client that may introspect any token, and caches the answers (see the module's docstring)."""
+
     def __init__(
         self,
         introspection_url: str,

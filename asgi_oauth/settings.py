@@ -68,6 +68,9 @@ class StrictSettings(BaseSettings):
 
 
 class OAuthSettings(StrictSettings):
+    """The server's settings, read from ``ASGI_OAUTH_*`` variables or given as keyword arguments
+    (:func:`load_settings` turns errors into one :class:`SettingsError`). Features read sections of their own."""
+
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     #: The issuer identifier (RFC 8414, RFC 9207): the URL where the sub-app is mounted.
@@ -81,12 +84,15 @@ class OAuthSettings(StrictSettings):
     store: str | None = None
     #: Signing keys, newest first (comma-separated in the environment); older ones still verify.
     secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    #: The prefix of every Redis key this server writes; no braces, colons or whitespace.
     key_prefix: str = "oauth"
     #: Features switched on by name (:data:`asgi_oauth.features.BUILTIN`), comma-separated; each reads its own
     #: section of settings (``ASGI_OAUTH_<NAME>_...``). Ignored when ``OAuthServer(features=...)`` is given.
     features: Annotated[tuple[str, ...], NoDecode] = ()
 
+    #: Seconds an access token is valid, at most a day.
     access_token_lifetime: float = Field(default=3600, gt=0, le=86400)
+    #: Seconds a refresh token is valid, at least the access token's; each rotation issues a new one.
     refresh_token_lifetime: float = Field(default=14 * 86400, gt=0)
     #: Seconds after a rotation during which the replaced refresh token is accepted once more (a client that
     #: never got the answer retries); 0, the default, treats every reuse as theft (RFC 9700 section 4.14.2).
@@ -98,11 +104,15 @@ class OAuthSettings(StrictSettings):
     #: How long a rendered consent form may be submitted.
     consent_form_lifetime: float = Field(default=600, gt=0, le=3600)
 
+    #: Offer the resource owner password grant (needs a ``password_verifier``); RFC 9700 advises against it.
     enable_password_grant: bool = False
+    #: Offer ``response_type=token`` (the implicit grant), which RFC 9700 advises against: tokens in URLs leak.
     enable_implicit_grant: bool = False
+    #: Accept ``code_challenge_method=plain`` besides ``S256``, for clients that cannot hash.
     allow_plain_pkce: bool = False
     #: PKCE is always required of public clients; this extends it to confidential ones (RFC 9700 section 2.1.1).
     require_pkce: bool = True
+    #: Allow ``http`` outside localhost (the issuer, an upstream OpenID provider): tokens then travel in clear.
     allow_insecure_transport: bool = False
 
     #: Resources (RFC 8707) tokens may be issued for, comma-separated in the environment; empty allows any
@@ -113,7 +123,9 @@ class OAuthSettings(StrictSettings):
     #: public client (MCP 2025-11-25). Off by default: it makes this server fetch URLs that clients name.
     enable_client_id_metadata_documents: bool = False
 
+    #: Largest request body accepted, in bytes; a larger one is refused (413) before it is read whole.
     max_body_size: int = Field(default=64 * 1024, ge=1024)
+    #: The realm named in ``WWW-Authenticate`` challenges.
     realm: str = "asgi_oauth"
     #: Where /authorize sends a browser without a signed-in user (a ``next`` parameter is appended).
     login_url: str = "/login"
@@ -132,12 +144,14 @@ class OAuthSettings(StrictSettings):
     #: Failed attempts allowed for one principal (user name or client id) from one place (address, or a
     #: known device) within ``rate_limit_window`` seconds before that pair answers 429; 0 switches all limits off.
     rate_limit_failures: int = Field(default=10, ge=0)
+    #: Seconds of the sliding window of the per-pair and per-address counts of failed attempts.
     rate_limit_window: float = Field(default=300.0, gt=0)
     #: Failed attempts from one address for any principals within ``rate_limit_window`` (credential stuffing).
     rate_limit_address_failures: int = Field(default=100, gt=0)
     #: Failed attempts for one principal from places it never signed in from, within
     #: ``rate_limit_principal_window`` (guessing from many addresses); known places are not refused by it.
     rate_limit_principal_failures: int = Field(default=50, gt=0)
+    #: Seconds of the sliding window of the per-principal count.
     rate_limit_principal_window: float = Field(default=3600.0, gt=0)
     #: How long a place where a principal signed in (its address, a browser's device cookie) stays known.
     known_device_lifetime: float = Field(default=30 * 86400, gt=0)
@@ -145,6 +159,7 @@ class OAuthSettings(StrictSettings):
     enable_dynamic_registration: bool = False
     #: Registration requests (refused ones too) from one address within ``dynamic_registration_window``; 0: no limit.
     dynamic_registration_rate_limit: int = Field(default=20, ge=0)
+    #: Seconds of the sliding window of the per-address registration count.
     dynamic_registration_window: float = Field(default=3600.0, gt=0)
     #: Most dynamically registered clients kept at once; past it registrations are refused, never existing clients.
     dynamic_client_limit: int = Field(default=10_000, ge=1)
@@ -198,9 +213,11 @@ class OAuthSettings(StrictSettings):
     #: Liveness and readiness probes under the mount (readiness answers 503 while the store is unreachable);
     #: an empty path switches one off.
     health_live_path: str = "/health/live"
+    #: The readiness probe under the mount: 503 while the store is unreachable; an empty path switches it off.
     health_ready_path: str = "/health/ready"
     #: Serve Prometheus metrics at ``metrics_path`` under the mount (needs the ``metrics`` extra).
     metrics: bool = False
+    #: Where the metrics are served, under the mount.
     metrics_path: str = "/metrics"
 
     @field_validator("health_live_path", "health_ready_path", "metrics_path")

@@ -96,6 +96,9 @@ class RequestPart(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
+    """An authorization request once validated: the client, where the answer goes, what is asked for and the
+    PKCE challenge. Features see it in their authorization hooks and add their parts to ``extra``."""
+
     client: Client
     redirect_uri: str
     redirect_uri_sent: bool

@@ -92,6 +92,9 @@ PasswordVerifier = Callable[[str, str], Awaitable[User | None]]
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What every protocol step and feature hook works with: the settings, the store, the clients, the rate
+    limiter, the clock, the event hooks and the switched-on features."""
+
     settings: OAuthSettings
     store: Store
     clients: ClientLookup

@@ -51,6 +51,9 @@ REFRESH_REUSED = "refresh token was already used; its grant is revoked"
 
 @dataclass(frozen=True, slots=True)
 class TokenResponse:
+    """What a grant issued, before it is sent as the token response (RFC 6749 section 5.1); the fields marked
+    "never sent" are for events and features."""
+
     access_token: str
     expires_in: int
     scope: str

@@ -112,6 +112,9 @@ _CodeState = AuthorizationCode | str
 
 
 class MemoryStore:
+    """Everything in this process's memory: for the demo, tests and a single worker. Nothing is shared between
+    processes or survives a restart; use :class:`asgi_oauth.RedisStore` for more."""
+
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._clients: dict[str, Client] = {}

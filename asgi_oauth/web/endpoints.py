@@ -183,6 +183,7 @@ def _openapi_document(server: OAuthServer) -> ASGIApp:
     return Document(encode_json(server.openapi))
 
 
+#: The core's endpoints; features add theirs with :meth:`Feature.endpoints`.
 DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec(
         "/authorize",

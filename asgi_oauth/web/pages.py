@@ -21,6 +21,8 @@ PAGE_HEADERS = {
 
 @dataclass(frozen=True, slots=True)
 class ScopeLine:
+    """One line of the consent page: a scope and what it lets the client do."""
+
     scope: str
     description: str
 
@@ -51,7 +53,9 @@ class ConsentView:
         return f"{host}:{parts.port}" if parts.port is not None else host
 
 
+#: What draws the consent page (``OAuthServer(consent_renderer=...)``): a function from the view to HTML.
 ConsentRenderer = Callable[[ConsentView], str]
+#: What draws the error page (``OAuthServer(error_renderer=...)``): a function from the message to HTML.
 ErrorRenderer = Callable[[str], str]
 
 #: The pages' look; the demo's own pages reuse it so that every page a person sees matches.
@@ -101,6 +105,7 @@ def hidden_inputs(hidden: Mapping[str, str]) -> str:
 
 
 def default_consent_page(view: ConsentView) -> str:
+    """The built-in consent page; pass your own :data:`ConsentRenderer` as ``consent_renderer=`` to replace it."""
     scopes = scope_list(view.scopes)
     hidden = hidden_inputs(view.hidden)
     who = escape(view.user.username or view.user.sub)
@@ -121,4 +126,7 @@ def default_consent_page(view: ConsentView) -> str:
 
 
 def default_error_page(message: str) -> str:
+    """The built-in page for an authorization request answered to the person rather than redirected to the
+    client (no valid client or redirect URI, the store unreachable...); ``OAuthServer(error_renderer=...)``
+    replaces it."""
     return page("Authorization error", f"<h1>This request cannot be completed</h1><p>{escape(message)}</p>")

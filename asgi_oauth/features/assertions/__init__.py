@@ -65,6 +65,9 @@ _SIGNED_AT = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
 
 
 class PrivateKeyJWT(Feature):
+    """``private_key_jwt`` and ``client_secret_jwt`` client authentication (RFC 7523 section 2.2): a client
+    proves itself with a JWT it signs instead of sending a secret."""
+
     name = "private_key_jwt"
     settings_model = AssertionSettings
 

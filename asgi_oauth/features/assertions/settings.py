@@ -11,6 +11,9 @@ from .names import ASYMMETRIC, AsymmetricAlgorithms, DerivedAlgorithms
 
 
 class AssertionSettings(StrictSettings):
+    """The JWT assertion features' section, ``ASGI_OAUTH_ASSERTION_*``, shared by ``private_key_jwt`` and
+    ``jwt_bearer``: accepted algorithms, clock leeway, trusted issuers and how their keys are fetched."""
+
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}ASSERTION_", extra="ignore", frozen=True)
 
     #: Algorithms an assertion may be signed with (comma-separated); asymmetric ones only, never ``none`` or HS*.
@@ -24,13 +27,15 @@ class AssertionSettings(StrictSettings):
     max_lifetime: float = Field(default=3600, gt=0, le=86400)
     #: Least seconds between two fetches of one ``jwks_uri`` for a ``kid`` it did not have (a rotation).
     jwks_min_refetch: float = Field(default=30, ge=1)
-    #: Bounds on how long a fetched key set is kept, whatever its ``Cache-Control`` says.
+    #: Least seconds a fetched key set is kept, whatever its ``Cache-Control`` says.
     jwks_cache_least: float = Field(default=60, ge=0)
+    #: Most seconds a fetched key set is kept, whatever its ``Cache-Control`` says.
     jwks_cache_most: float = Field(default=86400, ge=1)
     #: Identity providers and workload platforms whose JWTs ``jwt_bearer`` accepts (JSON: a list of objects with
     #: ``issuer``, ``jwks`` or ``jwks_uri``, optionally ``algorithms``; a workload platform's also ``profile``
     #: ``"workload"``, its ``rules`` and optionally ``audience``: :class:`~.issuers.TrustedIssuer`).
     issuers: tuple[TrustedIssuer, ...] = ()
-    #: Caps on fetching a ``jwks_uri``: seconds, and bytes of its body.
+    #: Seconds fetching a ``jwks_uri`` may take.
     jwks_fetch_timeout: float = Field(default=5, gt=0, le=30)
+    #: Largest key set body read from a ``jwks_uri``, in bytes.
     jwks_max_bytes: int = Field(default=65536, ge=1024, le=1_048_576)

@@ -47,6 +47,9 @@ _GRANT_ERRORS = ("authorization_pending", "slow_down", "expired_token", "access_
 
 
 class DeviceAuthorization(Feature):
+    """The device authorization grant (RFC 8628), for devices that cannot show a browser: give it your own
+    ``renderer`` for the ``/device`` page, or :class:`DeviceSettings` in code instead of the environment."""
+
     name = "device"
     store = DeviceStore
     settings_model = DeviceSettings

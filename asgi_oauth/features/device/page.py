@@ -66,6 +66,7 @@ class DeviceView:
     approved: bool = False
 
 
+#: What draws the ``/device`` page (``DeviceAuthorization(renderer=...)``): a function from the view to HTML.
 DeviceRenderer = Callable[[DeviceView], str]
 
 

@@ -11,6 +11,8 @@ from ...settings import ENV_PREFIX, StrictSettings
 
 
 class DeviceSettings(StrictSettings):
+    """The device flow's section, ``ASGI_OAUTH_DEVICE_*``: how long codes live and how often devices may poll."""
+
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DEVICE_", extra="ignore", frozen=True)
 
     #: How long a device code and its user code work (RFC 8628 ``expires_in``).

@@ -29,6 +29,9 @@ __all__ = ["DPoP", "DPoPSettings", "resource_side"]
 
 
 class DPoP(Feature):
+    """DPoP (RFC 9449) at the token endpoint: a request with a proof gets tokens bound to the proof's key, and
+    refreshing or using them takes a proof made with that key."""
+
     name = "dpop"
     settings_model = DPoPSettings
 

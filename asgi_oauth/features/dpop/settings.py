@@ -11,6 +11,8 @@ from ..assertions.names import AsymmetricAlgorithms
 
 
 class DPoPSettings(StrictSettings):
+    """DPoP's section, ``ASGI_OAUTH_DPOP_*``: accepted algorithms, how fresh a proof must be, server nonces."""
+
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DPOP_", extra="ignore", frozen=True)
 
     #: Algorithms a proof may be signed with (comma-separated); asymmetric ones only, never ``none`` or HS*.

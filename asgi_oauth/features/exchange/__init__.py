@@ -36,6 +36,7 @@ __all__ = [
     "may_exchange",
 ]
 
+#: The grant type to register a client for (``new_client(grant_types=[..., TOKEN_EXCHANGE])``).
 TOKEN_EXCHANGE = GRANT
 
 _PARAMS: Mapping[str, Mapping[str, Any]] = {
@@ -56,6 +57,9 @@ _PARAMS: Mapping[str, Mapping[str, Any]] = {
 
 
 class TokenExchange(Feature):
+    """Token exchange (RFC 8693) at ``/token``: a client trades a token it holds for one for another audience,
+    acting for the token's user; with OpenID Connect on, also for ID-JAGs to other authorization servers."""
+
     name = "token_exchange"
     settings_model = ExchangeSettings
 

@@ -41,6 +41,9 @@ class IdJagTarget(BaseModel):
 
 
 class ExchangeSettings(StrictSettings):
+    """Token exchange's section, ``ASGI_OAUTH_EXCHANGE_*``: which authorization servers this one issues ID-JAGs
+    for, and how long those live."""
+
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}EXCHANGE_", extra="ignore", frozen=True)
 
     #: Authorization servers this server issues ID-JAGs for (JSON: a list of objects with ``audience``,

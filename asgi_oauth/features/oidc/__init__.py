@@ -32,6 +32,9 @@ __all__ = ["KeyStore", "OIDCSettings", "OpenIDConnect", "OpenIDRequest", "UserCl
 
 
 class OpenIDConnect(Feature):
+    """Makes the server an OpenID provider: ID tokens for ``openid`` requests, ``/userinfo`` from ``user_claims``,
+    the JWKS, and RFC 9068 JWT access tokens for the clients and resources its settings name."""
+
     name = "oidc"
     store = KeyStore
     settings_model = OIDCSettings

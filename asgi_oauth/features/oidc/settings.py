@@ -16,6 +16,9 @@ from ...uris import canonical_resource
 
 
 class OIDCSettings(StrictSettings):
+    """OpenID Connect's section: signing keys, ID token lifetime and which access tokens are JWTs. Its variables
+    keep their names from before features (``ASGI_OAUTH_OIDC_SIGNING_KEYS``...), so it reads the core's prefix."""
+
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     #: Signing keys, newest first: PEM private keys (one after another) or private JWKs (one JSON object, or a
@@ -25,6 +28,7 @@ class OIDCSettings(StrictSettings):
     oidc_signing_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     #: The algorithm ID tokens and JWT access tokens are signed with (OIDC Core requires RS256 support).
     oidc_signing_alg: Literal["RS256", "ES256"] = "RS256"
+    #: Seconds an ID token is valid (its ``exp``), at most a day.
     id_token_lifetime: float = Field(default=3600, gt=0, le=86400)
     #: Clients whose access tokens are JWTs (RFC 9068; ``*`` for every client), comma-separated.
     jwt_access_token_clients: Annotated[tuple[str, ...], NoDecode] = ()

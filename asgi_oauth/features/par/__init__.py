@@ -33,11 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = ["URN", "ParSettings", "PushedAuthorizationRequests", "PushedRequest", "PushedRequestStore", "must_push"]
 
+#: RFC 9126 section 2.2: the prefix of every ``request_uri`` that ``/par`` hands out.
 URN = protocol.URN
 must_push = protocol.must_push
 
 
 class PushedAuthorizationRequests(Feature):
+    """Pushed authorization requests (RFC 9126): a client posts its authorization request to ``/par`` and sends
+    the browser to ``/authorize`` with the ``request_uri`` it got back, so the parameters never pass the browser."""
+
     name = "par"
     store = PushedRequestStore
     settings_model = ParSettings

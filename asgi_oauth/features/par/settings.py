@@ -9,6 +9,9 @@ from ...settings import ENV_PREFIX, StrictSettings
 
 
 class ParSettings(StrictSettings):
+    """PAR's section, ``ASGI_OAUTH_PAR_*``: how long a pushed request lives, whether pushing is required and how
+    often a client may push."""
+
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}PAR_", extra="ignore", frozen=True)
 
     #: Seconds a ``request_uri`` may be used (RFC 9126 section 2.2 suggests 5 to 600).

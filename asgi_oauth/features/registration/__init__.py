@@ -24,6 +24,9 @@ __all__ = ["DynamicRegistration"]
 
 
 class DynamicRegistration(Feature):
+    """RFC 7591 dynamic client registration at ``/register``, which MCP clients use to register themselves; its
+    limits are the core's ``DYNAMIC_*`` settings."""
+
     name = "registration"
 
     def endpoints(self) -> Sequence[EndpointSpec]:
