@@ -1,4 +1,5 @@
-"""Developer tasks: ``nox`` runs lint, typecheck and tests; ``nox -s bench`` runs the benchmarks.
+"""Developer tasks: ``nox`` runs lint, typecheck and tests; ``nox -s bench`` runs the benchmarks, ``nox -s docs``
+builds the documentation site.
 
 Each session gets its own virtualenv with the interpreter running nox (Python 3.11+), so the same
 commands work on a laptop, a fresh machine and CI.
@@ -17,13 +18,19 @@ import nox
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_venv = "yes"
 
-SOURCES = ["asgi_oauth", "tests", "examples", "benchmarks", "noxfile.py"]
+SOURCES = ["asgi_oauth", "tests", "examples", "benchmarks", "docs/hooks", "noxfile.py"]
 
 #: The exact versions every session installs: what the suite last passed with. Refreshed on purpose with
 #: ``nox -s lock`` (then run the suite and commit both), never by a release elsewhere.
 CONSTRAINTS = Path(__file__).parent / "constraints.txt"
 #: Everything the sessions install, so the lock covers each of them.
-EVERYTHING = [".[dev,hiredis,remote,mcp,fastmcp,oidc,metrics]", "-r", "benchmarks/requirements.txt"]
+EVERYTHING = [
+    ".[dev,hiredis,remote,mcp,fastmcp,oidc,metrics]",
+    "-r",
+    "benchmarks/requirements.txt",
+    "-r",
+    "docs/requirements.txt",
+]
 
 
 def install(session: nox.Session, *requirements: str) -> None:
@@ -43,6 +50,8 @@ SYSTEM_NEEDS = {
 #: What ``nox -s bench`` runs: a private Redis, wrk as the load generator, taskset to pin it and the servers to
 #: CPUs, and npm for Node 22 and node-oidc-provider (benchmarks/node).
 BENCH_NEEDS = {"redis-server": "redis-server", "wrk": "wrk", "taskset": "util-linux", "npm": "npm"}
+#: What ``nox -s docs`` runs: npm, which installs Mermaid (the diagrams) from the npm registry into docs/npm/.
+DOCS_NEEDS = {"npm": "npm"}
 
 
 def ensure_system_programs(session: nox.Session, needs: dict[str, str] = SYSTEM_NEEDS) -> None:
@@ -103,9 +112,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict as configured in pyproject.toml ([tool.mypy] packages = asgi_oauth)."""
-    install(session, "-e", ".[dev]")
+    """mypy --strict as configured in pyproject.toml ([tool.mypy] packages = asgi_oauth), then the docs' hooks
+    (with MkDocs and griffe installed, whose types they use)."""
+    install(session, "-e", ".[dev]", "-r", "docs/requirements.txt")
     session.run("mypy")
+    session.run("mypy", "docs/hooks")
 
 
 @nox.session
@@ -114,6 +125,24 @@ def bench(session: nox.Session) -> None:
     install(session, "-e", ".", "-r", "benchmarks/requirements.txt")
     ensure_system_programs(session, BENCH_NEEDS)
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, in strict mode: a broken link, a page missing from the navigation, a setting
+    without its comment or a public name without a docstring fails it. Built into ``site/``, offline: Mermaid,
+    the one asset from elsewhere, is installed from the npm registry at its locked version and served by the
+    site itself. ``nox -s docs -- serve`` previews it instead (extra arguments go to ``mkdocs``)."""
+    install(session, "-r", "docs/requirements.txt", "-e", ".[oidc,remote,mcp,fastmcp,metrics,assertions,dpop]")
+    ensure_system_programs(session, DOCS_NEEDS)
+    sys.path.insert(0, str(Path(__file__).parent / "docs" / "hooks"))
+    import mermaid_tree  # standard library only: the hooks beside it import MkDocs, which nox's own env lacks
+
+    try:
+        session.log(f"Mermaid for the diagrams: {mermaid_tree.bundle()}")
+    except mermaid_tree.NpmUnavailable as exc:
+        session.error(str(exc))
+    session.run("mkdocs", *(session.posargs or ["build", "--strict", "--site-dir", "site"]))
 
 
 @nox.session
