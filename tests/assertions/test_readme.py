@@ -1,4 +1,4 @@
-"""The README's JWT assertion sections as written: their commands run (the install line is checked for its
+"""The documentation's JWT assertion sections as written: their commands run (the install line is checked for its
 shape, as the quick start's is), then ``asgi-oauth serve`` with what they exported answers as the sections say."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's "Device authorization grant (RFC 8628)" section as written: its shell block registers the client
+"""The documentation's "Device authorization grant (RFC 8628)" section as written: its shell block registers the client
 and configures ``serve``, and its ``device_login.py`` signs in while a person (an httpx browser) approves."""
 
 from __future__ import annotations

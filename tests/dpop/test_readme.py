@@ -1,4 +1,4 @@
-"""The README's DPoP section as written: its block mounted in a host app runs, and a client then gets a bound
+"""The documentation's DPoP section as written: its block mounted in a host app runs, and a client then gets a bound
 token and calls the protected route with a proof, as the section says; its timing commands run."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The judges of ID-JAG issuance, which nobody here wrote: panva's ``openid-client`` signs alice in at ``asgi-oauth
-serve`` (two workers on Redis, set up with the README's block as written) and exchanges her ID token for ID-JAGs,
+serve`` (two workers on Redis, set up with the documented block as written) and exchanges her ID token for ID-JAGs,
 and panva's ``jose`` verifies each against the server's published JWK Set as the partner authorization server
 would. The browser's part (the sign-in and consent pages) is played with httpx."""
 

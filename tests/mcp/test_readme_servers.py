@@ -1,4 +1,4 @@
-"""The README's two MCP server files, run verbatim with the README's command on two workers sharing Redis, and
+"""The MCP guide's two server files, run verbatim with its command on two workers sharing Redis, and
 judged by clients nobody here wrote: the ``mcp`` SDK's ``OAuthClientProvider`` and client-credentials
 provider, FastMCP's ``OAuth`` client (default callback ``http://localhost:<random port>/callback``) and its
 client-credentials provider, and the MCP conformance suite's ``authorization`` command on every spec version.

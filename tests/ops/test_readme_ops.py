@@ -1,4 +1,4 @@
-"""The README's Operations blocks, run as printed: the CLI revocation and the event hooks."""
+"""The documentation's Operations blocks, run as printed: the CLI revocation and the event hooks."""
 
 from __future__ import annotations
 
