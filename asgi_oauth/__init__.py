@@ -4,7 +4,7 @@ The public API, by audience: app developers import from here (``__all__``), and 
 (MCP servers on the ``mcp`` SDK, the ``mcp`` extra) and :mod:`asgi_oauth.mcp.fastmcp` (the FastMCP auth
 provider, the ``fastmcp`` extra); whoever writes a feature (a grant, an endpoint, a protocol) imports from
 :mod:`asgi_oauth.features`; whoever writes a storage backend from :mod:`asgi_oauth.store` and
-:mod:`asgi_oauth.testing` (the store contract, needs pytest). Examples and the README import only from these;
+:mod:`asgi_oauth.testing` (the store contract, needs pytest). Examples and the documentation import only from these;
 the modules behind them are internal and may change between releases.
 
 Public names are imported on first use (PEP 562), so ``import asgi_oauth.protocol`` and the memory

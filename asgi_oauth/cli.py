@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="OAuth 2.0 authorization server for ASGI apps: run the demo, manage clients, revoke tokens.",
-        epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the README).",
+        epilog=f"Settings come from {ENV_PREFIX}* environment variables (see the documentation's settings reference).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -646,7 +646,7 @@ def create_demo_app(
             authorization_servers=[settings.issuer],
             scopes_supported=DEMO_SCOPE.split(),
             resource_name="asgi-oauth demo API",
-            # The demo's own client and the README's curl ask for no resource (RFC 8707), so their tokens
+            # The demo's own client and the documentation's curl ask for no resource (RFC 8707), so their tokens
             # name none; a real resource server leaves this off and accepts only tokens issued for it.
             allow_unbound_tokens=True,
             # With the dpop feature on, /api accepts DPoP-bound tokens with their proofs (RFC 9449 section 7).

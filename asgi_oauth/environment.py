@@ -50,7 +50,9 @@ def unknown_variable_warning(name: str) -> str:
     known = [variable.removeprefix(ENV_PREFIX) for variable in sorted(_known_variables())]
     close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), known, n=1, cutoff=0.7)
     message = f"{name} is not a setting and is ignored"
-    return f"{message}; did you mean {ENV_PREFIX}{close[0]}?" if close else f"{message} (see the README's Settings)"
+    if close:
+        return f"{message}; did you mean {ENV_PREFIX}{close[0]}?"
+    return f"{message} (see the settings reference in the documentation)"
 
 
 def warn_unknown_variables() -> None:

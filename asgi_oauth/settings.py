@@ -63,7 +63,7 @@ class StrictSettings(BaseSettings):
                 close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.7)
                 hint = f"did you mean {close[0]}?" if close else "a feature's settings are its own section"
                 problems.append(f"{type(self).__name__} has no setting {name!r}: {hint}")
-            raise SettingsError("; ".join(problems) + " (see the README's Settings)")
+            raise SettingsError("; ".join(problems) + " (see the settings reference in the documentation)")
         super().__init__(**values)
 
 
@@ -133,8 +133,8 @@ class OAuthSettings(StrictSettings):
     #: Deleting a client takes up to this long to reach every worker.
     client_cache_ttl: float = Field(default=5.0, ge=0, le=300)
     #: Keep validated access tokens and client records in each worker's memory, trusted only while the worker's
-    #: subscription to the revocation channel answers heartbeats (Redis stores; see the README's "Validation
-    #: from memory"). With it, ``client_cache_ttl`` is not used: a deleted client is refused at once everywhere.
+    #: subscription to the revocation channel answers heartbeats (Redis stores; see "Validation from memory" in
+    #: the documentation). With it, ``client_cache_ttl`` is not used: a deleted client is refused at once everywhere.
     validation_cache: bool = True
     #: Most access tokens (and, apart, client records) one worker keeps; the oldest are dropped first.
     validation_cache_size: int = Field(default=100_000, ge=1)
@@ -155,7 +155,7 @@ class OAuthSettings(StrictSettings):
     rate_limit_principal_window: float = Field(default=3600.0, gt=0)
     #: How long a place where a principal signed in (its address, a browser's device cookie) stays known.
     known_device_lifetime: float = Field(default=30 * 86400, gt=0)
-    #: RFC 7591 dynamic client registration at ``/register``; see the README's "Dynamic client registration".
+    #: RFC 7591 dynamic client registration at ``/register``; see "Dynamic client registration" in the documentation.
     enable_dynamic_registration: bool = False
     #: Registration requests (refused ones too) from one address within ``dynamic_registration_window``; 0: no limit.
     dynamic_registration_rate_limit: int = Field(default=20, ge=0)
@@ -174,8 +174,8 @@ class OAuthSettings(StrictSettings):
 
     #: RFC 8628 device authorization grant: ``/device_authorization``, the ``/device`` verification page and the
     #: device_code grant at ``/token``; the same as naming ``device`` in ``FEATURES``. Its own settings are
-    #: ``ASGI_OAUTH_DEVICE_*`` (:class:`~asgi_oauth.features.device.DeviceSettings`); see the README's "Device
-    #: authorization grant (RFC 8628)".
+    #: ``ASGI_OAUTH_DEVICE_*`` (:class:`~asgi_oauth.features.device.DeviceSettings`); see "Device
+    #: authorization grant (RFC 8628)" in the documentation.
     enable_device_authorization: bool = False
 
     @field_validator("dynamic_registration_scopes", mode="before")

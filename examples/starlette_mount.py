@@ -48,7 +48,7 @@ settings = load_settings(issuer=f"http://127.0.0.1:{PORT}/oauth")
 
 # A client kept in application configuration rather than registered in the store. A secret chosen by a
 # person may be guessable, so new_client stores it with scrypt; generated secrets (256 random bits) only
-# need a fast digest, HMAC-SHA-256 keyed per purpose (the README's "Tokens and what is stored").
+# need a fast digest, HMAC-SHA-256 keyed per purpose ("Tokens and what is stored" in the documentation).
 client, _ = new_client(
     name="Nightly reporting job",
     client_id=CLIENT_ID,

@@ -185,9 +185,9 @@ def test_sphinx_markup_becomes_markdown() -> None:
 
 def test_the_home_page_has_the_readme_quick_start_commands_verbatim() -> None:
     """docs/index.md repeats the README's two commands, which the tests above and CI run: the same characters."""
-    from tests.test_examples import fenced, readme_section
+    from tests.test_examples import doc_section, fenced
 
-    quick_start = readme_section("Quick start")
+    quick_start = doc_section("Quick start")
     home = (ROOT / "docs" / "index.md").read_text()
     assert fenced(home, "sh") == fenced(quick_start, "sh")
 

@@ -1,4 +1,4 @@
-"""The examples and the README keep working as written: they are what newcomers copy.
+"""The examples, the README and the documentation keep working as written: they are what newcomers copy.
 
 Shell commands run in bash exactly as printed (``set -euo pipefail``), with only the port changed to a
 free one and ``.venv/bin/`` pointed at the environment running the tests; the examples and the demo run
@@ -38,14 +38,45 @@ from .serving import (
 )
 
 EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
-README = (ROOT / "README.md").read_text()
+#: Every page a reader sees: the README and the documentation site's pages, by path.
+DOCS = {path: path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]}
+#: Pages whose runnable blocks their own tests count: the tutorials and the pictures of the flows.
+COUNTED_ELSEWHERE = ("docs/tutorials/", "docs/flows.md")
+#: Languages of the blocks a test runs; any other language marks a fragment, shown but not run.
+RUNNABLE = ("sh", "bash", "python")
+FRAGMENTS = ("text", "console", "json", "toml", "http", "ini", "yaml", "py")
 
 
-def readme_section(title: str) -> str:
-    """The README from the heading ``title`` (any level) to the next heading of any level."""
-    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL)
-    assert match, title
-    return match.group(1)
+def sections(text: str) -> list[tuple[str, str]]:
+    """Each heading of a Markdown page (any level) with its body, up to the next heading of any level.
+
+    A line in a fenced block is never a heading, even when it starts with ``#`` (a shell or Python comment).
+    """
+    found: list[tuple[str, list[str]]] = []
+    fenced_block = False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced_block = not fenced_block
+        elif not fenced_block and (heading := re.match(r"#+ (.+)$", line)):
+            found.append((heading.group(1), []))
+            continue
+        if found:
+            found[-1][1].append(line)
+    return [(heading, "\n".join(lines)) for heading, lines in found]
+
+
+def doc_section(title: str) -> str:
+    """The section headed ``title`` (any level), wherever it is: README.md or a page under docs/.
+
+    Tests name a section by its heading, so a heading is one section in all of them together.
+    """
+    found = [body for text in DOCS.values() for heading, body in sections(text) if heading == title]
+    assert len(found) == 1, f"{title!r} heads {len(found)} sections in README.md and docs/"
+    return found[0]
+
+
+def counted(path: Path) -> bool:
+    return not path.relative_to(ROOT).as_posix().startswith(COUNTED_ELSEWHERE)
 
 
 def fenced(text: str, language: str) -> list[str]:
@@ -58,7 +89,7 @@ def fenced(text: str, language: str) -> list[str]:
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     """The quick start has exactly two commands; .ci/run runs the second one, character for character, and then
     builds the documentation site."""
-    quick_start = readme_section("Quick start")
+    quick_start = doc_section("Quick start")
     commands = re.findall(r"```(?:sh|bash|console)?\n(.*?)\n```", quick_start, re.DOTALL)
     assert len(commands) == 2, commands
     serve_command, test_command = (c.strip() for c in commands)
@@ -69,10 +100,13 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert ".venv/bin/nox -s docs" in ci_lines[ci_lines.index(test_command) + 1 :]
 
 
-def test_every_runnable_readme_block_is_exercised() -> None:
-    """Each ``sh`` and ``python`` block sits in a section a test below runs, so none goes stale unnoticed."""
+def test_every_runnable_block_is_exercised() -> None:
+    """Each ``sh``, ``bash`` and ``python`` block of the README and the documentation sits in a section a test
+    runs, so none goes stale unnoticed (the tutorials' and the flows' tests count theirs)."""
     exercised = {
         "Quick start": 2,  # the shape test above; CI runs the second verbatim, test_serve the demo itself
+        "In a few lines": 1,  # test_readme_example below
+        "Two commands": 2,  # docs/index.md: the Quick start's two, test_docs_reference checks they are the same
         "What to try next": 2,
         "Command line": 2,
         "Mounting into your app": 1,
@@ -96,15 +130,56 @@ def test_every_runnable_readme_block_is_exercised() -> None:
         "Sender-constrained tokens (`dpop`, RFC 9449)": 2,  # tests/dpop/test_readme.py
     }
     found: dict[str, int] = {}
-    for heading, body in re.findall(r"^#+ ([^\n]+)\n(.*?)(?=^#+ |\Z)", README, re.MULTILINE | re.DOTALL):
-        count = len(fenced(body, "sh")) + len(fenced(body, "bash")) + len(fenced(body, "python"))
-        if count:
-            found[heading] = count
+    for path, text in DOCS.items():
+        for heading, body in sections(text) if counted(path) else []:
+            count = sum(len(fenced(body, language)) for language in RUNNABLE)
+            if count:
+                found[heading] = found.get(heading, 0) + count
     assert found == exercised
 
 
+def test_every_block_is_runnable_or_a_fragment() -> None:
+    """A block that no test runs says so by its language (``py`` for Python, ``text``, ...), never by having none."""
+    for path, text in DOCS.items():
+        opening = re.findall(r"^```(.*)$", text, re.MULTILINE)[::2]
+        unmarked = [language for language in opening if language not in RUNNABLE + FRAGMENTS]
+        assert not counted(path) or unmarked == [], f"{path.relative_to(ROOT)}: {unmarked}"
+
+
+def test_headings_are_unique() -> None:
+    """Tests and links find a section by its heading: no two sections of the README and docs/ share one."""
+    headings = [heading for text in DOCS.values() for heading, _ in sections(text)]
+    assert sorted({h for h in headings if headings.count(h) > 1}) == []
+
+
+def test_the_performance_page_shows_the_benchmarks_own_chart() -> None:
+    """docs/img/ratios.png is a copy (the site shows only what is under docs/): the one benchmarks/README.md shows."""
+    assert "](img/ratios.png)" in DOCS[ROOT / "docs" / "performance.md"]
+    copy = (ROOT / "docs" / "img" / "ratios.png").read_bytes()
+    assert copy == (ROOT / "benchmarks" / "ratios.png").read_bytes(), "copy benchmarks/ratios.png to docs/img/"
+
+
+async def test_readme_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's few lines, as printed: the route refuses a request without a token and answers one with it."""
+    monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
+    (code,) = fenced(doc_section("In a few lines"), "python")
+    namespace = exec_snippet(code, {})
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        refused = await http.get("/api/me")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        issued = await http.post(
+            "/oauth/token", auth=("job", "change-me"), data={"grant_type": "client_credentials", "scope": "read"}
+        )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        answered = await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert answered.status_code == 200 and answered.json() == {"client_id": "job", "scopes": ["read"]}
+    await namespace["oauth"].aclose()
+
+
 def test_what_to_try_next(tmp_path: Path) -> None:
-    section = readme_section("What to try next")
+    section = doc_section("What to try next")
     token_block, example_block = fenced(section, "sh")
     with serving(tmp_path, clean_env()) as server:
         port = server.base_url.rsplit(":", 1)[1]
@@ -130,7 +205,7 @@ def test_what_to_try_next(tmp_path: Path) -> None:
 
 
 def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
-    delete_block, create_block = fenced(readme_section("Command line"), "sh")
+    delete_block, create_block = fenced(doc_section("Command line"), "sh")
     env = clean_env(ASGI_OAUTH_KEY_PREFIX=key_prefix)
     redis_env = {**env, "ASGI_OAUTH_REDIS_URL": redis_url}
     made = run_cli(
@@ -155,28 +230,18 @@ def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
     assert client["redirect_uris"] == ["https://billing.example.com/oauth/callback"]
 
 
-@pytest.mark.parametrize("command", [("serve",), ("clients", "create")])
-def test_command_line_synopsis_matches_the_help(command: tuple[str, ...]) -> None:
-    synopses = "\n".join(fenced(readme_section("Command line"), "text"))
-    (synopsis,) = re.findall(rf"^asgi-oauth {' '.join(command)} .*?(?=^asgi-oauth |\Z)", synopses, re.M | re.S)
-    helped = run_cli(*command, "--help", env=clean_env())
-    assert helped.returncode == 0
-    in_help = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", helped.stdout)) - {"--help"}
-    assert set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", synopsis)) == in_help
-
-
 # -- the Python snippets --------------------------------------------------------------------------
 
 
 def exec_snippet(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README's own code)
+    exec(compile(code, "<documentation>", "exec"), namespace)  # noqa: S102 (the documentation's own code)
     return namespace
 
 
 async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (mount,) = fenced(readme_section("Mounting into your app"), "python")
-    (publish,) = fenced(readme_section("Publishing the metadata at its RFC 8414 location"), "python")
+    (mount,) = fenced(doc_section("Mounting into your app"), "python")
+    (publish,) = fenced(doc_section("Publishing the metadata at its RFC 8414 location"), "python")
     namespace = exec_snippet(mount, {})
     exec_snippet(publish, namespace)  # appended to the first, as the section says
     transport = httpx.ASGITransport(app=namespace["app"])
@@ -201,7 +266,7 @@ async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(readme_section("Protecting your routes"), "python")
+    (snippet,) = fenced(doc_section("Protecting your routes"), "python")
     namespace = exec_snippet(snippet, {})
     store = namespace["store"]
     client, secret = new_client(name="Job", grant_types=["client_credentials"], scope="read admin")
@@ -232,7 +297,7 @@ async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_mcp_servers_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     """The section's app: 401 pointing at the PRM, the PRM naming the issuer, the issuer's metadata, CORS."""
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(readme_section("The pieces, for any MCP app"), "python")
+    (snippet,) = fenced(doc_section("The pieces, for any MCP app"), "python")
     namespace = exec_snippet(snippet, {})
     store = namespace["store"]
     client, secret = new_client(name="Agent", grant_types=["client_credentials"], scope="tools.read")
@@ -281,9 +346,13 @@ def test_example_docstring_is_what_the_source_shows(name: str) -> None:
     assert not any(line.endswith("\\\\") for block in blocks for line in block.splitlines())
 
 
-def test_readme_example_commands_are_the_examples_own() -> None:
-    commands = set(re.findall(r"\.venv/bin/python examples/([\w<>]+)\.py --port 8001", README))
-    assert commands == {"starlette_mount", "<name>"}
+def test_documented_example_commands_are_the_examples_own() -> None:
+    commands = {
+        name
+        for text in DOCS.values()
+        for name in re.findall(r"\.venv/bin/python examples/([\w<>]+)\.py --port 8001", text)
+    }
+    assert {"starlette_mount", "<name>"} <= commands <= {*EXAMPLES, "<name>"}
     for name in EXAMPLES:
         assert f".venv/bin/python examples/{name}.py --port 8001" in example_doc(name)
 
@@ -370,7 +439,7 @@ def test_remote_example_runs_as_documented(tmp_path: Path) -> None:
 
 
 async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_device_in() -> None:
-    (code,) = fenced(readme_section("Failed attempts"), "python")
+    (code,) = fenced(doc_section("Failed attempts"), "python")
     sign_in = exec_snippet(code, {})["sign_in"]
     statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(11)]
     assert statuses == [401] * 10 + [429]
@@ -383,11 +452,11 @@ async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_d
 
 
 async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
-    """The README's grant, its registration line and its endpoint, executed as printed and served."""
+    """The documented grant, its registration line and its endpoint, executed as printed and served."""
     from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client, register_client
     from asgi_oauth.protocol.grants import DEFAULT_GRANTS
 
-    grant, registration, endpoint = fenced(readme_section("Registries"), "python")
+    grant, registration, endpoint = fenced(doc_section("Registries"), "python")
     namespace = exec_snippet(grant, {})
     store = MemoryStore()
     settings = load_settings(issuer="http://127.0.0.1:8001/oauth")
@@ -416,14 +485,14 @@ async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
 
 
 async def test_openid_connect_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's OpenID Connect app, as printed: discovery, sign-in, consent, an ID token that verifies
+    """The documented OpenID Connect app, as printed: discovery, sign-in, consent, an ID token that verifies
     against its JWKS, and the claims /userinfo releases."""
     import html as html_module
 
     import jwt
 
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(readme_section("OpenID Connect"), "python")
+    (snippet,) = fenced(doc_section("OpenID Connect"), "python")
     namespace = exec_snippet(snippet, {})
     secret, issuer = namespace["secret"], "http://127.0.0.1:8001/oauth"
     transport = httpx.ASGITransport(app=namespace["app"])

@@ -47,21 +47,24 @@ def test_every_exported_name_resolves() -> None:
         assert getattr(asgi_oauth, name) is not None, name
 
 
-def test_the_examples_and_the_readme_import_only_public_names() -> None:
-    """Users copy them: every ``asgi_oauth`` import there is from the package itself or its optional public
-    modules (``asgi_oauth.testing``, ``asgi_oauth.mcp``, ``asgi_oauth.mcp.fastmcp``)."""
+def test_the_examples_and_the_documentation_import_only_public_names() -> None:
+    """Users copy them: every ``asgi_oauth`` import in the examples and in the Python blocks of the README and
+    docs/ (run or fragments) is from the package itself or its optional public modules (``asgi_oauth.testing``,
+    ``asgi_oauth.mcp``, ``asgi_oauth.mcp.fastmcp``)."""
     import ast
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     sources = {path.name: path.read_text() for path in (root / "examples").glob("*.py")}
-    readme = (root / "README.md").read_text()
-    for index, block in enumerate(re.findall(r"^```(?:python)?\n(.*?)\n```$", readme, re.MULTILINE | re.DOTALL)):
-        sources[f"README block {index}"] = block
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        # Fences alternate, opening then closing: each opening fence's language, and the lines up to its closing.
+        for index, (language, block) in enumerate(re.findall(r"^```(\w*)\n(.*?)^```$", page.read_text(), re.M | re.S)):
+            if language in ("python", "py", ""):
+                sources[f"{page.relative_to(root)} block {index}"] = block
     allowed = {"asgi_oauth", "asgi_oauth.testing", "asgi_oauth.mcp", "asgi_oauth.mcp.fastmcp"}
     allowed |= {"asgi_oauth.features", "asgi_oauth.features.device", "asgi_oauth.features.oidc"}
-    allowed |= {"asgi_oauth.features.par", "asgi_oauth.store"}
+    allowed |= {"asgi_oauth.features.par", "asgi_oauth.features.dpop", "asgi_oauth.store"}
     for where, source in sources.items():
         try:
             tree = ast.parse(source)

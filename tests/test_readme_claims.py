@@ -1,4 +1,5 @@
-"""What the README claims in prose holds as written, and the product's files speak to users, not to a tracker."""
+"""What the documentation claims in prose holds as written, and the product's files speak to users, not to a
+tracker."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from asgi_oauth.demo import create_demo_app
 
 from .mcp.test_conformance import NO_WARNING_SETTINGS
 from .serving import ROOT
-from .test_examples import README, readme_section
+from .test_examples import doc_section
 
 NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
@@ -30,13 +31,14 @@ def test_the_readme_counts_the_mcp_examples_tools() -> None:
     ]
     count = len(tools)
     assert count >= 1
-    assert f"is the whole app, {NUMBERS[count]} tool{'s' if count > 1 else ''}," in README
+    wiring = " ".join(doc_section("Wiring the `mcp` SDK by hand").split())
+    assert f"is the whole app, {NUMBERS[count]} tool{'s' if count > 1 else ''}," in wiring
 
 
 async def test_the_conformance_claim_names_the_setting_that_silences_the_warning() -> None:
-    """The README's "no warning" holds with what the conformance test sets, and it says that the demo's
+    """The documentation's "no warning" holds with what the conformance test sets, and it says that the demo's
     defaults do not advertise Client ID Metadata Documents, which the suite warns about."""
-    claim = " ".join(readme_section("Where it stands").split())
+    claim = " ".join(doc_section("Where it stands").split())
     for name, value in NO_WARNING_SETTINGS.items():
         assert f"with no warning once `{name}={value}`" in claim
     assert "with the defaults its 2025-11-25 and later runs warn" in claim
@@ -53,7 +55,7 @@ async def test_the_conformance_claim_names_the_setting_that_silences_the_warning
 
 #: A tracker's issue number (the word, a space, a number; or two numbers joined by "and"): nothing to a user.
 TRACKER_REFERENCE = re.compile(r"\b[Ii]ssue \d|\b[Ii]ssues \d+ and \d")
-SCANNED = ("asgi_oauth", "tests", "benchmarks", "examples")
+SCANNED = ("asgi_oauth", "tests", "benchmarks", "examples", "docs")
 
 
 def test_no_tracker_issue_numbers_in_the_product() -> None:

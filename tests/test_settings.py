@@ -307,5 +307,5 @@ def test_unknown_variables_and_their_suggestions() -> None:
     assert unknown_variable_warning("ASGI_OAUTH_DEMO_USER").endswith("did you mean ASGI_OAUTH_DEMO_USERS?")
     # Nothing close (the shared prefix alone does not count): no guess.
     assert unknown_variable_warning("ASGI_OAUTH_WORKERS") == (
-        "ASGI_OAUTH_WORKERS is not a setting and is ignored (see the README's Settings)"
+        "ASGI_OAUTH_WORKERS is not a setting and is ignored (see the settings reference in the documentation)"
     )

@@ -5,7 +5,7 @@ holding a protocol's code, endpoints, store part and settings section. It subcla
 and overrides only the hooks it needs; each hook below says when the server calls it. A feature is
 switched on by passing it, ``OAuthServer(features=[PushedAuthorizationRequests()])``, or by naming it in
 ``ASGI_OAUTH_FEATURES`` (``par``); :data:`BUILTIN` is the only place the core names the built-in ones.
-``features/par`` is the worked example (README, "Extending").
+``features/par`` is the worked example (the documentation's "Extending").
 
 Hooks, in the order a request meets them:
 

@@ -70,7 +70,7 @@ def _name(*parts: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The numbers, all from settings (see the README's "Failed attempts" for the reasoning)."""
+    """The numbers, all from settings (see "Failed attempts" in the documentation for the reasoning)."""
 
     pair_limit: int = 10
     window: float = 300.0

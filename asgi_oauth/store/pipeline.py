@@ -5,7 +5,7 @@ system call, a wake-up and a read per command, 60-110 µs of CPU on a 2-core mac
 the rest of a token request costs. Here the commands issued in one event-loop iteration leave in one write,
 and replies are parsed straight from the protocol callback as they arrive. Redis answers a connection's
 commands in order, so a queue of futures pairs each reply with its caller. Under concurrent load a command
-costs about a tenth of redis-py's (figures in the README's "Performance" section).
+costs about a tenth of redis-py's (figures in the documentation's "Performance" page).
 
 The bound on a command's time is kept by one timer for the whole connection: when the oldest unanswered
 command is past its deadline the connection is dropped and every command waiting on it fails with

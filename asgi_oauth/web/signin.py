@@ -156,7 +156,7 @@ class PasswordSignIn:
     """A sign-in page at ``<mount>/login`` over ``verify(username, password)``, your check of a password.
 
     Failed attempts count in the server's limits (per user and place, per address, per user from unknown
-    places: the README's "Failed attempts"), and a browser that signed in as a user gets a known-device
+    places: "Failed attempts" in the documentation), and a browser that signed in as a user gets a known-device
     cookie so the user is not locked out by someone guessing elsewhere. A session lasts ``lifetime`` seconds.
     """
 

@@ -1,5 +1,5 @@
 """The judges of ID-JAG issuance, which nobody here wrote: panva's ``openid-client`` signs alice in at ``asgi-oauth
-serve`` (two workers on Redis, set up with the README's block as written) and exchanges her ID token for ID-JAGs,
+serve`` (two workers on Redis, set up with the documented block as written) and exchanges her ID token for ID-JAGs,
 and panva's ``jose`` verifies each against the server's published JWK Set as the partner authorization server
 would. The browser's part (the sign-in and consent pages) is played with httpx."""
 
@@ -16,7 +16,7 @@ from asgi_oauth.crypto import new_jti, pkce_challenge
 from ..assertions.test_readme import exported, run_here
 from ..npm import run_judge
 from ..serving import clean_env, demo_sign_in, serving
-from ..test_examples import fenced, readme_section
+from ..test_examples import doc_section, fenced
 
 HERE = Path(__file__).parent
 SECTION = "Issuing ID-JAGs: this server as the enterprise identity provider"
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def test_openid_client_gets_id_jags_that_jose_verifies(
     tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
-    (block,) = fenced(readme_section(SECTION), "sh")
+    (block,) = fenced(doc_section(SECTION), "sh")
     settings = exported(block)
     (target,) = json.loads(settings["ASGI_OAUTH_EXCHANGE_ID_JAG_TARGETS"])
     env = clean_env(

@@ -31,7 +31,7 @@ REDIRECT_URI = "http://127.0.0.1/callback"
 RESOURCE_PATH = "/mcp"
 #: Seconds one run of the suite may take; it needs about one.
 RUN_TIMEOUT = 90.0
-#: What the demo needs beyond its defaults for the suite to pass without a warning (the README says so):
+#: What the demo needs beyond its defaults for the suite to pass without a warning (the MCP guide says so):
 #: from 2025-11-25 on it expects Client ID Metadata Documents to be advertised.
 NO_WARNING_SETTINGS = {"ASGI_OAUTH_ENABLE_CLIENT_ID_METADATA_DOCUMENTS": "1"}
 

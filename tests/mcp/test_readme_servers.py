@@ -1,4 +1,4 @@
-"""The README's two MCP server files, run verbatim with the README's command on two workers sharing Redis, and
+"""The MCP guide's two server files, run verbatim with its command on two workers sharing Redis, and
 judged by clients nobody here wrote: the ``mcp`` SDK's ``OAuthClientProvider`` and client-credentials
 provider, FastMCP's ``OAuth`` client (default callback ``http://localhost:<random port>/callback``) and its
 client-credentials provider, and the MCP conformance suite's ``authorization`` command on every spec version.
@@ -32,7 +32,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
 from ..serving import Server, clean_env, free_port, run_cli, running
-from ..test_examples import fenced, readme_section
+from ..test_examples import doc_section, fenced
 from ..test_serve import SECRET_KEY
 from .conformance import SPEC_VERSIONS, Browser, ConformanceUnavailable, Suite, install, run_authorization
 from .test_conformance import judge
@@ -46,13 +46,13 @@ CONFORMANCE_CLIENT = "mcp-conformance"
 
 
 def readme_file(framework: str) -> str:
-    (code,) = fenced(readme_section(FRAMEWORKS[framework]), "python")
+    (code,) = fenced(doc_section(FRAMEWORKS[framework]), "python")
     return code + "\n"
 
 
 def readme_command(port: int, app_dir: Path) -> list[str]:
     """The README's uvicorn line, as printed but for the port, run by this environment's uvicorn."""
-    (block,) = fenced(readme_section("With FastMCP"), "sh")
+    (block,) = fenced(doc_section("With FastMCP"), "sh")
     command = shlex.split(block.splitlines()[-1])
     assert command[:2] == ["uvicorn", "server:app"] and "--workers" in command, command
     command[command.index("--port") + 1] = str(port)

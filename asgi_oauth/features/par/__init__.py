@@ -2,7 +2,7 @@
 
 Switched on by ``OAuthServer(features=[PushedAuthorizationRequests()])`` or ``ASGI_OAUTH_FEATURES=par``;
 its settings are ``ASGI_OAUTH_PAR_*`` (:class:`ParSettings`). Built only on :mod:`asgi_oauth.features`'
-hooks: the README's "Extending" section walks through it.
+hooks: the documentation's "Extending" page walks through it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pushed authorization requests (RFC 9126), without HTTP: push one, resolve its ``request_uri``, spend it.
 
-Choices where the RFC leaves them open (README, "Pushed authorization requests"):
+Choices where the RFC leaves them open (the documentation's "Pushed authorization requests"):
 
 - At ``/authorize`` only the pushed parameters are used; anything else in the query but ``client_id`` and
   ``request_uri`` is ignored (RFC 9126 section 4, as RFC 9101 section 6.3 does for request objects).
