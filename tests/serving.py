@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What a user reads: the README and the documentation site's pages (not what npm installs beside them in docs/npm).
+DOC_PAGES = [
+    ROOT / "README.md",
+    *sorted(page for page in (ROOT / "docs").rglob("*.md") if page.relative_to(ROOT / "docs").parts[0] != "npm"),
+]
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 

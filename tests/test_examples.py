@@ -23,6 +23,7 @@ import pytest
 from asgi_oauth import new_client, register_client
 
 from .serving import (
+    DOC_PAGES,
     ROOT,
     banner_value,
     clean_env,
@@ -39,7 +40,7 @@ from .serving import (
 
 EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
 #: Every page a reader sees: the README and the documentation site's pages, by path.
-DOCS = {path: path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]}
+DOCS = {path: path.read_text() for path in DOC_PAGES}
 #: Pages whose runnable blocks their own tests count: the tutorials and the pictures of the flows.
 COUNTED_ELSEWHERE = ("docs/tutorials/", "docs/flows.md")
 #: Languages of the blocks a test runs; any other language marks a fragment, shown but not run.
@@ -98,6 +99,15 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert test_command in ci_lines
     assert ".venv/bin/nox -s docs" in ci_lines[ci_lines.index(test_command) + 1 :]
+
+
+def test_the_readmes_links_into_the_repository_resolve() -> None:
+    """The site's strict build checks the links between its pages; the README, read on a forge or in the clone,
+    is outside it, so its relative links are checked here: each names a file or folder of the repository."""
+    links = re.findall(r"\]\(((?!https?:|#)[^)#]+)(?:#[^)]*)?\)", DOCS[ROOT / "README.md"])
+    assert links, "the README links into docs/"
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert missing == []
 
 
 def test_every_runnable_block_is_exercised() -> None:

@@ -53,11 +53,12 @@ def test_the_examples_and_the_documentation_import_only_public_names() -> None:
     ``asgi_oauth.mcp``, ``asgi_oauth.mcp.fastmcp``)."""
     import ast
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    from .serving import DOC_PAGES
+    from .serving import ROOT as root
+
     sources = {path.name: path.read_text() for path in (root / "examples").glob("*.py")}
-    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+    for page in DOC_PAGES:
         # Fences alternate, opening then closing: each opening fence's language, and the lines up to its closing.
         for index, (language, block) in enumerate(re.findall(r"^```(\w*)\n(.*?)^```$", page.read_text(), re.M | re.S)):
             if language in ("python", "py", ""):
