@@ -119,7 +119,12 @@ def exported(exports: list[str], env: Mapping[str, str]) -> dict[str, str]:
     """``env`` after bash ran the ``export`` lines (values such as ``$(python3 -c ...)`` are bash's)."""
     script = installed_commands("\n".join([*exports, "env -0"]))
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=dict(env), capture_output=True, timeout=60, check=False
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     pairs = (item.split(b"=", 1) for item in result.stdout.split(b"\0") if b"=" in item)

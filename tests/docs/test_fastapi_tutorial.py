@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from ..serving import free_port
-from .pages import app_env, code, section, serving_block, shell_steps, write_file
+from ..serving import free_port, run_shell
+from .pages import PAGE_REDIS, app_env, code, ports, section, serving_block, shell_steps, write_file
 
 PAGE = "tutorials/fastapi"
 
@@ -60,9 +60,14 @@ def test_the_fastapi_and_starlette_apps_as_the_page_runs_them(tmp_path: Path, re
     assert_refused_as_shown(refused)
     assert json.loads(called) == expected
     assert revoked == "401\n"  # the page: "The second command prints 401"
+    # "Running it a second time fails with `asgi-oauth: error: ...` (the client exists)".
+    again = run_shell(ports(step("FastAPI tutorial: register a client"), moved).replace(PAGE_REDIS, redis_url), env)
+    assert again.returncode != 0 and "asgi-oauth: error: " in again.stderr
 
     (starlette_run,) = code(PAGE, "FastAPI tutorial: the same app with Starlette", "sh")
-    with serving_block(starlette_run, env, port, tmp_path / "starlette", redis_url=redis_url, ready_path="/oauth/health/live"):
+    with serving_block(
+        starlette_run, env, port, tmp_path / "starlette", redis_url=redis_url, ready_path="/oauth/health/live"
+    ):
         env_secret = {**env, "CLIENT_SECRET": secret.strip()}
         steps = [step("FastAPI tutorial: call it without a token"), token_step]
         refused, called = shell_steps(steps, env_secret, moved, redis_url=redis_url)

@@ -44,13 +44,17 @@ def test_the_sdk_client_signs_in_lists_and_calls_tools(tmp_path: Path) -> None:
     with serving_block(run, env, port, tmp_path / "server", ready_path=ready):
         challenge = httpx.post(f"http://127.0.0.1:{port}/mcp", timeout=10)
         assert challenge.status_code == 401
-        assert f'resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"' in (
-            challenge.headers["www-authenticate"]
+        assert (
+            f'resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"'
+            in (challenge.headers["www-authenticate"])
         )
         # The documents the page's steps 2 and 3 name, at the URLs it names.
         steps = ports(section(PAGE, "MCP tutorial: sign in and call a tool"), {8000: port})
         base = f"http://127.0.0.1:{port}"
-        for url in (f"{base}/.well-known/oauth-protected-resource/mcp", f"{base}/.well-known/oauth-authorization-server/oauth"):
+        for url in (
+            f"{base}/.well-known/oauth-protected-resource/mcp",
+            f"{base}/.well-known/oauth-authorization-server/oauth",
+        ):
             assert url in steps
         prm = httpx.get(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
         assert prm["resource"] == f"{base}/mcp" and prm["authorization_servers"] == [f"{base}/oauth"]
@@ -81,4 +85,3 @@ def test_the_sdk_client_signs_in_lists_and_calls_tools(tmp_path: Path) -> None:
     expected = ports(shown, {8000: port}).splitlines()
     assert printed[0].startswith(expected[0].removesuffix("..."))
     assert printed[1:] == expected[1:]
-

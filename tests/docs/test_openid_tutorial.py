@@ -35,7 +35,9 @@ def test_the_wiki_signs_alice_in_with_the_provider(tmp_path: Path, redis_url: st
     (shown,) = code(PAGE, "OpenID tutorial: sign in", "json")
 
     logs = tmp_path / "provider"
-    with serving_block(run_provider, env, provider_port, logs, redis_url=redis_url, ready_path="/oauth/health/live") as served:
+    with serving_block(
+        run_provider, env, provider_port, logs, redis_url=redis_url, ready_path="/oauth/health/live"
+    ) as served:
         # The second terminal: the registration's exports, then the wiki in the same shell.
         second = exported(ports(register.replace(PAGE_REDIS, redis_url), moved).splitlines(), env)
         assert len(second["WIKI_CLIENT_SECRET"]) > 30

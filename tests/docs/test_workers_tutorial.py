@@ -5,14 +5,12 @@ worker found in ``/proc`` (the page's "on both workers" and "neither accepts it 
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from ..serving import clean_env, free_port
+from ..serving import clean_env, free_port, run_cli
 from .pages import code, section, serving_block, shell_steps
 
 PAGE = "tutorials/workers"
@@ -78,7 +76,7 @@ def test_two_workers_share_a_token_and_its_revocation(tmp_path: Path, redis_url:
     moved = {8000: port}
 
     with serving_block(start, env, port, tmp_path / "serve", redis_url=redis_url, workers=2) as server:
-        assert "workers:  2" in server.stdout
+        assert "workers:  2" in server.stdout and redis_url in server.stdout  # the banner, as the page says
         pids = server.workers()
         assert len(pids) == 2
         # The second terminal, up to the revocation; the test's own lines print the shell's two variables.
@@ -100,12 +98,26 @@ def test_two_workers_share_a_token_and_its_revocation(tmp_path: Path, redis_url:
     assert "Traceback" not in server.stderr
 
 
+def test_serve_refuses_two_workers_without_the_two_settings() -> None:
+    """The page: "`serve` refuses `--workers 2` without either setting, saying which is missing"."""
+    assert "`serve` refuses `--workers 2` without either setting" in section(
+        PAGE, "Workers tutorial: start two workers"
+    )
+    for given in ({}, {"ASGI_OAUTH_REDIS_URL": "redis://127.0.0.1:6379/0"}):
+        refused = run_cli("serve", "--port", str(free_port()), "--workers", "2", env=clean_env(**given))
+        assert refused.returncode != 0
+        missing = "ASGI_OAUTH_SECRET_KEY" if given else "ASGI_OAUTH_REDIS_URL"
+        assert "--workers 2 needs" in refused.stderr and missing in refused.stderr, refused.stderr
+
+
 @pytest.mark.parametrize("title", ["Workers tutorial: Redis Sentinel", "Workers tutorial: Redis Cluster"])
 async def test_the_sentinel_and_cluster_fragments_name_urls_the_store_reads(title: str) -> None:
     """The fragments are not run (they need a Sentinel or a Cluster); their URLs are read by the store's own
     ``connect`` as the page says (which hosts, which master and database), and accepted by the settings, and the
     rest of each fragment is the single-Redis block's, but for the host and the number of workers."""
+    from pydantic import SecretStr
     from redis.asyncio.cluster import RedisCluster
+    from redis.asyncio.sentinel import SentinelConnectionPool
 
     from asgi_oauth.settings import OAuthSettings
     from asgi_oauth.store.redis import connect
@@ -116,14 +128,16 @@ async def test_the_sentinel_and_cluster_fragments_name_urls_the_store_reads(titl
     url = lines[0].removeprefix("export ASGI_OAUTH_REDIS_URL=")
     assert lines[1].startswith("export ASGI_OAUTH_SECRET_KEY=")
     assert lines[2] == ".venv/bin/asgi-oauth serve --host 0.0.0.0 --port 8000 --workers 4"
-    assert OAuthSettings(redis_url=url, secret_key="k" * 40).redis_url == url
+    assert OAuthSettings(redis_url=url, secret_key=(SecretStr("k" * 40),)).redis_url == url
     client = connect(url)
     try:
         if "Cluster" in title:
             assert isinstance(client, RedisCluster)
             assert set(client.nodes_manager.startup_nodes) == {"redis-1:6379", "redis-2:6379", "redis-3:6379"}
         else:
+            assert not isinstance(client, RedisCluster)
             pool = client.connection_pool
+            assert isinstance(pool, SentinelConnectionPool)
             assert pool.service_name == "mymaster" and pool.connection_kwargs["db"] == 0
             hosts = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
                      for s in pool.sentinel_manager.sentinels]  # fmt: skip
