@@ -185,11 +185,11 @@ def test_sphinx_markup_becomes_markdown() -> None:
 
 def test_the_home_page_has_the_readme_quick_start_commands_verbatim() -> None:
     """docs/index.md repeats the README's two commands, which the tests above and CI run: the same characters."""
-    from tests.test_examples import doc_section, fenced
+    from tests.docs.pages import blocks, doc_section
 
     quick_start = doc_section("Quick start")
     home = (ROOT / "docs" / "index.md").read_text()
-    assert fenced(home, "sh") == fenced(quick_start, "sh")
+    assert blocks(home, "sh") == blocks(quick_start, "sh")
 
 
 def test_mermaid_is_pinned_exactly_in_the_tracked_lock() -> None:

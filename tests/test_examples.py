@@ -22,8 +22,8 @@ import pytest
 
 from asgi_oauth import new_client, register_client
 
+from .docs.pages import DOC_TEXTS, FRAGMENTS, RUNNABLE, blocks, doc_section, sections
 from .serving import (
-    DOC_PAGES,
     ROOT,
     banner_value,
     clean_env,
@@ -39,49 +39,6 @@ from .serving import (
 )
 
 EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
-#: Every page a reader sees: the README and the documentation site's pages, by path.
-DOCS = {path: path.read_text() for path in DOC_PAGES}
-#: Pages whose runnable blocks their own tests count: the tutorials and the pictures of the flows.
-COUNTED_ELSEWHERE = ("docs/tutorials/", "docs/flows.md")
-#: Languages of the blocks a test runs; any other language marks a fragment, shown but not run.
-RUNNABLE = ("sh", "bash", "python")
-FRAGMENTS = ("text", "console", "json", "toml", "http", "ini", "yaml", "py")
-
-
-def sections(text: str) -> list[tuple[str, str]]:
-    """Each heading of a Markdown page (any level) with its body, up to the next heading of any level.
-
-    A line in a fenced block is never a heading, even when it starts with ``#`` (a shell or Python comment).
-    """
-    found: list[tuple[str, list[str]]] = []
-    fenced_block = False
-    for line in text.split("\n"):
-        if line.startswith("```"):
-            fenced_block = not fenced_block
-        elif not fenced_block and (heading := re.match(r"#+ (.+)$", line)):
-            found.append((heading.group(1), []))
-            continue
-        if found:
-            found[-1][1].append(line)
-    return [(heading, "\n".join(lines)) for heading, lines in found]
-
-
-def doc_section(title: str) -> str:
-    """The section headed ``title`` (any level), wherever it is: README.md or a page under docs/.
-
-    Tests name a section by its heading, so a heading is one section in all of them together.
-    """
-    found = [body for text in DOCS.values() for heading, body in sections(text) if heading == title]
-    assert len(found) == 1, f"{title!r} heads {len(found)} sections in README.md and docs/"
-    return found[0]
-
-
-def counted(path: Path) -> bool:
-    return not path.relative_to(ROOT).as_posix().startswith(COUNTED_ELSEWHERE)
-
-
-def fenced(text: str, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)\n```$", text, re.MULTILINE | re.DOTALL)
 
 
 # -- the quick start ------------------------------------------------------------------------------
@@ -104,7 +61,7 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_the_readmes_links_into_the_repository_resolve() -> None:
     """The site's strict build checks the links between its pages; the README, read on a forge or in the clone,
     is outside it, so its relative links are checked here: each names a file or folder of the repository."""
-    links = re.findall(r"\]\(((?!https?:|#)[^)#]+)(?:#[^)]*)?\)", DOCS[ROOT / "README.md"])
+    links = re.findall(r"\]\(((?!https?:|#)[^)#]+)(?:#[^)]*)?\)", DOC_TEXTS[ROOT / "README.md"])
     assert links, "the README links into docs/"
     missing = [link for link in links if not (ROOT / link).exists()]
     assert missing == []
@@ -112,7 +69,7 @@ def test_the_readmes_links_into_the_repository_resolve() -> None:
 
 def test_every_runnable_block_is_exercised() -> None:
     """Each ``sh``, ``bash`` and ``python`` block of the README and the documentation sits in a section a test
-    runs, so none goes stale unnoticed (the tutorials' and the flows' tests count theirs)."""
+    runs, so none goes stale unnoticed."""
     exercised = {
         "Quick start": 2,  # the shape test above; CI runs the second verbatim, test_serve the demo itself
         "In a few lines": 1,  # test_readme_example below
@@ -138,11 +95,41 @@ def test_every_runnable_block_is_exercised() -> None:
         "Workload identity": 2,  # tests/assertions/test_readme.py
         "Issuing ID-JAGs: this server as the enterprise identity provider": 1,  # tests/exchange/test_id_jag_served.py
         "Sender-constrained tokens (`dpop`, RFC 9449)": 2,  # tests/dpop/test_readme.py
+        # docs/tutorials/fastapi.md: tests/docs/test_fastapi_tutorial.py: every block, in one shell, on Redis
+        "FastAPI tutorial: install": 1,  # each tutorial's: tests/docs/test_tutorial_blocks.py
+        "FastAPI tutorial: the app": 1,
+        "FastAPI tutorial: run it": 1,
+        "FastAPI tutorial: register a client": 1,
+        "FastAPI tutorial: call it without a token": 1,
+        "FastAPI tutorial: get a token and call it": 2,
+        "FastAPI tutorial: the same app with Starlette": 2,
+        # docs/tutorials/mcp.md: tests/docs/test_mcp_tutorial.py: the server, and the SDK client the page prints
+        "MCP tutorial: install": 1,
+        "MCP tutorial: the server": 1,
+        "MCP tutorial: run it": 1,
+        "MCP tutorial: the client": 1,
+        "MCP tutorial: sign in and call a tool": 1,
+        # docs/tutorials/openid-provider.md: tests/docs/test_openid_tutorial.py, with Authlib as the relying party
+        "OpenID tutorial: install": 1,
+        "OpenID tutorial: the provider": 2,
+        "OpenID tutorial: register the wiki": 1,
+        "OpenID tutorial: the wiki": 2,
+        # docs/tutorials/workers.md: tests/docs/test_workers_tutorial.py (Sentinel and Cluster: `console` fragments)
+        "Workers tutorial: install": 1,
+        "Workers tutorial: start two workers": 1,
+        "Workers tutorial: a token through both workers": 2,
+        "Workers tutorial: revoke it everywhere": 1,
+        # docs/tutorials/devices.md: tests/docs/test_devices_tutorial.py: serve, registration, and the device's program
+        "Devices tutorial: install": 1,
+        "Devices tutorial: turn it on": 1,
+        "Devices tutorial: register the tool": 1,
+        "Devices tutorial: the tool": 1,
+        "Devices tutorial: sign in": 1,
     }
     found: dict[str, int] = {}
-    for path, text in DOCS.items():
-        for heading, body in sections(text) if counted(path) else []:
-            count = sum(len(fenced(body, language)) for language in RUNNABLE)
+    for text in DOC_TEXTS.values():
+        for heading, body in sections(text):
+            count = len(blocks(body, *RUNNABLE))
             if count:
                 found[heading] = found.get(heading, 0) + count
     assert found == exercised
@@ -150,21 +137,21 @@ def test_every_runnable_block_is_exercised() -> None:
 
 def test_every_block_is_runnable_or_a_fragment() -> None:
     """A block that no test runs says so by its language (``py`` for Python, ``text``, ...), never by having none."""
-    for path, text in DOCS.items():
+    for path, text in DOC_TEXTS.items():
         opening = re.findall(r"^```(.*)$", text, re.MULTILINE)[::2]
         unmarked = [language for language in opening if language not in RUNNABLE + FRAGMENTS]
-        assert not counted(path) or unmarked == [], f"{path.relative_to(ROOT)}: {unmarked}"
+        assert unmarked == [], f"{path.relative_to(ROOT)}: {unmarked}"
 
 
 def test_headings_are_unique() -> None:
     """Tests and links find a section by its heading: no two sections of the README and docs/ share one."""
-    headings = [heading for text in DOCS.values() for heading, _ in sections(text)]
+    headings = [heading for text in DOC_TEXTS.values() for heading, _ in sections(text)]
     assert sorted({h for h in headings if headings.count(h) > 1}) == []
 
 
 def test_the_performance_page_shows_the_benchmarks_own_chart() -> None:
     """docs/img/ratios.png is a copy (the site shows only what is under docs/): the one benchmarks/README.md shows."""
-    assert "](img/ratios.png)" in DOCS[ROOT / "docs" / "performance.md"]
+    assert "](img/ratios.png)" in DOC_TEXTS[ROOT / "docs" / "performance.md"]
     copy = (ROOT / "docs" / "img" / "ratios.png").read_bytes()
     assert copy == (ROOT / "benchmarks" / "ratios.png").read_bytes(), "copy benchmarks/ratios.png to docs/img/"
 
@@ -172,7 +159,7 @@ def test_the_performance_page_shows_the_benchmarks_own_chart() -> None:
 async def test_readme_example(monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's few lines, as printed: the route refuses a request without a token and answers one with it."""
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (code,) = fenced(doc_section("In a few lines"), "python")
+    (code,) = blocks(doc_section("In a few lines"), "python")
     namespace = exec_snippet(code, {})
     transport = httpx.ASGITransport(app=namespace["app"])
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
@@ -190,7 +177,7 @@ async def test_readme_example(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_what_to_try_next(tmp_path: Path) -> None:
     section = doc_section("What to try next")
-    token_block, example_block = fenced(section, "sh")
+    token_block, example_block = blocks(section, "sh")
     with serving(tmp_path, clean_env()) as server:
         port = server.base_url.rsplit(":", 1)[1]
         # The line the banner says to paste into the other shell, whole: nothing after the command.
@@ -215,7 +202,7 @@ def test_what_to_try_next(tmp_path: Path) -> None:
 
 
 def test_command_line_blocks(redis_url: str, key_prefix: str) -> None:
-    delete_block, create_block = fenced(doc_section("Command line"), "sh")
+    delete_block, create_block = blocks(doc_section("Command line"), "sh")
     env = clean_env(ASGI_OAUTH_KEY_PREFIX=key_prefix)
     redis_env = {**env, "ASGI_OAUTH_REDIS_URL": redis_url}
     made = run_cli(
@@ -250,8 +237,8 @@ def exec_snippet(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
 
 async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (mount,) = fenced(doc_section("Mounting into your app"), "python")
-    (publish,) = fenced(doc_section("Publishing the metadata at its RFC 8414 location"), "python")
+    (mount,) = blocks(doc_section("Mounting into your app"), "python")
+    (publish,) = blocks(doc_section("Publishing the metadata at its RFC 8414 location"), "python")
     namespace = exec_snippet(mount, {})
     exec_snippet(publish, namespace)  # appended to the first, as the section says
     transport = httpx.ASGITransport(app=namespace["app"])
@@ -276,7 +263,7 @@ async def test_mounting_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(doc_section("Protecting your routes"), "python")
+    (snippet,) = blocks(doc_section("Protecting your routes"), "python")
     namespace = exec_snippet(snippet, {})
     store = namespace["store"]
     client, secret = new_client(name="Job", grant_types=["client_credentials"], scope="read admin")
@@ -307,7 +294,7 @@ async def test_protecting_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_mcp_servers_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     """The section's app: 401 pointing at the PRM, the PRM naming the issuer, the issuer's metadata, CORS."""
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(doc_section("The pieces, for any MCP app"), "python")
+    (snippet,) = blocks(doc_section("The pieces, for any MCP app"), "python")
     namespace = exec_snippet(snippet, {})
     store = namespace["store"]
     client, secret = new_client(name="Agent", grant_types=["client_credentials"], scope="tools.read")
@@ -359,7 +346,7 @@ def test_example_docstring_is_what_the_source_shows(name: str) -> None:
 def test_documented_example_commands_are_the_examples_own() -> None:
     commands = {
         name
-        for text in DOCS.values()
+        for text in DOC_TEXTS.values()
         for name in re.findall(r"\.venv/bin/python examples/([\w<>]+)\.py --port 8001", text)
     }
     assert {"starlette_mount", "<name>"} <= commands <= {*EXAMPLES, "<name>"}
@@ -449,7 +436,7 @@ def test_remote_example_runs_as_documented(tmp_path: Path) -> None:
 
 
 async def test_sign_in_snippet_refuses_the_guessing_address_and_lets_the_known_device_in() -> None:
-    (code,) = fenced(doc_section("Failed attempts"), "python")
+    (code,) = blocks(doc_section("Failed attempts"), "python")
     sign_in = exec_snippet(code, {})["sign_in"]
     statuses = [(await sign_in("alice", "guess", "127.0.0.2", None))[0] for _ in range(11)]
     assert statuses == [401] * 10 + [429]
@@ -466,7 +453,7 @@ async def test_extending_snippets_add_a_grant_and_an_endpoint() -> None:
     from asgi_oauth import MemoryStore, OAuthServer, load_settings, new_client, register_client
     from asgi_oauth.protocol.grants import DEFAULT_GRANTS
 
-    grant, registration, endpoint = fenced(doc_section("Registries"), "python")
+    grant, registration, endpoint = blocks(doc_section("Registries"), "python")
     namespace = exec_snippet(grant, {})
     store = MemoryStore()
     settings = load_settings(issuer="http://127.0.0.1:8001/oauth")
@@ -502,7 +489,7 @@ async def test_openid_connect_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     import jwt
 
     monkeypatch.delenv("ASGI_OAUTH_REDIS_URL", raising=False)
-    (snippet,) = fenced(doc_section("OpenID Connect"), "python")
+    (snippet,) = blocks(doc_section("OpenID Connect"), "python")
     namespace = exec_snippet(snippet, {})
     secret, issuer = namespace["secret"], "http://127.0.0.1:8001/oauth"
     transport = httpx.ASGITransport(app=namespace["app"])

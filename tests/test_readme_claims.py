@@ -11,9 +11,9 @@ import httpx
 from asgi_oauth import MemoryStore, load_settings
 from asgi_oauth.demo import create_demo_app
 
+from .docs.pages import doc_section
 from .mcp.test_conformance import NO_WARNING_SETTINGS
 from .serving import ROOT
-from .test_examples import doc_section
 
 NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from .docs.pages import blocks, doc_section
 from .serving import clean_env, run_cli, run_shell, serving
-from .test_examples import doc_section, fenced
 
 SECRET_KEY = "registration-test-key-0123456789abcdefghij"
 
@@ -61,7 +61,7 @@ def test_registered_on_one_worker_used_on_the_other(tmp_path: Path, redis_url: s
 def test_the_readme_setup_registers_an_mcp_client(tmp_path: Path) -> None:
     """The README's "Dynamic client registration" block, as written: its exports configure ``serve``, its
     ``curl`` registers a public client."""
-    (block,) = fenced(doc_section("Dynamic client registration"), "sh")
+    (block,) = blocks(doc_section("Dynamic client registration"), "sh")
     exports = dict(
         line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
     )

@@ -16,8 +16,8 @@ from pydantic import TypeAdapter
 from asgi_oauth.features import BUILTIN
 from asgi_oauth.features.assertions import JWT_BEARER, TrustedIssuer
 
+from ..docs.pages import blocks, doc_section
 from ..serving import ROOT, clean_env, installed_commands, serving
-from ..test_examples import doc_section, fenced
 from .signing import Signer, form, id_jag
 
 CLIENT_SECTION = "JWT client authentication (`private_key_jwt`)"
@@ -50,7 +50,7 @@ def run_here(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 
 
 def test_the_private_key_jwt_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
-    install, create = fenced(doc_section(CLIENT_SECTION), "sh")
+    install, create = blocks(doc_section(CLIENT_SECTION), "sh")
     pip = install.splitlines()[0]
     assert pip == ".venv/bin/pip install -c constraints.txt '.[assertions]'"
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
@@ -78,7 +78,7 @@ def test_the_private_key_jwt_section_runs_as_written(tmp_path: Path, redis_url: 
 def test_the_client_secret_jwt_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
     """The block makes a secret key and a client with the feature of the section above; a server with that key
     accepts an HS256 assertion signed with the printed secret, once."""
-    (block,) = fenced(doc_section(SECRET_SECTION), "sh")
+    (block,) = blocks(doc_section(SECRET_SECTION), "sh")
     env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix)
     created = run_here(block + '\nprintf %s "$ASGI_OAUTH_SECRET_KEY" > secret-key', tmp_path, env)
     assert created.returncode == 0, created.stderr
@@ -100,7 +100,7 @@ def test_the_client_secret_jwt_section_runs_as_written(tmp_path: Path, redis_url
 def test_the_jwt_bearer_section_runs_as_written(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
     """As written, the trusted provider's keys are at https://idp.example.com, which nothing here can reach: the
     server starts, advertises the grant, and refuses an ID-JAG saying the keys could not be fetched, never 5xx."""
-    (block,) = fenced(doc_section(GRANT_SECTION), "sh")
+    (block,) = blocks(doc_section(GRANT_SECTION), "sh")
     settings = exported(block)
     assert settings["ASGI_OAUTH_FEATURES"] == "jwt_bearer"
     env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix, **settings)
@@ -124,8 +124,8 @@ def test_the_workload_identity_section_runs_as_written(tmp_path: Path, redis_url
     section's commands and the pod's request run as written against ``serve``, the server's issuer identifier
     put where the section has ``https://auth.example.com/oauth``, and its JSON form is a valid setting."""
     section = doc_section(WORKLOAD_SECTION)
-    setup, request = fenced(section, "sh")
-    (configured,) = fenced(section, "json")
+    setup, request = blocks(section, "sh")
+    (configured,) = blocks(section, "json")
     (trusted,) = TypeAdapter(list[TrustedIssuer]).validate_json(configured)
     assert trusted.profile == "workload" and trusted.rules[0].client_id == "billing"
     cluster = Signer.new("RS256")

@@ -13,15 +13,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..docs.pages import blocks, doc_section
 from ..serving import clean_env, hidden_fields, run_shell, serving
-from ..test_examples import doc_section, fenced
 
 SECTION = "Device authorization grant (RFC 8628)"
 
 
 def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
-    block = fenced(doc_section(SECTION), "sh")[0]
-    (code,) = fenced(doc_section(SECTION), "python")
+    block = blocks(doc_section(SECTION), "sh")[0]
+    (code,) = blocks(doc_section(SECTION), "python")
     exports = dict(
         line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
     )
@@ -69,7 +69,7 @@ def test_the_demo_device_flow_by_curl_as_the_readme_and_the_banner_print_it(tmp_
     """The demo with the grant on (memory store): its client has the grant, the README's first curl starts a
     device authorization, a person allows it, and the README's second curl, the device's poll, gets the tokens.
     The banner prints the same two commands."""
-    _, start, poll = fenced(doc_section(SECTION), "sh")
+    _, start, poll = blocks(doc_section(SECTION), "sh")
     with serving(tmp_path, clean_env(ASGI_OAUTH_ENABLE_DEVICE_AUTHORIZATION="true")) as server:
         assert f"device:    {server.issuer}/device" in server.stdout  # the banner points at the page
         port = server.base_url.rsplit(":", 1)[1]

@@ -18,16 +18,18 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..serving import CLI, ROOT, Server, installed_commands, run_shell, running
+from ..serving import CLI, DOC_PAGES, ROOT, Server, installed_commands, run_shell, running
 
 DOCS = ROOT / "docs"
 TUTORIALS = DOCS / "tutorials"
-#: The languages of blocks a test must run; any other language marks a fragment.
+#: Every page a reader sees, by path: the README and the documentation site's pages.
+DOC_TEXTS = {path: path.read_text() for path in DOC_PAGES}
+#: The languages of blocks a test must run; any other language marks a fragment, shown but not run.
 RUNNABLE = ("sh", "bash", "python")
+FRAGMENTS = ("text", "console", "json", "toml", "http", "ini", "yaml", "py", "mermaid")
 #: The Redis the pages name, which the tests point at their own (a different port only).
 PAGE_REDIS = "redis://127.0.0.1:6379/0"
 
-_HEADING = re.compile(r"^(#+) (.+)$", re.MULTILINE)
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)\n```$", re.MULTILINE | re.DOTALL)
 
 
@@ -37,14 +39,31 @@ def page(name: str) -> str:
 
 
 def sections(text: str) -> list[tuple[str, str]]:
-    """``(heading, body)`` for every heading of ``text``, in order; ``#`` lines inside fences are no headings."""
-    fences = [(m.start(), m.end()) for m in _FENCE.finditer(text)]
-    headings = [m for m in _HEADING.finditer(text) if not any(a < m.start() < b for a, b in fences)]
-    found = []
-    for i, match in enumerate(headings):
-        end = headings[i + 1].start() if i + 1 < len(headings) else len(text)
-        found.append((match.group(2).strip(), text[match.end() : end]))
-    return found
+    """Each heading of a Markdown page (any level) with its body, up to the next heading of any level.
+
+    A line in a fenced block is never a heading, even when it starts with ``#`` (a shell or Python comment).
+    """
+    found: list[tuple[str, list[str]]] = []
+    fenced_block = False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced_block = not fenced_block
+        elif not fenced_block and (heading := re.match(r"#+ (.+)$", line)):
+            found.append((heading.group(1).strip(), []))
+            continue
+        if found:
+            found[-1][1].append(line)
+    return [(heading, "\n".join(lines)) for heading, lines in found]
+
+
+def doc_section(title: str) -> str:
+    """The section headed ``title`` (any level), wherever it is: README.md or a page under docs/.
+
+    Tests name a section by its heading, so a heading is one section in all of them together.
+    """
+    found = [body for text in DOC_TEXTS.values() for heading, body in sections(text) if heading == title]
+    assert len(found) == 1, f"{title!r} heads {len(found)} sections in README.md and docs/"
+    return found[0]
 
 
 def section(name: str, title: str) -> str:
@@ -61,12 +80,6 @@ def blocks(text: str, *languages: str) -> list[str]:
 
 def code(name: str, title: str, *languages: str) -> list[str]:
     return blocks(section(name, title), *languages)
-
-
-def runnable_counts(text: str) -> dict[str, int]:
-    """How many runnable blocks each section of ``text`` holds (sections without any left out)."""
-    counts = {heading: len(blocks(body, *RUNNABLE)) for heading, body in sections(text)}
-    return {heading: count for heading, count in counts.items() if count}
 
 
 def ports(text: str, moved: Mapping[int, int]) -> str:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .pages import DOCS, blocks, section, sections
+from .pages import DOC_TEXTS, DOCS, blocks, section, sections
 
-PAGES = sorted(DOCS.rglob("*.md"))
-DIAGRAMS = [(path, n, block) for path in PAGES for n, block in enumerate(blocks(path.read_text(), "mermaid"))]
+DIAGRAMS = [(path, n, block) for path, text in DOC_TEXTS.items() for n, block in enumerate(blocks(text, "mermaid"))]
 
 #: A sequence diagram's message: ``A->>B: text`` and the other arrows (solid, dotted, cross, open).
 MESSAGE = re.compile(r"^\s*([\w]+)\s*(?:-?->>|-?->|-?-x|-?-\))\s*([+-]?)([\w]+)\s*:(.*)$")

@@ -1,12 +1,10 @@
-"""Every runnable block of the tutorials and of the flows page is run by a test here, the headings they are found
-by are unique across the README and every docs page, and each page's install command, run as printed in a fresh
-copy of the clone, installs everything that page's code imports."""
+"""Each tutorial's install command, run as printed in a fresh copy of the clone, installs everything that page's
+code imports (tests/test_examples.py checks that every runnable block of every page is run by a test)."""
 
 from __future__ import annotations
 
 import ast
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,77 +12,7 @@ from pathlib import Path
 import pytest
 
 from ..serving import ROOT, clean_env
-from .pages import DOCS, RUNNABLE, TUTORIALS, blocks, code, runnable_counts, sections
-
-#: Per page, per heading: how many runnable blocks the test named beside it runs.
-EXERCISED = {
-    "fastapi": {  # test_fastapi_tutorial.py: every block, in one shell, on Redis
-        "FastAPI tutorial: install": 1,  # test_install_commands below
-        "FastAPI tutorial: the app": 1,
-        "FastAPI tutorial: run it": 1,
-        "FastAPI tutorial: register a client": 1,
-        "FastAPI tutorial: call it without a token": 1,
-        "FastAPI tutorial: get a token and call it": 2,
-        "FastAPI tutorial: the same app with Starlette": 2,
-    },
-    "mcp": {  # test_mcp_tutorial.py: the server, and the SDK client the page prints
-        "MCP tutorial: install": 1,
-        "MCP tutorial: the server": 1,
-        "MCP tutorial: run it": 1,
-        "MCP tutorial: the client": 1,
-        "MCP tutorial: sign in and call a tool": 1,
-    },
-    "openid-provider": {  # test_openid_tutorial.py: provider, registration, Authlib relying party
-        "OpenID tutorial: install": 1,
-        "OpenID tutorial: the provider": 2,
-        "OpenID tutorial: register the wiki": 1,
-        "OpenID tutorial: the wiki": 2,
-    },
-    "workers": {  # test_workers_tutorial.py: two workers; the Sentinel and Cluster blocks are `console` fragments
-        "Workers tutorial: install": 1,
-        "Workers tutorial: start two workers": 1,
-        "Workers tutorial: a token through both workers": 2,
-        "Workers tutorial: revoke it everywhere": 1,
-    },
-    "devices": {  # test_devices_tutorial.py: serve, registration, and the device's program
-        "Devices tutorial: install": 1,
-        "Devices tutorial: turn it on": 1,
-        "Devices tutorial: register the tool": 1,
-        "Devices tutorial: the tool": 1,
-        "Devices tutorial: sign in": 1,
-    },
-}
-FENCE_LINE = re.compile(r"^```(.*)$", re.MULTILINE)
-
-
-def test_every_runnable_tutorial_block_is_exercised() -> None:
-    found = {path.stem: runnable_counts(path.read_text()) for path in sorted(TUTORIALS.glob("*.md"))}
-    assert found == EXERCISED
-
-
-def test_the_flows_page_has_nothing_to_run() -> None:
-    assert runnable_counts((DOCS / "flows.md").read_text()) == {}
-
-
-@pytest.mark.parametrize("path", [*sorted(TUTORIALS.glob("*.md")), DOCS / "flows.md"], ids=lambda p: p.name)
-def test_every_block_says_its_language(path: Path) -> None:
-    """A bare fence would be neither run nor marked as a fragment; every opening fence names a language."""
-    fences = FENCE_LINE.findall(path.read_text())
-    openings = fences[0::2]
-    assert len(fences) % 2 == 0
-    assert all(re.fullmatch(r"[\w-]+", lang) for lang in openings), openings
-
-
-def test_headings_are_unique_across_the_readme_and_every_page() -> None:
-    """Tests find a section by its heading's text, in the README or any page: no two may share one."""
-    seen: dict[str, list[str]] = {}
-    for path in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
-        for heading, _ in sections(path.read_text()):
-            seen.setdefault(heading, []).append(str(path.relative_to(ROOT)))
-    mine = {h for p in [*TUTORIALS.glob("*.md"), DOCS / "flows.md"] for h, _ in sections(p.read_text())}
-    clashes = {h: where for h, where in seen.items() if len(where) > 1 and h in mine}
-    assert clashes == {}
-
+from .pages import RUNNABLE, TUTORIALS, blocks, code, sections
 
 # -- the install commands, as a newcomer runs them --------------------------------------------------------
 
@@ -125,12 +53,12 @@ PROGRAMS = {  # what the page's commands run from .venv/bin/
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", sorted(EXERCISED))
+@pytest.mark.parametrize("page", sorted(path.stem for path in TUTORIALS.glob("*.md")))
 def test_install_commands(page: str, tmp_path: Path, pip_cache: Path) -> None:
     """The page's install block, run as printed (bash, from the clone's root) with pip held to the tested versions
     (``PIP_CONSTRAINT``); then every import of the page's code works in that virtualenv, from outside the clone, and
     the programs the page runs from ``.venv/bin/`` are there."""
-    title = next(h for h in EXERCISED[page] if h.endswith(": install"))
+    title = next(h for h, _ in sections((TUTORIALS / f"{page}.md").read_text()) if h.endswith(": install"))
     (install,) = code(f"tutorials/{page}", title, *RUNNABLE)
     assert install.startswith("python3 -m venv .venv && .venv/bin/pip install "), install
     clone = fresh_clone(tmp_path)

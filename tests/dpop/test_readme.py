@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from asgi_oauth import MemoryStore, new_client, register_client
 from asgi_oauth.dpop.proof import access_token_hash
 
-from ..test_examples import doc_section, fenced
+from ..docs.pages import blocks, doc_section
 from ..web.helpers import BASE_URL, basic, settings_for
 from .proofs import ProofKey
 
@@ -29,7 +29,7 @@ async def me(request: Request) -> JSONResponse:
 
 
 async def test_the_dpop_section_runs_as_written() -> None:
-    (block,) = fenced(doc_section(SECTION), "python")
+    (block,) = blocks(doc_section(SECTION), "python")
     store = MemoryStore()
     client, secret = new_client(name="m2m", grant_types=["client_credentials"], scope="read")
     assert secret is not None
@@ -60,7 +60,7 @@ async def test_the_dpop_section_runs_as_written() -> None:
 def test_the_signature_timings_run_as_written() -> None:
     """The section's two ``python -m timeit`` commands (what one ES256 and one RS256 verification cost) run as
     written and print timeit's figure; the figures themselves are the machine's."""
-    (block,) = fenced(doc_section(SECTION), "sh")
+    (block,) = blocks(doc_section(SECTION), "sh")
     commands = block.splitlines()
     assert len(commands) == 2 and all(command.startswith("python -m timeit ") for command in commands)
     for command in commands:

@@ -14,9 +14,9 @@ import pytest
 from asgi_oauth.crypto import new_jti, pkce_challenge
 
 from ..assertions.test_readme import exported, run_here
+from ..docs.pages import blocks, doc_section
 from ..npm import run_judge
 from ..serving import clean_env, demo_sign_in, serving
-from ..test_examples import doc_section, fenced
 
 HERE = Path(__file__).parent
 SECTION = "Issuing ID-JAGs: this server as the enterprise identity provider"
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def test_openid_client_gets_id_jags_that_jose_verifies(
     tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
-    (block,) = fenced(doc_section(SECTION), "sh")
+    (block,) = blocks(doc_section(SECTION), "sh")
     settings = exported(block)
     (target,) = json.loads(settings["ASGI_OAUTH_EXCHANGE_ID_JAG_TARGETS"])
     env = clean_env(

@@ -31,8 +31,8 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
+from ..docs.pages import blocks, doc_section
 from ..serving import Server, clean_env, free_port, run_cli, running
-from ..test_examples import doc_section, fenced
 from ..test_serve import SECRET_KEY
 from .conformance import SPEC_VERSIONS, Browser, ConformanceUnavailable, Suite, install, run_authorization
 from .test_conformance import judge
@@ -46,13 +46,13 @@ CONFORMANCE_CLIENT = "mcp-conformance"
 
 
 def readme_file(framework: str) -> str:
-    (code,) = fenced(doc_section(FRAMEWORKS[framework]), "python")
+    (code,) = blocks(doc_section(FRAMEWORKS[framework]), "python")
     return code + "\n"
 
 
 def readme_command(port: int, app_dir: Path) -> list[str]:
     """The README's uvicorn line, as printed but for the port, run by this environment's uvicorn."""
-    (block,) = fenced(doc_section("With FastMCP"), "sh")
+    (block,) = blocks(doc_section("With FastMCP"), "sh")
     command = shlex.split(block.splitlines()[-1])
     assert command[:2] == ["uvicorn", "server:app"] and "--workers" in command, command
     command[command.index("--port") + 1] = str(port)

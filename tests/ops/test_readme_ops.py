@@ -9,12 +9,13 @@ import httpx
 from asgi_oauth import RedisStore, new_client, register_client
 from asgi_oauth.testing.records import Grant, access_record, family_record
 
+from ..docs.pages import blocks, doc_section
 from ..serving import clean_env, run_shell
-from ..test_examples import doc_section, exec_snippet, fenced
+from ..test_examples import exec_snippet
 
 
 async def test_the_revocation_commands(redis_url: str, redis_store: RedisStore, key_prefix: str) -> None:
-    (block,) = fenced(doc_section("Revoking everything of a user or a client"), "sh")
+    (block,) = blocks(doc_section("Revoking everything of a user or a client"), "sh")
     alice, billing = Grant.mint(), Grant.mint()
     await redis_store.put_family(
         alice.family_id, family_record(alice.refresh_digest), alice.access_digest, access_record()
@@ -37,7 +38,7 @@ async def test_the_revocation_commands(redis_url: str, redis_store: RedisStore, 
 
 
 async def test_the_events_snippet() -> None:
-    (snippet,) = fenced(doc_section("Events"), "python")
+    (snippet,) = blocks(doc_section("Events"), "python")
     namespace = exec_snippet(snippet, {})
     oauth, seen = namespace["oauth"], namespace["seen"]
     client, secret = new_client(name="Job", grant_types=["client_credentials"], scope="read")
