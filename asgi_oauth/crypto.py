@@ -64,7 +64,8 @@ def b64url(raw: bytes) -> str:
 
 def unb64url(text: str) -> bytes:
     """The bytes of base64url text, padded or not; :class:`ValueError` (``binascii.Error``) for anything else."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # What base64.urlsafe_b64decode does, without its per-call type checks (a proof decodes two parts per request).
+    return binascii.a2b_base64((text + "=" * (-len(text) % 4)).replace("-", "+").replace("_", "/"))
 
 
 def new_family_id() -> str:

@@ -40,7 +40,7 @@ from . import crypto
 from .asgi import header_values, route_path
 from .cors import RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
 from .dpop import jkt_of
-from .dpop.resource import ResourceDPoP, request_url
+from .dpop.resource import Refusal, ResourceDPoP, request_url
 from .errors import describable
 from .models import AccessToken, scope_set
 from .protocol.introspect import find_access_token
@@ -311,14 +311,17 @@ class _Bearer:
             return None  # the common case, without parsing the URI
         return None if same_resource(token.resource, self.canonical) else OTHER_AUDIENCE
 
-    def accepted_from_memory(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> bool:
+    def from_memory(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> bool | Denial:
         """The success path, synchronous: a token the validator remembers, for this resource, with the scopes
-        required, is attached to the request as :meth:`authenticate` would. ``False`` means nothing was decided
-        (and nothing attached): :meth:`check` then runs the full path, refusals included.
+        required, is attached to the request as :meth:`authenticate` would, and ``True`` returned. ``False`` means
+        nothing was decided (and nothing attached): :meth:`check` then runs the full path, refusals included. A
+        DPoP-bound token's proof is judged here when replays are kept in memory, and its refusal returned, so
+        that no proof is checked twice.
 
-        Only ``Authorization: Bearer <token>`` written the usual way is tried, and its bytes are looked up as
-        they came: a remembered token was parsed and checked when it was first validated, so what matches it
-        is well-formed, and anything else (another spelling, junk) just misses and takes the full path."""
+        Only ``Authorization: Bearer <token>`` (or ``DPoP <token>``) written the usual way is tried, and its bytes
+        are looked up as they came: a remembered token was parsed and checked when it was first validated, so
+        what matches it is well-formed, and anything else (another spelling, junk) just misses and takes the full
+        path."""
         remembered = self.remembered
         if remembered is None:
             return False
@@ -327,21 +330,39 @@ class _Bearer:
             state = scope["state"] = {}
         elif "token" in state:
             return False  # attached before (a decorator behind a rule, a backend): the full path reuses it
+        dpop = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                if not value.startswith(b"Bearer ") or (self.allow_query and b"access_token=" in scope["query_string"]):
+                if self.allow_query and b"access_token=" in scope["query_string"]:
                     return False  # (the full path refuses a token sent two ways)
-                found = remembered(value[7:])
+                if value.startswith(b"Bearer "):
+                    raw = value[7:]
+                elif value.startswith(b"DPoP ") and self.dpop is not None and self.dpop.answers_from_memory:
+                    raw, dpop = value[5:], self.dpop
+                else:
+                    return False
+                found = remembered(raw)
                 break
         else:
             return False
         if found is None or (self.canonical is not None and self.audience_denial(found) is not None):
             return False
-        if found.extra and jkt_of(found.extra) is not None:
-            return False  # a DPoP-bound token sent as a bearer token: the full path refuses it
         scopes = scope_set(found.scope)
         if required and not has_scopes(scopes, required, mode):
-            return False
+            return False  # (before the proof: the full path judges it, once)
+        jkt = jkt_of(found.extra) if found.extra else None
+        if jkt is not None or dpop is not None:
+            if jkt is None or dpop is None:
+                return False  # a bound token as a bearer one, or an unbound one with DPoP: the full path refuses
+            refusal = dpop.refusal_from_memory(
+                header_values(scope["headers"], b"dpop"),
+                method=scope.get("method", "GET"),
+                url=request_url(scope),
+                token=raw.decode("ascii"),
+                jkt=jkt,
+            )
+            if refusal is not None:
+                return self.dpop_refused(refusal)
         state["token"] = found
         state["scopes"] = scopes
         scope["auth"] = AuthCredentials(_sorted_scopes(found.scope))
@@ -394,19 +415,18 @@ class _Bearer:
         proofs = header_values(scope["headers"], b"dpop")
         method = scope.get("method", "GET")
         refusal = await self.dpop.refusal(proofs, method=method, url=request_url(scope), token=token, jkt=jkt)
-        if refusal is None:
-            return None
+        return None if refusal is None else self.dpop_refused(refusal)
+
+    def dpop_refused(self, refusal: Refusal) -> Denial:
+        """The ``DPoP`` challenge of a refused proof (RFC 9449 section 7.1), with the nonce to use if it lacked one."""
+        algs = self.dpop.algs if self.dpop is not None else None
         why = describable(refusal.description)[:200]
         return Denial(401, refusal.error, why, scheme="DPoP", algs=algs, nonce=refusal.nonce)
 
     async def check(self, scope: Scope, required: Sequence[str], mode: ScopeMode) -> Denial | None:
         result = await self.authenticate(scope)
         if isinstance(result, Denial):
-            if result.status == 401 and self.resource_metadata is not None:
-                needed = _needed(scope, required)
-                if needed:
-                    return replace(result, scope=needed)
-            return result
+            return self.challenge(scope, result, required)
         if not has_scopes(scope["state"]["scopes"], required, mode):
             # Every scope the operation needs (RFC 6750 section 3.1), the matched rule's included, however the
             # route is protected: a client stepping up asks for them all at once (MCP's re-authorizes with these).
@@ -414,6 +434,14 @@ class _Bearer:
                 403, "insufficient_scope", "the access token lacks a required scope", _needed(scope, required)
             )
         return None
+
+    def challenge(self, scope: Scope, denial: Denial, required: Sequence[str]) -> Denial:
+        """``denial`` as answered: a 401 of a resource with metadata names the scopes the request needs."""
+        if denial.status == 401 and self.resource_metadata is not None:
+            needed = _needed(scope, required)
+            if needed:
+                return replace(denial, scope=needed)
+        return denial
 
 
 @functools.lru_cache(maxsize=1024)
@@ -506,8 +534,12 @@ class BearerTokenMiddleware:
         scope[_SCOPE_KEY] = bearer
         rule = self.rule_for(scope.get("method", "GET"), path)
         if rule is not None:
-            if not bearer.accepted_from_memory(scope, rule.scopes, rule.mode):
-                denial = await bearer.check(scope, rule.scopes, rule.mode)
+            judged = bearer.from_memory(scope, rule.scopes, rule.mode)
+            if judged is not True:
+                if judged is False:
+                    denial = await bearer.check(scope, rule.scopes, rule.mode)
+                else:
+                    denial = bearer.challenge(scope, judged, rule.scopes)
                 if denial is not None:
                     await _deny(denial, bearer, scope, receive, send)
                     return

@@ -12,18 +12,30 @@ the figures are medians over ``--rounds`` (and each request's wall time in-proce
 
 Every proof is signed before its round starts (the client signs, not the server) and used once, as the server
 demands. The ratio is the plain row's CPU per request over the row's, so 1.0 means "as cheap as without DPoP".
+
+``--http`` measures the protected route as the ratios table of ``python -m benchmarks`` does: the same app under
+uvicorn (1 worker, pinned to CPU 0), ``wrk -t1 -c32`` pinned to CPU 1 with Redis, interleaved rounds of
+``--seconds``, medians of req/s and wrk's p99. Each DPoP request sends the next of a list of proofs signed before
+the round (two processes sign them), each used once; a round that ran out of proofs, or got any answer but 200,
+is an error, not a figure. Beside every sample the run reads what other work used of the machine
+(``benchmarks/machine.py``) and says when a sample was disturbed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,10 +49,13 @@ from asgi_oauth.dpop.resource import ResourceDPoP
 from asgi_oauth.features.dpop import DPoP
 from asgi_oauth.validation_cache import CacheOptions
 
+from . import machine
 from .asgi_driver import build_scope, call_scope
 from .assertions import signing_key
+from .loadgen import LoadResult, run_wrk
 from .messages import Req, basic_auth, form_post
 from .micro import on_private_redis, rounds_parser, table
+from .processes import UvicornServer, taskset
 
 ISSUER = "http://127.0.0.1:8000/oauth"
 TOKEN_URL = f"{ISSUER}/token"
@@ -62,23 +77,38 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+def _server(redis_url: str, issuer: str, secret: str) -> tuple[OAuthServer, RedisStore, DPoP]:
+    """Our server with its defaults on Redis and the ``dpop`` feature, with one client_credentials client."""
+    settings = OAuthSettings(issuer=issuer, secret_key=("bench-dpop-signing-key-0123456789abcdef",))
+    store = RedisStore.from_url(redis_url, key_prefix="oauth", cache=CacheOptions())
+    client, _ = new_client(
+        name="m2m", client_id="m2m", grant_types=["client_credentials"], scope="read", client_secret=secret
+    )
+    feature = DPoP()
+    return OAuthServer(settings, store=store, clients=[client], features=[feature]), store, feature
+
+
 def _app(server: OAuthServer, store: RedisStore, dpop: ResourceDPoP) -> Starlette:
     app = Starlette(routes=[Route("/api/me", me), Mount("/oauth", app=server)])
     app.add_middleware(BearerTokenMiddleware, validator=LocalValidator(store), rules=[protect_rule("/api")], dpop=dpop)
     return app
 
 
+def http_app() -> Starlette:
+    """The app ``--http`` serves (``uvicorn benchmarks.dpop:http_app --factory``), from ``BENCH_REDIS_URL``,
+    ``BENCH_CLIENT_SECRET`` and the ``PORT`` it listens on (the issuer names it, as proofs at /token must)."""
+    issuer = f"http://127.0.0.1:{os.environ['PORT']}/oauth"
+    server, store, feature = _server(os.environ["BENCH_REDIS_URL"], issuer, os.environ["BENCH_CLIENT_SECRET"])
+    return _app(server, store, feature.resource())
+
+
 async def measure(
     redis_url: str, rounds: int, requests: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]]]:
     """CPU per request on the protected route, its p99 latency, and CPU per issuance, by row (a value per round)."""
-    settings = OAuthSettings(issuer=ISSUER, secret_key=("bench-dpop-signing-key-0123456789abcdef",))
-    store = RedisStore.from_url(redis_url, key_prefix="oauth", cache=CacheOptions())
-    client, secret = new_client(name="m2m", client_id="m2m", grant_types=["client_credentials"], scope="read")
-    assert secret is not None
+    secret = secrets.token_urlsafe(32)
+    server, store, feature = _server(redis_url, ISSUER, secret)
     auth = basic_auth("m2m", secret)
-    feature = DPoP()
-    server = OAuthServer(settings, store=store, clients=[client], features=[feature])
     in_memory = _app(server, store, feature.resource())
     in_store = _app(server, store, feature.resource(replay="store", claim_once=_claim(store)))
     keys = {alg: signing_key(alg) for alg in ("ES256", "RS256")}
@@ -161,8 +191,125 @@ def _claim(store: RedisStore) -> Callable[[str, float], Any]:
     return claim
 
 
+#: The rows of ``--http``, the first being the basis of the ratios.
+HTTP_ROWS = {BEARER: None, "DPoP ES256 proof": "ES256", "DPoP RS256 proof": "RS256"}
+
+
+def _signed(alg: str, pem: bytes, url: str, token: str, n: int) -> list[str]:
+    """``n`` proofs for GET ``url`` with ``token``, signed with the key in ``pem`` (a child process's share)."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    return [_proof(alg, key, "GET", url, token) for _ in range(n)]
+
+
+def _proofs(pool: ProcessPoolExecutor, alg: str, key: Any, url: str, token: str, n: int) -> list[str]:
+    """``n`` fresh proofs, signed by the pool's two processes (an RS256 signature takes about a millisecond)."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    half = n // 2 + 1
+    parts = pool.map(_signed, [alg] * 2, [pem] * 2, [url] * 2, [token] * 2, [half, half])
+    return [proof for part in parts for proof in part]
+
+
+def measure_http(redis_url: str, rounds: int, seconds: float, connections: int) -> dict[str, list[dict[str, Any]]]:
+    """Each row's wrk samples (``LoadResult`` as a dict, with the machine's load beside it), round by round."""
+    if taskset() is None:
+        raise SystemExit(
+            "--http pins the server and wrk to a CPU each, with taskset,"
+            " which is not on PATH (apt-get install util-linux)"
+        )
+    secret = secrets.token_urlsafe(32)
+    env = {"BENCH_REDIS_URL": redis_url, "BENCH_CLIENT_SECRET": secret}
+    server = UvicornServer("dpop", "benchmarks.dpop:http_app", env, cpus="0")
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in HTTP_ROWS}
+    try:
+        server.start().wait_ready()
+        api = f"{server.base_url}/api/me"
+        keys = {alg: signing_key(alg) for alg in HTTP_ROWS.values() if alg is not None}
+        tokens = {name: _http_token(server.base_url, secret, alg, alg and keys[alg]) for name, alg in HTTP_ROWS.items()}
+        with ProcessPoolExecutor(2) as pool:
+            for _ in range(rounds):
+                for name, alg in HTTP_ROWS.items():
+                    scheme = "Bearer" if alg is None else "DPoP"
+                    req = Req("GET", "/api/me", (("authorization", f"{scheme} {tokens[name]}"),))
+                    proofs = None
+                    if alg is not None:  # enough for the route at the bearer token's rate, never more than needed
+                        rate = max(s["rps"] for s in samples[BEARER])
+                        proofs = _proofs(pool, alg, keys[alg], api, tokens[name], int(rate * seconds * 1.1) + 500)
+                    before = machine.read() if machine.available() else None
+                    result = run_wrk(
+                        server.base_url,
+                        req,
+                        None if proofs is None else [p.encode() for p in proofs],
+                        seconds,
+                        connections,
+                        cpus="1",
+                        header="DPoP",
+                    )
+                    _check(name, result)
+                    sample: dict[str, Any] = result.as_dict()
+                    if before is not None:
+                        sample["machine"] = machine.window(before, machine.read()).as_dict()
+                    samples[name].append(sample)
+    finally:
+        server.stop()
+    return samples
+
+
+def _http_token(base_url: str, secret: str, alg: str | None, key: Any = None) -> str:
+    """A client_credentials token from the served app, bound to ``key`` (of ``alg``) when one is given."""
+    headers = {} if alg is None else {"DPoP": _proof(alg, key, "POST", f"{base_url}/oauth/token")}
+    answer = httpx.post(
+        f"{base_url}/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read"},
+        auth=("m2m", secret),
+        headers=headers,
+        timeout=10,
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _check(name: str, result: LoadResult) -> None:
+    if result.exhausted or result.non_2xx or result.socket_errors:
+        raise RuntimeError(
+            f"{name}: {result.non_2xx} answers not 2xx, {result.socket_errors} socket errors"
+            + (", ran out of proofs" if result.exhausted else "")
+        )
+
+
+def http_table(samples: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Medians of req/s and p99, each as a share of the bearer token's, and the samples disturbed by other work."""
+    basis = statistics.median(s["rps"] for s in samples[BEARER])
+    basis_p99 = statistics.median(s["p99_ms"] for s in samples[BEARER])
+    lines = [
+        "| GET /api/me over HTTP with | req/s (median) | min-max | x bearer token | p99 ms | x bearer p99 "
+        "| disturbed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, runs in samples.items():
+        rps = [s["rps"] for s in runs]
+        p99 = statistics.median(s["p99_ms"] for s in runs)
+        disturbed = sum(1 for s in runs if "machine" in s and s["machine"]["other_cores"] > machine.QUIET_LIMIT)
+        lines.append(
+            f"| {name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
+            f"| {statistics.median(rps) / basis:.2f} | {p99:.2f} | {p99 / basis_p99:.2f} | {disturbed} of {len(runs)} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = rounds_parser("benchmarks.dpop", __doc__ or "").parse_args(argv)
+    parser = rounds_parser("benchmarks.dpop", __doc__ or "")
+    parser.add_argument("--http", action="store_true", help="over HTTP (uvicorn and wrk, pinned) instead of in-process")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per HTTP sample (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    args = parser.parse_args(argv)
+    if args.http:
+
+        async def over_http(url: str) -> dict[str, list[dict[str, Any]]]:
+            return await asyncio.to_thread(measure_http, url, args.rounds, args.seconds, args.connections)
+
+        print("\n".join(http_table(on_private_redis(over_http))))
+        return 0
     route, tails, issuance = on_private_redis(lambda url: measure(url, args.rounds, args.requests))
     print("\n".join(table(route, base=BEARER, what="GET /api/me from memory with")))
     print()

@@ -2,8 +2,9 @@
 
 Both keep ``connections`` keep-alive connections busy for ``duration`` seconds and report requests/s,
 p50/p99 latency and how many answers were not 2xx. A workload is either one request repeated, or a list
-of single-use request bodies (codes, refresh tokens) each sent once; wrk wraps around when the list runs
-out (the replays then fail and show up as non-2xx), the Python generator stops early instead.
+of single-use request bodies (codes, refresh tokens) or header values (DPoP proofs) each sent once; wrk
+wraps around when the list runs out (the replays then fail and show up as non-2xx), the Python generator
+stops early instead.
 """
 
 from __future__ import annotations
@@ -62,29 +63,35 @@ done = function(summary, latency, requests)
 end
 """
 
+#: Each request takes the next line of the file named after ``--``: as its body, or as the value of one header
+#: (a DPoP proof); ``%s`` stands for what ``request`` does with that ``value``.
 _WRK_SINGLE_USE = """
-local bodies = {}
-local next_body = 1
+local values = {}
+local next_value = 1
 init = function(args)
-  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  for line in io.lines(args[1]) do values[#values + 1] = line end
 end
 request = function()
-  local body = bodies[next_body]
-  next_body = next_body % #bodies + 1
-  return wrk.format(nil, nil, nil, body)
+  local value = values[next_value]
+  next_value = next_value %% #values + 1
+  %s
 end
 """
 
 
-def _wrk_script(req: Req, single_use: bool) -> str:
+def _wrk_script(req: Req, single_use: bool, header: str | None = None) -> str:
     lines = [f"wrk.method = {_lua_string(req.method)}"]
     for name, value in req.headers:
         lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
-    if not single_use and req.body:
+    if (not single_use or header is not None) and req.body:
         lines.append(f"wrk.body = {_lua_string(req.body.decode())}")
     script = "\n".join(lines) + "\n"
     if single_use:
-        script += _WRK_SINGLE_USE
+        if header is None:
+            use = "return wrk.format(nil, nil, nil, value)"
+        else:
+            use = f"wrk.headers[ {_lua_string(header)} ] = value\n  return wrk.format()"
+        script += _WRK_SINGLE_USE % use
     return script + _WRK_DONE
 
 
@@ -96,14 +103,16 @@ def run_wrk(
     connections: int,
     *,
     cpus: str | None = None,
+    header: str | None = None,
 ) -> LoadResult:
-    """One wrk run (one thread, so the load generator takes at most one core), pinned to ``cpus`` if given."""
+    """One wrk run (one thread, so the load generator takes at most one core), pinned to ``cpus`` if given.
+    With ``header``, the single-use ``bodies`` are that header's values instead (each request sends one)."""
     exe = wrk_path()
     if exe is None:
         raise RuntimeError("wrk is not on PATH (Debian: apt-get install wrk)")
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "script.lua"
-        script.write_text(_wrk_script(req, bodies is not None))
+        script.write_text(_wrk_script(req, bodies is not None, header))
         args = [
             exe, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s",
             "-s", str(script), base_url + req.path,

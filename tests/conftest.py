@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from redis.crc import key_slot
 
 from asgi_oauth.store import MemoryStore, RedisStore, Store
 from asgi_oauth.store.host_ring import ring_path
+from asgi_oauth.validation_cache import CacheOptions
 
 from .serving import free_port
 
@@ -94,6 +96,20 @@ async def open_redis_store(url: str, **options: Any) -> AsyncIterator[RedisStore
         yield store
     finally:
         await store.aclose()
+
+
+@asynccontextmanager
+async def trusting_cache(url: str, **options: Any) -> AsyncIterator[RedisStore]:
+    """A RedisStore with the validation cache, once the cache trusts its revocation subscription: a token it
+    validated is then answered from memory, as in production."""
+    async with open_redis_store(url, cache=CacheOptions(), **options) as store:
+        cache = store.validation_cache
+        assert cache is not None
+        deadline = time.monotonic() + 10
+        while not cache.trusted():
+            assert time.monotonic() < deadline, "the cache never trusted its subscription"
+            await asyncio.sleep(0.01)
+        yield store
 
 
 @pytest.fixture

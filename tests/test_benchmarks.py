@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from asgi_oauth.store.records import Keys
-from benchmarks import headline, machine, memory, oidc_provider, profile
+from benchmarks import dpop, headline, machine, memory, oidc_provider, profile
 from benchmarks.cli import options_from
-from benchmarks.loadgen import parse_wrk
+from benchmarks.loadgen import _wrk_script, parse_wrk
+from benchmarks.messages import Req
 from benchmarks.options import JUDGED_DURATION, JUDGED_ROUNDS
 
 # -- machine load ----------------------------------------------------------------------------------
@@ -96,6 +97,34 @@ def test_wrk_output_gives_rate_latency_and_errors() -> None:
     assert result.socket_errors == 1 + 2 + 0 + 3
     assert not result.exhausted
     assert parse_wrk(WRK_OUTPUT, bodies=1000).exhausted
+
+
+def test_wrk_sends_each_single_use_value_once_as_a_body_or_as_a_header() -> None:
+    """The Lua script wrk runs: the fixed headers, then per request the next line of the file, as the body or (DPoP
+    proofs) as one header's value, the rest of the request unchanged."""
+    req = Req("GET", "/api/me", (("authorization", "DPoP tok"),))
+    as_header = _wrk_script(req, True, "DPoP")
+    assert "wrk.headers[ [[authorization]] ] = [[DPoP tok]]" in as_header
+    assert "wrk.headers[ [[DPoP]] ] = value\n  return wrk.format()" in as_header
+    assert "next_value = next_value % #values + 1" in as_header
+    as_body = _wrk_script(Req("POST", "/oauth/token", (), b"code=x"), True)
+    assert "return wrk.format(nil, nil, nil, value)" in as_body and "wrk.body" not in as_body
+    repeated = _wrk_script(Req("POST", "/oauth/token", (), b"a=b"), False)
+    assert "wrk.body = [[a=b]]" in repeated and "values" not in repeated
+
+
+def test_the_dpop_table_is_of_medians_against_the_bearer_token_and_counts_disturbed_samples() -> None:
+    def sample(rps: float, p99: float, other: float) -> dict[str, Any]:
+        return {"rps": rps, "p99_ms": p99, "machine": {"other_cores": other}}
+
+    lines = dpop.http_table(
+        {
+            dpop.BEARER: [sample(10_000, 2.0, 0.0), sample(12_000, 4.0, 0.0), sample(11_000, 3.0, 0.0)],
+            "DPoP RS256 proof": [sample(5_000, 6.0, 0.5), sample(6_000, 9.0, 0.0), sample(5_500, 7.5, 0.0)],
+        }
+    )
+    assert lines[2] == "| bearer token | 11,000 | 10,000-12,000 | 1.00 | 3.00 | 1.00 | 0 of 3 |"
+    assert lines[3] == "| DPoP RS256 proof | 5,500 | 5,000-6,000 | 0.50 | 7.50 | 2.50 | 1 of 3 |"
 
 
 def test_wrk_output_without_the_summary_line_is_an_error() -> None:

@@ -35,9 +35,8 @@ from asgi_oauth.middleware import (
     protect,
     requires_scopes,
 )
-from asgi_oauth.validation_cache import CacheOptions
 
-from .conftest import open_redis_store
+from .conftest import trusting_cache
 from .middleware.helpers import (
     BASE_URL,
     REALM,
@@ -499,15 +498,9 @@ async def test_a_remembered_token_is_answered_from_memory_and_only_as_sent(
     up the header's bytes as sent, so any other spelling of the same token gets the full checks, refusals
     included (a token in the query beside it is still two methods, an altered one still unknown)."""
     async with (
-        open_redis_store(redis_url, key_prefix=key_prefix, cache=CacheOptions()) as store,
+        trusting_cache(redis_url, key_prefix=key_prefix) as store,
         open_host(store, allow_query_token=True) as host,
     ):
-        cache = store.validation_cache
-        assert cache is not None
-        deadline = time.monotonic() + 10
-        while not cache.trusted():
-            assert time.monotonic() < deadline, "the cache never trusted its subscription"
-            await asyncio.sleep(0.01)
         token = await host.token("read")
         assert (await host.get("/api/whoami", token)).status_code == 200  # read from the store, now remembered
         cases: list[tuple[dict[str, str], dict[str, str], int]] = [

@@ -20,7 +20,7 @@ EXTRA_KEY = "dpop"
 def jkt_of(extra: Mapping[str, Any]) -> str | None:
     """The thumbprint of the key a record (a token, a code) is bound to, from its ``extra``; ``None``: unbound."""
     kept = extra.get(EXTRA_KEY) if extra else None
-    jkt = kept.get("jkt") if isinstance(kept, Mapping) else None
+    jkt = kept.get("jkt") if type(kept) is dict or isinstance(kept, Mapping) else None  # (dict: no ABC check)
     return jkt if isinstance(jkt, str) else None
 
 

@@ -233,9 +233,7 @@ def _decode(part: str, name: str) -> dict[str, Any]:
     """A JSON object from base64url, strictly: UTF-8 only, no duplicate member (two parsers could each read a
     different one), no NaN or Infinity."""
     try:
-        value = json.loads(
-            unb64url(part).decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=refuse_constant
-        )
+        value = _STRICT_JSON.decode(unb64url(part).decode("utf-8"))
     except (ValueError, RecursionError):  # base64, UTF-8, JSON, a number too long to convert, nested too deep
         raise ProofRefused(f"the DPoP proof's {name} is not base64url-encoded JSON") from None
     if not isinstance(value, dict):
@@ -248,6 +246,10 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(members) != len(pairs):
         raise ValueError("duplicate member")
     return members
+
+
+#: Made once: ``json.loads`` with options builds a decoder per call.
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=refuse_constant)
 
 
 def _public_jwk(jwk: object, alg: str) -> dict[str, str]:

@@ -17,12 +17,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..algorithms import ASYMMETRIC, asymmetric_only
 from ..asgi import Scope, header
 from ..types import Clock
 from .nonces import Nonces
+
+if TYPE_CHECKING:
+    from .proof import Proof
 
 #: Most proofs one worker remembers: past it the oldest are forgotten first (a flood of valid proofs, each costing
 #: the sender a signature, cannot make the worker refuse the next legitimate one).
@@ -56,8 +59,10 @@ class ResourceDPoP:
         """``claim_once(name, expires_at)``: with ``replay="store"``, the store's single-use claim (every worker
         shares it), e.g. ``lambda name, at: store.claim_once(name, expires_at=at)``. ``nonces``: require the
         resource's nonce in every proof (RFC 9449 section 9), answering ``use_dpop_nonce`` with it when missing."""
-        from . import proof  # noqa: F401 (says at once which extra is missing)
+        from . import proof  # here, not at the top: the middleware imports this module without the dpop extra
 
+        #: The proof checks (a module needing PyJWT), kept to skip an import statement per request.
+        self._proof = proof
         self.algorithms = frozenset(asymmetric_only(tuple(algorithms)))
         self.proof_lifetime = proof_lifetime
         self.leeway = leeway
@@ -66,19 +71,46 @@ class ResourceDPoP:
         self._claim_once = claim_once if replay == "store" else None
         self._clock = clock
         self._nonces = nonces
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
         #: The ``algs`` of a ``DPoP`` challenge.
         self.algs = " ".join(sorted(self.algorithms))
 
+    @property
+    def answers_from_memory(self) -> bool:
+        """Whether a proof is judged without the store (replays kept per worker): the middleware's synchronous
+        success path can then take DPoP tokens too."""
+        return self._claim_once is None
+
+    def refusal_from_memory(self, proofs: list[str], *, method: str, url: str, token: str, jkt: str) -> Refusal | None:
+        """:meth:`refusal` without a coroutine, when :attr:`answers_from_memory`: the proof is checked and its
+        ``jti`` remembered by this worker."""
+        now = self._clock()
+        judged = self._judged(proofs, method=method, url=url, token=token, jkt=jkt, now=now)
+        if isinstance(judged, Refusal):
+            return judged
+        if not self._first_use(judged.jkt, judged.jti, judged.acceptable_until(self.proof_lifetime, self.leeway), now):
+            return _REPLAYED
+        return None
+
     async def refusal(self, proofs: list[str], *, method: str, url: str, token: str, jkt: str) -> Refusal | None:
         """Why this request's proof does not let ``token`` (bound to ``jkt``) in, or ``None`` when it does."""
-        from .proof import NonceRequired, ProofRefused, verify_proof
+        if self._claim_once is None:
+            return self.refusal_from_memory(proofs, method=method, url=url, token=token, jkt=jkt)
+        judged = self._judged(proofs, method=method, url=url, token=token, jkt=jkt, now=self._clock())
+        if isinstance(judged, Refusal):
+            return judged
+        expires_at = judged.acceptable_until(self.proof_lifetime, self.leeway)
+        if not await self._claim_once(f"dpop-rs:{judged.jkt}:{judged.jti}", expires_at):
+            return _REPLAYED
+        return None
 
+    def _judged(self, proofs: list[str], *, method: str, url: str, token: str, jkt: str, now: float) -> Proof | Refusal:
+        """The request's one proof when it holds for this request, ``token`` and ``jkt``; else why not."""
         if len(proofs) != 1:
             return Refusal("invalid_dpop_proof", "send exactly one DPoP header with a DPoP-bound access token")
-        now = self._clock()
+        checks = self._proof
         try:
-            proof = verify_proof(
+            proof: Proof = checks.verify_proof(
                 proofs[0],
                 method=method,
                 url=url,
@@ -89,30 +121,29 @@ class ResourceDPoP:
                 access_token=token,
                 nonce_valid=self._nonces.valid if self._nonces is not None else None,
             )
-        except NonceRequired as refused:
+        except checks.NonceRequired as refused:
             return Refusal("use_dpop_nonce", str(refused), self._nonces.current() if self._nonces else None)
-        except ProofRefused as refused:
+        except checks.ProofRefused as refused:
             return Refusal("invalid_dpop_proof", str(refused))
         if proof.jkt != jkt:
             return Refusal("invalid_dpop_proof", "the proof is signed with another key than the token is bound to")
-        expires_at = proof.acceptable_until(self.proof_lifetime, self.leeway)
-        if not await self._first_use(f"dpop-rs:{proof.jkt}:{proof.jti}", expires_at, now):
-            return Refusal("invalid_dpop_proof", "this DPoP proof was used before: make a new one per request")
-        return None
+        return proof
 
-    async def _first_use(self, name: str, expires_at: float, now: float) -> bool:
-        if self._claim_once is not None:
-            return await self._claim_once(name, expires_at)
+    def _first_use(self, jkt: str, jti: str, expires_at: float, now: float) -> bool:
         seen = self._seen
         while seen:  # forget what can no longer be replayed (oldest first), and the oldest past the bound
             oldest, until = next(iter(seen.items()))
             if until > now and len(seen) < REMEMBERED:
                 break
             del seen[oldest]
+        name = (jkt, jti)
         if name in seen:
             return False
         seen[name] = expires_at
         return True
+
+
+_REPLAYED = Refusal("invalid_dpop_proof", "this DPoP proof was used before: make a new one per request")
 
 
 def request_url(scope: Scope) -> str:

@@ -102,6 +102,34 @@ async def test_what_an_attacker_presents_is_refused(make_server: MakeServer, sto
     assert (await call(server, token, key.proof("GET", API, ath=ath))).status_code == 401
 
 
+async def test_each_request_checks_its_proof_once(
+    make_server: MakeServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token answered from memory has its proof judged on the middleware's synchronous path, a refusal included:
+    a bad proof costs one signature check, as a good one does, never two (a replayed one would otherwise double
+    the work an attacker can cause with bytes that cost nothing to resend)."""
+    from asgi_oauth.dpop import proof as proofs
+
+    server = await resource(make_server, store)
+    key = ProofKey.new("ES256")
+    token = await bound_token(server, key)
+    ath = access_token_hash(token)
+    assert (await call(server, token, key.proof("GET", API, ath=ath))).status_code == 200  # now remembered
+    checked: list[str] = []
+    verify = proofs.verify_proof
+
+    def counted(proof: str, **options: Any) -> Any:
+        checked.append(proof)
+        return verify(proof, **options)
+
+    monkeypatch.setattr(proofs, "verify_proof", counted)
+    good, wrong_url = key.proof("GET", API, ath=ath), key.proof("GET", f"{BASE_URL}/api/other", ath=ath)
+    assert (await call(server, token, good)).status_code == 200
+    refused(await call(server, token, good), "invalid_dpop_proof", "used before")
+    refused(await call(server, token, wrong_url), "invalid_dpop_proof", "htu")
+    assert checked == [good, good, wrong_url]
+
+
 async def test_a_resource_without_dpop_refuses_bound_tokens(make_server: MakeServer, store: Store) -> None:
     """A bound token as a bearer token is refused; the DPoP scheme is one this resource does not know, so the
     request carries no token it reads (RFC 6750's 401 with a Bearer challenge and no error), as before DPoP."""
