@@ -29,7 +29,7 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -42,7 +42,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from asgi_oauth import BearerTokenMiddleware, LocalValidator, OAuthServer, OAuthSettings, RedisStore, new_client
+from asgi_oauth import (
+    BearerTokenMiddleware,
+    Client,
+    LocalValidator,
+    OAuthServer,
+    OAuthSettings,
+    RedisStore,
+    new_client,
+    register_client,
+)
 from asgi_oauth import protect as protect_rule
 from asgi_oauth.dpop.proof import access_token_hash
 from asgi_oauth.dpop.resource import ResourceDPoP
@@ -58,6 +67,7 @@ from .micro import on_private_redis, rounds_parser, table
 from .processes import UvicornServer, taskset
 
 ISSUER = "http://127.0.0.1:8000/oauth"
+KEY_PREFIX = "oauth"
 TOKEN_URL = f"{ISSUER}/token"
 API_URL = "http://127.0.0.1:8000/api/me"
 BEARER = "bearer token"
@@ -77,15 +87,20 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-def _server(redis_url: str, issuer: str, secret: str) -> tuple[OAuthServer, RedisStore, DPoP]:
-    """Our server with its defaults on Redis and the ``dpop`` feature, with one client_credentials client."""
+def _client() -> tuple[Client, str]:
+    """The benchmark's client_credentials client, with a generated secret (checked with one keyed hash, as
+    users' generated secrets are; a chosen secret is stored with scrypt, which would be what issuance times)."""
+    client, secret = new_client(name="m2m", client_id="m2m", grant_types=["client_credentials"], scope="read")
+    assert secret is not None
+    return client, secret
+
+
+def _server(redis_url: str, issuer: str, clients: Sequence[Client] = ()) -> tuple[OAuthServer, RedisStore, DPoP]:
+    """Our server with its defaults on Redis and the ``dpop`` feature, knowing ``clients`` (and those stored)."""
     settings = OAuthSettings(issuer=issuer, secret_key=("bench-dpop-signing-key-0123456789abcdef",))
-    store = RedisStore.from_url(redis_url, key_prefix="oauth", cache=CacheOptions())
-    client, _ = new_client(
-        name="m2m", client_id="m2m", grant_types=["client_credentials"], scope="read", client_secret=secret
-    )
+    store = RedisStore.from_url(redis_url, key_prefix=KEY_PREFIX, cache=CacheOptions())
     feature = DPoP()
-    return OAuthServer(settings, store=store, clients=[client], features=[feature]), store, feature
+    return OAuthServer(settings, store=store, clients=list(clients), features=[feature]), store, feature
 
 
 def _app(server: OAuthServer, store: RedisStore, dpop: ResourceDPoP) -> Starlette:
@@ -95,10 +110,10 @@ def _app(server: OAuthServer, store: RedisStore, dpop: ResourceDPoP) -> Starlett
 
 
 def http_app() -> Starlette:
-    """The app ``--http`` serves (``uvicorn benchmarks.dpop:http_app --factory``), from ``BENCH_REDIS_URL``,
-    ``BENCH_CLIENT_SECRET`` and the ``PORT`` it listens on (the issuer names it, as proofs at /token must)."""
+    """The app ``--http`` serves (``uvicorn benchmarks.dpop:http_app --factory``), from ``BENCH_REDIS_URL`` (where
+    the client is registered) and the ``PORT`` it listens on (the issuer names it, as proofs at /token must)."""
     issuer = f"http://127.0.0.1:{os.environ['PORT']}/oauth"
-    server, store, feature = _server(os.environ["BENCH_REDIS_URL"], issuer, os.environ["BENCH_CLIENT_SECRET"])
+    server, store, feature = _server(os.environ["BENCH_REDIS_URL"], issuer)
     return _app(server, store, feature.resource())
 
 
@@ -106,8 +121,8 @@ async def measure(
     redis_url: str, rounds: int, requests: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]]]:
     """CPU per request on the protected route, its p99 latency, and CPU per issuance, by row (a value per round)."""
-    secret = secrets.token_urlsafe(32)
-    server, store, feature = _server(redis_url, ISSUER, secret)
+    client, secret = _client()
+    server, store, feature = _server(redis_url, ISSUER, [client])
     auth = basic_auth("m2m", secret)
     in_memory = _app(server, store, feature.resource())
     in_store = _app(server, store, feature.resource(replay="store", claim_once=_claim(store)))
@@ -216,8 +231,9 @@ def measure_http(redis_url: str, rounds: int, seconds: float, connections: int) 
             "--http pins the server and wrk to a CPU each, with taskset,"
             " which is not on PATH (apt-get install util-linux)"
         )
-    secret = secrets.token_urlsafe(32)
-    env = {"BENCH_REDIS_URL": redis_url, "BENCH_CLIENT_SECRET": secret}
+    client, secret = _client()
+    asyncio.run(_register(redis_url, client))
+    env = {"BENCH_REDIS_URL": redis_url}
     server = UvicornServer("dpop", "benchmarks.dpop:http_app", env, cpus="0")
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in HTTP_ROWS}
     try:
@@ -252,6 +268,14 @@ def measure_http(redis_url: str, rounds: int, seconds: float, connections: int) 
     finally:
         server.stop()
     return samples
+
+
+async def _register(redis_url: str, client: Client) -> None:
+    store = RedisStore.from_url(redis_url, key_prefix=KEY_PREFIX)
+    try:
+        await register_client(store, client)
+    finally:
+        await store.aclose()
 
 
 def _http_token(base_url: str, secret: str, alg: str | None, key: Any = None) -> str:

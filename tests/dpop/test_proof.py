@@ -14,12 +14,13 @@ import time
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from asgi_oauth.crypto import b64url
+from asgi_oauth.crypto import b64url, unb64url
 from asgi_oauth.dpop.proof import (
     DEFAULT_ALGORITHMS,
     NonceRequired,
@@ -36,7 +37,7 @@ from .proofs import ProofKey, part
 
 URL = "https://as.example.test/token"
 ALGORITHMS = frozenset(DEFAULT_ALGORITHMS)
-KEYS = {alg: ProofKey.new(alg) for alg in ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")}
+KEYS = {alg: ProofKey.new(alg) for alg in ASYMMETRIC}  # every algorithm a proof may be signed with
 ES256 = KEYS["ES256"]
 
 
@@ -69,6 +70,28 @@ def test_a_proof_made_as_a_client_makes_it_is_accepted(alg: str) -> None:
     assert (proof.jti, proof.htm, proof.htu, proof.iat) == ("j-1", "POST", URL, float(int(now)))
     assert proof.ath is None and proof.nonce is None
     assert proof.jwk == {name: key.jwk[name] for name in proof.jwk} and "kty" in proof.jwk
+
+
+@pytest.mark.parametrize("alg", sorted(KEYS))
+def test_a_signature_changed_in_any_byte_or_cut_short_does_not_verify(alg: str) -> None:
+    """Each algorithm's check is this module's own (cryptography's primitives, prepared once), judged against
+    PyJWT's signing: the proof above verifies, and the same proof with its signature altered does not."""
+    header, payload, signature = KEYS[alg].proof("POST", URL).split(".")
+    raw = unb64url(signature)
+    for changed in (bytes([raw[0] ^ 1]) + raw[1:], raw[:-1] + bytes([raw[-1] ^ 0x80]), raw[:-1], raw + b"\0"):
+        refused(f"{header}.{payload}.{b64url(changed)}", "signature does not verify")
+
+
+def test_a_pss_signature_must_use_a_salt_as_long_as_the_hash() -> None:
+    """RFC 7518 section 3.5: PS256's salt is 32 bytes. A signature with another salt length is valid PSS, and
+    OpenSSL would accept it if told to find the length itself; a proof signed so is refused."""
+    key = KEYS["PS256"]
+    header, payload, _ = key.proof("POST", URL).split(".")
+    signed = f"{header}.{payload}".encode()
+    for salt in (0, 20):
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt)
+        signature = key.private.sign(signed, pss, hashes.SHA256())
+        refused(f"{header}.{payload}.{b64url(signature)}", "signature does not verify")
 
 
 def test_the_proof_keeps_only_the_members_that_define_the_key() -> None:
