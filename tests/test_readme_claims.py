@@ -4,11 +4,16 @@ tracker."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from asgi_oauth import MemoryStore, load_settings
+from asgi_oauth import BearerTokenMiddleware, LocalValidator, MemoryStore, load_settings, protect
 from asgi_oauth.demo import create_demo_app
 
 from .docs.pages import doc_section
@@ -51,6 +56,25 @@ async def test_the_conformance_claim_names_the_setting_that_silences_the_warning
 
     assert await advertised() is None
     assert await advertised(enable_client_id_metadata_documents=True) is True
+
+
+async def test_the_missing_token_answer_is_the_one_the_middleware_page_quotes() -> None:
+    """ "The middleware" quotes the body and challenge of a protected path asked without a token: both as sent."""
+    text = " ".join(doc_section("The middleware").split())
+    quoted = json.loads(re.search(r"the JSON body says `(\{.*?\})`", text).group(1))  # type: ignore[union-attr]
+
+    async def route(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/api/me", route)])
+    app.add_middleware(BearerTokenMiddleware, validator=LocalValidator(MemoryStore()), rules=[protect("/api")])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        answer = await http.get("/api/me")
+    assert answer.status_code == 401 and answer.json() == quoted
+    assert (
+        answer.headers["www-authenticate"].startswith('Bearer realm="')
+        and "error=" not in answer.headers["www-authenticate"]
+    )
 
 
 #: A tracker's issue number (the word, a space, a number; or two numbers joined by "and"): nothing to a user.
