@@ -250,21 +250,19 @@ def measure_http(redis_url: str, rounds: int, seconds: float, connections: int) 
                     if alg is not None:  # enough for the route at the bearer token's rate, never more than needed
                         rate = max(s["rps"] for s in samples[BEARER])
                         proofs = _proofs(pool, alg, keys[alg], api, tokens[name], int(rate * seconds * 1.1) + 500)
-                    before = machine.read() if machine.available() else None
-                    result = run_wrk(
-                        server.base_url,
-                        req,
-                        None if proofs is None else [p.encode() for p in proofs],
-                        seconds,
-                        connections,
-                        cpus="1",
-                        header="DPoP",
-                    )
+                    seen: dict[str, Any] = {}
+                    with machine.beside(seen):
+                        result = run_wrk(
+                            server.base_url,
+                            req,
+                            None if proofs is None else [p.encode() for p in proofs],
+                            seconds,
+                            connections,
+                            cpus="1",
+                            header="DPoP",
+                        )
                     _check(name, result)
-                    sample: dict[str, Any] = result.as_dict()
-                    if before is not None:
-                        sample["machine"] = machine.window(before, machine.read()).as_dict()
-                    samples[name].append(sample)
+                    samples[name].append({**result.as_dict(), **seen})
     finally:
         server.stop()
     return samples
@@ -313,7 +311,7 @@ def http_table(samples: dict[str, list[dict[str, Any]]]) -> list[str]:
     for name, runs in samples.items():
         rps = [s["rps"] for s in runs]
         p99 = statistics.median(s["p99_ms"] for s in runs)
-        disturbed = sum(1 for s in runs if "machine" in s and s["machine"]["other_cores"] > machine.QUIET_LIMIT)
+        disturbed = sum(1 for s in runs if machine.disturbed(s))
         lines.append(
             f"| {name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
             f"| {statistics.median(rps) / basis:.2f} | {p99:.2f} | {p99 / basis_p99:.2f} | {disturbed} of {len(runs)} |"

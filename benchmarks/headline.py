@@ -103,7 +103,7 @@ def latency_table(
         if f is None:
             continue
         p99 = f"{f.p99_ms / ceiling.p99_ms:.2f}" if ceiling is not None and ceiling.p99_ms else ""
-        bad = sum(1 for s in http.get(key, []) if _disturbed(s))
+        bad = sum(1 for s in http.get(key, []) if machine.disturbed(s))
         cpu = (inproc or {}).get(key)
         cpu_cell = f"{statistics.median(float(x['cpu_us']) for x in cpu):.1f}" if cpu else ""
         lines.append(
@@ -122,11 +122,6 @@ def scaling_table(figs: Mapping[str, Figures]) -> list[str]:
     if not rows:
         return []
     return ["| route | 1 worker req/s | 2 workers req/s | growth |", "|---|---:|---:|---:|", *rows]
-
-
-def _disturbed(sample: Mapping[str, Any]) -> bool:
-    window = sample.get("machine")
-    return window is None or float(window["other_cores"]) > machine.QUIET_LIMIT
 
 
 def why_not_judged(

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,22 @@ def measure(seconds: float) -> Window:
 
 def available() -> bool:
     return (PROC / "stat").is_file() and (PROC / str(os.getpid()) / "stat").is_file()
+
+
+@contextmanager
+def beside(sample: dict[str, Any]) -> Iterator[None]:
+    """Time a sample: once the block is over, ``sample["machine"]`` says what other work used of the machine
+    meanwhile (:meth:`Window.as_dict`); nothing is added where ``/proc`` cannot be read."""
+    before = read() if available() else None
+    yield
+    if before is not None:
+        sample["machine"] = window(before, read()).as_dict()
+
+
+def disturbed(sample: Mapping[str, Any], limit: float = QUIET_LIMIT) -> bool:
+    """Whether other work used more than ``limit`` cores during a sample (or nothing says it did not)."""
+    seen = sample.get("machine")
+    return seen is None or float(seen["other_cores"]) > limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -344,25 +344,23 @@ class Runner:
         self, kind: str, server: Server, work: Workload, bodies: list[bytes] | None, duration: float
     ) -> dict[str, Any]:
         """One sample, with the machine's load beside it."""
-        before = machine.read() if machine.available() else None
-        if kind == "wrk":
-            result = await asyncio.to_thread(
-                loadgen.run_wrk,
-                server.base_url,
-                work.template,
-                bodies,
-                duration,
-                self.opts.connections,
-                cpus=self.cpus["load"],
-            )
-        else:
-            result = await loadgen.run_python(
-                "127.0.0.1", server.port, work.template, bodies, duration, self.opts.connections
-            )
-        sample: dict[str, Any] = result.as_dict()
-        if before is not None:
-            sample["machine"] = machine.window(before, machine.read()).as_dict()
-        return sample
+        seen: dict[str, Any] = {}
+        with machine.beside(seen):
+            if kind == "wrk":
+                result = await asyncio.to_thread(
+                    loadgen.run_wrk,
+                    server.base_url,
+                    work.template,
+                    bodies,
+                    duration,
+                    self.opts.connections,
+                    cpus=self.cpus["load"],
+                )
+            else:
+                result = await loadgen.run_python(
+                    "127.0.0.1", server.port, work.template, bodies, duration, self.opts.connections
+                )
+        return {**result.as_dict(), **seen}
 
     def _server(self, target: Target, config: BenchConfig) -> Server:
         env = config.to_env()

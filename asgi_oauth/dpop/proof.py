@@ -118,7 +118,6 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
-@functools.lru_cache(maxsize=1024)  # a client sends the same token with proof after proof
 def access_token_hash(token: str) -> str:
     """The ``ath`` of a proof sent with ``token`` (RFC 9449 section 4.2): base64url SHA-256 of its ASCII."""
     # For an ASCII token UTF-8 is the same bytes; anything else (never a valid token) must not raise.
