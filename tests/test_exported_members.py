@@ -52,17 +52,14 @@ def test_the_examples_and_the_documentation_import_only_public_names() -> None:
     docs/ (run or fragments) is from the package itself or its optional public modules (``asgi_oauth.testing``,
     ``asgi_oauth.mcp``, ``asgi_oauth.mcp.fastmcp``)."""
     import ast
-    import re
 
-    from .serving import DOC_PAGES
+    from .docs.pages import DOC_TEXTS, blocks
     from .serving import ROOT as root
 
     sources = {path.name: path.read_text() for path in (root / "examples").glob("*.py")}
-    for page in DOC_PAGES:
-        # Fences alternate, opening then closing: each opening fence's language, and the lines up to its closing.
-        for index, (language, block) in enumerate(re.findall(r"^```(\w*)\n(.*?)^```$", page.read_text(), re.M | re.S)):
-            if language in ("python", "py", ""):
-                sources[f"{page.relative_to(root)} block {index}"] = block
+    for path, text in DOC_TEXTS.items():
+        for index, block in enumerate(blocks(text, "python", "py", "")):
+            sources[f"{path.relative_to(root)} block {index}"] = block
     allowed = {"asgi_oauth", "asgi_oauth.testing", "asgi_oauth.mcp", "asgi_oauth.mcp.fastmcp"}
     allowed |= {"asgi_oauth.features", "asgi_oauth.features.device", "asgi_oauth.features.oidc"}
     allowed |= {"asgi_oauth.features.par", "asgi_oauth.features.dpop", "asgi_oauth.store"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from .docs.pages import blocks, doc_section
+from .docs.pages import blocks, doc_section, exports_of
 from .serving import clean_env, run_cli, run_shell, serving
 
 SECRET_KEY = "registration-test-key-0123456789abcdefghij"
@@ -62,10 +62,7 @@ def test_the_readme_setup_registers_an_mcp_client(tmp_path: Path) -> None:
     """The README's "Dynamic client registration" block, as written: its exports configure ``serve``, its
     ``curl`` registers a public client."""
     (block,) = blocks(doc_section("Dynamic client registration"), "sh")
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
-    )
-    env = clean_env(**{name: value.strip('"') for name, value in exports.items()})
+    env = clean_env(**exports_of(block))
     curl = block[block.index("curl ") :]
     with serving(tmp_path, env) as server:
         port = server.base_url.rsplit(":", 1)[1]

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from asgi_oauth.features import BUILTIN
 from asgi_oauth.features.assertions import JWT_BEARER, TrustedIssuer
 
-from ..docs.pages import blocks, doc_section
+from ..docs.pages import blocks, doc_section, exports_of
 from ..serving import ROOT, clean_env, installed_commands, serving
 from .signing import Signer, form, id_jag
 
@@ -24,16 +24,6 @@ CLIENT_SECTION = "JWT client authentication (`private_key_jwt`)"
 GRANT_SECTION = "Identity assertion grants for enterprise MCP (`jwt_bearer`)"
 WORKLOAD_SECTION = "Workload identity"
 SECRET_SECTION = "Secrets the server derives (`client_secret_jwt`)"
-
-
-def exported(block: str) -> dict[str, str]:
-    """The ``export ASGI_OAUTH_...=value`` lines of a block (a trailing comment and single quotes taken off)."""
-    found = {}
-    for line in block.splitlines():
-        if line.startswith("export ASGI_OAUTH_"):
-            name, _, value = line.removeprefix("export ").partition("=")
-            found[name] = value.split("  #")[0].strip().strip("'")
-    return found
 
 
 def run_here(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -55,7 +45,7 @@ def test_the_private_key_jwt_section_runs_as_written(tmp_path: Path, redis_url: 
     assert pip == ".venv/bin/pip install -c constraints.txt '.[assertions]'"
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(dependency.startswith("PyJWT[crypto]") for dependency in extras["assertions"])
-    settings = exported(install)
+    settings = exports_of(install)
     assert settings == {"ASGI_OAUTH_FEATURES": "private_key_jwt"} and "private_key_jwt" in BUILTIN
 
     signer = Signer.new("RS256")
@@ -101,7 +91,7 @@ def test_the_jwt_bearer_section_runs_as_written(tmp_path: Path, redis_url: str, 
     """As written, the trusted provider's keys are at https://idp.example.com, which nothing here can reach: the
     server starts, advertises the grant, and refuses an ID-JAG saying the keys could not be fetched, never 5xx."""
     (block,) = blocks(doc_section(GRANT_SECTION), "sh")
-    settings = exported(block)
+    settings = exports_of(block)
     assert settings["ASGI_OAUTH_FEATURES"] == "jwt_bearer"
     env = clean_env(ASGI_OAUTH_REDIS_URL=redis_url, ASGI_OAUTH_KEY_PREFIX=key_prefix, **settings)
     created = run_here(block, tmp_path, env)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..docs.pages import blocks, doc_section
+from ..docs.pages import blocks, doc_section, exports_of
 from ..serving import clean_env, hidden_fields, run_shell, serving
 
 SECTION = "Device authorization grant (RFC 8628)"
@@ -22,9 +22,7 @@ SECTION = "Device authorization grant (RFC 8628)"
 def test_the_readme_device_login_signs_in(tmp_path: Path, redis_url: str, key_prefix: str) -> None:
     block = blocks(doc_section(SECTION), "sh")[0]
     (code,) = blocks(doc_section(SECTION), "python")
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in block.splitlines() if line.startswith("export ")
-    )
+    exports = exports_of(block)
     assert exports["ASGI_OAUTH_REDIS_URL"] == "redis://127.0.0.1:6379/0"
     env = clean_env(**exports, ASGI_OAUTH_KEY_PREFIX=key_prefix, ASGI_OAUTH_DEVICE_POLL_INTERVAL="1")
     env["ASGI_OAUTH_REDIS_URL"] = redis_url  # the test's own Redis, not one on the default port

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..serving import CLI, DOC_PAGES, ROOT, Server, installed_commands, run_shell, running
+from ..serving import CLI, DOC_PAGES, ROOT, Server, clean_env, installed_commands, run_shell, running
 
 DOCS = ROOT / "docs"
 TUTORIALS = DOCS / "tutorials"
@@ -144,6 +144,14 @@ def exported(exports: list[str], env: Mapping[str, str]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in pairs}
 
 
+def exports_of(block: str) -> dict[str, str]:
+    """The variables a block's ``export NAME=value`` lines set, as bash sets them (quotes, trailing comments and
+    ``$(...)`` included), and only those."""
+    lines = [line for line in block.splitlines() if line.startswith("export ")]
+    values = exported(lines, clean_env())
+    return {name: values[name] for name in (line.removeprefix("export ").split("=", 1)[0] for line in lines)}
+
+
 @contextmanager
 def serving_block(
     block: str,
@@ -167,8 +175,6 @@ def serving_block(
 def app_env(app_dir: Path, **variables: str) -> dict[str, str]:
     """The test's environment for a page's app file saved in ``app_dir`` (importable as the page's module), with
     this checkout's package first, as in the clone the page is followed in."""
-    from ..serving import clean_env
-
     return clean_env(PYTHONPATH=os.pathsep.join([str(app_dir), str(ROOT)]), **variables)
 
 

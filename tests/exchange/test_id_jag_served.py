@@ -13,8 +13,8 @@ import pytest
 
 from asgi_oauth.crypto import new_jti, pkce_challenge
 
-from ..assertions.test_readme import exported, run_here
-from ..docs.pages import blocks, doc_section
+from ..assertions.test_readme import run_here
+from ..docs.pages import blocks, doc_section, exports_of
 from ..npm import run_judge
 from ..serving import clean_env, demo_sign_in, serving
 
@@ -28,7 +28,7 @@ def test_openid_client_gets_id_jags_that_jose_verifies(
     tmp_path: Path, redis_url: str, key_prefix: str, openid_client: Path
 ) -> None:
     (block,) = blocks(doc_section(SECTION), "sh")
-    settings = exported(block)
+    settings = exports_of(block)
     (target,) = json.loads(settings["ASGI_OAUTH_EXCHANGE_ID_JAG_TARGETS"])
     env = clean_env(
         ASGI_OAUTH_REDIS_URL=redis_url,
