@@ -141,6 +141,10 @@ class OAuthSettings(StrictSettings):
     #: Seconds an answered heartbeat keeps the cache trusted: the longest a revoked token can still be accepted
     #: by a worker whose subscription went silent, and about four heartbeats' time.
     validation_cache_lease: float = Field(default=0.25, ge=0.02, le=5.0)
+    #: Tune the process's garbage collector once at start-up (:func:`asgi_oauth.gc_tuning.tune_gc`): freeze what
+    #: the started server holds and collect the young generation less often, which keeps full collections out of
+    #: the token endpoint's tail latency. Off leaves the collector as the host set it.
+    tune_gc: bool = True
     #: Failed attempts allowed for one principal (user name or client id) from one place (address, or a
     #: known device) within ``rate_limit_window`` seconds before that pair answers 429; 0 switches all limits off.
     rate_limit_failures: int = Field(default=10, ge=0)

@@ -16,6 +16,7 @@ from ..environment import warn_unknown_variables
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..extras import check_settings
 from ..features import Feature, load_features, registrable_methods, store_of
+from ..gc_tuning import tune_gc
 from ..models import Client
 from ..operations.events import EventHook, Events
 from ..protocol.authorize import DEFAULT_RESPONSE_TYPES, ResponseTypeSpec, enabled_response_types
@@ -143,6 +144,8 @@ class OAuthServer:
         self._routes: dict[str, ASGIApp] = {spec.path: self._serve(spec) for spec in self.endpoints}
         for path, app in (self.sign_in.endpoints if self.sign_in is not None else {}).items():
             self._routes.setdefault(path, app)
+        if self.settings.tune_gc:
+            tune_gc()
 
     def _registries(
         self,
