@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_plus
 
 from .. import crypto
@@ -19,10 +19,10 @@ from .ratelimit import Attempt
 
 # Compared against when the client is unknown, so a miss costs the same as a wrong secret.
 _DUMMY_HASH = crypto.hash_secret(crypto.new_client_secret(), generated=True)
+_BASIC: AuthMethod = "client_secret_basic"
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):
     method: AuthMethod
     client_id: str
     secret: str | None
@@ -37,7 +37,7 @@ def credentials(authorization: str | None, params: Params, realm: str) -> Creden
         client_id, secret = _decode_basic(authorization[6:], realm)
         if body_id is not None and body_id != client_id:
             raise InvalidRequest("client_id in the body does not match HTTP Basic")
-        return Credentials("client_secret_basic", client_id, secret)
+        return Credentials(_BASIC, client_id, secret)
     if body_id is None:
         raise InvalidClient("client authentication is required", realm=realm)
     if body_secret is not None:
@@ -53,8 +53,12 @@ def _decode_basic(encoded: str, realm: str) -> tuple[str, str]:
     raw_id, sep, raw_secret = decoded.partition(":")
     if not sep or not raw_id:
         raise InvalidClient("malformed HTTP Basic credentials", realm=realm)
-    # RFC 6749 section 2.3.1: both parts are form-url-encoded before base64.
-    return unquote_plus(raw_id), unquote_plus(raw_secret)
+    # RFC 6749 section 2.3.1: both parts are form-url-encoded before base64 (a generated secret has nothing to decode).
+    return _unquoted(raw_id), _unquoted(raw_secret)
+
+
+def _unquoted(part: str) -> str:
+    return unquote_plus(part) if "%" in part or "+" in part else part
 
 
 def _check_secret(client: Client, creds: Credentials) -> bool:
@@ -75,6 +79,33 @@ CHECKS: dict[AuthMethod, Callable[[Client, Credentials], bool]] = {
 }
 
 
+#: HTTP Basic headers that proved a generated secret, by keyed digest (:func:`~asgi_oauth.crypto.memory_key`,
+#: never the header), each with the client and stored hash it matched. A client sends the same header on every
+#: request; a header seen to match is matched again by its digest instead of base64 and a keyed hash (timed in
+#: benchmarks/PROFILE.md). The client is still read per request: a deleted client, a new secret or another
+#: method refuses the header at once.
+_VERIFIED: dict[bytes, tuple[str, str]] = {}
+_VERIFIED_MAX = 4096
+
+
+async def _remembered(ctx: Context, request: Incoming, key: bytes) -> Client | None:
+    """The client a remembered Basic header proved, while it still would; ``None`` sends it the long way."""
+    client_id, secret_hash = _VERIFIED[key]
+    params = request.params
+    if params.get("client_secret") is not None or params.get("client_id") not in (None, client_id):
+        return None
+    client = await ctx.clients.get(client_id)
+    if client is None or client.secret_hash != secret_hash or client.token_endpoint_auth_method != _BASIC:
+        return None
+    return client
+
+
+def _remember(key: bytes, client_id: str, secret_hash: str) -> None:
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        del _VERIFIED[next(iter(_VERIFIED))]  # the oldest
+    _VERIFIED[key] = (client_id, secret_hash)
+
+
 async def authenticate(ctx: Context, request: Incoming) -> Client:
     """The authenticated client, or :class:`InvalidClient` (401 with a Basic challenge, whatever was tried).
 
@@ -86,8 +117,13 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
         for method in feature.client_auth_methods():
             if method.applies(request):
                 return await method.authenticate(ctx, request)
+    key = None
+    if (authorization := request.authorization) is not None and authorization[:6].lower() == "basic ":
+        key = crypto.memory_key(authorization)
+        if key in _VERIFIED and (client := await _remembered(ctx, request, key)) is not None:
+            return client
     realm = ctx.settings.realm
-    creds = credentials(request.authorization, request.params, realm)
+    creds = credentials(authorization, request.params, realm)
     try:
         client = await ctx.clients.get(creds.client_id)
     except DocumentError as error:
@@ -100,6 +136,8 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
         )
     guessable = client is not None and client.secret_hash is not None and crypto.guessable(client.secret_hash)
     if not guessable and client is not None and CHECKS[creds.method](client, creds):
+        if key is not None and creds.method == _BASIC and client.secret_hash is not None:
+            _remember(key, client.client_id, client.secret_hash)
         return client  # the common case: a generated secret, one keyed hash, nothing to count
     attempt = Attempt.client(creds.client_id, request.peer)
     known = await ctx.limiter.check(attempt) if guessable else False

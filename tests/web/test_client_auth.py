@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -252,3 +253,51 @@ async def test_declared_clients_take_precedence_over_the_store(make_server: Make
     assert (await post(server, TOKEN, headers=headers)).json()["scope"] == "declared"
     response = await post(server, TOKEN, headers={"Authorization": basic("dup", stored.secret or "")})
     assert_invalid_client(response)
+
+
+# -- a Basic header seen to prove a generated secret is matched again by its digest ------------------------------
+
+
+async def test_a_remembered_basic_header_still_follows_the_rules(make_server: MakeServer) -> None:
+    server = await make_server(client_cache_ttl=0)
+    headers = {"Authorization": basic("m2m", server.clients["m2m"].secret or "")}
+    ok(await post(server, TOKEN, headers=headers))  # now remembered
+
+    ok(await post(server, TOKEN, headers=headers, client_id="m2m"))
+    assert_error(await post(server, TOKEN, headers=headers, client_id="m2m-post"), "invalid_request")
+    secret = server.clients["m2m"].secret or ""
+    assert_error(await post(server, TOKEN, headers=headers, client_secret=secret), "invalid_request")
+
+
+async def test_a_remembered_basic_header_fails_once_the_client_is_deleted_or_given_a_new_secret(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(client_cache_ttl=0)
+    store = server.oauth.store
+    old = {"Authorization": basic("m2m", server.clients["m2m"].secret or "")}
+    ok(await post(server, TOKEN, headers=old))
+    ok(await post(server, TOKEN, headers=old))
+
+    assert await store.delete_client("m2m")
+    assert_invalid_client(await post(server, TOKEN, headers=old))
+    renewed = register("m2m", grant_types=["client_credentials"], scope="read")
+    assert await store.create_client(renewed.client)
+    assert_invalid_client(await post(server, TOKEN, headers=old))
+    ok(await post(server, TOKEN, headers={"Authorization": basic("m2m", renewed.secret or "")}))
+
+
+async def test_a_remembered_basic_header_fails_once_the_client_must_use_another_method(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(client_cache_ttl=0)
+    store = server.oauth.store
+    secret = server.clients["m2m"].secret or ""
+    headers = {"Authorization": basic("m2m", secret)}
+    ok(await post(server, TOKEN, headers=headers))
+
+    assert await store.delete_client("m2m")
+    moved = replace(server.clients["m2m"].client, token_endpoint_auth_method="client_secret_post")
+    assert await store.create_client(moved)
+    response = await post(server, TOKEN, headers=headers)
+    assert_error(response, "invalid_client", 401)
+    assert "client_secret_post" in response.json()["error_description"]
