@@ -109,7 +109,22 @@ def _error(line: bytes) -> rexc.RedisError:
 
 
 def pack(args: tuple[Arg, ...]) -> bytes:
-    """A command in RESP: an array of bulk strings."""
+    """A command in RESP: an array of bulk strings.
+
+    Written as text and encoded once when every argument is text or a number and ASCII (keys, digests, ids,
+    numbers: nearly every command), where a character's length is its byte length; bytes the other way.
+    """
+    parts = [f"*{len(args)}\r\n"]
+    for arg in args:
+        if isinstance(arg, bytes):
+            return _pack_bytes(args)
+        text = str(arg)
+        parts.append(f"${len(text)}\r\n{text}\r\n")
+    out = "".join(parts)
+    return out.encode() if out.isascii() else _pack_bytes(args)
+
+
+def _pack_bytes(args: tuple[Arg, ...]) -> bytes:
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
         data = arg if isinstance(arg, bytes) else str(arg).encode()
