@@ -25,21 +25,19 @@ import dataclasses
 import functools
 import hashlib
 import json
+import operator
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from ..compact_json import dumps
 from ..models import AccessToken, AuthorizationCode, Client, TokenFamily
 
 #: The version written into every new record.
 VERSION = 1
 
 R = TypeVar("R")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +51,7 @@ class Layout:
         row = [VERSION, *(values.get(f) for f in self.fields)]
         while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
             row.pop()
-        return _dumps(row)
+        return dumps(row)
 
     def decode(self, raw: bytes | str) -> dict[str, Any]:
         values = _values(raw)
@@ -87,7 +85,7 @@ def _seconds(value: int | None) -> float | None:
 
 
 def _pack_extra(value: Mapping[str, Any]) -> str | None:
-    return _dumps(dict(value)) if value else None  # empty: nothing stored, so no record grows
+    return dumps(dict(value)) if value else None  # empty: nothing stored, so no record grows
 
 
 def _unpack_extra(value: str | None) -> Mapping[str, Any]:
@@ -150,15 +148,18 @@ class ArrayRecord(Generic[R]):
         self.layout = Layout(name, tuple(stored))
         self._whole = only is None
         self._decoders = tuple(codec.decode for codec in self.codecs)
+        self._encoders = tuple(codec.encode for codec in self.codecs)
+        getter = operator.attrgetter(*self.names)
+        self._values: Callable[[R], tuple[Any, ...]] = (
+            getter if len(self.names) > 1 else lambda record: (getter(record),)
+        )
 
     def pack(self, record: R) -> str:
         row: list[Any] = [VERSION]
-        for name, codec in zip(self.names, self.codecs, strict=True):
-            value = getattr(record, name)
-            row.append(value if codec.encode is None else codec.encode(value))
+        row += [v if encode is None else encode(v) for v, encode in zip(self._values(record), self._encoders)]
         while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
             row.pop()
-        return _dumps(row)
+        return dumps(row)
 
     def _decoded(self, raw: bytes | str) -> list[Any]:
         values = _values(raw)
@@ -201,7 +202,7 @@ class ObjectRecord(Generic[R]):
             if name in self._defaults and value == self._defaults[name]:
                 continue
             data[name] = value if codec.encode is None else codec.encode(value)
-        return _dumps(data)
+        return dumps(data)
 
     def unpack(self, raw: bytes | str) -> R:
         data = json.loads(raw)

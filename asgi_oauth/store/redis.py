@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import secrets
 import time
@@ -167,10 +166,6 @@ def _lua(name: str, *helpers: str) -> str:
 def _with_helpers(source: str, helpers: Sequence[str], layouts: Sequence[Layout] = ()) -> str:
     parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in helpers)
     return lua_prelude(*layouts) + "".join(parts) + source
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _window_ms(seconds: float) -> int:

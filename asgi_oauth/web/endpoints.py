@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from starlette.routing import request_response
 from starlette.types import ASGIApp
 
+from ..compact_json import string as json_string
 from ..protocol import metadata as rfc8414
 from ..protocol.grants import TokenResponse, always, token
 from ..protocol.introspect import introspect
@@ -28,7 +29,7 @@ from ..protocol.revoke import revoke
 from ..registry import switched_on
 from ..settings import OAuthSettings
 from . import openapi
-from .http import Document, EncodedJSON, encode_json, json_string
+from .http import Document, EncodedJSON, encode_json
 
 if TYPE_CHECKING:
     from .app import OAuthServer

@@ -7,13 +7,13 @@ the answer goes out as two ASGI messages. Method, content type and size are chec
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
+from .. import compact_json
 from ..asgi import header as header
 from ..asgi import peer as peer
 from ..asgi import route_path as route_path
@@ -29,25 +29,6 @@ _DOCUMENT_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 #: Where :func:`send_error` notes the OAuth error code in the ASGI scope, for the metrics to count.
 ERROR_KEY = "asgi_oauth.error"
-
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _unencodable(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# json's C encoder, made once (``JSONEncoder.encode`` makes one per call): the same bytes as ``_encode``, minus
-# the circular-reference check, which answers built from plain records never need.
-_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None where json has no C speedups
-_c_encoder: Any = (
-    _make_encoder(None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    if _make_encoder is not None
-    else None
-)
-
-#: A JSON string literal for ``text`` (quotes and escapes as ``encode_json`` writes them, non-ASCII kept).
-json_string = json.encoder.encode_basestring
 
 
 class EncodedJSON(bytes):
@@ -108,9 +89,7 @@ def request_url(scope: Scope) -> URL:
 
 
 def encode_json(body: Any) -> bytes:
-    if _c_encoder is not None and isinstance(body, dict):
-        return "".join(_c_encoder(body, 0)).encode("utf-8")
-    return _encode(body).encode("utf-8")
+    return compact_json.dumps(body).encode("utf-8")
 
 
 async def send_bytes(
