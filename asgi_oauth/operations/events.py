@@ -16,12 +16,13 @@ loses events (at most :attr:`Events.max_pending` run at once; the excess is coun
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from .. import compact_json
 
 logger = logging.getLogger("asgi_oauth")
 
@@ -143,6 +144,6 @@ def json_lines(log: logging.Logger | None = None) -> EventHook:
     target = log if log is not None else logging.getLogger("asgi_oauth.events")
 
     async def log_event(event: Event) -> None:
-        target.info("%s", json.dumps(event.as_dict(), separators=(",", ":"), ensure_ascii=False))
+        target.info("%s", compact_json.dumps(event.as_dict()))
 
     return log_event

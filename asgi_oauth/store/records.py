@@ -156,7 +156,8 @@ class ArrayRecord(Generic[R]):
 
     def pack(self, record: R) -> str:
         row: list[Any] = [VERSION]
-        row += [v if encode is None else encode(v) for v, encode in zip(self._values(record), self._encoders)]
+        values = zip(self._values(record), self._encoders, strict=True)
+        row += [v if encode is None else encode(v) for v, encode in values]
         while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
             row.pop()
         return dumps(row)
