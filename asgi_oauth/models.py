@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .frozen import slot_init
 from .types import AuthMethod, CodeChallengeMethod, GrantType
 
 
@@ -73,6 +74,7 @@ class Client:
         return bool(expires_at) and expires_at <= now
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AccessToken:
     """An access token's record, as validation returns it: whose it is, for which client, scope and resource,
@@ -91,6 +93,7 @@ class AccessToken:
     extra: Extra = field(default_factory=no_extra, hash=False)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class TokenFamily:
     """Everything descended from one grant: the current refresh token and its issued access tokens."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import crypto
 from ..errors import InvalidGrant, InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from ..frozen import slot_init
 from ..models import AccessToken, AuthorizationCode, Client, CodeReplayed, Outcome, TokenFamily, User, scope_set
 from ..operations.events import EventKind
 from ..registry import switched_on
@@ -49,6 +50,7 @@ REFRESH_MISSING = "invalid or expired refresh token"
 REFRESH_REUSED = "refresh token was already used; its grant is revoked"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class TokenResponse:
     """What a grant issued, before it is sent as the token response (RFC 6749 section 5.1); the fields marked
@@ -86,6 +88,7 @@ class TokenResponse:
 Grant = Callable[[Context, Client, Incoming], Awaitable[TokenResponse]]
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Minted:
     family_id: str

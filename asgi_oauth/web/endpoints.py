@@ -21,6 +21,7 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp
 
 from ..compact_json import string as json_string
+from ..frozen import slot_init
 from ..protocol import metadata as rfc8414
 from ..protocol.grants import TokenResponse, always, token
 from ..protocol.introspect import introspect
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .app import OAuthServer
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EndpointRequest(Incoming):
     """A back-channel request: the form ``params`` (empty for a JSON endpoint), the ``Authorization`` header,
@@ -57,6 +59,7 @@ class EndpointRequest(Incoming):
         return None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class EndpointResponse:
     """What a back-channel endpoint answers: a JSON ``body`` (``None``: empty) with ``status`` and ``headers``."""
