@@ -1,9 +1,10 @@
 """A faster ``__init__`` for frozen, slotted dataclasses built on every request.
 
-A frozen dataclass's generated ``__init__`` sets each field with ``object.__setattr__(self, name, value)``,
-which finds the attribute by name every time. With slots, each field already has a member descriptor, and
-calling its ``__set__`` directly does the same store without the lookup: ``AccessToken(...)`` went from about
-820 to 510 ns (benchmarks/PROFILE.md). The records stay frozen: assigning to a field still raises.
+A frozen dataclass's generated ``__init__`` sets each field with ``object.__setattr__(self, name, value)``, which
+finds the attribute by name every time. With slots, each field already has a member descriptor, and calling its
+``__set__`` directly does the same store without the lookup: ``AccessToken(...)`` went from 617 to 363 ns
+(benchmarks/PROFILE.md, "Issuance: the collector and the per-request objects"). The records stay frozen: assigning
+to a field still raises.
 """
 
 from __future__ import annotations

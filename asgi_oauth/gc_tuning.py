@@ -1,13 +1,13 @@
 """The garbage collector tuned for a server that allocates many short-lived objects per request.
 
-CPython's default collector starts a young collection every 700 net allocations of tracked objects and, every
-tenth of those, a collection of the middle generation; every full collection walks every object the process
-holds. A token request allocates some hundreds of container objects, so under 32 concurrent requests the
-defaults ran several full collections a second over the ~60,000 objects of a started server (the Starlette and
-pydantic machinery, the store's scripts), about 16 ms each: the token endpoint's p99 went from about 4 ms to
-20 ms (benchmarks/PROFILE.md, "The garbage collector"). Freezing what exists after start-up moves those
-objects out of every later collection, and a larger young threshold makes collections rarer without keeping
-garbage longer: request objects die by reference counting, the collector only reclaims cycles.
+CPython's default collector starts a young collection every 700 net allocations of tracked objects and, every tenth
+of those, a collection of the middle generation; every full collection walks every object the process holds. A token
+request allocates some hundreds of container objects, so under 32 concurrent requests the defaults ran several full
+collections a second over the ~60,000 objects of a started server (the Starlette and pydantic machinery, the store's
+scripts), about 16 ms each: with them the token endpoint's p99 was about 16 ms against about 3 ms tuned
+(benchmarks/PROFILE.md, "Issuance: the collector and the per-request objects"). Freezing what exists after start-up
+moves those objects out of every later collection, and a larger young threshold makes collections rarer without
+keeping garbage longer: request objects die by reference counting, the collector only reclaims cycles.
 """
 
 from __future__ import annotations
