@@ -86,7 +86,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         # argparse would print the whole usage first; the pointer to --help says where it went.
-        self.exit(2, f"{PROG}: error: {' '.join(message.split())}; see '{self.prog} --help'\n")
+        # A client id made before generated ids stopped starting with "-" reads as an option.
+        hint = ""
+        if message.endswith("required: ID"):
+            hint = "; an ID that starts with '-' goes after '--', as in 'clients delete -- -Ij3...'"
+        elif message.startswith(("argument --client: expected", "argument --client-id: expected")):
+            hint = f"; an ID that starts with '-' is written {message.split()[1][:-1]}=ID"
+        self.exit(2, f"{PROG}: error: {' '.join(message.split())}{hint}; see '{self.prog} --help'\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,7 +78,7 @@ def new_client(
     (:func:`asgi_oauth.features.assertions.registered_keys`). A ``client_secret_jwt`` client's secret is derived
     from ``secret_key`` (the server's ``OAuthSettings.secret_key``) and a salt kept in ``extra``, never stored.
     """
-    client_id = client_id if client_id is not None else crypto.new_family_id()
+    client_id = client_id if client_id is not None else crypto.new_client_id()
     if not _CLIENT_ID.fullmatch(client_id):
         raise ClientError(f"client id {client_id!r} must be 1-128 printable ASCII characters without spaces or colons")
     if not name.strip():

@@ -72,6 +72,17 @@ def new_family_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_client_id() -> str:
+    """A generated client_id (128 bits) that never starts with ``-``.
+
+    An id like ``-Ij3...`` reads as an option to argparse and to most shells' tools, so ``asgi-oauth clients delete``
+    refused it; one draw in 64 started that way. Redrawing keeps every other id equally likely.
+    """
+    while (client_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return client_id
+
+
 def new_token(family_id: str | None = None) -> tuple[str, str]:
     """Return ``(family_id, token)``; pass a family id to mint another member of that family."""
     if family_id is None:

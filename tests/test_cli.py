@@ -57,6 +57,17 @@ def test_create_list_delete(redis_env: dict[str, str]) -> None:
     assert_one_line_error(run_cli("clients", "delete", "billing", env=redis_env), "billing")
 
 
+def test_an_id_that_starts_with_a_dash_is_managed_as_the_hint_says(redis_env: dict[str, str]) -> None:
+    """Generated ids no longer start with "-", but one chosen by hand (or generated before) still can."""
+    created = create(redis_env, "--name", "Old", "--client-id=-Ij3old", "--grant-type", "client_credentials")
+    assert created.returncode == 0, created.stderr
+    revoked = run_cli("tokens", "revoke", "--client=-Ij3old", env=redis_env)
+    assert revoked.returncode == 0, revoked.stderr
+    deleted = run_cli("clients", "delete", "--", "-Ij3old", env=redis_env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(run_cli("clients", "list", env=redis_env).stdout) == []
+
+
 def test_public_client_gets_no_secret(redis_env: dict[str, str]) -> None:
     created = create(
         redis_env,
@@ -141,6 +152,9 @@ def test_invalid_settings_name_the_variable(redis_url: str) -> None:
         (("clients", "create", "--grant-type", "client_credentials"), "required: --name", "asgi-oauth clients create"),
         (("clients", "create", "--name", "A"), "required: --grant-type", "asgi-oauth clients create"),
         (("clients", "delete"), "required: ID", "asgi-oauth clients delete"),
+        (("clients", "delete", "-Ij3"), "goes after '--'", "asgi-oauth clients delete"),
+        (("tokens", "revoke", "--client", "-Ij3"), "is written --client=ID", "asgi-oauth tokens revoke"),
+        (("clients", "create", "--client-id", "-Ij3"), "is written --client-id=ID", "asgi-oauth clients create"),
         (("serve", "--port", "http"), "'http' is not a TCP port", "asgi-oauth serve"),
         (("serve", "--workers", "0"), "'0' is not a positive whole number", "asgi-oauth serve"),
         (("serve", "--verbose"), "unrecognized arguments: --verbose", "asgi-oauth"),

@@ -61,6 +61,15 @@ def test_two_generated_clients_differ() -> None:
     assert first_secret != second_secret
 
 
+def test_generated_client_ids_never_start_with_a_dash() -> None:
+    """One draw in 64 used to, and ``asgi-oauth clients delete -Ij3...`` then read the id as an option."""
+    ids = [crypto.new_client_id() for _ in range(5000)]  # (63/64) ** 5000: the old generator never passes this
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == len(ids)
+    assert {len(i) for i in ids} == {crypto.FAMILY_ID_LENGTH}
+    assert {i[0] for i in ids} >= {"_", "A", "z", "0"}  # the rest of the alphabet still leads
+
+
 def test_given_secret_is_stored_with_scrypt() -> None:
     client, secret = new_client(name="App", redirect_uris=[REDIRECT], client_secret="chosen by a person")
     assert secret == "chosen by a person"

@@ -20,7 +20,7 @@ def dynamic_client(*, unused_for: float = 3600.0, secret_for: float = 0.0, **ove
     """A dynamic client as registration builds it: never used yet, so it expires after ``unused_for`` seconds."""
     now = time.time()
     fields: dict[str, object] = {
-        "client_id": crypto.new_family_id(),
+        "client_id": crypto.new_client_id(),
         "name": "dynamic",
         "secret_hash": None,
         "redirect_uris": ("http://127.0.0.1/cb",),
