@@ -98,6 +98,11 @@ class RedisServer:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port)
 
+    @property
+    def directory(self) -> Path:
+        """Its working directory, where ``SAVE`` writes ``dump.rdb``."""
+        return Path(self._dir.name)
+
     def stop(self) -> None:
         if self._proc is not None:
             _stop(self._proc)

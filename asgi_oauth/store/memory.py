@@ -378,7 +378,7 @@ class MemoryStore:
         self._enders[kind] = end
 
     def list_grant(self, client_id: str, sub: str | None, member: _Member, expires_at: float) -> None:
-        """As lua/grants_fn.lua's list_grant: list ``member`` (family id, kind, digest) in its client's and its
+        """As lua/listing_fn.lua's list_grant: list ``member`` (family id, kind, digest) in its client's and its
         user's index until ``expires_at``."""
         now = self._clock()
         owners = [("client", client_id)] if sub is None else [("client", client_id), ("user", sub)]

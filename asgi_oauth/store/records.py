@@ -313,7 +313,7 @@ class Keys:
     def user_grants(self, sub: str) -> str:
         """What a user holds: a sorted set of grant members (:func:`grant_member`) scored by expiry (ms), split
         into buckets of at most 128 when it grows (``<this key>:<first characters of a family id>``, in the same
-        slot; ``lua/grants_fn.lua``).
+        slot; ``lua/listing_fn.lua``).
 
         Its own hash tag (a digest: subjects are anyone's text): on a Cluster it lives apart from the families it
         lists, so revoking a user there is one step per family (see :mod:`.redis`)."""

@@ -163,8 +163,31 @@ def _lua(name: str, *helpers: str) -> str:
     return _with_helpers((files(__package__) / "lua" / f"{name}.lua").read_text("utf-8"), helpers)
 
 
+#: The shared functions each shared file calls, put before it. A script names only what it calls itself: Redis
+#: runs a script's whole body on every call, so a function it never calls still costs its definition each time.
+_HELPER_NEEDS: dict[str, tuple[str, ...]] = {
+    "grants_fn": ("revoke_family_fn", "listing_fn"),
+    "spend_code_fn": ("revoke_family_fn",),
+}
+
+
+def _helper_order(helpers: Sequence[str]) -> list[str]:
+    """``helpers`` with what they need, each once, every file after the ones it calls."""
+    ordered: list[str] = []
+
+    def add(name: str) -> None:
+        if name not in ordered:
+            for needed in _HELPER_NEEDS.get(name, ()):
+                add(needed)
+            ordered.append(name)
+
+    for name in helpers:
+        add(name)
+    return ordered
+
+
 def _with_helpers(source: str, helpers: Sequence[str], layouts: Sequence[Layout] = ()) -> str:
-    parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in helpers)
+    parts = ((files(__package__) / "lua" / f"{part}.lua").read_text("utf-8") for part in _helper_order(helpers))
     return lua_prelude(*layouts) + "".join(parts) + source
 
 
@@ -424,11 +447,11 @@ class RedisStore:
         #: Runs a command that may be sent again after a lost connection; ``_once`` one that must not be.
         self._exec: Execute = pipeline.execute if pipeline is not None else client.execute_command
         self._once: Execute = pipeline.execute_once if pipeline is not None else client.execute_command
-        self._take_code = Script(self._once, _lua("take_code", "revoke_family_fn", "spend_code_fn"))
-        self._put_family = Script(self._exec, _lua("put_family", "store_family_fn", "revoke_family_fn", "grants_fn"))
-        redeem = _lua("redeem_code", "revoke_family_fn", "spend_code_fn", "store_family_fn", "grants_fn")
+        self._take_code = Script(self._once, _lua("take_code", "spend_code_fn"))
+        self._put_family = Script(self._exec, _lua("put_family", "store_family_fn", "listing_fn"))
+        redeem = _lua("redeem_code", "spend_code_fn", "store_family_fn", "listing_fn")
         self._redeem_code = Script(self._exec, redeem)
-        self._rotate = Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "grants_fn"))
+        self._rotate = Script(self._exec, _lua("rotate_refresh", "revoke_family_fn", "listing_fn"))
         self._revoke_family = Script(self._once, _lua("revoke_family", "revoke_family_fn"))
         self._delete_access = Script(self._once, _lua("delete_access", "revoke_family_fn"))
         self._check_limits = Script(self._exec, _lua("check_limits", "limits_fn"))
@@ -439,14 +462,14 @@ class RedisStore:
         self._delete_dynamic = Script(self._once, _lua("dynamic_clients"))
         self._claim = Script(self._exec, _lua("claim"))
         # Owner indexes (what a user, a client holds): listed by the issuing scripts, ended all at once.
-        self._put_access = Script(self._exec, _lua("put_access", "revoke_family_fn", "grants_fn"))
-        self._put_exchanged = Script(self._exec, _lua("put_exchanged", "revoke_family_fn", "grants_fn"))
-        self._put_code = Script(self._exec, _lua("put_code", "revoke_family_fn", "grants_fn"))
-        self._list_grant = Script(self._exec, _lua("list_grant", "revoke_family_fn", "grants_fn"))
-        self._revoke_grants = Script(self._once, _lua("revoke_grants", "revoke_family_fn", "grants_fn"))
-        self._end_grant = Script(self._once, _lua("end_grant", "revoke_family_fn", "grants_fn"))
-        self._forget_grants = Script(self._once, _lua("forget_grants", "revoke_family_fn", "grants_fn"))
-        self._grant_members = Script(self._exec, _lua("grant_members", "revoke_family_fn", "grants_fn"))
+        self._put_access = Script(self._exec, _lua("put_access", "listing_fn"))
+        self._put_exchanged = Script(self._exec, _lua("put_exchanged", "listing_fn"))
+        self._put_code = Script(self._exec, _lua("put_code", "listing_fn"))
+        self._list_grant = Script(self._exec, _lua("list_grant", "listing_fn"))
+        self._revoke_grants = Script(self._once, _lua("revoke_grants", "grants_fn"))
+        self._end_grant = Script(self._once, _lua("end_grant", "grants_fn"))
+        self._forget_grants = Script(self._once, _lua("forget_grants", "listing_fn"))
+        self._grant_members = Script(self._exec, _lua("grant_members", "grants_fn"))
         #: This worker's memory of validated tokens and clients (:mod:`asgi_oauth.validation_cache`), kept honest by
         #: a subscription to the revocation channel; ``None`` when switched off.
         self.validation_cache: ValidationCache | None = None
@@ -936,8 +959,9 @@ class RedisParts:
     listed first on a Cluster), are sent again after a lost connection only when safe, and fail as 503.
 
     Scripts are a feature's own Lua, after the record layouts (the core's and ``layouts``) and any of the shared
-    functions: ``store_family_fn`` (a family and its first access token), ``revoke_family_fn`` and
-    ``grants_fn`` (``list_grant``: the owner indexes), the latter two needed together.
+    functions it calls: ``store_family_fn`` (a family and its first access token), ``listing_fn`` (``list_grant``:
+    the owner indexes), ``revoke_family_fn``, ``grants_fn`` (reading and ending what the indexes hold; what it
+    needs comes with it).
     """
 
     def __init__(self, store: RedisStore) -> None:

@@ -58,9 +58,8 @@ class RedisDevices:
         self._put = parts.script(_source("put"), layouts=layouts)
         # Each poll carries an id, so a resent one answers as it did instead of counting twice (a slow_down).
         self._poll = parts.script(_source("poll"), layouts=layouts)
-        owners = ("revoke_family_fn", "grants_fn")
-        self._decide = parts.script(_source("decide"), helpers=owners, layouts=layouts)
-        self._redeem = parts.script(_source("redeem"), helpers=("store_family_fn", *owners), layouts=layouts)
+        self._decide = parts.script(_source("decide"), helpers=("listing_fn",), layouts=layouts)
+        self._redeem = parts.script(_source("redeem"), helpers=("store_family_fn", "listing_fn"), layouts=layouts)
 
     def _key(self, family_id: str, device_digest: str) -> str:
         return self._parts.member_key(family_id, MEMBER_KIND, device_digest)

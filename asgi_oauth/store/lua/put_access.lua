@@ -3,5 +3,5 @@
 -- ARGV[1]  access record      ARGV[2]  ttl ms     ARGV[3]  owner index member   ARGV[4]  expiry (epoch ms)
 -- ARGV[5]  now (epoch ms)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-list_grant(2, ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+list_grant(2, 3)
 return 1

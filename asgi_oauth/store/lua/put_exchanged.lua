@@ -16,5 +16,5 @@ if redis.call('EXISTS', KEYS[5]) == 1 then
   redis.call('ZADD', KEYS[5], ARGV[5], ARGV[3])
   keep_until(KEYS[5], ttl)
 end
-list_grant(6, ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+list_grant(6, 4)
 return 1

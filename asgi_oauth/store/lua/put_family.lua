@@ -6,5 +6,5 @@
 -- KEYS[4..] owner indexes (client's, user's; none on a Cluster)   ARGV[7]  their member   ARGV[8]  its expiry (ms)
 -- ARGV[9]  now (epoch ms)
 store_family(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
-list_grant(4, ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
+list_grant(4, 7)
 return 1

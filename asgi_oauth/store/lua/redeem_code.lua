@@ -15,5 +15,5 @@ if not v then return 0 end
 if v == 'again' then return 1 end
 if v == 'replayed' then return -1 end
 store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-list_grant(5, ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]))
+list_grant(5, 11)
 return 1

@@ -27,5 +27,5 @@ redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[6])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-list_grant(5, ARGV[13], tonumber(ARGV[14]), tonumber(ARGV[15]))
+list_grant(5, 13)
 return 1

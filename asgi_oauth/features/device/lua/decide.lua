@@ -10,5 +10,5 @@ if h[2] == ARGV[2] and h[3] == ARGV[3] then return 1 end
 if h[2] ~= 'pending' or field(cjson.decode(h[1]), DEVICE.exp_ms) <= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'sub', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'username', ARGV[4]) end
-if ARGV[2] == 'approved' then list_grant(2, ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])) end
+if ARGV[2] == 'approved' then list_grant(2, 5) end
 return 1

@@ -16,5 +16,5 @@ end
 if h[1] ~= 'approved' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'issued', 'access', ARGV[5])
 store_family(KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
-list_grant(5, ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]))
+list_grant(5, 7)
 return 1
