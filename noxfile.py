@@ -39,13 +39,15 @@ def install(session: nox.Session, *requirements: str) -> None:
 
 
 #: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands; npm
-#: installs Node 22 and the MCP conformance suite from the npm registry (tests/mcp).
+#: installs Node 22 and the MCP conformance suite from the npm registry (tests/mcp); valgrind counts Redis's
+#: instructions for ``benchmarks.script_cost`` (tests/test_script_cost.py).
 SYSTEM_NEEDS = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
     "curl": "curl",
     "npm": "npm",
+    "valgrind": "valgrind",
 }
 #: What ``nox -s bench`` runs: a private Redis, wrk as the load generator, taskset to pin it and the servers to
 #: CPUs, and npm for Node 22 and node-oidc-provider (benchmarks/node).
