@@ -1016,8 +1016,9 @@ class RedisParts:
     async def listed(
         self, script: Script, keys: list[str], args: list[str | int], owners: list[str], member: str, expires: float
     ) -> Any:
-        """Run ``script``, which ends by calling ``list_grant(first owner key's position, ...)`` with its last
-        three arguments, so that ``member`` is listed in ``owners`` until ``expires``: revoking either ends it."""
+        """Run ``script``, which ends by calling ``list_grant(first owner key's position, position of its last
+        three arguments)`` (``helpers=("listing_fn",)``), so that ``member`` is listed in ``owners`` until
+        ``expires``: revoking either ends it."""
         return await self._store._listed(script, keys, args, owners, member, expires)
 
     async def claim(self, key: str, value: str, *, expires_at: float) -> bool:
