@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -44,14 +45,27 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
 
 
 class RedisServer:
-    """A private ``redis-server``: no persistence, loopback only, its own temporary directory."""
+    """A private ``redis-server``: no persistence, loopback only, its own temporary directory.
 
-    def __init__(self, executable: str = "redis-server", *, cpus: str | None = None) -> None:
+    ``wrapper`` runs it under another program (valgrind, for ``benchmarks.script_cost``), which may need
+    ``ready_seconds`` to answer; a ``dump.rdb`` put in :attr:`directory` before :meth:`start` is loaded.
+    """
+
+    def __init__(
+        self,
+        executable: str = "redis-server",
+        *,
+        cpus: str | None = None,
+        wrapper: Sequence[str] = (),
+        ready_seconds: float = 5.0,
+    ) -> None:
         path = shutil.which(executable)
         if path is None:
             raise ProcessError(f"{executable} not found on PATH: install Redis (e.g. apt-get install redis-server)")
         self.executable = path
         self.cpus = cpus
+        self.wrapper = tuple(wrapper)
+        self.ready_seconds = ready_seconds
         self.port = 0
         self._dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
         self._proc: subprocess.Popen[bytes] | None = None
@@ -64,6 +78,7 @@ class RedisServer:
         for _ in range(5):
             self.port = free_port()
             args = [
+                *self.wrapper,
                 self.executable,
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
@@ -85,10 +100,12 @@ class RedisServer:
         assert self._proc is not None
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
         try:
-            for _ in range(100):
+            deadline = time.monotonic() + self.ready_seconds
+            while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     return False
                 with contextlib.suppress(redis.ConnectionError):
+                    client.ping()  # a LOADING error (BusyLoadingError) until it has read a dump.rdb
                     return int(client.info("server")["process_id"]) == self._proc.pid
                 time.sleep(0.05)
             return False
@@ -103,9 +120,10 @@ class RedisServer:
         """Its working directory, where ``SAVE`` writes ``dump.rdb``."""
         return Path(self._dir.name)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop it (SIGTERM, then SIGKILL after ``timeout`` seconds) and remove its directory."""
         if self._proc is not None:
-            _stop(self._proc)
+            _stop(self._proc, timeout)
             self._proc = None
         self._dir.cleanup()
 
@@ -188,9 +206,10 @@ class Server:
         text = self._log.read().decode("utf-8", "replace")
         return text[-limit:].strip() or "(no output)"
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop it (SIGTERM, then SIGKILL after ``timeout`` seconds) and remove its directory."""
         if self._proc is not None:
-            _stop(self._proc)
+            _stop(self._proc, timeout)
             self._proc = None
         self._log.close()
 

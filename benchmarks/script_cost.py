@@ -16,18 +16,15 @@ import argparse
 import asyncio
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import redis as redis_sync
-
 from asgi_oauth import RedisStore, crypto
 from asgi_oauth.models import AccessToken
 
-from .processes import ProcessError, RedisServer, free_port
+from .processes import ProcessError, RedisServer
 
 
 async def _store_tokens(url: str, count: int, client_id: str = "bench-client") -> None:
@@ -47,56 +44,32 @@ async def _store_tokens(url: str, count: int, client_id: str = "bench-client") -
         await store.aclose()
 
 
-def _wait(client: redis_sync.Redis, proc: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ProcessError("redis-server under valgrind exited at start")
-        try:
-            if client.ping():
-                return
-        except (redis_sync.ConnectionError, redis_sync.BusyLoadingError):
-            time.sleep(0.2)
-    raise ProcessError(f"redis-server under valgrind did not answer within {seconds:.0f} s")
-
-
 def measure(tokens: int, calls: int) -> tuple[float, int]:
     """Instructions per ``EVALSHA`` (``Ir`` of callgrind) and the number of calls counted."""
-    valgrind, redis_server = shutil.which("valgrind"), shutil.which("redis-server")
-    if valgrind is None or redis_server is None:
-        raise ProcessError("needs valgrind and redis-server on PATH (Debian: apt-get install valgrind redis-server)")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise ProcessError("needs valgrind on PATH (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory(prefix="script-cost-") as tmp:
-        work = Path(tmp)
+        out = Path(tmp) / "callgrind.out"
+        counting = [valgrind, "--tool=callgrind", "--toggle-collect=evalShaCommand", f"--callgrind-out-file={out}"]
+        measured = RedisServer(wrapper=counting, ready_seconds=300)
         filled = RedisServer().start()
         try:
             asyncio.run(_store_tokens(filled.url, tokens))
-            client = filled.client()
-            client.save()
-            client.close()
-            shutil.copy(filled.directory / "dump.rdb", work / "dump.rdb")
+            filled.client().save()
+            shutil.copy(filled.directory / "dump.rdb", measured.directory / "dump.rdb")
         finally:
             filled.stop()
-        port = free_port()
-        command = [
-            valgrind, "--tool=callgrind", "--toggle-collect=evalShaCommand",
-            f"--callgrind-out-file={work / 'callgrind.out'}",
-            redis_server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(work),
-            "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no",
-        ]  # fmt: skip
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis_sync.Redis(host="127.0.0.1", port=port, socket_timeout=600)
+        measured.start()
         try:
-            _wait(client, proc, 300)
+            client = measured.client()
             client.config_resetstat()
-            asyncio.run(_store_tokens(f"redis://127.0.0.1:{port}/0", calls))
+            asyncio.run(_store_tokens(measured.url, calls))
             counted = int(client.info("commandstats")["cmdstat_evalsha"]["calls"])
-            client.shutdown(nosave=True)
-        except redis_sync.ConnectionError:
-            pass  # the shutdown's own answer
-        finally:
             client.close()
-            proc.wait(timeout=120)
-        text = (work / "callgrind.out").read_text()
+        finally:
+            measured.stop(timeout=120)  # SIGTERM: Redis exits and callgrind writes its counts
+        text = out.read_text() if out.exists() else ""
     found = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
     if found is None:
         raise ProcessError("callgrind wrote no totals")
