@@ -2,8 +2,9 @@
 
 redis-py's asyncio client takes a pooled connection per command and waits for the reply on it: a write
 system call, a wake-up and a read per command, 60-110 µs of CPU on a 2-core machine, several times what
-the rest of a token request costs. Here the commands issued in one event-loop iteration leave in one write,
-and replies are parsed straight from the protocol callback as they arrive. Redis answers a connection's
+the rest of a token request costs. Here the commands issued in one event-loop iteration leave together (in
+one write, or one per :data:`EARLY_WRITE` commands in a burst), and replies are parsed straight from the
+protocol callback as they arrive. Redis answers a connection's
 commands in order, so a queue of futures pairs each reply with its caller. Under concurrent load a command
 costs about a tenth of redis-py's (figures in the documentation's "Performance" page).
 
@@ -43,6 +44,12 @@ Arg = str | bytes | int
 
 #: Seconds, for a command and for connecting, when the redis-py pool it is derived from sets none.
 _DEFAULT_TIMEOUT = 5.0
+
+#: Commands queued in one iteration that leave at once instead of waiting for the iteration's end, so that
+#: Redis runs the first of a burst while the worker still prepares the rest, instead of both taking turns
+#: (measured in ``benchmarks/PROFILE.md``: the worker idled a tenth of an issuance run waiting for a
+#: burst's replies). Fewer per write costs more system calls than the overlap gains.
+EARLY_WRITE = 8
 
 
 class _Lost(rexc.ConnectionError):
@@ -230,7 +237,8 @@ def new_reader() -> Reader:
 
 
 class _Connection(asyncio.Protocol):
-    """One socket: queues commands, writes them once per loop iteration, pairs replies in order."""
+    """One socket: queues commands, writes them at the loop iteration's end (or every :data:`EARLY_WRITE`
+    commands), pairs replies in order."""
 
     def __init__(self, timeout: float | None) -> None:
         self.loop = asyncio.get_running_loop()
@@ -282,15 +290,18 @@ class _Connection(asyncio.Protocol):
             return future
         deadline = self.loop.time() + self._timeout if self._timeout is not None else float("inf")
         self._waiting.append((future, deadline))
-        if not self._outbox:
+        outbox = self._outbox
+        if not outbox:
             self.loop.call_soon(self._flush)
-        self._outbox.append(packed)
+        outbox.append(packed)
+        if len(outbox) >= EARLY_WRITE:
+            self._flush()  # (the iteration's own flush then finds less, or nothing, to write)
         if self._timer is None and self._timeout is not None:
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
 
     def _flush(self) -> None:
-        if self._transport is None or self.failure is not None:
+        if self._transport is None or self.failure is not None or not self._outbox:
             return
         self._transport.write(b"".join(self._outbox))
         self._outbox.clear()

@@ -371,6 +371,50 @@ async def test_unreadable_reply_fails_every_pending_command() -> None:
         assert isinstance(future.exception(), rexc.ConnectionError)
 
 
+class _Written:
+    """What a connection wrote, one entry per ``write`` call (the transport's side only; no Redis here)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_a_burst_leaves_every_early_write_commands_and_the_rest_at_the_iterations_end() -> None:
+    """Redis starts on a burst's first commands while the worker is still queueing the rest: each
+    ``EARLY_WRITE`` commands leave at once, in order, and what remains leaves when the iteration ends."""
+    conn = _Connection(None)
+    transport = _Written()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    size = pipeline.EARLY_WRITE
+    commands = [pack(("GET", f"k{i}")) for i in range(2 * size + 3)]
+    futures = [conn.send(command) for command in commands]
+    assert transport.writes == [b"".join(commands[:size]), b"".join(commands[size : 2 * size])]
+    await asyncio.sleep(0)
+    assert transport.writes[2:] == [b"".join(commands[2 * size :])]
+    await asyncio.sleep(0)
+    assert len(transport.writes) == 3  # the flushes scheduled after each early write found nothing left
+    conn.data_received(b"".join(b":%d\r\n" % i for i in range(len(commands))))
+    assert [f.result() for f in futures] == list(range(len(commands)))
+
+
+async def test_a_few_commands_leave_together_at_the_iterations_end() -> None:
+    """Fewer than ``EARLY_WRITE`` commands in an iteration: nothing is written until it ends, then one write."""
+    conn = _Connection(None)
+    transport = _Written()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    commands = [pack(("PING",)) for _ in range(pipeline.EARLY_WRITE - 1)]
+    for command in commands:
+        conn.send(command)
+    assert transport.writes == []
+    await asyncio.sleep(0)
+    assert transport.writes == [b"".join(commands)]
+
+
 # -- against the session's Redis --------------------------------------------------------------------
 
 
