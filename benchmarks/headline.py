@@ -89,13 +89,14 @@ def latency_table(
     http: Mapping[str, list[dict[str, Any]]],
     inproc: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> list[str]:
-    """Every target of the table: req/s spread, p50/p99, in-process CPU per request (median), and how many of
-    its HTTP samples other work disturbed."""
+    """Every target of the table: req/s spread, p50/p99, in-process CPU per request (median), the server's CPU
+    during its HTTP samples (median, in cores: below 1.0 a one-worker server sat idle part of the time), and
+    how many of its HTTP samples other work disturbed."""
     keys = [CEILING] + [f"{app}/{s}" for _, s in ROWS for app in (OURS, *(p for p, _ in PEER_COLUMNS))]
     lines = [
         "| app / route | req/s (median) | min-max | p50 ms | p99 ms | p99 x constant JSON's | in-process CPU µs "
-        "| disturbed samples |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU, cores | disturbed samples |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ceiling = figs.get(CEILING)
     for key in keys:
@@ -106,9 +107,11 @@ def latency_table(
         bad = sum(1 for s in http.get(key, []) if machine.disturbed(s))
         cpu = (inproc or {}).get(key)
         cpu_cell = f"{statistics.median(float(x['cpu_us']) for x in cpu):.1f}" if cpu else ""
+        served = [float(s["server_cores"]) for s in http.get(key, []) if "server_cores" in s]
+        served_cell = f"{statistics.median(served):.2f}" if served else ""
         lines.append(
             f"| {key} | {f.rps:,.0f} | {f.rps_min:,.0f}-{f.rps_max:,.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {p99} | "
-            f"{cpu_cell} | {bad} of {f.samples} |"
+            f"{cpu_cell} | {served_cell} | {bad} of {f.samples} |"
         )
     return lines
 

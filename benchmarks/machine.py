@@ -121,12 +121,18 @@ def read(root: int | None = None) -> Reading:
     return Reading(time.monotonic(), busy, total, ours, cpus, (load[0], load[1], load[2]))
 
 
+def cores(ticks: int, a: Reading, b: Reading) -> float:
+    """``ticks`` of CPU time used between readings ``a`` and ``b``, in cores (1.0: one core busy throughout)."""
+    return ticks / (max(1, b.total - a.total) / max(1, b.cpus))
+
+
 def window(a: Reading, b: Reading) -> Window:
     """The window between readings ``a`` and ``b``."""
-    elapsed = max(1, b.total - a.total) / max(1, b.cpus)  # ticks of one CPU
     ours = max(0, b.ours - a.ours)
     other = max(0, (b.busy - a.busy) - ours)
-    return Window(seconds=b.at - a.at, other_cores=other / elapsed, ours_cores=ours / elapsed, loadavg1=b.loadavg[0])
+    return Window(
+        seconds=b.at - a.at, other_cores=cores(other, a, b), ours_cores=cores(ours, a, b), loadavg1=b.loadavg[0]
+    )
 
 
 def measure(seconds: float) -> Window:
@@ -141,13 +147,20 @@ def available() -> bool:
 
 
 @contextmanager
-def beside(sample: dict[str, Any]) -> Iterator[None]:
+def beside(sample: dict[str, Any], server: int | None = None) -> Iterator[None]:
     """Time a sample: once the block is over, ``sample["machine"]`` says what other work used of the machine
-    meanwhile (:meth:`Window.as_dict`); nothing is added where ``/proc`` cannot be read."""
+    meanwhile (:meth:`Window.as_dict`); nothing is added where ``/proc`` cannot be read.
+
+    With ``server`` (a pid), ``sample["server_cores"]`` is what its process tree used meanwhile, in cores: a
+    pinned one-worker server below 1.0 sat idle for part of the sample, waiting for Redis or for the load."""
     before = read() if available() else None
+    served = tree_ticks(_pid_stats(), server) if before is not None and server is not None else None
     yield
     if before is not None:
-        sample["machine"] = window(before, read()).as_dict()
+        after = read()
+        sample["machine"] = window(before, after).as_dict()
+        if served is not None and server is not None:
+            sample["server_cores"] = round(cores(tree_ticks(_pid_stats(), server) - served, before, after), 3)
 
 
 def disturbed(sample: Mapping[str, Any], limit: float = QUIET_LIMIT) -> bool:

@@ -176,6 +176,11 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (its workers are its children), while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
     def command(self) -> list[str]:
         raise NotImplementedError
 

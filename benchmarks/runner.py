@@ -343,9 +343,9 @@ class Runner:
     async def _load(
         self, kind: str, server: Server, work: Workload, bodies: list[bytes] | None, duration: float
     ) -> dict[str, Any]:
-        """One sample, with the machine's load beside it."""
+        """One sample, with the machine's load and the server's CPU beside it."""
         seen: dict[str, Any] = {}
-        with machine.beside(seen):
+        with machine.beside(seen, server.pid):
             if kind == "wrk":
                 result = await asyncio.to_thread(
                     loadgen.run_wrk,

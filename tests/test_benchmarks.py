@@ -55,6 +55,13 @@ def test_a_window_is_other_work_in_cores() -> None:
     assert w.loadavg1 == 2.5
 
 
+def test_cores_are_ticks_over_the_ticks_one_cpu_had() -> None:
+    a = machine.Reading(at=0.0, busy=1000, total=4000, ours=100, cpus=2, loadavg=(1.0, 1.0, 1.0))
+    b = machine.Reading(at=2.0, busy=1300, total=4400, ours=340, cpus=2, loadavg=(1.0, 1.0, 1.0))
+    assert machine.cores(180, a, b) == pytest.approx(0.9)  # 180 of the 200 ticks one CPU had
+    assert machine.cores(0, a, b) == 0.0
+
+
 def test_the_verdict_is_quiet_only_if_no_sample_was_disturbed() -> None:
     quiet = {"seconds": 10, "other_cores": 0.02, "ours_cores": 1.6, "loadavg1": 2.0}
     busy = {"seconds": 10, "other_cores": 0.8, "ours_cores": 1.2, "loadavg1": 3.1}
@@ -201,6 +208,17 @@ def test_the_table_has_exactly_the_shape_of_the_ratios_it_tracks() -> None:
         "| introspection | 10,674 | 0.48 | 2.11 | 2.07 |",
         "| client_credentials issuance | 8,216 | 0.37 | 2.19 | 1.99 |",
     ]
+
+
+def test_the_latency_table_gives_each_targets_median_server_cpu() -> None:
+    http = results()["http"]
+    for share, sample in zip((0.86, 0.99, 0.9), http["ours-redis-cache/cc_token"], strict=True):
+        sample["server_cores"] = share
+    rows = headline.latency_table(headline.all_figures(http), http)
+    assert rows[0].endswith("| in-process CPU µs | server CPU, cores | disturbed samples |")
+    issuance = next(row for row in rows if row.startswith("| ours-redis-cache/cc_token |"))
+    assert issuance.endswith("| 0.90 | 0 of 3 |")
+    assert next(row for row in rows if row.startswith("| ceiling/json |")).endswith("|  |  | 0 of 3 |")
 
 
 def test_without_the_constant_json_route_there_is_no_table() -> None:
