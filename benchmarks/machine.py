@@ -26,6 +26,9 @@ PROC = Path("/proc")
 #: Other work above this many cores during a sample disturbs it (a tenth of one core: on a 2-core machine
 #: with the server on one core and wrk on the other, that much stolen time moves a ratio by several percent).
 QUIET_LIMIT = 0.10
+
+#: The unit of a process's CPU times in ``/proc/<pid>/stat``.
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 #: Columns of the ``cpu`` line of ``/proc/stat`` counted as busy (user, nice, system, irq, softirq, steal) and
 #: as idle (idle, iowait), by position after the label; guest time is already inside user.
 _BUSY = (0, 1, 2, 5, 6, 7)
@@ -151,8 +154,10 @@ def beside(sample: dict[str, Any], server: int | None = None) -> Iterator[None]:
     """Time a sample: once the block is over, ``sample["machine"]`` says what other work used of the machine
     meanwhile (:meth:`Window.as_dict`); nothing is added where ``/proc`` cannot be read.
 
-    With ``server`` (a pid), ``sample["server_cores"]`` is what its process tree used meanwhile, in cores: a
-    pinned one-worker server below 1.0 sat idle for part of the sample, waiting for Redis or for the load."""
+    With ``server`` (a pid), ``sample["server_cores"]`` is what its process tree used meanwhile, in cores of
+    wall-clock time: a pinned one-worker server below 1.0 sat idle for part of the sample, waiting for Redis or
+    for the load. (Against wall-clock time: against the CPUs' own tick totals a server pinned to one CPU read up
+    to 1.06 cores on a VM.)"""
     before = read() if available() else None
     served = tree_ticks(_pid_stats(), server) if before is not None and server is not None else None
     yield
@@ -160,7 +165,8 @@ def beside(sample: dict[str, Any], server: int | None = None) -> Iterator[None]:
         after = read()
         sample["machine"] = window(before, after).as_dict()
         if served is not None and server is not None:
-            sample["server_cores"] = round(cores(tree_ticks(_pid_stats(), server) - served, before, after), 3)
+            used = (tree_ticks(_pid_stats(), server) - served) / _TICKS_PER_SECOND
+            sample["server_cores"] = round(used / max(after.at - before.at, 1e-9), 3)
 
 
 def disturbed(sample: Mapping[str, Any], limit: float = QUIET_LIMIT) -> bool:
