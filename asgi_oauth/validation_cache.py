@@ -23,12 +23,12 @@ Nothing here talks to Redis: :mod:`asgi_oauth.store.subscriber` feeds it.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .loops import RunningLoop
 from .models import AccessToken, Client
 from .types import Clock
 
@@ -122,7 +122,7 @@ class ValidationCache:
         self.local_news: Callable[[], None] = _nothing
         #: The event loop in whose current iteration the full check last passed (``None``: not since the last
         #: iteration ended); see :meth:`trusted`.
-        self._quiet: asyncio.AbstractEventLoop | None = None
+        self._quiet: RunningLoop | None = None
 
     # -- what the subscriber reports ---------------------------------------------------------------------------
     def subscribed(self) -> None:
@@ -177,16 +177,17 @@ class ValidationCache:
         iteration ends, and the callback that ends the quiet spell is queued before anything the next poll
         wakes. Announcements read meanwhile (the ring, this worker's own) still drop their entries at once.
         """
-        if self._quiet is not None and self._subscribed and self._quiet is asyncio._get_running_loop():
+        quiet = self._quiet
+        if quiet is not None and self._subscribed and quiet.current():
             return True
         self.keep_subscribed()
         self.local_news()
         if not (self._subscribed and self.lease.valid() and self.caught_up()):
             return False
-        loop = asyncio._get_running_loop()
-        if loop is not None:
-            self._quiet = loop
-            loop.call_soon(self._iteration_over)
+        here = RunningLoop.here()
+        if here is not None:
+            self._quiet = here
+            here.loop.call_soon(self._iteration_over)
         return True
 
     def _iteration_over(self) -> None:

@@ -32,6 +32,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
+from ..loops import RunningLoop
+
 try:  # the C parser, used when installed (``pip install 'asgi-oauth[hiredis]'``)
     import hiredis
 
@@ -241,7 +243,12 @@ class _Connection(asyncio.Protocol):
     commands), pairs replies in order."""
 
     def __init__(self, timeout: float | None) -> None:
-        self.loop = asyncio.get_running_loop()
+        running = RunningLoop.here()
+        if running is None:
+            raise RuntimeError("a Redis connection is made inside a running event loop")
+        #: The loop that opened it (and its thread): the only one that may use it.
+        self.running = running
+        self.loop = running.loop
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._reader = new_reader()
@@ -417,7 +424,7 @@ class PipelinedRedis:
 
     async def _send(self, packed: bytes) -> Any:
         conn = self._conn
-        if conn is None or conn.failure is not None or conn.loop is not asyncio.get_running_loop():
+        if conn is None or conn.failure is not None or not conn.running.current():
             # (A connection belongs to the loop that opened it: a store used from a new loop, after an
             # ``asyncio.run`` that set it up, say, opens its own.)
             conn = await self._connection()
