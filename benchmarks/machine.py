@@ -29,6 +29,7 @@ QUIET_LIMIT = 0.10
 
 #: The unit of a process's CPU times in ``/proc/<pid>/stat``.
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
 #: Columns of the ``cpu`` line of ``/proc/stat`` counted as busy (user, nice, system, irq, softirq, steal) and
 #: as idle (idle, iowait), by position after the label; guest time is already inside user.
 _BUSY = (0, 1, 2, 5, 6, 7)

@@ -245,7 +245,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, timeout: float | None) -> None:
         running = RunningLoop.here()
         if running is None:
-            raise RuntimeError("a Redis connection is made inside a running event loop")
+            raise RuntimeError("a Redis connection can only be opened inside a running event loop")
         #: The loop that opened it (and its thread): the only one that may use it.
         self.running = running
         self.loop = running.loop
