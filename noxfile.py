@@ -40,7 +40,8 @@ def install(session: nox.Session, *requirements: str) -> None:
 
 #: Programs the suite runs, and the Debian packages that provide them. curl runs the README's commands; npm
 #: installs Node 22 and the MCP conformance suite from the npm registry (tests/mcp); valgrind counts Redis's
-#: instructions for ``benchmarks.script_cost`` (tests/test_script_cost.py).
+#: instructions for ``benchmarks.script_cost`` and a uvicorn worker's for ``benchmarks.instructions``
+#: (tests/test_script_cost.py, tests/test_instructions.py).
 SYSTEM_NEEDS = {
     "redis-server": "redis-server",
     "chromium": "chromium",

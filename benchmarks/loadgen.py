@@ -229,6 +229,27 @@ async def run_python(
     )
 
 
+async def run_count(host: str, port: int, req: Req, requests: int, connections: int) -> int:
+    """Exactly ``requests`` requests (an equal share per keep-alive connection, so a multiple of
+    ``connections``), one at a time on each; returns how many were answered 2xx. For counting, not timing."""
+    payload = _raw(req, req.body, f"{host}:{port}")
+
+    async def worker(share: int) -> int:
+        reader, writer = await asyncio.open_connection(host, port)
+        answered = 0
+        try:
+            for _ in range(share):
+                writer.write(payload)
+                answered += 200 <= await _read_response(reader) < 300
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        return answered
+
+    return sum(await asyncio.gather(*(worker(requests // connections) for _ in range(connections))))
+
+
 def _percentile(sorted_values: Sequence[float], pct: float) -> float:
     if not sorted_values:
         return 0.0

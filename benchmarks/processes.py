@@ -161,10 +161,20 @@ def pinned(command: list[str], cpus: str | None) -> list[str]:
 
 class Server:
     """One HTTP server child process on a free loopback port, optionally pinned to CPUs; subclasses say
-    which command serves it."""
+    which command serves it. ``wrapper`` runs that command under another program (callgrind, for
+    ``benchmarks.instructions``)."""
 
-    def __init__(self, name: str, env: dict[str, str], *, cpus: str | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        *,
+        cpus: str | None = None,
+        workers: int = 1,
+        wrapper: Sequence[str] = (),
+    ) -> None:
         self.name = name
+        self.wrapper = tuple(wrapper)
         self.env = env
         self.cpus = cpus
         self.workers = workers
@@ -190,7 +200,7 @@ class Server:
     def start(self) -> Server:
         self.port = free_port()
         env = {**os.environ, **self.env, "PYTHONPATH": str(REPO_ROOT), "PORT": str(self.port)}
-        args = pinned(self.command(), self.cpus)
+        args = pinned([*self.wrapper, *self.command()], self.cpus)
         self._proc = subprocess.Popen(args, cwd=self.cwd(), env=env, stdout=self._log, stderr=subprocess.STDOUT)
         return self
 
@@ -223,9 +233,16 @@ class UvicornServer(Server):
     """One app under ``uvicorn --factory`` with ``workers`` worker processes."""
 
     def __init__(
-        self, name: str, target: str, env: dict[str, str], *, cpus: str | None = None, workers: int = 1
+        self,
+        name: str,
+        target: str,
+        env: dict[str, str],
+        *,
+        cpus: str | None = None,
+        workers: int = 1,
+        wrapper: Sequence[str] = (),
     ) -> None:
-        super().__init__(name, env, cpus=cpus, workers=workers)
+        super().__init__(name, env, cpus=cpus, workers=workers, wrapper=wrapper)
         self.target = target
 
     def command(self) -> list[str]:
