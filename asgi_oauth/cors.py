@@ -4,6 +4,12 @@ Metadata documents, protected resource metadata, ``/token``, ``/revoke`` and reg
 without credentials: none of them reads a cookie, so ``*`` exposes nothing a script could not fetch from a
 server anyway. ``/authorize`` (a top-level navigation) and ``/introspect`` (server to server) get none.
 
+Documents carry the headers on every answer, since a cache may keep one answer for every origin. The
+back-channel endpoints' answers are never cached (``no-store``), so they carry them only for a request with
+an ``Origin`` header, which a browser sends on every cross-origin call from script: the machine-to-machine
+clients that make most token requests get two headers less, each checked and written by the HTTP server on
+every answer (timed in benchmarks/PROFILE.md).
+
 Raw ASGI with header lists built once: the token endpoint is on the hot path.
 """
 
@@ -12,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .asgi import header
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -23,6 +31,11 @@ RESPONSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"WWW-Authenticate"),
 )
+
+
+def from_origin(scope: Scope) -> bool:
+    """Whether the request names an ``Origin``, as a browser's cross-origin request from script does."""
+    return header(scope, b"origin") is not None
 
 
 def is_preflight(scope: Scope) -> bool:

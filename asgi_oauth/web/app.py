@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..cimd.documents import Fetcher, MetadataDocuments
 from ..clients import declared_clients
-from ..cors import CORS, RESPONSE_HEADERS, is_preflight, preflight_headers, send_preflight
+from ..cors import CORS, RESPONSE_HEADERS, from_origin, is_preflight, preflight_headers, send_preflight
 from ..environment import warn_unknown_variables
 from ..errors import MethodNotAllowed, OAuthError, TemporarilyUnavailable
 from ..extras import check_settings
@@ -346,12 +346,12 @@ class _BackChannel:
         self.allow = ", ".join(methods)
         self.json = json
         self.max_body_size = server.settings.max_body_size
-        # Built once: a CORS endpoint adds the same two raw headers to every answer, errors included.
+        # Built once: a CORS endpoint adds the same two raw headers to every answer to a browser, errors included.
         self.cors: tuple[tuple[bytes, bytes], ...] = RESPONSE_HEADERS if cors else ()
         self.preflight = preflight_headers(methods) if cors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        cors = self.cors
+        cors = self.cors if self.cors and from_origin(scope) else ()
         try:
             if scope["method"] not in self.methods:
                 if self.preflight is not None and scope["method"] == "OPTIONS" and is_preflight(scope):

@@ -131,9 +131,21 @@ async def test_token_endpoint_answers_cors(server: Server) -> None:
 
 async def test_revocation_endpoint_answers_cors(server: Server) -> None:
     assert_preflight(await server.http.send(preflight(server, "/oauth/revoke", "POST")), "POST")
-    revoked = await server.revoke("not-a-token", "m2m")
+    revoked = await server.post("/oauth/revoke", {"token": "not-a-token"}, client="m2m", headers=ORIGIN)
     assert revoked.status_code == 200
     assert revoked.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("url", ["/oauth/token", "/oauth/revoke"])
+async def test_back_channel_answers_without_an_origin_carry_no_cors(server: Server, url: str) -> None:
+    """No browser asked (it would name its origin), and these answers are never cached for one that will."""
+    params = {"grant_type": "client_credentials", "token": "not-a-token"}
+    answered = await server.post(url, params, client="m2m")
+    refused = await server.http.post(url, data=params, auth=("m2m", "wrong"))
+    assert (answered.status_code, refused.status_code) == (200, 401)
+    for answer in (answered, refused):
+        assert answer.headers["cache-control"] == "no-store"
+        assert not any(name.startswith("access-control-") for name in answer.headers)
 
 
 @pytest.mark.parametrize("url", ["/oauth/authorize", "/oauth/introspect"])
