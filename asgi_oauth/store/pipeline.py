@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -422,12 +423,18 @@ class PipelinedRedis:
         lost connection fails it, since Redis may have run it before the reply was lost."""
         return await self._send(pack(args))
 
-    async def _send(self, packed: bytes) -> Any:
+    def _send(self, packed: bytes) -> Awaitable[Any]:
+        """The reply's future when the connection is open (no coroutine of its own on every command), else a
+        coroutine that opens one first."""
         conn = self._conn
         if conn is None or conn.failure is not None or not conn.running.current():
             # (A connection belongs to the loop that opened it: a store used from a new loop, after an
             # ``asyncio.run`` that set it up, say, opens its own.)
-            conn = await self._connection()
+            return self._send_opening(packed)
+        return conn.send(packed)
+
+    async def _send_opening(self, packed: bytes) -> Any:
+        conn = await self._connection()
         return await conn.send(packed)
 
     async def _connection(self) -> _Connection:

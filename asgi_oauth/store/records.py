@@ -148,16 +148,17 @@ class ArrayRecord(Generic[R]):
         self.layout = Layout(name, tuple(stored))
         self._whole = only is None
         self._decoders = tuple(codec.decode for codec in self.codecs)
-        self._encoders = tuple(codec.encode for codec in self.codecs)
+        #: The stored row's positions (after the version) whose field has an encoder, with it: the rest go as they are.
+        self._encoded = tuple((i, codec.encode) for i, codec in enumerate(self.codecs, 1) if codec.encode is not None)
         getter = operator.attrgetter(*self.names)
         self._values: Callable[[R], tuple[Any, ...]] = (
             getter if len(self.names) > 1 else lambda record: (getter(record),)
         )
 
     def pack(self, record: R) -> str:
-        row: list[Any] = [VERSION]
-        values = zip(self._values(record), self._encoders, strict=True)
-        row += [v if encode is None else encode(v) for v, encode in values]
+        row: list[Any] = [VERSION, *self._values(record)]
+        for i, encode in self._encoded:
+            row[i] = encode(row[i])
         while len(row) > 1 and row[-1] is None:  # absent trailing fields are not stored
             row.pop()
         return dumps(row)
