@@ -182,7 +182,8 @@ class ValidationCache:
             return True
         self.keep_subscribed()
         self.local_news()
-        if not (self._subscribed and self.lease.valid() and self.caught_up()):
+        # Caught up first: what it reads may be the PONG that renews the lease.
+        if not (self._subscribed and self.caught_up() and self.lease.valid()):
             return False
         here = RunningLoop.here()
         if here is not None:

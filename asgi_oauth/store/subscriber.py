@@ -34,6 +34,8 @@ logger = logging.getLogger("asgi_oauth")
 #: Where to subscribe now: the server, the Sentinel-named master, or every Cluster primary.
 Endpoints = Callable[[], Awaitable[list[Endpoint]]]
 
+#: The most a trust check reads at once from a subscription (announcements are a few dozen bytes each).
+_DRAIN = 65536
 #: Waits between reconnection attempts, growing to the last.
 _BACKOFF = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -45,8 +47,12 @@ class _Lost(Exception):
 class _Subscription(asyncio.Protocol):
     """One subscribed connection: counts PONGs, hands messages to the cache, and notices its end."""
 
-    def __init__(self, cache: ValidationCache, channel: bytes, on_pong: Callable[[], None]) -> None:
+    def __init__(
+        self, cache: ValidationCache, channel: bytes, on_pong: Callable[[], None], *, readable: bool = True
+    ) -> None:
         self._cache = cache
+        #: Whether waiting bytes may be read past the transport (a plain socket; TLS bytes are the transport's).
+        self._readable = readable
         self._on_pong = on_pong
         self._channel = channel
         self._reader = new_reader()
@@ -65,21 +71,30 @@ class _Subscription(asyncio.Protocol):
             self._peek = socket.socket(fileno=os.dup(raw.fileno()))
             self._peek.setblocking(False)
 
-    def unread(self) -> bool:
-        """Whether bytes (an announcement, a PONG) wait in the kernel for the event loop to read them.
+    def caught_up(self) -> bool:
+        """Whether no byte (an announcement, a PONG) waits in the kernel for the event loop to read it.
 
         Both a request and an announcement that arrive while the loop is busy wait there; the loop may run
         the request first, and a cache consulted meanwhile would answer as if the revocation had not
-        happened. One non-blocking peek (a system call, no round trip) tells."""
-        if self._peek is None:
-            return True
-        try:
-            self._peek.recv(1, socket.MSG_PEEK)  # bytes, or b"" at the end of the stream: either way, not quiet
-        except BlockingIOError:
+        happened. One non-blocking read past the transport (a system call, no round trip) tells, and takes
+        what waits there and handles it now, as the loop would have: otherwise every heartbeat's PONG would
+        send the requests of a whole loop iteration to Redis (PROFILE.md, "A heartbeat in the way"). The
+        loop's own read then finds nothing. Over TLS the bytes are ciphertext only the transport may read:
+        there they are only peeked at, and anything waiting means not caught up."""
+        peek = self._peek
+        if peek is None:
             return False
+        try:
+            if not self._readable:
+                peek.recv(1, socket.MSG_PEEK)
+                return False  # bytes, or b"" at the end of the stream: either way, not quiet
+            while data := peek.recv(_DRAIN):
+                self.data_received(data)
+        except BlockingIOError:
+            return self._peek is not None  # (what was read may have ended the subscription)
         except OSError:
-            return True
-        return True
+            return False
+        return False  # the end of the stream: the loop will see the connection lost
 
     def send(self, *commands: tuple[Arg, ...]) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -199,8 +214,12 @@ class RevocationSubscriber:
                 lambda: _Subscription(self._cache, self._channel, self._pong), ep.path
             )
         else:
+            readable = ep.tls is None
             _, subscription = await loop.create_connection(
-                lambda: _Subscription(self._cache, self._channel, self._pong), ep.host, ep.port, ssl=ep.tls
+                lambda: _Subscription(self._cache, self._channel, self._pong, readable=readable),
+                ep.host,
+                ep.port,
+                ssl=ep.tls,
             )
         hello: list[tuple[Arg, ...]] = []
         if ep.password is not None:
@@ -211,7 +230,7 @@ class RevocationSubscriber:
 
     def caught_up(self) -> bool:
         """No byte waits unread on any subscribed connection (so none is an unread announcement)."""
-        return not any(subscription.unread() for subscription in self._current)
+        return all(subscription.caught_up() for subscription in self._current)
 
     def _pong(self) -> None:
         rounds = min(s.pongs for s in self._current) if self._current else 0

@@ -113,6 +113,42 @@ async def test_an_announcement_waiting_unread_is_never_overtaken(
     assert len(cache) == 0
 
 
+async def test_a_heartbeat_answer_waiting_unread_is_read_not_sent_to_redis(pair: tuple[RedisStore, RedisStore]) -> None:
+    """A PONG that arrived while the event loop was busy is read by the trust check itself: the requests of that
+    loop iteration are answered from memory instead of each going to Redis (as they did before)."""
+    cached, other = pair
+    cache = await trusted(cached)
+    token, _ = await new_token(other)
+    assert await LocalValidator(cached).validate(token) is not None
+    key = crypto.memory_key(token)
+    await asyncio.sleep(0)  # a new loop iteration: the next check is a full one
+    (subscription,) = cached._subscriber._current  # type: ignore[union-attr]
+    pongs = subscription.pongs
+    subscription.send(("PING",))
+    time.sleep(0.05)  # noqa: ASYNC251 (the event loop held while Redis answers: the PONG waits in the kernel)
+    assert cache.access(key, time.time()) is not None
+    assert subscription.pongs > pongs  # read by the check, and counted towards the lease (a heartbeat may add one)
+
+
+async def test_over_tls_waiting_bytes_are_only_peeked_at(pair: tuple[RedisStore, RedisStore]) -> None:
+    """TLS bytes belong to the transport (a read past it would break the stream): anything waiting there means
+    "not caught up" until the event loop has read it."""
+    cached, other = pair
+    cache = await trusted(cached)
+    token, _ = await new_token(other)
+    assert await LocalValidator(cached).validate(token) is not None
+    key = crypto.memory_key(token)
+    await asyncio.sleep(0)
+    (subscription,) = cached._subscriber._current  # type: ignore[union-attr]
+    subscription._readable = False  # as a TLS subscription is made
+    pongs = subscription.pongs
+    subscription.send(("PING",))
+    time.sleep(0.05)  # noqa: ASYNC251
+    assert cache.access(key, time.time()) is None
+    assert subscription.pongs == pongs
+    await until(lambda: subscription.pongs > pongs and cache.access(key, time.time()) is not None, "read")
+
+
 async def test_access_token_revocation_and_client_deletion_are_announced(
     pair: tuple[RedisStore, RedisStore],
 ) -> None:
