@@ -88,13 +88,14 @@ _VERIFIED: dict[bytes, tuple[str, str]] = {}
 _VERIFIED_MAX = 4096
 
 
-async def _remembered(ctx: Context, request: Incoming, key: bytes) -> Client | None:
-    """The client a remembered Basic header proved, while it still would; ``None`` sends it the long way."""
+def _remembered(ctx: Context, request: Incoming, key: bytes) -> Client | None:
+    """The client a remembered Basic header proved, while it still would and this worker knows the client
+    without a store read; ``None`` sends it the long way."""
     client_id, secret_hash = _VERIFIED[key]
     params = request.params
     if params.get("client_secret") is not None or params.get("client_id") not in (None, client_id):
         return None
-    client = await ctx.clients.get(client_id)
+    client = ctx.clients.known(client_id)
     if client is None or client.secret_hash != secret_hash or client.token_endpoint_auth_method != _BASIC:
         return None
     return client
@@ -120,7 +121,7 @@ async def authenticate(ctx: Context, request: Incoming) -> Client:
     key = None
     if (authorization := request.authorization) is not None and authorization[:6].lower() == "basic ":
         key = crypto.memory_key(authorization)
-        if key in _VERIFIED and (client := await _remembered(ctx, request, key)) is not None:
+        if key in _VERIFIED and (client := _remembered(ctx, request, key)) is not None:
             return client
     realm = ctx.settings.realm
     creds = credentials(authorization, request.params, realm)

@@ -51,21 +51,25 @@ class ClientLookup:
         self._clock = clock
         self._cache: dict[str, tuple[Client, float]] = {}
 
-    async def get(self, client_id: str) -> Client | None:
+    def known(self, client_id: str) -> Client | None:
+        """The client when this worker knows it without reading the store (declared, or remembered), else ``None``."""
         client = self._declared.get(client_id)
         if client is not None:
             return client
-        cache = self.cache
-        epoch = 0
-        if cache is not None:
-            client = cache.client(client_id)
-            if client is not None:
-                return client
-            epoch = cache.epoch
-        elif self._ttl > 0:
+        if self.cache is not None:
+            return self.cache.client(client_id)
+        if self._ttl > 0:
             cached = self._cache.get(client_id)
             if cached is not None and cached[1] > self._clock():
                 return cached[0]
+        return None
+
+    async def get(self, client_id: str) -> Client | None:
+        client = self.known(client_id)
+        if client is not None:
+            return client
+        cache = self.cache
+        epoch = cache.epoch if cache is not None else 0  # before the read: an announcement meanwhile voids it
         client = await self._store.get_client(client_id)
         if client is not None and cache is not None:
             # Registered clients only: a document client changes with its document, which nothing announces.

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..clients import valid_scope_token
 from ..errors import InvalidScope
 from ..models import scope_set, scope_str
 
 
+@functools.lru_cache(maxsize=4096)
 def narrow(requested: str | None, allowed: frozenset[str]) -> str:
-    """The scope to grant: ``requested`` if it is within ``allowed``, all of ``allowed`` if nothing was asked."""
+    """The scope to grant: ``requested`` if it is within ``allowed``, all of ``allowed`` if nothing was asked.
+
+    Remembered (a refusal is not): a client asks for the same scope on every token request, and checking each
+    scope token's syntax costs more than the lookup."""
     if requested is None:
         return scope_str(allowed)
     wanted = scope_set(requested)
