@@ -60,7 +60,7 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 def b64url(raw: bytes) -> str:
     """base64url without padding (RFC 7515 section 2), as JOSE and tokens write bytes."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return _b2a(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")  # urlsafe_b64encode's bytes
 
 
 def unb64url(text: str) -> bytes:
@@ -87,9 +87,8 @@ def new_client_id() -> str:
 def new_token(family_id: str | None = None) -> tuple[str, str]:
     """Return ``(family_id, token)``; pass a family id to mint another member of that family."""
     if family_id is None:
-        # One read of the OS generator for both parts: 49 bytes give 22 + 43 base64url characters (384+ bits),
-        # what secrets.token_bytes and b64url give, without their calls on every token issued.
-        raw = _b2a(os.urandom(49), newline=False).translate(_URLSAFE).decode("ascii")
+        # One read of the OS generator for both parts: 49 bytes give 22 + 43 base64url characters (384+ bits).
+        raw = b64url(os.urandom(49))
         family_id = raw[:FAMILY_ID_LENGTH]
         return family_id, f"{family_id}.{raw[FAMILY_ID_LENGTH : FAMILY_ID_LENGTH + 43]}"
     return family_id, f"{family_id}.{secrets.token_urlsafe(32)}"
